@@ -1,0 +1,5 @@
+"""Allow ``python -m jobs``."""
+
+from jobs.cli import main
+
+raise SystemExit(main())

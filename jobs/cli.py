@@ -1,0 +1,373 @@
+"""The command line: ``susdb-maint <command>``. Exit codes are documented in jobs.exit_codes."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from jobs import __version__, events
+from jobs.errors import ConfigError, DatabaseError, SusdbMaintError, UsageError
+from jobs.exit_codes import EXIT_CODE_DOCS, ExitCode
+from jobs.paths import resolve_state_dir
+from jobs.settings import Settings, load_settings, locate_config_file
+from jobs.settings.model import STAGE_NAMES, _parse_hhmm
+
+EPILOG = "exit codes:\n" + "\n".join(f"  {int(code)}  {text}" for code, text in EXIT_CODE_DOCS.items())
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit code 2), not a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise SystemExit(int(ExitCode.BAD_USAGE))
+
+
+def _hhmm(value: str) -> Any:
+    try:
+        return _parse_hhmm(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _positive_minutes(value: str) -> float:
+    try:
+        minutes = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected minutes, got {value!r}") from None
+    if minutes <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return minutes
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return number
+
+
+def _common_options(default: Any) -> argparse.ArgumentParser:
+    """Options accepted before and after the command. Below the top level their default is
+    SUPPRESS, so ``--state-dir X demo`` is not reset by the subcommand's own default."""
+    common = argparse.ArgumentParser(add_help=False, argument_default=default)
+    common.add_argument("--config", metavar="FILE", help="config file (default: $SUSDB_MAINT_CONFIG, "
+                        "./susdb-maint.toml, the platform config directory)")
+    common.add_argument("--state-dir", metavar="DIR", help="run history, queues and demo data "
+                        "(default: $SUSDB_MAINT_STATE_DIR, config state_dir, the platform state directory)")
+    common.add_argument("--log-format", choices=("auto", "json", "console"), help="event output on stderr")
+    common.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    common.add_argument("--log-file", metavar="PATH", help="also append JSON events to this size-rotated file")
+    return common
+
+
+def build_parser() -> Parser:
+    top = _common_options(None)
+    common = _common_options(argparse.SUPPRESS)
+    parser = Parser(prog="susdb-maint", description="Batched, resumable, time-boxed maintenance for the WSUS "
+                    "database (SUSDB).", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                    parents=[top])
+    parser.add_argument("--version", action="version", version=f"susdb-maint {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    commands.required = True
+
+    def command(name: str, help_text: str) -> Parser:
+        return commands.add_parser(name, help=help_text, description=help_text, parents=[common], epilog=EPILOG,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)  # type: ignore[return-value]
+
+    def add_run_options(sub: Parser) -> None:
+        sub.add_argument("--target", metavar="NAME", help="target from the config (default: the only one)")
+        sub.add_argument("--all", action="store_true", help="every target: declines top-down, cleanup bottom-up")
+        sub.add_argument("--profile", metavar="NAME", help="nightly (default), pre-patch-tuesday, full, or one of yours")
+        sub.add_argument("--stage", action="append", choices=STAGE_NAMES, metavar="STAGE",
+                         help="run only these stages, in this order (repeatable)")
+        sub.add_argument("--until", type=_hhmm, metavar="HH:MM", help="stop starting new work at this local time")
+        sub.add_argument("--max-duration", type=_positive_minutes, metavar="MINUTES",
+                         help="stop starting new work after this many minutes")
+        sub.add_argument("--remove-custom-indexes", action="store_true",
+                         help="drop the custom indexes this tool created")
+
+    demo = command("demo", "Create (or reuse) a simulated SUSDB and run the nightly profile on it.")
+    demo.add_argument("--preset", choices=("small", "neglected"), default="small")
+    demo.add_argument("--updates", type=_positive_int, metavar="N", help="catalog size (default: the preset's)")
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--sim", metavar="PATH", help="simulated SUSDB file (default: in the state directory)")
+    demo.add_argument("--fresh", action="store_true", help="recreate the simulated SUSDB even if it exists")
+    demo.add_argument("--max-duration", type=_positive_minutes, metavar="MINUTES",
+                      help="window in simulated minutes (default: the nightly profile's)")
+    demo.set_defaults(handler=cmd_demo)
+
+    run = command("run", "Run a profile (or chosen stages) against a target.")
+    add_run_options(run)
+    run.set_defaults(handler=cmd_run)
+
+    plan = command("plan", "Dry run: count candidates, estimate durations, change nothing in SUSDB.")
+    add_run_options(plan)
+    plan.add_argument("--show-sql", action="store_true", help="print the T-SQL batches each stage sends; no database")
+    plan.add_argument("--items", action="store_true", help="list the queued items (for example each decline)")
+    plan.set_defaults(handler=cmd_plan)
+
+    status = command("status", "Health KPIs of a target, and quarantined items.")
+    status.add_argument("--target", metavar="NAME")
+    status.add_argument("--check-permissions", action="store_true", help="test each stage's rights")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=cmd_status)
+
+    history = command("history", "Past runs, or the updates one run declined.")
+    history.add_argument("--target", metavar="NAME")
+    history.add_argument("--limit", type=_positive_int, default=20)
+    history.add_argument("--json", action="store_true", help="machine-readable output")
+    history.add_argument("--declined", metavar="RUN_ID", help="list the updates this run declined")
+    history.add_argument("--format", choices=("table", "csv", "json"), default="table", help="with --declined")
+    history.set_defaults(handler=cmd_history)
+
+    schedule = command("schedule", "Foreground worker running the jobs in [schedule] (APScheduler).")
+    schedule.add_argument("--list", action="store_true", help="print the next fire times and exit")
+    schedule.set_defaults(handler=cmd_schedule)
+
+    queue = command("queue", "Inspect or reset work queues and quarantined items.")
+    queue.add_argument("action", choices=("show", "retry", "clear"))
+    queue.add_argument("--target", metavar="NAME")
+    queue.add_argument("--stage", choices=STAGE_NAMES)
+    queue.set_defaults(handler=cmd_queue)
+
+    config = command("config", "Write, check or show the configuration.")
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", parser_class=Parser)
+    config_commands.required = True
+    init = config_commands.add_parser("init", help="write a commented example config", parents=[common])
+    init.add_argument("--simulator", metavar="PATH", help="make its target a simulated SUSDB at PATH")
+    init.add_argument("--output", metavar="FILE", default="susdb-maint.toml", help="(default: ./susdb-maint.toml; - for stdout)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.set_defaults(handler=cmd_config_init)
+    check = config_commands.add_parser("check", help="validate; print every problem, one line each", parents=[common])
+    check.add_argument("file", nargs="?", metavar="FILE")
+    check.set_defaults(handler=cmd_config_check)
+    show = config_commands.add_parser("show", help="print the effective config, secrets redacted", parents=[common])
+    show.set_defaults(handler=cmd_config_show)
+    return parser
+
+
+# -- plumbing ----------------------------------------------------------------------------------
+def load(args: argparse.Namespace) -> tuple[Settings, Path | None]:
+    path = locate_config_file(getattr(args, "config", None))
+    return load_settings(path), path
+
+
+def setup_events(args: argparse.Namespace, settings: Settings | None) -> None:
+    log_settings = settings.log if settings else None
+    events.configure(
+        log_format=args.log_format or (log_settings.format if log_settings else "auto"),
+        level=args.log_level or (log_settings.level if log_settings else "info"),
+        log_file=args.log_file or (log_settings.file if log_settings else None),
+        file_max_bytes=log_settings.file_max_bytes if log_settings else 10 * 1024 * 1024,
+        file_backups=log_settings.file_backups if log_settings else 5,
+    )
+
+
+def state_dir(args: argparse.Namespace, settings: Settings) -> Path:
+    return resolve_state_dir(getattr(args, "state_dir", None), settings.state_dir)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except ConfigError as error:
+        for line in error.problems:
+            sys.stderr.write(f"susdb-maint: {line}\n")
+        return int(error.exit_code)
+    except (SusdbMaintError, DatabaseError) as error:
+        kind = getattr(error, "kind", None)
+        prefix = f"{kind.replace('_', ' ')}: " if isinstance(error, DatabaseError) and kind else ""
+        sys.stderr.write(f"susdb-maint: {prefix}{error}\n")
+        return int(error.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("susdb-maint: interrupted\n")
+        return int(ExitCode.PARTIAL)
+
+
+# -- commands ----------------------------------------------------------------------------------
+def cmd_config_init(args: argparse.Namespace) -> int:
+    from jobs.settings.render import example_config
+
+    text = example_config(str(Path(args.simulator).expanduser()) if args.simulator else None)
+    if args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    output = Path(args.output)
+    if output.exists() and not args.force:
+        raise UsageError(f"{output} exists; use --force to overwrite it")
+    output.write_text(text, encoding="utf-8")
+    print(f"wrote {output}; check it with: susdb-maint config check {output}")
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    path = Path(args.file) if args.file else locate_config_file(args.config)
+    if path is not None and not path.is_file():
+        raise ConfigError([f"{path}: config file not found"])
+    load_settings(path)
+    print(f"{path or '(defaults)'}: OK")
+    return 0
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    from jobs.settings.render import redacted_dump
+
+    settings, path = load(args)
+    print(f"# effective configuration from {path or '(defaults)'}, secrets redacted")
+    print(redacted_dump(settings), end="")
+    return 0
+
+
+def _plan_from_args(args: argparse.Namespace, settings: Settings, *, dry_run: bool, target: str | None = None) -> Any:
+    from jobs.runner.plan import build_plan
+
+    return build_plan(settings, target=target or args.target, profile=args.profile, stages=args.stage,
+                      dry_run=dry_run, until=args.until, max_duration_minutes=args.max_duration,
+                      remove_custom_indexes=args.remove_custom_indexes)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from jobs import report
+    from jobs.runner.hierarchy import run_all
+    from jobs.runner.run import execute_plan
+
+    settings, _ = load(args)
+    setup_events(args, settings)
+    if args.all:
+        return int(run_all(settings, state_dir(args, settings), lambda name, dry: _plan_from_args(args, settings, dry_run=dry, target=name)))
+    plan = _plan_from_args(args, settings, dry_run=False)
+    result = execute_plan(plan, state_dir(args, settings))
+    report.print_run_summary(result)
+    return int(result.exit_code)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from jobs import report
+    from jobs.runner.run import execute_plan
+    from jobs.sqlplan import render_stage
+
+    settings, _ = load(args)
+    if args.show_sql:
+        from jobs.runner.plan import build_plan
+
+        stages = args.stage or list(settings.effective_profiles()[args.profile or "nightly"].stages)
+        for stage in dict.fromkeys(stages):
+            sys.stdout.write(render_stage(stage, settings))
+        _ = build_plan  # the offline rendering needs no target
+        return 0
+    setup_events(args, settings)
+    plan = _plan_from_args(args, settings, dry_run=True)
+    result = execute_plan(plan, state_dir(args, settings))
+    report.print_run_summary(result)
+    if args.items:
+        from jobs.state.store import StateStore
+
+        store = StateStore(state_dir(args, settings))
+        for stage in dict.fromkeys(plan.stages):
+            items = store.queue_items(plan.endpoint.name, stage, ("pending", "in_flight", "failed"))
+            for item in items:
+                print(f"{stage}\t{item['item_key']}\t{item['status']}")
+        store.close()
+    return int(result.exit_code)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from jobs.status import show_status
+
+    settings, _ = load(args)
+    setup_events(args, settings)
+    return show_status(settings, state_dir(args, settings), args.target, check_permissions=args.check_permissions,
+                       as_json=args.json)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from jobs import report
+    from jobs.state.store import StateStore
+
+    settings, _ = load(args)
+    store = StateStore(state_dir(args, settings), read_only=True)
+    try:
+        if args.declined:
+            run = store.run(args.declined)
+            if run is None:
+                raise UsageError(f"--declined {args.declined!r}: no such run (see susdb-maint history)")
+            rows = store.declined(run["run_id"])
+            if args.format == "json" or args.json:
+                print(json.dumps(rows, indent=2))
+            elif args.format == "csv":
+                writer = csv.DictWriter(sys.stdout, fieldnames=["update_id", "kb", "title", "reason", "declined_at"])
+                writer.writeheader()
+                writer.writerows(rows)
+            else:
+                for row in rows:
+                    print(f"{row['declined_at']}  {row['update_id']}  {row['kb'] or '-':>10}  {row['reason']:<14} {row['title']}")
+            return 0
+        runs = store.runs(args.target, args.limit)
+        if args.json:
+            for run in runs:
+                run["summary"] = json.loads(run.pop("summary_json") or "{}")
+            print(json.dumps(runs, indent=2))
+        else:
+            report.console().print(report.history_table(runs))
+        return 0
+    finally:
+        store.close()
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    from jobs.runner.plan import choose_target
+    from jobs.state.store import StateStore
+
+    settings, _ = load(args)
+    target = choose_target(settings, args.target).name
+    store = StateStore(state_dir(args, settings))
+    try:
+        if args.action == "show":
+            rows = store.queue_items(target, args.stage, ("pending", "in_flight", "failed", "quarantined"))
+            counts: dict[str, dict[str, int]] = {}
+            for row in rows:
+                counts.setdefault(row["stage"], {}).setdefault(row["status"], 0)
+                counts[row["stage"]][row["status"]] += 1
+            for stage, by_status in counts.items():
+                print(f"{stage}: " + ", ".join(f"{status} {count}" for status, count in sorted(by_status.items())))
+            for row in rows:
+                if row["status"] == "quarantined":
+                    print(f"quarantined\t{row['stage']}\t{row['item_key']}\t{row['failed_runs']} failed runs\t"
+                          f"{row['last_error_kind']}: {row['last_error']}")
+            if not rows:
+                print(f"{target}: no queued work")
+        elif args.action == "retry":
+            print(f"{store.retry_quarantined(target, args.stage)} quarantined item(s) will be retried")
+        else:
+            print(f"{store.clear_queue(target, args.stage)} queued item(s) removed")
+        return 0
+    finally:
+        store.close()
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from jobs.schedule import run_scheduler
+
+    settings, path = load(args)
+    setup_events(args, settings)
+    return run_scheduler(settings, path, state_dir(args, settings), list_only=args.list)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from jobs.demo import run_demo
+
+    settings, _ = load(args)
+    setup_events(args, settings)
+    return run_demo(settings, state_dir(args, settings), preset=args.preset, updates=args.updates, seed=args.seed,
+                    sim_path=args.sim, fresh=args.fresh, max_duration=args.max_duration)

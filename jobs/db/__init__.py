@@ -1,0 +1,1 @@
+"""The access layer: the only place that knows T-SQL text, pyodbc and driver errors."""

@@ -1,0 +1,119 @@
+"""The ``sql/`` catalog: one operation per file, each with a header naming it and its parameters.
+
+Header lines at the top of each file::
+
+    -- name: delete_update
+    -- summary: ...
+    -- params: @localUpdateID int
+    -- returns: none
+
+The name travels with the text (the executor sends the header too), so logs and the simulated
+SUSDB know which operation a batch is.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from jobs.db.splitter import Batch, split_batches
+
+_HEADER = re.compile(r"^--\s*(name|summary|params|returns):\s?(.*)$")
+_CONTINUATION = re.compile(r"^--\s{2,}(.*)$")
+_PARAM = re.compile(r"@(\w+)\s+([\w()]+(?:\s+NULL)?)", re.I)
+_MARKER = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/|\?", re.S)
+
+
+@dataclass(frozen=True)
+class Statement:
+    name: str
+    summary: str
+    params: tuple[tuple[str, str], ...]  # (name, SQL type), in binding order
+    returns: str
+    text: str
+    path: str
+
+    @property
+    def batches(self) -> list[Batch]:
+        return split_batches(self.text)
+
+    def placeholder_count(self) -> int:
+        return count_markers(self.text)
+
+
+def count_markers(text: str) -> int:
+    """Count ``?`` parameter markers outside strings and comments."""
+    return sum(1 for match in _MARKER.finditer(text) if match.group(0) == "?")
+
+
+def sql_directory() -> Path:
+    """Where the .sql files are: inside the installed wheel, or the source tree's sql/."""
+    packaged = resources.files("jobs") / "_sql"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "sql"
+
+
+def parse_statement(text: str, path: str) -> Statement:
+    fields: dict[str, str] = {}
+    last = None
+    for line in text.splitlines():
+        header = _HEADER.match(line)
+        if header:
+            last = header.group(1)
+            fields[last] = header.group(2).strip()
+            continue
+        continuation = _CONTINUATION.match(line)
+        if continuation and last:
+            fields[last] += " " + continuation.group(1).strip()
+            continue
+        break
+    if "name" not in fields:
+        raise ValueError(f"{path}: the first line must be '-- name: <statement name>'")
+    params_text = fields.get("params", "none")
+    params = () if params_text.lower() == "none" else tuple(
+        (match.group(1), match.group(2)) for match in _PARAM.finditer(params_text)
+    )
+    statement = Statement(
+        name=fields["name"], summary=fields.get("summary", ""), params=params,
+        returns=fields.get("returns", ""), text=text, path=path,
+    )
+    if statement.placeholder_count() != len(params):
+        raise ValueError(
+            f"{path}: header lists {len(params)} parameter(s) but the text has "
+            f"{statement.placeholder_count()} '?' marker(s)"
+        )
+    return statement
+
+
+@functools.cache
+def load_catalog() -> dict[str, Statement]:
+    directory = sql_directory()
+    catalog: dict[str, Statement] = {}
+    for path in sorted(directory.glob("*.sql")):
+        statement = parse_statement(path.read_text(encoding="utf-8"), path.name)
+        if statement.name in catalog:
+            raise ValueError(f"{path.name}: statement name {statement.name!r} is used twice")
+        if statement.name != path.stem:
+            raise ValueError(f"{path.name}: name {statement.name!r} must match the file name")
+        catalog[statement.name] = statement
+    return catalog
+
+
+def statement(name: str) -> Statement:
+    try:
+        return load_catalog()[name]
+    except KeyError:
+        raise KeyError(f"no statement named {name!r} in sql/") from None
+
+
+_NAME_LINE = re.compile(r"^\s*--\s*name:\s*(\S+)", re.M)
+
+
+def statement_name(text: str) -> str | None:
+    """Return the name in a batch's header, or None for an unnamed batch."""
+    match = _NAME_LINE.search(text)
+    return match.group(1) if match else None

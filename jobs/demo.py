@@ -1,0 +1,54 @@
+"""``susdb-maint demo``: a simulated SUSDB, the nightly profile, a before/after table."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from jobs import events, report
+from jobs.runner.plan import build_plan
+from jobs.runner.run import execute_plan
+from jobs.settings.model import Settings, SimulatorTarget
+
+log = events.get_logger("susdb_maint.demo")
+DEMO_TARGET = "demo"
+
+
+def default_sim_path(state_dir: Path, preset: str, updates: int | None, seed: int) -> Path:
+    size = f"-{updates}" if updates else ""
+    return state_dir / "demo" / f"susdb-{preset}{size}-seed{seed}.sqlite3"
+
+
+def ensure_simulated_susdb(path: Path, preset: str, updates: int | None, seed: int, fresh: bool) -> bool:
+    """Create the simulated SUSDB unless it exists (or ``fresh``); return True when created."""
+    from jobs.simulator import create
+    from jobs.simulator.catalog import preset_profile
+
+    if path.exists() and not fresh:
+        return False
+    counts = create(path, preset_profile(preset, updates=updates, seed=seed))
+    log.info("demo.created", path=str(path), **counts)
+    return True
+
+
+def run_demo(settings: Settings, state_dir: Path, *, preset: str, updates: int | None, seed: int,
+             sim_path: str | None, fresh: bool, max_duration: float | None) -> int:
+    path = Path(sim_path).expanduser() if sim_path else default_sim_path(state_dir, preset, updates, seed)
+    created = ensure_simulated_susdb(path, preset, updates, seed, fresh)
+    out = report.console()
+    out.print(f"Simulated SUSDB ({'created' if created else 'reused'}): {path}")
+    out.print(f"Inspect it with: sqlite3 {path} \"SELECT COUNT(*) FROM vwMinimalUpdate WHERE Declined = 0\"")
+    targets = dict(settings.targets)
+    targets[DEMO_TARGET] = SimulatorTarget(kind="simulator", path=str(path))
+    demo_settings = settings.model_copy(update={"targets": targets, "default_target": DEMO_TARGET})
+    plan = build_plan(demo_settings, target=DEMO_TARGET, profile="nightly", max_duration_minutes=max_duration)
+    plan.count_obsolete_kpi = True
+    result = execute_plan(plan, state_dir)
+    data = result.as_dict()
+    data["virtual_time"] = True
+    report.print_run_summary(data)
+    out.print(f"History: susdb-maint --state-dir {state_dir} history")
+    if created is False and not fresh:
+        out.print("(The simulated SUSDB was reused: run `susdb-maint demo --fresh` for a neglected one again.)")
+    sys.stdout.flush()
+    return int(result.exit_code)

@@ -1,0 +1,111 @@
+"""The project's error classes.
+
+Driver errors are translated into the ``DatabaseError`` family by ``jobs.db.classify``; everything
+above the access layer reasons only about these classes, never about pyodbc or SQLSTATEs.
+"""
+
+from jobs.exit_codes import ExitCode
+
+
+class SusdbMaintError(Exception):
+    """Base class: an error that ends a command with a documented exit code and one clear line."""
+
+    exit_code: ExitCode = ExitCode.STAGE_FAILED
+
+
+class ConfigError(SusdbMaintError):
+    """Bad configuration: carries every problem found, one line each."""
+
+    exit_code = ExitCode.BAD_USAGE
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class UsageError(SusdbMaintError):
+    exit_code = ExitCode.BAD_USAGE
+
+
+class StateError(SusdbMaintError):
+    """The state store is corrupt, locked by a newer version, or unreadable."""
+
+    exit_code = ExitCode.BAD_USAGE
+
+
+class LockBusy(SusdbMaintError):
+    exit_code = ExitCode.LOCKED
+
+
+class PreconditionFailed(SusdbMaintError):
+    exit_code = ExitCode.REFUSED
+
+
+class DatabaseError(SusdbMaintError):
+    """A classified error from the database. ``kind`` names the class for events and the queue."""
+
+    kind = "fatal"
+    retryable = False
+    reconnect = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        sqlstate: str | None = None,
+        native: int | None = None,
+        statement: str | None = None,
+    ) -> None:
+        self.sqlstate = sqlstate
+        self.native = native
+        self.statement = statement
+        super().__init__(message)
+
+
+class TransientError(DatabaseError):
+    """Deadlock victim (1205 / 40001) or lock timeout (1222): retry the same work."""
+
+    kind = "transient"
+    retryable = True
+
+
+class ConnectionLost(DatabaseError):
+    """Link failure (08S01, 08001, 10054): reconnect, then retry."""
+
+    kind = "connection_lost"
+    retryable = True
+    reconnect = True
+
+
+class StatementTimeout(DatabaseError):
+    """The query timeout (HYT00) or the stage's time budget cancelled the statement."""
+
+    kind = "timeout"
+
+
+class LoginFailed(DatabaseError):
+    kind = "login_failed"
+    exit_code = ExitCode.REFUSED
+
+
+class NotPermitted(DatabaseError):
+    kind = "not_permitted"
+    exit_code = ExitCode.REFUSED
+
+
+class ReplicaRefused(DatabaseError):
+    """spDeclineUpdate with @failIfReplica = 1 on a replica server."""
+
+    kind = "replica"
+
+
+class StillReferenced(DatabaseError):
+    """spDeleteUpdate refused: the update is still referenced by other update(s)."""
+
+    kind = "still_referenced"
+
+
+class UnknownStatement(DatabaseError):
+    """The simulated SUSDB was sent a statement it does not model."""
+
+    kind = "fatal"

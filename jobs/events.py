@@ -1,0 +1,120 @@
+"""The one event pipeline: structlog, JSON lines or console lines, stdlib logging bridged in.
+
+Every event carries ``timestamp`` (UTC, ISO-8601, ``Z``), ``level``, ``event`` (a stable dotted
+name), ``host``, ``version`` and, once bound, ``run_id``, ``target`` and ``stage``. Names and
+fields are documented in docs/events.md and config/events.schema.json.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import socket
+import sys
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any, TextIO
+
+import structlog
+
+from jobs import __version__
+from jobs.redaction import redact_value
+
+_STATIC = {"host": socket.gethostname(), "version": __version__}
+
+
+def _add_static_fields(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key, value in _STATIC.items():
+        event_dict.setdefault(key, value)
+    return event_dict
+
+
+def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    return {key: redact_value(value) for key, value in event_dict.items()}  # type: ignore[return-value]
+
+
+def _stringify_exceptions(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key, value in list(event_dict.items()):
+        if isinstance(value, BaseException):
+            event_dict[key] = f"{type(value).__name__}: {value}"
+    return event_dict
+
+
+def _shared_processors() -> list[Any]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+        _add_static_fields,
+        _stringify_exceptions,
+        structlog.processors.format_exc_info,
+        _redact,
+    ]
+
+
+def configure(
+    *,
+    log_format: str = "auto",
+    level: str = "info",
+    stream: TextIO | None = None,
+    log_file: str | None = None,
+    file_max_bytes: int = 10 * 1024 * 1024,
+    file_backups: int = 5,
+) -> None:
+    """Configure the process-wide pipeline. Events go to ``stream`` (stderr by default)."""
+    stream = stream or sys.stderr
+    if log_format == "auto":
+        log_format = "console" if getattr(stream, "isatty", lambda: False)() else "json"
+    shared = _shared_processors()
+    renderer: Any = (
+        structlog.processors.JSONRenderer(sort_keys=False)
+        if log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=False, event_key="event")
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    console = logging.StreamHandler(stream)
+    console.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root.addHandler(console)
+    if log_file:
+        Path(log_file).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        rotating = logging.handlers.RotatingFileHandler(
+            Path(log_file).expanduser(), maxBytes=file_max_bytes, backupCount=file_backups, encoding="utf-8"
+        )
+        rotating.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                foreign_pre_chain=shared,
+                processors=[
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.JSONRenderer(),
+                ],
+            )
+        )
+        root.addHandler(rotating)
+    root.setLevel(level.upper())
+    # Third-party chatter below warning is noise in an audit stream.
+    for noisy in ("apscheduler", "filelock", "urllib3", "docker"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def get_logger(name: str = "susdb_maint") -> Any:
+    return structlog.stdlib.get_logger(name)
+
+
+bind = structlog.contextvars.bind_contextvars
+unbind = structlog.contextvars.unbind_contextvars
+bound = structlog.contextvars.bound_contextvars
+clear = structlog.contextvars.clear_contextvars

@@ -1,0 +1,101 @@
+"""The plan: which target, which stages in which order, until when, dry run or not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+
+from jobs.db.connection import Endpoint
+from jobs.errors import UsageError
+from jobs.settings.model import STAGE_NAMES, Settings, SqlServerTarget
+
+
+@dataclass
+class Plan:
+    settings: Settings
+    endpoint: Endpoint
+    profile: str
+    stages: list[str]
+    dry_run: bool = False
+    until: time | None = None
+    max_duration_minutes: float | None = None
+    remove_custom_indexes: bool = False
+    default_timeout: int | None = None
+    count_obsolete_kpi: bool = False  # run the full obsolete scan for the before/after KPIs
+    notes: list[str] = field(default_factory=list)
+
+    def deadline_from(self, now: datetime) -> datetime | None:
+        """Given the run's start (UTC, naive), return when to stop starting work, or None."""
+        candidates = []
+        if self.max_duration_minutes:
+            candidates.append(now + timedelta(minutes=self.max_duration_minutes))
+        if self.until is not None:
+            candidates.append(next_local_time(now, self.until))
+        return min(candidates) if candidates else None
+
+
+def next_local_time(now_utc: datetime, at: time) -> datetime:
+    """The next moment after ``now_utc`` when the local wall clock shows ``at``, as naive UTC."""
+    local_now = now_utc.replace(tzinfo=UTC).astimezone()
+    candidate = local_now.replace(hour=at.hour, minute=at.minute, second=0, microsecond=0)
+    if candidate <= local_now:
+        candidate += timedelta(days=1)
+    return candidate.astimezone(UTC).replace(tzinfo=None)
+
+
+def choose_target(settings: Settings, name: str | None) -> Endpoint:
+    if name:
+        if name not in settings.targets:
+            known = ", ".join(sorted(settings.targets)) or "none configured"
+            raise UsageError(f"--target {name!r} is not a configured target (known: {known})")
+        return Endpoint(name, settings.targets[name])
+    if settings.default_target:
+        return Endpoint(settings.default_target, settings.targets[settings.default_target])
+    if len(settings.targets) == 1:
+        only = next(iter(settings.targets))
+        return Endpoint(only, settings.targets[only])
+    if not settings.targets:
+        raise UsageError("no target configured: run `susdb-maint config init` (or `susdb-maint demo`)")
+    raise UsageError(f"several targets configured ({', '.join(sorted(settings.targets))}): choose one with --target")
+
+
+def build_plan(
+    settings: Settings,
+    *,
+    target: str | None,
+    profile: str | None,
+    stages: list[str] | None = None,
+    dry_run: bool = False,
+    until: time | None = None,
+    max_duration_minutes: float | None = None,
+    remove_custom_indexes: bool = False,
+) -> Plan:
+    endpoint = choose_target(settings, target)
+    profiles = settings.effective_profiles()
+    profile_name = profile or ("custom" if stages else "nightly")
+    if stages:
+        unknown = [stage for stage in stages if stage not in STAGE_NAMES]
+        if unknown:
+            raise UsageError(f"--stage {', '.join(unknown)}: unknown stage (choose from {', '.join(STAGE_NAMES)})")
+        chosen = list(stages)
+        profile_until, profile_minutes = None, None
+    else:
+        if profile_name not in profiles:
+            raise UsageError(f"--profile {profile_name!r} is not defined (known: {', '.join(sorted(profiles))})")
+        chosen = list(profiles[profile_name].stages)
+        profile_until = profiles[profile_name].until
+        profile_minutes = profiles[profile_name].max_duration_minutes
+    if remove_custom_indexes and "custom_indexes" not in chosen:
+        chosen.insert(1 if chosen and chosen[0] == "preflight" else 0, "custom_indexes")
+    if "preflight" not in chosen and any(stage in chosen for stage in ("decline", "obsolete_updates", "compress",
+                                                                         "computers", "sync_history", "reindex")):
+        # Destructive and replica-sensitive stages rely on what preflight finds.
+        chosen.insert(0, "preflight")
+    window = settings.window
+    default_timeout = endpoint.target.query_timeout if isinstance(endpoint.target, SqlServerTarget) else 600
+    return Plan(
+        settings=settings, endpoint=endpoint, profile=profile_name, stages=chosen, dry_run=dry_run,
+        until=until or profile_until or window.until,
+        max_duration_minutes=max_duration_minutes or profile_minutes or window.max_duration_minutes,
+        remove_custom_indexes=remove_custom_indexes, default_timeout=default_timeout,
+    )

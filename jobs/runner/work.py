@@ -1,0 +1,168 @@
+"""Queue stages: find candidates once, store them, then work through them in batches.
+
+A stage gives two functions: ``candidates()`` (the expensive, set-based query, run once per
+queue) yielding ``(key, payload)``, and ``process(payload)`` (one item, one call) returning None
+when done or a skip reason. Everything else is here: queue freshness, batches as checkpoints,
+retries, timeouts, quarantine, the deadline, signals and progress events.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from jobs import events
+from jobs.errors import (
+    ConnectionLost,
+    DatabaseError,
+    LoginFailed,
+    NotPermitted,
+    ReplicaRefused,
+    StatementTimeout,
+    StillReferenced,
+)
+from jobs.runner.context import RunContext, StageOutcome
+from jobs.runner.policy import BatchSizer, retrying
+
+log = events.get_logger("susdb_maint.runner")
+
+Candidates = Callable[[], Iterable[tuple[str, dict[str, Any]]]]
+Process = Callable[[dict[str, Any]], str | None]
+# Consecutive item failures that end a stage: a broken server must not burn through the queue.
+CIRCUIT_BREAKER = 25
+
+
+class StageStopped(Exception):
+    """A stage-level condition (replica refusal) ended the stage early."""
+
+    def __init__(self, status: str, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+        super().__init__(reason)
+
+
+def ensure_queue(ctx: RunContext, stage: str, candidates: Candidates) -> dict[str, int]:
+    """Run the candidate query unless the stage's queue is fresh and has work left; return counts."""
+    counts = ctx.store.queue_counts(ctx.target, stage)
+    active = sum(counts.get(status, 0) for status in ("pending", "in_flight", "failed"))
+    age = ctx.store.queue_age_hours(ctx.target, stage)
+    fresh = age is not None and age <= ctx.settings.runner.queue_max_age_hours
+    if active and fresh:
+        log.info("queue.resume", pending=active, age_hours=round(age or 0, 2))
+        return counts
+    started = time.monotonic()
+    virtual_started = ctx.clock.monotonic()
+    total = ctx.store.replace_queue(ctx.target, stage, ctx.run_id, candidates())
+    log.info("queue.build", items=total, seconds=round(time.monotonic() - started, 3),
+             server_seconds=round(ctx.clock.monotonic() - virtual_started, 3))
+    return ctx.store.queue_counts(ctx.target, stage)
+
+
+def process_queue(ctx: RunContext, stage: str, candidates: Candidates, process: Process, *,
+                  per_item_seconds_guess: float, limit: int | None = None) -> StageOutcome:
+    """Work through a stage's queue; ``limit`` caps the items processed in this run."""
+    counts = ensure_queue(ctx, stage, candidates)
+    outcome = StageOutcome()
+    remaining = sum(counts.get(status, 0) for status in ("pending", "in_flight", "failed"))
+    outcome.remaining = remaining
+    outcome.detail["queued"] = remaining
+    if ctx.dry_run:
+        estimate = ctx.store.seconds_per_item(ctx.target, stage) or per_item_seconds_guess
+        outcome.detail["estimated_seconds"] = round(remaining * estimate, 1)
+        outcome.status = "planned"
+        return outcome
+    runner_settings = ctx.settings.runner
+    estimate = ctx.store.seconds_per_item(ctx.target, stage) or per_item_seconds_guess
+    sizer = BatchSizer(runner_settings.batch_target_seconds, estimate)
+    retry = retrying(runner_settings, ctx.clock, ctx.susdb.executor.reconnect)
+    failed_this_run: set[str] = set()
+    consecutive_failures = 0
+    batch_number = 0
+    while remaining > 0:
+        if ctx.stop.is_set():
+            outcome.status, outcome.reason = "partial", "signal"
+            break
+        left = ctx.seconds_left()
+        if left is not None:
+            # Do not start a batch that cannot finish before the deadline: shrink it, or stop.
+            affordable = int(left / max(estimate, 1e-6))
+            if affordable < 1:
+                outcome.status, outcome.reason = "partial", "deadline"
+                break
+            sizer.size = min(sizer.size, affordable)
+        size = sizer.size
+        if limit is not None:
+            allowed = limit - (outcome.done + outcome.skipped + outcome.failed)
+            if allowed <= 0:
+                outcome.status, outcome.reason = "partial", "max_per_run"
+                break
+            size = min(size, allowed)
+        items = ctx.store.next_items(ctx.target, stage, size, exclude=failed_this_run)
+        if not items:
+            break
+        batch_number += 1
+        batch = {"done": 0, "skipped": 0, "failed": 0}
+        timed_out = False
+        wall_started = time.perf_counter()
+        started = ctx.clock.monotonic()
+        for item in items:
+            if ctx.stop.is_set():
+                break
+            ctx.store.mark_in_flight(ctx.target, stage, item.key, ctx.run_id)
+            try:
+                skip_reason = retry(process, item.payload)
+            except StillReferenced as error:
+                skip_reason = "still_referenced"
+                log.info("item.skip", item=item.key, reason=skip_reason, error=str(error))
+            except ReplicaRefused as error:
+                raise StageStopped("skipped", "replica") from error
+            except (NotPermitted, LoginFailed):
+                raise
+            except ConnectionLost:
+                raise
+            except DatabaseError as error:
+                timed_out = timed_out or isinstance(error, StatementTimeout)
+                quarantined = ctx.store.mark_failed(ctx.target, stage, item.key, ctx.run_id, error.kind, str(error),
+                                                    runner_settings.quarantine_after)
+                failed_this_run.add(item.key)
+                batch["failed"] += 1
+                consecutive_failures += 1
+                log.warning("item.fail", item=item.key, error_kind=error.kind, error=str(error),
+                            native_error=error.native, quarantined=quarantined)
+                if consecutive_failures >= CIRCUIT_BREAKER:
+                    raise DatabaseError(f"{consecutive_failures} items failed in a row; last: {error}") from error
+                continue
+            consecutive_failures = 0
+            if skip_reason:
+                ctx.store.mark_skipped(ctx.target, stage, item.key, ctx.run_id, skip_reason)
+                batch["skipped"] += 1
+            else:
+                ctx.store.mark_done(ctx.target, stage, item.key, ctx.run_id)
+                batch["done"] += 1
+        seconds = ctx.clock.monotonic() - started
+        wall_seconds = time.perf_counter() - wall_started
+        processed = batch["done"] + batch["skipped"] + batch["failed"]
+        ctx.store.add_timing(ctx.target, stage, processed, seconds)
+        if processed:
+            estimate = max(seconds / processed, 1e-6)
+        sizer.after_batch(processed, seconds, timed_out)
+        for key in ("done", "skipped", "failed"):
+            setattr(outcome, key, getattr(outcome, key) + batch[key])
+        active_left = _active(ctx, stage) - len(failed_this_run)
+        rate = processed / seconds if seconds > 0 else None
+        log.info("batch.finish", batch=batch_number, size=len(items), **batch, seconds=round(seconds, 3),
+                 wall_seconds=round(wall_seconds, 3), remaining=max(0, active_left),
+                 rate_per_second=round(rate, 3) if rate else None,
+                 eta_seconds=round(active_left / rate, 1) if rate and active_left > 0 else 0, next_size=sizer.size)
+        remaining = max(0, active_left)
+    outcome.remaining = _active(ctx, stage)
+    if outcome.failed and outcome.status == "done":
+        # Failed items stay queued for the next run, until they are quarantined.
+        outcome.status, outcome.reason = "failed", "items_failed"
+    return outcome
+
+
+def _active(ctx: RunContext, stage: str) -> int:
+    counts = ctx.store.queue_counts(ctx.target, stage)
+    return sum(counts.get(status, 0) for status in ("pending", "in_flight", "failed"))

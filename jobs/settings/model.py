@@ -1,0 +1,547 @@
+"""The configuration schema. Every field carries a description and an example: they are the docs."""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import time
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+# Microsoft's order for a full run (wsus-maintenance-guide): back up, custom indexes, reindex,
+# decline, cleanup, reindex again, statistics. ``reindex`` appears once here; a profile may
+# list it twice.
+StageName = Literal[
+    "preflight",
+    "backup",
+    "custom_indexes",
+    "reindex",
+    "decline",
+    "obsolete_updates",
+    "compress",
+    "computers",
+    "sync_history",
+    "content_files",
+    "statistics",
+    "health",
+]
+STAGE_NAMES: tuple[str, ...] = (
+    "preflight",
+    "backup",
+    "custom_indexes",
+    "reindex",
+    "decline",
+    "obsolete_updates",
+    "compress",
+    "computers",
+    "sync_history",
+    "content_files",
+    "statistics",
+    "health",
+)
+DESTRUCTIVE_STAGES = frozenset({"decline", "obsolete_updates", "compress", "computers", "sync_history"})
+
+WID_PIPE = r"np:\\.\pipe\MICROSOFT##WID\tsql\query"
+SSEE_PIPE = r"np:\\.\pipe\MSSQL$MICROSOFT##SSEE\sql\query"
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def _parse_hhmm(value: Any) -> Any:
+    if isinstance(value, str):
+        match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
+        if not match:
+            raise ValueError(f"expected HH:MM, got {value!r}")
+        return time(int(match.group(1)), int(match.group(2)))
+    return value
+
+
+ClockTime = Annotated[time | None, BeforeValidator(_parse_hhmm)]
+
+
+def doc(description: str, example: Any = None, **kwargs: Any) -> Any:
+    """Given a description and an example, return a pydantic Field that documents itself."""
+    examples = None if example is None else [example]
+    return Field(description=description, examples=examples, **kwargs)
+
+
+class Section(BaseModel):
+    # A typo must never be silently ignored: unknown keys are errors everywhere.
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class LogSettings(Section):
+    format: Literal["auto", "json", "console"] = doc(
+        "Event output on stderr: `json` lines, readable `console` lines, or `auto` (console on a "
+        "terminal, JSON otherwise).",
+        "json",
+        default="auto",
+    )
+    level: Literal["debug", "info", "warning", "error"] = doc(
+        "Lowest event level written.", "info", default="info"
+    )
+    file: str | None = doc(
+        "Also append JSON lines to this file, rotated by size.",
+        "/var/log/susdb-maint/events.jsonl",
+        default=None,
+    )
+    file_max_bytes: int = doc(
+        "Rotate the log file at this size.", 10485760, default=10 * 1024 * 1024, gt=0
+    )
+    file_backups: int = doc("Rotated log files kept.", 5, default=5, ge=0)
+
+
+class SqlServerTarget(Section):
+    kind: Literal["sqlserver"] = doc("A SUSDB on SQL Server or Windows Internal Database.", "sqlserver")
+    server: str | None = doc(
+        "Host name or host\\instance. Leave empty with `wid = true`.", "sql01.contoso.com", default=None
+    )
+    port: int | None = doc(
+        "TCP port; empty for the default instance port or a named instance.",
+        1433,
+        default=None,
+        ge=1,
+        le=65535,
+    )
+    database: str = doc("Database name.", "SUSDB", default="SUSDB", min_length=1, max_length=128)
+    wid: bool = doc(
+        "Connect to the local Windows Internal Database through its named pipe (Windows only: WID "
+        "accepts local connections only).",
+        False,
+        default=False,
+    )
+    wid_legacy_pipe: bool = doc(
+        "With `wid`, use the pre-2012 `MSSQL$MICROSOFT##SSEE` pipe instead of `MICROSOFT##WID`.",
+        False,
+        default=False,
+    )
+    auth: Literal["windows", "sql"] = doc(
+        "`windows`: integrated authentication (Trusted_Connection); `sql`: username and password.",
+        "windows",
+        default="windows",
+    )
+    username: str | None = doc("SQL login, with `auth = \"sql\"`.", "susdb_maint", default=None)
+    password_env: str | None = doc(
+        "Name of the environment variable holding the SQL password.", "SUSDB_PASSWORD", default=None
+    )
+    password_file: str | None = doc(
+        "Path of a file whose first line is the SQL password.", "/run/secrets/susdb", default=None
+    )
+    password: str | None = Field(default=None, exclude=True, description="Refused: never inline.")
+    encrypt: Literal["mandatory", "optional", "strict"] | None = doc(
+        "TLS: `mandatory` (default over TCP), `optional` (default for the local WID pipe) or "
+        "`strict` (TDS 8).",
+        "mandatory",
+        default=None,
+    )
+    trust_server_certificate: bool = doc(
+        "Accept a server certificate that does not chain to a trusted root.", False, default=False
+    )
+    driver: str | None = doc(
+        "ODBC driver name; empty: ODBC Driver 18, then 17, then FreeTDS.",
+        "ODBC Driver 18 for SQL Server",
+        default=None,
+    )
+    login_timeout: int = doc("Seconds to wait for a connection.", 30, default=30, ge=1, le=600)
+    query_timeout: int = doc(
+        "Default seconds per statement (0: none); stages may set their own.",
+        600,
+        default=600,
+        ge=0,
+    )
+    upstream: str | None = doc(
+        "Name of this server's upstream target (hierarchy order for `run --all`).",
+        "wsus-root",
+        default=None,
+    )
+
+    @field_validator("password")
+    @classmethod
+    def _no_inline_password(cls, value: str | None) -> None:
+        if value is not None:
+            raise ValueError("inline passwords are not allowed; use password_env or password_file")
+        return None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> SqlServerTarget:
+        problems = []
+        if self.wid and self.server:
+            problems.append("give either server or wid = true, not both")
+        if not self.wid and not self.server:
+            problems.append("server is required unless wid = true")
+        if self.wid and sys.platform != "win32":
+            problems.append(
+                "wid = true works only on the WSUS host itself (Windows): Windows Internal "
+                "Database accepts local named-pipe connections only"
+            )
+        if self.auth == "sql":
+            if not self.username:
+                problems.append("auth = 'sql' needs username")
+            if bool(self.password_env) == bool(self.password_file):
+                problems.append("auth = 'sql' needs exactly one of password_env or password_file")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def server_address(self) -> str:
+        """The ODBC SERVER value: the WID pipe, or host[,port]."""
+        if self.wid:
+            return SSEE_PIPE if self.wid_legacy_pipe else WID_PIPE
+        assert self.server is not None
+        return f"{self.server},{self.port}" if self.port else self.server
+
+    @property
+    def effective_encrypt(self) -> str:
+        if self.encrypt:
+            return self.encrypt
+        # The local WID pipe does not do TLS the way a network endpoint does (Microsoft's own 2026
+        # script and the MS-JP blog use Encrypt optional / TrustServerCertificate for WID).
+        return "optional" if self.wid else "mandatory"
+
+
+class FaultSettings(Section):
+    rate: float = doc("Share of statements that fail (0 to 1).", 0.05, default=0.0, ge=0.0, le=1.0)
+    kinds: list[
+        Literal["deadlock", "lock_timeout", "query_timeout", "link_failure", "login_failed",
+                "permission_denied", "replica"]
+    ] = doc("Fault kinds drawn from.", ["deadlock", "lock_timeout"], default=["deadlock", "lock_timeout"])
+    statements: list[str] = doc(
+        "Named statements that may fail (empty: all).", ["decline_update"], default=[]
+    )
+    seed: int = doc("Seed of the fault draw.", 7, default=0)
+
+
+class SimulatorTarget(Section):
+    kind: Literal["simulator"] = doc("The built-in simulated SUSDB (one SQLite file).", "simulator")
+    path: str = doc("Path of the simulated SUSDB file.", "~/susdb-sim.sqlite3", min_length=1)
+    latency_ms: float = doc("Added latency per statement, in milliseconds.", 0, default=0.0, ge=0)
+    cost_model: bool = doc(
+        "Charge published per-item costs (spDeleteUpdate seconds, ...) to the virtual clock.",
+        True,
+        default=True,
+    )
+    faults: FaultSettings = doc("Injected faults.", None, default_factory=FaultSettings)
+    upstream: str | None = doc("Name of this server's upstream target.", None, default=None)
+
+
+Target = Annotated[SqlServerTarget | SimulatorTarget, Field(discriminator="kind")]
+
+
+class RunnerSettings(Section):
+    batch_target_seconds: float = doc(
+        "Aim for batches of about this duration; batches grow after fast ones and halve after a "
+        "timeout.",
+        30,
+        default=30.0,
+        gt=0,
+    )
+    max_attempts: int = doc("Attempts per item for transient errors, in one run.", 5, default=5, ge=1)
+    retry_max_seconds: float = doc(
+        "Stop retrying one item after this many seconds.", 600, default=600.0, gt=0
+    )
+    quarantine_after: int = doc(
+        "Quarantine an item after this many failed runs.", 3, default=3, ge=1
+    )
+    queue_max_age_hours: float = doc(
+        "Re-run a stage's candidate query when its queue is older than this.", 24, default=24.0, gt=0
+    )
+
+
+class WindowSettings(Section):
+    until: ClockTime = doc(
+        "Stop starting new work at this local time (HH:MM).", "06:00", default=None
+    )
+    max_duration_minutes: float | None = doc(
+        "Stop starting new work after this many minutes.", 240, default=None, gt=0
+    )
+
+
+class BackupSettings(Section):
+    gate: Literal["required", "advisory", "off"] = doc(
+        "Without a fresh full backup: `required` refuses destructive stages (exit 4), `advisory` "
+        "warns, `off` does not check.",
+        "required",
+        default="required",
+    )
+    max_age_hours: float = doc(
+        "A full or copy-only backup younger than this counts as fresh.", 26, default=26.0, gt=0
+    )
+    path: str | None = doc(
+        "Where the optional `backup` stage writes (BACKUP ... TO DISK, COPY_ONLY, CHECKSUM).",
+        "D:\\Backup\\SUSDB.bak",
+        default=None,
+    )
+
+
+class CustomIndexSettings(Section):
+    remove: bool = doc(
+        "Drop the custom indexes this tool created instead of creating them.", False, default=False
+    )
+
+
+class ReindexSettings(Section):
+    mode: Literal["microsoft", "bands"] = doc(
+        "`microsoft`: the thresholds of Microsoft's WSUS reindex script; `bands`: the "
+        "fragmentation bands below (Ola Hallengren style).",
+        "microsoft",
+        default="microsoft",
+    )
+    reorganize_above_percent: float = doc(
+        "With `bands`: reorganize above this fragmentation.", 5, default=5.0, ge=0, le=100
+    )
+    rebuild_above_percent: float = doc(
+        "Rebuild above this fragmentation (Microsoft: 30).", 30, default=30.0, ge=0, le=100
+    )
+    min_pages: int = doc("With `bands`: ignore indexes smaller than this.", 1000, default=1000, ge=0)
+    online: bool = doc("REBUILD WITH (ONLINE = ON) where the edition allows it.", True, default=True)
+    maxdop: int | None = doc("MAXDOP for rebuilds.", 2, default=None, ge=0, le=64)
+    fill_factor: int = doc(
+        "Fill factor for a first rebuild of an index with 5000+ rows and none set.",
+        90,
+        default=90,
+        ge=1,
+        le=100,
+    )
+    statement_timeout_seconds: int = doc(
+        "Seconds allowed for one ALTER INDEX.", 3600, default=3600, ge=0
+    )
+
+
+class StatisticsSettings(Section):
+    method: Literal["sp_updatestats", "fullscan"] = doc(
+        "`sp_updatestats` (changed statistics, default sampling) or per-table UPDATE STATISTICS "
+        "WITH FULLSCAN.",
+        "sp_updatestats",
+        default="sp_updatestats",
+    )
+
+
+class DeclineRule(Section):
+    field: Literal["title", "product", "classification", "legacy_name"] = doc(
+        "What the pattern is matched against.", "title"
+    )
+    match: Literal["word", "regex"] = doc(
+        "`word`: whole words, case-insensitive (\"Windows Server 2012\" does not hit \"Windows "
+        "Server 2012 R2\"); `regex`: a Python regular expression, case-insensitive.",
+        "word",
+        default="word",
+    )
+    pattern: str = doc("The text or expression.", "Itanium", min_length=1)
+    reason: str | None = doc("Label recorded with each decline.", "itanium", default=None)
+
+    @model_validator(mode="after")
+    def _compiles(self) -> DeclineRule:
+        if self.match == "regex":
+            try:
+                re.compile(self.pattern)
+            except re.error as error:
+                raise ValueError(f"pattern is not a valid regular expression: {error}") from error
+        return self
+
+
+class DeclineSettings(Section):
+    superseded: Literal["all", "last_level_only", "off"] = doc(
+        "Decline superseded updates: `all`, `last_level_only` (superseded and superseding nothing, "
+        "like Decline-SupersededUpdates.ps1 -DeclineLastLevelOnly) or `off`.",
+        "all",
+        default="all",
+    )
+    min_age_days: int = doc(
+        "Keep superseded updates younger than this many days.", 30, default=0, ge=0
+    )
+    age_basis: Literal["superseding", "own"] = doc(
+        "Age counted from the superseding update's creation date (Configuration Manager) or the "
+        "update's own (Microsoft's script).",
+        "superseding",
+        default="superseding",
+    )
+    expired: bool = doc("Decline expired updates.", True, default=True)
+    rules: list[DeclineRule] = doc(
+        "Decline by title, product, classification or legacy name.",
+        [{"field": "title", "match": "word", "pattern": "Itanium"}],
+        default=[],
+    )
+    never_decline: list[str] = doc(
+        "KB numbers (KB5005565) or update IDs that are never declined; wins over every rule.",
+        ["KB5005565"],
+        default=[],
+    )
+    max_declines_per_run: int = doc(
+        "At most this many declines per run (0: no limit); declining thousands at once upstream "
+        "makes replica syncs time out.",
+        1000,
+        default=0,
+        ge=0,
+    )
+
+    @field_validator("never_decline")
+    @classmethod
+    def _kb_or_guid(cls, values: list[str]) -> list[str]:
+        pattern = re.compile(
+            r"^(KB\d{5,8}|\{?[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}\}?)$", re.I
+        )
+        bad = [value for value in values if not pattern.match(value.strip())]
+        if bad:
+            raise ValueError(f"not a KB number or update ID: {', '.join(map(repr, bad))}")
+        return [value.strip().strip("{}").upper() for value in values]
+
+
+class ObsoleteUpdateSettings(Section):
+    statement_timeout_seconds: int = doc(
+        "Seconds allowed for one spDeleteUpdate call.", 900, default=900, ge=0
+    )
+    candidate_timeout_seconds: int = doc(
+        "Seconds allowed for spGetObsoleteUpdatesToCleanup (slow on neglected servers).",
+        3600,
+        default=3600,
+        ge=0,
+    )
+
+
+class CompressSettings(Section):
+    statement_timeout_seconds: int = doc(
+        "Seconds allowed for one spCompressUpdate call.", 600, default=600, ge=0
+    )
+
+
+class ComputerSettings(Section):
+    inactive_days: int = doc(
+        "Delete computers that have not contacted the server for this many days.", 30, default=30, ge=1
+    )
+    guard_percent: float = doc(
+        "Refuse when more than this share of all computers would go.", 25, default=25.0, ge=0, le=100
+    )
+    guard_count: int = doc("Refuse when more than this many would go.", 500, default=500, ge=0)
+
+
+class SyncHistorySettings(Section):
+    retention_days: int = doc("Keep synchronization history this many days.", 90, default=90, ge=0)
+    batch_rows: int = doc("Rows per DELETE TOP (n).", 5000, default=5000, ge=1, le=1_000_000)
+
+
+class ContentFileSettings(Section):
+    timeout_seconds: int = doc(
+        "Seconds allowed for Invoke-WsusServerCleanup -CleanupUnneededContentFiles.",
+        7200,
+        default=7200,
+        ge=1,
+    )
+
+
+class HealthSettings(Section):
+    superseded_warning: int = doc(
+        "Warn above this many superseded, not declined updates (Microsoft: 1500).",
+        1500,
+        default=1500,
+        ge=0,
+    )
+    not_declined_warning: int = doc(
+        "Warn above this many not-declined updates (what clients scan).", 7000, default=7000, ge=0
+    )
+    event_rows_warning: int = doc(
+        "Warn above this many tbEventInstance rows (KB 909131: 1 million).",
+        1000000,
+        default=1_000_000,
+        ge=0,
+    )
+    count_obsolete: bool = doc(
+        "Count the obsolete backlog with spGetObsoleteUpdatesToCleanup (slow on neglected servers).",
+        False,
+        default=False,
+    )
+
+
+class StageSettings(Section):
+    custom_indexes: CustomIndexSettings = doc("custom_indexes stage.", None, default_factory=CustomIndexSettings)
+    reindex: ReindexSettings = doc("reindex stage.", None, default_factory=ReindexSettings)
+    statistics: StatisticsSettings = doc("statistics stage.", None, default_factory=StatisticsSettings)
+    decline: DeclineSettings = doc("decline stage.", None, default_factory=DeclineSettings)
+    obsolete_updates: ObsoleteUpdateSettings = doc(
+        "obsolete_updates stage.", None, default_factory=ObsoleteUpdateSettings
+    )
+    compress: CompressSettings = doc("compress stage.", None, default_factory=CompressSettings)
+    computers: ComputerSettings = doc("computers stage.", None, default_factory=ComputerSettings)
+    sync_history: SyncHistorySettings = doc("sync_history stage.", None, default_factory=SyncHistorySettings)
+    content_files: ContentFileSettings = doc(
+        "content_files stage.", None, default_factory=ContentFileSettings
+    )
+    health: HealthSettings = doc("health stage and `status`.", None, default_factory=HealthSettings)
+
+
+class Profile(Section):
+    stages: list[StageName] = doc(
+        "Stages in order.", ["preflight", "decline", "obsolete_updates", "health"], min_length=1
+    )
+    max_duration_minutes: float | None = doc(
+        "Stop starting new work after this many minutes (overrides [window]).", 240, default=None, gt=0
+    )
+    until: ClockTime = doc("Stop starting new work at this local time.", "06:00", default=None)
+
+
+def default_profiles() -> dict[str, Profile]:
+    full = [name for name in STAGE_NAMES if name not in ("backup",)]
+    nightly = [
+        "preflight", "custom_indexes", "reindex", "decline", "obsolete_updates", "compress",
+        "computers", "sync_history", "content_files", "reindex", "statistics", "health",
+    ]
+    return {
+        "nightly": Profile(stages=nightly, max_duration_minutes=240),
+        "pre-patch-tuesday": Profile(
+            stages=["preflight", "decline", "obsolete_updates", "reindex", "statistics", "health"],
+            max_duration_minutes=120,
+        ),
+        "full": Profile(stages=full),
+    }
+
+
+class Settings(Section):
+    state_dir: str | None = doc(
+        "Where run history, work queues and the demo's simulated SUSDB live (default: the "
+        "platform state directory).",
+        "/var/lib/susdb-maint",
+        default=None,
+    )
+    default_target: str | None = doc(
+        "Target used when --target is not given (default: the only one).", "wsus01", default=None
+    )
+    log: LogSettings = doc("Event output.", None, default_factory=LogSettings)
+    targets: dict[str, Target] = doc(
+        "SUSDB instances, by name.",
+        {"wsus01": {"kind": "sqlserver", "server": "sql01.contoso.com", "auth": "windows"}},
+        default={},
+    )
+    runner: RunnerSettings = doc("Batches, retries and queues.", None, default_factory=RunnerSettings)
+    window: WindowSettings = doc("Default maintenance window.", None, default_factory=WindowSettings)
+    backup: BackupSettings = doc("Backup gate.", None, default_factory=BackupSettings)
+    stages: StageSettings = doc("Options per stage.", None, default_factory=StageSettings)
+    profiles: dict[str, Profile] = doc(
+        "Stage lists by name; `nightly`, `pre-patch-tuesday` and `full` are built in and may be "
+        "overridden.",
+        {"weekly": {"stages": ["preflight", "reindex", "statistics", "health"]}},
+        default={},
+    )
+
+    @field_validator("targets", "profiles")
+    @classmethod
+    def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        bad = [name for name in value if not _NAME.match(name)]
+        if bad:
+            raise ValueError(f"names may use letters, digits, '.', '_' and '-': {bad}")
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> Settings:
+        problems = []
+        if self.default_target and self.default_target not in self.targets:
+            problems.append(f"default_target {self.default_target!r} is not a configured target")
+        for name, target in self.targets.items():
+            if target.upstream and target.upstream not in self.targets:
+                problems.append(f"targets.{name}.upstream {target.upstream!r} is not a configured target")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def effective_profiles(self) -> dict[str, Profile]:
+        return {**default_profiles(), **self.profiles}

@@ -1,0 +1,207 @@
+"""Render the schema as a commented example config, a Markdown reference and a JSON Schema.
+
+The schema in ``model`` is the single source: the shipped ``config/`` files and README's
+configuration reference are generated from it (a test keeps them in step).
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from datetime import time
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from jobs.settings.model import Settings, SimulatorTarget, SqlServerTarget
+
+HEADER = """\
+# susdb-maint configuration, generated from the schema (susdb-maint config init).
+# Every key is shown with its description; commented keys show their default.
+# Check a file with: susdb-maint config check FILE
+# Any key can be overridden by an environment variable SUSDB_MAINT_<SECTION>_<KEY>,
+# for example SUSDB_MAINT_LOG_FORMAT=json or SUSDB_MAINT_TARGETS_WSUS01_PORT=1433.
+"""
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, time):
+        return json.dumps(value.strftime("%H:%M"))
+    if isinstance(value, str):
+        return json.dumps(value)  # JSON string escapes are valid TOML basic-string escapes
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{key} = {toml_value(item)}" for key, item in value.items()) + " }"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def _default(field: FieldInfo) -> Any:
+    if field.default_factory is not None:
+        return field.default_factory()  # type: ignore[call-arg]
+    return None if field.default is PydanticUndefined else field.default
+
+
+def _submodel(field: FieldInfo) -> type[BaseModel] | None:
+    annotation = field.annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def type_name(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Literal:
+        return " | ".join(json.dumps(arg) for arg in args)
+    if origin in (typing.Union, types.UnionType):
+        names = [type_name(arg) for arg in args if arg is not type(None)]
+        suffix = " (optional)" if type(None) in args else ""
+        return " | ".join(names) + suffix
+    if origin is typing.Annotated:
+        return type_name(args[0])
+    if origin is list:
+        return f"list of {type_name(args[0])}"
+    if origin is dict:
+        return f"table of {type_name(args[1])}"
+    if annotation is time:
+        return "HH:MM"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _comment(text: str) -> list[str]:
+    return [f"# {line}" for line in text.splitlines()]
+
+
+def _section_lines(model: type[BaseModel], heading: str | None, values: dict[str, Any] | None) -> list[str]:
+    lines: list[str] = []
+    nested: list[tuple[str, type[BaseModel], FieldInfo]] = []
+    if heading:
+        lines.append(f"[{heading}]")
+    for name, field in model.model_fields.items():
+        if field.exclude:
+            continue
+        sub = _submodel(field)
+        if sub is not None:
+            nested.append((name, sub, field))
+            continue
+        if name in ("targets", "profiles") and model is Settings:
+            continue
+        lines.extend(_comment(field.description or ""))
+        if values is not None and name in values:
+            lines.append(f"{name} = {toml_value(values[name])}")
+        else:
+            default = _default(field)
+            shown = default if default is not None else (field.examples or [None])[0]
+            prefix = "# "
+            lines.append(f"{prefix}{name} = {toml_value(shown)}" if shown is not None else f"# {name} =")
+        lines.append("")
+    for name, sub, field in nested:
+        lines.extend(_comment(field.description or ""))
+        lines.extend(_section_lines(sub, f"{heading}.{name}" if heading else name, None))
+    return lines
+
+
+def example_config(simulator_path: str | None = None) -> str:
+    """Return the commented example config; with ``simulator_path``, its target is a simulated SUSDB."""
+    lines = [HEADER]
+    lines.extend(_section_lines(Settings, None, None))
+    lines.append("# SUSDB instances, by name. Run against one with --target NAME.")
+    if simulator_path is not None:
+        lines.extend(
+            _section_lines(SimulatorTarget, "targets.demo", {"kind": "simulator", "path": simulator_path})
+        )
+    else:
+        lines.extend(
+            _section_lines(
+                SqlServerTarget,
+                "targets.wsus01",
+                {"kind": "sqlserver", "server": "sql01.contoso.com", "port": 1433, "auth": "windows"},
+            )
+        )
+    lines.append("# Profiles: nightly, pre-patch-tuesday and full are built in; add or override here.")
+    lines.append("# [profiles.weekly]")
+    lines.append('# stages = ["preflight", "reindex", "statistics", "health"]')
+    lines.append("# max_duration_minutes = 120")
+    text = "\n".join(lines)
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text.rstrip() + "\n"
+
+
+def _reference_rows(model: type[BaseModel], prefix: str) -> list[str]:
+    rows = []
+    for name, field in model.model_fields.items():
+        if field.exclude:
+            continue
+        key = f"{prefix}{name}"
+        sub = _submodel(field)
+        if sub is not None:
+            rows.extend(_reference_rows(sub, f"{key}."))
+            continue
+        if model is Settings and name == "targets":
+            rows.extend(_reference_rows(SqlServerTarget, "targets.NAME."))
+            rows.extend(_reference_rows(SimulatorTarget, "targets.NAME (simulator)."))
+            continue
+        if model is Settings and name == "profiles":
+            from jobs.settings.model import Profile
+
+            rows.extend(_reference_rows(Profile, "profiles.NAME."))
+            continue
+        default = _default(field)
+        default_text = "required" if field.is_required() else f"`{toml_value(default)}`" if default is not None else "none"
+        example = (field.examples or [None])[0]
+        example_text = f"`{toml_value(example)}`" if example is not None else ""
+        description = (field.description or "").replace("|", "\\|").replace("\n", " ")
+        kind = type_name(field.annotation).replace("|", "\\|")
+        rows.append(f"| `{key}` | {kind} | {default_text} | {description} | {example_text} |")
+    return rows
+
+
+def markdown_reference() -> str:
+    header = ["| key | type | default | description | example |", "| --- | --- | --- | --- | --- |"]
+    return "\n".join(header + _reference_rows(Settings, "")) + "\n"
+
+
+def json_schema() -> str:
+    return json.dumps(Settings.model_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def redacted_dump(settings: Settings) -> str:
+    """Return the effective config as TOML, with anything secret-looking replaced by ***."""
+    data = settings.model_dump(mode="json", exclude_none=True)
+    data["profiles"] = {
+        name: profile.model_dump(mode="json", exclude_none=True)
+        for name, profile in settings.effective_profiles().items()
+    }
+    return _dump_tables(data, []) + "\n"
+
+
+def _is_secret_key(key: str) -> bool:
+    lowered = key.lower()
+    return lowered in {"password", "pwd", "secret", "token"}
+
+
+def _dump_tables(data: dict[str, Any], path: list[str]) -> str:
+    scalars = []
+    tables = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            tables.append((key, value))
+        else:
+            scalars.append(f"{key} = {toml_value('***' if _is_secret_key(key) else value)}")
+    out = []
+    if path and (scalars or not tables):
+        out.append(f"[{'.'.join(path)}]")
+    out.extend(scalars)
+    for key, value in tables:
+        out.append("")
+        out.append(_dump_tables(value, [*path, key]))
+    return "\n".join(out).strip("\n")

@@ -1,0 +1,399 @@
+"""A DB-API connection to a simulated SUSDB, with the surface the project uses on pyodbc.
+
+``cursor``, ``execute(sql, params)``, ``fetchone`` / ``fetchmany`` / ``fetchall``, ``nextset``,
+``messages``, ``rowcount``, ``description``, ``cancel``, ``close``; on the connection ``timeout``,
+``autocommit``, ``commit``, ``rollback``, ``close``. Each ``execute`` is one batch and one
+transaction (the procedures modelled are self-transactional on SQL Server too).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import threading
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from jobs.clock import SystemClock, VirtualClock
+from jobs.db.catalog import statement_name
+from jobs.simulator import system
+from jobs.simulator.faults import FaultPlan, _DRIVER, make_error, server_error
+from jobs.simulator.server import ResultSet, Server, ts
+from jobs.simulator.translate import number_placeholders, to_sqlite
+
+_STATEMENT_SPLIT = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/|;", re.S)
+_DECLARE = re.compile(r"^DECLARE\s+@(\w+)\s+[\w]+(?:\s*\([^)]*\))?\s*(?:=\s*(.+))?$", re.I | re.S)
+_EXEC = re.compile(r"^EXEC(?:UTE)?\s+(?:@(\w+)\s*=\s*)?([\w.\[\]#]+)\s*(.*)$", re.I | re.S)
+_ROWCOUNT = re.compile(r"^SELECT\s+@@ROWCOUNT\s+AS\s+\[?(\w+)\]?$", re.I)
+_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
+
+
+def _split_statements(batch: str) -> list[str]:
+    parts, start = [], 0
+    for match in _STATEMENT_SPLIT.finditer(batch):
+        if match.group(0) == ";":
+            parts.append(batch[start : match.start()])
+            start = match.end()
+    parts.append(batch[start:])
+    cleaned = (_COMMENT.sub("", part).strip() for part in parts)
+    return [part for part in cleaned if part]
+
+
+def _sql_value(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value).upper()
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, datetime):
+        return ts(value)
+    return value
+
+
+def _literal(text: str, bindings: dict[str, Any]) -> Any:
+    text = text.strip()
+    if text.startswith("@"):
+        return bindings.get(text[1:])
+    if text.upper() == "NULL":
+        return None
+    if text.upper() in ("SYSTEM_USER", "SUSER_SNAME()"):
+        return "SIMULATOR\\susdb-maint"
+    match = re.fullmatch(r"N?'((?:[^']|'')*)'", text, re.S)
+    if match:
+        return match.group(1).replace("''", "'")
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+class Cursor:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._results: list[ResultSet] = []
+        self._index = 0
+        self._position = 0
+        self.rowcount = -1
+        self.messages: list[tuple[str, str]] | None = None
+        self.closed = False
+
+    # -- DB-API --------------------------------------------------------------------------------
+    @property
+    def description(self) -> list[tuple[Any, ...]] | None:
+        current = self._current()
+        if current is None or not current.columns:
+            return None
+        return [(name, str, None, None, None, None, True) for name in current.columns]
+
+    def execute(self, sql: str, params: Any = ()) -> Cursor:
+        if self.closed or self.connection.closed:
+            raise _DRIVER.ProgrammingError("HY010", "[HY010] Attempt to use a closed cursor.")
+        if params is not None and not isinstance(params, list | tuple):
+            params = (params,)
+        results = self.connection._execute(sql, list(params or ()))
+        self._results, self._index, self._position = results, 0, 0
+        self._load_current()
+        return self
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        rows = self._rows()
+        if self._position >= len(rows):
+            return None
+        self._position += 1
+        return rows[self._position - 1]
+
+    def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
+        rows = self._rows()
+        chunk = rows[self._position : self._position + size]
+        self._position += len(chunk)
+        return chunk
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        rows = self._rows()
+        chunk = rows[self._position :]
+        self._position = len(rows)
+        return chunk
+
+    def nextset(self) -> bool | None:
+        if self._index + 1 >= len(self._results):
+            self._results, self._index = [], 0
+            self.messages = None
+            return None
+        self._index += 1
+        self._position = 0
+        self._load_current()
+        return True
+
+    def cancel(self) -> None:
+        self.connection._cancelled.set()
+
+    def close(self) -> None:
+        self.closed = True
+
+    # -- internals -----------------------------------------------------------------------------
+    def _current(self) -> ResultSet | None:
+        return self._results[self._index] if self._index < len(self._results) else None
+
+    def _load_current(self) -> None:
+        current = self._current()
+        self.rowcount = current.rowcount if current else -1
+        self.messages = (
+            [("[01000] (0)", f"[Microsoft][ODBC Driver 18 for SQL Server][SQL Server]{text}") for text in current.messages]
+            if current and current.messages else None
+        )
+
+    def _rows(self) -> list[tuple[Any, ...]]:
+        current = self._current()
+        if current is None or not current.columns:
+            raise _DRIVER.ProgrammingError("24000", "No results.  Previous SQL was not a query.")
+        return current.rows
+
+
+class Connection:
+    def __init__(self, path: Path, faults: FaultPlan | None, latency: float, clock: Any, cost_model: bool) -> None:
+        self.path = path
+        self.faults = faults or FaultPlan()
+        self.latency = latency
+        self.timeout = 0
+        self.autocommit = True
+        self.closed = False
+        self._cancelled = threading.Event()
+        self._applocks: dict[str, filelock.FileLock] = {}
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self.db.execute("PRAGMA foreign_keys = OFF")
+        stored = self.db.execute("SELECT value FROM sim_meta WHERE key = 'clock'").fetchone()
+        if clock is None:
+            start = SystemClock().now()
+            if stored:
+                start = max(start, datetime.strptime(stored[0], "%Y-%m-%d %H:%M:%S"))
+            clock = VirtualClock(start)
+        self.clock = clock
+        self.server = Server(self.db, clock, cost_model)
+        self.db.create_function("GETUTCDATE", 0, lambda: ts(self.clock.now()))
+        self.db.create_function("SYSUTCDATETIME", 0, lambda: ts(self.clock.now()))
+        self.db.create_function("GETDATE", 0, lambda: ts(self.clock.now()))
+        self.db.create_function("DATEADD", 3, _dateadd, deterministic=True)
+
+    def cursor(self) -> Cursor:
+        if self.closed:
+            raise _DRIVER.ProgrammingError("HY010", "[HY010] Attempt to use a closed connection.")
+        return Cursor(self)
+
+    def commit(self) -> None:
+        """Each batch commits on its own (autocommit), as the project runs pyodbc."""
+
+    def rollback(self) -> None:
+        """Nothing is left open between batches."""
+
+    def close(self) -> None:
+        for lock in self._applocks.values():
+            lock.release(force=True)
+        self._applocks.clear()
+        if not self.closed:
+            self.db.close()
+        self.closed = True
+
+    # -- execution -----------------------------------------------------------------------------
+    def _execute(self, sql: str, params: list[Any]) -> list[ResultSet]:
+        name = statement_name(sql) or "(unnamed batch)"
+        self._cancelled.clear()
+        fault = self.faults.draw(name)
+        if fault is not None:
+            raise fault
+        if self.latency:
+            if not SystemClock().sleep(self.latency, self._cancelled):
+                raise make_error("cancelled")
+            self.clock.advance(self.latency)
+        params = [_sql_value(value) for value in params]
+        if name in ("acquire_target_lock", "release_target_lock"):
+            return self._applock(name, params)
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if name in system.HANDLERS:
+                results, cost = system.HANDLERS[name](self.server, params)
+            elif system.SYSTEM_MARKERS.search(_COMMENT.sub("", sql)):
+                raise server_error(f"susdb-maint simulator: statement {name!r} uses SQL Server system objects "
+                                   f"that the simulator does not model", native=2812)
+            else:
+                results, cost = self._run_tsql(name, sql, params)
+            self._charge(cost)
+            self.db.execute("INSERT OR REPLACE INTO sim_meta VALUES ('clock', ?)", (ts(self.clock.now()),))
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        return [result for result in results if result.columns or result.messages] or (
+            [ResultSet(rowcount=results[-1].rowcount)] if results else []
+        )
+
+    def _charge(self, cost: float) -> None:
+        if self.timeout and cost > self.timeout:
+            self.clock.advance(self.timeout)
+            raise make_error("query_timeout")
+        self.clock.advance(cost)
+
+    def _run_tsql(self, name: str, sql: str, params: list[Any]) -> tuple[list[ResultSet], float]:
+        numbered, count = number_placeholders(sql)
+        if count != len(params):
+            raise _DRIVER.ProgrammingError(
+                "07002", f"[07002] The SQL contains {count} parameter markers, but {len(params)} parameters were supplied")
+        bindings: dict[str, Any] = {f"p{index}": value for index, value in enumerate(params, start=1)}
+        results: list[ResultSet] = []
+        cost = 0.0
+        last_rowcount = -1
+        for text in _split_statements(numbered):
+            upper = text.upper()
+            if upper.startswith("SET "):
+                continue
+            declare = _DECLARE.match(text)
+            if declare:
+                bindings[declare.group(1)] = _literal(declare.group(2), bindings) if declare.group(2) else None
+                continue
+            rowcount = _ROWCOUNT.match(text)
+            if rowcount:
+                results.append(ResultSet([rowcount.group(1)], [(last_rowcount,)]))
+                continue
+            execute = _EXEC.match(text)
+            if execute:
+                result, seconds = self._call(execute.group(2), execute.group(3), bindings)
+                results.append(result)
+                cost += seconds
+                last_rowcount = result.rowcount
+                continue
+            try:
+                translated = to_sqlite(text)
+            except Exception as error:  # sqlglot parse errors: report like a SQL syntax error
+                raise server_error(f"susdb-maint simulator could not translate {name!r}: {error}", native=102) from error
+            try:
+                cursor = self.db.execute(translated, bindings)
+            except sqlite3.Error as error:
+                raise server_error(f"{name}: {error}", native=207) from error
+            if cursor.description:
+                columns = [column[0] for column in cursor.description]
+                results.append(ResultSet(columns, cursor.fetchall()))
+                last_rowcount = len(results[-1].rows)
+            else:
+                last_rowcount = cursor.rowcount
+                results.append(ResultSet(rowcount=cursor.rowcount))
+            cost += self.server.charge(0.005)
+        return results, cost
+
+    def _call(self, procedure: str, arguments: str, bindings: dict[str, Any]) -> tuple[ResultSet, float]:
+        model = self.server.procedure(procedure)
+        if model is None:
+            raise server_error(f"Could not find stored procedure '{procedure}'.", native=2812)
+        kwargs: dict[str, Any] = {}
+        positional: list[Any] = []
+        for argument in _split_arguments(arguments):
+            named = re.match(r"^@(\w+)\s*=\s*(.+)$", argument, re.S)
+            if named:
+                kwargs[named.group(1)] = _literal(named.group(2), bindings)
+            else:
+                positional.append(_literal(argument, bindings))
+        try:
+            return model(*positional, **kwargs)
+        except TypeError as error:
+            raise server_error(f"Procedure or function '{procedure}' has too many arguments specified "
+                               f"or is missing a parameter ({error}).", native=8144) from error
+
+    def _applock(self, name: str, params: list[Any]) -> list[ResultSet]:
+        (resource,) = params
+        digest = hashlib.sha1(str(resource).encode()).hexdigest()[:16]
+        if name == "release_target_lock":
+            lock = self._applocks.pop(digest, None)
+            if lock is not None:
+                lock.release(force=True)
+            return [ResultSet(["Result"], [(0 if lock else -999,)])]
+        lock = filelock.FileLock(f"{self.path}.applock-{digest}", timeout=0)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            return [ResultSet(["Result"], [(-1,)])]
+        self._applocks[digest] = lock
+        return [ResultSet(["Result"], [(0,)])]
+
+
+def _split_arguments(text: str) -> list[str]:
+    parts, depth, current, in_string = [], 0, [], False
+    for char in text:
+        if char == "'":
+            in_string = not in_string
+        if not in_string:
+            if char == "(":
+                depth += 1
+            elif char == ")":
+                depth -= 1
+            elif char == "," and depth == 0:
+                parts.append("".join(current).strip())
+                current = []
+                continue
+        current.append(char)
+    if "".join(current).strip():
+        parts.append("".join(current).strip())
+    return parts
+
+
+_UNITS = {"DAY": "days", "DD": "days", "D": "days", "HOUR": "hours", "HH": "hours", "MINUTE": "minutes",
+          "MI": "minutes", "N": "minutes", "SECOND": "seconds", "SS": "seconds", "S": "seconds", "WEEK": "weeks"}
+
+
+def _dateadd(unit: str, number: Any, moment: Any) -> str | None:
+    if moment is None or number is None:
+        return None
+    base = datetime.strptime(str(moment)[:19], "%Y-%m-%d %H:%M:%S")
+    unit = str(unit).upper()
+    if unit in ("MONTH", "MM", "M"):
+        return ts(base + timedelta(days=30 * float(number)))
+    if unit in ("YEAR", "YY", "YYYY"):
+        return ts(base + timedelta(days=365 * float(number)))
+    return ts(base + timedelta(**{_UNITS[unit]: float(number)}))
+
+
+def connect(
+    path: str | Path,
+    *,
+    faults: FaultPlan | None = None,
+    latency: float = 0.0,
+    clock: Any = None,
+    cost_model: bool = True,
+) -> Connection:
+    """Open a simulated SUSDB. ``latency`` (seconds) is real time added to every statement."""
+    path = Path(path)
+    if not path.is_file():
+        raise make_error("link_failure", f"simulated SUSDB not found: {path}", function="SQLDriverConnect")
+    return Connection(path, faults, latency, clock, cost_model)
+
+
+def create(path: str | Path, profile: Any) -> dict[str, int]:
+    """Create a simulated SUSDB file from a catalog profile; return what was generated."""
+    from jobs.simulator import catalog, schema
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".creating")
+    temporary.unlink(missing_ok=True)
+    db = sqlite3.connect(temporary)
+    try:
+        db.execute("PRAGMA journal_mode = OFF")
+        db.execute("PRAGMA synchronous = OFF")
+        schema.create(db)
+        counts = catalog.generate(db, profile)
+        db.execute("ANALYZE")  # planner statistics: without them SQLite picks O(n^2) join orders
+        db.execute("INSERT INTO sim_meta VALUES ('clock', ?)", (ts(profile.now),))
+        db.commit()
+    finally:
+        db.close()
+    # A stale write-ahead log of an earlier file by the same name would be replayed into this one.
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    temporary.replace(path)  # a half-written catalog never takes the real name
+    return counts
+
+

@@ -1,0 +1,334 @@
+"""The SUSDB subset, as SQLite DDL with SUSDB's own table, column and view names.
+
+Types follow SQL Server's: uniqueidentifier -> TEXT (upper-case GUID), bit -> INTEGER 0/1,
+datetime -> TEXT ``YYYY-MM-DD HH:MM:SS`` (UTC, so it sorts and compares like a datetime).
+Tables prefixed ``sim_`` are the simulator's own bookkeeping (index physical stats, procedure
+definitions, server properties, backup history); every other name is SUSDB's.
+"""
+
+ALL_COMPUTERS_GROUP = "A0A08746-4DBE-4A37-9ADF-9E7652C0B421"
+UNASSIGNED_GROUP = "B73CA6ED-5727-47F3-84DE-015E03F6A88A"
+ACTION_INSTALL, ACTION_UNINSTALL, ACTION_BLOCK, ACTION_PREDEPLOYMENT_CHECK = 0, 1, 2, 3
+SYNC_EVENT_NAMESPACE = 2
+SYNC_EVENT_IDS = (381, 382, 384, 386, 387, 389)
+
+TABLES = """
+CREATE TABLE tbUpdateType (UpdateTypeID TEXT PRIMARY KEY, Name TEXT NOT NULL);
+CREATE TABLE tbUpdate (
+    LocalUpdateID INTEGER PRIMARY KEY,
+    UpdateID TEXT NOT NULL UNIQUE,
+    UpdateTypeID TEXT NOT NULL,
+    IsClientSelfUpdate INTEGER NOT NULL DEFAULT 0,
+    PublisherID TEXT,
+    IsPublic INTEGER NOT NULL DEFAULT 1,
+    IsHidden INTEGER NOT NULL DEFAULT 0,
+    DetectoidType INTEGER,
+    LegacyName TEXT,
+    LastUndeclinedTime TEXT,
+    IsLocallyPublished INTEGER NOT NULL DEFAULT 0,
+    ImportedTime TEXT NOT NULL
+);
+CREATE TABLE tbRevision (
+    RevisionID INTEGER PRIMARY KEY,
+    LocalUpdateID INTEGER NOT NULL REFERENCES tbUpdate (LocalUpdateID),
+    RevisionNumber INTEGER NOT NULL,
+    LastIsLeafChange TEXT,
+    IsLeaf INTEGER NOT NULL DEFAULT 1,
+    IsBeta INTEGER NOT NULL DEFAULT 0,
+    TimeToGoLiveOnCatalog TEXT,
+    RowID TEXT,
+    State INTEGER NOT NULL DEFAULT 1,
+    Origin INTEGER,
+    IsCritical INTEGER NOT NULL DEFAULT 0,
+    LanguageMask INTEGER,
+    IsLatestRevision INTEGER NOT NULL DEFAULT 1,
+    IsMandatory INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX ncRevision_LocalUpdateID_RevisionNumber__IsLatestRevision
+    ON tbRevision (IsLatestRevision, LocalUpdateID, RevisionNumber);
+CREATE TABLE tbProperty (
+    RevisionID INTEGER PRIMARY KEY REFERENCES tbRevision (RevisionID),
+    PublicationState INTEGER NOT NULL DEFAULT 0,
+    CreationDate TEXT NOT NULL,
+    ReceivedFromCreatorService TEXT NOT NULL,
+    ExplicitlyDeployable INTEGER NOT NULL DEFAULT 1,
+    DefaultPropertiesLanguageID INTEGER NOT NULL DEFAULT 0,
+    UpdateType TEXT NOT NULL DEFAULT 'Software',
+    MsrcSeverity TEXT DEFAULT 'Unspecified',
+    InstallRebootBehavior INTEGER DEFAULT 0
+);
+CREATE TABLE tbRevisionSupersedesUpdate (
+    RevisionID INTEGER NOT NULL REFERENCES tbRevision (RevisionID),
+    SupersededUpdateID TEXT NOT NULL,
+    PRIMARY KEY (RevisionID, SupersededUpdateID)
+) WITHOUT ROWID;
+CREATE TABLE tbBundleDependency (
+    RevisionID INTEGER NOT NULL,
+    BundledRevisionID INTEGER NOT NULL,
+    PRIMARY KEY (RevisionID, BundledRevisionID)
+) WITHOUT ROWID;
+CREATE INDEX nc1BundleDependency ON tbBundleDependency (BundledRevisionID);
+CREATE TABLE tbPrerequisiteDependency (
+    RevisionID INTEGER NOT NULL,
+    PrerequisiteRevisionID INTEGER NOT NULL,
+    PrerequisiteLocalUpdateID INTEGER,
+    PRIMARY KEY (RevisionID, PrerequisiteRevisionID)
+) WITHOUT ROWID;
+CREATE INDEX nc1PrerequisiteDependency ON tbPrerequisiteDependency (PrerequisiteRevisionID);
+CREATE INDEX nc2PrerequisiteDependency ON tbPrerequisiteDependency (PrerequisiteLocalUpdateID);
+CREATE TABLE tbTargetGroup (
+    TargetGroupID TEXT PRIMARY KEY,
+    TargetGroupTypeID INTEGER NOT NULL DEFAULT 0,
+    Name TEXT NOT NULL,
+    Description TEXT,
+    OrderValue INTEGER,
+    IsBuiltin INTEGER NOT NULL DEFAULT 0,
+    ParentGroupID TEXT,
+    GroupPriority INTEGER
+);
+CREATE TABLE tbDeployment (
+    DeploymentID INTEGER PRIMARY KEY,
+    RevisionID INTEGER NOT NULL REFERENCES tbRevision (RevisionID),
+    TargetGroupID TEXT NOT NULL,
+    TargetGroupTypeID INTEGER NOT NULL DEFAULT 0,
+    ActionID INTEGER NOT NULL,
+    DeploymentStatus INTEGER NOT NULL DEFAULT 0,
+    DeploymentTime TEXT NOT NULL,
+    GoLiveTime TEXT,
+    Deadline TEXT,
+    AdminName TEXT,
+    LastChangeTime TEXT,
+    LastChangeNumber INTEGER,
+    DeploymentGuid TEXT,
+    IsAssigned INTEGER NOT NULL DEFAULT 1,
+    UpdateType TEXT,
+    Priority INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX ncDeploymentRevision ON tbDeployment (RevisionID);
+CREATE TABLE tbDeadDeployment (
+    DeploymentID INTEGER NOT NULL,
+    TimeOfDeath TEXT NOT NULL,
+    ActionID INTEGER NOT NULL,
+    DeploymentTime TEXT,
+    GoLiveTime TEXT,
+    Deadline TEXT,
+    AdminName TEXT,
+    DeploymentGuid TEXT,
+    IsAssigned INTEGER,
+    RevisionID INTEGER NOT NULL,
+    TargetGroupID TEXT NOT NULL,
+    TargetGroupTypeID INTEGER NOT NULL,
+    AdminNameWhoDeleted TEXT,
+    LastChangeNumber INTEGER,
+    UpdateID TEXT,
+    RevisionNumber INTEGER,
+    UpdateType TEXT
+);
+CREATE INDEX ncDeadDeploymentRevision ON tbDeadDeployment (RevisionID);
+CREATE TABLE tbLocalizedProperty (
+    LocalizedPropertyID INTEGER PRIMARY KEY,
+    Title TEXT NOT NULL,
+    Description TEXT,
+    ReleaseNote TEXT
+);
+CREATE TABLE tbLocalizedPropertyForRevision (
+    RevisionID INTEGER NOT NULL,
+    LanguageID INTEGER NOT NULL,
+    LocalizedPropertyID INTEGER NOT NULL,
+    PRIMARY KEY (RevisionID, LanguageID, LocalizedPropertyID)
+) WITHOUT ROWID;
+CREATE TABLE tbKBArticleForRevision (
+    RevisionID INTEGER NOT NULL,
+    KBArticleID TEXT NOT NULL,
+    PRIMARY KEY (RevisionID, KBArticleID)
+) WITHOUT ROWID;
+CREATE TABLE tbCategory (
+    CategoryIndex INTEGER,
+    CategoryID INTEGER PRIMARY KEY,
+    ParentCategoryID INTEGER,
+    CategoryType TEXT NOT NULL,
+    LastChange TEXT,
+    ProhibitsSubcategories INTEGER DEFAULT 0,
+    ProhibitsUpdates INTEGER DEFAULT 0,
+    DisplayOrder INTEGER
+);
+CREATE TABLE tbRevisionInCategory (
+    RevisionID INTEGER NOT NULL,
+    CategoryID INTEGER NOT NULL,
+    Expanded INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (RevisionID, CategoryID)
+) WITHOUT ROWID;
+CREATE INDEX nc1RevisionInCategory ON tbRevisionInCategory (CategoryID);
+CREATE TABLE tbComputerTarget (
+    TargetID INTEGER PRIMARY KEY,
+    ComputerID TEXT NOT NULL UNIQUE,
+    SID TEXT,
+    LastSyncTime TEXT,
+    LastReportedStatusTime TEXT,
+    LastReportedRebootTime TEXT,
+    IPAddress TEXT,
+    FullDomainName TEXT,
+    IsRegistered INTEGER NOT NULL DEFAULT 1,
+    LastInventoryTime TEXT,
+    LastNameChangeTime TEXT,
+    EffectiveLastDetectionTime TEXT,
+    ParentServerTargetID INTEGER,
+    LastSyncResult INTEGER
+);
+CREATE TABLE tbEventInstance (
+    EventInstanceID TEXT PRIMARY KEY,
+    EventID INTEGER NOT NULL,
+    EventNamespaceID INTEGER NOT NULL,
+    EventSourceID INTEGER,
+    TimeAtTarget TEXT,
+    TimeAtServer TEXT,
+    Win32HResult INTEGER,
+    AppName TEXT,
+    MiscData TEXT,
+    ReplacementStrings TEXT,
+    ComputerID TEXT,
+    UpdateID TEXT,
+    RevisionNumber INTEGER,
+    DeviceID TEXT,
+    EventOrdinalNumber INTEGER
+);
+CREATE TABLE tbConfigurationA (
+    ConfigurationID INTEGER PRIMARY KEY,
+    ServerID TEXT,
+    SyncToMu INTEGER NOT NULL DEFAULT 1,
+    UpstreamServerName TEXT,
+    ServerPortNumber INTEGER,
+    UpstreamServerUseSsl INTEGER DEFAULT 0
+);
+CREATE TABLE tbConfigurationC (
+    ConfigurationID INTEGER PRIMARY KEY,
+    MaxXmlPerRequest INTEGER DEFAULT 5242880,
+    ReplicaMode INTEGER NOT NULL DEFAULT 0,
+    RevisionDeletionTimeThreshold INTEGER NOT NULL DEFAULT 30,
+    RevisionDeletionSizeThreshold INTEGER
+);
+CREATE TABLE tbSchemaVersion (
+    ID INTEGER PRIMARY KEY,
+    ComponentName TEXT NOT NULL,
+    BuildNumber TEXT,
+    SchemaVersion INTEGER
+);
+CREATE TABLE sim_index (
+    object_name TEXT NOT NULL,
+    index_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    type_desc TEXT NOT NULL,
+    key_column TEXT NOT NULL,
+    fill_factor INTEGER NOT NULL DEFAULT 0,
+    avg_fragmentation_in_percent REAL NOT NULL DEFAULT 0,
+    avg_page_space_used_in_percent REAL NOT NULL DEFAULT 98,
+    row_bytes INTEGER NOT NULL DEFAULT 40,
+    PRIMARY KEY (object_name, index_id)
+);
+CREATE TABLE sim_object_definition (name TEXT PRIMARY KEY, definition TEXT NOT NULL);
+CREATE TABLE sim_server_property (name TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE sim_backupset (
+    backup_set_id INTEGER PRIMARY KEY,
+    database_name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    is_copy_only INTEGER NOT NULL DEFAULT 0,
+    backup_finish_date TEXT NOT NULL,
+    physical_device_name TEXT
+);
+CREATE TABLE sim_meta (key TEXT PRIMARY KEY, value TEXT);
+-- Physical SQLite indexes that keep the simulator fast. They are not SQL Server indexes: the
+-- modelled index set (what sys.indexes shows) is sim_index.
+CREATE INDEX sim_ix_supersedes_superseded ON tbRevisionSupersedesUpdate (SupersededUpdateID);
+CREATE INDEX sim_ix_revision_update ON tbRevision (LocalUpdateID);
+CREATE INDEX sim_ix_lpfr_property ON tbLocalizedPropertyForRevision (LocalizedPropertyID);
+CREATE INDEX sim_ix_computer_sync ON tbComputerTarget (LastSyncTime);
+CREATE INDEX sim_ix_event_time ON tbEventInstance (EventNamespaceID, TimeAtServer);
+"""
+
+# Declined (SUSDB has no "declined" column): spDeclineUpdate replaces the update's deployments
+# with one Block deployment (ActionID 2) to the All Computers group; the views derive Declined /
+# IsDeclined from it. Superseded: a latest revision of some update lists this UpdateID in
+# tbRevisionSupersedesUpdate.
+VIEWS = f"""
+CREATE VIEW vwMinimalUpdate AS
+SELECT
+    u.UpdateID, r.RevisionNumber, r.RevisionID, u.LocalUpdateID, r.IsLeaf,
+    p.UpdateType, p.CreationDate, r.State, r.IsLatestRevision, p.ReceivedFromCreatorService,
+    CASE WHEN EXISTS (SELECT 1 FROM tbRevisionSupersedesUpdate s WHERE s.RevisionID = r.RevisionID)
+         THEN 1 ELSE 0 END AS HasSupersededUpdates,
+    u.LegacyName, p.MsrcSeverity, r.IsMandatory,
+    CASE WHEN EXISTS (
+        SELECT 1 FROM tbRevisionSupersedesUpdate s
+        WHERE s.SupersededUpdateID = u.UpdateID
+          AND EXISTS (SELECT 1 FROM tbRevision sr WHERE sr.RevisionID = s.RevisionID AND sr.IsLatestRevision = 1))
+         THEN 1 ELSE 0 END AS IsSuperseded,
+    CASE WHEN u.IsLocallyPublished = 1 THEN 1 ELSE 0 END AS UpdateSource,
+    CASE WHEN EXISTS (
+        SELECT 1 FROM tbDeployment d JOIN tbRevision dr ON dr.RevisionID = d.RevisionID
+        WHERE dr.LocalUpdateID = u.LocalUpdateID AND d.ActionID = {ACTION_BLOCK}) THEN 1 ELSE 0 END AS Declined
+FROM tbUpdate u
+JOIN tbRevision r ON r.LocalUpdateID = u.LocalUpdateID AND r.IsLatestRevision = 1
+JOIN tbProperty p ON p.RevisionID = r.RevisionID
+WHERE p.UpdateType IN ('Software', 'Driver') AND p.ExplicitlyDeployable = 1 AND u.IsHidden = 0;
+
+CREATE VIEW "PUBLIC_VIEWS.vUpdate" AS
+SELECT
+    u.UpdateID AS UpdateId, r.RevisionNumber,
+    lp.Title AS DefaultTitle, lp.Description AS DefaultDescription,
+    (SELECT cu.UpdateID FROM tbRevisionInCategory ric
+       JOIN tbCategory c ON c.CategoryID = ric.CategoryID AND c.CategoryType = 'UpdateClassification'
+       JOIN tbUpdate cu ON cu.LocalUpdateID = c.CategoryID
+     WHERE ric.RevisionID = r.RevisionID LIMIT 1) AS ClassificationId,
+    u.ImportedTime AS ArrivalDate, p.CreationDate,
+    CASE WHEN EXISTS (
+        SELECT 1 FROM tbDeployment d JOIN tbRevision dr ON dr.RevisionID = d.RevisionID
+        WHERE dr.LocalUpdateID = u.LocalUpdateID AND d.ActionID = {ACTION_BLOCK}) THEN 1 ELSE 0 END AS IsDeclined,
+    p.MsrcSeverity,
+    (SELECT KBArticleID FROM tbKBArticleForRevision k WHERE k.RevisionID = r.RevisionID LIMIT 1) AS KnowledgebaseArticle,
+    NULL AS SecurityBulletin,
+    p.PublicationState,
+    CASE WHEN u.IsLocallyPublished = 1 THEN 1 ELSE 0 END AS UpdateSource,
+    p.InstallRebootBehavior AS InstallationRebootBehavior
+FROM tbUpdate u
+JOIN tbRevision r ON r.LocalUpdateID = u.LocalUpdateID AND r.IsLatestRevision = 1
+JOIN tbProperty p ON p.RevisionID = r.RevisionID
+JOIN tbLocalizedPropertyForRevision lpr
+    ON lpr.RevisionID = r.RevisionID AND lpr.LanguageID = p.DefaultPropertiesLanguageID
+JOIN tbLocalizedProperty lp ON lp.LocalizedPropertyID = lpr.LocalizedPropertyID
+WHERE p.ExplicitlyDeployable = 1 AND u.IsHidden = 0;
+"""
+
+# The base indexes whose physical stats the simulator tracks (sys.indexes /
+# sys.dm_db_index_physical_stats). (table, index_id, name, type, leading key, row bytes)
+BASE_INDEXES = (
+    ("tbUpdate", 1, "PK__tbUpdate", "CLUSTERED", "LocalUpdateID", 120),
+    ("tbRevision", 1, "PK__tbRevision", "CLUSTERED", "RevisionID", 90),
+    ("tbRevision", 2, "ncRevision_LocalUpdateID_RevisionNumber__IsLatestRevision", "NONCLUSTERED", "IsLatestRevision", 20),
+    ("tbProperty", 1, "PK__tbProperty", "CLUSTERED", "RevisionID", 160),
+    ("tbRevisionSupersedesUpdate", 1, "PK__tbRevisionSupersedesUpdate", "CLUSTERED", "RevisionID", 28),
+    ("tbLocalizedProperty", 1, "PK__tbLocalizedProperty", "CLUSTERED", "LocalizedPropertyID", 900),
+    ("tbLocalizedPropertyForRevision", 1, "PK__tbLocalizedPropertyForRevision", "CLUSTERED", "RevisionID", 20),
+    ("tbRevisionInCategory", 1, "PK__tbRevisionInCategory", "CLUSTERED", "RevisionID", 16),
+    ("tbRevisionInCategory", 2, "nc1RevisionInCategory", "NONCLUSTERED", "CategoryID", 12),
+    ("tbDeployment", 1, "c0DeploymentRevision", "CLUSTERED", "LastChangeNumber", 220),
+    ("tbBundleDependency", 1, "PK__tbBundleDependency", "CLUSTERED", "RevisionID", 16),
+    ("tbPrerequisiteDependency", 1, "PK__tbPrerequisiteDependency", "CLUSTERED", "RevisionID", 20),
+    ("tbEventInstance", 1, "PK__tbEventInstance", "CLUSTERED", "EventInstanceID", 260),
+    ("tbComputerTarget", 1, "PK__tbComputerTarget", "CLUSTERED", "TargetID", 400),
+)
+
+# Microsoft's spDeleteUpdate before and after the fix in "The spDeleteUpdate stored procedure runs
+# slowly": the only difference that matters to detection is the table variable's primary key.
+SPDELETEUPDATE_ORIGINAL = (
+    "CREATE PROCEDURE [dbo].[spDeleteUpdate] @localUpdateID int AS\n"
+    "SET NOCOUNT ON\nBEGIN TRANSACTION\nSAVE TRANSACTION DeleteUpdate\n"
+    "DECLARE @retcode INT\nDECLARE @revisionID INT\n"
+    "DECLARE @revisionList TABLE(RevisionID INT)\n-- (body abridged by the simulator)\n"
+)
+SPDELETEUPDATE_FIXED = SPDELETEUPDATE_ORIGINAL.replace(
+    "TABLE(RevisionID INT)", "TABLE(RevisionID INT PRIMARY KEY)"
+)
+
+
+def create(connection) -> None:  # type: ignore[no-untyped-def]
+    connection.executescript(TABLES + VIEWS)

@@ -1,0 +1,22 @@
+"""Revision compression: spGetUpdatesToCompress once per queue, then spCompressUpdate per update."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobs.runner import work
+from jobs.runner.context import RunContext, StageOutcome
+
+
+def run(ctx: RunContext) -> StageOutcome:
+    settings = ctx.settings.stages.compress
+
+    def candidates() -> Any:
+        for local_id in ctx.susdb.updates_to_compress(timeout=0):
+            yield str(local_id), {"local_update_id": local_id}
+
+    def process(payload: dict[str, Any]) -> str | None:
+        ctx.susdb.compress_update(payload["local_update_id"], timeout=settings.statement_timeout_seconds)
+        return None
+
+    return work.process_queue(ctx, "compress", candidates, process, per_item_seconds_guess=0.5)

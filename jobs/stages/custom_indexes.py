@@ -1,0 +1,43 @@
+"""The two custom indexes Microsoft recommends, detected by leading key column, not by name."""
+
+from __future__ import annotations
+
+from jobs import events
+from jobs.runner.context import RunContext, StageOutcome
+
+log = events.get_logger("susdb_maint.stages.custom_indexes")
+PREFIX = "nclSusdbMaint_"
+# (table, leading column) -> the statement that creates our index for it
+WANTED = {
+    ("tbLocalizedPropertyForRevision", "LocalizedPropertyID"): ("create_index_localized_property", f"{PREFIX}LocalizedPropertyID"),
+    ("tbRevisionSupersedesUpdate", "SupersededUpdateID"): ("create_index_supersedes", f"{PREFIX}SupersededUpdateID"),
+}
+
+
+def run(ctx: RunContext) -> StageOutcome:
+    existing = ctx.susdb.custom_index_columns()
+    outcome = StageOutcome()
+    if ctx.remove_custom_indexes or ctx.settings.stages.custom_indexes.remove:
+        for table, index, _ in existing:
+            if not index.startswith(PREFIX):
+                continue  # only what this tool created: an administrator's own index stays
+            log.info("index.drop" + ("" if not ctx.dry_run else ".planned"), table=table, index=index)
+            if not ctx.dry_run:
+                ctx.susdb.drop_custom_index(table, index)
+                ctx.store.forget_created_index(ctx.target, index)
+            outcome.done += 1
+        return outcome
+    covered = {(table, column): index for table, index, column in existing}
+    for (table, column), (statement, name) in WANTED.items():
+        if (table, column) in covered:
+            log.info("index.present", table=table, column=column, index=covered[(table, column)])
+            outcome.skipped += 1
+            continue
+        log.info("index.create" + (".planned" if ctx.dry_run else ""), table=table, column=column, index=name)
+        if not ctx.dry_run:
+            ctx.susdb.create_custom_index(statement, timeout=0)
+            ctx.store.record_created_index(ctx.target, table, name)
+        outcome.done += 1
+    if ctx.dry_run:
+        outcome.status = "planned"
+    return outcome

@@ -1,0 +1,57 @@
+"""Health KPIs: what clients scan, what is superseded, what is waiting to be cleaned."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobs import events
+from jobs.runner.context import RunContext, StageOutcome
+from jobs.stages.reindex import fragmented
+
+log = events.get_logger("susdb_maint.stages.health")
+
+
+def collect(ctx: RunContext, *, count_obsolete: bool = False) -> dict[str, float]:
+    """Return the KPIs; the obsolete backlog only from a queue, or by the full scan when asked."""
+    susdb = ctx.susdb
+    counts = susdb.update_counts()
+    rows = susdb.table_rows()
+    kpis: dict[str, float] = {
+        "total_updates": counts["TotalUpdates"],
+        "not_declined": counts["NotDeclined"],
+        "superseded_not_declined": counts["SupersededNotDeclined"],
+        "declined": counts["Declined"],
+        "approved": susdb.approved_updates(),
+        "event_instance_rows": rows["EventInstanceRows"],
+        "computers": rows["Computers"],
+        "database_size_mb": susdb.database_size_mb(),
+        "fragmented_indexes": len(fragmented(susdb.index_stats(timeout=0), ctx.settings.stages.reindex)),
+    }
+    queue = ctx.store.queue_counts(ctx.target, "obsolete_updates")
+    if count_obsolete:
+        kpis["obsolete_backlog"] = sum(1 for _ in susdb.obsolete_update_ids(timeout=0))
+    elif queue:
+        kpis["obsolete_backlog"] = sum(queue.get(status, 0) for status in ("pending", "in_flight", "failed"))
+    return kpis
+
+
+def warnings(kpis: dict[str, float], ctx: RunContext) -> list[dict[str, Any]]:
+    settings = ctx.settings.stages.health
+    limits = {
+        "superseded_not_declined": settings.superseded_warning,
+        "not_declined": settings.not_declined_warning,
+        "event_instance_rows": settings.event_rows_warning,
+    }
+    return [{"kpi": name, "value": kpis[name], "threshold": limit}
+            for name, limit in limits.items() if kpis.get(name, 0) > limit]
+
+
+def run(ctx: RunContext) -> StageOutcome:
+    kpis = collect(ctx, count_obsolete=ctx.settings.stages.health.count_obsolete)
+    for name, value in kpis.items():
+        log.info("kpi", name=name, value=value, phase="health")
+    alerts = warnings(kpis, ctx)
+    for alert in alerts:
+        log.warning("kpi.threshold", **alert)
+    ctx.facts["health"] = kpis
+    return StageOutcome(detail={"kpis": kpis, "warnings": alerts})

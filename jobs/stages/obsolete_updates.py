@@ -1,0 +1,23 @@
+"""Obsolete updates: WSUS's own candidate list once per queue, then spDeleteUpdate per update."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobs.runner import work
+from jobs.runner.context import RunContext, StageOutcome
+
+
+def run(ctx: RunContext) -> StageOutcome:
+    settings = ctx.settings.stages.obsolete_updates
+
+    def candidates() -> Any:
+        for local_id in ctx.susdb.obsolete_update_ids(timeout=settings.candidate_timeout_seconds):
+            yield str(local_id), {"local_update_id": local_id}
+
+    def process(payload: dict[str, Any]) -> str | None:
+        ctx.susdb.delete_update(payload["local_update_id"], timeout=settings.statement_timeout_seconds)
+        return None
+
+    guess = 1.0 if ctx.facts.get("delete_fix", True) else 30.0
+    return work.process_queue(ctx, "obsolete_updates", candidates, process, per_item_seconds_guess=guess)

@@ -1,0 +1,53 @@
+"""Preflight: what server this is, whether it is a replica, whether a fresh backup exists."""
+
+from __future__ import annotations
+
+from jobs import events
+from jobs.runner.context import RunContext, StageOutcome
+
+log = events.get_logger("susdb_maint.stages.preflight")
+DELETE_FIX_ARTICLE = (
+    "The spDeleteUpdate stored procedure runs slowly "
+    "(https://learn.microsoft.com/troubleshoot/mem/configmgr/update-management/spdeleteupdate-slow-performance)"
+)
+
+
+def run(ctx: RunContext) -> StageOutcome:
+    susdb = ctx.susdb
+    info = susdb.server_info()
+    schema = susdb.schema_version()
+    replica = susdb.replica_state()
+    fix_applied = susdb.delete_update_fix_applied()
+    last_backup = susdb.last_full_backup()
+    ctx.facts.update(server=info, replica=replica.replica_mode, delete_fix=fix_applied, last_backup=last_backup)
+    log.info("preflight.server", product_version=info.product_version, edition=info.edition, wid=info.is_wid,
+             server_name=info.server_name, database=info.database, schema_build=schema.get("BuildNumber"),
+             schema_version=schema.get("SchemaVersion"), replica=replica.replica_mode, sync_to_mu=replica.sync_to_mu,
+             upstream_server=replica.upstream_server)
+    if not fix_applied:
+        log.warning("preflight.delete_fix_missing", article=DELETE_FIX_ARTICLE,
+                    impact="spDeleteUpdate may take tens of seconds per update")
+    check_backup(ctx)
+    return StageOutcome(detail={
+        "edition": info.edition, "version": info.product_version, "wid": info.is_wid, "replica": replica.replica_mode,
+        "delete_fix": fix_applied, "last_backup": last_backup.isoformat() if last_backup else None,
+        "backup_refusal": ctx.facts.get("refuse_destructive"),
+    })
+
+
+def check_backup(ctx: RunContext) -> None:
+    """Apply the backup gate: without a fresh full backup, destructive stages are refused."""
+    gate = ctx.settings.backup
+    last_backup = ctx.facts.get("last_backup")
+    ctx.facts.pop("refuse_destructive", None)
+    if gate.gate == "off":
+        return
+    age_hours = (ctx.clock.now() - last_backup).total_seconds() / 3600 if last_backup else None
+    if age_hours is not None and age_hours <= gate.max_age_hours:
+        log.info("backup.fresh", last_backup=last_backup.isoformat(), age_hours=round(age_hours, 1))
+        return
+    seen = f"last full backup {age_hours:.1f} h ago" if age_hours is not None else "no full backup on record"
+    reason = f"no full backup in the last {gate.max_age_hours:g} h ({seen})"
+    log.warning("backup.stale", gate=gate.gate, reason=reason)
+    if gate.gate == "required":
+        ctx.facts["refuse_destructive"] = reason

@@ -1,0 +1,217 @@
+"""The SUSDB gateway: one typed method per operation, each running one named statement.
+
+It maps rows to small dataclasses and leaves every decision (what to decline, when to stop) to
+the stages.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from jobs.db.executor import Executor
+
+
+def as_datetime(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value)[:19])
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    product_version: str
+    edition: str
+    engine_edition: int
+    server_name: str
+    database: str
+
+    @property
+    def is_wid(self) -> bool:
+        return "Internal Database" in (self.edition or "") or "##WID" in (self.server_name or "").upper() or "##SSEE" in (self.server_name or "").upper()
+
+    @property
+    def online_rebuild_allowed(self) -> bool:
+        # ONLINE index operations need Enterprise (EngineEdition 3) or Developer / Evaluation.
+        return self.engine_edition == 3 or any(word in (self.edition or "") for word in ("Enterprise", "Developer"))
+
+
+@dataclass(frozen=True)
+class ReplicaState:
+    replica_mode: bool
+    sync_to_mu: bool
+    upstream_server: str | None
+
+
+@dataclass(frozen=True)
+class UpdateRef:
+    update_id: str
+    local_update_id: int
+    title: str
+    kb: str | None
+
+
+@dataclass
+class UpdateCategories:
+    update: UpdateRef
+    legacy_name: str
+    products: list[str] = field(default_factory=list)
+    classifications: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    table: str
+    index: str
+    index_id: int
+    type_desc: str
+    fill_factor: int
+    fragmentation: float
+    page_density: float
+    page_count: int
+    record_count: int
+
+
+def _ref(row: dict[str, Any]) -> UpdateRef:
+    return UpdateRef(
+        update_id=str(row["UpdateID"]).upper(), local_update_id=int(row["LocalUpdateID"]),
+        title=row["Title"], kb=(f"KB{row['KBArticle']}" if row.get("KBArticle") else None),
+    )
+
+
+class Susdb:
+    """Typed access to one SUSDB through one executor."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+
+    # -- preflight -------------------------------------------------------------------------------
+    def server_info(self) -> ServerInfo:
+        row = self.executor.run("server_info").rows[0]
+        return ServerInfo(row["ProductVersion"], row["Edition"], int(row["EngineEdition"] or 0), row["ServerName"],
+                          row["DatabaseName"])
+
+    def schema_version(self) -> dict[str, Any]:
+        rows = self.executor.run("schema_version").rows
+        return rows[0] if rows else {}
+
+    def replica_state(self) -> ReplicaState:
+        row = self.executor.run("replica_state").rows[0]
+        return ReplicaState(bool(row["ReplicaMode"]), bool(row["SyncToMu"]), row["UpstreamServerName"])
+
+    def last_full_backup(self) -> datetime | None:
+        return as_datetime(self.executor.run("last_full_backup").rows[0]["LastBackupUtc"])
+
+    def delete_update_fix_applied(self) -> bool:
+        definition = self.executor.run("delete_update_definition").rows[0]["Definition"] or ""
+        normalized = " ".join(definition.upper().split())
+        return "@REVISIONLIST TABLE(REVISIONID INT PRIMARY KEY)" in normalized.replace("TABLE (", "TABLE(")
+
+    def permissions(self) -> dict[str, bool]:
+        return {row["Permission"]: bool(row["Held"]) for row in self.executor.run("check_permissions").rows}
+
+    def backup_database(self, path: str, timeout: int | None = None) -> list[str]:
+        return self.executor.run("backup_database", [path], timeout=timeout).messages
+
+    # -- indexes ---------------------------------------------------------------------------------
+    def custom_index_columns(self) -> list[tuple[str, str, str]]:
+        return [(row["TableName"], row["IndexName"], row["LeadingColumn"]) for row in self.executor.run("index_key_columns").rows]
+
+    def create_custom_index(self, statement_name: str, timeout: int | None = None) -> None:
+        self.executor.run(statement_name, timeout=timeout)
+
+    def drop_custom_index(self, table: str, index: str) -> None:
+        self.executor.run("drop_custom_index", [table, index])
+
+    def index_stats(self, timeout: int | None = None) -> list[IndexStats]:
+        return [
+            IndexStats(row["TableName"], row["IndexName"], int(row["IndexId"]), row["TypeDesc"], int(row["FillFactor"] or 0),
+                       float(row["Fragmentation"] or 0), float(row["PageDensity"] or 0), int(row["PageCount"] or 0),
+                       int(row["RecordCount"] or 0))
+            for row in self.executor.run("index_fragmentation", timeout=timeout).rows
+        ]
+
+    def reorganize_index(self, table: str, index: str, timeout: int | None = None) -> None:
+        self.executor.run("reorganize_index", [table, index], timeout=timeout)
+
+    def rebuild_index(self, table: str, index: str, *, online: bool, fill_factor: int | None, maxdop: int | None,
+                      timeout: int | None = None) -> None:
+        self.executor.run("rebuild_index", [table, index, online, fill_factor, maxdop], timeout=timeout)
+
+    def update_statistics(self, timeout: int | None = None) -> list[str]:
+        return self.executor.run("update_statistics_all", timeout=timeout).messages
+
+    def user_tables(self) -> list[str]:
+        return [row["TableName"] for row in self.executor.run("user_tables").rows]
+
+    def update_table_statistics(self, table: str, timeout: int | None = None) -> None:
+        self.executor.run("update_statistics_table", [table], timeout=timeout)
+
+    # -- declines --------------------------------------------------------------------------------
+    def superseded_updates(self, *, last_level_only: bool, min_age_days: int, age_from_superseding: bool) -> Iterator[UpdateRef]:
+        rows = self.executor.stream("superseded_updates", [last_level_only, min_age_days, age_from_superseding])
+        return (_ref(row) for row in rows)
+
+    def expired_updates(self) -> Iterator[UpdateRef]:
+        return (_ref(row) for row in self.executor.stream("expired_updates"))
+
+    def undeclined_updates_with_categories(self) -> Iterator[UpdateCategories]:
+        rows = self.executor.stream("undeclined_update_categories")
+        for _, group in itertools.groupby(rows, key=lambda row: row["LocalUpdateID"]):
+            members = list(group)
+            entry = UpdateCategories(_ref(members[0]), members[0].get("LegacyName") or "")
+            for row in members:
+                if row.get("CategoryType") == "Product" and row.get("CategoryTitle"):
+                    entry.products.append(row["CategoryTitle"])
+                elif row.get("CategoryType") == "UpdateClassification" and row.get("CategoryTitle"):
+                    entry.classifications.append(row["CategoryTitle"])
+            yield entry
+
+    def decline_update(self, update_id: str, admin_name: str, timeout: int | None = None) -> None:
+        self.executor.run("decline_update", [update_id, admin_name], timeout=timeout)
+
+    # -- cleanup ---------------------------------------------------------------------------------
+    def obsolete_update_ids(self, timeout: int | None = None) -> Iterator[int]:
+        return (int(row["LocalUpdateID"]) for row in self.executor.stream("obsolete_updates", timeout=timeout))
+
+    def delete_update(self, local_update_id: int, timeout: int | None = None) -> None:
+        self.executor.run("delete_update", [local_update_id], timeout=timeout)
+
+    def updates_to_compress(self, timeout: int | None = None) -> Iterator[int]:
+        return (int(row["LocalUpdateID"]) for row in self.executor.stream("updates_to_compress", timeout=timeout))
+
+    def compress_update(self, local_update_id: int, timeout: int | None = None) -> None:
+        self.executor.run("compress_update", [local_update_id], timeout=timeout)
+
+    def computer_counts(self, inactive_days: int) -> tuple[int, int]:
+        row = self.executor.run("computer_counts", [inactive_days]).rows[0]
+        return int(row["Total"] or 0), int(row["Inactive"] or 0)
+
+    def cleanup_obsolete_computers(self) -> int:
+        rows = self.executor.run("cleanup_obsolete_computers").rows
+        return int(next(iter(rows[0].values()))) if rows else 0
+
+    def sync_history_backlog(self, retention_days: int) -> int:
+        return int(self.executor.run("sync_history_backlog", [retention_days]).rows[0]["Backlog"] or 0)
+
+    def delete_sync_history(self, batch_rows: int, retention_days: int, timeout: int | None = None) -> int:
+        rows = self.executor.run("delete_sync_history", [batch_rows, retention_days], timeout=timeout).rows
+        return int(rows[0]["Deleted"]) if rows else 0
+
+    # -- health ----------------------------------------------------------------------------------
+    def update_counts(self) -> dict[str, int]:
+        row = self.executor.run("kpi_update_counts").rows[0]
+        return {key: int(value or 0) for key, value in row.items()}
+
+    def approved_updates(self) -> int:
+        return int(self.executor.run("kpi_approved_updates").rows[0]["Approved"] or 0)
+
+    def table_rows(self) -> dict[str, int]:
+        row = self.executor.run("kpi_table_rows").rows[0]
+        return {key: int(value or 0) for key, value in row.items()}
+
+    def database_size_mb(self) -> int:
+        return int(self.executor.run("database_size").rows[0]["SizeMB"] or 0)

@@ -1,0 +1,6 @@
+-- name: compress_update
+-- summary: Remove the obsolete revisions of one update.
+-- params: @localUpdateID int
+-- returns: none
+SET NOCOUNT ON;
+EXEC dbo.spCompressUpdate @localUpdateID = ?;

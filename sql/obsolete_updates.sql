@@ -1,0 +1,8 @@
+-- name: obsolete_updates
+-- summary: WSUS's own list of obsolete updates (expired, unapproved, older than
+--          tbConfigurationC.RevisionDeletionTimeThreshold days, referenced by nothing). It scans
+--          the whole catalog: run once per queue, never per batch.
+-- params: none
+-- returns: LocalUpdateID
+SET NOCOUNT ON;
+EXEC dbo.spGetObsoleteUpdatesToCleanup;

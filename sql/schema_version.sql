@@ -1,0 +1,8 @@
+-- name: schema_version
+-- summary: The SUSDB schema version WSUS recorded.
+-- params: none
+-- returns: ComponentName, BuildNumber, SchemaVersion
+SET NOCOUNT ON;
+SELECT TOP (1) ComponentName, BuildNumber, SchemaVersion
+FROM dbo.tbSchemaVersion
+ORDER BY ID DESC;
