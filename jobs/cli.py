@@ -17,7 +17,9 @@ from jobs.paths import resolve_state_dir
 from jobs.settings import Settings, load_settings, locate_config_file
 from jobs.settings.model import STAGE_NAMES, _parse_hhmm
 
-EPILOG = "exit codes:\n" + "\n".join(f"  {int(code)}  {text}" for code, text in EXIT_CODE_DOCS.items())
+EPILOG = "exit codes:\n" + "\n".join(
+    f"  {int(code)}  {text}" for code, text in EXIT_CODE_DOCS.items()
+)
 
 
 class Parser(argparse.ArgumentParser):
@@ -55,64 +57,126 @@ def _positive_int(value: str) -> int:
     return number
 
 
-def _common_options(default: Any) -> argparse.ArgumentParser:
+def _common_options(default: Any) -> Parser:
     """Options accepted before and after the command. Below the top level their default is
     SUPPRESS, so ``--state-dir X demo`` is not reset by the subcommand's own default."""
-    common = argparse.ArgumentParser(add_help=False, argument_default=default)
-    common.add_argument("--config", metavar="FILE", help="config file (default: $SUSDB_MAINT_CONFIG, "
-                        "./susdb-maint.toml, the platform config directory)")
-    common.add_argument("--state-dir", metavar="DIR", help="run history, queues and demo data "
-                        "(default: $SUSDB_MAINT_STATE_DIR, config state_dir, the platform state directory)")
-    common.add_argument("--log-format", choices=("auto", "json", "console"), help="event output on stderr")
+    common = Parser(add_help=False, argument_default=default)
+    common.add_argument(
+        "--config",
+        metavar="FILE",
+        help="config file (default: $SUSDB_MAINT_CONFIG, "
+        "./susdb-maint.toml, the platform config directory)",
+    )
+    common.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="run history, queues and demo data "
+        "(default: $SUSDB_MAINT_STATE_DIR, config state_dir, the platform state directory)",
+    )
+    common.add_argument(
+        "--log-format", choices=("auto", "json", "console"), help="event output on stderr"
+    )
     common.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
-    common.add_argument("--log-file", metavar="PATH", help="also append JSON events to this size-rotated file")
+    common.add_argument(
+        "--log-file", metavar="PATH", help="also append JSON events to this size-rotated file"
+    )
     return common
 
 
 def build_parser() -> Parser:
     top = _common_options(None)
     common = _common_options(argparse.SUPPRESS)
-    parser = Parser(prog="susdb-maint", description="Batched, resumable, time-boxed maintenance for the WSUS "
-                    "database (SUSDB).", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-                    parents=[top])
+    parser = Parser(
+        prog="susdb-maint",
+        description="Batched, resumable, time-boxed maintenance for the WSUS database (SUSDB).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[top],
+    )
     parser.add_argument("--version", action="version", version=f"susdb-maint {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
 
     def command(name: str, help_text: str) -> Parser:
-        return commands.add_parser(name, help=help_text, description=help_text, parents=[common], epilog=EPILOG,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)  # type: ignore[return-value]
+        return commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            parents=[common],
+            epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
 
     def add_run_options(sub: Parser) -> None:
-        sub.add_argument("--target", metavar="NAME", help="target from the config (default: the only one)")
-        sub.add_argument("--all", action="store_true", help="every target: declines top-down, cleanup bottom-up")
-        sub.add_argument("--profile", metavar="NAME", help="nightly (default), pre-patch-tuesday, full, or one of yours")
-        sub.add_argument("--stage", action="append", choices=STAGE_NAMES, metavar="STAGE",
-                         help="run only these stages, in this order (repeatable)")
-        sub.add_argument("--until", type=_hhmm, metavar="HH:MM", help="stop starting new work at this local time")
-        sub.add_argument("--max-duration", type=_positive_minutes, metavar="MINUTES",
-                         help="stop starting new work after this many minutes")
-        sub.add_argument("--remove-custom-indexes", action="store_true",
-                         help="drop the custom indexes this tool created")
+        sub.add_argument(
+            "--target", metavar="NAME", help="target from the config (default: the only one)"
+        )
+        sub.add_argument(
+            "--all", action="store_true", help="every target: declines top-down, cleanup bottom-up"
+        )
+        sub.add_argument(
+            "--profile",
+            metavar="NAME",
+            help="nightly (default), pre-patch-tuesday, full, or one of yours",
+        )
+        sub.add_argument(
+            "--stage",
+            action="append",
+            choices=STAGE_NAMES,
+            metavar="STAGE",
+            help="run only these stages, in this order (repeatable)",
+        )
+        sub.add_argument(
+            "--until", type=_hhmm, metavar="HH:MM", help="stop starting new work at this local time"
+        )
+        sub.add_argument(
+            "--max-duration",
+            type=_positive_minutes,
+            metavar="MINUTES",
+            help="stop starting new work after this many minutes",
+        )
+        sub.add_argument(
+            "--remove-custom-indexes",
+            action="store_true",
+            help="drop the custom indexes this tool created",
+        )
 
     demo = command("demo", "Create (or reuse) a simulated SUSDB and run the nightly profile on it.")
     demo.add_argument("--preset", choices=("small", "neglected"), default="small")
-    demo.add_argument("--updates", type=_positive_int, metavar="N", help="catalog size (default: the preset's)")
+    demo.add_argument(
+        "--updates", type=_positive_int, metavar="N", help="catalog size (default: the preset's)"
+    )
     demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--sim", metavar="PATH", help="simulated SUSDB file (default: in the state directory)")
-    demo.add_argument("--fresh", action="store_true", help="recreate the simulated SUSDB even if it exists")
-    demo.add_argument("--max-duration", type=_positive_minutes, metavar="MINUTES",
-                      help="window in simulated minutes (default: the nightly profile's)")
+    demo.add_argument(
+        "--sim", metavar="PATH", help="simulated SUSDB file (default: in the state directory)"
+    )
+    demo.add_argument(
+        "--fresh", action="store_true", help="recreate the simulated SUSDB even if it exists"
+    )
+    demo.add_argument(
+        "--max-duration",
+        type=_positive_minutes,
+        metavar="MINUTES",
+        help="window in simulated minutes (default: the nightly profile's)",
+    )
     demo.set_defaults(handler=cmd_demo)
 
     run = command("run", "Run a profile (or chosen stages) against a target.")
     add_run_options(run)
     run.set_defaults(handler=cmd_run)
 
-    plan = command("plan", "Dry run: count candidates, estimate durations, change nothing in SUSDB.")
+    plan = command(
+        "plan", "Dry run: count candidates, estimate durations, change nothing in SUSDB."
+    )
     add_run_options(plan)
-    plan.add_argument("--show-sql", action="store_true", help="print the T-SQL batches each stage sends; no database")
-    plan.add_argument("--items", action="store_true", help="list the queued items (for example each decline)")
+    plan.add_argument(
+        "--show-sql",
+        action="store_true",
+        help="print the T-SQL batches each stage sends; no database",
+    )
+    plan.add_argument(
+        "--items", action="store_true", help="list the queued items (for example each decline)"
+    )
     plan.set_defaults(handler=cmd_plan)
 
     status = command("status", "Health KPIs of a target, and quarantined items.")
@@ -126,10 +190,14 @@ def build_parser() -> Parser:
     history.add_argument("--limit", type=_positive_int, default=20)
     history.add_argument("--json", action="store_true", help="machine-readable output")
     history.add_argument("--declined", metavar="RUN_ID", help="list the updates this run declined")
-    history.add_argument("--format", choices=("table", "csv", "json"), default="table", help="with --declined")
+    history.add_argument(
+        "--format", choices=("table", "csv", "json"), default="table", help="with --declined"
+    )
     history.set_defaults(handler=cmd_history)
 
-    schedule = command("schedule", "Foreground worker running the jobs in [schedule] (APScheduler).")
+    schedule = command(
+        "schedule", "Foreground worker running the jobs in [schedule] (APScheduler)."
+    )
     schedule.add_argument("--list", action="store_true", help="print the next fire times and exit")
     schedule.set_defaults(handler=cmd_schedule)
 
@@ -140,17 +208,32 @@ def build_parser() -> Parser:
     queue.set_defaults(handler=cmd_queue)
 
     config = command("config", "Write, check or show the configuration.")
-    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", parser_class=Parser)
+    config_commands = config.add_subparsers(
+        dest="config_command", metavar="ACTION", parser_class=Parser
+    )
     config_commands.required = True
-    init = config_commands.add_parser("init", help="write a commented example config", parents=[common])
-    init.add_argument("--simulator", metavar="PATH", help="make its target a simulated SUSDB at PATH")
-    init.add_argument("--output", metavar="FILE", default="susdb-maint.toml", help="(default: ./susdb-maint.toml; - for stdout)")
+    init = config_commands.add_parser(
+        "init", help="write a commented example config", parents=[common]
+    )
+    init.add_argument(
+        "--simulator", metavar="PATH", help="make its target a simulated SUSDB at PATH"
+    )
+    init.add_argument(
+        "--output",
+        metavar="FILE",
+        default="susdb-maint.toml",
+        help="(default: ./susdb-maint.toml; - for stdout)",
+    )
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     init.set_defaults(handler=cmd_config_init)
-    check = config_commands.add_parser("check", help="validate; print every problem, one line each", parents=[common])
+    check = config_commands.add_parser(
+        "check", help="validate; print every problem, one line each", parents=[common]
+    )
     check.add_argument("file", nargs="?", metavar="FILE")
     check.set_defaults(handler=cmd_config_check)
-    show = config_commands.add_parser("show", help="print the effective config, secrets redacted", parents=[common])
+    show = config_commands.add_parser(
+        "show", help="print the effective config, secrets redacted", parents=[common]
+    )
     show.set_defaults(handler=cmd_config_show)
     return parser
 
@@ -229,12 +312,21 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plan_from_args(args: argparse.Namespace, settings: Settings, *, dry_run: bool, target: str | None = None) -> Any:
+def _plan_from_args(
+    args: argparse.Namespace, settings: Settings, *, dry_run: bool, target: str | None = None
+) -> Any:
     from jobs.runner.plan import build_plan
 
-    return build_plan(settings, target=target or args.target, profile=args.profile, stages=args.stage,
-                      dry_run=dry_run, until=args.until, max_duration_minutes=args.max_duration,
-                      remove_custom_indexes=args.remove_custom_indexes)
+    return build_plan(
+        settings,
+        target=target or args.target,
+        profile=args.profile,
+        stages=args.stage,
+        dry_run=dry_run,
+        until=args.until,
+        max_duration_minutes=args.max_duration,
+        remove_custom_indexes=args.remove_custom_indexes,
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -245,7 +337,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings, _ = load(args)
     setup_events(args, settings)
     if args.all:
-        return int(run_all(settings, state_dir(args, settings), lambda name, dry: _plan_from_args(args, settings, dry_run=dry, target=name)))
+        return int(
+            run_all(
+                settings,
+                state_dir(args, settings),
+                lambda name, dry: _plan_from_args(args, settings, dry_run=dry, target=name),
+            )
+        )
     plan = _plan_from_args(args, settings, dry_run=False)
     result = execute_plan(plan, state_dir(args, settings))
     report.print_run_summary(result)
@@ -287,8 +385,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     settings, _ = load(args)
     setup_events(args, settings)
-    return show_status(settings, state_dir(args, settings), args.target, check_permissions=args.check_permissions,
-                       as_json=args.json)
+    return show_status(
+        settings,
+        state_dir(args, settings),
+        args.target,
+        check_permissions=args.check_permissions,
+        as_json=args.json,
+    )
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -301,17 +404,23 @@ def cmd_history(args: argparse.Namespace) -> int:
         if args.declined:
             run = store.run(args.declined)
             if run is None:
-                raise UsageError(f"--declined {args.declined!r}: no such run (see susdb-maint history)")
+                raise UsageError(
+                    f"--declined {args.declined!r}: no such run (see susdb-maint history)"
+                )
             rows = store.declined(run["run_id"])
             if args.format == "json" or args.json:
                 print(json.dumps(rows, indent=2))
             elif args.format == "csv":
-                writer = csv.DictWriter(sys.stdout, fieldnames=["update_id", "kb", "title", "reason", "declined_at"])
+                writer = csv.DictWriter(
+                    sys.stdout, fieldnames=["update_id", "kb", "title", "reason", "declined_at"]
+                )
                 writer.writeheader()
                 writer.writerows(rows)
             else:
                 for row in rows:
-                    print(f"{row['declined_at']}  {row['update_id']}  {row['kb'] or '-':>10}  {row['reason']:<14} {row['title']}")
+                    print(
+                        f"{row['declined_at']}  {row['update_id']}  {row['kb'] or '-':>10}  {row['reason']:<14} {row['title']}"
+                    )
             return 0
         runs = store.runs(args.target, args.limit)
         if args.json:
@@ -334,21 +443,30 @@ def cmd_queue(args: argparse.Namespace) -> int:
     store = StateStore(state_dir(args, settings))
     try:
         if args.action == "show":
-            rows = store.queue_items(target, args.stage, ("pending", "in_flight", "failed", "quarantined"))
+            rows = store.queue_items(
+                target, args.stage, ("pending", "in_flight", "failed", "quarantined")
+            )
             counts: dict[str, dict[str, int]] = {}
             for row in rows:
                 counts.setdefault(row["stage"], {}).setdefault(row["status"], 0)
                 counts[row["stage"]][row["status"]] += 1
             for stage, by_status in counts.items():
-                print(f"{stage}: " + ", ".join(f"{status} {count}" for status, count in sorted(by_status.items())))
+                print(
+                    f"{stage}: "
+                    + ", ".join(f"{status} {count}" for status, count in sorted(by_status.items()))
+                )
             for row in rows:
                 if row["status"] == "quarantined":
-                    print(f"quarantined\t{row['stage']}\t{row['item_key']}\t{row['failed_runs']} failed runs\t"
-                          f"{row['last_error_kind']}: {row['last_error']}")
+                    print(
+                        f"quarantined\t{row['stage']}\t{row['item_key']}\t{row['failed_runs']} failed runs\t"
+                        f"{row['last_error_kind']}: {row['last_error']}"
+                    )
             if not rows:
                 print(f"{target}: no queued work")
         elif args.action == "retry":
-            print(f"{store.retry_quarantined(target, args.stage)} quarantined item(s) will be retried")
+            print(
+                f"{store.retry_quarantined(target, args.stage)} quarantined item(s) will be retried"
+            )
         else:
             print(f"{store.clear_queue(target, args.stage)} queued item(s) removed")
         return 0
@@ -369,5 +487,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings, _ = load(args)
     setup_events(args, settings)
-    return run_demo(settings, state_dir(args, settings), preset=args.preset, updates=args.updates, seed=args.seed,
-                    sim_path=args.sim, fresh=args.fresh, max_duration=args.max_duration)
+    return run_demo(
+        settings,
+        state_dir(args, settings),
+        preset=args.preset,
+        updates=args.updates,
+        seed=args.seed,
+        sim_path=args.sim,
+        fresh=args.fresh,
+        max_duration=args.max_duration,
+    )

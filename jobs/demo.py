@@ -19,7 +19,9 @@ def default_sim_path(state_dir: Path, preset: str, updates: int | None, seed: in
     return state_dir / "demo" / f"susdb-{preset}{size}-seed{seed}.sqlite3"
 
 
-def ensure_simulated_susdb(path: Path, preset: str, updates: int | None, seed: int, fresh: bool) -> bool:
+def ensure_simulated_susdb(
+    path: Path, preset: str, updates: int | None, seed: int, fresh: bool
+) -> bool:
     """Create the simulated SUSDB unless it exists (or ``fresh``); return True when created."""
     from jobs.simulator import create
     from jobs.simulator.catalog import preset_profile
@@ -31,17 +33,34 @@ def ensure_simulated_susdb(path: Path, preset: str, updates: int | None, seed: i
     return True
 
 
-def run_demo(settings: Settings, state_dir: Path, *, preset: str, updates: int | None, seed: int,
-             sim_path: str | None, fresh: bool, max_duration: float | None) -> int:
-    path = Path(sim_path).expanduser() if sim_path else default_sim_path(state_dir, preset, updates, seed)
+def run_demo(
+    settings: Settings,
+    state_dir: Path,
+    *,
+    preset: str,
+    updates: int | None,
+    seed: int,
+    sim_path: str | None,
+    fresh: bool,
+    max_duration: float | None,
+) -> int:
+    path = (
+        Path(sim_path).expanduser()
+        if sim_path
+        else default_sim_path(state_dir, preset, updates, seed)
+    )
     created = ensure_simulated_susdb(path, preset, updates, seed, fresh)
     out = report.console()
     out.print(f"Simulated SUSDB ({'created' if created else 'reused'}): {path}")
-    out.print(f"Inspect it with: sqlite3 {path} \"SELECT COUNT(*) FROM vwMinimalUpdate WHERE Declined = 0\"")
+    out.print(
+        f'Inspect it with: sqlite3 {path} "SELECT COUNT(*) FROM vwMinimalUpdate WHERE Declined = 0"'
+    )
     targets = dict(settings.targets)
     targets[DEMO_TARGET] = SimulatorTarget(kind="simulator", path=str(path))
     demo_settings = settings.model_copy(update={"targets": targets, "default_target": DEMO_TARGET})
-    plan = build_plan(demo_settings, target=DEMO_TARGET, profile="nightly", max_duration_minutes=max_duration)
+    plan = build_plan(
+        demo_settings, target=DEMO_TARGET, profile="nightly", max_duration_minutes=max_duration
+    )
     plan.count_obsolete_kpi = True
     result = execute_plan(plan, state_dir)
     data = result.as_dict()
@@ -49,6 +68,8 @@ def run_demo(settings: Settings, state_dir: Path, *, preset: str, updates: int |
     report.print_run_summary(data)
     out.print(f"History: susdb-maint --state-dir {state_dir} history")
     if created is False and not fresh:
-        out.print("(The simulated SUSDB was reused: run `susdb-maint demo --fresh` for a neglected one again.)")
+        out.print(
+            "(The simulated SUSDB was reused: run `susdb-maint demo --fresh` for a neglected one again.)"
+        )
     sys.stdout.flush()
     return int(result.exit_code)

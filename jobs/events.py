@@ -23,17 +23,21 @@ from jobs.redaction import redact_value
 _STATIC = {"host": socket.gethostname(), "version": __version__}
 
 
-def _add_static_fields(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def _add_static_fields(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     for key, value in _STATIC.items():
         event_dict.setdefault(key, value)
     return event_dict
 
 
 def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    return {key: redact_value(value) for key, value in event_dict.items()}  # type: ignore[return-value]
+    return {key: redact_value(value) for key, value in event_dict.items()}
 
 
-def _stringify_exceptions(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def _stringify_exceptions(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     for key, value in list(event_dict.items()):
         if isinstance(value, BaseException):
             event_dict[key] = f"{type(value).__name__}: {value}"
@@ -92,7 +96,10 @@ def configure(
     if log_file:
         Path(log_file).expanduser().parent.mkdir(parents=True, exist_ok=True)
         rotating = logging.handlers.RotatingFileHandler(
-            Path(log_file).expanduser(), maxBytes=file_max_bytes, backupCount=file_backups, encoding="utf-8"
+            Path(log_file).expanduser(),
+            maxBytes=file_max_bytes,
+            backupCount=file_backups,
+            encoding="utf-8",
         )
         rotating.setFormatter(
             structlog.stdlib.ProcessorFormatter(

@@ -14,7 +14,7 @@ CONFIG_FILE_NAME = "susdb-maint.toml"
 
 def platform_config_file() -> Path:
     if sys.platform == "win32":
-        return Path(os.environ.get("ProgramData", r"C:\ProgramData")) / APP / CONFIG_FILE_NAME
+        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / APP / CONFIG_FILE_NAME
     return Path(platformdirs.user_config_dir(APP)) / CONFIG_FILE_NAME
 
 
@@ -22,7 +22,7 @@ def platform_state_dir() -> Path:
     # %ProgramData% on Windows: the scheduled task often runs as SYSTEM or a gMSA, whose profile
     # directory is not where an administrator looks.
     if sys.platform == "win32":
-        return Path(os.environ.get("ProgramData", r"C:\ProgramData")) / APP
+        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / APP
     return Path(platformdirs.user_state_dir(APP))
 
 

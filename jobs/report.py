@@ -34,7 +34,9 @@ def _number(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def kpi_table(before: dict[str, float], after: dict[str, float], title: str = "SUSDB before and after") -> Table:
+def kpi_table(
+    before: dict[str, float], after: dict[str, float], title: str = "SUSDB before and after"
+) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("KPI")
     table.add_column("before", justify="right")
@@ -51,8 +53,16 @@ def kpi_table(before: dict[str, float], after: dict[str, float], title: str = "S
 
 def stage_table(stages: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    for column, justify in (("stage", "left"), ("status", "left"), ("done", "right"), ("skipped", "right"),
-                            ("failed", "right"), ("remaining", "right"), ("seconds", "right"), ("note", "left")):
+    for column, justify in (
+        ("stage", "left"),
+        ("status", "left"),
+        ("done", "right"),
+        ("skipped", "right"),
+        ("failed", "right"),
+        ("remaining", "right"),
+        ("seconds", "right"),
+        ("note", "left"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for stage in stages:
         detail = stage.get("detail") or {}
@@ -61,9 +71,16 @@ def stage_table(stages: list[dict[str, Any]], title: str) -> Table:
             note = ", ".join(f"{reason} {count}" for reason, count in detail["by_reason"].items())
         if "estimated_seconds" in detail:
             note = (note + "; " if note else "") + f"estimate {detail['estimated_seconds']:,.0f} s"
-        table.add_row(stage["stage"], stage["status"], _number(stage.get("done")), _number(stage.get("skipped")),
-                      _number(stage.get("failed")), _number(stage.get("remaining")),
-                      f"{stage.get('duration_seconds') or 0:,.1f}", note[:70])
+        table.add_row(
+            stage["stage"],
+            stage["status"],
+            _number(stage.get("done")),
+            _number(stage.get("skipped")),
+            _number(stage.get("failed")),
+            _number(stage.get("remaining")),
+            f"{stage.get('duration_seconds') or 0:,.1f}",
+            note[:70],
+        )
     return table
 
 
@@ -71,12 +88,19 @@ def print_run_summary(report: Any, stream: TextIO | None = None) -> None:
     out = console(stream)
     data = report.as_dict() if hasattr(report, "as_dict") else report
     virtual = " (simulated time)" if data.get("virtual_time") else ""
-    out.print(stage_table(data["stages"], f"Run {data['run_id']} on {data['target']} ({data['profile']}): "
-                                          f"{data['status']}, exit {data['exit_code']}{virtual}"))
+    out.print(
+        stage_table(
+            data["stages"],
+            f"Run {data['run_id']} on {data['target']} ({data['profile']}): "
+            f"{data['status']}, exit {data['exit_code']}{virtual}",
+        )
+    )
     if data.get("kpis_before") or data.get("kpis_after"):
         out.print(kpi_table(data.get("kpis_before") or {}, data.get("kpis_after") or {}))
     if data.get("quarantined"):
-        out.print(f"[bold]{data['quarantined']} quarantined item(s)[/bold]: see `susdb-maint queue show`")
+        out.print(
+            f"[bold]{data['quarantined']} quarantined item(s)[/bold]: see `susdb-maint queue show`"
+        )
 
 
 def history_table(runs: list[dict[str, Any]]) -> Table:
@@ -84,6 +108,13 @@ def history_table(runs: list[dict[str, Any]]) -> Table:
     for column in ("run", "target", "profile", "started", "finished", "status", "exit"):
         table.add_column(column)
     for run in runs:
-        table.add_row(run["run_id"], run["target"], run["profile"] + (" (dry run)" if run["dry_run"] else ""),
-                      run["started_at"], run.get("finished_at") or "-", run["status"], _number(run.get("exit_code")))
+        table.add_row(
+            run["run_id"],
+            run["target"],
+            run["profile"] + (" (dry run)" if run["dry_run"] else ""),
+            run["started_at"],
+            run.get("finished_at") or "-",
+            run["status"],
+            _number(run.get("exit_code")),
+        )
     return table

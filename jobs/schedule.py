@@ -8,6 +8,10 @@ from jobs.errors import UsageError
 from jobs.settings.model import Settings
 
 
-def run_scheduler(settings: Settings, config_path: Path | None, state_dir: Path, *, list_only: bool) -> int:
-    raise UsageError("schedule: no [schedule] jobs are supported yet; use `susdb-maint run --profile nightly` "
-                     "from Task Scheduler, cron or a systemd timer")
+def run_scheduler(
+    settings: Settings, config_path: Path | None, state_dir: Path, *, list_only: bool
+) -> int:
+    raise UsageError(
+        "schedule: no [schedule] jobs are supported yet; use `susdb-maint run --profile nightly` "
+        "from Task Scheduler, cron or a systemd timer"
+    )

@@ -16,32 +16,78 @@ def stage_statements(stage: str, settings: Settings) -> list[tuple[str, list[Any
     decline = settings.stages.decline
     retention = settings.stages.sync_history
     mapping: dict[str, list[tuple[str, list[Any]]]] = {
-        "preflight": [("server_info", []), ("schema_version", []), ("replica_state", []),
-                      ("delete_update_definition", []), ("last_full_backup", [])],
-        "backup": [("backup_database", [settings.backup.path or "<backup.path>"]), ("last_full_backup", [])],
-        "custom_indexes": [("index_key_columns", []), ("create_index_localized_property", []),
-                           ("create_index_supersedes", [])],
-        "reindex": [("index_fragmentation", []), ("reorganize_index", [PER_ITEM, PER_ITEM]),
-                    ("rebuild_index", [PER_ITEM, PER_ITEM, settings.stages.reindex.online, PER_ITEM,
-                                       settings.stages.reindex.maxdop])],
-        "statistics": ([("update_statistics_all", [])] if settings.stages.statistics.method == "sp_updatestats"
-                       else [("user_tables", []), ("update_statistics_table", [PER_ITEM])]),
+        "preflight": [
+            ("server_info", []),
+            ("schema_version", []),
+            ("replica_state", []),
+            ("delete_update_definition", []),
+            ("last_full_backup", []),
+        ],
+        "backup": [
+            ("backup_database", [settings.backup.path or "<backup.path>"]),
+            ("last_full_backup", []),
+        ],
+        "custom_indexes": [
+            ("index_key_columns", []),
+            ("create_index_localized_property", []),
+            ("create_index_supersedes", []),
+        ],
+        "reindex": [
+            ("index_fragmentation", []),
+            ("reorganize_index", [PER_ITEM, PER_ITEM]),
+            (
+                "rebuild_index",
+                [
+                    PER_ITEM,
+                    PER_ITEM,
+                    settings.stages.reindex.online,
+                    PER_ITEM,
+                    settings.stages.reindex.maxdop,
+                ],
+            ),
+        ],
+        "statistics": (
+            [("update_statistics_all", [])]
+            if settings.stages.statistics.method == "sp_updatestats"
+            else [("user_tables", []), ("update_statistics_table", [PER_ITEM])]
+        ),
         "decline": (
-            ([("superseded_updates", [decline.superseded == "last_level_only", decline.min_age_days,
-                                      decline.age_basis == "superseding"])] if decline.superseded != "off" else [])
+            (
+                [
+                    (
+                        "superseded_updates",
+                        [
+                            decline.superseded == "last_level_only",
+                            decline.min_age_days,
+                            decline.age_basis == "superseding",
+                        ],
+                    )
+                ]
+                if decline.superseded != "off"
+                else []
+            )
             + ([("expired_updates", [])] if decline.expired else [])
             + ([("undeclined_update_categories", [])] if decline.rules else [])
             + [("decline_update", [PER_ITEM, "susdb-maint"])]
         ),
         "obsolete_updates": [("obsolete_updates", []), ("delete_update", [PER_ITEM])],
         "compress": [("updates_to_compress", []), ("compress_update", [PER_ITEM])],
-        "computers": [("computer_counts", [settings.stages.computers.inactive_days]),
-                      ("cleanup_obsolete_computers", [])],
-        "sync_history": [("sync_history_backlog", [retention.retention_days]),
-                         ("delete_sync_history", [retention.batch_rows, retention.retention_days])],
+        "computers": [
+            ("computer_counts", [settings.stages.computers.inactive_days]),
+            ("cleanup_obsolete_computers", []),
+        ],
+        "sync_history": [
+            ("sync_history_backlog", [retention.retention_days]),
+            ("delete_sync_history", [retention.batch_rows, retention.retention_days]),
+        ],
         "content_files": [],
-        "health": [("kpi_update_counts", []), ("kpi_approved_updates", []), ("kpi_table_rows", []),
-                   ("database_size", []), ("index_fragmentation", [])],
+        "health": [
+            ("kpi_update_counts", []),
+            ("kpi_approved_updates", []),
+            ("kpi_table_rows", []),
+            ("database_size", []),
+            ("index_fragmentation", []),
+        ],
     }
     return mapping[stage]
 
@@ -49,10 +95,14 @@ def stage_statements(stage: str, settings: Settings) -> list[tuple[str, list[Any
 def render_stage(stage: str, settings: Settings) -> str:
     lines = [f"-- ===== stage: {stage} ====="]
     if stage == "content_files":
-        lines.append("-- (no SQL: Invoke-WsusServerCleanup -CleanupUnneededContentFiles on the WSUS host)")
+        lines.append(
+            "-- (no SQL: Invoke-WsusServerCleanup -CleanupUnneededContentFiles on the WSUS host)"
+        )
     for name, params in stage_statements(stage, settings):
         spec = statement(name)
-        bound = ", ".join(f"@{param} = {value!r}" for (param, _), value in zip(spec.params, params, strict=False))
+        bound = ", ".join(
+            f"@{param} = {value!r}" for (param, _), value in zip(spec.params, params, strict=False)
+        )
         lines.append(f"-- parameters: {bound or 'none'}")
         for batch in spec.batches:
             lines.append(batch.text)

@@ -16,14 +16,27 @@ from jobs.state.store import StateStore
 from jobs.susdb import Susdb
 
 
-def show_status(settings: Settings, state_dir: Path, target: str | None, *, check_permissions: bool, as_json: bool) -> int:
+def show_status(
+    settings: Settings,
+    state_dir: Path,
+    target: str | None,
+    *,
+    check_permissions: bool,
+    as_json: bool,
+) -> int:
     endpoint = choose_target(settings, target)
     clock = clock_for(endpoint)
     store = StateStore(state_dir)
     executor = Executor(endpoint, clock=clock, default_timeout=120)
     try:
-        ctx = RunContext(run_id=new_run_id(), target=endpoint.name, settings=settings, susdb=Susdb(executor),
-                         store=store, clock=clock)
+        ctx = RunContext(
+            run_id=new_run_id(),
+            target=endpoint.name,
+            settings=settings,
+            susdb=Susdb(executor),
+            store=store,
+            clock=clock,
+        )
         kpis = health.collect(ctx, count_obsolete=settings.stages.health.count_obsolete)
         alerts = health.warnings(kpis, ctx)
         permissions = Susdb(executor).permissions() if check_permissions else {}
@@ -33,16 +46,31 @@ def show_status(settings: Settings, state_dir: Path, target: str | None, *, chec
         executor.close()
         store.close()
     if as_json:
-        print(json.dumps({"target": endpoint.name, "kpis": kpis, "warnings": alerts, "permissions": permissions,
-                          "quarantined": len(quarantined), "last_run": last[0]["run_id"] if last else None}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "target": endpoint.name,
+                    "kpis": kpis,
+                    "warnings": alerts,
+                    "permissions": permissions,
+                    "quarantined": len(quarantined),
+                    "last_run": last[0]["run_id"] if last else None,
+                },
+                indent=2,
+            )
+        )
     else:
         out = report.console()
         out.print(report.kpi_table(kpis, kpis, title=f"{endpoint.name}: {endpoint.describe()}"))
         for alert in alerts:
-            out.print(f"warning: {alert['kpi']} = {alert['value']:,.0f} (threshold {alert['threshold']:,})")
+            out.print(
+                f"warning: {alert['kpi']} = {alert['value']:,.0f} (threshold {alert['threshold']:,})"
+            )
         for name, held in permissions.items():
             out.print(f"{'ok     ' if held else 'MISSING'}  {name}")
         if quarantined:
-            out.print(f"{len(quarantined)} quarantined item(s): susdb-maint queue show --target {endpoint.name}")
+            out.print(
+                f"{len(quarantined)} quarantined item(s): susdb-maint queue show --target {endpoint.name}"
+            )
     missing = [name for name, held in permissions.items() if not held]
     return 4 if missing else 0

@@ -31,12 +31,18 @@ class ServerInfo:
 
     @property
     def is_wid(self) -> bool:
-        return "Internal Database" in (self.edition or "") or "##WID" in (self.server_name or "").upper() or "##SSEE" in (self.server_name or "").upper()
+        return (
+            "Internal Database" in (self.edition or "")
+            or "##WID" in (self.server_name or "").upper()
+            or "##SSEE" in (self.server_name or "").upper()
+        )
 
     @property
     def online_rebuild_allowed(self) -> bool:
         # ONLINE index operations need Enterprise (EngineEdition 3) or Developer / Evaluation.
-        return self.engine_edition == 3 or any(word in (self.edition or "") for word in ("Enterprise", "Developer"))
+        return self.engine_edition == 3 or any(
+            word in (self.edition or "") for word in ("Enterprise", "Developer")
+        )
 
 
 @dataclass(frozen=True)
@@ -77,8 +83,10 @@ class IndexStats:
 
 def _ref(row: dict[str, Any]) -> UpdateRef:
     return UpdateRef(
-        update_id=str(row["UpdateID"]).upper(), local_update_id=int(row["LocalUpdateID"]),
-        title=row["Title"], kb=(f"KB{row['KBArticle']}" if row.get("KBArticle") else None),
+        update_id=str(row["UpdateID"]).upper(),
+        local_update_id=int(row["LocalUpdateID"]),
+        title=row["Title"],
+        kb=(f"KB{row['KBArticle']}" if row.get("KBArticle") else None),
     )
 
 
@@ -91,8 +99,13 @@ class Susdb:
     # -- preflight -------------------------------------------------------------------------------
     def server_info(self) -> ServerInfo:
         row = self.executor.run("server_info").rows[0]
-        return ServerInfo(row["ProductVersion"], row["Edition"], int(row["EngineEdition"] or 0), row["ServerName"],
-                          row["DatabaseName"])
+        return ServerInfo(
+            row["ProductVersion"],
+            row["Edition"],
+            int(row["EngineEdition"] or 0),
+            row["ServerName"],
+            row["DatabaseName"],
+        )
 
     def schema_version(self) -> dict[str, Any]:
         rows = self.executor.run("schema_version").rows
@@ -100,7 +113,9 @@ class Susdb:
 
     def replica_state(self) -> ReplicaState:
         row = self.executor.run("replica_state").rows[0]
-        return ReplicaState(bool(row["ReplicaMode"]), bool(row["SyncToMu"]), row["UpstreamServerName"])
+        return ReplicaState(
+            bool(row["ReplicaMode"]), bool(row["SyncToMu"]), row["UpstreamServerName"]
+        )
 
     def last_full_backup(self) -> datetime | None:
         return as_datetime(self.executor.run("last_full_backup").rows[0]["LastBackupUtc"])
@@ -108,17 +123,25 @@ class Susdb:
     def delete_update_fix_applied(self) -> bool:
         definition = self.executor.run("delete_update_definition").rows[0]["Definition"] or ""
         normalized = " ".join(definition.upper().split())
-        return "@REVISIONLIST TABLE(REVISIONID INT PRIMARY KEY)" in normalized.replace("TABLE (", "TABLE(")
+        return "@REVISIONLIST TABLE(REVISIONID INT PRIMARY KEY)" in normalized.replace(
+            "TABLE (", "TABLE("
+        )
 
     def permissions(self) -> dict[str, bool]:
-        return {row["Permission"]: bool(row["Held"]) for row in self.executor.run("check_permissions").rows}
+        return {
+            row["Permission"]: bool(row["Held"])
+            for row in self.executor.run("check_permissions").rows
+        }
 
     def backup_database(self, path: str, timeout: int | None = None) -> list[str]:
         return self.executor.run("backup_database", [path], timeout=timeout).messages
 
     # -- indexes ---------------------------------------------------------------------------------
     def custom_index_columns(self) -> list[tuple[str, str, str]]:
-        return [(row["TableName"], row["IndexName"], row["LeadingColumn"]) for row in self.executor.run("index_key_columns").rows]
+        return [
+            (row["TableName"], row["IndexName"], row["LeadingColumn"])
+            for row in self.executor.run("index_key_columns").rows
+        ]
 
     def create_custom_index(self, statement_name: str, timeout: int | None = None) -> None:
         self.executor.run(statement_name, timeout=timeout)
@@ -128,18 +151,36 @@ class Susdb:
 
     def index_stats(self, timeout: int | None = None) -> list[IndexStats]:
         return [
-            IndexStats(row["TableName"], row["IndexName"], int(row["IndexId"]), row["TypeDesc"], int(row["FillFactor"] or 0),
-                       float(row["Fragmentation"] or 0), float(row["PageDensity"] or 0), int(row["PageCount"] or 0),
-                       int(row["RecordCount"] or 0))
+            IndexStats(
+                row["TableName"],
+                row["IndexName"],
+                int(row["IndexId"]),
+                row["TypeDesc"],
+                int(row["FillFactor"] or 0),
+                float(row["Fragmentation"] or 0),
+                float(row["PageDensity"] or 0),
+                int(row["PageCount"] or 0),
+                int(row["RecordCount"] or 0),
+            )
             for row in self.executor.run("index_fragmentation", timeout=timeout).rows
         ]
 
     def reorganize_index(self, table: str, index: str, timeout: int | None = None) -> None:
         self.executor.run("reorganize_index", [table, index], timeout=timeout)
 
-    def rebuild_index(self, table: str, index: str, *, online: bool, fill_factor: int | None, maxdop: int | None,
-                      timeout: int | None = None) -> None:
-        self.executor.run("rebuild_index", [table, index, online, fill_factor, maxdop], timeout=timeout)
+    def rebuild_index(
+        self,
+        table: str,
+        index: str,
+        *,
+        online: bool,
+        fill_factor: int | None,
+        maxdop: int | None,
+        timeout: int | None = None,
+    ) -> None:
+        self.executor.run(
+            "rebuild_index", [table, index, online, fill_factor, maxdop], timeout=timeout
+        )
 
     def update_statistics(self, timeout: int | None = None) -> list[str]:
         return self.executor.run("update_statistics_all", timeout=timeout).messages
@@ -151,8 +192,12 @@ class Susdb:
         self.executor.run("update_statistics_table", [table], timeout=timeout)
 
     # -- declines --------------------------------------------------------------------------------
-    def superseded_updates(self, *, last_level_only: bool, min_age_days: int, age_from_superseding: bool) -> Iterator[UpdateRef]:
-        rows = self.executor.stream("superseded_updates", [last_level_only, min_age_days, age_from_superseding])
+    def superseded_updates(
+        self, *, last_level_only: bool, min_age_days: int, age_from_superseding: bool
+    ) -> Iterator[UpdateRef]:
+        rows = self.executor.stream(
+            "superseded_updates", [last_level_only, min_age_days, age_from_superseding]
+        )
         return (_ref(row) for row in rows)
 
     def expired_updates(self) -> Iterator[UpdateRef]:
@@ -175,13 +220,19 @@ class Susdb:
 
     # -- cleanup ---------------------------------------------------------------------------------
     def obsolete_update_ids(self, timeout: int | None = None) -> Iterator[int]:
-        return (int(row["LocalUpdateID"]) for row in self.executor.stream("obsolete_updates", timeout=timeout))
+        return (
+            int(row["LocalUpdateID"])
+            for row in self.executor.stream("obsolete_updates", timeout=timeout)
+        )
 
     def delete_update(self, local_update_id: int, timeout: int | None = None) -> None:
         self.executor.run("delete_update", [local_update_id], timeout=timeout)
 
     def updates_to_compress(self, timeout: int | None = None) -> Iterator[int]:
-        return (int(row["LocalUpdateID"]) for row in self.executor.stream("updates_to_compress", timeout=timeout))
+        return (
+            int(row["LocalUpdateID"])
+            for row in self.executor.stream("updates_to_compress", timeout=timeout)
+        )
 
     def compress_update(self, local_update_id: int, timeout: int | None = None) -> None:
         self.executor.run("compress_update", [local_update_id], timeout=timeout)
@@ -195,10 +246,16 @@ class Susdb:
         return int(next(iter(rows[0].values()))) if rows else 0
 
     def sync_history_backlog(self, retention_days: int) -> int:
-        return int(self.executor.run("sync_history_backlog", [retention_days]).rows[0]["Backlog"] or 0)
+        return int(
+            self.executor.run("sync_history_backlog", [retention_days]).rows[0]["Backlog"] or 0
+        )
 
-    def delete_sync_history(self, batch_rows: int, retention_days: int, timeout: int | None = None) -> int:
-        rows = self.executor.run("delete_sync_history", [batch_rows, retention_days], timeout=timeout).rows
+    def delete_sync_history(
+        self, batch_rows: int, retention_days: int, timeout: int | None = None
+    ) -> int:
+        rows = self.executor.run(
+            "delete_sync_history", [batch_rows, retention_days], timeout=timeout
+        ).rows
         return int(rows[0]["Deleted"]) if rows else 0
 
     # -- health ----------------------------------------------------------------------------------

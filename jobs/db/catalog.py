@@ -37,8 +37,8 @@ class Statement:
     path: str
 
     @property
-    def batches(self) -> list[Batch]:
-        return split_batches(self.text)
+    def batches(self) -> tuple[Batch, ...]:
+        return _batches(self.text)
 
     def placeholder_count(self) -> int:
         return count_markers(self.text)
@@ -47,6 +47,11 @@ class Statement:
 def count_markers(text: str) -> int:
     """Count ``?`` parameter markers outside strings and comments."""
     return sum(1 for match in _MARKER.finditer(text) if match.group(0) == "?")
+
+
+@functools.lru_cache(maxsize=512)
+def _batches(text: str) -> tuple[Batch, ...]:
+    return tuple(split_batches(text))
 
 
 def sql_directory() -> Path:
@@ -74,12 +79,18 @@ def parse_statement(text: str, path: str) -> Statement:
     if "name" not in fields:
         raise ValueError(f"{path}: the first line must be '-- name: <statement name>'")
     params_text = fields.get("params", "none")
-    params = () if params_text.lower() == "none" else tuple(
-        (match.group(1), match.group(2)) for match in _PARAM.finditer(params_text)
+    params = (
+        ()
+        if params_text.lower() == "none"
+        else tuple((match.group(1), match.group(2)) for match in _PARAM.finditer(params_text))
     )
     statement = Statement(
-        name=fields["name"], summary=fields.get("summary", ""), params=params,
-        returns=fields.get("returns", ""), text=text, path=path,
+        name=fields["name"],
+        summary=fields.get("summary", ""),
+        params=params,
+        returns=fields.get("returns", ""),
+        text=text,
+        path=path,
     )
     if statement.placeholder_count() != len(params):
         raise ValueError(

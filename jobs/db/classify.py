@@ -26,8 +26,18 @@ class Rule:
     text: re.Pattern[str] | None = None
 
 
-def _rule(cls: type[errors.DatabaseError], sqlstates: str = "", natives: tuple[int, ...] = (), text: str | None = None) -> Rule:
-    return Rule(cls, frozenset(sqlstates.split()), frozenset(natives), re.compile(text, re.I) if text else None)
+def _rule(
+    cls: type[errors.DatabaseError],
+    sqlstates: str = "",
+    natives: tuple[int, ...] = (),
+    text: str | None = None,
+) -> Rule:
+    return Rule(
+        cls,
+        frozenset(sqlstates.split()),
+        frozenset(natives),
+        re.compile(text, re.I) if text else None,
+    )
 
 
 RULES: tuple[Rule, ...] = (
@@ -35,8 +45,11 @@ RULES: tuple[Rule, ...] = (
     _rule(errors.ReplicaRefused, text=r"server is in replica mode"),
     _rule(errors.StillReferenced, text=r"still referenced by other update"),
     _rule(errors.TransientError, sqlstates="40001", natives=(1205, 1222)),
-    _rule(errors.ConnectionLost, sqlstates="08S01 08001 08003 08004 08007 01002",
-          natives=(10053, 10054, 10060, 233, 232, 64, 121, 109)),
+    _rule(
+        errors.ConnectionLost,
+        sqlstates="08S01 08001 08003 08004 08007 01002",
+        natives=(10053, 10054, 10060, 233, 232, 64, 121, 109),
+    ),
     _rule(errors.StatementTimeout, sqlstates="HYT00 HYT01 HY008"),
     _rule(errors.LoginFailed, sqlstates="28000", natives=(18456, 18452, 4060, 18486, 18487, 18488)),
     _rule(errors.NotPermitted, natives=(229, 230, 262, 297, 300, 1088, 15247, 916)),
@@ -61,7 +74,11 @@ def native_of(error: BaseException) -> int | None:
 
 
 def message_of(error: BaseException) -> str:
-    texts = [str(argument) for argument in error.args if not (isinstance(argument, str) and _SQLSTATE.match(argument))]
+    texts = [
+        str(argument)
+        for argument in error.args
+        if not (isinstance(argument, str) and _SQLSTATE.match(argument))
+    ]
     text = " ".join(texts) or type(error).__name__
     # "[42000] [Microsoft][ODBC Driver 18 for SQL Server][SQL Server]text (229) (SQLExecDirectW)"
     text = re.sub(r"^\[[0-9A-Z]{5}\]\s*", "", text)
@@ -81,7 +98,8 @@ def classify(error: BaseException, statement: str | None = None) -> errors.Datab
         if rule.text is not None and rule.text.search(message):
             return rule.error_class(message, sqlstate=sqlstate, native=native, statement=statement)
         if rule.text is None and (
-            (sqlstate is not None and sqlstate in rule.sqlstates) or (native is not None and native in rule.natives)
+            (sqlstate is not None and sqlstate in rule.sqlstates)
+            or (native is not None and native in rule.natives)
         ):
             return rule.error_class(message, sqlstate=sqlstate, native=native, statement=statement)
     return errors.DatabaseError(message, sqlstate=sqlstate, native=native, statement=statement)

@@ -27,13 +27,23 @@ def resolve_password(target: SqlServerTarget, environ: Any = None) -> str | None
     if target.password_env:
         value = environ.get(target.password_env)
         if not value:
-            raise ConfigError([f"password_env: environment variable {target.password_env} is not set or empty"])
+            raise ConfigError(
+                [f"password_env: environment variable {target.password_env} is not set or empty"]
+            )
     else:
         assert target.password_file is not None
         try:
-            value = Path(target.password_file).expanduser().read_text(encoding="utf-8").splitlines()[0].strip()
+            value = (
+                Path(target.password_file)
+                .expanduser()
+                .read_text(encoding="utf-8")
+                .splitlines()[0]
+                .strip()
+            )
         except (OSError, IndexError) as error:
-            raise ConfigError([f"password_file: cannot read a password from {target.password_file}: {error}"]) from None
+            raise ConfigError(
+                [f"password_file: cannot read a password from {target.password_file}: {error}"]
+            ) from None
     register_secret(value)
     return value
 
@@ -50,10 +60,12 @@ def choose_driver(configured: str | None, installed: list[str]) -> str:
         if name in installed:
             return name
     listed = ", ".join(installed) or "none"
-    raise ConfigError([
-        f"driver: no SQL Server ODBC driver found (installed ODBC drivers: {listed}); install "
-        "'ODBC Driver 18 for SQL Server' (or FreeTDS: apt-get install tdsodbc) or set driver"
-    ])
+    raise ConfigError(
+        [
+            f"driver: no SQL Server ODBC driver found (installed ODBC drivers: {listed}); install "
+            "'ODBC Driver 18 for SQL Server' (or FreeTDS: apt-get install tdsodbc) or set driver"
+        ]
+    )
 
 
 def connection_string(target: SqlServerTarget, driver: str, password: str | None) -> str:
@@ -95,7 +107,9 @@ class Endpoint:
         return f"{self.target.server_address}/{self.target.database}"
 
 
-def open_connection(endpoint: Endpoint, *, clock: Any = None, query_timeout: int | None = None) -> Any:
+def open_connection(
+    endpoint: Endpoint, *, clock: Any = None, query_timeout: int | None = None
+) -> Any:
     """Return an autocommit DB-API connection to the endpoint. Raise DatabaseError (classified)."""
     from jobs.db.classify import classify
 
@@ -106,8 +120,11 @@ def open_connection(endpoint: Endpoint, *, clock: Any = None, query_timeout: int
         faults = FaultPlan(**target.faults.model_dump())
         try:
             connection = connect(
-                Path(target.path).expanduser(), faults=faults, latency=target.latency_ms / 1000.0,
-                clock=clock, cost_model=target.cost_model,
+                Path(target.path).expanduser(),
+                faults=faults,
+                latency=target.latency_ms / 1000.0,
+                clock=clock,
+                cost_model=target.cost_model,
             )
         except Exception as error:
             raise classify(error, "connect") from None
@@ -123,11 +140,14 @@ def open_connection(endpoint: Endpoint, *, clock: Any = None, query_timeout: int
         driver = choose_driver(target.driver, list(pyodbc.drivers()))
         try:
             connection = pyodbc.connect(
-                connection_string(target, driver, password), autocommit=True, timeout=target.login_timeout
+                connection_string(target, driver, password),
+                autocommit=True,
+                timeout=target.login_timeout,
             )
         except pyodbc.Error as error:
             classified = classify(error, "connect")
             classified.args = (redact_text(str(classified)),)
             raise classified from None
-    connection.timeout = target.query_timeout if query_timeout is None else query_timeout
+    default_timeout = target.query_timeout if isinstance(target, SqlServerTarget) else 0
+    connection.timeout = default_timeout if query_timeout is None else query_timeout
     return connection

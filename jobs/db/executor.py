@@ -8,6 +8,7 @@ events, and translates driver errors through the classifier.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,35 +43,41 @@ def _message_text(message: Any) -> str:
 class Executor:
     """Runs named statements over one connection to one target; reconnects on request."""
 
-    def __init__(self, endpoint: Endpoint, *, clock: Any = None, default_timeout: int | None = None) -> None:
+    def __init__(
+        self, endpoint: Endpoint, *, clock: Any = None, default_timeout: int | None = None
+    ) -> None:
         self.endpoint = endpoint
         self.clock = clock or SystemClock()
         self.default_timeout = default_timeout
         self.statements_sent = 0
-        self.connection = open_connection(endpoint, clock=self._clock_for_connection(), query_timeout=default_timeout)
+        self.connection = open_connection(
+            endpoint, clock=self._clock_for_connection(), query_timeout=default_timeout
+        )
 
     def _clock_for_connection(self) -> Any:
         # The simulated SUSDB and the runner must agree on time: share a virtual clock.
         return self.clock if getattr(self.clock, "virtual", False) else None
 
     def reconnect(self) -> None:
-        try:
+        # A lost connection may not close cleanly; it is being replaced anyway.
+        with contextlib.suppress(Exception):
             self.connection.close()
-        except Exception:  # a lost connection may not close cleanly; it is being replaced anyway
-            pass
         self.connection = open_connection(
             self.endpoint, clock=self._clock_for_connection(), query_timeout=self.default_timeout
         )
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.connection.close()
-        except Exception:
-            pass
 
     # -- running -------------------------------------------------------------------------------
     def run(
-        self, name: str, params: Sequence[Any] = (), *, timeout: int | None = None, budget_seconds: float | None = None
+        self,
+        name: str,
+        params: Sequence[Any] = (),
+        *,
+        timeout: int | None = None,
+        budget_seconds: float | None = None,
     ) -> Result:
         """Run a named statement to completion; return all rows of all its result sets."""
         result = Result()
@@ -79,7 +86,12 @@ class Executor:
         return result
 
     def stream(
-        self, name: str, params: Sequence[Any] = (), *, timeout: int | None = None, fetch_size: int = 2000
+        self,
+        name: str,
+        params: Sequence[Any] = (),
+        *,
+        timeout: int | None = None,
+        fetch_size: int = 2000,
     ) -> Iterator[dict[str, Any]]:
         """Yield the rows of a named statement in chunks of ``fetch_size`` (bounded memory)."""
         result = Result()
@@ -87,21 +99,38 @@ class Executor:
             yield from rows
 
     def _execute(
-        self, name: str, params: Sequence[Any], timeout: int | None, budget_seconds: float | None,
-        result: Result, fetch_size: int | None,
+        self,
+        name: str,
+        params: Sequence[Any],
+        timeout: int | None,
+        budget_seconds: float | None,
+        result: Result,
+        fetch_size: int | None,
     ) -> Iterator[list[dict[str, Any]]]:
         spec: Statement = statement(name)
         remaining = list(params)
         for batch in spec.batches:
             marker_count = count_markers(batch.text)
             batch_params, remaining = remaining[:marker_count], remaining[marker_count:]
-            text = batch.text if batch.text.lstrip().startswith("-- name:") else f"-- name: {name}\n{batch.text}"
+            text = (
+                batch.text
+                if batch.text.lstrip().startswith("-- name:")
+                else f"-- name: {name}\n{batch.text}"
+            )
             for _ in range(batch.repeat):
-                yield from self._send(name, text, batch_params, timeout, budget_seconds, result, fetch_size)
+                yield from self._send(
+                    name, text, batch_params, timeout, budget_seconds, result, fetch_size
+                )
 
     def _send(
-        self, name: str, text: str, params: list[Any], timeout: int | None, budget_seconds: float | None,
-        result: Result, fetch_size: int | None,
+        self,
+        name: str,
+        text: str,
+        params: list[Any],
+        timeout: int | None,
+        budget_seconds: float | None,
+        result: Result,
+        fetch_size: int | None,
     ) -> Iterator[list[dict[str, Any]]]:
         connection = self.connection
         connection.timeout = self.default_timeout if timeout is None else timeout
@@ -137,7 +166,5 @@ class Executor:
         finally:
             if watchdog is not None:
                 watchdog.cancel()
-            try:
+            with contextlib.suppress(Exception):
                 cursor.close()
-            except Exception:
-                pass

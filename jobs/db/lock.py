@@ -8,6 +8,7 @@ dies.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from pathlib import Path
 from types import TracebackType
@@ -42,7 +43,9 @@ class TargetLock:
             self.file_lock.acquire()
         except filelock.Timeout:
             log.warning("lock.busy", resource=resource, holder="another run on this host")
-            raise LockBusy(f"another run holds the lock for target {self.endpoint.name!r} (on this host)") from None
+            raise LockBusy(
+                f"another run holds the lock for target {self.endpoint.name!r} (on this host)"
+            ) from None
         try:
             self.executor = Executor(self.endpoint, clock=self.clock, default_timeout=30)
             granted = self.executor.run("acquire_target_lock", [resource]).rows[0]["Result"]
@@ -51,20 +54,31 @@ class TargetLock:
             raise
         if granted < 0:
             self._release()
-            log.warning("lock.busy", resource=resource, holder="another session on the server", result=granted)
-            raise LockBusy(f"another run holds the lock for target {self.endpoint.name!r} (sp_getapplock {granted})")
+            log.warning(
+                "lock.busy",
+                resource=resource,
+                holder="another session on the server",
+                result=granted,
+            )
+            raise LockBusy(
+                f"another run holds the lock for target {self.endpoint.name!r} (sp_getapplock {granted})"
+            )
         log.debug("lock.acquired", resource=resource)
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self._release()
 
     def _release(self) -> None:
         if self.executor is not None:
-            try:
+            # Closing the session releases a session-owned applock anyway.
+            with contextlib.suppress(Exception):
                 self.executor.run("release_target_lock", [resource_name(self.endpoint)])
-            except Exception:  # closing the session releases a session-owned applock anyway
-                pass
             self.executor.close()
             self.executor = None
         if self.file_lock.is_locked:

@@ -42,15 +42,23 @@ def top_down(settings: Settings) -> list[str]:
 def run_all(settings: Settings, state_dir: Path, make_plan: Callable[[str, bool], Any]) -> ExitCode:
     order = top_down(settings)
     worst = ExitCode.OK
-    severity = [ExitCode.OK, ExitCode.PARTIAL, ExitCode.STAGE_FAILED, ExitCode.REFUSED, ExitCode.LOCKED]
+    severity = [
+        ExitCode.OK,
+        ExitCode.PARTIAL,
+        ExitCode.STAGE_FAILED,
+        ExitCode.REFUSED,
+        ExitCode.LOCKED,
+    ]
 
     def note(code: ExitCode) -> None:
         nonlocal worst
         if severity.index(code) > severity.index(worst):
             worst = code
 
-    phases = (("decline", order, lambda stages: [s for s in stages if s in DECLINE_PHASE]),
-              ("cleanup", list(reversed(order)), lambda stages: [s for s in stages if s != "decline"]))
+    phases = (
+        ("decline", order, lambda stages: [s for s in stages if s in DECLINE_PHASE]),
+        ("cleanup", list(reversed(order)), lambda stages: [s for s in stages if s != "decline"]),
+    )
     for phase, names, pick in phases:
         for name in names:
             plan = make_plan(name, False)

@@ -55,8 +55,12 @@ def choose_target(settings: Settings, name: str | None) -> Endpoint:
         only = next(iter(settings.targets))
         return Endpoint(only, settings.targets[only])
     if not settings.targets:
-        raise UsageError("no target configured: run `susdb-maint config init` (or `susdb-maint demo`)")
-    raise UsageError(f"several targets configured ({', '.join(sorted(settings.targets))}): choose one with --target")
+        raise UsageError(
+            "no target configured: run `susdb-maint config init` (or `susdb-maint demo`)"
+        )
+    raise UsageError(
+        f"several targets configured ({', '.join(sorted(settings.targets))}): choose one with --target"
+    )
 
 
 def build_plan(
@@ -76,26 +80,46 @@ def build_plan(
     if stages:
         unknown = [stage for stage in stages if stage not in STAGE_NAMES]
         if unknown:
-            raise UsageError(f"--stage {', '.join(unknown)}: unknown stage (choose from {', '.join(STAGE_NAMES)})")
+            raise UsageError(
+                f"--stage {', '.join(unknown)}: unknown stage (choose from {', '.join(STAGE_NAMES)})"
+            )
         chosen = list(stages)
         profile_until, profile_minutes = None, None
     else:
         if profile_name not in profiles:
-            raise UsageError(f"--profile {profile_name!r} is not defined (known: {', '.join(sorted(profiles))})")
+            raise UsageError(
+                f"--profile {profile_name!r} is not defined (known: {', '.join(sorted(profiles))})"
+            )
         chosen = list(profiles[profile_name].stages)
         profile_until = profiles[profile_name].until
         profile_minutes = profiles[profile_name].max_duration_minutes
     if remove_custom_indexes and "custom_indexes" not in chosen:
         chosen.insert(1 if chosen and chosen[0] == "preflight" else 0, "custom_indexes")
-    if "preflight" not in chosen and any(stage in chosen for stage in ("decline", "obsolete_updates", "compress",
-                                                                         "computers", "sync_history", "reindex")):
+    if "preflight" not in chosen and any(
+        stage in chosen
+        for stage in (
+            "decline",
+            "obsolete_updates",
+            "compress",
+            "computers",
+            "sync_history",
+            "reindex",
+        )
+    ):
         # Destructive and replica-sensitive stages rely on what preflight finds.
         chosen.insert(0, "preflight")
     window = settings.window
-    default_timeout = endpoint.target.query_timeout if isinstance(endpoint.target, SqlServerTarget) else 600
+    default_timeout = (
+        endpoint.target.query_timeout if isinstance(endpoint.target, SqlServerTarget) else 600
+    )
     return Plan(
-        settings=settings, endpoint=endpoint, profile=profile_name, stages=chosen, dry_run=dry_run,
+        settings=settings,
+        endpoint=endpoint,
+        profile=profile_name,
+        stages=chosen,
+        dry_run=dry_run,
         until=until or profile_until or window.until,
         max_duration_minutes=max_duration_minutes or profile_minutes or window.max_duration_minutes,
-        remove_custom_indexes=remove_custom_indexes, default_timeout=default_timeout,
+        remove_custom_indexes=remove_custom_indexes,
+        default_timeout=default_timeout,
     )

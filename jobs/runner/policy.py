@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_random_exponential
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
 from jobs import events
 from jobs.errors import DatabaseError
@@ -24,9 +31,14 @@ def retrying(settings: RunnerSettings, clock: Any, reconnect: Any) -> Retrying:
     def before_sleep(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         sleep = state.next_action.sleep if state.next_action else 0.0
-        log.warning("retry", attempt=state.attempt_number, sleep_seconds=round(sleep, 3),
-                    error_kind=getattr(error, "kind", "fatal"), error=str(error),
-                    native_error=getattr(error, "native", None))
+        log.warning(
+            "retry",
+            attempt=state.attempt_number,
+            sleep_seconds=round(sleep, 3),
+            error_kind=getattr(error, "kind", "fatal"),
+            error=str(error),
+            native_error=getattr(error, "native", None),
+        )
         if isinstance(error, DatabaseError) and error.reconnect:
             try:
                 reconnect()
@@ -35,7 +47,8 @@ def retrying(settings: RunnerSettings, clock: Any, reconnect: Any) -> Retrying:
 
     return Retrying(
         retry=retry_if_exception(is_retryable),
-        stop=stop_after_attempt(settings.max_attempts) | stop_after_delay(settings.retry_max_seconds),
+        stop=stop_after_attempt(settings.max_attempts)
+        | stop_after_delay(settings.retry_max_seconds),
         wait=wait_random_exponential(multiplier=0.5, max=30),
         sleep=clock.sleep,
         before_sleep=before_sleep,
@@ -47,7 +60,9 @@ class BatchSizer:
     """Aim each batch at ``target_seconds``: grow after fast batches, shrink after slow ones, halve
     after a timeout."""
 
-    def __init__(self, target_seconds: float, seconds_per_item: float | None, maximum: int = 5000) -> None:
+    def __init__(
+        self, target_seconds: float, seconds_per_item: float | None, maximum: int = 5000
+    ) -> None:
         self.target = target_seconds
         self.maximum = maximum
         guess = target_seconds / seconds_per_item if seconds_per_item else 10

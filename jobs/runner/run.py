@@ -48,9 +48,16 @@ class RunReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "run_id": self.run_id, "target": self.target, "profile": self.profile, "status": self.status,
-            "exit_code": int(self.exit_code), "dry_run": self.dry_run, "duration_seconds": round(self.duration_seconds, 3),
-            "stages": self.stages, "kpis_before": self.kpis_before, "kpis_after": self.kpis_after,
+            "run_id": self.run_id,
+            "target": self.target,
+            "profile": self.profile,
+            "status": self.status,
+            "exit_code": int(self.exit_code),
+            "dry_run": self.dry_run,
+            "duration_seconds": round(self.duration_seconds, 3),
+            "stages": self.stages,
+            "kpis_before": self.kpis_before,
+            "kpis_after": self.kpis_after,
             "quarantined": self.quarantined,
         }
 
@@ -70,12 +77,16 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
 
     def handler(number: int, frame: Any) -> None:
         if stop.is_set() and number == signal.SIGINT:
             raise KeyboardInterrupt
-        log.warning("signal.received", signal=signal.Signals(number).name, action="finishing the current item")
+        log.warning(
+            "signal.received",
+            signal=signal.Signals(number).name,
+            action="finishing the current item",
+        )
         stop.set()
 
     for number in (signal.SIGINT, signal.SIGTERM):
@@ -98,7 +109,9 @@ def _status_exit(results: list[dict[str, Any]], stopped: bool) -> tuple[str, Exi
     return "ok", ExitCode.OK
 
 
-def execute_plan(plan: Plan, state_dir: Path, *, clock: Any = None, stop: threading.Event | None = None) -> RunReport:
+def execute_plan(
+    plan: Plan, state_dir: Path, *, clock: Any = None, stop: threading.Event | None = None
+) -> RunReport:
     """Run every stage of the plan against its target; return the report (never raises for a
     stage failure; raises LockBusy, StateError or a connection error before any stage ran)."""
     from jobs.stages import STAGES, health
@@ -123,14 +136,31 @@ def execute_plan(plan: Plan, state_dir: Path, *, clock: Any = None, stop: thread
             store.close()
             raise
         deadline = plan.deadline_from(clock.now())
-        ctx = RunContext(run_id=run_id, target=plan.endpoint.name, settings=plan.settings, susdb=Susdb(executor),
-                         store=store, clock=clock, dry_run=plan.dry_run, deadline=deadline, stop=stop,
-                         remove_custom_indexes=plan.remove_custom_indexes)
-        report = RunReport(run_id, plan.endpoint.name, plan.profile, ExitCode.OK, "running", dry_run=plan.dry_run)
+        ctx = RunContext(
+            run_id=run_id,
+            target=plan.endpoint.name,
+            settings=plan.settings,
+            susdb=Susdb(executor),
+            store=store,
+            clock=clock,
+            dry_run=plan.dry_run,
+            deadline=deadline,
+            stop=stop,
+            remove_custom_indexes=plan.remove_custom_indexes,
+        )
+        report = RunReport(
+            run_id, plan.endpoint.name, plan.profile, ExitCode.OK, "running", dry_run=plan.dry_run
+        )
         store.start_run(run_id, plan.endpoint.name, plan.profile, plan.dry_run)
-        log.info("run.start", profile=plan.profile, stages=plan.stages, dry_run=plan.dry_run,
-                 deadline=deadline.isoformat() + "Z" if deadline else None, endpoint=plan.endpoint.describe(),
-                 virtual_time=getattr(clock, "virtual", False))
+        log.info(
+            "run.start",
+            profile=plan.profile,
+            stages=plan.stages,
+            dry_run=plan.dry_run,
+            deadline=deadline.isoformat() + "Z" if deadline else None,
+            endpoint=plan.endpoint.describe(),
+            virtual_time=getattr(clock, "virtual", False),
+        )
         try:
             report.kpis_before = _kpis(ctx, health, plan.count_obsolete_kpi)
             store.record_kpis(run_id, "before", report.kpis_before)
@@ -142,21 +172,42 @@ def execute_plan(plan: Plan, state_dir: Path, *, clock: Any = None, stop: thread
                 report.kpis_after = _kpis(ctx, health, plan.count_obsolete_kpi)
                 store.record_kpis(run_id, "after", report.kpis_after)
         finally:
-            remaining = {result["stage"]: result["remaining"] for result in report.stages if result.get("remaining")}
+            remaining = {
+                result["stage"]: result["remaining"]
+                for result in report.stages
+                if result.get("remaining")
+            }
             if ctx.out_of_time() and remaining:
-                log.warning("deadline.reached", remaining=remaining, reason="signal" if stop.is_set() else "deadline")
+                log.warning(
+                    "deadline.reached",
+                    remaining=remaining,
+                    reason="signal" if stop.is_set() else "deadline",
+                )
             report.quarantined = len(store.quarantined(plan.endpoint.name))
             report.status, report.exit_code = _status_exit(report.stages, stop.is_set())
             report.duration_seconds = (
-                clock.monotonic() if getattr(clock, "virtual", False) else time.monotonic() - wall_started
+                clock.monotonic()
+                if getattr(clock, "virtual", False)
+                else time.monotonic() - wall_started
             )
             summary = report.as_dict()
             store.finish_run(run_id, report.status, int(report.exit_code), summary)
-            log.info("run.finish", status=report.status, exit_code=int(report.exit_code),
-                     duration_seconds=round(report.duration_seconds, 3),
-                     stages=[{key: result[key] for key in ("stage", "status", "done", "skipped", "failed", "remaining")}
-                             for result in report.stages],
-                     kpis_before=report.kpis_before, kpis_after=report.kpis_after, quarantined=report.quarantined)
+            log.info(
+                "run.finish",
+                status=report.status,
+                exit_code=int(report.exit_code),
+                duration_seconds=round(report.duration_seconds, 3),
+                stages=[
+                    {
+                        key: result[key]
+                        for key in ("stage", "status", "done", "skipped", "failed", "remaining")
+                    }
+                    for result in report.stages
+                ],
+                kpis_before=report.kpis_before,
+                kpis_after=report.kpis_after,
+                quarantined=report.quarantined,
+            )
             executor.close()
             if lock is not None:
                 lock.__exit__(None, None, None)
@@ -182,7 +233,9 @@ def _run_stage(ctx: RunContext, ordinal: int, name: str, function: Any) -> dict[
         if name in DESTRUCTIVE_STAGES and ctx.facts.get("refuse_destructive") and not ctx.dry_run:
             outcome = StageOutcome(status="refused", reason=ctx.facts["refuse_destructive"])
         elif ctx.out_of_time() and name not in REPORTING_STAGES:
-            outcome = StageOutcome(status="deferred", reason="signal" if ctx.stop.is_set() else "deadline")
+            outcome = StageOutcome(
+                status="deferred", reason="signal" if ctx.stop.is_set() else "deadline"
+            )
         else:
             log.info("stage.start", dry_run=ctx.dry_run)
             ran = True
@@ -193,20 +246,46 @@ def _run_stage(ctx: RunContext, ordinal: int, name: str, function: Any) -> dict[
                 log.error("stage.fail", error_kind=kind, error=str(error))
                 outcome = StageOutcome(status="failed", reason=f"{kind}: {error}")
             except Exception as error:  # an unexpected bug in one stage must not stop the others
-                log.exception("stage.fail", error_kind="internal", error=f"{type(error).__name__}: {error}")
-                outcome = StageOutcome(status="failed", reason=f"internal: {type(error).__name__}: {error}")
+                log.exception(
+                    "stage.fail", error_kind="internal", error=f"{type(error).__name__}: {error}"
+                )
+                outcome = StageOutcome(
+                    status="failed", reason=f"internal: {type(error).__name__}: {error}"
+                )
         seconds = ctx.clock.monotonic() - started
         result = {
-            "stage": name, "status": outcome.status, "reason": outcome.reason, "started_at": started_at,
-            "finished_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "duration_seconds": round(seconds, 3),
-            "done": outcome.done, "skipped": outcome.skipped, "failed": outcome.failed, "remaining": outcome.remaining,
+            "stage": name,
+            "status": outcome.status,
+            "reason": outcome.reason,
+            "started_at": started_at,
+            "finished_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "duration_seconds": round(seconds, 3),
+            "done": outcome.done,
+            "skipped": outcome.skipped,
+            "failed": outcome.failed,
+            "remaining": outcome.remaining,
             "detail": outcome.detail,
         }
         if not ran or outcome.status in ("skipped", "refused", "deferred"):
-            log.warning("stage.skip", status=outcome.status, reason=outcome.reason, remaining=outcome.remaining)
+            log.warning(
+                "stage.skip",
+                status=outcome.status,
+                reason=outcome.reason,
+                remaining=outcome.remaining,
+            )
         else:
-            highlights = {key: value for key, value in outcome.detail.items() if key in SUMMARY_DETAILS}
-            log.info("stage.finish", status=outcome.status, reason=outcome.reason, done=outcome.done,
-                     skipped=outcome.skipped, failed=outcome.failed, remaining=outcome.remaining,
-                     duration_seconds=round(seconds, 3), **highlights)
+            highlights = {
+                key: value for key, value in outcome.detail.items() if key in SUMMARY_DETAILS
+            }
+            log.info(
+                "stage.finish",
+                status=outcome.status,
+                reason=outcome.reason,
+                done=outcome.done,
+                skipped=outcome.skipped,
+                failed=outcome.failed,
+                remaining=outcome.remaining,
+                duration_seconds=round(seconds, 3),
+                **highlights,
+            )
         return result

@@ -54,13 +54,24 @@ def ensure_queue(ctx: RunContext, stage: str, candidates: Candidates) -> dict[st
     started = time.monotonic()
     virtual_started = ctx.clock.monotonic()
     total = ctx.store.replace_queue(ctx.target, stage, ctx.run_id, candidates())
-    log.info("queue.build", items=total, seconds=round(time.monotonic() - started, 3),
-             server_seconds=round(ctx.clock.monotonic() - virtual_started, 3))
+    log.info(
+        "queue.build",
+        items=total,
+        seconds=round(time.monotonic() - started, 3),
+        server_seconds=round(ctx.clock.monotonic() - virtual_started, 3),
+    )
     return ctx.store.queue_counts(ctx.target, stage)
 
 
-def process_queue(ctx: RunContext, stage: str, candidates: Candidates, process: Process, *,
-                  per_item_seconds_guess: float, limit: int | None = None) -> StageOutcome:
+def process_queue(
+    ctx: RunContext,
+    stage: str,
+    candidates: Candidates,
+    process: Process,
+    *,
+    per_item_seconds_guess: float,
+    limit: int | None = None,
+) -> StageOutcome:
     """Work through a stage's queue; ``limit`` caps the items processed in this run."""
     counts = ensure_queue(ctx, stage, candidates)
     outcome = StageOutcome()
@@ -123,15 +134,30 @@ def process_queue(ctx: RunContext, stage: str, candidates: Candidates, process: 
                 raise
             except DatabaseError as error:
                 timed_out = timed_out or isinstance(error, StatementTimeout)
-                quarantined = ctx.store.mark_failed(ctx.target, stage, item.key, ctx.run_id, error.kind, str(error),
-                                                    runner_settings.quarantine_after)
+                quarantined = ctx.store.mark_failed(
+                    ctx.target,
+                    stage,
+                    item.key,
+                    ctx.run_id,
+                    error.kind,
+                    str(error),
+                    runner_settings.quarantine_after,
+                )
                 failed_this_run.add(item.key)
                 batch["failed"] += 1
                 consecutive_failures += 1
-                log.warning("item.fail", item=item.key, error_kind=error.kind, error=str(error),
-                            native_error=error.native, quarantined=quarantined)
+                log.warning(
+                    "item.fail",
+                    item=item.key,
+                    error_kind=error.kind,
+                    error=str(error),
+                    native_error=error.native,
+                    quarantined=quarantined,
+                )
                 if consecutive_failures >= CIRCUIT_BREAKER:
-                    raise DatabaseError(f"{consecutive_failures} items failed in a row; last: {error}") from error
+                    raise DatabaseError(
+                        f"{consecutive_failures} items failed in a row; last: {error}"
+                    ) from error
                 continue
             consecutive_failures = 0
             if skip_reason:
@@ -149,12 +175,21 @@ def process_queue(ctx: RunContext, stage: str, candidates: Candidates, process: 
         sizer.after_batch(processed, seconds, timed_out)
         for key in ("done", "skipped", "failed"):
             setattr(outcome, key, getattr(outcome, key) + batch[key])
-        active_left = _active(ctx, stage) - len(failed_this_run)
+        # Failed items stay queued but are not retried in this run: they leave this run's count.
+        active_left = remaining - processed
         rate = processed / seconds if seconds > 0 else None
-        log.info("batch.finish", batch=batch_number, size=len(items), **batch, seconds=round(seconds, 3),
-                 wall_seconds=round(wall_seconds, 3), remaining=max(0, active_left),
-                 rate_per_second=round(rate, 3) if rate else None,
-                 eta_seconds=round(active_left / rate, 1) if rate and active_left > 0 else 0, next_size=sizer.size)
+        log.info(
+            "batch.finish",
+            batch=batch_number,
+            size=len(items),
+            **batch,
+            seconds=round(seconds, 3),
+            wall_seconds=round(wall_seconds, 3),
+            remaining=max(0, active_left),
+            rate_per_second=round(rate, 3) if rate else None,
+            eta_seconds=round(active_left / rate, 1) if rate and active_left > 0 else 0,
+            next_size=sizer.size,
+        )
         remaining = max(0, active_left)
     outcome.remaining = _active(ctx, stage)
     if outcome.failed and outcome.status == "done":

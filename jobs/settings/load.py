@@ -57,7 +57,9 @@ def _parse_env_value(raw: str) -> Any:
         return raw
 
 
-def _leaf_paths(model: type[Any], prefix: tuple[str, ...], data: Mapping[str, Any]) -> list[tuple[str, ...]]:
+def _leaf_paths(
+    model: type[Any], prefix: tuple[str, ...], data: Mapping[str, Any]
+) -> list[tuple[str, ...]]:
     """List every overridable key path: schema fields, plus entries of named maps in ``data``."""
     paths: list[tuple[str, ...]] = []
     for name, field in model.model_fields.items():
@@ -92,12 +94,15 @@ def apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> lis
     Return problems for variables that name no key, so a typo in a container's environment is as
     loud as a typo in the file.
     """
-    by_name = {"_".join(path).upper().replace("-", "_").replace(".", "_"): path for path in _leaf_paths(Settings, (), data)}
+    by_name = {
+        "_".join(path).upper().replace("-", "_").replace(".", "_"): path
+        for path in _leaf_paths(Settings, (), data)
+    }
     problems = []
     for variable, raw in sorted(environ.items()):
         if not variable.startswith(ENV_PREFIX) or variable in _NOT_OVERRIDES:
             continue
-        path = by_name.get(variable[len(ENV_PREFIX):])
+        path = by_name.get(variable[len(ENV_PREFIX) :])
         if path is None:
             problems.append(f"${variable}: names no configuration key")
             continue
@@ -135,9 +140,7 @@ def validation_problems(source: str, error: ValidationError) -> list[str]:
     ]
 
 
-def load_settings(
-    path: Path | None, environ: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
     """Given a config file (or None for defaults) and the environment, return valid Settings.
 
     Raise ConfigError listing every problem, one line each: ``FILE: key.path: reason``.

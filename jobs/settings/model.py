@@ -40,7 +40,9 @@ STAGE_NAMES: tuple[str, ...] = (
     "statistics",
     "health",
 )
-DESTRUCTIVE_STAGES = frozenset({"decline", "obsolete_updates", "compress", "computers", "sync_history"})
+DESTRUCTIVE_STAGES = frozenset(
+    {"decline", "obsolete_updates", "compress", "computers", "sync_history"}
+)
 
 WID_PIPE = r"np:\\.\pipe\MICROSOFT##WID\tsql\query"
 SSEE_PIPE = r"np:\\.\pipe\MSSQL$MICROSOFT##SSEE\sql\query"
@@ -93,9 +95,13 @@ class LogSettings(Section):
 
 
 class SqlServerTarget(Section):
-    kind: Literal["sqlserver"] = doc("A SUSDB on SQL Server or Windows Internal Database.", "sqlserver")
+    kind: Literal["sqlserver"] = doc(
+        "A SUSDB on SQL Server or Windows Internal Database.", "sqlserver"
+    )
     server: str | None = doc(
-        "Host name or host\\instance. Leave empty with `wid = true`.", "sql01.contoso.com", default=None
+        "Host name or host\\instance. Leave empty with `wid = true`.",
+        "sql01.contoso.com",
+        default=None,
     )
     port: int | None = doc(
         "TCP port; empty for the default instance port or a named instance.",
@@ -121,7 +127,7 @@ class SqlServerTarget(Section):
         "windows",
         default="windows",
     )
-    username: str | None = doc("SQL login, with `auth = \"sql\"`.", "susdb_maint", default=None)
+    username: str | None = doc('SQL login, with `auth = "sql"`.', "susdb_maint", default=None)
     password_env: str | None = doc(
         "Name of the environment variable holding the SQL password.", "SUSDB_PASSWORD", default=None
     )
@@ -204,9 +210,20 @@ class SqlServerTarget(Section):
 class FaultSettings(Section):
     rate: float = doc("Share of statements that fail (0 to 1).", 0.05, default=0.0, ge=0.0, le=1.0)
     kinds: list[
-        Literal["deadlock", "lock_timeout", "query_timeout", "link_failure", "login_failed",
-                "permission_denied", "replica"]
-    ] = doc("Fault kinds drawn from.", ["deadlock", "lock_timeout"], default=["deadlock", "lock_timeout"])
+        Literal[
+            "deadlock",
+            "lock_timeout",
+            "query_timeout",
+            "link_failure",
+            "login_failed",
+            "permission_denied",
+            "replica",
+        ]
+    ] = doc(
+        "Fault kinds drawn from.",
+        ["deadlock", "lock_timeout"],
+        default=["deadlock", "lock_timeout"],
+    )
     statements: list[str] = doc(
         "Named statements that may fail (empty: all).", ["decline_update"], default=[]
     )
@@ -237,7 +254,9 @@ class RunnerSettings(Section):
         default=30.0,
         gt=0,
     )
-    max_attempts: int = doc("Attempts per item for transient errors, in one run.", 5, default=5, ge=1)
+    max_attempts: int = doc(
+        "Attempts per item for transient errors, in one run.", 5, default=5, ge=1
+    )
     retry_max_seconds: float = doc(
         "Stop retrying one item after this many seconds.", 600, default=600.0, gt=0
     )
@@ -245,7 +264,10 @@ class RunnerSettings(Section):
         "Quarantine an item after this many failed runs.", 3, default=3, ge=1
     )
     queue_max_age_hours: float = doc(
-        "Re-run a stage's candidate query when its queue is older than this.", 24, default=24.0, gt=0
+        "Re-run a stage's candidate query when its queue is older than this.",
+        24,
+        default=24.0,
+        gt=0,
     )
 
 
@@ -294,8 +316,12 @@ class ReindexSettings(Section):
     rebuild_above_percent: float = doc(
         "Rebuild above this fragmentation (Microsoft: 30).", 30, default=30.0, ge=0, le=100
     )
-    min_pages: int = doc("With `bands`: ignore indexes smaller than this.", 1000, default=1000, ge=0)
-    online: bool = doc("REBUILD WITH (ONLINE = ON) where the edition allows it.", True, default=True)
+    min_pages: int = doc(
+        "With `bands`: ignore indexes smaller than this.", 1000, default=1000, ge=0
+    )
+    online: bool = doc(
+        "REBUILD WITH (ONLINE = ON) where the edition allows it.", True, default=True
+    )
     maxdop: int | None = doc("MAXDOP for rebuilds.", 2, default=None, ge=0, le=64)
     fill_factor: int = doc(
         "Fill factor for a first rebuild of an index with 5000+ rows and none set.",
@@ -323,8 +349,8 @@ class DeclineRule(Section):
         "What the pattern is matched against.", "title"
     )
     match: Literal["word", "regex"] = doc(
-        "`word`: whole words, case-insensitive (\"Windows Server 2012\" does not hit \"Windows "
-        "Server 2012 R2\"); `regex`: a Python regular expression, case-insensitive.",
+        '`word`: whole words, case-insensitive ("Windows Server 2012" does not hit "Windows '
+        'Server 2012 R2"); `regex`: a Python regular expression, case-insensitive.',
         "word",
         default="word",
     )
@@ -408,10 +434,17 @@ class CompressSettings(Section):
 
 class ComputerSettings(Section):
     inactive_days: int = doc(
-        "Delete computers that have not contacted the server for this many days.", 30, default=30, ge=1
+        "Delete computers that have not contacted the server for this many days.",
+        30,
+        default=30,
+        ge=1,
     )
     guard_percent: float = doc(
-        "Refuse when more than this share of all computers would go.", 25, default=25.0, ge=0, le=100
+        "Refuse when more than this share of all computers would go.",
+        25,
+        default=25.0,
+        ge=0,
+        le=100,
     )
     guard_count: int = doc("Refuse when more than this many would go.", 500, default=500, ge=0)
 
@@ -454,16 +487,22 @@ class HealthSettings(Section):
 
 
 class StageSettings(Section):
-    custom_indexes: CustomIndexSettings = doc("custom_indexes stage.", None, default_factory=CustomIndexSettings)
+    custom_indexes: CustomIndexSettings = doc(
+        "custom_indexes stage.", None, default_factory=CustomIndexSettings
+    )
     reindex: ReindexSettings = doc("reindex stage.", None, default_factory=ReindexSettings)
-    statistics: StatisticsSettings = doc("statistics stage.", None, default_factory=StatisticsSettings)
+    statistics: StatisticsSettings = doc(
+        "statistics stage.", None, default_factory=StatisticsSettings
+    )
     decline: DeclineSettings = doc("decline stage.", None, default_factory=DeclineSettings)
     obsolete_updates: ObsoleteUpdateSettings = doc(
         "obsolete_updates stage.", None, default_factory=ObsoleteUpdateSettings
     )
     compress: CompressSettings = doc("compress stage.", None, default_factory=CompressSettings)
     computers: ComputerSettings = doc("computers stage.", None, default_factory=ComputerSettings)
-    sync_history: SyncHistorySettings = doc("sync_history stage.", None, default_factory=SyncHistorySettings)
+    sync_history: SyncHistorySettings = doc(
+        "sync_history stage.", None, default_factory=SyncHistorySettings
+    )
     content_files: ContentFileSettings = doc(
         "content_files stage.", None, default_factory=ContentFileSettings
     )
@@ -475,16 +514,29 @@ class Profile(Section):
         "Stages in order.", ["preflight", "decline", "obsolete_updates", "health"], min_length=1
     )
     max_duration_minutes: float | None = doc(
-        "Stop starting new work after this many minutes (overrides [window]).", 240, default=None, gt=0
+        "Stop starting new work after this many minutes (overrides [window]).",
+        240,
+        default=None,
+        gt=0,
     )
     until: ClockTime = doc("Stop starting new work at this local time.", "06:00", default=None)
 
 
 def default_profiles() -> dict[str, Profile]:
-    full = [name for name in STAGE_NAMES if name not in ("backup",)]
-    nightly = [
-        "preflight", "custom_indexes", "reindex", "decline", "obsolete_updates", "compress",
-        "computers", "sync_history", "content_files", "reindex", "statistics", "health",
+    full: list[Any] = [name for name in STAGE_NAMES if name not in ("backup",)]
+    nightly: list[Any] = [
+        "preflight",
+        "custom_indexes",
+        "reindex",
+        "decline",
+        "obsolete_updates",
+        "compress",
+        "computers",
+        "sync_history",
+        "content_files",
+        "reindex",
+        "statistics",
+        "health",
     ]
     return {
         "nightly": Profile(stages=nightly, max_duration_minutes=240),
@@ -512,8 +564,12 @@ class Settings(Section):
         {"wsus01": {"kind": "sqlserver", "server": "sql01.contoso.com", "auth": "windows"}},
         default={},
     )
-    runner: RunnerSettings = doc("Batches, retries and queues.", None, default_factory=RunnerSettings)
-    window: WindowSettings = doc("Default maintenance window.", None, default_factory=WindowSettings)
+    runner: RunnerSettings = doc(
+        "Batches, retries and queues.", None, default_factory=RunnerSettings
+    )
+    window: WindowSettings = doc(
+        "Default maintenance window.", None, default_factory=WindowSettings
+    )
     backup: BackupSettings = doc("Backup gate.", None, default_factory=BackupSettings)
     stages: StageSettings = doc("Options per stage.", None, default_factory=StageSettings)
     profiles: dict[str, Profile] = doc(
@@ -538,7 +594,9 @@ class Settings(Section):
             problems.append(f"default_target {self.default_target!r} is not a configured target")
         for name, target in self.targets.items():
             if target.upstream and target.upstream not in self.targets:
-                problems.append(f"targets.{name}.upstream {target.upstream!r} is not a configured target")
+                problems.append(
+                    f"targets.{name}.upstream {target.upstream!r} is not a configured target"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -80,7 +80,9 @@ def _comment(text: str) -> list[str]:
     return [f"# {line}" for line in text.splitlines()]
 
 
-def _section_lines(model: type[BaseModel], heading: str | None, values: dict[str, Any] | None) -> list[str]:
+def _section_lines(
+    model: type[BaseModel], heading: str | None, values: dict[str, Any] | None
+) -> list[str]:
     lines: list[str] = []
     nested: list[tuple[str, type[BaseModel], FieldInfo]] = []
     if heading:
@@ -101,7 +103,9 @@ def _section_lines(model: type[BaseModel], heading: str | None, values: dict[str
             default = _default(field)
             shown = default if default is not None else (field.examples or [None])[0]
             prefix = "# "
-            lines.append(f"{prefix}{name} = {toml_value(shown)}" if shown is not None else f"# {name} =")
+            lines.append(
+                f"{prefix}{name} = {toml_value(shown)}" if shown is not None else f"# {name} ="
+            )
         lines.append("")
     for name, sub, field in nested:
         lines.extend(_comment(field.description or ""))
@@ -116,17 +120,26 @@ def example_config(simulator_path: str | None = None) -> str:
     lines.append("# SUSDB instances, by name. Run against one with --target NAME.")
     if simulator_path is not None:
         lines.extend(
-            _section_lines(SimulatorTarget, "targets.demo", {"kind": "simulator", "path": simulator_path})
+            _section_lines(
+                SimulatorTarget, "targets.demo", {"kind": "simulator", "path": simulator_path}
+            )
         )
     else:
         lines.extend(
             _section_lines(
                 SqlServerTarget,
                 "targets.wsus01",
-                {"kind": "sqlserver", "server": "sql01.contoso.com", "port": 1433, "auth": "windows"},
+                {
+                    "kind": "sqlserver",
+                    "server": "sql01.contoso.com",
+                    "port": 1433,
+                    "auth": "windows",
+                },
             )
         )
-    lines.append("# Profiles: nightly, pre-patch-tuesday and full are built in; add or override here.")
+    lines.append(
+        "# Profiles: nightly, pre-patch-tuesday and full are built in; add or override here."
+    )
     lines.append("# [profiles.weekly]")
     lines.append('# stages = ["preflight", "reindex", "statistics", "health"]')
     lines.append("# max_duration_minutes = 120")
@@ -156,7 +169,13 @@ def _reference_rows(model: type[BaseModel], prefix: str) -> list[str]:
             rows.extend(_reference_rows(Profile, "profiles.NAME."))
             continue
         default = _default(field)
-        default_text = "required" if field.is_required() else f"`{toml_value(default)}`" if default is not None else "none"
+        default_text = (
+            "required"
+            if field.is_required()
+            else f"`{toml_value(default)}`"
+            if default is not None
+            else "none"
+        )
         example = (field.examples or [None])[0]
         example_text = f"`{toml_value(example)}`" if example is not None else ""
         description = (field.description or "").replace("|", "\\|").replace("\n", " ")

@@ -23,13 +23,28 @@ PRESETS = {"small": 2_000, "neglected": 60_000}
 CHUNK = 20_000
 
 CLASSIFICATIONS = (
-    "Security Updates", "Critical Updates", "Updates", "Definition Updates", "Drivers",
-    "Feature Packs", "Update Rollups", "Upgrades",
+    "Security Updates",
+    "Critical Updates",
+    "Updates",
+    "Definition Updates",
+    "Drivers",
+    "Feature Packs",
+    "Update Rollups",
+    "Upgrades",
 )
 PRODUCTS = (
-    "Windows 10", "Windows 11", "Windows Server 2016", "Windows Server 2019", "Windows Server 2022",
-    "Windows Server 2012 R2", "Windows Server 2008 R2", "Microsoft Defender Antivirus",
-    "Office 2016", "Microsoft 365 Apps", ".NET Framework 4.8", "Windows 10 LTSB",
+    "Windows 10",
+    "Windows 11",
+    "Windows Server 2016",
+    "Windows Server 2019",
+    "Windows Server 2022",
+    "Windows Server 2012 R2",
+    "Windows Server 2008 R2",
+    "Microsoft Defender Antivirus",
+    "Office 2016",
+    "Microsoft 365 Apps",
+    ".NET Framework 4.8",
+    "Windows 10 LTSB",
 )
 WINDOWS = (
     ("Windows 10 Version 22H2", "Windows 10", "WINDOWS10"),
@@ -39,8 +54,23 @@ WINDOWS = (
     ("Microsoft server operating system version 21H2", "Windows Server 2022", "WS2022"),
     ("Windows Server 2012 R2", "Windows Server 2012 R2", "WS2012R2"),
 )
-ARCHES = (("x64-based Systems", "X64"), ("x86-based Systems", "X86"), ("ARM64-based Systems", "ARM64"))
-LANGUAGES = ("fr-fr", "de-de", "ja-jp", "es-es", "it-it", "pt-br", "zh-cn", "ko-kr", "ru-ru", "nl-nl")
+ARCHES = (
+    ("x64-based Systems", "X64"),
+    ("x86-based Systems", "X86"),
+    ("ARM64-based Systems", "ARM64"),
+)
+LANGUAGES = (
+    "fr-fr",
+    "de-de",
+    "ja-jp",
+    "es-es",
+    "it-it",
+    "pt-br",
+    "zh-cn",
+    "ko-kr",
+    "ru-ru",
+    "nl-nl",
+)
 
 
 @dataclass
@@ -49,7 +79,9 @@ class Profile:
 
     updates: int
     seed: int = 1
-    now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0, tzinfo=None))
+    now: datetime = field(
+        default_factory=lambda: datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    )
     neglected: bool = False
     replica: bool = False
     delete_fix: bool = True
@@ -70,7 +102,9 @@ class Spec:
     expired: bool = False
 
 
-def preset_profile(name: str, *, updates: int | None = None, seed: int = 1, **kwargs: object) -> Profile:
+def preset_profile(
+    name: str, *, updates: int | None = None, seed: int = 1, **kwargs: object
+) -> Profile:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
     neglected = name == "neglected"
@@ -97,9 +131,20 @@ def _specs(profile: Profile, rng: random.Random) -> Iterator[Spec]:
     index = 0
     kb = 5000000
     # Shares of the catalog per family; the chains are long on a neglected server.
-    shares = {"defender": 0.32, "cumulative": 0.22, "office": 0.12, "dotnet": 0.05, "drivers": 0.15,
-              "itanium": 0.03, "language": 0.04, "upgrades": 0.02, "misc": 0.05}
-    months = max(6, min(120, int(total * shares["cumulative"] / (len(WINDOWS) * len(ARCHES) * 1.5))))
+    shares = {
+        "defender": 0.32,
+        "cumulative": 0.22,
+        "office": 0.12,
+        "dotnet": 0.05,
+        "drivers": 0.15,
+        "itanium": 0.03,
+        "language": 0.04,
+        "upgrades": 0.02,
+        "misc": 0.05,
+    }
+    months = max(
+        6, min(120, int(total * shares["cumulative"] / (len(WINDOWS) * len(ARCHES) * 1.5)))
+    )
     start = profile.now - timedelta(days=30 * months)
 
     # Monthly cumulative updates: one chain per product and architecture, plus previews.
@@ -114,8 +159,10 @@ def _specs(profile: Profile, rng: random.Random) -> Iterator[Spec]:
                 key = (title_product, arch)
                 spec = Spec(
                     title=f"{month_date:%Y-%m} Cumulative Update for {title_product} for {arch_text} (KB{kb})",
-                    classification="Security Updates", product=product,
-                    created=month_date + timedelta(days=rng.randint(8, 14)), kb=str(kb),
+                    classification="Security Updates",
+                    product=product,
+                    created=month_date + timedelta(days=rng.randint(8, 14)),
+                    kb=str(kb),
                     legacy=f"KB{kb}-{legacy_product}-{arch}-ROLLUP",
                 )
                 if key in chains:
@@ -128,8 +175,10 @@ def _specs(profile: Profile, rng: random.Random) -> Iterator[Spec]:
                     kb += 1
                     yield Spec(
                         title=f"{month_date:%Y-%m} Cumulative Update Preview for {title_product} for {arch_text} (KB{kb})",
-                        classification="Updates", product=product,
-                        created=month_date + timedelta(days=rng.randint(20, 27)), kb=str(kb),
+                        classification="Updates",
+                        product=product,
+                        created=month_date + timedelta(days=rng.randint(20, 27)),
+                        kb=str(kb),
                         legacy=f"KB{kb}-{legacy_product}-{arch}-PREVIEW",
                         supersedes=[chains[key]],
                     )
@@ -149,8 +198,11 @@ def _specs(profile: Profile, rng: random.Random) -> Iterator[Spec]:
         moment += timedelta(hours=24 / per_day)
         spec = Spec(
             title=f"Security Intelligence Update for Microsoft Defender Antivirus - KB2267602 (Version 1.{version // 1000}.{version % 1000}.0)",
-            classification="Definition Updates", product="Microsoft Defender Antivirus",
-            created=moment, kb="2267602", legacy=f"DEFENDER-{version}",
+            classification="Definition Updates",
+            product="Microsoft Defender Antivirus",
+            created=moment,
+            kb="2267602",
+            legacy=f"DEFENDER-{version}",
         )
         if previous is not None:
             spec.supersedes.append(previous)
@@ -178,22 +230,41 @@ def _specs(profile: Profile, rng: random.Random) -> Iterator[Spec]:
         return profile.now - timedelta(days=(count - number) * 30 * months / max(count, 1))
 
     office_count = int(total * shares["office"])
-    yield from chain("office", office_count, lambda n: Spec(
-        title=f"Security Update for Microsoft Office 2016 (KB{5002000 + n}) {'32' if n % 2 else '64'}-Bit Edition",
-        classification="Security Updates", product="Office 2016", created=dated(n, office_count),
-        kb=str(5002000 + n), legacy=f"KB{5002000 + n}-OFFICE2016-{'X86' if n % 2 else 'X64'}"))
+    yield from chain(
+        "office",
+        office_count,
+        lambda n: Spec(
+            title=f"Security Update for Microsoft Office 2016 (KB{5002000 + n}) {'32' if n % 2 else '64'}-Bit Edition",
+            classification="Security Updates",
+            product="Office 2016",
+            created=dated(n, office_count),
+            kb=str(5002000 + n),
+            legacy=f"KB{5002000 + n}-OFFICE2016-{'X86' if n % 2 else 'X64'}",
+        ),
+    )
     dotnet_count = int(total * shares["dotnet"])
-    yield from chain("dotnet", dotnet_count, lambda n: Spec(
-        title=f"Cumulative Update for .NET Framework 3.5 and 4.8 for Windows 10 Version 22H2 for {ARCHES[n % 2][0]} (KB{5030000 + n})",
-        classification="Security Updates", product=".NET Framework 4.8", created=dated(n, dotnet_count),
-        kb=str(5030000 + n), legacy=f"KB{5030000 + n}-DOTNET48-{ARCHES[n % 2][1]}-TSL"))
+    yield from chain(
+        "dotnet",
+        dotnet_count,
+        lambda n: Spec(
+            title=f"Cumulative Update for .NET Framework 3.5 and 4.8 for Windows 10 Version 22H2 for {ARCHES[n % 2][0]} (KB{5030000 + n})",
+            classification="Security Updates",
+            product=".NET Framework 4.8",
+            created=dated(n, dotnet_count),
+            kb=str(5030000 + n),
+            legacy=f"KB{5030000 + n}-DOTNET48-{ARCHES[n % 2][1]}-TSL",
+        ),
+    )
     driver_count = int(total * shares["drivers"])
     for number in range(driver_count):
         vendor = ("Intel", "Realtek", "HP", "Dell", "Lenovo", "Synaptics")[number % 6]
         spec = Spec(
             title=f"{vendor} - System - 10.1.{number // 50}.{number % 50}",
-            classification="Drivers", product="Windows 10", update_type="Driver",
-            created=dated(number, driver_count), legacy=f"DRIVER-{vendor.upper()}-{number}",
+            classification="Drivers",
+            product="Windows 10",
+            update_type="Driver",
+            created=dated(number, driver_count),
+            legacy=f"DRIVER-{vendor.upper()}-{number}",
         )
         if number >= 6 and rng.random() < 0.4:
             spec.supersedes.append(index - 6)
@@ -204,9 +275,12 @@ def _specs(profile: Profile, rng: random.Random) -> Iterator[Spec]:
         kb += 1
         yield Spec(
             title=f"Security Update for Windows Server 2008 R2 for Itanium-based Systems (KB{kb})",
-            classification="Security Updates", product="Windows Server 2008 R2",
-            created=profile.now - timedelta(days=900 + number), kb=str(kb),
-            legacy=f"KB{kb}-Win2008R2-IA64-X", expired=rng.random() < 0.3,
+            classification="Security Updates",
+            product="Windows Server 2008 R2",
+            created=profile.now - timedelta(days=900 + number),
+            kb=str(kb),
+            legacy=f"KB{kb}-Win2008R2-IA64-X",
+            expired=rng.random() < 0.3,
         )
         index += 1
         emitted += 1
@@ -215,8 +289,10 @@ def _specs(profile: Profile, rng: random.Random) -> Iterator[Spec]:
         kb += 1
         yield Spec(
             title=f"Windows 10 Version 22H2 Language Interface Pack - {language} (KB{kb})",
-            classification="Updates", product="Windows 10",
-            created=profile.now - timedelta(days=rng.randint(30, 1500)), kb=str(kb),
+            classification="Updates",
+            product="Windows 10",
+            created=profile.now - timedelta(days=rng.randint(30, 1500)),
+            kb=str(kb),
             legacy=f"KB{kb}-WINDOWS10-LIP-{language.upper()}",
         )
         index += 1
@@ -224,7 +300,8 @@ def _specs(profile: Profile, rng: random.Random) -> Iterator[Spec]:
     for number in range(int(total * shares["upgrades"])):
         yield Spec(
             title=f"Windows 11, version 23H2 x64 {LANGUAGES[number % len(LANGUAGES)]} Business Edition",
-            classification="Upgrades", product="Windows 11",
+            classification="Upgrades",
+            product="Windows 11",
             created=profile.now - timedelta(days=rng.randint(30, 700)),
             legacy=f"UPGRADE-WIN11-23H2-{number}",
         )
@@ -232,12 +309,14 @@ def _specs(profile: Profile, rng: random.Random) -> Iterator[Spec]:
         emitted += 1
     while emitted < total:
         kb += 1
-        product = WINDOWS[emitted % len(WINDOWS)]
+        windows = WINDOWS[emitted % len(WINDOWS)]
         yield Spec(
-            title=f"Update for {product[0]} for {ARCHES[emitted % 2][0]} (KB{kb})",
-            classification="Updates", product=product[1],
-            created=profile.now - timedelta(days=rng.randint(1, 2000)), kb=str(kb),
-            legacy=f"KB{kb}-{product[2]}-{ARCHES[emitted % 2][1]}-UPDATE",
+            title=f"Update for {windows[0]} for {ARCHES[emitted % 2][0]} (KB{kb})",
+            classification="Updates",
+            product=windows[1],
+            created=profile.now - timedelta(days=rng.randint(1, 2000)),
+            kb=str(kb),
+            legacy=f"KB{kb}-{windows[2]}-{ARCHES[emitted % 2][1]}-UPDATE",
             expired=rng.random() < 0.08,
         )
         index += 1
@@ -268,35 +347,107 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
     now = profile.now
     writer = _Writer(connection)
     ids = {"local": 0, "revision": 0, "property": 0, "deployment": 0}
-    update_types = {"Software": _guid(rng), "Driver": _guid(rng), "Category": _guid(rng), "Detectoid": _guid(rng)}
+    update_types = {
+        "Software": _guid(rng),
+        "Driver": _guid(rng),
+        "Category": _guid(rng),
+        "Detectoid": _guid(rng),
+    }
     for name, guid in update_types.items():
         writer.add("tbUpdateType", (guid, name))
     groups = {
-        "All Computers": schema.ALL_COMPUTERS_GROUP, "Unassigned Computers": schema.UNASSIGNED_GROUP,
-        "Workstations": _guid(rng), "Servers": _guid(rng),
+        "All Computers": schema.ALL_COMPUTERS_GROUP,
+        "Unassigned Computers": schema.UNASSIGNED_GROUP,
+        "Workstations": _guid(rng),
+        "Servers": _guid(rng),
     }
     for order, (name, guid) in enumerate(groups.items()):
         parent = None if name == "All Computers" else schema.ALL_COMPUTERS_GROUP
-        writer.add("tbTargetGroup", (guid, 0, name, None, order, int(name in ("All Computers", "Unassigned Computers")), parent, 0))
+        writer.add(
+            "tbTargetGroup",
+            (
+                guid,
+                0,
+                name,
+                None,
+                order,
+                int(name in ("All Computers", "Unassigned Computers")),
+                parent,
+                0,
+            ),
+        )
 
-    def new_update(title: str, update_type: str, created: datetime, legacy: str, *, explicitly: int = 1,
-                   expired: bool = False, kb: str | None = None, revisions: int = 1) -> tuple[int, str, int]:
+    def new_update(
+        title: str,
+        update_type: str,
+        created: datetime,
+        legacy: str,
+        *,
+        explicitly: int = 1,
+        expired: bool = False,
+        kb: str | None = None,
+        revisions: int = 1,
+    ) -> tuple[int, str, int]:
         ids["local"] += 1
         local_id = ids["local"]
         update_id = _guid(rng)
         received = created + timedelta(hours=rng.randint(1, 48))
-        writer.add("tbUpdate", (local_id, update_id, update_types[update_type], 0, None, 1, 0, None,
-                                legacy, None, 0, _ts(min(received, now))))
+        writer.add(
+            "tbUpdate",
+            (
+                local_id,
+                update_id,
+                update_types[update_type],
+                0,
+                None,
+                1,
+                0,
+                None,
+                legacy,
+                None,
+                0,
+                _ts(min(received, now)),
+            ),
+        )
         latest = 0
         for number in range(1, revisions + 1):
             ids["revision"] += 1
             revision_id = ids["revision"]
             is_latest = int(number == revisions)
-            writer.add("tbRevision", (revision_id, local_id, 200 + number, None, 1, 0, _ts(created), _guid(rng),
-                                      1, 1, 0, 1, is_latest, 0))
+            writer.add(
+                "tbRevision",
+                (
+                    revision_id,
+                    local_id,
+                    200 + number,
+                    None,
+                    1,
+                    0,
+                    _ts(created),
+                    _guid(rng),
+                    1,
+                    1,
+                    0,
+                    1,
+                    is_latest,
+                    0,
+                ),
+            )
             # A revision expires with its update; older revisions are never "expired" themselves.
-            writer.add("tbProperty", (revision_id, int(expired and bool(is_latest)), _ts(created),
-                                      _ts(min(received, now)), explicitly, 0, update_type, "Important", 0))
+            writer.add(
+                "tbProperty",
+                (
+                    revision_id,
+                    int(expired and bool(is_latest)),
+                    _ts(created),
+                    _ts(min(received, now)),
+                    explicitly,
+                    0,
+                    update_type,
+                    "Important",
+                    0,
+                ),
+            )
             ids["property"] += 1
             property_id = ids["property"]
             writer.add("tbLocalizedProperty", (property_id, title, f"Description of {title}", None))
@@ -309,9 +460,12 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
     categories: dict[str, int] = {}
     for category_type, names in (("UpdateClassification", CLASSIFICATIONS), ("Product", PRODUCTS)):
         for order, name in enumerate(names):
-            local_id, _, _ = new_update(name, "Category", now - timedelta(days=3000), f"CATEGORY-{name}",
-                                        explicitly=0)
-            writer.add("tbCategory", (local_id, local_id, None, category_type, _ts(now), 0, 0, order))
+            local_id, _, _ = new_update(
+                name, "Category", now - timedelta(days=3000), f"CATEGORY-{name}", explicitly=0
+            )
+            writer.add(
+                "tbCategory", (local_id, local_id, None, category_type, _ts(now), 0, 0, order)
+            )
             categories[name] = local_id
 
     superseded_ratio_declined = 0.02 if profile.neglected else 0.6
@@ -319,13 +473,27 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
     update_guid: list[str] = []
     local_ids: list[int] = []
     superseded: set[int] = set()
-    counts = {"updates": 0, "superseded": 0, "expired": 0, "approved": 0, "declined": 0, "bundles": 0,
-              "prerequisites": 0, "computers": 0, "sync_events": 0}
+    counts = {
+        "updates": 0,
+        "superseded": 0,
+        "expired": 0,
+        "approved": 0,
+        "declined": 0,
+        "bundles": 0,
+        "prerequisites": 0,
+        "computers": 0,
+        "sync_events": 0,
+    }
     specs = list(_specs(profile, rng))
     for position, spec in enumerate(specs):
         revisions = 1 if rng.random() > 0.15 else rng.randint(2, 3)
         local_id, update_id, revision_id = new_update(
-            spec.title, spec.update_type, spec.created, spec.legacy, expired=spec.expired, kb=spec.kb,
+            spec.title,
+            spec.update_type,
+            spec.created,
+            spec.legacy,
+            expired=spec.expired,
+            kb=spec.kb,
             revisions=revisions,
         )
         latest_revision.append(revision_id)
@@ -343,21 +511,46 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
         if not spec.expired and rng.random() < (0.25 if not is_old else 0.1):
             group = groups["Workstations"] if rng.random() < 0.6 else groups["Servers"]
             ids["deployment"] += 1
-            writer.add("tbDeployment", (ids["deployment"], revision_id, group, 0, schema.ACTION_INSTALL, 0,
-                                        _ts(spec.created + timedelta(days=2)), None, None, "CONTOSO\\wsusadmin",
-                                        _ts(spec.created + timedelta(days=2)), ids["deployment"], _guid(rng), 1,
-                                        spec.update_type, 0))
+            writer.add(
+                "tbDeployment",
+                (
+                    ids["deployment"],
+                    revision_id,
+                    group,
+                    0,
+                    schema.ACTION_INSTALL,
+                    0,
+                    _ts(spec.created + timedelta(days=2)),
+                    None,
+                    None,
+                    "CONTOSO\\wsusadmin",
+                    _ts(spec.created + timedelta(days=2)),
+                    ids["deployment"],
+                    _guid(rng),
+                    1,
+                    spec.update_type,
+                    0,
+                ),
+            )
             counts["approved"] += 1
         # Bundles: some cumulative updates carry a non-deployable child (deleted with the parent).
         if "Cumulative Update for" in spec.title and rng.random() < 0.05:
-            _, _, child_revision = new_update(f"{spec.title} (component)", "Software", spec.created,
-                                              f"{spec.legacy}-CHILD", explicitly=0)
+            _, _, child_revision = new_update(
+                f"{spec.title} (component)",
+                "Software",
+                spec.created,
+                f"{spec.legacy}-CHILD",
+                explicitly=0,
+            )
             writer.add("tbBundleDependency", (revision_id, child_revision))
             counts["bundles"] += 1
         # Prerequisites: an expired update that a live update still needs cannot be deleted.
         if position > 10 and rng.random() < 0.01:
             prerequisite = rng.randrange(0, position)
-            writer.add("tbPrerequisiteDependency", (revision_id, latest_revision[prerequisite], local_ids[prerequisite]))
+            writer.add(
+                "tbPrerequisiteDependency",
+                (revision_id, latest_revision[prerequisite], local_ids[prerequisite]),
+            )
             counts["prerequisites"] += 1
         if position % CHUNK == 0:
             writer.flush()
@@ -367,10 +560,27 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
     for older in sorted(superseded):
         if rng.random() < superseded_ratio_declined:
             ids["deployment"] += 1
-            writer.add("tbDeployment", (ids["deployment"], latest_revision[older], schema.ALL_COMPUTERS_GROUP, 0,
-                                        schema.ACTION_BLOCK, 0, _ts(now - timedelta(days=90)), None, None,
-                                        "CONTOSO\\wsusadmin", _ts(now - timedelta(days=90)), ids["deployment"],
-                                        _guid(rng), 0, None, 0))
+            writer.add(
+                "tbDeployment",
+                (
+                    ids["deployment"],
+                    latest_revision[older],
+                    schema.ALL_COMPUTERS_GROUP,
+                    0,
+                    schema.ACTION_BLOCK,
+                    0,
+                    _ts(now - timedelta(days=90)),
+                    None,
+                    None,
+                    "CONTOSO\\wsusadmin",
+                    _ts(now - timedelta(days=90)),
+                    ids["deployment"],
+                    _guid(rng),
+                    0,
+                    None,
+                    0,
+                ),
+            )
             counts["declined"] += 1
     counts["superseded"] = len(superseded)
     writer.flush()
@@ -381,9 +591,25 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
         age_days = rng.randint(31, 400) if rng.random() < stale_share else rng.uniform(0, 3)
         seen = now - timedelta(days=age_days)
         name = f"{'SRV' if number % 5 == 0 else 'PC'}{number:05d}.contoso.com"
-        writer.add("tbComputerTarget", (number + 1, _guid(rng), None, _ts(seen), _ts(seen), None,
-                                        f"10.{number // 65536 % 256}.{number // 256 % 256}.{number % 256}", name, 1,
-                                        _ts(seen), None, _ts(seen), None, 0))
+        writer.add(
+            "tbComputerTarget",
+            (
+                number + 1,
+                _guid(rng),
+                None,
+                _ts(seen),
+                _ts(seen),
+                None,
+                f"10.{number // 65536 % 256}.{number // 256 % 256}.{number % 256}",
+                name,
+                1,
+                _ts(seen),
+                None,
+                _ts(seen),
+                None,
+                0,
+            ),
+        )
     counts["computers"] = computer_count
 
     # Synchronization history: two syncs a day for up to two years, plus client reporting events.
@@ -394,14 +620,50 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
             at = now - timedelta(days=day, hours=sync * 12)
             for event_id in (schema.SYNC_EVENT_IDS[0], schema.SYNC_EVENT_IDS[1]):
                 ordinal += 1
-                writer.add("tbEventInstance", (_guid(rng), event_id, schema.SYNC_EVENT_NAMESPACE, 1, _ts(at), _ts(at),
-                                               0, "WSUS", None, None, None, None, None, None, ordinal))
+                writer.add(
+                    "tbEventInstance",
+                    (
+                        _guid(rng),
+                        event_id,
+                        schema.SYNC_EVENT_NAMESPACE,
+                        1,
+                        _ts(at),
+                        _ts(at),
+                        0,
+                        "WSUS",
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        ordinal,
+                    ),
+                )
                 counts["sync_events"] += 1
     for number in range(min(200_000, profile.updates // 2)):
         ordinal += 1
         at = now - timedelta(minutes=rng.randint(1, 60 * 24 * 60))
-        writer.add("tbEventInstance", (_guid(rng), 183, 1, 2, _ts(at), _ts(at), 0, "AutomaticUpdates", None, None,
-                                       None, None, None, None, ordinal))
+        writer.add(
+            "tbEventInstance",
+            (
+                _guid(rng),
+                183,
+                1,
+                2,
+                _ts(at),
+                _ts(at),
+                0,
+                "AutomaticUpdates",
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                ordinal,
+            ),
+        )
         if number % CHUNK == 0:
             writer.flush()
     writer.flush()
@@ -411,34 +673,63 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
     return counts
 
 
-def _write_server_objects(connection: sqlite3.Connection, profile: Profile, rng: random.Random) -> None:
+def _write_server_objects(
+    connection: sqlite3.Connection, profile: Profile, rng: random.Random
+) -> None:
     now = profile.now
-    connection.execute("INSERT INTO tbConfigurationA VALUES (1, ?, ?, ?, ?, 0)", (
-        _guid(rng), 0 if profile.replica else 1, "wsus-root.contoso.com" if profile.replica else None,
-        8530 if profile.replica else None))
-    connection.execute("INSERT INTO tbConfigurationC VALUES (1, 5242880, ?, 30, NULL)", (int(profile.replica),))
-    connection.execute("INSERT INTO tbSchemaVersion VALUES (1, 'UpdateServices-DB', '10.0.20348', 1)")
+    connection.execute(
+        "INSERT INTO tbConfigurationA VALUES (1, ?, ?, ?, ?, 0)",
+        (
+            _guid(rng),
+            0 if profile.replica else 1,
+            "wsus-root.contoso.com" if profile.replica else None,
+            8530 if profile.replica else None,
+        ),
+    )
+    connection.execute(
+        "INSERT INTO tbConfigurationC VALUES (1, 5242880, ?, 30, NULL)", (int(profile.replica),)
+    )
+    connection.execute(
+        "INSERT INTO tbSchemaVersion VALUES (1, 'UpdateServices-DB', '10.0.20348', 1)"
+    )
     for table, index_id, name, type_desc, key, row_bytes in schema.BASE_INDEXES:
         if profile.neglected:
             fragmentation, density = rng.uniform(20, 95), rng.uniform(55, 80)
         else:
             fragmentation, density = rng.uniform(0, 12), rng.uniform(88, 99)
-        connection.execute("INSERT INTO sim_index VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
-                           (table, index_id, name, type_desc, key, fragmentation, density, row_bytes))
+        connection.execute(
+            "INSERT INTO sim_index VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
+            (table, index_id, name, type_desc, key, fragmentation, density, row_bytes),
+        )
     if profile.custom_indexes:
-        connection.execute("INSERT INTO sim_index VALUES ('tbLocalizedPropertyForRevision', 3, 'nclLocalizedPropertyID', "
-                           "'NONCLUSTERED', 'LocalizedPropertyID', 0, 1, 98, 12)")
-        connection.execute("INSERT INTO sim_index VALUES ('tbRevisionSupersedesUpdate', 3, 'nclSupercededUpdateID', "
-                           "'NONCLUSTERED', 'SupersededUpdateID', 0, 1, 98, 24)")
-    definition = schema.SPDELETEUPDATE_FIXED if profile.delete_fix else schema.SPDELETEUPDATE_ORIGINAL
-    connection.execute("INSERT INTO sim_object_definition VALUES ('dbo.spDeleteUpdate', ?)", (definition,))
+        connection.execute(
+            "INSERT INTO sim_index VALUES ('tbLocalizedPropertyForRevision', 3, 'nclLocalizedPropertyID', "
+            "'NONCLUSTERED', 'LocalizedPropertyID', 0, 1, 98, 12)"
+        )
+        connection.execute(
+            "INSERT INTO sim_index VALUES ('tbRevisionSupersedesUpdate', 3, 'nclSupercededUpdateID', "
+            "'NONCLUSTERED', 'SupersededUpdateID', 0, 1, 98, 24)"
+        )
+    definition = (
+        schema.SPDELETEUPDATE_FIXED if profile.delete_fix else schema.SPDELETEUPDATE_ORIGINAL
+    )
+    connection.execute(
+        "INSERT INTO sim_object_definition VALUES ('dbo.spDeleteUpdate', ?)", (definition,)
+    )
     edition = "Windows Internal Database (64-bit)"
-    for name, value in (("Edition", edition), ("ProductVersion", "13.0.6300.2"), ("EngineEdition", "4"),
-                        ("ServerName", "WSUS01\\MICROSOFT##WID"), ("IsHadrEnabled", "0")):
+    for name, value in (
+        ("Edition", edition),
+        ("ProductVersion", "13.0.6300.2"),
+        ("EngineEdition", "4"),
+        ("ServerName", "WSUS01\\MICROSOFT##WID"),
+        ("IsHadrEnabled", "0"),
+    ):
         connection.execute("INSERT INTO sim_server_property VALUES (?, ?)", (name, value))
     if profile.backup_age_hours is not None:
         finished = now - timedelta(hours=profile.backup_age_hours)
-        connection.execute("INSERT INTO sim_backupset VALUES (1, 'SUSDB', 'D', 0, ?, 'D:\\Backup\\SUSDB.bak')",
-                           (_ts(finished),))
+        connection.execute(
+            "INSERT INTO sim_backupset VALUES (1, 'SUSDB', 'D', 0, ?, 'D:\\Backup\\SUSDB.bak')",
+            (_ts(finished),),
+        )
     connection.execute("INSERT INTO sim_meta VALUES ('created', ?)", (_ts(now),))
     connection.execute("INSERT INTO sim_meta VALUES ('seed', ?)", (str(profile.seed),))

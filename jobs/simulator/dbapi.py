@@ -22,7 +22,7 @@ import filelock
 from jobs.clock import SystemClock, VirtualClock
 from jobs.db.catalog import statement_name
 from jobs.simulator import system
-from jobs.simulator.faults import FaultPlan, _DRIVER, make_error, server_error
+from jobs.simulator.faults import _DRIVER, FaultPlan, make_error, server_error
 from jobs.simulator.server import ResultSet, Server, ts
 from jobs.simulator.translate import number_placeholders, to_sqlite
 
@@ -142,8 +142,12 @@ class Cursor:
         current = self._current()
         self.rowcount = current.rowcount if current else -1
         self.messages = (
-            [("[01000] (0)", f"[Microsoft][ODBC Driver 18 for SQL Server][SQL Server]{text}") for text in current.messages]
-            if current and current.messages else None
+            [
+                ("[01000] (0)", f"[Microsoft][ODBC Driver 18 for SQL Server][SQL Server]{text}")
+                for text in current.messages
+            ]
+            if current and current.messages
+            else None
         )
 
     def _rows(self) -> list[tuple[Any, ...]]:
@@ -154,7 +158,9 @@ class Cursor:
 
 
 class Connection:
-    def __init__(self, path: Path, faults: FaultPlan | None, latency: float, clock: Any, cost_model: bool) -> None:
+    def __init__(
+        self, path: Path, faults: FaultPlan | None, latency: float, clock: Any, cost_model: bool
+    ) -> None:
         self.path = path
         self.faults = faults or FaultPlan()
         self.latency = latency
@@ -218,12 +224,17 @@ class Connection:
             if name in system.HANDLERS:
                 results, cost = system.HANDLERS[name](self.server, params)
             elif system.SYSTEM_MARKERS.search(_COMMENT.sub("", sql)):
-                raise server_error(f"susdb-maint simulator: statement {name!r} uses SQL Server system objects "
-                                   f"that the simulator does not model", native=2812)
+                raise server_error(
+                    f"susdb-maint simulator: statement {name!r} uses SQL Server system objects "
+                    f"that the simulator does not model",
+                    native=2812,
+                )
             else:
                 results, cost = self._run_tsql(name, sql, params)
             self._charge(cost)
-            self.db.execute("INSERT OR REPLACE INTO sim_meta VALUES ('clock', ?)", (ts(self.clock.now()),))
+            self.db.execute(
+                "INSERT OR REPLACE INTO sim_meta VALUES ('clock', ?)", (ts(self.clock.now()),)
+            )
             self.db.execute("COMMIT")
         except BaseException:
             if self.db.in_transaction:
@@ -243,8 +254,12 @@ class Connection:
         numbered, count = number_placeholders(sql)
         if count != len(params):
             raise _DRIVER.ProgrammingError(
-                "07002", f"[07002] The SQL contains {count} parameter markers, but {len(params)} parameters were supplied")
-        bindings: dict[str, Any] = {f"p{index}": value for index, value in enumerate(params, start=1)}
+                "07002",
+                f"[07002] The SQL contains {count} parameter markers, but {len(params)} parameters were supplied",
+            )
+        bindings: dict[str, Any] = {
+            f"p{index}": value for index, value in enumerate(params, start=1)
+        }
         results: list[ResultSet] = []
         cost = 0.0
         last_rowcount = -1
@@ -254,7 +269,9 @@ class Connection:
                 continue
             declare = _DECLARE.match(text)
             if declare:
-                bindings[declare.group(1)] = _literal(declare.group(2), bindings) if declare.group(2) else None
+                bindings[declare.group(1)] = (
+                    _literal(declare.group(2), bindings) if declare.group(2) else None
+                )
                 continue
             rowcount = _ROWCOUNT.match(text)
             if rowcount:
@@ -270,7 +287,9 @@ class Connection:
             try:
                 translated = to_sqlite(text)
             except Exception as error:  # sqlglot parse errors: report like a SQL syntax error
-                raise server_error(f"susdb-maint simulator could not translate {name!r}: {error}", native=102) from error
+                raise server_error(
+                    f"susdb-maint simulator could not translate {name!r}: {error}", native=102
+                ) from error
             try:
                 cursor = self.db.execute(translated, bindings)
             except sqlite3.Error as error:
@@ -285,7 +304,9 @@ class Connection:
             cost += self.server.charge(0.005)
         return results, cost
 
-    def _call(self, procedure: str, arguments: str, bindings: dict[str, Any]) -> tuple[ResultSet, float]:
+    def _call(
+        self, procedure: str, arguments: str, bindings: dict[str, Any]
+    ) -> tuple[ResultSet, float]:
         model = self.server.procedure(procedure)
         if model is None:
             raise server_error(f"Could not find stored procedure '{procedure}'.", native=2812)
@@ -300,8 +321,11 @@ class Connection:
         try:
             return model(*positional, **kwargs)
         except TypeError as error:
-            raise server_error(f"Procedure or function '{procedure}' has too many arguments specified "
-                               f"or is missing a parameter ({error}).", native=8144) from error
+            raise server_error(
+                f"Procedure or function '{procedure}' has too many arguments specified "
+                f"or is missing a parameter ({error}).",
+                native=8144,
+            ) from error
 
     def _applock(self, name: str, params: list[Any]) -> list[ResultSet]:
         (resource,) = params
@@ -321,7 +345,9 @@ class Connection:
 
 
 def _split_arguments(text: str) -> list[str]:
-    parts, depth, current, in_string = [], 0, [], False
+    parts: list[str] = []
+    current: list[str] = []
+    depth, in_string = 0, False
     for char in text:
         if char == "'":
             in_string = not in_string
@@ -340,8 +366,20 @@ def _split_arguments(text: str) -> list[str]:
     return parts
 
 
-_UNITS = {"DAY": "days", "DD": "days", "D": "days", "HOUR": "hours", "HH": "hours", "MINUTE": "minutes",
-          "MI": "minutes", "N": "minutes", "SECOND": "seconds", "SS": "seconds", "S": "seconds", "WEEK": "weeks"}
+_UNITS = {
+    "DAY": "days",
+    "DD": "days",
+    "D": "days",
+    "HOUR": "hours",
+    "HH": "hours",
+    "MINUTE": "minutes",
+    "MI": "minutes",
+    "N": "minutes",
+    "SECOND": "seconds",
+    "SS": "seconds",
+    "S": "seconds",
+    "WEEK": "weeks",
+}
 
 
 def _dateadd(unit: str, number: Any, moment: Any) -> str | None:
@@ -367,7 +405,9 @@ def connect(
     """Open a simulated SUSDB. ``latency`` (seconds) is real time added to every statement."""
     path = Path(path)
     if not path.is_file():
-        raise make_error("link_failure", f"simulated SUSDB not found: {path}", function="SQLDriverConnect")
+        raise make_error(
+            "link_failure", f"simulated SUSDB not found: {path}", function="SQLDriverConnect"
+        )
     return Connection(path, faults, latency, clock, cost_model)
 
 
@@ -395,5 +435,3 @@ def create(path: str | Path, profile: Any) -> dict[str, int]:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     temporary.replace(path)  # a half-written catalog never takes the real name
     return counts
-
-

@@ -38,7 +38,14 @@ def _look_alike_module() -> ModuleType:
     class InterfaceError(Error):
         pass
 
-    for cls in (Error, DatabaseError, OperationalError, ProgrammingError, IntegrityError, InterfaceError):
+    for cls in (
+        Error,
+        DatabaseError,
+        OperationalError,
+        ProgrammingError,
+        IntegrityError,
+        InterfaceError,
+    ):
         cls.__module__ = "pyodbc"
         setattr(module, cls.__name__, cls)
     return module
@@ -58,22 +65,53 @@ PREFIX = "[Microsoft][ODBC Driver 18 for SQL Server]"
 
 # kind: (exception class name, SQLSTATE, native error, message, from the server?)
 FAULTS: dict[str, tuple[str, str, int, str, bool]] = {
-    "deadlock": ("Error", "40001", 1205,
-                 "Transaction (Process ID 57) was deadlocked on lock resources with another process and "
-                 "has been chosen as the deadlock victim. Rerun the transaction.", True),
+    "deadlock": (
+        "Error",
+        "40001",
+        1205,
+        "Transaction (Process ID 57) was deadlocked on lock resources with another process and "
+        "has been chosen as the deadlock victim. Rerun the transaction.",
+        True,
+    ),
     "lock_timeout": ("Error", "HY000", 1222, "Lock request time out period exceeded.", True),
     "query_timeout": ("OperationalError", "HYT00", 0, "Query timeout expired", False),
-    "link_failure": ("OperationalError", "08S01", 10054,
-                     "TCP Provider: An existing connection was forcibly closed by the remote host.", False),
-    "login_failed": ("InterfaceError", "28000", 18456, "Login failed for user 'susdb_maint'.", True),
-    "permission_denied": ("ProgrammingError", "42000", 229,
-                          "The EXECUTE permission was denied on the object 'spDeleteUpdate', database "
-                          "'SUSDB', schema 'dbo'.", True),
-    "replica": ("ProgrammingError", "42000", 50000,
-                "Cannot perform this action when the server is in replica mode", True),
-    "still_referenced": ("ProgrammingError", "42000", 50000,
-                         "spDeleteUpdate got error: cannot delete update as it is still referenced by "
-                         "other update(s)", True),
+    "link_failure": (
+        "OperationalError",
+        "08S01",
+        10054,
+        "TCP Provider: An existing connection was forcibly closed by the remote host.",
+        False,
+    ),
+    "login_failed": (
+        "InterfaceError",
+        "28000",
+        18456,
+        "Login failed for user 'susdb_maint'.",
+        True,
+    ),
+    "permission_denied": (
+        "ProgrammingError",
+        "42000",
+        229,
+        "The EXECUTE permission was denied on the object 'spDeleteUpdate', database "
+        "'SUSDB', schema 'dbo'.",
+        True,
+    ),
+    "replica": (
+        "ProgrammingError",
+        "42000",
+        50000,
+        "Cannot perform this action when the server is in replica mode",
+        True,
+    ),
+    "still_referenced": (
+        "ProgrammingError",
+        "42000",
+        50000,
+        "spDeleteUpdate got error: cannot delete update as it is still referenced by "
+        "other update(s)",
+        True,
+    ),
     "cancelled": ("OperationalError", "HY008", 0, "Operation canceled", False),
 }
 

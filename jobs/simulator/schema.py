@@ -6,6 +6,8 @@ Tables prefixed ``sim_`` are the simulator's own bookkeeping (index physical sta
 definitions, server properties, backup history); every other name is SUSDB's.
 """
 
+import sqlite3
+
 ALL_COMPUTERS_GROUP = "A0A08746-4DBE-4A37-9ADF-9E7652C0B421"
 UNASSIGNED_GROUP = "B73CA6ED-5727-47F3-84DE-015E03F6A88A"
 ACTION_INSTALL, ACTION_UNINSTALL, ACTION_BLOCK, ACTION_PREDEPLOYMENT_CHECK = 0, 1, 2, 3
@@ -242,6 +244,7 @@ CREATE INDEX sim_ix_supersedes_superseded ON tbRevisionSupersedesUpdate (Superse
 CREATE INDEX sim_ix_revision_update ON tbRevision (LocalUpdateID);
 CREATE INDEX sim_ix_lpfr_property ON tbLocalizedPropertyForRevision (LocalizedPropertyID);
 CREATE INDEX sim_ix_computer_sync ON tbComputerTarget (LastSyncTime);
+CREATE INDEX sim_ix_dead_deployment_id ON tbDeadDeployment (DeploymentID);
 CREATE INDEX sim_ix_event_time ON tbEventInstance (EventNamespaceID, TimeAtServer);
 """
 
@@ -303,11 +306,32 @@ WHERE p.ExplicitlyDeployable = 1 AND u.IsHidden = 0;
 BASE_INDEXES = (
     ("tbUpdate", 1, "PK__tbUpdate", "CLUSTERED", "LocalUpdateID", 120),
     ("tbRevision", 1, "PK__tbRevision", "CLUSTERED", "RevisionID", 90),
-    ("tbRevision", 2, "ncRevision_LocalUpdateID_RevisionNumber__IsLatestRevision", "NONCLUSTERED", "IsLatestRevision", 20),
+    (
+        "tbRevision",
+        2,
+        "ncRevision_LocalUpdateID_RevisionNumber__IsLatestRevision",
+        "NONCLUSTERED",
+        "IsLatestRevision",
+        20,
+    ),
     ("tbProperty", 1, "PK__tbProperty", "CLUSTERED", "RevisionID", 160),
-    ("tbRevisionSupersedesUpdate", 1, "PK__tbRevisionSupersedesUpdate", "CLUSTERED", "RevisionID", 28),
+    (
+        "tbRevisionSupersedesUpdate",
+        1,
+        "PK__tbRevisionSupersedesUpdate",
+        "CLUSTERED",
+        "RevisionID",
+        28,
+    ),
     ("tbLocalizedProperty", 1, "PK__tbLocalizedProperty", "CLUSTERED", "LocalizedPropertyID", 900),
-    ("tbLocalizedPropertyForRevision", 1, "PK__tbLocalizedPropertyForRevision", "CLUSTERED", "RevisionID", 20),
+    (
+        "tbLocalizedPropertyForRevision",
+        1,
+        "PK__tbLocalizedPropertyForRevision",
+        "CLUSTERED",
+        "RevisionID",
+        20,
+    ),
     ("tbRevisionInCategory", 1, "PK__tbRevisionInCategory", "CLUSTERED", "RevisionID", 16),
     ("tbRevisionInCategory", 2, "nc1RevisionInCategory", "NONCLUSTERED", "CategoryID", 12),
     ("tbDeployment", 1, "c0DeploymentRevision", "CLUSTERED", "LastChangeNumber", 220),
@@ -330,5 +354,5 @@ SPDELETEUPDATE_FIXED = SPDELETEUPDATE_ORIGINAL.replace(
 )
 
 
-def create(connection) -> None:  # type: ignore[no-untyped-def]
+def create(connection: sqlite3.Connection) -> None:
     connection.executescript(TABLES + VIEWS)

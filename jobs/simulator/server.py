@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from jobs.simulator import schema
 from jobs.simulator.faults import make_error, server_error
@@ -57,6 +57,7 @@ class Server:
         self.db = db
         self.clock = clock
         self.cost_model = cost_model
+        self._row_counts: dict[str, int] = {}
 
     # -- helpers -------------------------------------------------------------------------------
     def charge(self, seconds: float) -> float:
@@ -67,43 +68,63 @@ class Server:
         return row[0] if row else None
 
     def has_index_on(self, table: str, column: str) -> bool:
-        return bool(self.scalar(
-            "SELECT 1 FROM sim_index WHERE object_name = ? AND key_column = ? AND index_id > 1",
-            (table, column)))
+        return bool(
+            self.scalar(
+                "SELECT 1 FROM sim_index WHERE object_name = ? AND key_column = ? AND index_id > 1",
+                (table, column),
+            )
+        )
 
     def delete_fix_applied(self) -> bool:
-        definition = self.scalar("SELECT definition FROM sim_object_definition WHERE name = 'dbo.spDeleteUpdate'")
+        definition = self.scalar(
+            "SELECT definition FROM sim_object_definition WHERE name = 'dbo.spDeleteUpdate'"
+        )
         return "REVISIONID INT PRIMARY KEY" in " ".join((definition or "").upper().split())
 
     def fragment(self, table: str, changed_rows: int) -> None:
         """Deletes and inserts fragment a table's indexes in proportion to the share of rows changed."""
-        rows = self.table_rows(table) or 1
+        # Counting rows on every change would make the simulator quadratic: estimate from a count
+        # taken once per connection.
+        if table not in self._row_counts:
+            self._row_counts[table] = self.table_rows(table)
+        rows = max(1, self._row_counts[table])
         share = min(1.0, changed_rows / rows)
         self.db.execute(
             "UPDATE sim_index SET avg_fragmentation_in_percent = MIN(99.0, avg_fragmentation_in_percent + ?), "
             "avg_page_space_used_in_percent = MAX(40.0, avg_page_space_used_in_percent - ?) WHERE object_name = ?",
-            (share * 400.0, share * 150.0, table))
+            (share * 400.0, share * 150.0, table),
+        )
 
     def table_rows(self, table: str) -> int:
         return int(self.scalar(f'SELECT COUNT(*) FROM "{table}"') or 0)
 
     # -- stored procedures ---------------------------------------------------------------------
-    def spDeclineUpdate(self, updateID: str, adminName: str = "", failIfReplica: int = 1) -> tuple[ResultSet, float]:
+    def spDeclineUpdate(
+        self, updateID: str, adminName: str = "", failIfReplica: int = 1
+    ) -> tuple[ResultSet, float]:
         if failIfReplica and self.scalar("SELECT ReplicaMode FROM tbConfigurationC"):
             raise make_error("replica")
         update_id = str(updateID).strip("{}").upper()
-        local_id = self.scalar("SELECT LocalUpdateID FROM tbUpdate WHERE UpdateID = ?", (update_id,))
+        local_id = self.scalar(
+            "SELECT LocalUpdateID FROM tbUpdate WHERE UpdateID = ?", (update_id,)
+        )
         if local_id is None:
             raise server_error(f"spDeclineUpdate: the update {update_id} was not found")
         now = ts(self.clock.now())
-        revisions = [row[0] for row in self.db.execute(
-            "SELECT RevisionID FROM tbRevision WHERE LocalUpdateID = ? "
-            "UNION SELECT b.BundledRevisionID FROM tbBundleDependency b JOIN tbRevision r "
-            "ON r.RevisionID = b.RevisionID WHERE r.LocalUpdateID = ?", (local_id, local_id))]
+        revisions = [
+            row[0]
+            for row in self.db.execute(
+                "SELECT RevisionID FROM tbRevision WHERE LocalUpdateID = ? "
+                "UNION SELECT b.BundledRevisionID FROM tbBundleDependency b JOIN tbRevision r "
+                "ON r.RevisionID = b.RevisionID WHERE r.LocalUpdateID = ?",
+                (local_id, local_id),
+            )
+        ]
         marks = ",".join("?" * len(revisions))
         already = self.scalar(
             f"SELECT COUNT(*) FROM tbDeployment WHERE RevisionID IN ({marks}) AND ActionID = ?",
-            (*revisions, schema.ACTION_BLOCK))
+            (*revisions, schema.ACTION_BLOCK),
+        )
         if already:
             return ResultSet(rowcount=0), self.charge(COST["statement"])
         self.db.execute(
@@ -114,19 +135,37 @@ class Server:
             f"d.DeploymentGuid, d.IsAssigned, d.RevisionID, d.TargetGroupID, d.TargetGroupTypeID, ?, "
             f"d.LastChangeNumber, ?, r.RevisionNumber, d.UpdateType FROM tbDeployment d "
             f"JOIN tbRevision r ON r.RevisionID = d.RevisionID WHERE d.RevisionID IN ({marks})",
-            (now, adminName, update_id, *revisions))
-        removed = self.db.execute(f"DELETE FROM tbDeployment WHERE RevisionID IN ({marks})", revisions).rowcount
+            (now, adminName, update_id, *revisions),
+        )
+        removed = self.db.execute(
+            f"DELETE FROM tbDeployment WHERE RevisionID IN ({marks})", revisions
+        ).rowcount
         latest = self.scalar(
-            "SELECT RevisionID FROM tbRevision WHERE LocalUpdateID = ? AND IsLatestRevision = 1", (local_id,))
-        next_id = int(self.scalar("SELECT COALESCE(MAX(DeploymentID), 0) + 1 FROM "
-                                  "(SELECT DeploymentID FROM tbDeployment UNION ALL SELECT DeploymentID FROM tbDeadDeployment)"))
-        for offset, revision in enumerate([latest] + [rev for rev in revisions if rev != latest and self._is_child(rev, local_id)]):
+            "SELECT RevisionID FROM tbRevision WHERE LocalUpdateID = ? AND IsLatestRevision = 1",
+            (local_id,),
+        )
+        next_id = 1 + max(
+            int(self.scalar("SELECT COALESCE(MAX(DeploymentID), 0) FROM tbDeployment")),
+            int(self.scalar("SELECT COALESCE(MAX(DeploymentID), 0) FROM tbDeadDeployment")),
+        )
+        for offset, revision in enumerate(
+            [latest] + [rev for rev in revisions if rev != latest and self._is_child(rev, local_id)]
+        ):
             self.db.execute(
                 "INSERT INTO tbDeployment (DeploymentID, RevisionID, TargetGroupID, TargetGroupTypeID, ActionID, "
                 "DeploymentTime, AdminName, LastChangeTime, LastChangeNumber, IsAssigned) "
                 "VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, 0)",
-                (next_id + offset, revision, schema.ALL_COMPUTERS_GROUP, schema.ACTION_BLOCK, now, adminName, now,
-                 next_id + offset))
+                (
+                    next_id + offset,
+                    revision,
+                    schema.ALL_COMPUTERS_GROUP,
+                    schema.ACTION_BLOCK,
+                    now,
+                    adminName,
+                    now,
+                    next_id + offset,
+                ),
+            )
         self.fragment("tbDeployment", removed + 1)
         cost = COST["decline_update"]
         if not self.has_index_on("tbRevisionSupersedesUpdate", "SupersededUpdateID"):
@@ -134,10 +173,17 @@ class Server:
         return ResultSet(rowcount=removed), self.charge(cost)
 
     def _is_child(self, revision: int, local_id: int) -> bool:
-        return bool(self.scalar("SELECT 1 FROM tbRevision WHERE RevisionID = ? AND LocalUpdateID <> ?", (revision, local_id)))
+        return bool(
+            self.scalar(
+                "SELECT 1 FROM tbRevision WHERE RevisionID = ? AND LocalUpdateID <> ?",
+                (revision, local_id),
+            )
+        )
 
     def spGetObsoleteUpdatesToCleanup(self) -> tuple[ResultSet, float]:
-        threshold = int(self.scalar("SELECT RevisionDeletionTimeThreshold FROM tbConfigurationC") or 30)
+        threshold = int(
+            self.scalar("SELECT RevisionDeletionTimeThreshold FROM tbConfigurationC") or 30
+        )
         minimum = ts(self.clock.now() - timedelta(days=threshold))
         rows = self.db.execute(
             """
@@ -158,34 +204,48 @@ class Server:
                               WHERE r4.LocalUpdateID = u.LocalUpdateID AND dd.TargetGroupTypeID = 0
                                 AND dd.ActionID IN (0, 1, 3) AND dd.TimeOfDeath > :minimum)
             ORDER BY u.LocalUpdateID DESC
-            """, {"minimum": minimum}).fetchall()
+            """,
+            {"minimum": minimum},
+        ).fetchall()
         updates = self.table_rows("tbUpdate")
-        return ResultSet(["LocalUpdateID"], rows), self.charge(updates * COST["obsolete_scan_per_update"])
+        return ResultSet(["LocalUpdateID"], rows), self.charge(
+            updates * COST["obsolete_scan_per_update"]
+        )
 
     def spDeleteUpdate(self, localUpdateID: int) -> tuple[ResultSet, float]:
         local_id = int(localUpdateID)
-        revisions = [row[0] for row in self.db.execute(
-            "SELECT RevisionID FROM tbRevision WHERE LocalUpdateID = ?", (local_id,))]
+        revisions = [
+            row[0]
+            for row in self.db.execute(
+                "SELECT RevisionID FROM tbRevision WHERE LocalUpdateID = ?", (local_id,)
+            )
+        ]
         if not revisions:
             return ResultSet(rowcount=0), self.charge(COST["statement"])
         marks = ",".join("?" * len(revisions))
         referenced = self.scalar(
             f"SELECT 1 FROM tbBundleDependency WHERE BundledRevisionID IN ({marks}) "
             f"UNION ALL SELECT 1 FROM tbPrerequisiteDependency WHERE PrerequisiteRevisionID IN ({marks}) LIMIT 1",
-            (*revisions, *revisions))
+            (*revisions, *revisions),
+        )
         if referenced:
             raise make_error("still_referenced")
-        children = [row[0] for row in self.db.execute(
-            f"SELECT DISTINCT b.BundledRevisionID FROM tbBundleDependency b JOIN tbProperty p "
-            f"ON p.RevisionID = b.BundledRevisionID WHERE b.RevisionID IN ({marks}) AND p.ExplicitlyDeployable = 0",
-            revisions)]
+        children = [
+            row[0]
+            for row in self.db.execute(
+                f"SELECT DISTINCT b.BundledRevisionID FROM tbBundleDependency b JOIN tbProperty p "
+                f"ON p.RevisionID = b.BundledRevisionID WHERE b.RevisionID IN ({marks}) AND p.ExplicitlyDeployable = 0",
+                revisions,
+            )
+        ]
         doomed = set(revisions) | set(children)
         # A revision still referenced from outside the set survives (spDeleteUpdate's second pass).
         for revision in sorted(doomed, reverse=True):
             outside = self.db.execute(
                 "SELECT RevisionID FROM tbBundleDependency WHERE BundledRevisionID = ? "
                 "UNION SELECT RevisionID FROM tbPrerequisiteDependency WHERE PrerequisiteRevisionID = ?",
-                (revision, revision)).fetchall()
+                (revision, revision),
+            ).fetchall()
             if any(row[0] not in doomed for row in outside):
                 doomed.discard(revision)
         deleted = self.delete_revisions(sorted(doomed))
@@ -200,74 +260,113 @@ class Server:
         """Delete revisions the way spDeleteRevision does: the revision and everything hanging off it."""
         if not revisions:
             return 0
-        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS sim_deleted_updates (LocalUpdateID INTEGER)")
+        self.db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS sim_deleted_updates (LocalUpdateID INTEGER)"
+        )
         self.db.execute("DELETE FROM sim_deleted_updates")
         marks = ",".join("?" * len(revisions))
-        self.db.execute(f"INSERT INTO sim_deleted_updates SELECT DISTINCT LocalUpdateID FROM tbRevision "
-                        f"WHERE RevisionID IN ({marks})", revisions)
-        properties = [row[0] for row in self.db.execute(
-            f"SELECT LocalizedPropertyID FROM tbLocalizedPropertyForRevision WHERE RevisionID IN ({marks})", revisions)]
+        self.db.execute(
+            f"INSERT INTO sim_deleted_updates SELECT DISTINCT LocalUpdateID FROM tbRevision "
+            f"WHERE RevisionID IN ({marks})",
+            revisions,
+        )
+        properties = [
+            row[0]
+            for row in self.db.execute(
+                f"SELECT LocalizedPropertyID FROM tbLocalizedPropertyForRevision WHERE RevisionID IN ({marks})",
+                revisions,
+            )
+        ]
         counts = {}
         for table, column in (
-            ("tbProperty", "RevisionID"), ("tbLocalizedPropertyForRevision", "RevisionID"),
-            ("tbKBArticleForRevision", "RevisionID"), ("tbRevisionInCategory", "RevisionID"),
-            ("tbRevisionSupersedesUpdate", "RevisionID"), ("tbBundleDependency", "RevisionID"),
-            ("tbPrerequisiteDependency", "RevisionID"), ("tbDeployment", "RevisionID"),
-            ("tbDeadDeployment", "RevisionID"), ("tbRevision", "RevisionID"),
+            ("tbProperty", "RevisionID"),
+            ("tbLocalizedPropertyForRevision", "RevisionID"),
+            ("tbKBArticleForRevision", "RevisionID"),
+            ("tbRevisionInCategory", "RevisionID"),
+            ("tbRevisionSupersedesUpdate", "RevisionID"),
+            ("tbBundleDependency", "RevisionID"),
+            ("tbPrerequisiteDependency", "RevisionID"),
+            ("tbDeployment", "RevisionID"),
+            ("tbDeadDeployment", "RevisionID"),
+            ("tbRevision", "RevisionID"),
         ):
-            counts[table] = self.db.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", revisions).rowcount
+            counts[table] = self.db.execute(
+                f"DELETE FROM {table} WHERE {column} IN ({marks})", revisions
+            ).rowcount
         if properties:
             property_marks = ",".join("?" * len(properties))
             counts["tbLocalizedProperty"] = self.db.execute(
                 f"DELETE FROM tbLocalizedProperty WHERE LocalizedPropertyID IN ({property_marks}) AND NOT EXISTS "
                 f"(SELECT 1 FROM tbLocalizedPropertyForRevision x WHERE x.LocalizedPropertyID = "
-                f"tbLocalizedProperty.LocalizedPropertyID)", properties).rowcount
+                f"tbLocalizedProperty.LocalizedPropertyID)",
+                properties,
+            ).rowcount
         for table, changed in counts.items():
             if changed:
                 self.fragment(table, changed)
-        self.db.execute("DELETE FROM tbUpdate WHERE LocalUpdateID IN (SELECT LocalUpdateID FROM sim_deleted_updates) "
-                        "AND NOT EXISTS (SELECT 1 FROM tbRevision r WHERE r.LocalUpdateID = tbUpdate.LocalUpdateID)")
+        self.db.execute(
+            "DELETE FROM tbUpdate WHERE LocalUpdateID IN (SELECT LocalUpdateID FROM sim_deleted_updates) "
+            "AND NOT EXISTS (SELECT 1 FROM tbRevision r WHERE r.LocalUpdateID = tbUpdate.LocalUpdateID)"
+        )
         return counts["tbRevision"]
 
     def spGetUpdatesToCompress(self) -> tuple[ResultSet, float]:
         rows = self.db.execute(
             f"SELECT DISTINCT r.LocalUpdateID FROM tbRevision r WHERE r.IsLatestRevision = 0 AND {self._unreferenced('r')} "
-            "ORDER BY r.LocalUpdateID").fetchall()
-        return ResultSet(["LocalUpdateID"], rows), self.charge(self.table_rows("tbRevision") * 0.0005)
+            "ORDER BY r.LocalUpdateID"
+        ).fetchall()
+        return ResultSet(["LocalUpdateID"], rows), self.charge(
+            self.table_rows("tbRevision") * 0.0005
+        )
 
     @staticmethod
     def _unreferenced(alias: str) -> str:
-        return (f"NOT EXISTS (SELECT 1 FROM tbDeployment d WHERE d.RevisionID = {alias}.RevisionID) "
-                f"AND NOT EXISTS (SELECT 1 FROM tbBundleDependency b WHERE b.BundledRevisionID = {alias}.RevisionID) "
-                f"AND NOT EXISTS (SELECT 1 FROM tbPrerequisiteDependency q WHERE q.PrerequisiteRevisionID = {alias}.RevisionID)")
+        return (
+            f"NOT EXISTS (SELECT 1 FROM tbDeployment d WHERE d.RevisionID = {alias}.RevisionID) "
+            f"AND NOT EXISTS (SELECT 1 FROM tbBundleDependency b WHERE b.BundledRevisionID = {alias}.RevisionID) "
+            f"AND NOT EXISTS (SELECT 1 FROM tbPrerequisiteDependency q WHERE q.PrerequisiteRevisionID = {alias}.RevisionID)"
+        )
 
     def spCompressUpdate(self, localUpdateID: int) -> tuple[ResultSet, float]:
-        revisions = [row[0] for row in self.db.execute(
-            f"SELECT r.RevisionID FROM tbRevision r WHERE r.LocalUpdateID = ? AND r.IsLatestRevision = 0 "
-            f"AND {self._unreferenced('r')}", (int(localUpdateID),))]
+        revisions = [
+            row[0]
+            for row in self.db.execute(
+                f"SELECT r.RevisionID FROM tbRevision r WHERE r.LocalUpdateID = ? AND r.IsLatestRevision = 0 "
+                f"AND {self._unreferenced('r')}",
+                (int(localUpdateID),),
+            )
+        ]
         deleted = self.delete_revisions(revisions)
         return ResultSet(rowcount=deleted), self.charge(COST["compress_update"])
 
     def spCleanupObsoleteComputers(self) -> tuple[ResultSet, float]:
         # WSUS's own threshold (WSUSAR: "The default threshold value SHOULD be 30 days").
         cutoff = ts(self.clock.now() - timedelta(days=30))
-        deleted = self.db.execute("DELETE FROM tbComputerTarget WHERE LastSyncTime < ?", (cutoff,)).rowcount
+        deleted = self.db.execute(
+            "DELETE FROM tbComputerTarget WHERE LastSyncTime < ?", (cutoff,)
+        ).rowcount
         if deleted:
             self.fragment("tbComputerTarget", deleted)
-        return ResultSet(["Column1"], [(deleted,)]), self.charge(COST["statement"] * max(1, deleted))
+        return ResultSet(["Column1"], [(deleted,)]), self.charge(
+            COST["statement"] * max(1, deleted)
+        )
 
     def sp_updatestats(self) -> tuple[ResultSet, float]:
         messages = []
         rows = 0
-        for (table,) in self.db.execute("SELECT DISTINCT object_name FROM sim_index ORDER BY object_name").fetchall():
+        for (table,) in self.db.execute(
+            "SELECT DISTINCT object_name FROM sim_index ORDER BY object_name"
+        ).fetchall():
             count = self.table_rows(table)
             rows += count
             messages.append(f"Updating [dbo].[{table}]")
-            messages.append("    0 index(es)/statistic(s) have been updated, 1 did not require update.")
+            messages.append(
+                "    0 index(es)/statistic(s) have been updated, 1 did not require update."
+            )
         messages.append("Statistics for all tables have been updated.")
         return ResultSet(messages=messages), self.charge(rows * COST["statistics_per_row"])
 
-    PROCEDURES: dict[str, str] = {
+    PROCEDURES: ClassVar[dict[str, str]] = {
         "spdeclineupdate": "spDeclineUpdate",
         "spgetobsoleteupdatestocleanup": "spGetObsoleteUpdatesToCleanup",
         "spdeleteupdate": "spDeleteUpdate",
@@ -288,13 +387,33 @@ class Server:
         result = []
         for row in self.db.execute(
             "SELECT object_name, index_id, name, type_desc, key_column, fill_factor, avg_fragmentation_in_percent, "
-            "avg_page_space_used_in_percent, row_bytes FROM sim_index ORDER BY object_name, index_id").fetchall():
-            table, index_id, name, type_desc, key, fill_factor, fragmentation, density, row_bytes = row
+            "avg_page_space_used_in_percent, row_bytes FROM sim_index ORDER BY object_name, index_id"
+        ).fetchall():
+            (
+                table,
+                index_id,
+                name,
+                type_desc,
+                key,
+                fill_factor,
+                fragmentation,
+                density,
+                row_bytes,
+            ) = row
             records = self.table_rows(table)
             pages = max(1, math.ceil(records * row_bytes / (8060 * max(density, 1) / 100)))
-            result.append({
-                "object_name": table, "index_id": index_id, "name": name, "type_desc": type_desc,
-                "key_column": key, "fill_factor": fill_factor, "avg_fragmentation_in_percent": round(fragmentation, 2),
-                "avg_page_space_used_in_percent": round(density, 2), "record_count": records, "page_count": pages,
-            })
+            result.append(
+                {
+                    "object_name": table,
+                    "index_id": index_id,
+                    "name": name,
+                    "type_desc": type_desc,
+                    "key_column": key,
+                    "fill_factor": fill_factor,
+                    "avg_fragmentation_in_percent": round(fragmentation, 2),
+                    "avg_page_space_used_in_percent": round(density, 2),
+                    "record_count": records,
+                    "page_count": pages,
+                }
+            )
         return result

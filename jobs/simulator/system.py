@@ -42,31 +42,54 @@ def one(columns: list[str], row: tuple[Any, ...]) -> list[ResultSet]:
 @handles("server_info")
 def server_info(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
     props = dict(server.db.execute("SELECT name, value FROM sim_server_property").fetchall())
-    return one(["ProductVersion", "Edition", "EngineEdition", "ServerName", "DatabaseName"],
-               (props.get("ProductVersion"), props.get("Edition"), int(props.get("EngineEdition") or 0),
-                props.get("ServerName"), "SUSDB")), 0.0
+    return one(
+        ["ProductVersion", "Edition", "EngineEdition", "ServerName", "DatabaseName"],
+        (
+            props.get("ProductVersion"),
+            props.get("Edition"),
+            int(props.get("EngineEdition") or 0),
+            props.get("ServerName"),
+            "SUSDB",
+        ),
+    ), 0.0
 
 
 @handles("last_full_backup")
 def last_full_backup(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
-    value = server.scalar("SELECT MAX(backup_finish_date) FROM sim_backupset WHERE database_name = 'SUSDB' AND type = 'D'")
+    value = server.scalar(
+        "SELECT MAX(backup_finish_date) FROM sim_backupset WHERE database_name = 'SUSDB' AND type = 'D'"
+    )
     return one(["LastBackupUtc"], (value,)), 0.0
 
 
 @handles("delete_update_definition")
 def delete_update_definition(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
-    value = server.scalar("SELECT definition FROM sim_object_definition WHERE name = 'dbo.spDeleteUpdate'")
+    value = server.scalar(
+        "SELECT definition FROM sim_object_definition WHERE name = 'dbo.spDeleteUpdate'"
+    )
     return one(["Definition"], (value,)), 0.0
 
 
 @handles("check_permissions")
 def check_permissions(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
-    denied = {row[0] for row in server.db.execute("SELECT value FROM sim_meta WHERE key LIKE 'deny:%'")}
-    names = ["SELECT on database", "VIEW DATABASE STATE", "EXECUTE dbo.spDeclineUpdate", "EXECUTE dbo.spDeleteUpdate",
-             "EXECUTE dbo.spGetObsoleteUpdatesToCleanup", "EXECUTE dbo.spCompressUpdate",
-             "EXECUTE dbo.spCleanupObsoleteComputers", "DELETE on dbo.tbEventInstance", "ALTER on database (indexes)",
-             "SELECT on msdb.dbo.backupset"]
-    return [ResultSet(["Permission", "Held"], [(name, 0 if name in denied else 1) for name in names])], 0.0
+    denied = {
+        row[0] for row in server.db.execute("SELECT value FROM sim_meta WHERE key LIKE 'deny:%'")
+    }
+    names = [
+        "SELECT on database",
+        "VIEW DATABASE STATE",
+        "EXECUTE dbo.spDeclineUpdate",
+        "EXECUTE dbo.spDeleteUpdate",
+        "EXECUTE dbo.spGetObsoleteUpdatesToCleanup",
+        "EXECUTE dbo.spCompressUpdate",
+        "EXECUTE dbo.spCleanupObsoleteComputers",
+        "DELETE on dbo.tbEventInstance",
+        "ALTER on database (indexes)",
+        "SELECT on msdb.dbo.backupset",
+    ]
+    return [
+        ResultSet(["Permission", "Held"], [(name, 0 if name in denied else 1) for name in names])
+    ], 0.0
 
 
 @handles("backup_database")
@@ -74,39 +97,68 @@ def backup_database(server: Server, params: list[Any]) -> tuple[list[ResultSet],
     (path,) = params
     rows = server.table_rows("tbRevision")
     finished = server.clock.now() + timedelta(seconds=server.charge(rows * 0.0005))
-    server.db.execute("INSERT INTO sim_backupset (database_name, type, is_copy_only, backup_finish_date, "
-                      "physical_device_name) VALUES ('SUSDB', 'D', 1, ?, ?)", (ts(finished), path))
-    return [ResultSet(messages=["100 percent processed.", "BACKUP DATABASE successfully processed."])], server.charge(rows * 0.0005)
+    server.db.execute(
+        "INSERT INTO sim_backupset (database_name, type, is_copy_only, backup_finish_date, "
+        "physical_device_name) VALUES ('SUSDB', 'D', 1, ?, ?)",
+        (ts(finished), path),
+    )
+    return [
+        ResultSet(messages=["100 percent processed.", "BACKUP DATABASE successfully processed."])
+    ], server.charge(rows * 0.0005)
 
 
 @handles("index_key_columns")
 def index_key_columns(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
     rows = server.db.execute(
         "SELECT object_name, name, key_column FROM sim_index WHERE index_id > 1 AND object_name IN "
-        "('tbLocalizedPropertyForRevision', 'tbRevisionSupersedesUpdate') ORDER BY object_name, index_id").fetchall()
+        "('tbLocalizedPropertyForRevision', 'tbRevisionSupersedesUpdate') ORDER BY object_name, index_id"
+    ).fetchall()
     return [ResultSet(["TableName", "IndexName", "LeadingColumn"], rows)], 0.0
 
 
-def _create_index(server: Server, table: str, name: str, column: str, row_bytes: int) -> tuple[list[ResultSet], float]:
+def _create_index(
+    server: Server, table: str, name: str, column: str, row_bytes: int
+) -> tuple[list[ResultSet], float]:
     if server.scalar("SELECT 1 FROM sim_index WHERE object_name = ? AND name = ?", (table, name)):
-        raise server_error(f"The operation failed because an index or statistics with name '{name}' already "
-                           f"exists on table 'dbo.{table}'.", native=1913)
-    next_id = int(server.scalar("SELECT COALESCE(MAX(index_id), 1) + 1 FROM sim_index WHERE object_name = ?", (table,)))
-    server.db.execute("INSERT INTO sim_index VALUES (?, ?, ?, 'NONCLUSTERED', ?, 0, 0.5, 99, ?)",
-                      (table, next_id, name, column, row_bytes))
+        raise server_error(
+            f"The operation failed because an index or statistics with name '{name}' already "
+            f"exists on table 'dbo.{table}'.",
+            native=1913,
+        )
+    next_id = int(
+        server.scalar(
+            "SELECT COALESCE(MAX(index_id), 1) + 1 FROM sim_index WHERE object_name = ?", (table,)
+        )
+    )
+    server.db.execute(
+        "INSERT INTO sim_index VALUES (?, ?, ?, 'NONCLUSTERED', ?, 0, 0.5, 99, ?)",
+        (table, next_id, name, column, row_bytes),
+    )
     return [ResultSet()], server.charge(server.table_rows(table) * COST["create_index_per_row"])
 
 
 @handles("create_index_localized_property")
-def create_index_localized_property(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
-    return _create_index(server, "tbLocalizedPropertyForRevision", f"{CUSTOM_PREFIX}LocalizedPropertyID",
-                         "LocalizedPropertyID", 12)
+def create_index_localized_property(
+    server: Server, params: list[Any]
+) -> tuple[list[ResultSet], float]:
+    return _create_index(
+        server,
+        "tbLocalizedPropertyForRevision",
+        f"{CUSTOM_PREFIX}LocalizedPropertyID",
+        "LocalizedPropertyID",
+        12,
+    )
 
 
 @handles("create_index_supersedes")
 def create_index_supersedes(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
-    return _create_index(server, "tbRevisionSupersedesUpdate", f"{CUSTOM_PREFIX}SupersededUpdateID",
-                         "SupersededUpdateID", 24)
+    return _create_index(
+        server,
+        "tbRevisionSupersedesUpdate",
+        f"{CUSTOM_PREFIX}SupersededUpdateID",
+        "SupersededUpdateID",
+        24,
+    )
 
 
 @handles("drop_custom_index")
@@ -120,11 +172,31 @@ def drop_custom_index(server: Server, params: list[Any]) -> tuple[list[ResultSet
 @handles("index_fragmentation")
 def index_fragmentation(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
     stats = server.index_physical_stats()
-    columns = ["TableName", "IndexName", "IndexId", "TypeDesc", "FillFactor", "Fragmentation", "PageDensity",
-               "PageCount", "RecordCount"]
-    rows = [(s["object_name"], s["name"], s["index_id"], s["type_desc"], s["fill_factor"],
-             s["avg_fragmentation_in_percent"], s["avg_page_space_used_in_percent"], s["page_count"],
-             s["record_count"]) for s in stats]
+    columns = [
+        "TableName",
+        "IndexName",
+        "IndexId",
+        "TypeDesc",
+        "FillFactor",
+        "Fragmentation",
+        "PageDensity",
+        "PageCount",
+        "RecordCount",
+    ]
+    rows = [
+        (
+            s["object_name"],
+            s["name"],
+            s["index_id"],
+            s["type_desc"],
+            s["fill_factor"],
+            s["avg_fragmentation_in_percent"],
+            s["avg_page_space_used_in_percent"],
+            s["page_count"],
+            s["record_count"],
+        )
+        for s in stats
+    ]
     return [ResultSet(columns, rows)], server.charge(sum(s["page_count"] for s in stats) * 0.00002)
 
 
@@ -144,35 +216,44 @@ def reorganize_index(server: Server, params: list[Any]) -> tuple[list[ResultSet]
     server.db.execute(
         "UPDATE sim_index SET avg_fragmentation_in_percent = MIN(avg_fragmentation_in_percent, 3.0), "
         "avg_page_space_used_in_percent = MAX(avg_page_space_used_in_percent, ?) WHERE object_name = ? AND name = ?",
-        (min(target_density, 95), table, name))
+        (min(target_density, 95), table, name),
+    )
     return [ResultSet()], server.charge(stats["page_count"] * COST["reorganize_per_page"])
 
 
 @handles("rebuild_index")
 def rebuild_index(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
-    table, name, online, fill_factor, maxdop = params
+    table, name, online, fill_factor, _maxdop = params
     stats = _index(server, table, name)
     edition = server.scalar("SELECT value FROM sim_server_property WHERE name = 'Edition'") or ""
     if online and not any(word in edition for word in ("Enterprise", "Developer")):
-        raise server_error("Online index operations can only be performed in Enterprise edition of SQL Server.",
-                           native=1712)
+        raise server_error(
+            "Online index operations can only be performed in Enterprise edition of SQL Server.",
+            native=1712,
+        )
     new_fill = int(fill_factor) if fill_factor else stats["fill_factor"]
     server.db.execute(
         "UPDATE sim_index SET avg_fragmentation_in_percent = 0.5, avg_page_space_used_in_percent = ?, fill_factor = ? "
-        "WHERE object_name = ? AND name = ?", ((new_fill or 99) - 0.5, new_fill, table, name))
+        "WHERE object_name = ? AND name = ?",
+        ((new_fill or 99) - 0.5, new_fill, table, name),
+    )
     return [ResultSet()], server.charge(stats["page_count"] * COST["rebuild_per_page"])
 
 
 @handles("user_tables")
 def user_tables(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
-    rows = server.db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'tb%' ORDER BY name")
+    rows = server.db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'tb%' ORDER BY name"
+    )
     return [ResultSet(["TableName"], rows.fetchall())], 0.0
 
 
 @handles("update_statistics_table")
 def update_statistics_table(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
     (table,) = params
-    exists = server.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+    exists = server.scalar(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    )
     rows = server.table_rows(table) if exists else 0
     return [ResultSet()], server.charge(rows * COST["statistics_per_row"] * 5)
 

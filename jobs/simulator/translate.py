@@ -17,7 +17,8 @@ from sqlglot import exp
 
 _PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/|\?", re.S)
 _DELETE_TOP = re.compile(
-    r"^\s*DELETE\s+TOP\s*\((?P<count>[^)]*)\)\s+FROM\s+(?P<table>[\w.\[\]]+)(?P<rest>.*)$", re.I | re.S
+    r"^\s*DELETE\s+TOP\s*\((?P<count>[^)]*)\)\s+FROM\s+(?P<table>[\w.\[\]]+)(?P<rest>.*)$",
+    re.I | re.S,
 )
 
 
@@ -48,7 +49,8 @@ def _map_table(node: exp.Expression) -> exp.Expression:
         unit = node.args.get("unit")
         unit_name = unit.name if unit is not None else "DAY"
         return exp.Anonymous(
-            this="DATEADD", expressions=[exp.Literal.string(unit_name.upper()), node.expression, node.this]
+            this="DATEADD",
+            expressions=[exp.Literal.string(unit_name.upper()), node.expression, node.this],
         )
     elif isinstance(node, exp.CurrentTimestamp | exp.CurrentDate):
         return exp.Anonymous(this="GETUTCDATE", expressions=[])

@@ -16,7 +16,9 @@ def run(ctx: RunContext) -> StageOutcome:
             yield str(local_id), {"local_update_id": local_id}
 
     def process(payload: dict[str, Any]) -> str | None:
-        ctx.susdb.compress_update(payload["local_update_id"], timeout=settings.statement_timeout_seconds)
+        ctx.susdb.compress_update(
+            payload["local_update_id"], timeout=settings.statement_timeout_seconds
+        )
         return None
 
     return work.process_queue(ctx, "compress", candidates, process, per_item_seconds_guess=0.5)

@@ -16,7 +16,10 @@ COMMAND = "Invoke-WsusServerCleanup -CleanupUnneededContentFiles | Out-String"
 
 def run(ctx: RunContext) -> StageOutcome:
     if sys.platform != "win32":
-        return StageOutcome(status="skipped", reason="not_windows: content cleanup needs the WSUS API on the WSUS host")
+        return StageOutcome(
+            status="skipped",
+            reason="not_windows: content cleanup needs the WSUS API on the WSUS host",
+        )
     powershell = shutil.which("powershell.exe") or shutil.which("powershell")
     if powershell is None:
         return StageOutcome(status="skipped", reason="Windows PowerShell 5.1 not found")
@@ -27,8 +30,13 @@ def run(ctx: RunContext) -> StageOutcome:
     if left is not None:
         timeout = int(max(1, min(timeout, left)))
     try:
-        completed = subprocess.run([powershell, "-NoProfile", "-NonInteractive", "-Command", COMMAND],
-                                   capture_output=True, text=True, timeout=timeout, check=False)
+        completed = subprocess.run(
+            [powershell, "-NoProfile", "-NonInteractive", "-Command", COMMAND],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         return StageOutcome(status="failed", reason=f"timed out after {timeout} s")
     output = (completed.stdout or "").strip()

@@ -9,8 +9,14 @@ log = events.get_logger("susdb_maint.stages.custom_indexes")
 PREFIX = "nclSusdbMaint_"
 # (table, leading column) -> the statement that creates our index for it
 WANTED = {
-    ("tbLocalizedPropertyForRevision", "LocalizedPropertyID"): ("create_index_localized_property", f"{PREFIX}LocalizedPropertyID"),
-    ("tbRevisionSupersedesUpdate", "SupersededUpdateID"): ("create_index_supersedes", f"{PREFIX}SupersededUpdateID"),
+    ("tbLocalizedPropertyForRevision", "LocalizedPropertyID"): (
+        "create_index_localized_property",
+        f"{PREFIX}LocalizedPropertyID",
+    ),
+    ("tbRevisionSupersedesUpdate", "SupersededUpdateID"): (
+        "create_index_supersedes",
+        f"{PREFIX}SupersededUpdateID",
+    ),
 }
 
 
@@ -21,7 +27,9 @@ def run(ctx: RunContext) -> StageOutcome:
         for table, index, _ in existing:
             if not index.startswith(PREFIX):
                 continue  # only what this tool created: an administrator's own index stays
-            log.info("index.drop" + ("" if not ctx.dry_run else ".planned"), table=table, index=index)
+            log.info(
+                "index.drop" + ("" if not ctx.dry_run else ".planned"), table=table, index=index
+            )
             if not ctx.dry_run:
                 ctx.susdb.drop_custom_index(table, index)
                 ctx.store.forget_created_index(ctx.target, index)
@@ -33,7 +41,12 @@ def run(ctx: RunContext) -> StageOutcome:
             log.info("index.present", table=table, column=column, index=covered[(table, column)])
             outcome.skipped += 1
             continue
-        log.info("index.create" + (".planned" if ctx.dry_run else ""), table=table, column=column, index=name)
+        log.info(
+            "index.create" + (".planned" if ctx.dry_run else ""),
+            table=table,
+            column=column,
+            index=name,
+        )
         if not ctx.dry_run:
             ctx.susdb.create_custom_index(statement, timeout=0)
             ctx.store.record_created_index(ctx.target, table, name)

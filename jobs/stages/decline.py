@@ -50,13 +50,24 @@ def candidates(susdb: Susdb, settings: DeclineSettings) -> Iterator[tuple[str, d
             return
         seen.add(update.update_id)
         if is_protected(update, never):
-            log.info("decline.protected", update_id=update.update_id, kb=update.kb, title=update.title)
+            log.info(
+                "decline.protected", update_id=update.update_id, kb=update.kb, title=update.title
+            )
             return
-        yield update.update_id, {"update_id": update.update_id, "kb": update.kb, "title": update.title, "reason": reason}
+        yield (
+            update.update_id,
+            {
+                "update_id": update.update_id,
+                "kb": update.kb,
+                "title": update.title,
+                "reason": reason,
+            },
+        )
 
     if settings.superseded != "off":
         for update in susdb.superseded_updates(
-            last_level_only=settings.superseded == "last_level_only", min_age_days=settings.min_age_days,
+            last_level_only=settings.superseded == "last_level_only",
+            min_age_days=settings.min_age_days,
             age_from_superseding=settings.age_basis == "superseding",
         ):
             yield from emit(update, "superseded")
@@ -80,13 +91,25 @@ def run(ctx: RunContext) -> StageOutcome:
 
     def process(payload: dict[str, Any]) -> str | None:
         ctx.susdb.decline_update(payload["update_id"], ADMIN_NAME)
-        ctx.store.record_decline(ctx.run_id, ctx.target, payload["update_id"], payload.get("kb"), payload["title"],
-                                 payload["reason"])
+        ctx.store.record_decline(
+            ctx.run_id,
+            ctx.target,
+            payload["update_id"],
+            payload.get("kb"),
+            payload["title"],
+            payload["reason"],
+        )
         return None
 
     try:
-        outcome = work.process_queue(ctx, "decline", lambda: candidates(ctx.susdb, settings), process,
-                                     per_item_seconds_guess=0.1, limit=limit)
+        outcome = work.process_queue(
+            ctx,
+            "decline",
+            lambda: candidates(ctx.susdb, settings),
+            process,
+            per_item_seconds_guess=0.1,
+            limit=limit,
+        )
     except work.StageStopped as stopped:
         return StageOutcome(status=stopped.status, reason=stopped.reason)
     outcome.detail["by_reason"] = queued_reasons(ctx)

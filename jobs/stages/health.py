@@ -25,13 +25,17 @@ def collect(ctx: RunContext, *, count_obsolete: bool = False) -> dict[str, float
         "event_instance_rows": rows["EventInstanceRows"],
         "computers": rows["Computers"],
         "database_size_mb": susdb.database_size_mb(),
-        "fragmented_indexes": len(fragmented(susdb.index_stats(timeout=0), ctx.settings.stages.reindex)),
+        "fragmented_indexes": len(
+            fragmented(susdb.index_stats(timeout=0), ctx.settings.stages.reindex)
+        ),
     }
     queue = ctx.store.queue_counts(ctx.target, "obsolete_updates")
     if count_obsolete:
         kpis["obsolete_backlog"] = sum(1 for _ in susdb.obsolete_update_ids(timeout=0))
     elif queue:
-        kpis["obsolete_backlog"] = sum(queue.get(status, 0) for status in ("pending", "in_flight", "failed"))
+        kpis["obsolete_backlog"] = sum(
+            queue.get(status, 0) for status in ("pending", "in_flight", "failed")
+        )
     return kpis
 
 
@@ -42,8 +46,11 @@ def warnings(kpis: dict[str, float], ctx: RunContext) -> list[dict[str, Any]]:
         "not_declined": settings.not_declined_warning,
         "event_instance_rows": settings.event_rows_warning,
     }
-    return [{"kpi": name, "value": kpis[name], "threshold": limit}
-            for name, limit in limits.items() if kpis.get(name, 0) > limit]
+    return [
+        {"kpi": name, "value": kpis[name], "threshold": limit}
+        for name, limit in limits.items()
+        if kpis.get(name, 0) > limit
+    ]
 
 
 def run(ctx: RunContext) -> StageOutcome:

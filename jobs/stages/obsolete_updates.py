@@ -16,8 +16,12 @@ def run(ctx: RunContext) -> StageOutcome:
             yield str(local_id), {"local_update_id": local_id}
 
     def process(payload: dict[str, Any]) -> str | None:
-        ctx.susdb.delete_update(payload["local_update_id"], timeout=settings.statement_timeout_seconds)
+        ctx.susdb.delete_update(
+            payload["local_update_id"], timeout=settings.statement_timeout_seconds
+        )
         return None
 
     guess = 1.0 if ctx.facts.get("delete_fix", True) else 30.0
-    return work.process_queue(ctx, "obsolete_updates", candidates, process, per_item_seconds_guess=guess)
+    return work.process_queue(
+        ctx, "obsolete_updates", candidates, process, per_item_seconds_guess=guess
+    )

@@ -19,20 +19,40 @@ def run(ctx: RunContext) -> StageOutcome:
     replica = susdb.replica_state()
     fix_applied = susdb.delete_update_fix_applied()
     last_backup = susdb.last_full_backup()
-    ctx.facts.update(server=info, replica=replica.replica_mode, delete_fix=fix_applied, last_backup=last_backup)
-    log.info("preflight.server", product_version=info.product_version, edition=info.edition, wid=info.is_wid,
-             server_name=info.server_name, database=info.database, schema_build=schema.get("BuildNumber"),
-             schema_version=schema.get("SchemaVersion"), replica=replica.replica_mode, sync_to_mu=replica.sync_to_mu,
-             upstream_server=replica.upstream_server)
+    ctx.facts.update(
+        server=info, replica=replica.replica_mode, delete_fix=fix_applied, last_backup=last_backup
+    )
+    log.info(
+        "preflight.server",
+        product_version=info.product_version,
+        edition=info.edition,
+        wid=info.is_wid,
+        server_name=info.server_name,
+        database=info.database,
+        schema_build=schema.get("BuildNumber"),
+        schema_version=schema.get("SchemaVersion"),
+        replica=replica.replica_mode,
+        sync_to_mu=replica.sync_to_mu,
+        upstream_server=replica.upstream_server,
+    )
     if not fix_applied:
-        log.warning("preflight.delete_fix_missing", article=DELETE_FIX_ARTICLE,
-                    impact="spDeleteUpdate may take tens of seconds per update")
+        log.warning(
+            "preflight.delete_fix_missing",
+            article=DELETE_FIX_ARTICLE,
+            impact="spDeleteUpdate may take tens of seconds per update",
+        )
     check_backup(ctx)
-    return StageOutcome(detail={
-        "edition": info.edition, "version": info.product_version, "wid": info.is_wid, "replica": replica.replica_mode,
-        "delete_fix": fix_applied, "last_backup": last_backup.isoformat() if last_backup else None,
-        "backup_refusal": ctx.facts.get("refuse_destructive"),
-    })
+    return StageOutcome(
+        detail={
+            "edition": info.edition,
+            "version": info.product_version,
+            "wid": info.is_wid,
+            "replica": replica.replica_mode,
+            "delete_fix": fix_applied,
+            "last_backup": last_backup.isoformat() if last_backup else None,
+            "backup_refusal": ctx.facts.get("refuse_destructive"),
+        }
+    )
 
 
 def check_backup(ctx: RunContext) -> None:
@@ -43,10 +63,14 @@ def check_backup(ctx: RunContext) -> None:
     if gate.gate == "off":
         return
     age_hours = (ctx.clock.now() - last_backup).total_seconds() / 3600 if last_backup else None
-    if age_hours is not None and age_hours <= gate.max_age_hours:
+    if last_backup is not None and age_hours is not None and age_hours <= gate.max_age_hours:
         log.info("backup.fresh", last_backup=last_backup.isoformat(), age_hours=round(age_hours, 1))
         return
-    seen = f"last full backup {age_hours:.1f} h ago" if age_hours is not None else "no full backup on record"
+    seen = (
+        f"last full backup {age_hours:.1f} h ago"
+        if age_hours is not None
+        else "no full backup on record"
+    )
     reason = f"no full backup in the last {gate.max_age_hours:g} h ({seen})"
     log.warning("backup.stale", gate=gate.gate, reason=reason)
     if gate.gate == "required":

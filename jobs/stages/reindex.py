@@ -38,14 +38,18 @@ def decide(stats: IndexStats, settings: ReindexSettings) -> Decision | None:
     fragmented = (pages > 50 and fragmentation > 15.0) or (pages > 10 and fragmentation > 80.0)
     if not (low_density or fragmented):
         return None
-    if fragmentation < settings.rebuild_above_percent or (75.0 <= density <= 85.0 and fill_factor_set):
+    if fragmentation < settings.rebuild_above_percent or (
+        75.0 <= density <= 85.0 and fill_factor_set
+    ):
         return Decision("reorganize", None, benefit)
     if stats.record_count >= 5000 and not fill_factor_set:
         return Decision("rebuild", settings.fill_factor, benefit)
     return Decision("rebuild", None, benefit)
 
 
-def fragmented(stats: list[IndexStats], settings: ReindexSettings) -> list[tuple[IndexStats, Decision]]:
+def fragmented(
+    stats: list[IndexStats], settings: ReindexSettings
+) -> list[tuple[IndexStats, Decision]]:
     decisions = [(entry, decide(entry, settings)) for entry in stats]
     chosen = [(entry, decision) for entry, decision in decisions if decision is not None]
     return sorted(chosen, key=lambda pair: pair[1].benefit, reverse=True)
@@ -61,24 +65,48 @@ def run(ctx: RunContext) -> StageOutcome:
         for entry, decision in fragmented(ctx.susdb.index_stats(timeout=0), settings):
             key = f"{entry.table}.{entry.index}"
             pages_before[key] = entry.page_count
-            yield key, {"table": entry.table, "index": entry.index, "action": decision.action,
-                        "fill_factor": decision.fill_factor, "pages": entry.page_count,
-                        "fragmentation": entry.fragmentation, "density": entry.page_density}
+            yield (
+                key,
+                {
+                    "table": entry.table,
+                    "index": entry.index,
+                    "action": decision.action,
+                    "fill_factor": decision.fill_factor,
+                    "pages": entry.page_count,
+                    "fragmentation": entry.fragmentation,
+                    "density": entry.page_density,
+                },
+            )
 
     def process(payload: dict[str, Any]) -> str | None:
         timeout = settings.statement_timeout_seconds
-        log.info("index." + payload["action"], table=payload["table"], index=payload["index"],
-                 fragmentation=payload["fragmentation"], density=payload["density"], pages=payload["pages"])
+        log.info(
+            "index." + payload["action"],
+            table=payload["table"],
+            index=payload["index"],
+            fragmentation=payload["fragmentation"],
+            density=payload["density"],
+            pages=payload["pages"],
+        )
         if payload["action"] == "reorganize":
             ctx.susdb.reorganize_index(payload["table"], payload["index"], timeout=timeout)
         else:
-            ctx.susdb.rebuild_index(payload["table"], payload["index"], online=online,
-                                    fill_factor=payload["fill_factor"], maxdop=settings.maxdop, timeout=timeout)
+            ctx.susdb.rebuild_index(
+                payload["table"],
+                payload["index"],
+                online=online,
+                fill_factor=payload["fill_factor"],
+                maxdop=settings.maxdop,
+                timeout=timeout,
+            )
         return None
 
     outcome = work.process_queue(ctx, "reindex", candidates, process, per_item_seconds_guess=30.0)
     if not ctx.dry_run and outcome.done:
-        after = {f"{entry.table}.{entry.index}": entry.page_count for entry in ctx.susdb.index_stats(timeout=0)}
+        after = {
+            f"{entry.table}.{entry.index}": entry.page_count
+            for entry in ctx.susdb.index_stats(timeout=0)
+        }
         touched = [key for key in pages_before if key in after]
         outcome.detail["pages_before"] = sum(pages_before[key] for key in touched)
         outcome.detail["pages_after"] = sum(after[key] for key in touched)

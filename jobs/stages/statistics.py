@@ -19,7 +19,10 @@ def run(ctx: RunContext) -> StageOutcome:
     tables = ctx.susdb.user_tables()
     for position, table in enumerate(tables):
         if ctx.out_of_time():
-            outcome.status, outcome.reason = "partial", "deadline" if not ctx.stop.is_set() else "signal"
+            outcome.status, outcome.reason = (
+                "partial",
+                "deadline" if not ctx.stop.is_set() else "signal",
+            )
             outcome.remaining = len(tables) - position
             break
         ctx.susdb.update_table_statistics(table, timeout=0)

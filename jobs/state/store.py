@@ -129,10 +129,14 @@ class StateStore:
     def __init__(self, state_dir: Path, *, read_only: bool = False) -> None:
         self.path = Path(state_dir) / FILE_NAME
         if read_only and not self.path.exists():
-            raise StateError(f"{self.path}: no state file yet (nothing has run with this state directory)")
+            raise StateError(
+                f"{self.path}: no state file yet (nothing has run with this state directory)"
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+            self.db = sqlite3.connect(
+                self.path, isolation_level=None, timeout=30, check_same_thread=False
+            )
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -174,70 +178,117 @@ class StateStore:
     # -- runs ------------------------------------------------------------------------------------
     def start_run(self, run_id: str, target: str, profile: str, dry_run: bool) -> None:
         with self.transaction():
-            self.db.execute("INSERT INTO runs (run_id, target, profile, dry_run, started_at) VALUES (?, ?, ?, ?, ?)",
-                            (run_id, target, profile, int(dry_run), _now()))
+            self.db.execute(
+                "INSERT INTO runs (run_id, target, profile, dry_run, started_at) VALUES (?, ?, ?, ?, ?)",
+                (run_id, target, profile, int(dry_run), _now()),
+            )
 
     def finish_run(self, run_id: str, status: str, exit_code: int, summary: dict[str, Any]) -> None:
         with self.transaction():
-            self.db.execute("UPDATE runs SET finished_at = ?, status = ?, exit_code = ?, summary_json = ? WHERE run_id = ?",
-                            (_now(), status, exit_code, json.dumps(summary, default=str), run_id))
+            self.db.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, exit_code = ?, summary_json = ? WHERE run_id = ?",
+                (_now(), status, exit_code, json.dumps(summary, default=str), run_id),
+            )
 
     def record_stage(self, run_id: str, ordinal: int, result: dict[str, Any]) -> None:
         with self.transaction():
             self.db.execute(
                 "INSERT OR REPLACE INTO stage_results (run_id, ordinal, stage, status, reason, started_at, finished_at, "
                 "duration_seconds, done, skipped, failed, remaining, detail_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, ordinal, result["stage"], result["status"], result.get("reason"), result["started_at"],
-                 result.get("finished_at"), result.get("duration_seconds"), result.get("done", 0), result.get("skipped", 0),
-                 result.get("failed", 0), result.get("remaining", 0), json.dumps(result.get("detail", {}), default=str)))
+                (
+                    run_id,
+                    ordinal,
+                    result["stage"],
+                    result["status"],
+                    result.get("reason"),
+                    result["started_at"],
+                    result.get("finished_at"),
+                    result.get("duration_seconds"),
+                    result.get("done", 0),
+                    result.get("skipped", 0),
+                    result.get("failed", 0),
+                    result.get("remaining", 0),
+                    json.dumps(result.get("detail", {}), default=str),
+                ),
+            )
 
     def record_kpis(self, run_id: str, phase: str, values: dict[str, float]) -> None:
         with self.transaction():
-            self.db.executemany("INSERT OR REPLACE INTO kpis VALUES (?, ?, ?, ?)",
-                                [(run_id, phase, name, value) for name, value in values.items()])
+            self.db.executemany(
+                "INSERT OR REPLACE INTO kpis VALUES (?, ?, ?, ?)",
+                [(run_id, phase, name, value) for name, value in values.items()],
+            )
 
     def runs(self, target: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM runs" + (" WHERE target = ?" if target else "") + " ORDER BY started_at DESC, rowid DESC LIMIT ?"
+        sql = (
+            "SELECT * FROM runs"
+            + (" WHERE target = ?" if target else "")
+            + " ORDER BY started_at DESC, rowid DESC LIMIT ?"
+        )
         cursor = self.db.execute(sql, (target, limit) if target else (limit,))
         columns = [column[0] for column in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
     def run(self, run_id: str) -> dict[str, Any] | None:
-        cursor = self.db.execute("SELECT * FROM runs WHERE run_id = ? OR run_id LIKE ? ORDER BY started_at DESC LIMIT 1",
-                                 (run_id, f"{run_id}%"))
+        cursor = self.db.execute(
+            "SELECT * FROM runs WHERE run_id = ? OR run_id LIKE ? ORDER BY started_at DESC LIMIT 1",
+            (run_id, f"{run_id}%"),
+        )
         row = cursor.fetchone()
-        return dict(zip([column[0] for column in cursor.description], row, strict=True)) if row else None
+        return (
+            dict(zip([column[0] for column in cursor.description], row, strict=True))
+            if row
+            else None
+        )
 
     def stage_results(self, run_id: str) -> list[dict[str, Any]]:
-        cursor = self.db.execute("SELECT * FROM stage_results WHERE run_id = ? ORDER BY ordinal", (run_id,))
+        cursor = self.db.execute(
+            "SELECT * FROM stage_results WHERE run_id = ? ORDER BY ordinal", (run_id,)
+        )
         columns = [column[0] for column in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
     def kpis(self, run_id: str) -> dict[str, dict[str, float]]:
         result: dict[str, dict[str, float]] = {}
-        for phase, name, value in self.db.execute("SELECT phase, name, value FROM kpis WHERE run_id = ?", (run_id,)):
+        for phase, name, value in self.db.execute(
+            "SELECT phase, name, value FROM kpis WHERE run_id = ?", (run_id,)
+        ):
             result.setdefault(phase, {})[name] = value
         return result
 
     # -- work queues -----------------------------------------------------------------------------
     def queue_age_hours(self, target: str, stage: str) -> float | None:
-        row = self.db.execute("SELECT created_at FROM queues WHERE target = ? AND stage = ?", (target, stage)).fetchone()
+        row = self.db.execute(
+            "SELECT created_at FROM queues WHERE target = ? AND stage = ?", (target, stage)
+        ).fetchone()
         if not row:
             return None
         created = datetime.strptime(row[0], "%Y-%m-%dT%H:%M:%SZ")
         return (datetime.now(UTC).replace(tzinfo=None) - created).total_seconds() / 3600
 
     def queue_counts(self, target: str, stage: str) -> dict[str, int]:
-        rows = self.db.execute("SELECT status, COUNT(*) FROM work_items WHERE target = ? AND stage = ? GROUP BY status",
-                               (target, stage)).fetchall()
+        rows = self.db.execute(
+            "SELECT status, COUNT(*) FROM work_items WHERE target = ? AND stage = ? GROUP BY status",
+            (target, stage),
+        ).fetchall()
         return {status: count for status, count in rows}
 
-    def replace_queue(self, target: str, stage: str, run_id: str, items: Iterable[tuple[str, dict[str, Any]]]) -> int:
+    def replace_queue(
+        self, target: str, stage: str, run_id: str, items: Iterable[tuple[str, dict[str, Any]]]
+    ) -> int:
         """Replace a stage's queue with fresh candidates; quarantined items stay until an operator acts."""
         with self.transaction():
-            self.db.execute("DELETE FROM work_items WHERE target = ? AND stage = ? AND status <> 'quarantined'", (target, stage))
-            quarantined = {row[0] for row in self.db.execute(
-                "SELECT item_key FROM work_items WHERE target = ? AND stage = ?", (target, stage))}
+            self.db.execute(
+                "DELETE FROM work_items WHERE target = ? AND stage = ? AND status <> 'quarantined'",
+                (target, stage),
+            )
+            quarantined = {
+                row[0]
+                for row in self.db.execute(
+                    "SELECT item_key FROM work_items WHERE target = ? AND stage = ?",
+                    (target, stage),
+                )
+            }
             count = 0
             batch: list[tuple[Any, ...]] = []
             for ordinal, (key, payload) in enumerate(items):
@@ -246,59 +297,104 @@ class StateStore:
                 batch.append((target, stage, ordinal, key, json.dumps(payload), _now()))
                 count += 1
                 if len(batch) >= 5000:
-                    self.db.executemany("INSERT OR IGNORE INTO work_items (target, stage, ordinal, item_key, payload_json, "
-                                        "updated_at) VALUES (?, ?, ?, ?, ?, ?)", batch)
+                    self.db.executemany(
+                        "INSERT OR IGNORE INTO work_items (target, stage, ordinal, item_key, payload_json, "
+                        "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        batch,
+                    )
                     batch.clear()
             if batch:
-                self.db.executemany("INSERT OR IGNORE INTO work_items (target, stage, ordinal, item_key, payload_json, "
-                                    "updated_at) VALUES (?, ?, ?, ?, ?, ?)", batch)
-            self.db.execute("INSERT OR REPLACE INTO queues VALUES (?, ?, ?, ?)", (target, stage, _now(), run_id))
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO work_items (target, stage, ordinal, item_key, payload_json, "
+                    "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    batch,
+                )
+            self.db.execute(
+                "INSERT OR REPLACE INTO queues VALUES (?, ?, ?, ?)", (target, stage, _now(), run_id)
+            )
         return count
 
-    def next_items(self, target: str, stage: str, limit: int, exclude: set[str] | None = None) -> list[WorkItem]:
+    def next_items(
+        self, target: str, stage: str, limit: int, exclude: set[str] | None = None
+    ) -> list[WorkItem]:
         rows = self.db.execute(
             "SELECT item_key, payload_json, status, attempts, failed_runs FROM work_items WHERE target = ? AND stage = ? "
             "AND status IN ('pending', 'in_flight', 'failed') ORDER BY ordinal LIMIT ?",
-            (target, stage, limit + len(exclude or ()))).fetchall()
-        items = [WorkItem(key, json.loads(payload), status, attempts, failed_runs)
-                 for key, payload, status, attempts, failed_runs in rows if key not in (exclude or set())]
+            (target, stage, limit + len(exclude or ())),
+        ).fetchall()
+        items = [
+            WorkItem(key, json.loads(payload), status, attempts, failed_runs)
+            for key, payload, status, attempts, failed_runs in rows
+            if key not in (exclude or set())
+        ]
         return items[:limit]
 
     def mark_in_flight(self, target: str, stage: str, key: str, run_id: str) -> None:
-        self.db.execute("UPDATE work_items SET status = 'in_flight', attempts = attempts + 1, run_id = ?, updated_at = ? "
-                        "WHERE target = ? AND stage = ? AND item_key = ?", (run_id, _now(), target, stage, key))
+        self.db.execute(
+            "UPDATE work_items SET status = 'in_flight', attempts = attempts + 1, run_id = ?, updated_at = ? "
+            "WHERE target = ? AND stage = ? AND item_key = ?",
+            (run_id, _now(), target, stage, key),
+        )
 
     def mark_done(self, target: str, stage: str, key: str, run_id: str) -> None:
-        self.db.execute("UPDATE work_items SET status = 'done', run_id = ?, updated_at = ? "
-                        "WHERE target = ? AND stage = ? AND item_key = ?", (run_id, _now(), target, stage, key))
+        self.db.execute(
+            "UPDATE work_items SET status = 'done', run_id = ?, updated_at = ? "
+            "WHERE target = ? AND stage = ? AND item_key = ?",
+            (run_id, _now(), target, stage, key),
+        )
 
     def mark_skipped(self, target: str, stage: str, key: str, run_id: str, reason: str) -> None:
-        self.db.execute("UPDATE work_items SET status = 'skipped', reason = ?, run_id = ?, updated_at = ? "
-                        "WHERE target = ? AND stage = ? AND item_key = ?", (reason, run_id, _now(), target, stage, key))
+        self.db.execute(
+            "UPDATE work_items SET status = 'skipped', reason = ?, run_id = ?, updated_at = ? "
+            "WHERE target = ? AND stage = ? AND item_key = ?",
+            (reason, run_id, _now(), target, stage, key),
+        )
 
-    def mark_failed(self, target: str, stage: str, key: str, run_id: str, kind: str, message: str, quarantine_after: int) -> bool:
+    def mark_failed(
+        self,
+        target: str,
+        stage: str,
+        key: str,
+        run_id: str,
+        kind: str,
+        message: str,
+        quarantine_after: int,
+    ) -> bool:
         """Record a failed item; return True when this failure quarantines it."""
         with self.transaction():
             self.db.execute(
                 "UPDATE work_items SET failed_runs = failed_runs + 1, last_error_kind = ?, last_error = ?, run_id = ?, "
                 "updated_at = ?, status = CASE WHEN failed_runs + 1 >= ? THEN 'quarantined' ELSE 'failed' END "
                 "WHERE target = ? AND stage = ? AND item_key = ?",
-                (kind, message[:2000], run_id, _now(), quarantine_after, target, stage, key))
-            row = self.db.execute("SELECT status FROM work_items WHERE target = ? AND stage = ? AND item_key = ?",
-                                  (target, stage, key)).fetchone()
+                (kind, message[:2000], run_id, _now(), quarantine_after, target, stage, key),
+            )
+            row = self.db.execute(
+                "SELECT status FROM work_items WHERE target = ? AND stage = ? AND item_key = ?",
+                (target, stage, key),
+            ).fetchone()
         return bool(row and row[0] == "quarantined")
 
     def quarantined(self, target: str | None = None) -> list[dict[str, Any]]:
-        sql = ("SELECT target, stage, item_key, payload_json, failed_runs, last_error_kind, last_error, updated_at "
-               "FROM work_items WHERE status = 'quarantined'" + (" AND target = ?" if target else "") + " ORDER BY target, stage, ordinal")
+        sql = (
+            "SELECT target, stage, item_key, payload_json, failed_runs, last_error_kind, last_error, updated_at "
+            "FROM work_items WHERE status = 'quarantined'"
+            + (" AND target = ?" if target else "")
+            + " ORDER BY target, stage, ordinal"
+        )
         cursor = self.db.execute(sql, (target,) if target else ())
         columns = [column[0] for column in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
-    def queue_items(self, target: str, stage: str | None, statuses: tuple[str, ...]) -> list[dict[str, Any]]:
+    def queue_items(
+        self, target: str, stage: str | None, statuses: tuple[str, ...]
+    ) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(statuses))
-        sql = (f"SELECT stage, item_key, status, attempts, failed_runs, last_error_kind, last_error, reason FROM work_items "
-               f"WHERE target = ? AND status IN ({marks})" + (" AND stage = ?" if stage else "") + " ORDER BY stage, ordinal")
+        sql = (
+            f"SELECT stage, item_key, status, attempts, failed_runs, last_error_kind, last_error, reason FROM work_items "
+            f"WHERE target = ? AND status IN ({marks})"
+            + (" AND stage = ?" if stage else "")
+            + " ORDER BY stage, ordinal"
+        )
         params: tuple[Any, ...] = (target, *statuses, stage) if stage else (target, *statuses)
         cursor = self.db.execute(sql, params)
         columns = [column[0] for column in cursor.description]
@@ -307,42 +403,71 @@ class StateStore:
     def retry_quarantined(self, target: str, stage: str | None = None) -> int:
         with self.transaction():
             sql = "UPDATE work_items SET status = 'pending', failed_runs = 0, attempts = 0 WHERE target = ? AND status = 'quarantined'"
-            return self.db.execute(sql + (" AND stage = ?" if stage else ""), (target, stage) if stage else (target,)).rowcount
+            return self.db.execute(
+                sql + (" AND stage = ?" if stage else ""), (target, stage) if stage else (target,)
+            ).rowcount
 
     def clear_queue(self, target: str, stage: str | None = None) -> int:
         with self.transaction():
             params: tuple[Any, ...] = (target, stage) if stage else (target,)
-            count = self.db.execute("DELETE FROM work_items WHERE target = ?" + (" AND stage = ?" if stage else ""), params).rowcount
-            self.db.execute("DELETE FROM queues WHERE target = ?" + (" AND stage = ?" if stage else ""), params)
+            count = self.db.execute(
+                "DELETE FROM work_items WHERE target = ?" + (" AND stage = ?" if stage else ""),
+                params,
+            ).rowcount
+            self.db.execute(
+                "DELETE FROM queues WHERE target = ?" + (" AND stage = ?" if stage else ""), params
+            )
             return count
 
     # -- timings, declines, indexes --------------------------------------------------------------
     def add_timing(self, target: str, stage: str, items: int, seconds: float) -> None:
         if items <= 0:
             return
-        self.db.execute("INSERT INTO item_timings VALUES (?, ?, ?, ?) ON CONFLICT (target, stage) DO UPDATE SET "
-                        "items = items + excluded.items, seconds = seconds + excluded.seconds", (target, stage, items, seconds))
+        self.db.execute(
+            "INSERT INTO item_timings VALUES (?, ?, ?, ?) ON CONFLICT (target, stage) DO UPDATE SET "
+            "items = items + excluded.items, seconds = seconds + excluded.seconds",
+            (target, stage, items, seconds),
+        )
 
     def seconds_per_item(self, target: str, stage: str) -> float | None:
-        row = self.db.execute("SELECT items, seconds FROM item_timings WHERE target = ? AND stage = ?", (target, stage)).fetchone()
+        row = self.db.execute(
+            "SELECT items, seconds FROM item_timings WHERE target = ? AND stage = ?",
+            (target, stage),
+        ).fetchone()
         return row[1] / row[0] if row and row[0] else None
 
-    def record_decline(self, run_id: str, target: str, update_id: str, kb: str | None, title: str, reason: str) -> None:
-        self.db.execute("INSERT OR IGNORE INTO declined_updates VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (run_id, target, update_id, kb, title, reason, _now()))
+    def record_decline(
+        self, run_id: str, target: str, update_id: str, kb: str | None, title: str, reason: str
+    ) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO declined_updates VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (run_id, target, update_id, kb, title, reason, _now()),
+        )
 
     def declined(self, run_id: str) -> list[dict[str, Any]]:
-        cursor = self.db.execute("SELECT update_id, kb, title, reason, declined_at FROM declined_updates WHERE run_id = ? "
-                                 "ORDER BY declined_at, update_id", (run_id,))
+        cursor = self.db.execute(
+            "SELECT update_id, kb, title, reason, declined_at FROM declined_updates WHERE run_id = ? "
+            "ORDER BY declined_at, update_id",
+            (run_id,),
+        )
         columns = [column[0] for column in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
     def record_created_index(self, target: str, table: str, index: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO created_indexes VALUES (?, ?, ?, ?)", (target, table, index, _now()))
+        self.db.execute(
+            "INSERT OR REPLACE INTO created_indexes VALUES (?, ?, ?, ?)",
+            (target, table, index, _now()),
+        )
 
     def forget_created_index(self, target: str, index: str) -> None:
-        self.db.execute("DELETE FROM created_indexes WHERE target = ? AND index_name = ?", (target, index))
+        self.db.execute(
+            "DELETE FROM created_indexes WHERE target = ? AND index_name = ?", (target, index)
+        )
 
     def created_indexes(self, target: str) -> list[tuple[str, str]]:
-        return [(row[0], row[1]) for row in self.db.execute(
-            "SELECT table_name, index_name FROM created_indexes WHERE target = ?", (target,))]
+        return [
+            (row[0], row[1])
+            for row in self.db.execute(
+                "SELECT table_name, index_name FROM created_indexes WHERE target = ?", (target,)
+            )
+        ]
