@@ -224,3 +224,24 @@ def _dump_tables(data: dict[str, Any], path: list[str]) -> str:
         out.append("")
         out.append(_dump_tables(value, [*path, key]))
     return "\n".join(out).strip("\n")
+
+
+def write_generated_files(root: Any) -> None:
+    """Rewrite the generated config files and README's reference under ``root``."""
+    from pathlib import Path
+
+    root = Path(root)
+    (root / "config" / "susdb-maint.example.toml").write_text(example_config(), encoding="utf-8")
+    (root / "config" / "config.schema.json").write_text(json_schema(), encoding="utf-8")
+    readme = root / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    start, end = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{markdown_reference()}{end}{tail}", encoding="utf-8")
+
+
+if __name__ == "__main__":  # python -m jobs.settings.render: regenerate after a schema change
+    import pathlib
+
+    write_generated_files(pathlib.Path(__file__).resolve().parents[2])
