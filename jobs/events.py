@@ -32,7 +32,8 @@ def _add_static_fields(
 
 
 def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    return {key: redact_value(value) for key, value in event_dict.items()}
+    redacted: MutableMapping[str, Any] = redact_value(dict(event_dict))
+    return redacted
 
 
 def _stringify_exceptions(

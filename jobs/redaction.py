@@ -15,7 +15,7 @@ MASK = "***"
 _CONNECTION_SECRET = re.compile(
     r"(?i)\b(PWD|Password|AccessToken)\s*=\s*(\{(?:[^}]|\}\})*\}|[^;]*)"
 )
-_SECRET_KEYS = frozenset({"password", "pwd", "secret", "token", "connection_string"})
+_SECRET_KEYS = frozenset({"password", "pwd", "secret", "token"})
 _known_secrets: set[str] = set()
 _lock = threading.Lock()
 

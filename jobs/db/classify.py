@@ -65,11 +65,12 @@ def sqlstate_of(error: BaseException) -> str | None:
 
 
 def native_of(error: BaseException) -> int | None:
-    text = " ".join(str(argument) for argument in error.args)
-    match = _NATIVE.search(text)
-    if match:
-        return int(match.group(1) or match.group(2))
-    anywhere = _NATIVE_ANYWHERE.findall(text)
+    texts = [str(argument) for argument in error.args]
+    for text in texts:
+        match = _NATIVE.search(text)
+        if match:
+            return int(match.group(1) or match.group(2))
+    anywhere = _NATIVE_ANYWHERE.findall(" ".join(texts))
     return int(anywhere[-1]) if anywhere else None
 
 

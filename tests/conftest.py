@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jobs.simulator import create
+from jobs.simulator.catalog import preset_profile
+from tests.helpers import EventLog, copy_sim
+
+
+@pytest.fixture(scope="session")
+def small_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("templates") / "small.sqlite3"
+    create(path, preset_profile("small", seed=3))
+    return path
+
+
+@pytest.fixture(scope="session")
+def neglected_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("templates") / "neglected.sqlite3"
+    # A neglected server at a tenth of the preset's size keeps the suite fast; the full preset is
+    # exercised by bench/.
+    create(path, preset_profile("neglected", updates=8000, seed=4))
+    return path
+
+
+@pytest.fixture
+def small_sim(small_template: Path, tmp_path: Path) -> Path:
+    return copy_sim(small_template, tmp_path)
+
+
+@pytest.fixture
+def neglected_sim(neglected_template: Path, tmp_path: Path) -> Path:
+    return copy_sim(neglected_template, tmp_path)
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def event_log() -> EventLog:
+    return EventLog()

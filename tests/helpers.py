@@ -1,0 +1,228 @@
+"""Test helpers: simulated SUSDBs (preset or hand-built), settings and runs, captured events."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import shutil
+import sqlite3
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from jobs import events
+from jobs.runner.plan import build_plan
+from jobs.runner.run import RunReport, execute_plan
+from jobs.settings.model import Settings
+from jobs.simulator import catalog, schema
+from jobs.simulator.server import ts
+
+NOW = datetime(2026, 11, 25, 2, 0, 0)
+
+
+def settings_for(sim_path: Path, **sections: Any) -> Settings:
+    """Settings with one simulated target named ``sim``; ``sections`` override config sections."""
+    target = {"kind": "simulator", "path": str(sim_path)}
+    target.update(sections.pop("target", {}))
+    data: dict[str, Any] = {"targets": {"sim": target}}
+    data.update(sections)
+    return Settings.model_validate(data)
+
+
+def run(
+    settings: Settings, state_dir: Path, *, clock: Any = None, stop: Any = None, **plan_options: Any
+) -> RunReport:
+    plan_options.setdefault("target", "sim")
+    plan_options.setdefault("profile", None)
+    plan = build_plan(settings, **plan_options)
+    return execute_plan(plan, state_dir, clock=clock, stop=stop)
+
+
+def copy_sim(template: Path, directory: Path) -> Path:
+    path = directory / "susdb.sqlite3"
+    shutil.copyfile(template, path)
+    return path
+
+
+class EventLog:
+    """Events rendered by the real pipeline into JSON lines, parsed back."""
+
+    def __init__(self) -> None:
+        self.stream = io.StringIO()
+        events.configure(log_format="json", level="debug", stream=self.stream)
+
+    @property
+    def lines(self) -> list[str]:
+        return [line for line in self.stream.getvalue().splitlines() if line.strip()]
+
+    def all(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.lines]
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [event for event in self.all() if event["event"] == name]
+
+
+class CatalogBuilder:
+    """A hand-built simulated SUSDB: exactly the updates a test names, nothing else."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        now: datetime = NOW,
+        replica: bool = False,
+        backup_age_hours: float | None = 2.0,
+    ) -> None:
+        self.path = path
+        self.now = now
+        self.db = sqlite3.connect(path)
+        schema.create(self.db)
+        self.rng = random.Random(5)
+        self.next_local = 1
+        self.next_revision = 1
+        self.next_deployment = 1
+        self.categories: dict[str, int] = {}
+        profile = catalog.Profile(
+            updates=0,
+            now=now,
+            replica=replica,
+            backup_age_hours=backup_age_hours,
+            custom_indexes=True,
+        )
+        catalog._write_server_objects(self.db, profile, self.rng)
+        self.db.execute("INSERT INTO sim_meta VALUES ('clock', ?)", (ts(now),))
+        self.db.execute(
+            "INSERT INTO tbTargetGroup VALUES (?, 0, 'All Computers', NULL, 0, 1, NULL, 0)",
+            (schema.ALL_COMPUTERS_GROUP,),
+        )
+        self.group = str(uuid.UUID(int=self.rng.getrandbits(128))).upper()
+        self.db.execute(
+            "INSERT INTO tbTargetGroup VALUES (?, 0, 'Servers', NULL, 1, 0, ?, 0)",
+            (self.group, schema.ALL_COMPUTERS_GROUP),
+        )
+
+    def _category(self, name: str, kind: str) -> int:
+        if name not in self.categories:
+            local_id = self._row(
+                name, created=self.now - timedelta(days=3000), update_type="Category", explicitly=0
+            )[0]
+            self.db.execute(
+                "INSERT INTO tbCategory VALUES (?, ?, NULL, ?, NULL, 0, 0, 0)",
+                (local_id, local_id, kind),
+            )
+            self.categories[name] = local_id
+        return self.categories[name]
+
+    def _row(
+        self,
+        title: str,
+        *,
+        created: datetime,
+        update_type: str = "Software",
+        explicitly: int = 1,
+        expired: bool = False,
+        kb: str | None = None,
+        legacy: str = "",
+        received: datetime | None = None,
+    ) -> tuple[int, str, int]:
+        local_id, revision_id = self.next_local, self.next_revision
+        self.next_local += 1
+        self.next_revision += 1
+        update_id = str(uuid.UUID(int=self.rng.getrandbits(128))).upper()
+        received = received or created
+        self.db.execute(
+            "INSERT INTO tbUpdate (LocalUpdateID, UpdateID, UpdateTypeID, LegacyName, ImportedTime) VALUES (?, ?, 'T', ?, ?)",
+            (local_id, update_id, legacy, ts(received)),
+        )
+        self.db.execute(
+            "INSERT INTO tbRevision (RevisionID, LocalUpdateID, RevisionNumber) VALUES (?, ?, 200)",
+            (revision_id, local_id),
+        )
+        self.db.execute(
+            "INSERT INTO tbProperty (RevisionID, PublicationState, CreationDate, ReceivedFromCreatorService, "
+            "ExplicitlyDeployable, UpdateType) VALUES (?, ?, ?, ?, ?, ?)",
+            (revision_id, int(expired), ts(created), ts(received), explicitly, update_type),
+        )
+        self.db.execute(
+            "INSERT INTO tbLocalizedProperty (LocalizedPropertyID, Title) VALUES (?, ?)",
+            (revision_id, title),
+        )
+        self.db.execute(
+            "INSERT INTO tbLocalizedPropertyForRevision VALUES (?, 0, ?)",
+            (revision_id, revision_id),
+        )
+        if kb:
+            self.db.execute("INSERT INTO tbKBArticleForRevision VALUES (?, ?)", (revision_id, kb))
+        return local_id, update_id, revision_id
+
+    def update(
+        self,
+        title: str,
+        *,
+        age_days: float,
+        supersedes: tuple[str, ...] = (),
+        expired: bool = False,
+        kb: str | None = None,
+        product: str = "Windows Server 2019",
+        classification: str = "Security Updates",
+        legacy: str = "",
+        approved: bool = False,
+        declined: bool = False,
+        received_days: float | None = None,
+    ) -> str:
+        created = self.now - timedelta(days=age_days)
+        received = (
+            self.now - timedelta(days=received_days) if received_days is not None else created
+        )
+        local_id, update_id, revision_id = self._row(
+            title, created=created, expired=expired, kb=kb, legacy=legacy, received=received
+        )
+        for category, kind in ((product, "Product"), (classification, "UpdateClassification")):
+            self.db.execute(
+                "INSERT INTO tbRevisionInCategory VALUES (?, ?, 0)",
+                (revision_id, self._category(category, kind)),
+            )
+        for superseded in supersedes:
+            self.db.execute(
+                "INSERT INTO tbRevisionSupersedesUpdate VALUES (?, ?)", (revision_id, superseded)
+            )
+        if approved or declined:
+            group = self.group if approved else schema.ALL_COMPUTERS_GROUP
+            action = schema.ACTION_INSTALL if approved else schema.ACTION_BLOCK
+            self.db.execute(
+                "INSERT INTO tbDeployment (DeploymentID, RevisionID, TargetGroupID, ActionID, DeploymentTime) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (self.next_deployment, revision_id, group, action, ts(self.now)),
+            )
+            self.next_deployment += 1
+        return update_id
+
+    def local_id(self, update_id: str) -> int:
+        return int(
+            self.db.execute(
+                "SELECT LocalUpdateID FROM tbUpdate WHERE UpdateID = ?", (update_id,)
+            ).fetchone()[0]
+        )
+
+    def close(self) -> Path:
+        self.db.execute("ANALYZE")
+        self.db.commit()
+        self.db.close()
+        return self.path
+
+
+def declined_ids(path: Path) -> set[str]:
+    with sqlite3.connect(path) as db:
+        return {
+            row[0] for row in db.execute("SELECT UpdateID FROM vwMinimalUpdate WHERE Declined = 1")
+        }
+
+
+def query(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(sql, params).fetchall()
+    finally:
+        db.close()

@@ -1,0 +1,126 @@
+"""The command line as an administrator meets it: one clear line per problem, documented exit codes,
+never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith("SUSDB_MAINT_")
+    }
+    environment.update(env or {})
+    environment["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "jobs", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=cwd or ROOT,
+        timeout=120,
+    )
+
+
+def test_help_lists_every_command_and_the_exit_codes():
+    result = cli("--help")
+    assert result.returncode == 0
+    for command in ("demo", "run", "plan", "status", "history", "schedule", "queue", "config"):
+        assert command in result.stdout
+    assert "5  another run holds the target lock" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "command", ["demo", "run", "plan", "status", "history", "schedule", "queue", "config"]
+)
+def test_every_command_has_help(command):
+    result = cli(command, "--help")
+    assert result.returncode == 0 and "usage:" in result.stdout
+
+
+def test_version():
+    result = cli("--version")
+    assert result.returncode == 0 and result.stdout.startswith("susdb-maint ")
+
+
+def test_config_init_writes_a_file_that_config_check_accepts(tmp_path):
+    assert cli("config", "init", "--output", str(tmp_path / "c.toml")).returncode == 0
+    result = cli("config", "check", str(tmp_path / "c.toml"))
+    assert result.returncode == 0 and "OK" in result.stdout
+
+
+def test_config_init_refuses_to_overwrite_without_force(tmp_path):
+    (tmp_path / "c.toml").write_text("# mine\n")
+    result = cli("config", "init", "--output", str(tmp_path / "c.toml"))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "--force" in result.stderr
+    assert (tmp_path / "c.toml").read_text() == "# mine\n"
+
+
+def test_config_check_with_three_mistakes_prints_three_lines_and_exits_2(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text(
+        '[runner]\nmax_attempts = 0\n[log]\nformat = "xml"\n[window]\nuntil = "25:00"\n'
+    )
+    result = cli("config", "check", str(config))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 3, result.stderr
+    assert all(str(config) in line for line in lines)
+    assert {"runner.max_attempts", "log.format", "window.until"} == {
+        line.split(": ")[2] for line in lines
+    }
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_config_file_is_one_line_and_exit_2(tmp_path):
+    result = cli("--config", str(tmp_path / "nope.toml"), "run")
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == f"susdb-maint: {tmp_path / 'nope.toml'}: config file not found (from --config)"
+    )
+
+
+def test_a_bad_argument_is_one_line_and_exit_2():
+    result = cli("run", "--until", "7 o'clock")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "--until" in result.stderr
+
+
+def test_an_unreachable_simulated_server_is_one_line_and_exit_1(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(f'[targets.x]\nkind = "simulator"\npath = "{tmp_path / "missing.sqlite3"}"\n')
+    result = cli(
+        "--config", str(config), "--state-dir", str(tmp_path / "state"), "run", "--stage", "health"
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("susdb-maint: connection lost:")
+    assert "Traceback" not in result.stderr
+
+
+def test_run_without_any_target_says_how_to_make_one(tmp_path):
+    result = cli("--state-dir", str(tmp_path), "run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no target configured" in result.stderr
+
+
+def test_state_dir_given_before_the_command_is_honoured(tmp_path, small_sim):
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[backup]\ngate = "off"\n[targets.x]\nkind = "simulator"\npath = "{small_sim}"\n'
+    )
+    result = cli(
+        "--config", str(config), "--state-dir", str(tmp_path / "here"), "run", "--stage", "health"
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "here" / "state.sqlite3").exists()

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from jobs import events
+from tests.helpers import run, settings_for
+
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "config" / "events.schema.json").read_text()
+)
+
+
+def test_events_from_a_whole_run_validate_against_the_published_schema(
+    small_sim, state_dir, event_log
+):
+    run(settings_for(small_sim, backup={"gate": "off"}), state_dir, profile="nightly")
+    emitted = event_log.all()
+    names = {event["event"] for event in emitted}
+    assert {
+        "run.start",
+        "run.finish",
+        "stage.start",
+        "stage.finish",
+        "stage.skip",
+        "batch.finish",
+        "kpi",
+        "sql.message",
+    } <= names
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    for event in emitted:
+        errors = sorted(validator.iter_errors(event), key=str)
+        assert not errors, f"{event['event']}: {errors[0].message}"
+
+
+def test_every_event_has_a_utc_timestamp_ending_in_z_and_the_run_context(
+    small_sim, state_dir, event_log
+):
+    report = run(settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["health"])
+    for event in event_log.all():
+        assert event["timestamp"].endswith("Z")
+        if event["event"] in ("stage.start", "stage.finish", "kpi"):
+            assert (
+                event["run_id"] == report.run_id
+                and event["target"] == "sim"
+                and event["stage"] == "health"
+            )
+
+
+def test_the_schema_rejects_an_event_missing_its_fields():
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(
+            {
+                "timestamp": "2026-01-01T00:00:00Z",
+                "level": "info",
+                "event": "run.finish",
+                "host": "h",
+                "version": "1",
+            },
+            SCHEMA,
+        )
+
+
+def test_standard_library_logging_goes_through_the_same_pipeline(event_log):
+    logging.getLogger("apscheduler.scheduler").warning("Run time of job %s was missed", "nightly")
+    (event,) = [item for item in event_log.all() if "missed" in item["event"]]
+    assert event["level"] == "warning" and event["timestamp"].endswith("Z") and "host" in event
+
+
+def test_redaction_applies_to_every_event(event_log):
+    events.get_logger().info(
+        "connect", connection_string="DRIVER={x};PWD=hunter22;UID=sa", password="hunter22"
+    )
+    line = event_log.lines[-1]
+    assert "hunter22" not in line and "PWD=***" in line
+
+
+def test_log_file_gets_json_lines_too(tmp_path):
+    events.configure(
+        log_format="console",
+        stream=open(tmp_path / "console.txt", "w"),
+        log_file=str(tmp_path / "e.jsonl"),
+    )
+    events.get_logger().info("stage.start", stage="health")
+    logging.shutdown()
+    lines = (tmp_path / "e.jsonl").read_text().splitlines()
+    assert json.loads(lines[-1])["event"] == "stage.start"
+    events.configure(log_format="json")
