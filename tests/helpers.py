@@ -176,7 +176,7 @@ class CatalogBuilder:
         received = (
             self.now - timedelta(days=received_days) if received_days is not None else created
         )
-        local_id, update_id, revision_id = self._row(
+        _, update_id, revision_id = self._row(
             title, created=created, expired=expired, kb=kb, legacy=legacy, received=received
         )
         for category, kind in ((product, "Product"), (classification, "UpdateClassification")):

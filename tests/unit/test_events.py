@@ -80,13 +80,10 @@ def test_redaction_applies_to_every_event(event_log):
 
 
 def test_log_file_gets_json_lines_too(tmp_path):
-    events.configure(
-        log_format="console",
-        stream=open(tmp_path / "console.txt", "w"),
-        log_file=str(tmp_path / "e.jsonl"),
-    )
-    events.get_logger().info("stage.start", stage="health")
-    logging.shutdown()
+    with open(tmp_path / "console.txt", "w") as console:
+        events.configure(log_format="console", stream=console, log_file=str(tmp_path / "e.jsonl"))
+        events.get_logger().info("stage.start", stage="health")
+        logging.shutdown()
     lines = (tmp_path / "e.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["event"] == "stage.start"
     events.configure(log_format="json")
