@@ -1,0 +1,326 @@
+"""Each modelled procedure follows its documented behaviour, refusals included."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+
+from jobs import errors
+from jobs.clock import VirtualClock
+from jobs.db.catalog import statement
+from jobs.db.classify import classify
+from jobs.simulator import connect
+from jobs.simulator.faults import FaultPlan
+from tests.helpers import NOW, CatalogBuilder, query
+
+
+def execute(connection, name, *params):
+    cursor = connection.cursor()
+    cursor.execute(statement(name).text, list(params))
+    return cursor
+
+
+def rows(connection, name, *params):
+    cursor = execute(connection, name, *params)
+    return cursor.fetchall() if cursor.description else []
+
+
+@pytest.fixture
+def built(tmp_path):
+    builder = CatalogBuilder(tmp_path / "hand.sqlite3")
+    ids = {
+        "old_expired": builder.update(
+            "Old expired update (KB1)", age_days=400, expired=True, kb="1"
+        ),
+        "young_expired": builder.update(
+            "Young expired update (KB2)", age_days=400, expired=True, kb="2", received_days=5
+        ),
+        "approved_expired": builder.update(
+            "Approved expired update (KB3)", age_days=400, expired=True, approved=True
+        ),
+        "prerequisite": builder.update("Expired prerequisite (KB4)", age_days=400, expired=True),
+        "live": builder.update("Live update (KB5)", age_days=10),
+    }
+    dependant = builder.local_id(ids["live"])
+    prerequisite_revision = builder.local_id(ids["prerequisite"])
+    # tbRevision.RevisionID equals LocalUpdateID order here only by construction of the builder.
+    revision_of = {
+        key: builder.db.execute(
+            "SELECT RevisionID FROM tbRevision r JOIN tbUpdate u ON u.LocalUpdateID = r.LocalUpdateID WHERE u.UpdateID = ?",
+            (value,),
+        ).fetchone()[0]
+        for key, value in ids.items()
+    }
+    builder.db.execute(
+        "INSERT INTO tbPrerequisiteDependency VALUES (?, ?, ?)",
+        (revision_of["live"], revision_of["prerequisite"], prerequisite_revision),
+    )
+    _ = dependant
+    path = builder.close()
+    return path, ids, revision_of
+
+
+def test_obsolete_updates_are_the_expired_old_unapproved_unreferenced_ones(built):
+    path, ids, _ = built
+    connection = connect(path, clock=VirtualClock(NOW))
+    local_ids = {row[0] for row in rows(connection, "obsolete_updates")}
+    expected = {
+        query(path, "SELECT LocalUpdateID FROM tbUpdate WHERE UpdateID = ?", (ids["old_expired"],))[
+            0
+        ][0]
+    }
+    assert local_ids == expected
+
+
+def test_spdeleteupdate_refuses_an_update_still_referenced_and_deletes_nothing(built):
+    path, ids, _ = built
+    connection = connect(path, clock=VirtualClock(NOW))
+    local_id = query(
+        path, "SELECT LocalUpdateID FROM tbUpdate WHERE UpdateID = ?", (ids["prerequisite"],)
+    )[0][0]
+    with pytest.raises(Exception) as caught:
+        execute(connection, "delete_update", local_id)
+    assert caught.value.args[0] == "42000"
+    assert "still referenced by other update(s) (50000)" in caught.value.args[1]
+    assert isinstance(classify(caught.value), errors.StillReferenced)
+    assert query(path, "SELECT COUNT(*) FROM tbRevision WHERE LocalUpdateID = ?", (local_id,)) == [
+        (1,)
+    ]
+
+
+def test_spdeleteupdate_removes_the_update_its_revisions_and_its_bundled_children(tmp_path):
+    builder = CatalogBuilder(tmp_path / "b.sqlite3")
+    parent = builder.update("Parent (KB10)", age_days=400, expired=True)
+    child = builder._row("Child", created=NOW - timedelta(days=400), explicitly=0)
+    parent_revision = builder.db.execute(
+        "SELECT RevisionID FROM tbRevision r JOIN tbUpdate u ON u.LocalUpdateID = "
+        "r.LocalUpdateID WHERE u.UpdateID = ?",
+        (parent,),
+    ).fetchone()[0]
+    builder.db.execute("INSERT INTO tbBundleDependency VALUES (?, ?)", (parent_revision, child[2]))
+    local_id = builder.local_id(parent)
+    path = builder.close()
+    connection = connect(path, clock=VirtualClock(NOW))
+    execute(connection, "delete_update", local_id)
+    assert query(
+        path, "SELECT COUNT(*) FROM tbUpdate WHERE LocalUpdateID IN (?, ?)", (local_id, child[0])
+    ) == [(0,)]
+    assert query(
+        path,
+        "SELECT COUNT(*) FROM tbProperty WHERE RevisionID IN (?, ?)",
+        (parent_revision, child[2]),
+    ) == [(0,)]
+    assert query(path, "SELECT COUNT(*) FROM tbBundleDependency") == [(0,)]
+    execute(connection, "delete_update", local_id)  # a second call is a no-op, as on SQL Server
+
+
+def test_spdeleteupdate_costs_tens_of_seconds_without_microsofts_fix(tmp_path):
+    builder = CatalogBuilder(tmp_path / "c.sqlite3")
+    first = builder.local_id(builder.update("A", age_days=400, expired=True))
+    second = builder.local_id(builder.update("B", age_days=400, expired=True))
+    path = builder.close()
+    clock = VirtualClock(NOW)
+    connection = connect(path, clock=clock)
+    before = clock.monotonic()
+    execute(connection, "delete_update", first)
+    with_fix = clock.monotonic() - before
+    connection.db.execute(
+        "UPDATE sim_object_definition SET definition = 'DECLARE @revisionList TABLE(RevisionID INT)'"
+    )
+    before = clock.monotonic()
+    execute(connection, "delete_update", second)
+    without_fix = clock.monotonic() - before
+    assert with_fix < 2 and without_fix > 20
+
+
+def test_spdeclineupdate_declines_and_moves_approvals_to_dead_deployments(tmp_path):
+    builder = CatalogBuilder(tmp_path / "d.sqlite3")
+    update = builder.update("Approved (KB20)", age_days=40, approved=True)
+    path = builder.close()
+    connection = connect(path, clock=VirtualClock(NOW))
+    execute(connection, "decline_update", update, "CONTOSO\\admin")
+    assert query(path, "SELECT Declined FROM vwMinimalUpdate WHERE UpdateID = ?", (update,)) == [
+        (1,)
+    ]
+    assert query(path, "SELECT ActionID, AdminNameWhoDeleted FROM tbDeadDeployment") == [
+        (0, "CONTOSO\\admin")
+    ]
+    execute(connection, "decline_update", update, "again")  # declining twice changes nothing
+    assert query(path, "SELECT COUNT(*) FROM tbDeployment WHERE ActionID = 2") == [(1,)]
+
+
+def test_spdeclineupdate_refuses_on_a_replica(tmp_path):
+    builder = CatalogBuilder(tmp_path / "r.sqlite3", replica=True)
+    update = builder.update("Superseded (KB21)", age_days=40)
+    path = builder.close()
+    connection = connect(path, clock=VirtualClock(NOW))
+    with pytest.raises(Exception) as caught:
+        execute(connection, "decline_update", update, "admin")
+    assert "Cannot perform this action when the server is in replica mode" in caught.value.args[1]
+    assert isinstance(classify(caught.value), errors.ReplicaRefused)
+    assert query(path, "SELECT Declined FROM vwMinimalUpdate WHERE UpdateID = ?", (update,)) == [
+        (0,)
+    ]
+
+
+def test_spdeclineupdate_of_an_unknown_update_fails(small_sim):
+    connection = connect(small_sim)
+    with pytest.raises(Exception, match="was not found"):
+        execute(connection, "decline_update", "00000000-0000-0000-0000-000000000000", "admin")
+
+
+def test_compression_removes_only_unreferenced_older_revisions(small_sim):
+    connection = connect(small_sim)
+    candidates = [row[0] for row in rows(connection, "updates_to_compress")]
+    assert candidates
+    latest_before = query(small_sim, "SELECT COUNT(*) FROM tbRevision WHERE IsLatestRevision = 1")
+    for local_id in candidates:
+        execute(connection, "compress_update", local_id)
+    assert rows(connection, "updates_to_compress") == []
+    assert (
+        query(small_sim, "SELECT COUNT(*) FROM tbRevision WHERE IsLatestRevision = 1")
+        == latest_before
+    )
+
+
+def test_obsolete_computers_are_those_silent_for_30_days(small_sim):
+    connection = connect(small_sim)
+    total, inactive = rows(connection, "computer_counts", 30)[0]
+    assert inactive > 0
+    ((deleted,),) = rows(connection, "cleanup_obsolete_computers")
+    assert deleted == inactive
+    assert rows(connection, "computer_counts", 30)[0] == (total - inactive, 0)
+
+
+def test_sync_history_is_deleted_in_top_n_batches(small_sim):
+    connection = connect(small_sim)
+    ((backlog,),) = rows(connection, "sync_history_backlog", 90)
+    assert backlog > 100
+    ((deleted,),) = rows(connection, "delete_sync_history", 100, 90)
+    assert deleted == 100
+    assert rows(connection, "sync_history_backlog", 90) == [(backlog - 100,)]
+
+
+def test_sp_updatestats_reports_its_messages(small_sim):
+    cursor = execute(connect(small_sim), "update_statistics_all")
+    assert any(
+        "Statistics for all tables have been updated." in message for _, message in cursor.messages
+    )
+
+
+def test_index_rebuild_resets_fragmentation_and_online_needs_enterprise(small_sim):
+    connection = connect(small_sim)
+    with pytest.raises(
+        Exception, match="Online index operations can only be performed in Enterprise"
+    ):
+        execute(connection, "rebuild_index", "tbRevision", "PK__tbRevision", True, None, None)
+    connection.db.execute(
+        "UPDATE sim_index SET avg_fragmentation_in_percent = 70 WHERE object_name = 'tbRevision'"
+    )
+    execute(connection, "rebuild_index", "tbRevision", "PK__tbRevision", False, 90, None)
+    stats = {row[1]: row for row in rows(connection, "index_fragmentation")}
+    assert stats["PK__tbRevision"][5] < 1 and stats["PK__tbRevision"][4] == 90
+
+
+def test_creating_an_index_that_exists_fails_like_msg_1913(small_sim):
+    connection = connect(small_sim)
+    execute(connection, "create_index_supersedes")
+    with pytest.raises(
+        Exception, match=r"already exists on table 'dbo.tbRevisionSupersedesUpdate'. \(1913\)"
+    ):
+        execute(connection, "create_index_supersedes")
+
+
+def test_an_unmodelled_system_statement_fails_naming_it(small_sim):
+    cursor = connect(small_sim).cursor()
+    with pytest.raises(Exception, match="statement 'mystery' uses SQL Server system objects"):
+        cursor.execute("-- name: mystery\nSELECT name FROM sys.objects;", [])
+
+
+def test_an_unknown_procedure_fails_with_2812(small_sim):
+    cursor = connect(small_sim).cursor()
+    with pytest.raises(Exception, match=r"Could not find stored procedure 'dbo.spNope'. \(2812\)"):
+        cursor.execute("-- name: nope\nEXEC dbo.spNope;", [])
+
+
+def test_a_wrong_parameter_count_is_refused(small_sim):
+    with pytest.raises(Exception, match="parameter markers"):
+        execute(connect(small_sim), "computer_counts")
+
+
+def test_a_statement_longer_than_the_timeout_fails_with_hyt00_after_the_timeout(small_sim):
+    clock = VirtualClock(NOW)
+    connection = connect(small_sim, clock=clock)
+    connection.db.execute(
+        "UPDATE sim_object_definition SET definition = 'TABLE(RevisionID INT)'"
+    )  # no fix: ~30 s
+    local_id = rows(connection, "obsolete_updates")[0][0]
+    connection.timeout = 5
+    before = clock.monotonic()
+    with pytest.raises(Exception) as caught:
+        execute(connection, "delete_update", local_id)
+    assert caught.value.args[0] == "HYT00"
+    assert isinstance(classify(caught.value), errors.StatementTimeout)
+    assert clock.monotonic() - before == pytest.approx(5, abs=0.1)
+    # The batch was rolled back: the update is still there.
+    assert query(
+        small_sim, "SELECT COUNT(*) FROM tbUpdate WHERE LocalUpdateID = ?", (local_id,)
+    ) == [(1,)]
+
+
+def test_cancel_from_another_thread_stops_a_slow_statement(small_sim):
+    connection = connect(small_sim, latency=5.0)
+    cursor = connection.cursor()
+    threading.Timer(0.2, cursor.cancel).start()
+    started = time.monotonic()
+    with pytest.raises(Exception) as caught:
+        cursor.execute(statement("server_info").text, [])
+    assert time.monotonic() - started < 3
+    assert caught.value.args[0] == "HY008"
+    assert isinstance(classify(caught.value), errors.StatementTimeout)
+
+
+@pytest.mark.parametrize(
+    ("kind", "sqlstate", "native", "class_name", "project_error"),
+    [
+        ("deadlock", "40001", 1205, "Error", errors.TransientError),
+        ("lock_timeout", "HY000", 1222, "Error", errors.TransientError),
+        ("query_timeout", "HYT00", 0, "OperationalError", errors.StatementTimeout),
+        ("link_failure", "08S01", 10054, "OperationalError", errors.ConnectionLost),
+        ("login_failed", "28000", 18456, "InterfaceError", errors.LoginFailed),
+        ("permission_denied", "42000", 229, "ProgrammingError", errors.NotPermitted),
+        ("replica", "42000", 50000, "ProgrammingError", errors.ReplicaRefused),
+    ],
+)
+def test_injected_faults_carry_sql_servers_sqlstate_and_native_number(
+    small_sim, kind, sqlstate, native, class_name, project_error
+):
+    connection = connect(
+        small_sim, faults=FaultPlan(rate=1.0, kinds=[kind], statements=["server_info"], seed=1)
+    )
+    with pytest.raises(Exception) as caught:
+        execute(connection, "server_info")
+    error = caught.value
+    assert type(error).__name__ == class_name
+    assert error.args[0] == sqlstate and f"({native}) (SQLExecDirectW)" in error.args[1]
+    assert type(classify(error)) is project_error
+    assert rows(connection, "schema_version")  # other statements are not in the plan
+
+
+def test_a_fault_plan_is_reproducible_by_seed(small_sim):
+    def outcomes(seed: int) -> list[bool]:
+        connection = connect(small_sim, faults=FaultPlan(rate=0.3, seed=seed))
+        result = []
+        for _ in range(40):
+            try:
+                execute(connection, "schema_version")
+                result.append(True)
+            except Exception:
+                result.append(False)
+        return result
+
+    assert outcomes(4) == outcomes(4) != outcomes(5)
+    assert 4 < outcomes(4).count(False) < 25
