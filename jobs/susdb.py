@@ -215,6 +215,14 @@ class Susdb:
                     entry.classifications.append(row["CategoryTitle"])
             yield entry
 
+    def is_declined(self, update_id: str) -> bool:
+        """True when the update is declined, or gone (nothing left to decline)."""
+        rows = self.executor.run("update_is_declined", [update_id]).rows
+        return not rows or bool(rows[0]["Declined"])
+
+    def update_exists(self, local_update_id: int) -> bool:
+        return bool(self.executor.run("update_exists", [local_update_id]).rows[0]["Present"])
+
     def decline_update(self, update_id: str, admin_name: str, timeout: int | None = None) -> None:
         self.executor.run("decline_update", [update_id, admin_name], timeout=timeout)
 

@@ -177,7 +177,10 @@ def execute_plan(
                 for result in report.stages
                 if result.get("remaining")
             }
-            if ctx.out_of_time() and remaining:
+            stopped_early = any(
+                result.get("reason") in ("deadline", "signal") for result in report.stages
+            )
+            if stopped_early or (ctx.out_of_time() and remaining):
                 log.warning(
                     "deadline.reached",
                     remaining=remaining,

@@ -29,6 +29,7 @@ log = events.get_logger("susdb_maint.runner")
 
 Candidates = Callable[[], Iterable[tuple[str, dict[str, Any]]]]
 Process = Callable[[dict[str, Any]], str | None]
+Verify = Callable[[dict[str, Any]], bool]
 # Consecutive item failures that end a stage: a broken server must not burn through the queue.
 CIRCUIT_BREAKER = 25
 
@@ -71,8 +72,14 @@ def process_queue(
     *,
     per_item_seconds_guess: float,
     limit: int | None = None,
+    verify: Verify | None = None,
 ) -> StageOutcome:
-    """Work through a stage's queue; ``limit`` caps the items processed in this run."""
+    """Work through a stage's queue; ``limit`` caps the items processed in this run.
+
+    An item still marked in flight was interrupted in an earlier run (SIGKILL, power loss): its
+    effect may or may not have committed on the server. ``verify`` settles it from the server's
+    state, so it is never sent twice.
+    """
     counts = ensure_queue(ctx, stage, candidates)
     outcome = StageOutcome()
     remaining = sum(counts.get(status, 0) for status in ("pending", "in_flight", "failed"))
@@ -114,24 +121,31 @@ def process_queue(
             break
         batch_number += 1
         batch = {"done": 0, "skipped": 0, "failed": 0}
+        stage_error: DatabaseError | None = None
         timed_out = False
         wall_started = time.perf_counter()
         started = ctx.clock.monotonic()
         for item in items:
             if ctx.stop.is_set():
                 break
+            interrupted = item.status == "in_flight"
             ctx.store.mark_in_flight(ctx.target, stage, item.key, ctx.run_id)
             try:
-                skip_reason = retry(process, item.payload)
+                if interrupted and verify is not None and retry(verify, item.payload):
+                    log.info("item.settled", item=item.key, reason="done before an interruption")
+                    skip_reason = None
+                else:
+                    skip_reason = retry(process, item.payload)
             except StillReferenced as error:
                 skip_reason = "still_referenced"
                 log.info("item.skip", item=item.key, reason=skip_reason, error=str(error))
             except ReplicaRefused as error:
                 raise StageStopped("skipped", "replica") from error
-            except (NotPermitted, LoginFailed):
-                raise
-            except ConnectionLost:
-                raise
+            except (NotPermitted, LoginFailed, ConnectionLost) as error:
+                # Not this item's fault: nothing else will succeed either. The item stays in
+                # flight, so the next run settles it with ``verify``.
+                stage_error = error
+                break
             except DatabaseError as error:
                 timed_out = timed_out or isinstance(error, StatementTimeout)
                 quarantined = ctx.store.mark_failed(
@@ -155,9 +169,10 @@ def process_queue(
                     quarantined=quarantined,
                 )
                 if consecutive_failures >= CIRCUIT_BREAKER:
-                    raise DatabaseError(
+                    stage_error = DatabaseError(
                         f"{consecutive_failures} items failed in a row; last: {error}"
-                    ) from error
+                    )
+                    break
                 continue
             consecutive_failures = 0
             if skip_reason:
@@ -191,6 +206,10 @@ def process_queue(
             next_size=sizer.size,
         )
         remaining = max(0, active_left)
+        if stage_error is not None:
+            log.error("stage.fail", error_kind=stage_error.kind, error=str(stage_error))
+            outcome.status, outcome.reason = "failed", f"{stage_error.kind}: {stage_error}"
+            break
     outcome.remaining = _active(ctx, stage)
     if outcome.failed and outcome.status == "done":
         # Failed items stay queued for the next run, until they are quarantined.

@@ -9,6 +9,7 @@ transaction (the procedures modelled are self-transactional on SQL Server too).
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import sqlite3
 import threading
@@ -319,13 +320,22 @@ class Connection:
             else:
                 positional.append(_literal(argument, bindings))
         try:
-            return model(*positional, **kwargs)
+            result = model(*positional, **kwargs)
         except TypeError as error:
             raise server_error(
                 f"Procedure or function '{procedure}' has too many arguments specified "
                 f"or is missing a parameter ({error}).",
                 native=8144,
             ) from error
+        self.db.execute(
+            "INSERT INTO sim_call_log (procedure, arguments, called_at) VALUES (?, ?, ?)",
+            (
+                model.__name__,
+                json.dumps([*positional, *kwargs.values()], default=str),
+                ts(self.clock.now()),
+            ),
+        )
+        return result
 
     def _applock(self, name: str, params: list[Any]) -> list[ResultSet]:
         (resource,) = params

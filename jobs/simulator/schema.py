@@ -238,6 +238,14 @@ CREATE TABLE sim_backupset (
     physical_device_name TEXT
 );
 CREATE TABLE sim_meta (key TEXT PRIMARY KEY, value TEXT);
+-- Every successful call of a modelled WSUS procedure, committed with its effects: the audit trail
+-- that shows an item was processed exactly once.
+CREATE TABLE sim_call_log (
+    call_id INTEGER PRIMARY KEY,
+    procedure TEXT NOT NULL,
+    arguments TEXT NOT NULL,
+    called_at TEXT NOT NULL
+);
 -- Physical SQLite indexes that keep the simulator fast. They are not SQL Server indexes: the
 -- modelled index set (what sys.indexes shows) is sim_index.
 CREATE INDEX sim_ix_supersedes_superseded ON tbRevisionSupersedesUpdate (SupersededUpdateID);

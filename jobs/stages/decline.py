@@ -101,6 +101,20 @@ def run(ctx: RunContext) -> StageOutcome:
         )
         return None
 
+    def settle(payload: dict[str, Any]) -> bool:
+        if not ctx.susdb.is_declined(payload["update_id"]):
+            return False
+        ctx.store.record_decline(
+            ctx.run_id,
+            ctx.target,
+            payload["update_id"],
+            payload.get("kb"),
+            payload["title"],
+            payload["reason"],
+            unless_recorded=True,
+        )
+        return True
+
     try:
         outcome = work.process_queue(
             ctx,
@@ -109,6 +123,7 @@ def run(ctx: RunContext) -> StageOutcome:
             process,
             per_item_seconds_guess=0.1,
             limit=limit,
+            verify=settle,
         )
     except work.StageStopped as stopped:
         return StageOutcome(status=stopped.status, reason=stopped.reason)

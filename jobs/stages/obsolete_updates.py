@@ -23,5 +23,10 @@ def run(ctx: RunContext) -> StageOutcome:
 
     guess = 1.0 if ctx.facts.get("delete_fix", True) else 30.0
     return work.process_queue(
-        ctx, "obsolete_updates", candidates, process, per_item_seconds_guess=guess
+        ctx,
+        "obsolete_updates",
+        candidates,
+        process,
+        per_item_seconds_guess=guess,
+        verify=lambda payload: not ctx.susdb.update_exists(payload["local_update_id"]),
     )

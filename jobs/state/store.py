@@ -437,8 +437,26 @@ class StateStore:
         return row[1] / row[0] if row and row[0] else None
 
     def record_decline(
-        self, run_id: str, target: str, update_id: str, kb: str | None, title: str, reason: str
+        self,
+        run_id: str,
+        target: str,
+        update_id: str,
+        kb: str | None,
+        title: str,
+        reason: str,
+        *,
+        unless_recorded: bool = False,
     ) -> None:
+        """Record one declined update; ``unless_recorded`` skips it when an interrupted run
+        already recorded it."""
+        if (
+            unless_recorded
+            and self.db.execute(
+                "SELECT 1 FROM declined_updates WHERE target = ? AND update_id = ?",
+                (target, update_id),
+            ).fetchone()
+        ):
+            return
         self.db.execute(
             "INSERT OR IGNORE INTO declined_updates VALUES (?, ?, ?, ?, ?, ?, ?)",
             (run_id, target, update_id, kb, title, reason, _now()),

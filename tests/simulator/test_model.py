@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 
+import pytest
+
 from jobs.simulator import create
 from jobs.simulator.catalog import preset_profile
 from tests.helpers import NOW, query
@@ -148,8 +150,6 @@ def test_a_half_written_catalog_never_takes_the_real_name(tmp_path, monkeypatch)
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(catalog, "generate", boom)
-    try:
+    with pytest.raises(RuntimeError):
         create(tmp_path / "x.sqlite3", preset_profile("small"))
-    except RuntimeError:
-        pass
     assert not (tmp_path / "x.sqlite3").exists()

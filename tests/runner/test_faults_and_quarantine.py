@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import sqlite3
+
+from jobs.exit_codes import ExitCode
+from jobs.state.store import StateStore
+from tests.helpers import query, run, settings_for
+
+
+def test_five_percent_transient_faults_are_retried_and_the_stages_complete(
+    small_sim, state_dir, event_log
+):
+    settings = settings_for(
+        small_sim,
+        backup={"gate": "off"},
+        target={
+            "faults": {
+                "rate": 0.05,
+                "kinds": ["deadlock", "lock_timeout", "link_failure"],
+                "statements": ["decline_update", "delete_update", "compress_update"],
+                "seed": 21,
+            }
+        },
+    )
+    report = run(settings, state_dir, stages=["decline", "obsolete_updates", "compress"])
+    assert report.exit_code == ExitCode.OK, report.stages
+    retries = event_log.named("retry")
+    assert len(retries) > 20
+    assert {event["error_kind"] for event in retries} >= {"transient", "connection_lost"}
+    assert all(stage["failed"] == 0 and stage["remaining"] == 0 for stage in report.stages)
+    assert query(
+        small_sim, "SELECT COUNT(*) FROM vwMinimalUpdate WHERE IsSuperseded = 1 AND Declined = 0"
+    ) == [(0,)]
+
+
+def _poison(path, update_id: str) -> None:
+    """Make one update fail on every decline: a trigger raising like a broken server would."""
+    db = sqlite3.connect(path)
+    db.execute(f"""CREATE TRIGGER poison BEFORE INSERT ON tbDeadDeployment WHEN NEW.UpdateID = '{update_id}'
+                   BEGIN SELECT RAISE(ABORT, 'simulated corruption'); END""")
+    db.commit()
+    db.close()
+
+
+def test_an_item_that_always_fails_is_quarantined_after_n_runs_and_reported(
+    small_sim, state_dir, event_log
+):
+    victim = query(
+        small_sim,
+        """SELECT mu.UpdateID FROM vwMinimalUpdate mu JOIN tbRevision r ON r.LocalUpdateID =
+        mu.LocalUpdateID JOIN tbDeployment d ON d.RevisionID = r.RevisionID WHERE mu.IsSuperseded = 1 AND
+        mu.Declined = 0 AND d.ActionID = 0 LIMIT 1""",
+    )[0][0]
+    _poison(small_sim, victim)
+    settings = settings_for(small_sim, backup={"gate": "off"}, runner={"quarantine_after": 2})
+    first = run(settings, state_dir, stages=["decline"])
+    assert first.exit_code == ExitCode.STAGE_FAILED and first.stages[-1]["failed"] == 1
+    assert first.quarantined == 0
+    second = run(settings, state_dir, stages=["decline"])
+    assert second.quarantined == 1
+    (fail,) = [event for event in event_log.named("item.fail") if event["quarantined"]]
+    assert fail["item"] == victim and "simulated corruption" in fail["error"]
+    third = run(settings, state_dir, stages=["decline", "health"])
+    assert third.exit_code == ExitCode.OK  # nothing left to try: quarantined items are not retried
+    assert third.quarantined == 1
+    assert event_log.named("run.finish")[-1]["quarantined"] == 1
+    store = StateStore(state_dir)
+    (item,) = store.quarantined("sim")
+    assert item["item_key"] == victim and item["failed_runs"] == 2
+    assert store.retry_quarantined("sim") == 1 and store.quarantined("sim") == []
+    store.close()
+
+
+def test_timeouts_fail_items_without_retries_and_a_run_of_failures_stops_the_stage(
+    small_sim, state_dir, event_log
+):
+    db = sqlite3.connect(small_sim)
+    db.execute(
+        "UPDATE sim_object_definition SET definition = 'TABLE(RevisionID INT)'"
+    )  # ~30 s per delete
+    db.commit()
+    db.close()
+    settings = settings_for(
+        small_sim,
+        backup={"gate": "off"},
+        runner={"quarantine_after": 5},
+        stages={"obsolete_updates": {"statement_timeout_seconds": 10}},
+    )
+    report = run(settings, state_dir, stages=["obsolete_updates"], max_duration_minutes=10)
+    stage = report.stages[-1]
+    assert stage["failed"] > 0 and stage["done"] == 0
+    assert {event["error_kind"] for event in event_log.named("item.fail")} == {"timeout"}
+    assert not event_log.named("retry")  # a timeout is never retried in the same run
+    assert report.exit_code == ExitCode.STAGE_FAILED
+    assert stage["status"] == "failed" and "25 items failed in a row" in stage["reason"]
+    assert stage["failed"] == 25

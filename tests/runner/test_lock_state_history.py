@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jobs.db.connection import Endpoint
+from jobs.db.lock import TargetLock
+from jobs.errors import LockBusy, StateError
+from jobs.state.store import SCHEMA_VERSION, StateStore
+from tests.helpers import query, run, settings_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_second_run_on_a_locked_target_stops_with_lock_busy(small_sim, state_dir, event_log):
+    settings = settings_for(small_sim, backup={"gate": "off"})
+    with TargetLock(Endpoint("sim", settings.targets["sim"]), state_dir), pytest.raises(LockBusy):
+        run(settings, state_dir, stages=["health"])
+    assert event_log.named("lock.busy")
+    assert run(settings, state_dir, stages=["health"]).exit_code == 0  # released
+
+
+def test_the_server_side_applock_stops_a_run_from_another_host(small_sim, tmp_path):
+    settings = settings_for(small_sim, backup={"gate": "off"})
+    endpoint = Endpoint("sim", settings.targets["sim"])
+    # Two hosts do not share a state directory: only the lock on the server can stop the second.
+    with TargetLock(endpoint, tmp_path / "host-a"), pytest.raises(LockBusy, match="sp_getapplock"):
+        TargetLock(endpoint, tmp_path / "host-b").__enter__()
+
+
+@pytest.mark.slow
+def test_two_concurrent_runs_one_runs_the_other_exits_5(small_sim, tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[backup]\ngate = "off"\n[targets.sim]\nkind = "simulator"\npath = "{small_sim}"\nlatency_ms = 3\n'
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "jobs",
+        "--config",
+        str(config),
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--log-format",
+        "json",
+        "run",
+        "--stage",
+        "decline",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    first = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(tmp_path.joinpath("state").glob("target-*.lock")):
+        time.sleep(0.05)
+    time.sleep(0.5)
+    second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    _, first_err = first.communicate(timeout=300)
+    assert first.returncode == 0, first_err[-1000:]
+    assert second.returncode == 5
+    assert any(
+        json.loads(line)["event"] == "lock.busy"
+        for line in second.stderr.splitlines()
+        if line.startswith("{")
+    )
+    assert (
+        second.stderr.strip().splitlines()[-1].startswith("susdb-maint: another run holds the lock")
+    )
+
+
+def test_a_corrupted_state_file_is_a_clear_error_and_susdb_is_untouched(small_sim, state_dir):
+    state_dir.mkdir(parents=True)
+    (state_dir / "state.sqlite3").write_bytes(b"this is not a database" * 100)
+    before = query(small_sim, "SELECT COUNT(*), SUM(Declined) FROM vwMinimalUpdate")
+    with pytest.raises(StateError, match="corrupt"):
+        run(settings_for(small_sim, backup={"gate": "off"}), state_dir, profile="nightly")
+    assert query(small_sim, "SELECT COUNT(*), SUM(Declined) FROM vwMinimalUpdate") == before
+    assert (
+        (state_dir / "state.sqlite3").read_bytes().startswith(b"this is not")
+    )  # never silently reset
+
+
+def test_a_state_file_from_a_newer_version_is_refused(state_dir):
+    StateStore(state_dir).close()
+    db = sqlite3.connect(state_dir / "state.sqlite3")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StateError, match="newer susdb-maint"):
+        StateStore(state_dir)
+
+
+def test_history_and_the_run_summary_show_the_same_numbers_as_the_events(
+    small_sim, state_dir, event_log
+):
+    report = run(settings_for(small_sim, backup={"gate": "off"}), state_dir, profile="nightly")
+    (finish,) = event_log.named("run.finish")
+    store = StateStore(state_dir)
+    (stored,) = store.runs("sim")
+    summary = json.loads(stored["summary_json"])
+    for source in (summary, report.as_dict()):
+        assert source["exit_code"] == finish["exit_code"] and source["status"] == finish["status"]
+        assert (
+            source["kpis_before"] == finish["kpis_before"]
+            and source["kpis_after"] == finish["kpis_after"]
+        )
+        assert [
+            {
+                key: stage[key]
+                for key in ("stage", "status", "done", "skipped", "failed", "remaining")
+            }
+            for stage in source["stages"]
+        ] == finish["stages"]
+    stage_rows = store.stage_results(report.run_id)
+    assert [(row["stage"], row["done"]) for row in stage_rows] == [
+        (stage["stage"], stage["done"]) for stage in finish["stages"]
+    ]
+    assert store.kpis(report.run_id)["after"] == finish["kpis_after"]
+    store.close()
+
+
+def test_history_json_and_declined_export_from_the_cli(small_sim, tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[backup]\ngate = "off"\n[targets.sim]\nkind = "simulator"\npath = "{small_sim}"\n'
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "jobs",
+                "--config",
+                str(config),
+                "--state-dir",
+                str(tmp_path / "state"),
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+
+    assert cli("run", "--stage", "decline").returncode == 0
+    (entry,) = json.loads(cli("history", "--json").stdout)
+    declined_stage = entry["summary"]["stages"][-1]
+    csv_out = cli("history", "--declined", entry["run_id"], "--format", "csv").stdout.splitlines()
+    assert csv_out[0] == "update_id,kb,title,reason,declined_at"
+    assert len(csv_out) - 1 == declined_stage["done"] > 0
+    rows = json.loads(cli("history", "--declined", entry["run_id"][:15], "--format", "json").stdout)
+    assert {row["reason"] for row in rows} <= {"superseded", "expired"} and len(
+        rows
+    ) == declined_stage["done"]
+    assert cli("history", "--declined", "nope").returncode == 2

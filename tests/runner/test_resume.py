@@ -1,0 +1,138 @@
+"""Deadlines, resumes and kills: every item is processed exactly once in total."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from jobs.exit_codes import ExitCode
+from jobs.state.store import StateStore
+from tests.helpers import query, run, settings_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def calls(path: Path, procedure: str) -> Counter[str]:
+    return Counter(
+        arguments
+        for (arguments,) in query(
+            path, "SELECT arguments FROM sim_call_log WHERE procedure = ?", (procedure,)
+        )
+    )
+
+
+def test_a_deadline_stops_a_run_mid_stage_and_the_next_run_finishes_each_item_once(
+    neglected_sim, state_dir, event_log
+):
+    settings = settings_for(neglected_sim, backup={"gate": "off"})
+    first = run(
+        settings, state_dir, stages=["decline", "obsolete_updates"], max_duration_minutes=60
+    )
+    assert first.exit_code == ExitCode.PARTIAL
+    obsolete = next(stage for stage in first.stages if stage["stage"] == "obsolete_updates")
+    assert obsolete["status"] == "partial" and obsolete["done"] > 0 and obsolete["remaining"] > 0
+    (deadline,) = event_log.named("deadline.reached")
+    assert deadline["remaining"]["obsolete_updates"] == obsolete["remaining"]
+
+    second = run(
+        settings, state_dir, stages=["decline", "obsolete_updates"], max_duration_minutes=100_000
+    )
+    assert second.exit_code == ExitCode.OK
+    again = next(stage for stage in second.stages if stage["stage"] == "obsolete_updates")
+    assert again["done"] == obsolete["remaining"]
+    # Resumed from the stored queue: the candidate query ran once, in the first run.
+    assert (
+        len([e for e in event_log.named("queue.build") if e.get("stage") == "obsolete_updates"])
+        == 1
+    )
+    deletes = calls(neglected_sim, "spDeleteUpdate")
+    assert deletes and max(deletes.values()) == 1
+    assert sum(deletes.values()) == obsolete["done"] + again["done"]
+    assert max(calls(neglected_sim, "spDeclineUpdate").values()) == 1
+    assert query(
+        neglected_sim,
+        "SELECT COUNT(*) FROM vwMinimalUpdate WHERE IsSuperseded = 1 AND Declined = 0",
+    ) == [(0,)]
+
+
+def test_a_stale_queue_is_rebuilt_but_a_fresh_one_is_reused(small_sim, state_dir, event_log):
+    settings = settings_for(
+        small_sim, backup={"gate": "off"}, runner={"queue_max_age_hours": 0.000001}
+    )
+    run(settings, state_dir, stages=["obsolete_updates"], max_duration_minutes=1)
+    run(settings, state_dir, stages=["obsolete_updates"], max_duration_minutes=1)
+    assert len(event_log.named("queue.build")) == 2  # the first queue was stale for the second run
+    fresh = settings_for(small_sim, backup={"gate": "off"})
+    run(fresh, state_dir, stages=["obsolete_updates"], max_duration_minutes=1)
+    assert len(event_log.named("queue.resume")) == 1
+
+
+def _config(tmp_path: Path, sim: Path, latency_ms: float) -> Path:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[backup]\ngate = "off"\n[runner]\nbatch_target_seconds = 5\n'
+        f'[targets.sim]\nkind = "simulator"\npath = "{sim}"\nlatency_ms = {latency_ms}\n'
+    )
+    return config
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [11, 12])
+def test_sigkill_at_random_points_then_rerun_loses_nothing_and_repeats_nothing(
+    small_sim, tmp_path, seed
+):
+    config = _config(tmp_path, small_sim, latency_ms=8)
+    command = [
+        sys.executable,
+        "-m",
+        "jobs",
+        "--config",
+        str(config),
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--log-format",
+        "json",
+        "run",
+        "--stage",
+        "decline",
+        "--stage",
+        "obsolete_updates",
+        "--stage",
+        "compress",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    rng = random.Random(seed)
+    kills = 0
+    for _ in range(10):
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+        )
+        time.sleep(rng.uniform(0.4, 1.4))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.wait(timeout=60)
+    final = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert final.returncode == 0, final.stderr[-2000:]
+    assert kills >= 8
+    for procedure in ("spDeclineUpdate", "spDeleteUpdate", "spCompressUpdate"):
+        counted = calls(small_sim, procedure)
+        assert counted, procedure
+        repeated = {item: count for item, count in counted.items() if count > 1}
+        assert not repeated, f"{procedure} sent twice for {list(repeated)[:3]}"
+    store = StateStore(tmp_path / "state")
+    for stage in ("decline", "obsolete_updates", "compress"):
+        counts = store.queue_counts("sim", stage)
+        assert set(counts) <= {"done", "skipped"}, counts
+    assert query(
+        small_sim, "SELECT COUNT(*) FROM vwMinimalUpdate WHERE IsSuperseded = 1 AND Declined = 0"
+    ) == [(0,)]
+    store.close()
