@@ -30,6 +30,8 @@ log = events.get_logger("susdb_maint.runner")
 Candidates = Callable[[], Iterable[tuple[str, dict[str, Any]]]]
 Process = Callable[[dict[str, Any]], str | None]
 Verify = Callable[[dict[str, Any]], bool]
+# Candidate passes per stage and run when ``repeat_until_empty``.
+MAX_PASSES = 3
 # Consecutive item failures that end a stage: a broken server must not burn through the queue.
 CIRCUIT_BREAKER = 25
 
@@ -73,6 +75,7 @@ def process_queue(
     per_item_seconds_guess: float,
     limit: int | None = None,
     verify: Verify | None = None,
+    repeat_until_empty: bool = False,
 ) -> StageOutcome:
     """Work through a stage's queue; ``limit`` caps the items processed in this run.
 
@@ -214,6 +217,31 @@ def process_queue(
     if outcome.failed and outcome.status == "done":
         # Failed items stay queued for the next run, until they are quarantined.
         outcome.status, outcome.reason = "failed", "items_failed"
+    passes = 1
+    while (
+        repeat_until_empty
+        and outcome.status == "done"
+        and outcome.done
+        and passes < MAX_PASSES
+        and not ctx.out_of_time()
+    ):
+        # Cleaning frees more: deleting an update can make its prerequisites obsolete. With the
+        # queue drained and time left, ask the server again (Microsoft: repeat until the counts drop).
+        passes += 1
+        more = process_queue(
+            ctx,
+            stage,
+            candidates,
+            process,
+            per_item_seconds_guess=per_item_seconds_guess,
+            limit=limit,
+            verify=verify,
+        )
+        for key in ("done", "skipped", "failed"):
+            setattr(outcome, key, getattr(outcome, key) + getattr(more, key))
+        outcome.status, outcome.reason, outcome.remaining = more.status, more.reason, more.remaining
+        if not more.done:
+            break
     return outcome
 
 

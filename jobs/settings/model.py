@@ -406,7 +406,7 @@ class DeclineSettings(Section):
     @classmethod
     def _kb_or_guid(cls, values: list[str]) -> list[str]:
         pattern = re.compile(
-            r"^(KB\d{5,8}|\{?[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}\}?)$", re.I
+            r"^(KB\d{1,9}|\{?[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}\}?)$", re.I
         )
         bad = [value for value in values if not pattern.match(value.strip())]
         if bad:

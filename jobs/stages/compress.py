@@ -21,4 +21,6 @@ def run(ctx: RunContext) -> StageOutcome:
         )
         return None
 
-    return work.process_queue(ctx, "compress", candidates, process, per_item_seconds_guess=0.5)
+    return work.process_queue(
+        ctx, "compress", candidates, process, per_item_seconds_guess=0.5, repeat_until_empty=True
+    )

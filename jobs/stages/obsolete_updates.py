@@ -29,4 +29,5 @@ def run(ctx: RunContext) -> StageOutcome:
         process,
         per_item_seconds_guess=guess,
         verify=lambda payload: not ctx.susdb.update_exists(payload["local_update_id"]),
+        repeat_until_empty=True,
     )

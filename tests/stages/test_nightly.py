@@ -1,0 +1,240 @@
+"""Whole profiles on the simulated SUSDB: what a WSUS administrator checks the morning after."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+from jobs.db.catalog import statement
+from jobs.exit_codes import ExitCode
+from jobs.runner.hierarchy import top_down
+from jobs.settings.model import ReindexSettings
+from jobs.simulator import connect
+from jobs.stages.reindex import fragmented
+from jobs.susdb import IndexStats
+from tests.helpers import CatalogBuilder, query, run, settings_for
+
+LONG = 100_000  # minutes: a window long enough for everything
+
+
+def undeclined(path, condition: str) -> set[str]:
+    return {
+        row[0]
+        for row in query(
+            path,
+            f'SELECT mu.UpdateID FROM vwMinimalUpdate mu JOIN "PUBLIC_VIEWS.vUpdate" v '
+            f"ON v.UpdateId = mu.UpdateID WHERE mu.Declined = 0 AND {condition}",
+        )
+    }
+
+
+def index_stats(path) -> list[IndexStats]:
+    cursor = connect(path).cursor()
+    cursor.execute(statement("index_fragmentation").text, [])
+    return [IndexStats(*row) for row in cursor.fetchall()]
+
+
+def obsolete_backlog(path) -> int:
+    cursor = connect(path).cursor()
+    cursor.execute(statement("obsolete_updates").text, [])
+    return len(cursor.fetchall())
+
+
+def test_a_nightly_run_with_a_long_window_leaves_a_clean_susdb(neglected_sim, state_dir):
+    never = query(
+        neglected_sim,
+        "SELECT UpdateID FROM vwMinimalUpdate WHERE IsSuperseded = 1 AND Declined = 0 LIMIT 3",
+    )
+    protected_ids = [row[0] for row in never]
+    eligible = undeclined(neglected_sim, "(mu.IsSuperseded = 1 OR v.PublicationState = 1)")
+    itanium = undeclined(neglected_sim, "v.DefaultTitle LIKE '%Itanium%'")
+    settings = settings_for(
+        neglected_sim,
+        stages={
+            "decline": {
+                "never_decline": protected_ids,
+                "min_age_days": 0,
+                "rules": [
+                    {"field": "title", "match": "word", "pattern": "Itanium", "reason": "itanium"}
+                ],
+            }
+        },
+    )
+    assert fragmented(index_stats(neglected_sim), ReindexSettings())  # neglected: fragmented before
+
+    report = run(settings, state_dir, profile="nightly", max_duration_minutes=LONG)
+
+    assert report.exit_code == ExitCode.OK, report.stages
+    # No superseded, undeclined update is left but the protected ones.
+    assert undeclined(neglected_sim, "mu.IsSuperseded = 1") == set(protected_ids)
+    # No obsolete backlog, no index above Microsoft's thresholds.
+    assert obsolete_backlog(neglected_sim) == 0
+    assert fragmented(index_stats(neglected_sim), ReindexSettings()) == []
+    # Not one declined update that is not superseded, expired or matched by a rule.
+    declined_now = {
+        row[0]
+        for row in query(neglected_sim, "SELECT UpdateID FROM vwMinimalUpdate WHERE Declined = 1")
+    }
+    declined_by_run = {
+        row[0]
+        for row in query(state_dir / "state.sqlite3", "SELECT update_id FROM declined_updates")
+    }
+    assert declined_by_run <= (eligible | itanium)
+    still_there = {row[0] for row in query(neglected_sim, "SELECT UpdateID FROM tbUpdate")}
+    assert (
+        declined_by_run & still_there <= declined_now
+    )  # the rest were declined, then deleted as obsolete
+    assert not declined_by_run & set(protected_ids)
+    assert report.kpis_after["superseded_not_declined"] == len(protected_ids)
+    assert report.kpis_after["not_declined"] < report.kpis_before["not_declined"] / 2
+
+
+def test_a_ten_minute_window_ends_partial_and_the_next_run_finishes(
+    neglected_sim, state_dir, event_log
+):
+    settings = settings_for(neglected_sim, backup={"gate": "off"})
+    first = run(settings, state_dir, profile="nightly", max_duration_minutes=10)
+    assert first.exit_code == ExitCode.PARTIAL
+    assert any(stage["status"] in ("partial", "deferred") for stage in first.stages)
+    assert event_log.named("deadline.reached")
+    health = next(stage for stage in first.stages if stage["stage"] == "health")
+    assert health["status"] == "done"  # reporting still runs after the deadline
+    second = run(settings, state_dir, profile="nightly", max_duration_minutes=LONG)
+    assert second.exit_code == ExitCode.OK
+    assert obsolete_backlog(neglected_sim) == 0
+
+
+def test_without_a_fresh_backup_destructive_stages_are_refused_with_exit_4(
+    tmp_path, state_dir, event_log
+):
+    builder = CatalogBuilder(tmp_path / "nobackup.sqlite3", backup_age_hours=None)
+    old = builder.update("Old (KB1)", age_days=100)
+    builder.update("New (KB2)", age_days=10, supersedes=(old,))
+    path = builder.close()
+    report = run(settings_for(path), state_dir, stages=["decline", "reindex", "health"])
+    assert report.exit_code == ExitCode.REFUSED
+    statuses = {stage["stage"]: stage["status"] for stage in report.stages}
+    assert statuses == {
+        "preflight": "done",
+        "decline": "refused",
+        "reindex": "done",
+        "health": "done",
+    }
+    refused = next(stage for stage in report.stages if stage["stage"] == "decline")
+    assert "no full backup on record" in refused["reason"]
+    assert event_log.named("backup.stale")
+    assert query(path, "SELECT COUNT(*) FROM vwMinimalUpdate WHERE Declined = 1") == [(0,)]
+
+
+def test_an_advisory_gate_warns_and_goes_on(tmp_path, state_dir, event_log):
+    builder = CatalogBuilder(tmp_path / "stale.sqlite3", backup_age_hours=100)
+    old = builder.update("Old (KB1)", age_days=100)
+    builder.update("New (KB2)", age_days=10, supersedes=(old,))
+    path = builder.close()
+    report = run(settings_for(path, backup={"gate": "advisory"}), state_dir, stages=["decline"])
+    assert report.exit_code == ExitCode.OK and report.stages[-1]["done"] == 1
+    (stale,) = event_log.named("backup.stale")
+    assert re.search(r"last full backup 1\d\d\.\d h ago", stale["reason"])
+
+
+def test_the_backup_stage_makes_a_copy_only_backup_that_satisfies_the_gate(tmp_path, state_dir):
+    builder = CatalogBuilder(tmp_path / "b.sqlite3", backup_age_hours=None)
+    old = builder.update("Old (KB1)", age_days=100)
+    builder.update("New (KB2)", age_days=10, supersedes=(old,))
+    path = builder.close()
+    settings = settings_for(path, backup={"path": str(tmp_path / "SUSDB.bak")})
+    report = run(settings, state_dir, stages=["preflight", "backup", "decline"])
+    assert report.exit_code == ExitCode.OK, report.stages
+    assert query(path, "SELECT is_copy_only, physical_device_name FROM sim_backupset") == [
+        (1, str(tmp_path / "SUSDB.bak"))
+    ]
+
+
+def test_the_computer_guard_refuses_a_mass_deletion(small_sim, state_dir):
+    db = sqlite3.connect(small_sim)
+    db.execute(
+        "UPDATE tbComputerTarget SET LastSyncTime = '2020-01-01 00:00:00'"
+    )  # reporting broke
+    db.commit()
+    db.close()
+    report = run(settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["computers"])
+    assert report.exit_code == ExitCode.REFUSED
+    assert report.stages[-1]["reason"].startswith("guard: 40 of 40 computers")
+    assert query(small_sim, "SELECT COUNT(*) FROM tbComputerTarget") == [(40,)]
+
+
+def test_custom_indexes_are_found_by_leading_column_whatever_their_name(small_sim, state_dir):
+    db = sqlite3.connect(small_sim)
+    db.execute(
+        "INSERT INTO sim_index VALUES ('tbRevisionSupersedesUpdate', 7, 'nclSupercededUpdateID', 'NONCLUSTERED', "
+        "'SupersededUpdateID', 0, 1, 98, 24)"
+    )
+    db.commit()
+    db.close()
+    report = run(
+        settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["custom_indexes"]
+    )
+    assert (report.stages[-1]["done"], report.stages[-1]["skipped"]) == (1, 1)
+    names = {row[0] for row in query(small_sim, "SELECT name FROM sim_index WHERE index_id > 1")}
+    assert {"nclSupercededUpdateID", "nclSusdbMaint_LocalizedPropertyID"} <= names
+    assert (
+        "nclSusdbMaint_SupersededUpdateID" not in names
+    )  # no duplicate of the administrator's index
+
+    removed = run(
+        settings_for(small_sim, backup={"gate": "off"}),
+        state_dir,
+        stages=["custom_indexes"],
+        remove_custom_indexes=True,
+    )
+    assert removed.stages[-1]["done"] == 1
+    names = {row[0] for row in query(small_sim, "SELECT name FROM sim_index WHERE index_id > 1")}
+    assert "nclSupercededUpdateID" in names and "nclSusdbMaint_LocalizedPropertyID" not in names
+
+
+def test_reindex_reports_pages_before_and_after_and_statistics_can_go_table_by_table(
+    neglected_sim, state_dir
+):
+    settings = settings_for(
+        neglected_sim, backup={"gate": "off"}, stages={"statistics": {"method": "fullscan"}}
+    )
+    report = run(settings, state_dir, stages=["reindex", "statistics"])
+    reindex = report.stages[0] if report.stages[0]["stage"] == "reindex" else report.stages[1]
+    assert (
+        reindex["done"] > 0 and reindex["detail"]["pages_after"] < reindex["detail"]["pages_before"]
+    )
+    statistics = report.stages[-1]
+    assert statistics["done"] == len(
+        query(
+            neglected_sim, "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'tb%'"
+        )
+    )
+
+
+def test_plan_changes_nothing_in_susdb(neglected_sim, state_dir):
+    snapshot = "SELECT (SELECT COUNT(*) FROM tbUpdate), (SELECT SUM(Declined) FROM vwMinimalUpdate), (SELECT COUNT(*) FROM tbEventInstance), (SELECT SUM(avg_fragmentation_in_percent) FROM sim_index)"
+    before = query(neglected_sim, snapshot)
+    report = run(settings_for(neglected_sim), state_dir, profile="nightly", dry_run=True)
+    assert query(neglected_sim, snapshot) == before
+    decline = next(stage for stage in report.stages if stage["stage"] == "decline")
+    assert decline["status"] == "planned" and decline["detail"]["queued"] > 1000
+    obsolete = next(stage for stage in report.stages if stage["stage"] == "obsolete_updates")
+    assert obsolete["detail"]["estimated_seconds"] > 0
+
+
+def test_run_all_orders_targets_upstream_first_for_declines():
+    from jobs.settings.model import Settings
+
+    settings = Settings.model_validate(
+        {
+            "targets": {
+                "replica-b": {"kind": "simulator", "path": "b", "upstream": "root"},
+                "root": {"kind": "simulator", "path": "r"},
+                "replica-a": {"kind": "simulator", "path": "a", "upstream": "root"},
+                "leaf": {"kind": "simulator", "path": "l", "upstream": "replica-a"},
+            }
+        }
+    )
+    order = top_down(settings)
+    assert order.index("root") < order.index("replica-a") < order.index("leaf")
+    assert order.index("root") < order.index("replica-b")
