@@ -252,6 +252,7 @@ def setup_events(args: argparse.Namespace, settings: Settings | None) -> None:
         log_file=args.log_file or (log_settings.file if log_settings else None),
         file_max_bytes=log_settings.file_max_bytes if log_settings else 10 * 1024 * 1024,
         file_backups=log_settings.file_backups if log_settings else 5,
+        windows_eventlog=settings.monitoring.eventlog if settings else False,
     )
 
 
@@ -331,6 +332,7 @@ def _plan_from_args(
 
 def cmd_run(args: argparse.Namespace) -> int:
     from jobs import report
+    from jobs.monitoring import monitored
     from jobs.runner.hierarchy import run_all
     from jobs.runner.run import execute_plan
 
@@ -345,7 +347,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         )
     plan = _plan_from_args(args, settings, dry_run=False)
-    result = execute_plan(plan, state_dir(args, settings))
+    with monitored(settings.monitoring, plan.endpoint.name) as reports:
+        result = execute_plan(plan, state_dir(args, settings))
+        reports.append(result)
     report.print_run_summary(result)
     return int(result.exit_code)
 

@@ -65,6 +65,7 @@ def configure(
     log_file: str | None = None,
     file_max_bytes: int = 10 * 1024 * 1024,
     file_backups: int = 5,
+    windows_eventlog: bool = False,
 ) -> None:
     """Configure the process-wide pipeline. Events go to ``stream`` (stderr by default)."""
     stream = stream or sys.stderr
@@ -112,6 +113,21 @@ def configure(
             )
         )
         root.addHandler(rotating)
+    if windows_eventlog:
+        from jobs.monitoring import eventlog
+
+        eventlog_handler = eventlog.handler()
+        if eventlog_handler is not None:
+            eventlog_handler.setFormatter(
+                structlog.stdlib.ProcessorFormatter(
+                    foreign_pre_chain=shared,
+                    processors=[
+                        structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                        structlog.processors.JSONRenderer(),
+                    ],
+                )
+            )
+            root.addHandler(eventlog_handler)
     root.setLevel(level.upper())
     # Third-party chatter below warning is noise in an audit stream.
     for noisy in ("apscheduler", "filelock", "urllib3", "docker"):

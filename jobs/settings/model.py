@@ -548,6 +548,100 @@ def default_profiles() -> dict[str, Profile]:
     }
 
 
+class PatchTuesdayOffset(Section):
+    offset_days: int = doc(
+        "Days after (positive) or before (negative) the second Tuesday of the month; may exceed 7.",
+        -2,
+        default=0,
+        ge=-27,
+        le=27,
+    )
+    offset_hours: int = doc("Hours added to the offset.", 0, default=0, ge=-23, le=23)
+    at: ClockTime = doc("Local time of day (HH:MM).", "03:00", default=time(3, 0))
+
+
+class ScheduleJob(Section):
+    profile: str = doc("Profile to run.", "nightly", default="nightly")
+    target: str | None = doc(
+        "Target name, or `all` for every target in hierarchy order (default: the default target).",
+        "wsus01",
+        default=None,
+    )
+    cron: str | None = doc(
+        "Five-field crontab expression (minute hour day month weekday).", "0 1 * * *", default=None
+    )
+    patch_tuesday: PatchTuesdayOffset | None = doc(
+        "Fire relative to Patch Tuesday instead of by cron.",
+        {"offset_days": -2, "at": "03:00"},
+        default=None,
+    )
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> ScheduleJob:
+        if (self.cron is None) == (self.patch_tuesday is None):
+            raise ValueError("give exactly one of cron or patch_tuesday")
+        if self.cron is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(self.cron)
+            except ValueError as error:
+                raise ValueError(
+                    f"cron {self.cron!r} is not a valid crontab expression: {error}"
+                ) from None
+        return self
+
+
+class ScheduleSettings(Section):
+    timezone: str = doc(
+        "Time zone of cron and Patch Tuesday times: `local`, or an IANA name such as `Europe/Paris`.",
+        "local",
+        default="local",
+    )
+    misfire_grace_minutes: int = doc(
+        "A run missed by less than this (the worker was busy or down) still starts.",
+        360,
+        default=360,
+        ge=1,
+    )
+    jobs: dict[str, ScheduleJob] = doc(
+        "Scheduled jobs, by name.",
+        {"nightly": {"profile": "nightly", "cron": "0 1 * * *"}},
+        default={},
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value != "local":
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+class MonitoringSettings(Section):
+    textfile: str | None = doc(
+        "Write Prometheus metrics here after every run (node_exporter textfile collector), atomically.",
+        "/var/lib/node_exporter/textfile_collector/susdb_maint.prom",
+        default=None,
+    )
+    heartbeat_url: str | None = doc(
+        "Ping this URL on start (`/start`), success and failure (`/fail`), healthchecks.io style; a "
+        "failed ping never fails the run.",
+        "https://hc-ping.com/your-uuid",
+        default=None,
+    )
+    eventlog: bool = doc(
+        "Also write events to the Windows Event Log (source `susdb-maint`); no effect elsewhere.",
+        True,
+        default=True,
+    )
+
+
 class Settings(Section):
     state_dir: str | None = doc(
         "Where run history, work queues and the demo's simulated SUSDB live (default: the "
@@ -572,6 +666,12 @@ class Settings(Section):
     )
     backup: BackupSettings = doc("Backup gate.", None, default_factory=BackupSettings)
     stages: StageSettings = doc("Options per stage.", None, default_factory=StageSettings)
+    schedule: ScheduleSettings = doc(
+        "Jobs for `susdb-maint schedule`.", None, default_factory=ScheduleSettings
+    )
+    monitoring: MonitoringSettings = doc(
+        "Metrics, heartbeats and the Windows Event Log.", None, default_factory=MonitoringSettings
+    )
     profiles: dict[str, Profile] = doc(
         "Stage lists by name; `nightly`, `pre-patch-tuesday` and `full` are built in and may be "
         "overridden.",
@@ -596,6 +696,16 @@ class Settings(Section):
             if target.upstream and target.upstream not in self.targets:
                 problems.append(
                     f"targets.{name}.upstream {target.upstream!r} is not a configured target"
+                )
+        profiles = self.effective_profiles()
+        for name, job in self.schedule.jobs.items():
+            if job.profile not in profiles:
+                problems.append(
+                    f"schedule.jobs.{name}.profile {job.profile!r} is not a defined profile"
+                )
+            if job.target and job.target != "all" and job.target not in self.targets:
+                problems.append(
+                    f"schedule.jobs.{name}.target {job.target!r} is not a configured target"
                 )
         if problems:
             raise ValueError("; ".join(problems))

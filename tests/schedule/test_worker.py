@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_schedule_list_prints_every_job_with_its_next_fire_times(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[targets.x]\nkind = "simulator"\npath = "x"\n[schedule]\ntimezone = "UTC"\n'
+        '[schedule.jobs.nightly]\ncron = "0 1 * * *"\n'
+        '[schedule.jobs.before-patch]\nprofile = "pre-patch-tuesday"\n'
+        '[schedule.jobs.before-patch.patch_tuesday]\noffset_days = -10\nat = "02:30"\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "jobs", "--config", str(config), "schedule", "--list"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split("\t", 1) for line in result.stdout.strip().splitlines())
+    assert set(lines) == {"nightly", "before-patch"}
+    assert "T01:00+00:00" in lines["nightly"] and lines["nightly"].count("T01:00") == 3
+    assert (
+        "patch_tuesday[-10 days" in lines["before-patch"]
+        and "T02:30+00:00" in lines["before-patch"]
+    )
+
+
+def test_schedule_without_jobs_is_a_usage_error(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[targets.x]\nkind = "simulator"\npath = "x"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "jobs", "--config", str(config), "schedule"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert result.returncode == 2 and "no jobs in [schedule.jobs]" in result.stderr
+
+
+def test_a_bad_cron_expression_is_a_config_error(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[schedule.jobs.x]\ncron = "61 * * * *"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "jobs", "config", "check", str(config)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert (
+        result.returncode == 2
+        and "schedule.jobs.x: cron '61 * * * *' is not a valid crontab expression" in result.stderr
+    )
+
+
+@pytest.mark.slow
+def test_a_one_minute_job_fires_runs_and_stops_cleanly_on_sigterm(small_sim, tmp_path):
+    textfile = tmp_path / "metrics" / "susdb.prom"
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[backup]\ngate = "off"\n[targets.sim]\nkind = "simulator"\npath = "{small_sim}"\n'
+        f'[monitoring]\ntextfile = "{textfile}"\n[schedule.jobs.every-minute]\nprofile = "full"\n'
+        f'cron = "* * * * *"\n'
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jobs",
+            "--config",
+            str(config),
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--log-format",
+            "json",
+            "schedule",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    deadline = time.monotonic() + 100
+    while time.monotonic() < deadline and not textfile.exists():
+        time.sleep(0.5)
+    assert textfile.exists(), "the job did not fire within 100 s"
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr[-2000:]
+    names = [json.loads(line)["event"] for line in stderr.splitlines() if line.startswith("{")]
+    assert (
+        names.index("schedule.start")
+        < names.index("schedule.fire")
+        < names.index("run.finish")
+        < names.index("schedule.stop")
+    )
+    assert "signal.received" in names
