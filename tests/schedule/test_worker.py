@@ -99,7 +99,7 @@ def test_a_one_minute_job_fires_runs_and_stops_cleanly_on_sigterm(small_sim, tmp
         time.sleep(0.5)
     assert textfile.exists(), "the job did not fire within 100 s"
     process.send_signal(signal.SIGTERM)
-    stdout, stderr = process.communicate(timeout=60)
+    _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr[-2000:]
     names = [json.loads(line)["event"] for line in stderr.splitlines() if line.startswith("{")]
     assert (

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+from typing import ClassVar
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -44,9 +45,9 @@ def test_the_textfile_parses_and_matches_the_run_summary(small_sim, state_dir, t
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):
-    paths: list[str] = []
+    paths: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+    def do_GET(self) -> None:
         Recorder.paths.append(self.path)
         self.send_response(200)
         self.end_headers()
