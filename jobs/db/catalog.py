@@ -44,6 +44,7 @@ class Statement:
         return count_markers(self.text)
 
 
+@functools.lru_cache(maxsize=512)
 def count_markers(text: str) -> int:
     """Count ``?`` parameter markers outside strings and comments."""
     return sum(1 for match in _MARKER.finditer(text) if match.group(0) == "?")

@@ -76,6 +76,7 @@ def process_queue(
     limit: int | None = None,
     verify: Verify | None = None,
     repeat_until_empty: bool = False,
+    declines: bool = False,
 ) -> StageOutcome:
     """Work through a stage's queue; ``limit`` caps the items processed in this run.
 
@@ -128,15 +129,18 @@ def process_queue(
         timed_out = False
         wall_started = time.perf_counter()
         started = ctx.clock.monotonic()
+        # One commit marks the whole batch in flight before anything is sent: an item the server
+        # may have seen is never mistaken for one it has not.
+        ctx.store.mark_batch_in_flight(ctx.target, stage, [item.key for item in items], ctx.run_id)
         for item in items:
             if ctx.stop.is_set():
                 break
             interrupted = item.status == "in_flight"
-            ctx.store.mark_in_flight(ctx.target, stage, item.key, ctx.run_id)
+            settled = False
             try:
                 if interrupted and verify is not None and retry(verify, item.payload):
                     log.info("item.settled", item=item.key, reason="done before an interruption")
-                    skip_reason = None
+                    skip_reason, settled = None, True
                 else:
                     skip_reason = retry(process, item.payload)
             except StillReferenced as error:
@@ -182,7 +186,15 @@ def process_queue(
                 ctx.store.mark_skipped(ctx.target, stage, item.key, ctx.run_id, skip_reason)
                 batch["skipped"] += 1
             else:
-                ctx.store.mark_done(ctx.target, stage, item.key, ctx.run_id)
+                declined = None
+                if declines and not settled:
+                    payload = item.payload
+                    declined = (
+                        payload.get("kb"),
+                        payload.get("title", ""),
+                        payload.get("reason", ""),
+                    )
+                ctx.store.mark_done(ctx.target, stage, item.key, ctx.run_id, declined)
                 batch["done"] += 1
         seconds = ctx.clock.monotonic() - started
         wall_seconds = time.perf_counter() - wall_started
@@ -236,6 +248,7 @@ def process_queue(
             per_item_seconds_guess=per_item_seconds_guess,
             limit=limit,
             verify=verify,
+            declines=declines,
         )
         for key in ("done", "skipped", "failed"):
             setattr(outcome, key, getattr(outcome, key) + getattr(more, key))

@@ -101,22 +101,23 @@ class Cursor:
         return self
 
     def fetchone(self) -> tuple[Any, ...] | None:
-        rows = self._rows()
-        if self._position >= len(rows):
-            return None
-        self._position += 1
-        return rows[self._position - 1]
+        rows = self.fetchmany(1)
+        return rows[0] if rows else None
 
     def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
-        rows = self._rows()
-        chunk = rows[self._position : self._position + size]
+        current = self._current_query()
+        if current.source is not None:
+            return list(current.source.fetchmany(size))
+        chunk = current.rows[self._position : self._position + size]
         self._position += len(chunk)
         return chunk
 
     def fetchall(self) -> list[tuple[Any, ...]]:
-        rows = self._rows()
-        chunk = rows[self._position :]
-        self._position = len(rows)
+        current = self._current_query()
+        if current.source is not None:
+            return list(current.source.fetchall())
+        chunk = current.rows[self._position :]
+        self._position = len(current.rows)
         return chunk
 
     def nextset(self) -> bool | None:
@@ -151,11 +152,11 @@ class Cursor:
             else None
         )
 
-    def _rows(self) -> list[tuple[Any, ...]]:
+    def _current_query(self) -> ResultSet:
         current = self._current()
         if current is None or not current.columns:
             raise _DRIVER.ProgrammingError("24000", "No results.  Previous SQL was not a query.")
-        return current.rows
+        return current
 
 
 class Connection:
@@ -297,8 +298,8 @@ class Connection:
                 raise server_error(f"{name}: {error}", native=207) from error
             if cursor.description:
                 columns = [column[0] for column in cursor.description]
-                results.append(ResultSet(columns, cursor.fetchall()))
-                last_rowcount = len(results[-1].rows)
+                results.append(ResultSet(columns, source=cursor))
+                last_rowcount = -1  # as pyodbc reports for a SELECT
             else:
                 last_rowcount = cursor.rowcount
                 results.append(ResultSet(rowcount=cursor.rowcount))

@@ -44,6 +44,9 @@ class ResultSet:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     rowcount: int = -1
+    source: Any = (
+        None  # a SQLite cursor still producing rows: large results stream, as on SQL Server
+    )
 
 
 def ts(moment: datetime) -> str:

@@ -91,15 +91,7 @@ def run(ctx: RunContext) -> StageOutcome:
 
     def process(payload: dict[str, Any]) -> str | None:
         ctx.susdb.decline_update(payload["update_id"], ADMIN_NAME)
-        ctx.store.record_decline(
-            ctx.run_id,
-            ctx.target,
-            payload["update_id"],
-            payload.get("kb"),
-            payload["title"],
-            payload["reason"],
-        )
-        return None
+        return None  # the runner records the decline with the item's completion
 
     def settle(payload: dict[str, Any]) -> bool:
         if not ctx.susdb.is_declined(payload["update_id"]):
@@ -124,6 +116,7 @@ def run(ctx: RunContext) -> StageOutcome:
             per_item_seconds_guess=0.1,
             limit=limit,
             verify=settle,
+            declines=True,
         )
     except work.StageStopped as stopped:
         return StageOutcome(status=stopped.status, reason=stopped.reason)
@@ -132,8 +125,5 @@ def run(ctx: RunContext) -> StageOutcome:
 
 
 def queued_reasons(ctx: RunContext) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for item in ctx.store.next_items(ctx.target, "decline", 10_000_000):
-        reason = item.payload["reason"]
-        counts[reason] = counts.get(reason, 0) + 1
-    return counts
+    """Declines still queued, per reason (counted in the state store, not in memory)."""
+    return ctx.store.count_by_reason(ctx.target, "decline", ("pending", "in_flight", "failed"))

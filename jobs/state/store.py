@@ -329,6 +329,15 @@ class StateStore:
         ]
         return items[:limit]
 
+    def count_by_reason(self, target: str, stage: str, statuses: tuple[str, ...]) -> dict[str, int]:
+        marks = ",".join("?" * len(statuses))
+        rows = self.db.execute(
+            f"SELECT json_extract(payload_json, '$.reason'), COUNT(*) FROM work_items "
+            f"WHERE target = ? AND stage = ? AND status IN ({marks}) GROUP BY 1 ORDER BY 2 DESC",
+            (target, stage, *statuses),
+        ).fetchall()
+        return {reason: count for reason, count in rows}
+
     def mark_in_flight(self, target: str, stage: str, key: str, run_id: str) -> None:
         self.db.execute(
             "UPDATE work_items SET status = 'in_flight', attempts = attempts + 1, run_id = ?, updated_at = ? "
@@ -336,12 +345,37 @@ class StateStore:
             (run_id, _now(), target, stage, key),
         )
 
-    def mark_done(self, target: str, stage: str, key: str, run_id: str) -> None:
-        self.db.execute(
-            "UPDATE work_items SET status = 'done', run_id = ?, updated_at = ? "
-            "WHERE target = ? AND stage = ? AND item_key = ?",
-            (run_id, _now(), target, stage, key),
-        )
+    def mark_batch_in_flight(self, target: str, stage: str, keys: list[str], run_id: str) -> None:
+        """Mark a batch's items in flight in one commit, before any of them is sent."""
+        now = _now()
+        with self.transaction():
+            self.db.executemany(
+                "UPDATE work_items SET status = 'in_flight', attempts = attempts + 1, run_id = ?, updated_at = ? "
+                "WHERE target = ? AND stage = ? AND item_key = ?",
+                [(run_id, now, target, stage, key) for key in keys],
+            )
+
+    def mark_done(
+        self,
+        target: str,
+        stage: str,
+        key: str,
+        run_id: str,
+        declined: tuple[str | None, str, str] | None = None,
+    ) -> None:
+        """Mark an item done; ``declined`` (kb, title, reason) records a decline in the same commit."""
+        with self.transaction():
+            now = _now()
+            self.db.execute(
+                "UPDATE work_items SET status = 'done', run_id = ?, updated_at = ? "
+                "WHERE target = ? AND stage = ? AND item_key = ?",
+                (run_id, now, target, stage, key),
+            )
+            if declined is not None:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO declined_updates VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, target, key, *declined, now),
+                )
 
     def mark_skipped(self, target: str, stage: str, key: str, run_id: str, reason: str) -> None:
         self.db.execute(
