@@ -1,0 +1,151 @@
+"""status, plan, queue and demo as an administrator runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(
+    tmp_path: Path, sim: Path, *args: str, gate: str = "off"
+) -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[backup]\ngate = "{gate}"\n[targets.sim]\nkind = "simulator"\npath = "{sim}"\n'
+    )
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jobs",
+            "--config",
+            str(config),
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--log-format",
+            "json",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=180,
+    )
+
+
+def test_status_json_shows_kpis_and_permission_checks(small_sim, tmp_path):
+    result = cli(tmp_path, small_sim, "status", "--json", "--check-permissions")
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status["kpis"]["total_updates"] == 2000 and status["kpis"]["superseded_not_declined"] > 0
+    assert (
+        all(status["permissions"].values())
+        and "EXECUTE dbo.spDeleteUpdate" in status["permissions"]
+    )
+
+
+def test_status_exits_4_when_a_right_is_missing(small_sim, tmp_path):
+    db = sqlite3.connect(small_sim)
+    db.execute("INSERT INTO sim_meta VALUES ('deny:1', 'EXECUTE dbo.spDeleteUpdate')")
+    db.commit()
+    db.close()
+    result = cli(tmp_path, small_sim, "status", "--check-permissions")
+    assert result.returncode == 4
+    assert "MISSING  EXECUTE dbo.spDeleteUpdate" in result.stdout
+
+
+def test_plan_show_sql_needs_no_database(tmp_path):
+    result = cli(
+        tmp_path, tmp_path / "nowhere.sqlite3", "plan", "--show-sql", "--stage", "obsolete_updates"
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        "EXEC dbo.spGetObsoleteUpdatesToCleanup;" in result.stdout
+        and "EXEC dbo.spDeleteUpdate" in result.stdout
+    )
+
+
+def test_plan_lists_the_items_and_changes_nothing(small_sim, tmp_path):
+    before = (
+        sqlite3.connect(small_sim).execute("SELECT SUM(Declined) FROM vwMinimalUpdate").fetchone()
+    )
+    result = cli(tmp_path, small_sim, "plan", "--stage", "decline", "--items")
+    assert result.returncode == 0, result.stderr
+    items = [line for line in result.stdout.splitlines() if line.startswith("decline\t")]
+    assert len(items) > 100
+    assert (
+        sqlite3.connect(small_sim).execute("SELECT SUM(Declined) FROM vwMinimalUpdate").fetchone()
+        == before
+    )
+
+
+def test_queue_show_retry_and_clear(small_sim, tmp_path):
+    assert cli(tmp_path, small_sim, "plan", "--stage", "obsolete_updates").returncode == 0
+    shown = cli(tmp_path, small_sim, "queue", "show")
+    assert shown.returncode == 0 and shown.stdout.startswith("obsolete_updates: pending ")
+    assert (
+        "0 quarantined item(s) will be retried" in cli(tmp_path, small_sim, "queue", "retry").stdout
+    )
+    cleared = cli(tmp_path, small_sim, "queue", "clear", "--stage", "obsolete_updates")
+    assert cleared.returncode == 0 and "queued item(s) removed" in cleared.stdout
+    assert "no queued work" in cli(tmp_path, small_sim, "queue", "show").stdout
+
+
+def test_demo_creates_a_simulated_susdb_and_prints_before_and_after(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jobs",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "demo",
+            "--updates",
+            "800",
+            "--seed",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (
+        "Simulated SUSDB (created):" in result.stdout and "SUSDB before and after" in result.stdout
+    )
+    assert "Superseded, not declined" in result.stdout
+    path = next((tmp_path / "state" / "demo").glob("*.sqlite3"))
+    (left,) = (
+        sqlite3.connect(path)
+        .execute("SELECT COUNT(*) FROM vwMinimalUpdate WHERE IsSuperseded = 1 AND Declined = 0")
+        .fetchone()
+    )
+    assert left == 0
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jobs",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "demo",
+            "--updates",
+            "800",
+            "--seed",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        timeout=180,
+    )
+    assert "Simulated SUSDB (reused):" in again.stdout
