@@ -14,7 +14,6 @@ from pathlib import Path
 from common import save, server_meter
 
 from jobs import events
-
 from jobs.runner.plan import build_plan
 from jobs.runner.run import execute_plan
 from jobs.settings.model import Settings
