@@ -20,8 +20,11 @@ from jobs.settings.model import Settings
 from jobs.simulator import create
 from jobs.simulator.catalog import preset_profile
 
-CANDIDATE_QUERIES = {"decline": ("superseded_updates", "expired_updates"), "obsolete_updates": ("obsolete_updates",),
-                     "compress": ("updates_to_compress",)}
+CANDIDATE_QUERIES = {
+    "decline": ("superseded_updates", "expired_updates"),
+    "obsolete_updates": ("obsolete_updates",),
+    "compress": ("updates_to_compress",),
+}
 
 
 def main() -> None:
@@ -31,9 +34,13 @@ def main() -> None:
         root = Path(directory)
         sim = root / "susdb.sqlite3"
         create(sim, preset_profile("neglected", updates=20_000, seed=6, delete_fix=True))
-        settings = Settings.model_validate({
-            "backup": {"gate": "off"}, "runner": {"batch_target_seconds": 30},
-            "targets": {"sim": {"kind": "simulator", "path": str(sim)}}})
+        settings = Settings.model_validate(
+            {
+                "backup": {"gate": "off"},
+                "runner": {"batch_target_seconds": 30},
+                "targets": {"sim": {"kind": "simulator", "path": str(sim)}},
+            }
+        )
         plan = build_plan(settings, target="sim", profile="nightly", max_duration_minutes=240)
         with server_meter() as meter:
             report = execute_plan(plan, root / "state")
@@ -45,22 +52,31 @@ def main() -> None:
     declined = stages["decline"]["done"]
     deleted = stages["obsolete_updates"]["done"]
     results = {
-        "declined": declined, "deleted": deleted,
+        "declined": declined,
+        "deleted": deleted,
         "statements_per_declined_update": round(sent["decline_update"] / max(declined, 1), 3),
         "statements_per_deleted_update": round(sent["delete_update"] / max(deleted, 1), 3),
-        "candidate_queries": {stage: sum(sent[name] for name in names) for stage, names in CANDIDATE_QUERIES.items()},
+        "candidate_queries": {
+            stage: sum(sent[name] for name in names) for stage, names in CANDIDATE_QUERIES.items()
+        },
         "queue_builds": {stage: builds[stage] for stage in CANDIDATE_QUERIES},
         "batches": {stage: batches[stage] for stage in CANDIDATE_QUERIES},
         "all_statements": dict(sent.most_common()),
         "exit_code": int(report.exit_code),
     }
-    print(f"declined {declined:,} updates with {sent['decline_update']:,} decline statements: "
-          f"{results['statements_per_declined_update']} per update")
-    print(f"deleted {deleted:,} updates with {sent['delete_update']:,} delete statements: "
-          f"{results['statements_per_deleted_update']} per update")
+    print(
+        f"declined {declined:,} updates with {sent['decline_update']:,} decline statements: "
+        f"{results['statements_per_declined_update']} per update"
+    )
+    print(
+        f"deleted {deleted:,} updates with {sent['delete_update']:,} delete statements: "
+        f"{results['statements_per_deleted_update']} per update"
+    )
     for stage, count in results["candidate_queries"].items():
-        print(f"{stage}: {count} candidate statement(s) for {builds[stage]} queue build(s), over {batches[stage]} "
-              f"batches (a new build only after a queue is drained: deleting frees more)")
+        print(
+            f"{stage}: {count} candidate statement(s) for {builds[stage]} queue build(s), over {batches[stage]} "
+            f"batches (a new build only after a queue is drained: deleting frees more)"
+        )
     save("round_trips", results)
 
 

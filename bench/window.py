@@ -23,7 +23,11 @@ from jobs.simulator.server import COST
 
 def monolithic_seconds(obsolete: int, updates: int, fix: bool) -> float:
     """The wizard's single call: one scan, then every spDeleteUpdate, without custom indexes."""
-    per_item = COST["delete_update"] + (0 if fix else COST["delete_update_without_fix"]) + COST["delete_update_without_index"]
+    per_item = (
+        COST["delete_update"]
+        + (0 if fix else COST["delete_update_without_fix"])
+        + COST["delete_update_without_index"]
+    )
     return updates * COST["obsolete_scan_per_update"] + obsolete * per_item
 
 
@@ -33,18 +37,30 @@ def scenario(root: Path, updates: int, window: float, fix: bool) -> dict[str, fl
     connection = connect(sim)
     obsolete = len(connection.server.spGetObsoleteUpdatesToCleanup()[0].rows)
     connection.close()
-    settings = Settings.model_validate({"backup": {"gate": "off"},
-                                        "targets": {"sim": {"kind": "simulator", "path": str(sim)}}})
-    plan = build_plan(settings, target="sim", profile=None, stages=["custom_indexes", "obsolete_updates"],
-                      max_duration_minutes=window)
+    settings = Settings.model_validate(
+        {"backup": {"gate": "off"}, "targets": {"sim": {"kind": "simulator", "path": str(sim)}}}
+    )
+    plan = build_plan(
+        settings,
+        target="sim",
+        profile=None,
+        stages=["custom_indexes", "obsolete_updates"],
+        max_duration_minutes=window,
+    )
     report = execute_plan(plan, root / f"state-{fix}")
     ours = next(stage for stage in report.stages if stage["stage"] == "obsolete_updates")["done"]
     monolith_total = monolithic_seconds(obsolete, updates, fix)
     monolith = obsolete if monolith_total <= window * 60 else 0
-    return {"obsolete_backlog": obsolete, "runner_done_in_window": ours,
-            "runner_nights_to_clear": math.ceil(obsolete / max(ours, 1)),
-            "monolithic_call_hours": round(monolith_total / 3600, 1), "monolithic_done_in_window": monolith,
-            "monolithic_nights_to_clear": 1 if monolith else "never (times out every night, keeps nothing)"}
+    return {
+        "obsolete_backlog": obsolete,
+        "runner_done_in_window": ours,
+        "runner_nights_to_clear": math.ceil(obsolete / max(ours, 1)),
+        "monolithic_call_hours": round(monolith_total / 3600, 1),
+        "monolithic_done_in_window": monolith,
+        "monolithic_nights_to_clear": 1
+        if monolith
+        else "never (times out every night, keeps nothing)",
+    }
 
 
 def main() -> None:
@@ -59,10 +75,12 @@ def main() -> None:
             name = "with_microsoft_fix" if fix else "without_microsoft_fix"
             results[name] = scenario(Path(directory), args.updates, args.window, fix)
             figures = results[name]
-            print(f"{name:22} backlog {figures['obsolete_backlog']:>6,}: runner {figures['runner_done_in_window']:>6,} "
-                  f"deleted in {args.window:g} min ({figures['runner_nights_to_clear']} night(s) to clear); "
-                  f"monolithic call needs {figures['monolithic_call_hours']} h -> "
-                  f"{figures['monolithic_done_in_window']:,} kept ({figures['monolithic_nights_to_clear']})")
+            print(
+                f"{name:22} backlog {figures['obsolete_backlog']:>6,}: runner {figures['runner_done_in_window']:>6,} "
+                f"deleted in {args.window:g} min ({figures['runner_nights_to_clear']} night(s) to clear); "
+                f"monolithic call needs {figures['monolithic_call_hours']} h -> "
+                f"{figures['monolithic_done_in_window']:,} kept ({figures['monolithic_nights_to_clear']})"
+            )
     save("window", results)
 
 

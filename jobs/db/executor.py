@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,8 @@ class Executor:
         self.clock = clock or SystemClock()
         self.default_timeout = default_timeout
         self.statements_sent = 0
+        # When the run's window closes (real time), a statement still running is cancelled.
+        self.deadline_monotonic: float | None = None
         self.connection = open_connection(
             endpoint, clock=self._clock_for_connection(), query_timeout=default_timeout
         )
@@ -136,6 +139,9 @@ class Executor:
         connection.timeout = self.default_timeout if timeout is None else timeout
         cursor = connection.cursor()
         watchdog = None
+        if self.deadline_monotonic is not None:
+            left = self.deadline_monotonic - time.monotonic()
+            budget_seconds = left if budget_seconds is None else min(budget_seconds, left)
         if budget_seconds is not None and not getattr(self.clock, "virtual", False):
             watchdog = threading.Timer(max(0.0, budget_seconds), cursor.cancel)
             watchdog.daemon = True

@@ -136,6 +136,10 @@ def execute_plan(
             store.close()
             raise
         deadline = plan.deadline_from(clock.now())
+        if deadline is not None and not getattr(clock, "virtual", False):
+            executor.deadline_monotonic = (
+                time.monotonic() + (deadline - clock.now()).total_seconds()
+            )
         ctx = RunContext(
             run_id=run_id,
             target=plan.endpoint.name,

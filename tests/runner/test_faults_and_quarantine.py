@@ -94,3 +94,72 @@ def test_timeouts_fail_items_without_retries_and_a_run_of_failures_stops_the_sta
     assert report.exit_code == ExitCode.STAGE_FAILED
     assert stage["status"] == "failed" and "25 items failed in a row" in stage["reason"]
     assert stage["failed"] == 25
+
+
+def test_a_watchdog_cancels_a_statement_when_the_time_budget_runs_out(small_sim):
+    import time
+
+    import pytest
+
+    from jobs.db.connection import Endpoint
+    from jobs.db.executor import Executor
+    from jobs.errors import StatementTimeout
+
+    settings = settings_for(small_sim, target={"latency_ms": 5000})
+    executor = Executor(
+        Endpoint("sim", settings.targets["sim"])
+    )  # real time: the watchdog is armed
+    started = time.monotonic()
+    with pytest.raises(StatementTimeout):
+        executor.run("server_info", budget_seconds=0.3)
+    assert time.monotonic() - started < 2.5
+    executor.deadline_monotonic = time.monotonic() + 0.2  # the run's window closes in 0.2 s
+    with pytest.raises(StatementTimeout):
+        executor.run("schema_version")
+    executor.close()
+
+
+def test_fault_soak_ten_thousand_items_with_five_percent_mixed_faults(tmp_path, state_dir):
+    from collections import Counter
+
+    from jobs.simulator import create
+    from jobs.simulator.catalog import preset_profile
+
+    sim = tmp_path / "soak.sqlite3"
+    create(sim, preset_profile("neglected", updates=20_000, seed=31, delete_fix=True))
+    settings = settings_for(
+        sim,
+        backup={"gate": "off"},
+        target={
+            "faults": {
+                "rate": 0.05,
+                "kinds": ["deadlock", "lock_timeout", "link_failure"],
+                "seed": 5,
+                "statements": [
+                    "decline_update",
+                    "delete_update",
+                    "compress_update",
+                    "update_is_declined",
+                    "update_exists",
+                ],
+            }
+        },
+    )
+    report = run(
+        settings,
+        state_dir,
+        stages=["decline", "obsolete_updates", "compress"],
+        max_duration_minutes=100_000,
+    )
+    assert report.exit_code == ExitCode.OK, report.stages
+    processed = sum(stage["done"] + stage["skipped"] for stage in report.stages)
+    assert processed >= 10_000
+    assert all(stage["failed"] == 0 and stage["remaining"] == 0 for stage in report.stages)
+    for procedure in ("spDeclineUpdate", "spDeleteUpdate", "spCompressUpdate"):
+        sent = Counter(
+            row[0]
+            for row in query(
+                sim, "SELECT arguments FROM sim_call_log WHERE procedure = ?", (procedure,)
+            )
+        )
+        assert sent and max(sent.values()) == 1, procedure  # none twice

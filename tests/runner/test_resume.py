@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -138,3 +139,35 @@ def test_sigkill_at_random_points_then_rerun_loses_nothing_and_repeats_nothing(
         small_sim, "SELECT COUNT(*) FROM vwMinimalUpdate WHERE IsSuperseded = 1 AND Declined = 0"
     ) == [(0,)]
     store.close()
+
+
+@pytest.mark.slow
+def test_sigterm_finishes_the_current_item_records_state_and_exits_3(small_sim, tmp_path):
+    config = _config(tmp_path, small_sim, latency_ms=8)
+    command = [
+        sys.executable,
+        "-m",
+        "jobs",
+        "--config",
+        str(config),
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--log-format",
+        "json",
+        "run",
+        "--stage",
+        "decline",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    time.sleep(2.0)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 3, stderr[-1000:]
+    finish = next(json.loads(line) for line in stderr.splitlines() if '"run.finish"' in line)
+    assert finish["status"] == "partial" and finish["stages"][-1]["done"] > 0
+    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert again.returncode == 0
+    assert max(calls(small_sim, "spDeclineUpdate").values()) == 1
