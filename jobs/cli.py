@@ -372,6 +372,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     plan = _plan_from_args(args, settings, dry_run=True)
     result = execute_plan(plan, state_dir(args, settings))
     report.print_run_summary(result)
+    print(report.window_fit(result.stages, plan.max_duration_minutes, plan.until))
     if args.items:
         from jobs.state.store import StateStore
 

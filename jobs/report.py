@@ -118,3 +118,20 @@ def history_table(runs: list[dict[str, Any]]) -> Table:
             _number(run.get("exit_code")),
         )
     return table
+
+
+def window_fit(stages: list[dict[str, Any]], max_duration_minutes: float | None, until: Any) -> str:
+    """One line: the estimated work of the queued items against the window."""
+    seconds = sum((stage.get("detail") or {}).get("estimated_seconds", 0) for stage in stages)
+    estimate = f"Estimated work for the queued items: {seconds / 60:,.1f} min (from past runs' per-item times"
+    estimate += " where known, published costs otherwise)"
+    if max_duration_minutes is None and until is None:
+        return estimate + "; no window set."
+    if max_duration_minutes is None:
+        return estimate + f"; the window ends at {until:%H:%M}."
+    verdict = (
+        "fits"
+        if seconds <= max_duration_minutes * 60
+        else "does not fit: the rest stays queued for later runs"
+    )
+    return estimate + f"; window {max_duration_minutes:g} min: {verdict}."

@@ -21,6 +21,7 @@ class Plan:
     max_duration_minutes: float | None = None
     remove_custom_indexes: bool = False
     default_timeout: int | None = None
+    stage_budgets: dict[str, float] = field(default_factory=dict)  # minutes per stage
     count_obsolete_kpi: bool = False  # run the full obsolete scan for the before/after KPIs
     notes: list[str] = field(default_factory=list)
 
@@ -85,6 +86,7 @@ def build_plan(
             )
         chosen = list(stages)
         profile_until, profile_minutes = None, None
+        budgets: dict[str, float] = {}
     else:
         if profile_name not in profiles:
             raise UsageError(
@@ -93,6 +95,9 @@ def build_plan(
         chosen = list(profiles[profile_name].stages)
         profile_until = profiles[profile_name].until
         profile_minutes = profiles[profile_name].max_duration_minutes
+        budgets = {
+            str(stage): minutes for stage, minutes in profiles[profile_name].stage_budgets.items()
+        }
     if remove_custom_indexes and "custom_indexes" not in chosen:
         chosen.insert(1 if chosen and chosen[0] == "preflight" else 0, "custom_indexes")
     if "preflight" not in chosen and any(
@@ -122,4 +127,5 @@ def build_plan(
         max_duration_minutes=max_duration_minutes or profile_minutes or window.max_duration_minutes,
         remove_custom_indexes=remove_custom_indexes,
         default_timeout=default_timeout,
+        stage_budgets=budgets,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import signal
 import threading
@@ -9,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +170,12 @@ def execute_plan(
             report.kpis_before = _kpis(ctx, health, plan.count_obsolete_kpi)
             store.record_kpis(run_id, "before", report.kpis_before)
             for ordinal, name in enumerate(plan.stages):
-                result = _run_stage(ctx, ordinal, name, STAGES[name])
+                result = _with_budget(
+                    ctx,
+                    executor,
+                    plan.stage_budgets.get(name),
+                    functools.partial(_run_stage, ctx, ordinal, name, STAGES[name]),
+                )
                 report.stages.append(result)
                 store.record_stage(run_id, ordinal, result)
             if not plan.dry_run:
@@ -220,6 +226,23 @@ def execute_plan(
                 lock.__exit__(None, None, None)
             store.close()
     return report
+
+
+def _with_budget(ctx: RunContext, executor: Executor, minutes: float | None, work: Any) -> Any:
+    """Run ``work`` with the deadline narrowed to the stage's own budget, if it has one."""
+    if not minutes:
+        return work()
+    saved_deadline, saved_watchdog = ctx.deadline, executor.deadline_monotonic
+    budget_end = ctx.clock.now() + timedelta(minutes=minutes)
+    ctx.deadline = budget_end if saved_deadline is None else min(saved_deadline, budget_end)
+    if not getattr(ctx.clock, "virtual", False):
+        executor.deadline_monotonic = (
+            time.monotonic() + (ctx.deadline - ctx.clock.now()).total_seconds()
+        )
+    try:
+        return work()
+    finally:
+        ctx.deadline, executor.deadline_monotonic = saved_deadline, saved_watchdog
 
 
 def _kpis(ctx: RunContext, health: Any, count_obsolete: bool) -> dict[str, float]:

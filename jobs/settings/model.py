@@ -520,6 +520,19 @@ class Profile(Section):
         gt=0,
     )
     until: ClockTime = doc("Stop starting new work at this local time.", "06:00", default=None)
+    stage_budgets: dict[StageName, float] = doc(
+        "Minutes each named stage may use at most (inside the run's window).",
+        {"obsolete_updates": 120},
+        default={},
+    )
+
+    @field_validator("stage_budgets")
+    @classmethod
+    def _positive_budgets(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [name for name, minutes in value.items() if minutes <= 0]
+        if bad:
+            raise ValueError(f"budgets must be more than 0 minutes: {', '.join(bad)}")
+        return value
 
 
 def default_profiles() -> dict[str, Profile]:

@@ -43,12 +43,8 @@ def is_protected(update: UpdateRef, never: set[str]) -> bool:
 def candidates(susdb: Susdb, settings: DeclineSettings) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield (update ID, payload) once per update, with the first reason that matched."""
     never = set(settings.never_decline)
-    seen: set[str] = set()
 
     def emit(update: UpdateRef, reason: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        if update.update_id in seen:
-            return
-        seen.add(update.update_id)
         if is_protected(update, never):
             log.info(
                 "decline.protected", update_id=update.update_id, kb=update.kb, title=update.title

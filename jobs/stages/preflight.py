@@ -41,6 +41,9 @@ def run(ctx: RunContext) -> StageOutcome:
             article=DELETE_FIX_ARTICLE,
             impact="spDeleteUpdate may take tens of seconds per update",
         )
+    missing = [name for name, held in susdb.permissions().items() if not held]
+    for name in missing:
+        log.warning("preflight.permission_missing", permission=name)
     check_backup(ctx)
     return StageOutcome(
         detail={
@@ -51,6 +54,7 @@ def run(ctx: RunContext) -> StageOutcome:
             "delete_fix": fix_applied,
             "last_backup": last_backup.isoformat() if last_backup else None,
             "backup_refusal": ctx.facts.get("refuse_destructive"),
+            "missing_permissions": missing,
         }
     )
 

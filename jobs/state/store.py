@@ -289,26 +289,24 @@ class StateStore:
                     (target, stage),
                 )
             }
-            count = 0
+            # The first candidate for a key wins (INSERT OR IGNORE): a stage may list an update
+            # for two reasons without holding every key it has seen in memory.
+            changes_before = self.db.total_changes
+            insert = (
+                "INSERT OR IGNORE INTO work_items (target, stage, ordinal, item_key, payload_json, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)"
+            )
             batch: list[tuple[Any, ...]] = []
             for ordinal, (key, payload) in enumerate(items):
                 if key in quarantined:
                     continue
                 batch.append((target, stage, ordinal, key, json.dumps(payload), _now()))
-                count += 1
                 if len(batch) >= 5000:
-                    self.db.executemany(
-                        "INSERT OR IGNORE INTO work_items (target, stage, ordinal, item_key, payload_json, "
-                        "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                        batch,
-                    )
+                    self.db.executemany(insert, batch)
                     batch.clear()
             if batch:
-                self.db.executemany(
-                    "INSERT OR IGNORE INTO work_items (target, stage, ordinal, item_key, payload_json, "
-                    "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    batch,
-                )
+                self.db.executemany(insert, batch)
+            count = self.db.total_changes - changes_before
             self.db.execute(
                 "INSERT OR REPLACE INTO queues VALUES (?, ?, ?, ?)", (target, stage, _now(), run_id)
             )

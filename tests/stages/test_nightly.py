@@ -238,3 +238,45 @@ def test_run_all_orders_targets_upstream_first_for_declines():
     order = top_down(settings)
     assert order.index("root") < order.index("replica-a") < order.index("leaf")
     assert order.index("root") < order.index("replica-b")
+
+
+def test_a_stage_budget_stops_that_stage_and_the_next_stage_still_runs(neglected_sim, state_dir):
+    settings = settings_for(
+        neglected_sim,
+        backup={"gate": "off"},
+        profiles={
+            "budgeted": {
+                "stages": ["obsolete_updates", "compress"],
+                "stage_budgets": {"obsolete_updates": 30},
+            }
+        },
+    )
+    report = run(settings, state_dir, profile="budgeted", max_duration_minutes=LONG)
+    stages = {stage["stage"]: stage for stage in report.stages}
+    assert (
+        stages["obsolete_updates"]["status"] == "partial"
+        and stages["obsolete_updates"]["reason"] == "deadline"
+    )
+    assert 0 < stages["obsolete_updates"]["done"] < stages["obsolete_updates"]["remaining"]
+    assert stages["compress"]["status"] == "done" and stages["compress"]["done"] > 0
+    assert report.exit_code == ExitCode.PARTIAL
+
+
+def test_preflight_warns_when_microsofts_delete_fix_or_a_right_is_missing(
+    neglected_sim, state_dir, event_log
+):
+    db = sqlite3.connect(neglected_sim)
+    db.execute("INSERT INTO sim_meta VALUES ('deny:1', 'EXECUTE dbo.spCompressUpdate')")
+    db.commit()
+    db.close()
+    report = run(
+        settings_for(neglected_sim, backup={"gate": "off"}), state_dir, stages=["preflight"]
+    )
+    (fix,) = event_log.named("preflight.delete_fix_missing")
+    assert "spdeleteupdate-slow-performance" in fix["article"]
+    (permission,) = event_log.named("preflight.permission_missing")
+    assert permission["permission"] == "EXECUTE dbo.spCompressUpdate"
+    assert (
+        report.stages[0]["detail"]["wid"] is True
+        and report.stages[0]["detail"]["delete_fix"] is False
+    )
