@@ -132,6 +132,10 @@ def process_queue(
         # One commit marks the whole batch in flight before anything is sent: an item the server
         # may have seen is never mistaken for one it has not.
         ctx.store.mark_batch_in_flight(ctx.target, stage, [item.key for item in items], ctx.run_id)
+        # Completions are checkpointed once per batch (one commit). An item done on the server but
+        # not yet checkpointed when the process dies is still in flight: ``verify`` settles it.
+        done_items: list[tuple[str, tuple[str | None, str, str] | None]] = []
+        skipped_items: list[tuple[str, str]] = []
         for item in items:
             if ctx.stop.is_set():
                 break
@@ -147,6 +151,7 @@ def process_queue(
                 skip_reason = "still_referenced"
                 log.info("item.skip", item=item.key, reason=skip_reason, error=str(error))
             except ReplicaRefused as error:
+                ctx.store.complete(ctx.target, stage, ctx.run_id, done_items, skipped_items)
                 raise StageStopped("skipped", "replica") from error
             except (NotPermitted, LoginFailed, ConnectionLost) as error:
                 # Not this item's fault: nothing else will succeed either. The item stays in
@@ -183,7 +188,7 @@ def process_queue(
                 continue
             consecutive_failures = 0
             if skip_reason:
-                ctx.store.mark_skipped(ctx.target, stage, item.key, ctx.run_id, skip_reason)
+                skipped_items.append((item.key, skip_reason))
                 batch["skipped"] += 1
             else:
                 declined = None
@@ -194,8 +199,9 @@ def process_queue(
                         payload.get("title", ""),
                         payload.get("reason", ""),
                     )
-                ctx.store.mark_done(ctx.target, stage, item.key, ctx.run_id, declined)
+                done_items.append((item.key, declined))
                 batch["done"] += 1
+        ctx.store.complete(ctx.target, stage, ctx.run_id, done_items, skipped_items)
         seconds = ctx.clock.monotonic() - started
         wall_seconds = time.perf_counter() - wall_started
         processed = batch["done"] + batch["skipped"] + batch["failed"]

@@ -336,13 +336,6 @@ class StateStore:
         ).fetchall()
         return {reason: count for reason, count in rows}
 
-    def mark_in_flight(self, target: str, stage: str, key: str, run_id: str) -> None:
-        self.db.execute(
-            "UPDATE work_items SET status = 'in_flight', attempts = attempts + 1, run_id = ?, updated_at = ? "
-            "WHERE target = ? AND stage = ? AND item_key = ?",
-            (run_id, _now(), target, stage, key),
-        )
-
     def mark_batch_in_flight(self, target: str, stage: str, keys: list[str], run_id: str) -> None:
         """Mark a batch's items in flight in one commit, before any of them is sent."""
         now = _now()
@@ -353,34 +346,37 @@ class StateStore:
                 [(run_id, now, target, stage, key) for key in keys],
             )
 
-    def mark_done(
+    def complete(
         self,
         target: str,
         stage: str,
-        key: str,
         run_id: str,
-        declined: tuple[str | None, str, str] | None = None,
+        done: list[tuple[str, tuple[str | None, str, str] | None]],
+        skipped: list[tuple[str, str]],
     ) -> None:
-        """Mark an item done; ``declined`` (kb, title, reason) records a decline in the same commit."""
+        """Checkpoint a batch in one commit: items done (with the declines they made) and skipped."""
+        if not done and not skipped:
+            return
+        now = _now()
         with self.transaction():
-            now = _now()
-            self.db.execute(
+            self.db.executemany(
                 "UPDATE work_items SET status = 'done', run_id = ?, updated_at = ? "
                 "WHERE target = ? AND stage = ? AND item_key = ?",
-                (run_id, now, target, stage, key),
+                [(run_id, now, target, stage, key) for key, _ in done],
             )
-            if declined is not None:
-                self.db.execute(
-                    "INSERT OR IGNORE INTO declined_updates VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (run_id, target, key, *declined, now),
-                )
-
-    def mark_skipped(self, target: str, stage: str, key: str, run_id: str, reason: str) -> None:
-        self.db.execute(
-            "UPDATE work_items SET status = 'skipped', reason = ?, run_id = ?, updated_at = ? "
-            "WHERE target = ? AND stage = ? AND item_key = ?",
-            (reason, run_id, _now(), target, stage, key),
-        )
+            self.db.executemany(
+                "INSERT OR IGNORE INTO declined_updates VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (run_id, target, key, *declined, now)
+                    for key, declined in done
+                    if declined is not None
+                ],
+            )
+            self.db.executemany(
+                "UPDATE work_items SET status = 'skipped', reason = ?, run_id = ?, updated_at = ? "
+                "WHERE target = ? AND stage = ? AND item_key = ?",
+                [(reason, run_id, now, target, stage, key) for key, reason in skipped],
+            )
 
     def mark_failed(
         self,
