@@ -62,7 +62,7 @@ def measure(sim: Path, state: Path, stage: str, items: int, latency_ms: float) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, default=10_000)
-    parser.add_argument("--latency-items", type=int, default=300)
+    parser.add_argument("--latency-items", type=int, default=1000)
     args = parser.parse_args()
     quiet_events()
     results = {}
