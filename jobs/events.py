@@ -21,6 +21,12 @@ from jobs import __version__
 from jobs.redaction import redact_value
 
 _STATIC = {"host": socket.gethostname(), "version": __version__}
+_interactive = False
+
+
+def interactive() -> bool:
+    """True when events are readable console lines on a terminal (progress bars may show)."""
+    return _interactive
 
 
 def _add_static_fields(
@@ -68,9 +74,12 @@ def configure(
     windows_eventlog: bool = False,
 ) -> None:
     """Configure the process-wide pipeline. Events go to ``stream`` (stderr by default)."""
+    global _interactive
     stream = stream or sys.stderr
+    on_terminal = bool(getattr(stream, "isatty", lambda: False)())
     if log_format == "auto":
-        log_format = "console" if getattr(stream, "isatty", lambda: False)() else "json"
+        log_format = "console" if on_terminal else "json"
+    _interactive = on_terminal and log_format == "console"
     shared = _shared_processors()
     renderer: Any = (
         structlog.processors.JSONRenderer(sort_keys=False)

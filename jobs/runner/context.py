@@ -38,6 +38,7 @@ class RunContext:
     stop: threading.Event = field(default_factory=threading.Event)
     facts: dict[str, Any] = field(default_factory=dict)  # what preflight found, for later stages
     remove_custom_indexes: bool = False
+    progress: Any = None  # a StageProgress on an interactive terminal
 
     @property
     def dry_run_label(self) -> str:

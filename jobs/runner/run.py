@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from jobs import events
+from jobs import events, progress
 from jobs.clock import SystemClock, VirtualClock
 from jobs.db.connection import Endpoint
 from jobs.db.executor import Executor
@@ -152,6 +152,7 @@ def execute_plan(
             deadline=deadline,
             stop=stop,
             remove_custom_indexes=plan.remove_custom_indexes,
+            progress=None if plan.dry_run else progress.for_run(),
         )
         report = RunReport(
             run_id, plan.endpoint.name, plan.profile, ExitCode.OK, "running", dry_run=plan.dry_run
@@ -221,6 +222,8 @@ def execute_plan(
                 kpis_after=report.kpis_after,
                 quarantined=report.quarantined,
             )
+            if ctx.progress is not None:
+                ctx.progress.close()
             executor.close()
             if lock is not None:
                 lock.__exit__(None, None, None)

@@ -98,6 +98,8 @@ def process_queue(
     estimate = ctx.store.seconds_per_item(ctx.target, stage) or per_item_seconds_guess
     sizer = BatchSizer(runner_settings.batch_target_seconds, estimate)
     retry = retrying(runner_settings, ctx.clock, ctx.susdb.executor.reconnect)
+    if ctx.progress is not None:
+        ctx.progress.start(stage, remaining)
     failed_this_run: set[str] = set()
     consecutive_failures = 0
     batch_number = 0
@@ -209,6 +211,8 @@ def process_queue(
         if processed:
             estimate = max(seconds / processed, 1e-6)
         sizer.after_batch(processed, seconds, timed_out)
+        if ctx.progress is not None:
+            ctx.progress.advance(processed)
         for key in ("done", "skipped", "failed"):
             setattr(outcome, key, getattr(outcome, key) + batch[key])
         # Failed items stay queued but are not retried in this run: they leave this run's count.
@@ -231,6 +235,8 @@ def process_queue(
             log.error("stage.fail", error_kind=stage_error.kind, error=str(stage_error))
             outcome.status, outcome.reason = "failed", f"{stage_error.kind}: {stage_error}"
             break
+    if ctx.progress is not None:
+        ctx.progress.finish()
     outcome.remaining = _active(ctx, stage)
     if outcome.failed and outcome.status == "done":
         # Failed items stay queued for the next run, until they are quarantined.
