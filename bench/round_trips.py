@@ -5,6 +5,7 @@ Usage: python bench/round_trips.py
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import tempfile
@@ -28,12 +29,15 @@ CANDIDATE_QUERIES = {
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--updates", type=int, default=20_000)
+    args = parser.parse_args()
     stream = io.StringIO()
     events.configure(log_format="json", level="info", stream=stream)
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
         sim = root / "susdb.sqlite3"
-        create(sim, preset_profile("neglected", updates=20_000, seed=6, delete_fix=True))
+        create(sim, preset_profile("neglected", updates=args.updates, seed=6, delete_fix=True))
         settings = Settings.model_validate(
             {
                 "backup": {"gate": "off"},

@@ -1,0 +1,36 @@
+"""bench/ stays runnable: each script runs at a small size and prints its figures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def bench(script: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(BENCH / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=BENCH.parent,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_overhead_bench_prints_per_item_figures():
+    output = bench("overhead.py", "--items", "300", "--latency-items", "20")
+    assert "decline_zero_latency" in output and "us/item" in output and "% of wall" in output
+
+
+@pytest.mark.slow
+def test_round_trip_and_window_benches_print_their_figures():
+    assert "per update" in bench("round_trips.py", "--updates", "3000")
+    output = bench("window.py", "--updates", "3000", "--window", "30")
+    assert "without_microsoft_fix" in output and "monolithic call needs" in output
