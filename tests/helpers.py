@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import random
 import shutil
 import sqlite3
+import subprocess
+import sys
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +23,44 @@ from jobs.simulator import catalog, schema
 from jobs.simulator.server import ts
 
 NOW = datetime(2026, 11, 25, 2, 0, 0)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment for a susdb-maint subprocess: this source tree, no stray overrides."""
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith("SUSDB_MAINT_")
+    }
+    environment["PYTHONPATH"] = str(ROOT)
+    environment.update(extra)
+    return environment
+
+
+def cli_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "jobs", *args]
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """Run ``susdb-maint ARGS`` as an administrator would, capturing stdout and stderr."""
+    return subprocess.run(
+        cli_command(*args),
+        capture_output=True,
+        text=True,
+        env=cli_env(**(env or {})),
+        cwd=cwd or ROOT,
+        timeout=timeout,
+    )
+
+
+def simulator_config(directory: Path, sim: Path, *, gate: str = "off", extra: str = "") -> Path:
+    """Write a config whose one target, ``sim``, is the simulated SUSDB at ``sim``."""
+    config = directory / "c.toml"
+    config.write_text(
+        f'[backup]\ngate = "{gate}"\n[targets.sim]\nkind = "simulator"\npath = "{sim}"\n{extra}'
+    )
+    return config
 
 
 def settings_for(sim_path: Path, **sections: Any) -> Settings:

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ from jobs.db.connection import Endpoint
 from jobs.db.lock import TargetLock
 from jobs.errors import LockBusy, StateError
 from jobs.state.store import SCHEMA_VERSION, StateStore
-from tests.helpers import query, run, settings_for
+from tests.helpers import cli_command, cli_env, query, run, settings_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,10 +38,7 @@ def test_two_concurrent_runs_one_runs_the_other_exits_5(small_sim, tmp_path):
     config.write_text(
         f'[backup]\ngate = "off"\n[targets.sim]\nkind = "simulator"\npath = "{small_sim}"\nlatency_ms = 3\n'
     )
-    command = [
-        sys.executable,
-        "-m",
-        "jobs",
+    command = cli_command(
         "--config",
         str(config),
         "--state-dir",
@@ -53,8 +48,8 @@ def test_two_concurrent_runs_one_runs_the_other_exits_5(small_sim, tmp_path):
         "run",
         "--stage",
         "decline",
-    ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    )
+    env = cli_env()
     first = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
@@ -133,20 +128,17 @@ def test_history_json_and_declined_export_from_the_cli(small_sim, tmp_path):
     config.write_text(
         f'[backup]\ngate = "off"\n[targets.sim]\nkind = "simulator"\npath = "{small_sim}"\n'
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = cli_env()
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "jobs",
+            cli_command(
                 "--config",
                 str(config),
                 "--state-dir",
                 str(tmp_path / "state"),
                 *args,
-            ],
+            ),
             capture_output=True,
             text=True,
             env=env,

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 
 from jobs.exit_codes import ExitCode
 from jobs.state.store import StateStore
-from tests.helpers import query, run, settings_for
+from tests.helpers import cli_command, cli_env, query, run, settings_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,10 +91,7 @@ def test_sigkill_at_random_points_then_rerun_loses_nothing_and_repeats_nothing(
     small_sim, tmp_path, seed
 ):
     config = _config(tmp_path, small_sim, latency_ms=8)
-    command = [
-        sys.executable,
-        "-m",
-        "jobs",
+    command = cli_command(
         "--config",
         str(config),
         "--state-dir",
@@ -110,8 +105,8 @@ def test_sigkill_at_random_points_then_rerun_loses_nothing_and_repeats_nothing(
         "obsolete_updates",
         "--stage",
         "compress",
-    ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    )
+    env = cli_env()
     rng = random.Random(seed)
     kills = 0
     for _ in range(10):
@@ -144,10 +139,7 @@ def test_sigkill_at_random_points_then_rerun_loses_nothing_and_repeats_nothing(
 @pytest.mark.slow
 def test_sigterm_finishes_the_current_item_records_state_and_exits_3(small_sim, tmp_path):
     config = _config(tmp_path, small_sim, latency_ms=8)
-    command = [
-        sys.executable,
-        "-m",
-        "jobs",
+    command = cli_command(
         "--config",
         str(config),
         "--state-dir",
@@ -157,8 +149,8 @@ def test_sigterm_finishes_the_current_item_records_state_and_exits_3(small_sim, 
         "run",
         "--stage",
         "decline",
-    ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    )
+    env = cli_env()
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )

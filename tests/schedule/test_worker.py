@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import cli_command, cli_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,10 +22,10 @@ def test_schedule_list_prints_every_job_with_its_next_fire_times(tmp_path):
         '[schedule.jobs.before-patch.patch_tuesday]\noffset_days = -10\nat = "02:30"\n'
     )
     result = subprocess.run(
-        [sys.executable, "-m", "jobs", "--config", str(config), "schedule", "--list"],
+        cli_command("--config", str(config), "schedule", "--list"),
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=cli_env(),
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
@@ -42,10 +42,10 @@ def test_schedule_without_jobs_is_a_usage_error(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text('[targets.x]\nkind = "simulator"\npath = "x"\n')
     result = subprocess.run(
-        [sys.executable, "-m", "jobs", "--config", str(config), "schedule"],
+        cli_command("--config", str(config), "schedule"),
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=cli_env(),
         timeout=60,
     )
     assert result.returncode == 2 and "no jobs in [schedule.jobs]" in result.stderr
@@ -55,10 +55,10 @@ def test_a_bad_cron_expression_is_a_config_error(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text('[schedule.jobs.x]\ncron = "61 * * * *"\n')
     result = subprocess.run(
-        [sys.executable, "-m", "jobs", "config", "check", str(config)],
+        cli_command("config", "check", str(config)),
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=cli_env(),
         timeout=60,
     )
     assert (
@@ -77,10 +77,7 @@ def test_a_one_minute_job_fires_runs_and_stops_cleanly_on_sigterm(small_sim, tmp
         f'cron = "* * * * *"\n'
     )
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jobs",
+        cli_command(
             "--config",
             str(config),
             "--state-dir",
@@ -88,11 +85,11 @@ def test_a_one_minute_job_fires_runs_and_stops_cleanly_on_sigterm(small_sim, tmp
             "--log-format",
             "json",
             "schedule",
-        ],
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=cli_env(),
     )
     deadline = time.monotonic() + 100
     while time.monotonic() < deadline and not textfile.exists():

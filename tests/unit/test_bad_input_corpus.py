@@ -3,14 +3,13 @@ the documented exit code, and no traceback."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import run_cli
+
 TARGET = '[targets.x]\nkind = "simulator"\npath = "x.sqlite3"\n'
 
 BAD_CONFIGS = [
@@ -132,21 +131,10 @@ BAD_CONFIGS = [
 ]
 
 
-def run_cli(
+def cli(
     args: list[str], cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    environment = {
-        key: value for key, value in os.environ.items() if not key.startswith("SUSDB_MAINT_")
-    }
-    environment.update({"PYTHONPATH": str(ROOT), **(env or {})})
-    return subprocess.run(
-        [sys.executable, "-m", "jobs", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=cwd,
-        timeout=120,
-    )
+    return run_cli(*args, env=env, cwd=cwd, timeout=120)
 
 
 @pytest.mark.parametrize(
@@ -155,7 +143,7 @@ def run_cli(
 def test_each_bad_config_gets_one_clear_line_and_exit_2(tmp_path, case, text, expected):
     config = tmp_path / "bad.toml"
     config.write_text(text)
-    result = run_cli(["config", "check", str(config)], tmp_path)
+    result = cli(["config", "check", str(config)], tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -197,11 +185,7 @@ def test_each_bad_command_line_gets_one_clear_line_and_its_exit_code(
     (tmp_path / "corrupt").mkdir()
     (tmp_path / "corrupt" / "state.sqlite3").write_bytes(b"garbage" * 500)
     (tmp_path / "state").mkdir()
-    result = run_cli(
-        [*args] if "--state-dir" in args else [*args[:0], *args],
-        tmp_path,
-        env={"SUSDB_MAINT_STATE_DIR": str(tmp_path / "state")},
-    )
+    result = cli(args, tmp_path, env={"SUSDB_MAINT_STATE_DIR": str(tmp_path / "state")})
     assert result.returncode == code, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

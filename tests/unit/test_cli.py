@@ -3,32 +3,18 @@ never a traceback."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import run_cli, simulator_config
 
 
 def cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    environment = {
-        key: value for key, value in os.environ.items() if not key.startswith("SUSDB_MAINT_")
-    }
-    environment.update(env or {})
-    environment["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "jobs", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=cwd or ROOT,
-        timeout=120,
-    )
+    return run_cli(*args, env=env, cwd=cwd, timeout=120)
 
 
 def test_help_lists_every_command_and_the_exit_codes():
@@ -115,10 +101,7 @@ def test_run_without_any_target_says_how_to_make_one(tmp_path):
 
 
 def test_state_dir_given_before_the_command_is_honoured(tmp_path, small_sim):
-    config = tmp_path / "c.toml"
-    config.write_text(
-        f'[backup]\ngate = "off"\n[targets.x]\nkind = "simulator"\npath = "{small_sim}"\n'
-    )
+    config = simulator_config(tmp_path, small_sim)
     result = cli(
         "--config", str(config), "--state-dir", str(tmp_path / "here"), "run", "--stage", "health"
     )

@@ -3,39 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import run_cli, simulator_config
 
 
 def cli(
     tmp_path: Path, sim: Path, *args: str, gate: str = "off"
 ) -> subprocess.CompletedProcess[str]:
-    config = tmp_path / "c.toml"
-    config.write_text(
-        f'[backup]\ngate = "{gate}"\n[targets.sim]\nkind = "simulator"\npath = "{sim}"\n'
-    )
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jobs",
-            "--config",
-            str(config),
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--log-format",
-            "json",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=180,
+    config = simulator_config(tmp_path, sim, gate=gate)
+    return run_cli(
+        "--config",
+        str(config),
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--log-format",
+        "json",
+        *args,
     )
 
 
@@ -98,54 +84,15 @@ def test_queue_show_retry_and_clear(small_sim, tmp_path):
 
 
 def test_demo_creates_a_simulated_susdb_and_prints_before_and_after(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jobs",
-            "--state-dir",
-            str(tmp_path / "state"),
-            "demo",
-            "--updates",
-            "800",
-            "--seed",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        cwd=tmp_path,
-        timeout=180,
-    )
+    demo = ("--state-dir", str(tmp_path / "state"), "demo", "--updates", "800", "--seed", "2")
+    result = run_cli(*demo, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (
         "Simulated SUSDB (created):" in result.stdout and "SUSDB before and after" in result.stdout
     )
     assert "Superseded, not declined" in result.stdout
     path = next((tmp_path / "state" / "demo").glob("*.sqlite3"))
-    (left,) = (
-        sqlite3.connect(path)
-        .execute("SELECT COUNT(*) FROM vwMinimalUpdate WHERE IsSuperseded = 1 AND Declined = 0")
-        .fetchone()
-    )
-    assert left == 0
-    again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jobs",
-            "--state-dir",
-            str(tmp_path / "state"),
-            "demo",
-            "--updates",
-            "800",
-            "--seed",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        cwd=tmp_path,
-        timeout=180,
-    )
-    assert "Simulated SUSDB (reused):" in again.stdout
+    with sqlite3.connect(path) as db:
+        query = "SELECT COUNT(*) FROM vwMinimalUpdate WHERE IsSuperseded = 1 AND Declined = 0"
+        assert db.execute(query).fetchone() == (0,)
+    assert "Simulated SUSDB (reused):" in run_cli(*demo, cwd=tmp_path).stdout

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from jobs.db import connection as module
 from jobs.db.classify import classify
 from jobs.redaction import redact_text, register_secret
 from jobs.settings.model import SqlServerTarget
+from tests.helpers import cli_command, cli_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "S3cr3t-Pa55word;x=1"
@@ -62,7 +61,7 @@ def test_no_cli_output_shows_the_password(tmp_path, small_sim):
         f'password_env = "SUSDB_TEST_SECRET"\nlogin_timeout = 2\n'
         f'[targets.sim]\nkind = "simulator"\npath = "{small_sim}"\n[backup]\ngate = "off"\n'
     )
-    env = {**os.environ, "SUSDB_TEST_SECRET": SECRET, "PYTHONPATH": str(ROOT)}
+    env = cli_env(SUSDB_TEST_SECRET=SECRET)
     outputs = []
     for args in (
         ["config", "show"],
@@ -80,16 +79,13 @@ def test_no_cli_output_shows_the_password(tmp_path, small_sim):
         ],
     ):
         result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "jobs",
+            cli_command(
                 "--config",
                 str(config),
                 "--state-dir",
                 str(tmp_path / "state"),
                 *args,
-            ],
+            ),
             capture_output=True,
             text=True,
             env=env,
