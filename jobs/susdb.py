@@ -242,6 +242,12 @@ class Susdb:
             for row in self.executor.stream("updates_to_compress", timeout=timeout)
         )
 
+    def old_revisions(self, local_update_id: int) -> int:
+        return int(
+            self.executor.run("update_old_revisions", [local_update_id]).rows[0]["OldRevisions"]
+            or 0
+        )
+
     def compress_update(self, local_update_id: int, timeout: int | None = None) -> None:
         self.executor.run("compress_update", [local_update_id], timeout=timeout)
 

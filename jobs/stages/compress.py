@@ -22,5 +22,12 @@ def run(ctx: RunContext) -> StageOutcome:
         return None
 
     return work.process_queue(
-        ctx, "compress", candidates, process, per_item_seconds_guess=0.5, repeat_until_empty=True
+        ctx,
+        "compress",
+        candidates,
+        process,
+        per_item_seconds_guess=0.5,
+        repeat_until_empty=True,
+        # Settled when no unreferenced older revision is left.
+        verify=lambda payload: ctx.susdb.old_revisions(payload["local_update_id"]) == 0,
     )
