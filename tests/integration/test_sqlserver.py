@@ -24,6 +24,7 @@ SAMPLE_PARAMETERS: dict[str, list[Any]] = {
     "release_target_lock": ["susdb-maint:test"],
     "update_is_declined": ["00000000-0000-0000-0000-000000000000"],
     "update_exists": [0],
+    "update_old_revisions": [0],
 }
 SKIP_RUNNING = {
     "decline_update",

@@ -110,3 +110,11 @@ def test_identifiers_reach_dynamic_sql_only_through_quotename():
 def test_every_parameter_is_bound_with_a_marker_never_formatted_in():
     for name, statement in CATALOG.items():
         assert "%s" not in code_of(statement.text) and "{" not in code_of(statement.text), name
+
+
+def test_the_integration_tier_has_parameters_for_every_statement_it_runs():
+    from tests.integration.test_sqlserver import SAMPLE_PARAMETERS, SKIP_RUNNING
+
+    for name, statement in CATALOG.items():
+        if name not in SKIP_RUNNING:
+            assert len(SAMPLE_PARAMETERS.get(name, [])) == len(statement.params), name
