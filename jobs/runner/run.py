@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import secrets
 import signal
@@ -19,7 +20,7 @@ from jobs.clock import SystemClock, VirtualClock
 from jobs.db.connection import Endpoint
 from jobs.db.executor import Executor
 from jobs.db.lock import TargetLock
-from jobs.errors import DatabaseError, LockBusy, SusdbMaintError
+from jobs.errors import DatabaseError, SusdbMaintError
 from jobs.exit_codes import ExitCode
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.runner.plan import Plan
@@ -122,20 +123,17 @@ def execute_plan(
     run_id = new_run_id()
     store = StateStore(state_dir)
     wall_started = time.monotonic()
-    with events.bound(run_id=run_id, target=plan.endpoint.name), stop_on_signals(stop):
-        lock = TargetLock(plan.endpoint, state_dir, clock=clock) if not plan.dry_run else None
-        try:
-            if lock is not None:
-                lock.__enter__()
-            executor = Executor(plan.endpoint, clock=clock, default_timeout=plan.default_timeout)
-        except LockBusy:
-            store.close()
-            raise
-        except BaseException:
-            if lock is not None:
-                lock.__exit__(None, None, None)
-            store.close()
-            raise
+    with (
+        events.bound(run_id=run_id, target=plan.endpoint.name),
+        stop_on_signals(stop),
+        contextlib.ExitStack() as resources,
+    ):
+        # Released in reverse order, whatever happens: progress, connection, lock, state store.
+        resources.callback(store.close)
+        if not plan.dry_run:
+            resources.enter_context(TargetLock(plan.endpoint, state_dir, clock=clock))
+        executor = Executor(plan.endpoint, clock=clock, default_timeout=plan.default_timeout)
+        resources.callback(executor.close)
         deadline = plan.deadline_from(clock.now())
         if deadline is not None and not getattr(clock, "virtual", False):
             executor.deadline_monotonic = (
@@ -154,6 +152,8 @@ def execute_plan(
             remove_custom_indexes=plan.remove_custom_indexes,
             progress=None if plan.dry_run else progress.for_run(),
         )
+        if ctx.progress is not None:
+            resources.callback(ctx.progress.close)
         report = RunReport(
             run_id, plan.endpoint.name, plan.profile, ExitCode.OK, "running", dry_run=plan.dry_run
         )
@@ -222,12 +222,6 @@ def execute_plan(
                 kpis_after=report.kpis_after,
                 quarantined=report.quarantined,
             )
-            if ctx.progress is not None:
-                ctx.progress.close()
-            executor.close()
-            if lock is not None:
-                lock.__exit__(None, None, None)
-            store.close()
     return report
 
 
