@@ -360,13 +360,16 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from jobs.sqlplan import render_stage
 
     settings, _ = load(args)
-    if args.show_sql:
-        from jobs.runner.plan import build_plan
-
-        stages = args.stage or list(settings.effective_profiles()[args.profile or "nightly"].stages)
+    if args.show_sql:  # offline: no target, no database
+        profiles = settings.effective_profiles()
+        profile = args.profile or "nightly"
+        if not args.stage and profile not in profiles:
+            raise UsageError(
+                f"--profile {profile!r} is not defined (known: {', '.join(sorted(profiles))})"
+            )
+        stages = args.stage or list(profiles[profile].stages)
         for stage in dict.fromkeys(stages):
             sys.stdout.write(render_stage(stage, settings))
-        _ = build_plan  # the offline rendering needs no target
         return 0
     setup_events(args, settings)
     plan = _plan_from_args(args, settings, dry_run=True)

@@ -44,9 +44,7 @@ def built(tmp_path):
         "prerequisite": builder.update("Expired prerequisite (KB4)", age_days=400, expired=True),
         "live": builder.update("Live update (KB5)", age_days=10),
     }
-    dependant = builder.local_id(ids["live"])
-    prerequisite_revision = builder.local_id(ids["prerequisite"])
-    # tbRevision.RevisionID equals LocalUpdateID order here only by construction of the builder.
+    prerequisite_local_id = builder.local_id(ids["prerequisite"])
     revision_of = {
         key: builder.db.execute(
             "SELECT RevisionID FROM tbRevision r JOIN tbUpdate u ON u.LocalUpdateID = r.LocalUpdateID WHERE u.UpdateID = ?",
@@ -56,9 +54,8 @@ def built(tmp_path):
     }
     builder.db.execute(
         "INSERT INTO tbPrerequisiteDependency VALUES (?, ?, ?)",
-        (revision_of["live"], revision_of["prerequisite"], prerequisite_revision),
+        (revision_of["live"], revision_of["prerequisite"], prerequisite_local_id),
     )
-    _ = dependant
     path = builder.close()
     return path, ids, revision_of
 

@@ -195,3 +195,10 @@ def test_each_bad_command_line_gets_one_clear_line_and_its_exit_code(
 
 def test_the_corpus_is_large_enough():
     assert len(BAD_CONFIGS) + len(BAD_COMMANDS) >= 30
+
+
+def test_show_sql_with_an_unknown_profile_is_one_line(tmp_path):
+    result = cli(["plan", "--show-sql", "--profile", "weekly"], tmp_path)
+    assert result.returncode == 2 and result.stderr.strip().endswith(
+        "is not defined (known: full, nightly, pre-patch-tuesday)"
+    )
