@@ -277,6 +277,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("susdb-maint: interrupted\n")
         return int(ExitCode.PARTIAL)
+    except OSError as error:  # a path the administrator gave cannot be read or written
+        where = f": {error.filename}" if error.filename else ""
+        sys.stderr.write(f"susdb-maint: {error.strerror or error}{where}\n")
+        return int(ExitCode.BAD_USAGE)
 
 
 # -- commands ----------------------------------------------------------------------------------

@@ -202,3 +202,10 @@ def test_show_sql_with_an_unknown_profile_is_one_line(tmp_path):
     assert result.returncode == 2 and result.stderr.strip().endswith(
         "is not defined (known: full, nightly, pre-patch-tuesday)"
     )
+
+
+def test_an_unwritable_path_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "file").write_text("not a directory")
+    result = cli(["config", "init", "--output", str(tmp_path / "file" / "c.toml")], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"susdb-maint: Not a directory: {tmp_path / 'file' / 'c.toml'}"
