@@ -41,7 +41,8 @@ def is_protected(update: UpdateRef, never: set[str]) -> bool:
 
 
 def candidates(susdb: Susdb, settings: DeclineSettings) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield (update ID, payload) once per update, with the first reason that matched."""
+    """Yield (update ID, payload) for each reason an update matches, superseded first; the work
+    queue keeps an update's first reason, so nothing here holds the whole catalog in memory."""
     never = set(settings.never_decline)
 
     def emit(update: UpdateRef, reason: str) -> Iterator[tuple[str, dict[str, Any]]]:
