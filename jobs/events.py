@@ -51,6 +51,16 @@ def _stringify_exceptions(
     return event_dict
 
 
+def _drop_static_fields(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Console lines are read by a person at this host: host and version are noise there (JSON
+    output and the log file keep them)."""
+    for key in _STATIC:
+        event_dict.pop(key, None)
+    return event_dict
+
+
 def _shared_processors() -> list[Any]:
     return [
         structlog.contextvars.merge_contextvars,
@@ -97,10 +107,15 @@ def configure(
         root.removeHandler(handler)
         handler.close()
     console = logging.StreamHandler(stream)
+    readable = [_drop_static_fields] if log_format == "console" else []
     console.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *readable,
+                renderer,
+            ],
         )
     )
     root.addHandler(console)

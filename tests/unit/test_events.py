@@ -87,3 +87,19 @@ def test_log_file_gets_json_lines_too(tmp_path):
     lines = (tmp_path / "e.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["event"] == "stage.start"
     events.configure(log_format="json")
+
+
+def test_console_lines_leave_out_host_and_version_but_json_keeps_them():
+    import io
+
+    stream = io.StringIO()
+    events.configure(log_format="console", stream=stream)
+    events.get_logger().info("stage.start", stage="decline")
+    line = stream.getvalue().splitlines()[-1]
+    assert (
+        "stage.start" in line
+        and "stage=decline" in line
+        and "host=" not in line
+        and "version=" not in line
+    )
+    events.configure(log_format="json")
