@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+import typing
 from datetime import time
 from typing import Annotated, Any, Literal
 
@@ -26,20 +27,7 @@ StageName = Literal[
     "statistics",
     "health",
 ]
-STAGE_NAMES: tuple[str, ...] = (
-    "preflight",
-    "backup",
-    "custom_indexes",
-    "reindex",
-    "decline",
-    "obsolete_updates",
-    "compress",
-    "computers",
-    "sync_history",
-    "content_files",
-    "statistics",
-    "health",
-)
+STAGE_NAMES: tuple[str, ...] = typing.get_args(StageName)
 DESTRUCTIVE_STAGES = frozenset(
     {"decline", "obsolete_updates", "compress", "computers", "sync_history"}
 )
