@@ -381,11 +381,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     report.print_run_summary(result)
     print(report.window_fit(result.stages, plan.max_duration_minutes, plan.until))
     if args.items:
-        from jobs.state.store import StateStore
+        from jobs.state.store import ACTIVE, StateStore
 
         store = StateStore(state_dir(args, settings))
         for stage in dict.fromkeys(plan.stages):
-            items = store.queue_items(plan.endpoint.name, stage, ("pending", "in_flight", "failed"))
+            items = store.queue_items(plan.endpoint.name, stage, ACTIVE)
             for item in items:
                 print(f"{stage}\t{item['item_key']}\t{item['status']}")
         store.close()

@@ -37,10 +37,6 @@ class LockBusy(SusdbMaintError):
     exit_code = ExitCode.LOCKED
 
 
-class PreconditionFailed(SusdbMaintError):
-    exit_code = ExitCode.REFUSED
-
-
 class DatabaseError(SusdbMaintError):
     """A classified error from the database. ``kind`` names the class for events and the queue."""
 
@@ -103,9 +99,3 @@ class StillReferenced(DatabaseError):
     """spDeleteUpdate refused: the update is still referenced by other update(s)."""
 
     kind = "still_referenced"
-
-
-class UnknownStatement(DatabaseError):
-    """The simulated SUSDB was sent a statement it does not model."""
-
-    kind = "fatal"

@@ -162,7 +162,5 @@ def get_logger(name: str = "susdb_maint") -> Any:
     return structlog.stdlib.get_logger(name)
 
 
-bind = structlog.contextvars.bind_contextvars
-unbind = structlog.contextvars.unbind_contextvars
 bound = structlog.contextvars.bound_contextvars
 clear = structlog.contextvars.clear_contextvars

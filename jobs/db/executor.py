@@ -50,7 +50,6 @@ class Executor:
         self.endpoint = endpoint
         self.clock = clock or SystemClock()
         self.default_timeout = default_timeout
-        self.statements_sent = 0
         # When the run's window closes (real time), a statement still running is cancelled.
         self.deadline_monotonic: float | None = None
         self.connection = open_connection(
@@ -146,7 +145,6 @@ class Executor:
             watchdog = threading.Timer(max(0.0, budget_seconds), cursor.cancel)
             watchdog.daemon = True
             watchdog.start()
-        self.statements_sent += 1
         try:
             cursor.execute(text, params)
             while True:

@@ -40,10 +40,6 @@ class RunContext:
     remove_custom_indexes: bool = False
     progress: Any = None  # a StageProgress on an interactive terminal
 
-    @property
-    def dry_run_label(self) -> str:
-        return " (dry run)" if self.dry_run else ""
-
     def seconds_left(self) -> float | None:
         if self.deadline is None:
             return None

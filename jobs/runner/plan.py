@@ -23,7 +23,6 @@ class Plan:
     default_timeout: int | None = None
     stage_budgets: dict[str, float] = field(default_factory=dict)  # minutes per stage
     count_obsolete_kpi: bool = False  # run the full obsolete scan for the before/after KPIs
-    notes: list[str] = field(default_factory=list)
 
     def deadline_from(self, now: datetime) -> datetime | None:
         """Given the run's start (UTC, naive), return when to stop starting work, or None."""

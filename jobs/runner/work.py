@@ -24,6 +24,7 @@ from jobs.errors import (
 )
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.runner.policy import BatchSizer, retrying
+from jobs.state.store import ACTIVE
 
 log = events.get_logger("susdb_maint.runner")
 
@@ -48,7 +49,7 @@ class StageStopped(Exception):
 def ensure_queue(ctx: RunContext, stage: str, candidates: Candidates) -> dict[str, int]:
     """Run the candidate query unless the stage's queue is fresh and has work left; return counts."""
     counts = ctx.store.queue_counts(ctx.target, stage)
-    active = sum(counts.get(status, 0) for status in ("pending", "in_flight", "failed"))
+    active = sum(counts.get(status, 0) for status in ACTIVE)
     age = ctx.store.queue_age_hours(ctx.target, stage)
     fresh = age is not None and age <= ctx.settings.runner.queue_max_age_hours
     if active and fresh:
@@ -86,7 +87,7 @@ def process_queue(
     """
     counts = ensure_queue(ctx, stage, candidates)
     outcome = StageOutcome()
-    remaining = sum(counts.get(status, 0) for status in ("pending", "in_flight", "failed"))
+    remaining = sum(counts.get(status, 0) for status in ACTIVE)
     outcome.remaining = remaining
     outcome.detail["queued"] = remaining
     if ctx.dry_run:
@@ -237,7 +238,7 @@ def process_queue(
             break
     if ctx.progress is not None:
         ctx.progress.finish()
-    outcome.remaining = _active(ctx, stage)
+    outcome.remaining = ctx.store.active_count(ctx.target, stage)
     if outcome.failed and outcome.status == "done":
         # Failed items stay queued for the next run, until they are quarantined.
         outcome.status, outcome.reason = "failed", "items_failed"
@@ -268,8 +269,3 @@ def process_queue(
         if not more.done:
             break
     return outcome
-
-
-def _active(ctx: RunContext, stage: str) -> int:
-    counts = ctx.store.queue_counts(ctx.target, stage)
-    return sum(counts.get(status, 0) for status in ("pending", "in_flight", "failed"))

@@ -213,7 +213,7 @@ def _specs(profile: Profile, rng: random.Random) -> Iterator[Spec]:
         index += 1
         emitted += 1
 
-    def chain(family: str, count: int, make: object) -> Iterator[Spec]:
+    def chain(count: int, make: object) -> Iterator[Spec]:
         nonlocal index, emitted
         links: dict[int, int] = {}
         for number in range(count):
@@ -231,7 +231,6 @@ def _specs(profile: Profile, rng: random.Random) -> Iterator[Spec]:
 
     office_count = int(total * shares["office"])
     yield from chain(
-        "office",
         office_count,
         lambda n: Spec(
             title=f"Security Update for Microsoft Office 2016 (KB{5002000 + n}) {'32' if n % 2 else '64'}-Bit Edition",
@@ -244,7 +243,6 @@ def _specs(profile: Profile, rng: random.Random) -> Iterator[Spec]:
     )
     dotnet_count = int(total * shares["dotnet"])
     yield from chain(
-        "dotnet",
         dotnet_count,
         lambda n: Spec(
             title=f"Cumulative Update for .NET Framework 3.5 and 4.8 for Windows 10 Version 22H2 for {ARCHES[n % 2][0]} (KB{5030000 + n})",

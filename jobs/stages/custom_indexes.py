@@ -32,7 +32,6 @@ def run(ctx: RunContext) -> StageOutcome:
             )
             if not ctx.dry_run:
                 ctx.susdb.drop_custom_index(table, index)
-                ctx.store.forget_created_index(ctx.target, index)
             outcome.done += 1
         return outcome
     covered = {(table, column): index for table, index, column in existing}
@@ -49,7 +48,6 @@ def run(ctx: RunContext) -> StageOutcome:
         )
         if not ctx.dry_run:
             ctx.susdb.create_custom_index(statement, timeout=0)
-            ctx.store.record_created_index(ctx.target, table, name)
         outcome.done += 1
     if ctx.dry_run:
         outcome.status = "planned"

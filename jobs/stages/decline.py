@@ -11,6 +11,7 @@ from jobs import events
 from jobs.runner import work
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.settings.model import DeclineRule, DeclineSettings
+from jobs.state.store import ACTIVE
 from jobs.susdb import Susdb, UpdateCategories, UpdateRef
 
 log = events.get_logger("susdb_maint.stages.decline")
@@ -123,4 +124,4 @@ def run(ctx: RunContext) -> StageOutcome:
 
 def queued_reasons(ctx: RunContext) -> dict[str, int]:
     """Declines still queued, per reason (counted in the state store, not in memory)."""
-    return ctx.store.count_by_reason(ctx.target, "decline", ("pending", "in_flight", "failed"))
+    return ctx.store.count_by_reason(ctx.target, "decline", ACTIVE)

@@ -29,13 +29,10 @@ def collect(ctx: RunContext, *, count_obsolete: bool = False) -> dict[str, float
             fragmented(susdb.index_stats(timeout=0), ctx.settings.stages.reindex)
         ),
     }
-    queue = ctx.store.queue_counts(ctx.target, "obsolete_updates")
     if count_obsolete:
         kpis["obsolete_backlog"] = sum(1 for _ in susdb.obsolete_update_ids(timeout=0))
-    elif queue:
-        kpis["obsolete_backlog"] = sum(
-            queue.get(status, 0) for status in ("pending", "in_flight", "failed")
-        )
+    elif ctx.store.queue_counts(ctx.target, "obsolete_updates"):
+        kpis["obsolete_backlog"] = ctx.store.active_count(ctx.target, "obsolete_updates")
     return kpis
 
 

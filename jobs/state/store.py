@@ -99,13 +99,6 @@ MIGRATIONS: tuple[str, ...] = (
         declined_at TEXT NOT NULL,
         PRIMARY KEY (run_id, update_id)
     );
-    CREATE TABLE created_indexes (
-        target TEXT NOT NULL,
-        table_name TEXT NOT NULL,
-        index_name TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        PRIMARY KEY (target, index_name)
-    );
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -265,6 +258,11 @@ class StateStore:
             return None
         created = datetime.strptime(row[0], "%Y-%m-%dT%H:%M:%SZ")
         return (datetime.now(UTC).replace(tzinfo=None) - created).total_seconds() / 3600
+
+    def active_count(self, target: str, stage: str) -> int:
+        """Items a stage still has to work through (pending, interrupted or failed this run)."""
+        counts = self.queue_counts(target, stage)
+        return sum(counts.get(status, 0) for status in ACTIVE)
 
     def queue_counts(self, target: str, stage: str) -> dict[str, int]:
         rows = self.db.execute(
@@ -498,22 +496,3 @@ class StateStore:
         )
         columns = [column[0] for column in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-
-    def record_created_index(self, target: str, table: str, index: str) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO created_indexes VALUES (?, ?, ?, ?)",
-            (target, table, index, _now()),
-        )
-
-    def forget_created_index(self, target: str, index: str) -> None:
-        self.db.execute(
-            "DELETE FROM created_indexes WHERE target = ? AND index_name = ?", (target, index)
-        )
-
-    def created_indexes(self, target: str) -> list[tuple[str, str]]:
-        return [
-            (row[0], row[1])
-            for row in self.db.execute(
-                "SELECT table_name, index_name FROM created_indexes WHERE target = ?", (target,)
-            )
-        ]
