@@ -87,6 +87,24 @@ def copy_sim(template: Path, directory: Path) -> Path:
     return path
 
 
+def simulated_command(
+    directory: Path, sim: Path, *args: str, latency_ms: float = 0, extra: str = ""
+) -> list[str]:
+    """A ``susdb-maint`` command line against the simulated SUSDB at ``sim``, with JSON events,
+    its config and state directory in ``directory``."""
+    target_options = f"latency_ms = {latency_ms}\n" if latency_ms else ""
+    config = simulator_config(directory, sim, extra=target_options + extra)
+    return cli_command(
+        "--config",
+        str(config),
+        "--state-dir",
+        str(directory / "state"),
+        "--log-format",
+        "json",
+        *args,
+    )
+
+
 class EventLog:
     """Events rendered by the real pipeline into JSON lines, parsed back."""
 

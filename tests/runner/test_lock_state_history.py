@@ -11,7 +11,7 @@ from jobs.db.connection import Endpoint
 from jobs.db.lock import TargetLock
 from jobs.errors import LockBusy, StateError
 from jobs.state.store import SCHEMA_VERSION, StateStore
-from tests.helpers import cli_command, cli_env, query, run, settings_for
+from tests.helpers import cli_command, cli_env, query, run, settings_for, simulated_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,21 +34,7 @@ def test_the_server_side_applock_stops_a_run_from_another_host(small_sim, tmp_pa
 
 @pytest.mark.slow
 def test_two_concurrent_runs_one_runs_the_other_exits_5(small_sim, tmp_path):
-    config = tmp_path / "c.toml"
-    config.write_text(
-        f'[backup]\ngate = "off"\n[targets.sim]\nkind = "simulator"\npath = "{small_sim}"\nlatency_ms = 3\n'
-    )
-    command = cli_command(
-        "--config",
-        str(config),
-        "--state-dir",
-        str(tmp_path / "state"),
-        "--log-format",
-        "json",
-        "run",
-        "--stage",
-        "decline",
-    )
+    command = simulated_command(tmp_path, small_sim, "run", "--stage", "decline", latency_ms=3)
     env = cli_env()
     first = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env

@@ -14,7 +14,7 @@ import pytest
 
 from jobs.exit_codes import ExitCode
 from jobs.state.store import StateStore
-from tests.helpers import cli_command, cli_env, query, run, settings_for
+from tests.helpers import cli_env, query, run, settings_for, simulated_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,13 +76,7 @@ def test_a_stale_queue_is_rebuilt_but_a_fresh_one_is_reused(small_sim, state_dir
     assert len(event_log.named("queue.resume")) == 1
 
 
-def _config(tmp_path: Path, sim: Path, latency_ms: float) -> Path:
-    config = tmp_path / "c.toml"
-    config.write_text(
-        f'[backup]\ngate = "off"\n[runner]\nbatch_target_seconds = 5\n'
-        f'[targets.sim]\nkind = "simulator"\npath = "{sim}"\nlatency_ms = {latency_ms}\n'
-    )
-    return config
+FAST_BATCHES = "[runner]\nbatch_target_seconds = 5\n"  # short batches: kills land mid-stage
 
 
 @pytest.mark.slow
@@ -90,14 +84,9 @@ def _config(tmp_path: Path, sim: Path, latency_ms: float) -> Path:
 def test_sigkill_at_random_points_then_rerun_loses_nothing_and_repeats_nothing(
     small_sim, tmp_path, seed
 ):
-    config = _config(tmp_path, small_sim, latency_ms=8)
-    command = cli_command(
-        "--config",
-        str(config),
-        "--state-dir",
-        str(tmp_path / "state"),
-        "--log-format",
-        "json",
+    command = simulated_command(
+        tmp_path,
+        small_sim,
         "run",
         "--stage",
         "decline",
@@ -105,6 +94,8 @@ def test_sigkill_at_random_points_then_rerun_loses_nothing_and_repeats_nothing(
         "obsolete_updates",
         "--stage",
         "compress",
+        latency_ms=8,
+        extra=FAST_BATCHES,
     )
     env = cli_env()
     rng = random.Random(seed)
@@ -138,17 +129,8 @@ def test_sigkill_at_random_points_then_rerun_loses_nothing_and_repeats_nothing(
 
 @pytest.mark.slow
 def test_sigterm_finishes_the_current_item_records_state_and_exits_3(small_sim, tmp_path):
-    config = _config(tmp_path, small_sim, latency_ms=8)
-    command = cli_command(
-        "--config",
-        str(config),
-        "--state-dir",
-        str(tmp_path / "state"),
-        "--log-format",
-        "json",
-        "run",
-        "--stage",
-        "decline",
+    command = simulated_command(
+        tmp_path, small_sim, "run", "--stage", "decline", latency_ms=8, extra=FAST_BATCHES
     )
     env = cli_env()
     process = subprocess.Popen(
