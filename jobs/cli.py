@@ -140,6 +140,11 @@ def build_parser() -> Parser:
             action="store_true",
             help="drop the custom indexes this tool created",
         )
+        sub.add_argument(
+            "--run-late",
+            action="store_true",
+            help="start even when the window (--until) has closed; --max-duration still applies",
+        )
 
     demo = command("demo", "Create (or reuse) a simulated SUSDB and run the nightly profile on it.")
     demo.add_argument("--preset", choices=("small", "neglected"), default="small")
@@ -317,45 +322,39 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plan_from_args(
-    args: argparse.Namespace, settings: Settings, *, dry_run: bool, target: str | None = None
-) -> Any:
-    from jobs.runner.plan import build_plan
+def _run_request(args: argparse.Namespace) -> Any:
+    from jobs.commands import RunRequest
 
-    return build_plan(
-        settings,
-        target=target or args.target,
+    return RunRequest(
+        target=args.target,
+        all_targets=args.all,
         profile=args.profile,
         stages=args.stage,
-        dry_run=dry_run,
         until=args.until,
         max_duration_minutes=args.max_duration,
         remove_custom_indexes=args.remove_custom_indexes,
+        run_late=args.run_late,
     )
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _show_report(result: Any) -> None:
     from jobs import report
-    from jobs.monitoring import monitored
-    from jobs.runner.hierarchy import run_all
-    from jobs.runner.run import execute_plan
+
+    report.print_run_summary(result)
+    if result.error:
+        sys.stderr.write(f"susdb-maint: {result.target}: {result.error}\n")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from jobs import commands
 
     settings, _ = load(args)
     setup_events(args, settings)
-    if args.all:
-        return int(
-            run_all(
-                settings,
-                state_dir(args, settings),
-                lambda name, dry: _plan_from_args(args, settings, dry_run=dry, target=name),
-            )
+    return int(
+        commands.run(
+            settings, state_dir(args, settings), _run_request(args), on_report=_show_report
         )
-    plan = _plan_from_args(args, settings, dry_run=False)
-    with monitored(settings.monitoring, plan.endpoint.name) as reports:
-        result = execute_plan(plan, state_dir(args, settings))
-        reports.append(result)
-    report.print_run_summary(result)
-    return int(result.exit_code)
+    )
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -376,9 +375,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
             sys.stdout.write(render_stage(stage, settings))
         return 0
     setup_events(args, settings)
-    plan = _plan_from_args(args, settings, dry_run=True)
+    plan = _run_request(args).plan(settings, args.target, dry_run=True)
     result = execute_plan(plan, state_dir(args, settings))
-    report.print_run_summary(result)
+    _show_report(result)
     print(report.window_fit(result.stages, plan.max_duration_minutes, plan.until))
     if args.items:
         from jobs.state.store import ACTIVE, StateStore

@@ -33,8 +33,20 @@ class StateError(SusdbMaintError):
     exit_code = ExitCode.BAD_USAGE
 
 
+class StateBusy(StateError):
+    """Another process kept the state store's write lock for longer than we wait."""
+
+    exit_code = ExitCode.LOCKED
+
+
 class LockBusy(SusdbMaintError):
     exit_code = ExitCode.LOCKED
+
+
+class LockLost(SusdbMaintError):
+    """The session holding the target lock is gone: the run must not go on unlocked."""
+
+    exit_code = ExitCode.STAGE_FAILED
 
 
 class DatabaseError(SusdbMaintError):
@@ -77,6 +89,13 @@ class StatementTimeout(DatabaseError):
     """The query timeout (HYT00) or the stage's time budget cancelled the statement."""
 
     kind = "timeout"
+
+
+class Interrupted(DatabaseError):
+    """The run's window closed, or a stop was asked for, while the statement ran: not the
+    statement's fault, and not a failure of the item it was working on."""
+
+    kind = "interrupted"
 
 
 class LoginFailed(DatabaseError):

@@ -19,13 +19,11 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_J
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from jobs import events, report
+from jobs import commands, events, report
+from jobs.commands import RunRequest
 from jobs.errors import SusdbMaintError, UsageError
-from jobs.monitoring import monitored
 from jobs.patch_tuesday import PatchTuesdayTrigger
-from jobs.runner.hierarchy import run_all
-from jobs.runner.plan import build_plan
-from jobs.runner.run import execute_plan
+from jobs.runner.run import STOP_SIGNALS
 from jobs.settings.model import ScheduleJob, Settings
 
 log = events.get_logger("susdb_maint.schedule")
@@ -67,31 +65,25 @@ def next_fire_times(trigger: Any, count: int, now: datetime) -> list[datetime]:
 def run_job(
     settings: Settings, state_dir: Path, name: str, job: ScheduleJob, stop: threading.Event
 ) -> int:
-    """One scheduled run: the same code path as ``susdb-maint run``."""
+    """One scheduled run: the same command as ``susdb-maint run``, monitoring and stop included."""
     with events.bound(schedule_job=name):
         log.info("schedule.fire", job=name, profile=job.profile, target=job.target)
+        request = RunRequest(
+            target=None if job.target == "all" else job.target,
+            all_targets=job.target == "all",
+            profile=job.profile,
+        )
         try:
-            if job.target == "all":
-                return int(
-                    run_all(
-                        settings,
-                        state_dir,
-                        lambda target, dry: build_plan(
-                            settings, target=target, profile=job.profile
-                        ),
-                    )
-                )
-            plan = build_plan(settings, target=job.target, profile=job.profile)
-            with monitored(settings.monitoring, plan.endpoint.name) as reports:
-                result = execute_plan(plan, state_dir, stop=stop)
-                reports.append(result)
-            report.print_run_summary(result)
-            return int(result.exit_code)
+            return int(commands.run(settings, state_dir, request, stop=stop, on_report=_summary))
         except SusdbMaintError as error:
             log.error(
                 "schedule.run_fail", job=name, error=str(error), exit_code=int(error.exit_code)
             )
             return int(error.exit_code)
+
+
+def _summary(result: Any) -> None:
+    report.print_run_summary(result)
 
 
 def run_scheduler(
@@ -163,7 +155,7 @@ def run_scheduler(
         stop.set()
         scheduler.shutdown(wait=False)
 
-    for number in (signal.SIGINT, signal.SIGTERM):
+    for number in STOP_SIGNALS:
         signal.signal(number, on_signal)
     log.info(
         "schedule.start", jobs={name: str(trigger_for(job, timezone)) for name, job in jobs.items()}

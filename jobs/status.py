@@ -29,13 +29,15 @@ def show_status(
     store = StateStore(state_dir)
     executor = Executor(endpoint, clock=clock, default_timeout=120)
     try:
+        susdb = Susdb(executor)
         ctx = RunContext(
             run_id=new_run_id(),
             target=endpoint.name,
             settings=settings,
-            susdb=Susdb(executor),
+            susdb=susdb,
             store=store,
             clock=clock,
+            database=susdb.database_identity().key,
         )
         kpis = health.collect(ctx, count_obsolete=settings.stages.health.count_obsolete)
         alerts = health.warnings(kpis, ctx)

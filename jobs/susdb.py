@@ -6,6 +6,7 @@ the stages.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,6 +44,40 @@ class ServerInfo:
         return self.engine_edition == 3 or any(
             word in (self.edition or "") for word in ("Enterprise", "Developer")
         )
+
+
+@dataclass(frozen=True)
+class DatabaseIdentity:
+    """Which database this is: what the server reports, never what a config calls it."""
+
+    server_name: str
+    database_name: str
+    database_guid: str
+    create_date: str
+
+    @property
+    def key(self) -> str:
+        """A short, stable key for the state store and lock file names."""
+        text = "|".join(
+            (
+                self.server_name.upper(),
+                self.database_name.upper(),
+                self.database_guid.upper(),
+                self.create_date,
+            )
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    def describe(self) -> str:
+        return f"{self.server_name}/{self.database_name} (created {self.create_date})"
+
+
+@dataclass(frozen=True)
+class UpdateState:
+    """What the server holds for one update: present at all, and its latest revision declined."""
+
+    present: bool
+    declined: bool
 
 
 @dataclass(frozen=True)
@@ -95,6 +130,17 @@ class Susdb:
 
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
+
+    # -- identity and lock -----------------------------------------------------------------------
+    def database_identity(self) -> DatabaseIdentity:
+        row = self.executor.run("database_identity").rows[0]
+        created = row["CreateDate"]
+        return DatabaseIdentity(
+            str(row["ServerName"] or ""),
+            str(row["DatabaseName"] or ""),
+            str(row["DatabaseGuid"] or ""),
+            created.isoformat(sep=" ") if isinstance(created, datetime) else str(created or ""),
+        )
 
     # -- preflight -------------------------------------------------------------------------------
     def server_info(self) -> ServerInfo:
@@ -215,16 +261,20 @@ class Susdb:
                     entry.classifications.append(row["CategoryTitle"])
             yield entry
 
-    def is_declined(self, update_id: str) -> bool:
-        """True when the update is declined, or gone (nothing left to decline)."""
-        rows = self.executor.run("update_is_declined", [update_id]).rows
-        return not rows or bool(rows[0]["Declined"])
+    def update_state(self, update_id: str) -> UpdateState:
+        row = self.executor.run("update_is_declined", [update_id]).rows[0]
+        return UpdateState(bool(row["Present"]), bool(row["Declined"]))
 
     def update_exists(self, local_update_id: int) -> bool:
         return bool(self.executor.run("update_exists", [local_update_id]).rows[0]["Present"])
 
-    def decline_update(self, update_id: str, admin_name: str, timeout: int | None = None) -> None:
-        self.executor.run("decline_update", [update_id, admin_name], timeout=timeout)
+    def decline_update(
+        self, update_id: str, admin_name: str, timeout: int | None = None
+    ) -> UpdateState:
+        """Decline one update; return what the server holds afterwards (same round trip)."""
+        rows = self.executor.run("decline_update", [update_id, admin_name], timeout=timeout).rows
+        row = rows[-1]
+        return UpdateState(bool(row["Present"]), bool(row["Declined"]))
 
     # -- cleanup ---------------------------------------------------------------------------------
     def obsolete_update_ids(self, timeout: int | None = None) -> Iterator[int]:
@@ -251,13 +301,17 @@ class Susdb:
     def compress_update(self, local_update_id: int, timeout: int | None = None) -> None:
         self.executor.run("compress_update", [local_update_id], timeout=timeout)
 
-    def computer_counts(self, inactive_days: int) -> tuple[int, int]:
-        row = self.executor.run("computer_counts", [inactive_days]).rows[0]
+    def computer_counts(self, threshold_days: int) -> tuple[int, int]:
+        row = self.executor.run("computer_counts", [threshold_days]).rows[0]
         return int(row["Total"] or 0), int(row["Inactive"] or 0)
 
-    def cleanup_obsolete_computers(self) -> int:
+    def computer_target_ids(self) -> set[int]:
+        return {int(row["TargetID"]) for row in self.executor.run("computer_target_ids").rows}
+
+    def cleanup_obsolete_computers(self) -> int | None:
+        """Run WSUS's deletion; return its own count, if it reports one (read by position)."""
         rows = self.executor.run("cleanup_obsolete_computers").rows
-        return int(next(iter(rows[0].values()))) if rows else 0
+        return int(next(iter(rows[0].values()))) if rows else None
 
     def sync_history_backlog(self, retention_days: int) -> int:
         return int(

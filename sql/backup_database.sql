@@ -1,6 +1,7 @@
 -- name: backup_database
--- summary: A copy-only, checksummed full backup of the current database to a file; copy-only so
---          it does not disturb the administrator's own backup chain.
+-- summary: A copy-only, checksummed full backup of the current database to a new file (the backup
+--          stage names a new file each run, so the last good backup is never overwritten);
+--          copy-only so it does not disturb the administrator's own backup chain.
 -- params: @path nvarchar(4000)
 -- returns: none
 SET NOCOUNT ON;

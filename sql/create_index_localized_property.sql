@@ -4,6 +4,7 @@
 --          tool so that --remove-custom-indexes drops only what it created.
 -- params: none
 -- returns: none
+-- effect: once
 SET NOCOUNT ON;
 CREATE NONCLUSTERED INDEX [nclSusdbMaint_LocalizedPropertyID]
     ON [dbo].[tbLocalizedPropertyForRevision] ([LocalizedPropertyID] ASC)

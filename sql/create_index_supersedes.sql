@@ -3,6 +3,7 @@
 --          (SupersededUpdateID); every "is this update superseded?" test scans without it.
 -- params: none
 -- returns: none
+-- effect: once
 SET NOCOUNT ON;
 CREATE NONCLUSTERED INDEX [nclSusdbMaint_SupersededUpdateID]
     ON [dbo].[tbRevisionSupersedesUpdate] ([SupersededUpdateID] ASC)

@@ -2,5 +2,6 @@
 -- summary: Delete one obsolete update with WSUS's own procedure (one update, its own transaction).
 -- params: @localUpdateID int
 -- returns: none
+-- effect: once
 SET NOCOUNT ON;
 EXEC dbo.spDeleteUpdate @localUpdateID = ?;

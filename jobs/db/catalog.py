@@ -6,8 +6,12 @@ Header lines at the top of each file::
     -- summary: ...
     -- params: @localUpdateID int
     -- returns: none
+    -- effect: once
 
-The name travels with the text (the executor sends the header too), so logs and the simulated
+``effect: once`` marks a statement that must never be sent again blindly (a queue item's WSUS
+procedure call, whose reply may have been lost after the server committed): the executor does
+not retry it; the queue engine verifies on the server first. Everything else is safe to resend
+after a transient error. The name travels with the text (the executor sends the header too), so logs and the simulated
 SUSDB know which operation a batch is.
 """
 
@@ -21,7 +25,7 @@ from pathlib import Path
 
 from jobs.db.splitter import Batch, split_batches
 
-_HEADER = re.compile(r"^--\s*(name|summary|params|returns):\s?(.*)$")
+_HEADER = re.compile(r"^--\s*(name|summary|params|returns|effect):\s?(.*)$")
 _CONTINUATION = re.compile(r"^--\s{2,}(.*)$")
 _PARAM = re.compile(r"@(\w+)\s+([\w()]+(?:\s+NULL)?)", re.I)
 _MARKER = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/|\?", re.S)
@@ -35,6 +39,11 @@ class Statement:
     returns: str
     text: str
     path: str
+    effect: str = "repeatable"
+
+    @property
+    def sent_once(self) -> bool:
+        return self.effect == "once"
 
     @property
     def batches(self) -> tuple[Batch, ...]:
@@ -92,7 +101,10 @@ def parse_statement(text: str, path: str) -> Statement:
         returns=fields.get("returns", ""),
         text=text,
         path=path,
+        effect=fields.get("effect", "repeatable"),
     )
+    if statement.effect not in ("repeatable", "once"):
+        raise ValueError(f"{path}: effect must be 'once' or left out, not {statement.effect!r}")
     if statement.placeholder_count() != len(params):
         raise ValueError(
             f"{path}: header lists {len(params)} parameter(s) but the text has "

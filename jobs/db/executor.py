@@ -1,17 +1,34 @@
 """The one executor: runs named statements from ``sql/`` and nothing else.
 
-It binds parameters with ``?`` markers, sets the statement timeout, cancels a running statement
-from a watchdog when a time budget runs out, drains every result set (so an error raised by a
-later statement surfaces), turns PRINT / RAISERROR WITH NOWAIT messages into ``sql.message``
-events, and translates driver errors through the classifier.
+It binds parameters with ``?`` markers, sets the statement timeout (never past the run's window),
+cancels a running statement from a watchdog when the window closes or a stop is asked for, drains
+every result set (so an error raised by a later statement surfaces), turns PRINT / RAISERROR WITH
+NOWAIT messages into ``sql.message`` events, and translates driver errors through the classifier.
+
+Two promises hold for every statement:
+
+* **No transaction is left open.** WSUS procedures open their own transactions
+  (``spDeleteUpdate``'s published body begins with ``BEGIN TRANSACTION``); when SQL Server
+  cancels one (a query timeout's attention, the window's watchdog) or a statement fails inside
+  one, that transaction stays open, later calls nest inside it, and closing the connection rolls
+  them all back while our state store says "done". After any error the executor asks the session
+  for ``@@TRANCOUNT`` and rolls back before anything else is sent; if it cannot, it drops the
+  connection, which ends the session on the server.
+* **Transient errors are retried everywhere** (deadlock victim, lock timeout, a lost link after a
+  reconnect), except for statements whose header says ``effect: once``: those are queue items,
+  which the queue engine verifies on the server before it ever sends them again.
+
+Each session runs with ``DEADLOCK_PRIORITY LOW`` (WSUS's own work wins a deadlock) and a lock
+timeout (``sql/session_settings.sql``), so index DDL waiting for a lock gives up instead of
+queueing every WSUS request behind it. ``XACT_ABORT`` is left as WSUS itself leaves it (OFF): the
+WSUS procedures are run under the session settings they were written for.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +37,11 @@ from jobs.clock import SystemClock
 from jobs.db.catalog import Statement, count_markers, statement
 from jobs.db.classify import classify
 from jobs.db.connection import Endpoint, open_connection
+from jobs.db.retry import retrying
+from jobs.errors import ConnectionLost, DatabaseError, Interrupted, StatementTimeout
 
 log = events.get_logger("susdb_maint.sql")
+NO_LIMIT = 0  # an ODBC query timeout of 0 waits for ever
 
 
 @dataclass
@@ -29,6 +49,18 @@ class Result:
     rows: list[dict[str, Any]] = field(default_factory=list)
     rowcount: int = -1
     messages: list[str] = field(default_factory=list)
+    sets: list[list[dict[str, Any]]] = field(default_factory=list)  # rows per result set
+
+    def column(self, position: int = 0) -> list[Any]:
+        """The values of one column by position, for procedures whose column names are not
+        published."""
+        return [list(row.values())[position] for row in self.rows]
+
+
+@dataclass(frozen=True)
+class RetryLimits:
+    max_attempts: int = 5
+    max_seconds: float = 600.0
 
 
 def _message_text(message: Any) -> str:
@@ -42,35 +74,84 @@ def _message_text(message: Any) -> str:
 
 
 class Executor:
-    """Runs named statements over one connection to one target; reconnects on request."""
+    """Runs named statements over one connection to one target; reconnects when needed."""
 
     def __init__(
-        self, endpoint: Endpoint, *, clock: Any = None, default_timeout: int | None = None
+        self,
+        endpoint: Endpoint,
+        *,
+        clock: Any = None,
+        default_timeout: int | None = None,
+        retry_limits: RetryLimits | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.clock = clock or SystemClock()
         self.default_timeout = default_timeout
-        # When the run's window closes (real time), a statement still running is cancelled.
-        self.deadline_monotonic: float | None = None
-        self.connection = open_connection(
-            endpoint, clock=self._clock_for_connection(), query_timeout=default_timeout
-        )
+        self.retry_limits = retry_limits or RetryLimits()
+        # Seconds left in the run's window (None: no window): no statement may run past it.
+        self.window: Callable[[], float | None] | None = None
+        # A stop request (SIGTERM) cancels statements that allow it: candidate queries.
+        self.stop: threading.Event | None = None
+        self.connection: Any = None
+        self.in_transaction = False  # a transaction of ours spans statements: never retry them
+        self.connect()
 
-    def _clock_for_connection(self) -> Any:
+    @property
+    def virtual_time(self) -> bool:
+        return bool(getattr(self.clock, "virtual", False))
+
+    def connect(self) -> None:
         # The simulated SUSDB and the runner must agree on time: share a virtual clock.
-        return self.clock if getattr(self.clock, "virtual", False) else None
+        self.connection = open_connection(
+            self.endpoint,
+            clock=self.clock if self.virtual_time else None,
+            query_timeout=self.default_timeout,
+        )
+        self._run_unguarded("session_settings")
 
     def reconnect(self) -> None:
-        # A lost connection may not close cleanly; it is being replaced anyway.
+        self.drop_connection()
+        self.connect()
+
+    def drop_connection(self) -> None:
+        """Close the connection (the server ends the session and rolls back what it left open)."""
         with contextlib.suppress(Exception):
             self.connection.close()
-        self.connection = open_connection(
-            self.endpoint, clock=self._clock_for_connection(), query_timeout=self.default_timeout
-        )
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.connection.close()
+        self.drop_connection()
+
+    @contextlib.contextmanager
+    def unbounded(self) -> Iterator[None]:
+        """Statements inside run even after the window closed (reporting, not work)."""
+        saved, self.window = self.window, None
+        try:
+            yield
+        finally:
+            self.window = saved
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction over several statements. None of them is retried (a reconnect would
+        leave the transaction behind); the body ends it with ``commit()`` or ``rollback()``, and
+        anything else (an error, a body that forgot) rolls it back."""
+        self.run("begin_transaction")
+        self.in_transaction = True
+        try:
+            yield
+        finally:
+            if self.in_transaction:
+                self.in_transaction = False
+                with contextlib.suppress(DatabaseError):
+                    self._run_unguarded("rollback_open_transaction")
+
+    def commit(self) -> None:
+        self.run("commit_transaction")
+        self.in_transaction = False
+
+    def rollback(self) -> None:
+        self._run_unguarded("rollback_open_transaction")
+        self.in_transaction = False
 
     # -- running -------------------------------------------------------------------------------
     def run(
@@ -82,10 +163,16 @@ class Executor:
         budget_seconds: float | None = None,
     ) -> Result:
         """Run a named statement to completion; return all rows of all its result sets."""
-        result = Result()
-        for rows in self._execute(name, params, timeout, budget_seconds, result, fetch_size=None):
-            result.rows.extend(rows)
-        return result
+
+        def attempt() -> Result:
+            result = Result()
+            for rows in self._execute(name, params, timeout, budget_seconds, result, None, False):
+                result.rows.extend(rows)
+            return result
+
+        if statement(name).sent_once or self.in_transaction:
+            return attempt()
+        return self._retrying()(attempt)
 
     def stream(
         self,
@@ -95,10 +182,33 @@ class Executor:
         timeout: int | None = None,
         fetch_size: int = 2000,
     ) -> Iterator[dict[str, Any]]:
-        """Yield the rows of a named statement in chunks of ``fetch_size`` (bounded memory)."""
-        result = Result()
-        for rows in self._execute(name, params, timeout, None, result, fetch_size=fetch_size):
+        """Yield the rows of a named statement in chunks of ``fetch_size`` (bounded memory).
+        A stop request cancels it; a transient error before the first row is retried."""
+        first: list[dict[str, Any]] | None = None
+        for attempt in self._retrying():
+            with attempt:
+                chunks = self._execute(name, params, timeout, None, Result(), fetch_size, True)
+                first = next(chunks, None)
+        if first is None:
+            return
+        yield from first
+        for rows in chunks:
             yield from rows
+
+    def _retrying(self) -> Any:
+        return retrying(
+            self.retry_limits.max_attempts,
+            self.retry_limits.max_seconds,
+            self.clock.sleep,
+            self.reconnect,
+        )
+
+    def _run_unguarded(self, name: str) -> Result:
+        """Run a housekeeping statement of the session itself: no window, no retry."""
+        result = Result()
+        for rows in self._send(name, statement(name).text, [], 30, None, result, None, False):
+            result.rows.extend(rows)
+        return result
 
     def _execute(
         self,
@@ -108,8 +218,17 @@ class Executor:
         budget_seconds: float | None,
         result: Result,
         fetch_size: int | None,
+        cancel_on_stop: bool,
     ) -> Iterator[list[dict[str, Any]]]:
         spec: Statement = statement(name)
+        statement_timeout = self.default_timeout if timeout is None else timeout
+        window_left = self.window() if self.window is not None else None
+        if window_left is not None:
+            if window_left <= 0:
+                raise Interrupted("the run's window has closed", statement=name)
+            budget_seconds = (
+                window_left if budget_seconds is None else min(budget_seconds, window_left)
+            )
         remaining = list(params)
         for batch in spec.batches:
             marker_count = count_markers(batch.text)
@@ -121,7 +240,14 @@ class Executor:
             )
             for _ in range(batch.repeat):
                 yield from self._send(
-                    name, text, batch_params, timeout, budget_seconds, result, fetch_size
+                    name,
+                    text,
+                    batch_params,
+                    statement_timeout or NO_LIMIT,
+                    budget_seconds,
+                    result,
+                    fetch_size,
+                    cancel_on_stop,
                 )
 
     def _send(
@@ -129,22 +255,24 @@ class Executor:
         name: str,
         text: str,
         params: list[Any],
-        timeout: int | None,
+        statement_timeout: int,
         budget_seconds: float | None,
         result: Result,
         fetch_size: int | None,
+        cancel_on_stop: bool,
     ) -> Iterator[list[dict[str, Any]]]:
         connection = self.connection
-        connection.timeout = self.default_timeout if timeout is None else timeout
+        # The query timeout never runs past the budget: on virtual time (the simulated SUSDB) this
+        # is how a window closes mid-statement; on real time the watchdog below does it too.
+        timeout = statement_timeout
+        if budget_seconds is not None:
+            capped = max(1, int(budget_seconds + 0.999))
+            timeout = capped if timeout == NO_LIMIT else min(timeout, capped)
+        cut_by_budget = timeout != statement_timeout
+        connection.timeout = timeout
         cursor = connection.cursor()
-        watchdog = None
-        if self.deadline_monotonic is not None:
-            left = self.deadline_monotonic - time.monotonic()
-            budget_seconds = left if budget_seconds is None else min(budget_seconds, left)
-        if budget_seconds is not None and not getattr(self.clock, "virtual", False):
-            watchdog = threading.Timer(max(0.0, budget_seconds), cursor.cancel)
-            watchdog.daemon = True
-            watchdog.start()
+        fired: list[str] = []
+        watchdog = self._watchdog(cursor, budget_seconds, cancel_on_stop, fired)
         try:
             cursor.execute(text, params)
             while True:
@@ -154,11 +282,17 @@ class Executor:
                     log.info("sql.message", statement=name, message=line)
                 if cursor.description:
                     columns = [column[0] for column in cursor.description]
+                    current: list[dict[str, Any]] = []
+                    if fetch_size is None:  # streams keep no rows: bounded memory
+                        result.sets.append(current)
                     while True:
                         chunk = cursor.fetchmany(fetch_size) if fetch_size else cursor.fetchall()
                         if not chunk:
                             break
-                        yield [dict(zip(columns, row, strict=False)) for row in chunk]
+                        rows = [dict(zip(columns, row, strict=False)) for row in chunk]
+                        if fetch_size is None:
+                            current.extend(rows)
+                        yield rows
                         if not fetch_size:
                             break
                 else:
@@ -166,9 +300,79 @@ class Executor:
                 if not cursor.nextset():
                     break
         except Exception as error:
-            raise classify(error, name) from None
+            classified = classify(error, name)
+            self._after_error(name, classified)
+            if isinstance(classified, StatementTimeout) and (fired or cut_by_budget):
+                why = "a stop was asked for" if "stop" in fired else "the time budget ran out"
+                raise Interrupted(
+                    f"{name} was cancelled: {why}",
+                    sqlstate=classified.sqlstate,
+                    native=classified.native,
+                    statement=name,
+                ) from None
+            raise classified from None
         finally:
             if watchdog is not None:
-                watchdog.cancel()
+                watchdog.set()
             with contextlib.suppress(Exception):
                 cursor.close()
+
+    def _watchdog(
+        self,
+        cursor: Any,
+        budget_seconds: float | None,
+        cancel_on_stop: bool,
+        fired: list[str],
+    ) -> threading.Event | None:
+        """Cancel the statement when its real-time budget runs out or a stop is asked for."""
+        stop = self.stop if cancel_on_stop else None
+        timed = budget_seconds is not None and not self.virtual_time
+        if stop is None and not timed:
+            return None
+        done = threading.Event()
+
+        def watch() -> None:
+            waited = 0.0
+            limit = budget_seconds if timed else None
+            while not done.is_set():
+                step = 0.05 if limit is None else min(0.05, max(0.0, limit - waited))
+                if done.wait(step):
+                    return
+                waited += step
+                if stop is not None and stop.is_set():
+                    fired.append("stop")
+                    break
+                if limit is not None and waited >= limit:
+                    fired.append("budget")
+                    break
+            if not done.is_set():
+                with contextlib.suppress(Exception):
+                    cursor.cancel()
+
+        threading.Thread(target=watch, name="susdb-maint-watchdog", daemon=True).start()
+        return done
+
+    def _after_error(self, name: str, error: DatabaseError) -> None:
+        """Leave no transaction open: a lost link ended the session; otherwise ask the session."""
+        if isinstance(error, ConnectionLost) or name in HOUSEKEEPING:
+            return
+        try:
+            result = self._run_unguarded("rollback_open_transaction")
+        except DatabaseError as rollback_error:
+            # The session cannot be trusted: end it, and the server rolls back what it holds.
+            log.warning("transaction.rollback_fail", statement=name, error=str(rollback_error))
+            self.drop_connection()
+            with contextlib.suppress(DatabaseError):
+                self.connect()
+            return
+        open_transactions = int(result.rows[0]["OpenTransactions"]) if result.rows else 0
+        if open_transactions:
+            log.warning(
+                "transaction.rolled_back",
+                statement=name,
+                open_transactions=open_transactions,
+                error_kind=error.kind,
+            )
+
+
+HOUSEKEEPING = frozenset({"session_settings", "rollback_open_transaction"})

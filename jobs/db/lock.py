@@ -1,15 +1,19 @@
-"""The target lock: no two runs, from any host, touch one SUSDB at once.
+"""The target lock: no two runs, from any host, under any target name, touch one SUSDB at once.
 
-Two layers: a local lock file (cheap, catches a second run on this host before it connects) and
-``sp_getapplock`` (owner Session, Exclusive, timeout 0) on a dedicated connection held for the
-whole run, which catches runs from other hosts and is released by SQL Server if this process
-dies.
+Both layers are keyed by the database's identity (what the server reports), never by the name a
+config gives the target: two configs that call one SUSDB differently still exclude each other.
+
+* ``sp_getapplock`` (owner Session, Exclusive, timeout 0) on a dedicated connection held for the
+  whole run. Application locks are scoped to the database they are taken in, so the resource
+  name is a constant. SQL Server releases it when the session ends, so a run killed outright
+  never leaves it behind; the run checks it before every batch and stops if its session is gone.
+* a local lock file named after the identity, so a second run on this host fails fast even if
+  its server-side attempt would race.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -19,36 +23,39 @@ import filelock
 from jobs import events
 from jobs.db.connection import Endpoint
 from jobs.db.executor import Executor
-from jobs.errors import LockBusy
+from jobs.errors import DatabaseError, LockBusy, LockLost
+from jobs.susdb import DatabaseIdentity, Susdb
 
 log = events.get_logger("susdb_maint.lock")
-
-
-def resource_name(endpoint: Endpoint) -> str:
-    return f"susdb-maint:{endpoint.name}"
+RESOURCE = "susdb-maint"
 
 
 class TargetLock:
     def __init__(self, endpoint: Endpoint, state_dir: Path, *, clock: Any = None) -> None:
         self.endpoint = endpoint
-        digest = hashlib.sha1(endpoint.name.encode()).hexdigest()[:12]
-        state_dir.mkdir(parents=True, exist_ok=True)
-        self.file_lock = filelock.FileLock(str(state_dir / f"target-{digest}.lock"), timeout=0)
+        self.state_dir = state_dir
         self.clock = clock
         self.executor: Executor | None = None
+        self.file_lock: filelock.FileLock | None = None
+        self.identity: DatabaseIdentity | None = None
 
     def __enter__(self) -> TargetLock:
-        resource = resource_name(self.endpoint)
-        try:
-            self.file_lock.acquire()
-        except filelock.Timeout:
-            log.warning("lock.busy", resource=resource, holder="another run on this host")
-            raise LockBusy(
-                f"another run holds the lock for target {self.endpoint.name!r} (on this host)"
-            ) from None
         try:
             self.executor = Executor(self.endpoint, clock=self.clock, default_timeout=30)
-            granted = self.executor.run("acquire_target_lock", [resource]).rows[0]["Result"]
+            self.identity = Susdb(self.executor).database_identity()
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self.file_lock = filelock.FileLock(
+                str(self.state_dir / f"database-{self.identity.key}.lock"), timeout=0
+            )
+            try:
+                self.file_lock.acquire()
+            except filelock.Timeout:
+                log.warning("lock.busy", resource=RESOURCE, holder="another run on this host")
+                raise LockBusy(
+                    f"another run on this host is working on {self.identity.describe()} "
+                    f"(target {self.endpoint.name!r} names the same database)"
+                ) from None
+            granted = self.executor.run("acquire_target_lock", [RESOURCE]).rows[0]["Result"]
         except BaseException:
             self._release()
             raise
@@ -56,15 +63,35 @@ class TargetLock:
             self._release()
             log.warning(
                 "lock.busy",
-                resource=resource,
+                resource=RESOURCE,
                 holder="another session on the server",
                 result=granted,
             )
             raise LockBusy(
-                f"another run holds the lock for target {self.endpoint.name!r} (sp_getapplock {granted})"
+                f"another run holds the lock on {self.identity.describe()} (sp_getapplock {granted})"
             )
-        log.debug("lock.acquired", resource=resource)
+        log.debug("lock.acquired", resource=RESOURCE, database=self.identity.describe())
         return self
+
+    def ensure_held(self) -> None:
+        """Raise LockLost unless this session still holds the lock (checked before every batch)."""
+        if self.executor is None:
+            raise LockLost("the target lock is not held")
+        try:
+            mode = self.executor.run("check_target_lock", [RESOURCE]).rows[0]["LockMode"]
+        except DatabaseError as error:
+            log.error("lock.lost", error=str(error))
+            raise LockLost(
+                "the connection holding the target lock was lost; the run stopped so that it "
+                f"never works unlocked ({error})"
+            ) from None
+        if mode != "Exclusive":
+            log.error("lock.lost", lock_mode=mode)
+            raise LockLost(
+                f"the target lock is no longer held (APPLOCK_MODE says {mode}: its session ended, "
+                "as when the connection holding it drops); the run stopped so that it never works "
+                "unlocked"
+            )
 
     def __exit__(
         self,
@@ -78,8 +105,8 @@ class TargetLock:
         if self.executor is not None:
             # Closing the session releases a session-owned applock anyway.
             with contextlib.suppress(Exception):
-                self.executor.run("release_target_lock", [resource_name(self.endpoint)])
+                self.executor.run("release_target_lock", [RESOURCE])
             self.executor.close()
             self.executor = None
-        if self.file_lock.is_locked:
+        if self.file_lock is not None and self.file_lock.is_locked:
             self.file_lock.release()

@@ -11,10 +11,21 @@ from jobs.settings.model import Settings
 from jobs.state.store import StateStore
 from jobs.susdb import Susdb
 
+# How an administrator lets destructive stages run: named in every refusal of the backup gate.
+WAY_OUT = (
+    "take a backup first (the `backup` stage with backup.directory, as in the profile "
+    '`nightly-with-backup`), or set backup.gate = "advisory" or "off"'
+)
+# Until the backup gate positively passes in this run, destructive stages are refused.
+GATE_NOT_PASSED = (
+    "the backup gate has not passed in this run (preflight did not run, or did not finish); "
+    f"to go on, fix what stopped preflight, or {WAY_OUT}"
+)
+
 
 @dataclass
 class StageOutcome:
-    """How a stage ended. ``status``: done, partial, skipped, refused or failed."""
+    """How a stage ended. ``status``: done, partial, skipped, refused, deferred or failed."""
 
     status: str = "done"
     done: int = 0
@@ -33,18 +44,32 @@ class RunContext:
     susdb: Susdb
     store: StateStore
     clock: Any
+    database: str = ""  # the database identity key: what queues and in-flight items belong to
     dry_run: bool = False
-    deadline: datetime | None = None
+    # The window, on the clock's monotonic scale: a wall-clock step neither stretches nor cuts it.
+    deadline_monotonic: float | None = None
+    deadline_at: datetime | None = None  # the same moment in UTC, for people
     stop: threading.Event = field(default_factory=threading.Event)
-    facts: dict[str, Any] = field(default_factory=dict)  # what preflight found, for later stages
+    facts: dict[str, Any] = field(
+        default_factory=lambda: {"refuse_destructive": GATE_NOT_PASSED}
+    )  # what preflight found, for later stages
     remove_custom_indexes: bool = False
     progress: Any = None  # a StageProgress on an interactive terminal
+    lock: Any = None  # the TargetLock: checked before every batch
 
     def seconds_left(self) -> float | None:
-        if self.deadline is None:
+        if self.deadline_monotonic is None:
             return None
-        return (self.deadline - self.clock.now()).total_seconds()
+        return self.deadline_monotonic - self.clock.monotonic()
 
     def out_of_time(self, needed_seconds: float = 0.0) -> bool:
         left = self.seconds_left()
         return self.stop.is_set() or (left is not None and left <= needed_seconds)
+
+    def ensure_locked(self) -> None:
+        """Raise LockLost when the session holding the target lock is gone."""
+        if self.lock is not None:
+            self.lock.ensure_held()
+
+    def stop_reason(self) -> str:
+        return "signal" if self.stop.is_set() else "deadline"

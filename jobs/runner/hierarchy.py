@@ -3,18 +3,20 @@ sync), cleanup bottom-up (replicas first), as Microsoft's maintenance guide says
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
-from jobs import events, report
-from jobs.errors import SusdbMaintError, UsageError
+from jobs import events
+from jobs.errors import UsageError
 from jobs.exit_codes import ExitCode
-from jobs.runner.run import execute_plan
 from jobs.settings.model import Settings
 
 log = events.get_logger("susdb_maint.hierarchy")
 DECLINE_PHASE = ("preflight", "decline")
+# Worst last: the code an --all invocation exits with.
+SEVERITY = (ExitCode.OK, ExitCode.PARTIAL, ExitCode.STAGE_FAILED, ExitCode.REFUSED, ExitCode.LOCKED)
 
 
 def top_down(settings: Settings) -> list[str]:
@@ -39,39 +41,32 @@ def top_down(settings: Settings) -> list[str]:
     return order
 
 
-def run_all(settings: Settings, state_dir: Path, make_plan: Callable[[str, bool], Any]) -> ExitCode:
+def worst(codes: list[ExitCode]) -> ExitCode:
+    return max(codes, key=SEVERITY.index, default=ExitCode.OK)
+
+
+def run_all(
+    settings: Settings,
+    make_plan: Callable[[str], Any],
+    run_plan: Callable[[Any], Any],
+    stop: threading.Event,
+) -> ExitCode:
+    """Run every target in two phases; one target's failure never stops the others."""
     order = top_down(settings)
-    worst = ExitCode.OK
-    severity = [
-        ExitCode.OK,
-        ExitCode.PARTIAL,
-        ExitCode.STAGE_FAILED,
-        ExitCode.REFUSED,
-        ExitCode.LOCKED,
-    ]
-
-    def note(code: ExitCode) -> None:
-        nonlocal worst
-        if severity.index(code) > severity.index(worst):
-            worst = code
-
+    codes: list[ExitCode] = []
     phases = (
         ("decline", order, lambda stages: [s for s in stages if s in DECLINE_PHASE]),
         ("cleanup", list(reversed(order)), lambda stages: [s for s in stages if s != "decline"]),
     )
     for phase, names, pick in phases:
         for name in names:
-            plan = make_plan(name, False)
-            plan.stages = pick(plan.stages)
+            if stop.is_set():
+                codes.append(ExitCode.PARTIAL)
+                break
+            plan = make_plan(name)
+            plan = replace(plan, stages=pick(plan.stages))
             if not [stage for stage in plan.stages if stage != "preflight"]:
                 continue
             log.info("hierarchy.run", phase=phase, target=name, stages=plan.stages)
-            try:
-                result = execute_plan(plan, state_dir)
-            except SusdbMaintError as error:
-                log.error("hierarchy.target_fail", target=name, error=str(error))
-                note(error.exit_code)
-                continue
-            report.print_run_summary(result)
-            note(result.exit_code)
-    return worst
+            codes.append(ExitCode(run_plan(plan).exit_code))
+    return worst(codes)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from jobs.db.connection import Endpoint
 from jobs.errors import UsageError
-from jobs.settings.model import STAGE_NAMES, Settings, SqlServerTarget
+from jobs.settings.model import DESTRUCTIVE_STAGES, STAGE_NAMES, Settings, SqlServerTarget
 
 
 @dataclass
@@ -23,23 +23,67 @@ class Plan:
     default_timeout: int | None = None
     stage_budgets: dict[str, float] = field(default_factory=dict)  # minutes per stage
     count_obsolete_kpi: bool = False  # run the full obsolete scan for the before/after KPIs
+    window_start: time | None = None
+    run_late: bool = False  # start even though the window has closed (bounded by max duration)
 
-    def deadline_from(self, now: datetime) -> datetime | None:
-        """Given the run's start (UTC, naive), return when to stop starting work, or None."""
+    def window(self, now: datetime) -> Window:
+        """Given the run's start (UTC, naive), return when to stop starting work, and whether
+        the window is closed already.
+
+        ``until`` means the end of the window the run belongs to: the next time the local clock
+        shows it. The window opens at ``window_start`` before that (or 12 hours before), so a
+        01:00 job that Task Scheduler or systemd starts late, at 09:00, does no work: a missed
+        night never becomes a run during the working day. ``run_late`` ignores ``until``.
+        """
         candidates = []
         if self.max_duration_minutes:
             candidates.append(now + timedelta(minutes=self.max_duration_minutes))
-        if self.until is not None:
-            candidates.append(next_local_time(now, self.until))
-        return min(candidates) if candidates else None
+        closed = None
+        if self.until is not None and not self.run_late:
+            end = next_local_time(now, self.until)
+            opens = (
+                previous_local_time(end, self.window_start)
+                if self.window_start is not None
+                else end - timedelta(hours=DEFAULT_WINDOW_HOURS)
+            )
+            if now < opens:
+                closed = (
+                    f"the maintenance window ({_local(opens):%H:%M}-{_local(end):%H:%M}) is "
+                    f"closed: it is {_local(now):%H:%M}; nothing was done (run --run-late to run "
+                    "anyway)"
+                )
+            candidates.append(end)
+        return Window(min(candidates) if candidates else None, closed)
+
+
+@dataclass(frozen=True)
+class Window:
+    deadline: datetime | None  # naive UTC: stop starting work then
+    closed: str | None = None  # why no work may start at all
+
+
+DEFAULT_WINDOW_HOURS = 12
+
+
+def _local(moment_utc: datetime) -> datetime:
+    return moment_utc.replace(tzinfo=UTC).astimezone()
 
 
 def next_local_time(now_utc: datetime, at: time) -> datetime:
     """The next moment after ``now_utc`` when the local wall clock shows ``at``, as naive UTC."""
-    local_now = now_utc.replace(tzinfo=UTC).astimezone()
+    local_now = _local(now_utc)
     candidate = local_now.replace(hour=at.hour, minute=at.minute, second=0, microsecond=0)
     if candidate <= local_now:
         candidate += timedelta(days=1)
+    return candidate.astimezone(UTC).replace(tzinfo=None)
+
+
+def previous_local_time(moment_utc: datetime, at: time) -> datetime:
+    """The last moment before ``moment_utc`` when the local wall clock showed ``at``, naive UTC."""
+    local = _local(moment_utc)
+    candidate = local.replace(hour=at.hour, minute=at.minute, second=0, microsecond=0)
+    if candidate >= local:
+        candidate -= timedelta(days=1)
     return candidate.astimezone(UTC).replace(tzinfo=None)
 
 
@@ -73,6 +117,7 @@ def build_plan(
     until: time | None = None,
     max_duration_minutes: float | None = None,
     remove_custom_indexes: bool = False,
+    run_late: bool = False,
 ) -> Plan:
     endpoint = choose_target(settings, target)
     profiles = settings.effective_profiles()
@@ -84,7 +129,7 @@ def build_plan(
                 f"--stage {', '.join(unknown)}: unknown stage (choose from {', '.join(STAGE_NAMES)})"
             )
         chosen = list(stages)
-        profile_until, profile_minutes = None, None
+        profile_until, profile_minutes, profile_start = None, None, None
         budgets: dict[str, float] = {}
     else:
         if profile_name not in profiles:
@@ -93,6 +138,7 @@ def build_plan(
             )
         chosen = list(profiles[profile_name].stages)
         profile_until = profiles[profile_name].until
+        profile_start = profiles[profile_name].start
         profile_minutes = profiles[profile_name].max_duration_minutes
         budgets = {
             str(stage): minutes for stage, minutes in profiles[profile_name].stage_budgets.items()
@@ -100,18 +146,10 @@ def build_plan(
     if remove_custom_indexes and "custom_indexes" not in chosen:
         chosen.insert(1 if chosen and chosen[0] == "preflight" else 0, "custom_indexes")
     if "preflight" not in chosen and any(
-        stage in chosen
-        for stage in (
-            "decline",
-            "obsolete_updates",
-            "compress",
-            "computers",
-            "sync_history",
-            "reindex",
-        )
+        stage in chosen for stage in (*DESTRUCTIVE_STAGES, "reindex")
     ):
-        # Destructive and replica-sensitive stages rely on what preflight finds.
-        chosen.insert(0, "preflight")
+        # Destructive and replica-sensitive stages rely on what preflight finds (and on its gate).
+        chosen.insert(1 if chosen[0] == "backup" else 0, "preflight")
     window = settings.window
     default_timeout = (
         endpoint.target.query_timeout if isinstance(endpoint.target, SqlServerTarget) else 600
@@ -127,4 +165,6 @@ def build_plan(
         remove_custom_indexes=remove_custom_indexes,
         default_timeout=default_timeout,
         stage_budgets=budgets,
+        window_start=profile_start or window.start,
+        run_late=run_late,
     )

@@ -1,4 +1,10 @@
-"""Run a plan against one target: lock, run record, stages in order, summary, exit code."""
+"""Run a plan against one target: window, lock, run record, stages in order, summary, exit code.
+
+Every run leaves a history row and a ``run.finish`` event, whatever happens: a window that has
+closed, a server that cannot be reached, a lock held by another run, a lost lock, a crash inside a
+stage. A run found still "running" by a later run on the same database died without finishing
+(SIGKILL, power loss) and is marked abandoned.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +14,25 @@ import secrets
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from jobs import events, progress
 from jobs.clock import SystemClock, VirtualClock
 from jobs.db.connection import Endpoint
-from jobs.db.executor import Executor
+from jobs.db.executor import Executor, RetryLimits
 from jobs.db.lock import TargetLock
-from jobs.errors import DatabaseError, SusdbMaintError
+from jobs.errors import (
+    DatabaseError,
+    LockBusy,
+    LockLost,
+    StateError,
+    SusdbMaintError,
+)
 from jobs.exit_codes import ExitCode
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.runner.plan import Plan
@@ -31,7 +43,17 @@ from jobs.susdb import Susdb
 log = events.get_logger("susdb_maint.runner")
 # Reporting is not work: it still runs after the deadline, so the summary has fresh numbers.
 REPORTING_STAGES = frozenset({"health"})
-SUMMARY_DETAILS = ("by_reason", "pages_before", "pages_after", "queued", "estimated_seconds")
+SUMMARY_DETAILS = (
+    "by_reason",
+    "pages_before",
+    "pages_after",
+    "queued",
+    "estimated_seconds",
+    "gone",
+)
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 
 @dataclass
@@ -47,6 +69,8 @@ class RunReport:
     quarantined: int = 0
     dry_run: bool = False
     duration_seconds: float = 0.0
+    error: str | None = None  # why the run could not start or had to stop, in one line
+    database: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +85,8 @@ class RunReport:
             "kpis_before": self.kpis_before,
             "kpis_after": self.kpis_after,
             "quarantined": self.quarantined,
+            "error": self.error,
+            "database": self.database,
         }
 
 
@@ -75,11 +101,12 @@ def clock_for(endpoint: Endpoint) -> Any:
 
 @contextmanager
 def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT / SIGTERM ask the run to stop after the current item; a second SIGINT interrupts."""
+    """SIGINT / SIGTERM / SIGHUP ask the run to stop after the current item; a second SIGINT
+    interrupts."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous: dict[signal.Signals, Any] = {}
+    previous: dict[int, Any] = {}
 
     def handler(number: int, frame: Any) -> None:
         if stop.is_set() and number == signal.SIGINT:
@@ -91,7 +118,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
         )
         stop.set()
 
-    for number in (signal.SIGINT, signal.SIGTERM):
+    for number in STOP_SIGNALS:
         previous[number] = signal.signal(number, handler)
     try:
         yield
@@ -101,11 +128,13 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 def _status_exit(results: list[dict[str, Any]], stopped: bool) -> tuple[str, ExitCode]:
+    """A refusal outranks a failure: it names what the administrator must change before any
+    destructive work can run (a backup, a guard), and nothing destructive ran for it."""
     statuses = [result["status"] for result in results]
-    if "failed" in statuses:
-        return "failed", ExitCode.STAGE_FAILED
     if "refused" in statuses:
         return "refused", ExitCode.REFUSED
+    if "failed" in statuses:
+        return "failed", ExitCode.STAGE_FAILED
     if "partial" in statuses or "deferred" in statuses or stopped:
         return "partial", ExitCode.PARTIAL
     return "ok", ExitCode.OK
@@ -114,164 +143,278 @@ def _status_exit(results: list[dict[str, Any]], stopped: bool) -> tuple[str, Exi
 def execute_plan(
     plan: Plan, state_dir: Path, *, clock: Any = None, stop: threading.Event | None = None
 ) -> RunReport:
-    """Run every stage of the plan against its target; return the report (never raises for a
-    stage failure; raises LockBusy, StateError or a connection error before any stage ran)."""
-    from jobs.stages import STAGES, health
-
+    """Run every stage of the plan against its target and return the report. Never raises for a
+    run-level failure (the report carries the exit code and a one-line ``error``); raises
+    StateError when the state store itself cannot be used."""
     clock = clock or clock_for(plan.endpoint)
     stop = stop or threading.Event()
     run_id = new_run_id()
-    store = StateStore(state_dir)
-    wall_started = time.monotonic()
+    report = RunReport(
+        run_id, plan.endpoint.name, plan.profile, ExitCode.OK, "running", dry_run=plan.dry_run
+    )
+    store = StateStore(state_dir, busy_timeout=plan.settings.runner.state_busy_seconds)
+    store.on_busy = lambda waited: log.warning(
+        "state.busy", path=str(store.path), waited_seconds=round(waited, 1)
+    )
+    started = time.monotonic()
     with (
         events.bound(run_id=run_id, target=plan.endpoint.name),
         stop_on_signals(stop),
         contextlib.ExitStack() as resources,
     ):
-        # Released in reverse order, whatever happens: progress, connection, lock, state store.
         resources.callback(store.close)
-        if not plan.dry_run:
-            resources.enter_context(TargetLock(plan.endpoint, state_dir, clock=clock))
-        executor = Executor(plan.endpoint, clock=clock, default_timeout=plan.default_timeout)
-        resources.callback(executor.close)
-        deadline = plan.deadline_from(clock.now())
-        if deadline is not None and not getattr(clock, "virtual", False):
-            executor.deadline_monotonic = (
-                time.monotonic() + (deadline - clock.now()).total_seconds()
-            )
-        ctx = RunContext(
-            run_id=run_id,
-            target=plan.endpoint.name,
-            settings=plan.settings,
-            susdb=Susdb(executor),
-            store=store,
-            clock=clock,
-            dry_run=plan.dry_run,
-            deadline=deadline,
-            stop=stop,
-            remove_custom_indexes=plan.remove_custom_indexes,
-            progress=None if plan.dry_run else progress.for_run(),
-        )
-        if ctx.progress is not None:
-            resources.callback(ctx.progress.close)
-        report = RunReport(
-            run_id, plan.endpoint.name, plan.profile, ExitCode.OK, "running", dry_run=plan.dry_run
-        )
         store.start_run(run_id, plan.endpoint.name, plan.profile, plan.dry_run)
-        log.info(
-            "run.start",
-            profile=plan.profile,
-            stages=plan.stages,
-            dry_run=plan.dry_run,
-            deadline=deadline.isoformat() + "Z" if deadline else None,
-            endpoint=plan.endpoint.describe(),
-            virtual_time=getattr(clock, "virtual", False),
-        )
+        ctx: RunContext | None = None
         try:
-            report.kpis_before = _kpis(ctx, health, plan.count_obsolete_kpi)
-            store.record_kpis(run_id, "before", report.kpis_before)
-            for ordinal, name in enumerate(plan.stages):
-                result = _with_budget(
-                    ctx,
-                    executor,
-                    plan.stage_budgets.get(name),
-                    functools.partial(_run_stage, ctx, ordinal, name, STAGES[name]),
-                )
-                report.stages.append(result)
-                store.record_stage(run_id, ordinal, result)
-            if not plan.dry_run:
-                report.kpis_after = _kpis(ctx, health, plan.count_obsolete_kpi)
-                store.record_kpis(run_id, "after", report.kpis_after)
+            window = plan.window(clock.now())
+            if window.closed:
+                report.error = window.closed
+                report.stages = [
+                    _skipped_result(name, "deferred", "window_closed") for name in plan.stages
+                ]
+                log.warning("window.closed", reason=window.closed)
+            else:
+                ctx = _open(plan, state_dir, clock, stop, run_id, store, resources)
+                if window.deadline is not None:
+                    ctx.deadline_at = window.deadline
+                    ctx.deadline_monotonic = (
+                        clock.monotonic() + (window.deadline - clock.now()).total_seconds()
+                    )
+                report.database = ctx.facts["database"]
+                _run_stages(plan, ctx, report)
+        except LockBusy as error:
+            report.error, report.status, report.exit_code = str(error), "locked", ExitCode.LOCKED
+        except LockLost as error:
+            log.error("run.stopped", reason=str(error))
+            report.error, report.status = str(error), "failed"
+            report.exit_code = ExitCode.STAGE_FAILED
+        except DatabaseError as error:  # the server could not be reached, or refused the login
+            kind = error.kind.replace("_", " ")
+            report.error = f"{kind}: {error}"
+            report.status = "refused" if error.exit_code == ExitCode.REFUSED else "failed"
+            report.exit_code = error.exit_code
+            log.error("run.unreachable", error_kind=error.kind, error=str(error))
         finally:
-            remaining = {
-                result["stage"]: result["remaining"]
-                for result in report.stages
-                if result.get("remaining")
-            }
-            stopped_early = any(
-                result.get("reason") in ("deadline", "signal") for result in report.stages
-            )
-            if stopped_early or (ctx.out_of_time() and remaining):
-                log.warning(
-                    "deadline.reached",
-                    remaining=remaining,
-                    reason="signal" if stop.is_set() else "deadline",
-                )
-            report.quarantined = len(store.quarantined(plan.endpoint.name))
-            report.status, report.exit_code = _status_exit(report.stages, stop.is_set())
-            report.duration_seconds = (
-                clock.monotonic()
-                if getattr(clock, "virtual", False)
-                else time.monotonic() - wall_started
-            )
-            summary = report.as_dict()
-            store.finish_run(run_id, report.status, int(report.exit_code), summary)
-            log.info(
-                "run.finish",
-                status=report.status,
-                exit_code=int(report.exit_code),
-                duration_seconds=round(report.duration_seconds, 3),
-                stages=[
-                    {
-                        key: result[key]
-                        for key in ("stage", "status", "done", "skipped", "failed", "remaining")
-                    }
-                    for result in report.stages
-                ],
-                kpis_before=report.kpis_before,
-                kpis_after=report.kpis_after,
-                quarantined=report.quarantined,
-            )
+            _finish(plan, ctx, report, store, stop, clock, started)
     return report
 
 
-def _with_budget(ctx: RunContext, executor: Executor, minutes: float | None, work: Any) -> Any:
-    """Run ``work`` with the deadline narrowed to the stage's own budget, if it has one."""
+def _open(
+    plan: Plan,
+    state_dir: Path,
+    clock: Any,
+    stop: threading.Event,
+    run_id: str,
+    store: StateStore,
+    resources: contextlib.ExitStack,
+) -> RunContext:
+    """Lock the database (by its identity), connect, and bind the run to that database."""
+    lock = None
+    if not plan.dry_run:
+        lock = resources.enter_context(TargetLock(plan.endpoint, state_dir, clock=clock))
+    limits = RetryLimits(plan.settings.runner.max_attempts, plan.settings.runner.retry_max_seconds)
+    executor = Executor(
+        plan.endpoint, clock=clock, default_timeout=plan.default_timeout, retry_limits=limits
+    )
+    resources.callback(executor.close)
+    susdb = Susdb(executor)
+    identity = susdb.database_identity()
+    if lock is not None and lock.identity != identity:
+        # A DNS change or a failover between the two connections: the lock is on another database.
+        raise LockLost(
+            f"the lock was taken on {lock.identity.describe() if lock.identity else '?'} but the "
+            f"work connection reached {identity.describe()}; nothing was done"
+        )
+    previous = store.last_database(plan.endpoint.name, run_id)
+    if previous is not None and previous[0] != identity.key:
+        # Queues stay with the database they were found in: nothing of the other one is sent here.
+        log.warning(
+            "target.database_changed",
+            previous=previous[1],
+            now=identity.describe(),
+            action="this database's own queues are used; the other database's wait for it",
+        )
+    for abandoned in store.bind_run(run_id, identity.key, identity.describe()):
+        log.warning("run.abandoned", abandoned_run_id=abandoned, reason="it never finished")
+    ctx = RunContext(
+        run_id=run_id,
+        target=plan.endpoint.name,
+        settings=plan.settings,
+        susdb=susdb,
+        store=store,
+        clock=clock,
+        database=identity.key,
+        dry_run=plan.dry_run,
+        stop=stop,
+        remove_custom_indexes=plan.remove_custom_indexes,
+        progress=None if plan.dry_run else progress.for_run(),
+        lock=lock,
+    )
+    ctx.facts["database"] = identity.describe()
+    ctx.facts["database_name"] = identity.database_name
+    executor.window = ctx.seconds_left
+    executor.stop = stop
+    if ctx.progress is not None:
+        resources.callback(ctx.progress.close)
+    return ctx
+
+
+def _run_stages(plan: Plan, ctx: RunContext, report: RunReport) -> None:
+    from jobs.stages import STAGES, health
+
+    log.info(
+        "run.start",
+        profile=plan.profile,
+        stages=plan.stages,
+        dry_run=plan.dry_run,
+        deadline=ctx.deadline_at.isoformat() + "Z" if ctx.deadline_at else None,
+        endpoint=plan.endpoint.describe(),
+        database=ctx.facts["database"],
+        virtual_time=getattr(ctx.clock, "virtual", False),
+    )
+    report.kpis_before = _kpis(ctx, health, plan.count_obsolete_kpi)
+    ctx.store.record_kpis(ctx.run_id, "before", report.kpis_before)
+    for ordinal, name in enumerate(plan.stages):
+        result = _with_budget(
+            ctx,
+            plan.stage_budgets.get(name),
+            functools.partial(_run_stage, ctx, name, STAGES[name]),
+        )
+        report.stages.append(result)
+        ctx.store.record_stage(ctx.run_id, ordinal, result)
+    if not plan.dry_run:
+        report.kpis_after = _kpis(ctx, health, plan.count_obsolete_kpi)
+        ctx.store.record_kpis(ctx.run_id, "after", report.kpis_after)
+
+
+def _finish(
+    plan: Plan,
+    ctx: RunContext | None,
+    report: RunReport,
+    store: StateStore,
+    stop: threading.Event,
+    clock: Any,
+    started: float,
+) -> None:
+    remaining = {
+        result["stage"]: result["remaining"] for result in report.stages if result.get("remaining")
+    }
+    stopped_early = any(result.get("reason") in ("deadline", "signal") for result in report.stages)
+    if ctx is not None and (stopped_early or (ctx.out_of_time() and remaining)):
+        log.warning("deadline.reached", remaining=remaining, reason=ctx.stop_reason())
+    report.quarantined = len(store.quarantined(plan.endpoint.name))
+    if report.status == "running":
+        report.status, report.exit_code = _status_exit(report.stages, stop.is_set())
+    report.duration_seconds = (
+        clock.monotonic() if getattr(clock, "virtual", False) else time.monotonic() - started
+    )
+    store.finish_run(report.run_id, report.status, int(report.exit_code), report.as_dict())
+    if not plan.dry_run:
+        store.prune(plan.settings.runner.history_days, plan.settings.runner.declined_history_days)
+        store.compact()
+    log.info(
+        "run.finish",
+        status=report.status,
+        exit_code=int(report.exit_code),
+        duration_seconds=round(report.duration_seconds, 3),
+        stages=[
+            {
+                key: result[key]
+                for key in ("stage", "status", "done", "skipped", "failed", "remaining")
+            }
+            for result in report.stages
+        ],
+        kpis_before=report.kpis_before,
+        kpis_after=report.kpis_after,
+        quarantined=report.quarantined,
+        error=report.error,
+    )
+
+
+def _with_budget(ctx: RunContext, minutes: float | None, work: Callable[[], Any]) -> Any:
+    """Run ``work`` with the window narrowed to the stage's own budget, if it has one."""
     if not minutes:
         return work()
-    saved_deadline, saved_watchdog = ctx.deadline, executor.deadline_monotonic
-    budget_end = ctx.clock.now() + timedelta(minutes=minutes)
-    ctx.deadline = budget_end if saved_deadline is None else min(saved_deadline, budget_end)
-    if not getattr(ctx.clock, "virtual", False):
-        executor.deadline_monotonic = (
-            time.monotonic() + (ctx.deadline - ctx.clock.now()).total_seconds()
-        )
+    saved = ctx.deadline_monotonic
+    budget_end = ctx.clock.monotonic() + minutes * 60
+    ctx.deadline_monotonic = budget_end if saved is None else min(saved, budget_end)
     try:
         return work()
     finally:
-        ctx.deadline, executor.deadline_monotonic = saved_deadline, saved_watchdog
+        ctx.deadline_monotonic = saved
 
 
 def _kpis(ctx: RunContext, health: Any, count_obsolete: bool) -> dict[str, float]:
     try:
-        return health.collect(ctx, count_obsolete=count_obsolete)
+        with ctx.susdb.executor.unbounded():
+            return dict(health.collect(ctx, count_obsolete=count_obsolete))
     except DatabaseError as error:
         log.warning("kpi.unavailable", error=str(error), error_kind=error.kind)
         return {}
 
 
-def _run_stage(ctx: RunContext, ordinal: int, name: str, function: Any) -> dict[str, Any]:
-    """One error boundary per stage: a failure is recorded and the next stage still runs."""
+def _skipped_result(name: str, status: str, reason: str, remaining: int = 0) -> dict[str, Any]:
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "stage": name,
+        "status": status,
+        "reason": reason,
+        "started_at": now,
+        "finished_at": now,
+        "duration_seconds": 0.0,
+        "done": 0,
+        "skipped": 0,
+        "failed": 0,
+        "remaining": remaining,
+        "detail": {},
+    }
+
+
+def _queued(ctx: RunContext, name: str) -> int:
+    """What a stage that did not run still has queued (a deferred stage is not 'remaining 0')."""
+    return ctx.store.active_count(ctx.database, name) if ctx.database else 0
+
+
+def _run_stage(
+    ctx: RunContext, name: str, function: Callable[[RunContext], StageOutcome]
+) -> dict[str, Any]:
+    """One error boundary per stage: a failure is recorded and the next stage still runs. A lost
+    lock or a broken state store ends the whole run instead."""
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     started = ctx.clock.monotonic()
     with events.bound(stage=name):
         outcome: StageOutcome
         ran = False
+        reporting = name in REPORTING_STAGES
         if name in DESTRUCTIVE_STAGES and ctx.facts.get("refuse_destructive") and not ctx.dry_run:
-            outcome = StageOutcome(status="refused", reason=ctx.facts["refuse_destructive"])
-        elif ctx.out_of_time() and name not in REPORTING_STAGES:
             outcome = StageOutcome(
-                status="deferred", reason="signal" if ctx.stop.is_set() else "deadline"
+                status="refused",
+                reason=ctx.facts["refuse_destructive"],
+                remaining=_queued(ctx, name),
+            )
+        elif ctx.out_of_time() and not reporting:
+            outcome = StageOutcome(
+                status="deferred", reason=ctx.stop_reason(), remaining=_queued(ctx, name)
             )
         else:
+            if not ctx.dry_run:
+                ctx.ensure_locked()
             log.info("stage.start", dry_run=ctx.dry_run)
             ran = True
             try:
-                outcome = function(ctx)
+                if reporting:
+                    with ctx.susdb.executor.unbounded():
+                        outcome = function(ctx)
+                else:
+                    outcome = function(ctx)
+            except (LockLost, StateError):
+                raise
             except (SusdbMaintError, DatabaseError) as error:
                 kind = getattr(error, "kind", type(error).__name__)
                 log.error("stage.fail", error_kind=kind, error=str(error))
-                outcome = StageOutcome(status="failed", reason=f"{kind}: {error}")
+                outcome = StageOutcome(
+                    status="failed", reason=f"{kind}: {error}", remaining=_queued(ctx, name)
+                )
             except Exception as error:  # an unexpected bug in one stage must not stop the others
                 log.exception(
                     "stage.fail", error_kind="internal", error=f"{type(error).__name__}: {error}"

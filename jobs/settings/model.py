@@ -206,9 +206,13 @@ class FaultSettings(Section):
             "login_failed",
             "permission_denied",
             "replica",
+            "reply_lost",
+            "timeout_after_commit",
         ]
     ] = doc(
-        "Fault kinds drawn from.",
+        "Fault kinds drawn from. `query_timeout` cancels a statement mid-way (a procedure's own "
+        "transaction stays open); `reply_lost` and `timeout_after_commit` strike after the server "
+        "committed.",
         ["deadlock", "lock_timeout"],
         default=["deadlock", "lock_timeout"],
     )
@@ -257,9 +261,33 @@ class RunnerSettings(Section):
         default=24.0,
         gt=0,
     )
+    history_days: float = doc(
+        "Keep run history (runs, stage results, KPIs) this many days.", 400, default=400.0, gt=0
+    )
+    declined_history_days: float = doc(
+        "Keep the list of declined updates (for `history --declined` and undoing a night's "
+        "declines) this many days.",
+        400,
+        default=400.0,
+        gt=0,
+    )
+    state_busy_seconds: float = doc(
+        "Wait this long for another susdb-maint process to release the state store's write "
+        "lock before giving up (exit 5).",
+        600,
+        default=600.0,
+        gt=0,
+    )
 
 
 class WindowSettings(Section):
+    start: ClockTime = doc(
+        "When the maintenance window opens (local HH:MM). A run that starts outside "
+        "[start, until) does no work (exit 3) unless `run --run-late`; without `start`, the "
+        "window is the 12 hours before `until`.",
+        "01:00",
+        default=None,
+    )
     until: ClockTime = doc(
         "Stop starting new work at this local time (HH:MM).", "06:00", default=None
     )
@@ -278,11 +306,31 @@ class BackupSettings(Section):
     max_age_hours: float = doc(
         "A full or copy-only backup younger than this counts as fresh.", 26, default=26.0, gt=0
     )
-    path: str | None = doc(
-        "Where the optional `backup` stage writes (BACKUP ... TO DISK, COPY_ONLY, CHECKSUM).",
-        "D:\\Backup\\SUSDB.bak",
+    directory: str | None = doc(
+        "Folder (as the SQL Server service sees it) where the optional `backup` stage writes a "
+        "new copy-only, checksummed full backup each run: SUSDB_<UTC time>.bak. On WID the "
+        "account `NT SERVICE\\MSSQL$MICROSOFT##WID` must be able to write there.",
+        "D:\\Backup\\SUSDB",
         default=None,
     )
+    keep: int = doc(
+        "Backups of this tool kept in `directory`; older ones are deleted after a new one "
+        "succeeds (only where this host can see the folder).",
+        3,
+        default=3,
+        ge=1,
+    )
+    path: str | None = Field(default=None, exclude=True, description="Replaced by directory.")
+
+    @field_validator("path")
+    @classmethod
+    def _path_replaced(cls, value: str | None) -> None:
+        if value is not None:
+            raise ValueError(
+                "replaced by backup.directory: each run writes a new SUSDB_<time>.bak there, so "
+                "the last good backup is never overwritten"
+            )
+        return None
 
 
 class CustomIndexSettings(Section):
@@ -421,20 +469,35 @@ class CompressSettings(Section):
 
 
 class ComputerSettings(Section):
-    inactive_days: int = doc(
-        "Delete computers that have not contacted the server for this many days.",
-        30,
-        default=30,
-        ge=1,
-    )
     guard_percent: float = doc(
-        "Refuse when more than this share of all computers would go.",
+        "Roll back spCleanupObsoleteComputers when it deleted more than this share of all "
+        "computers (WSUS deletes by its own threshold, 30 days by default; the guard counts what "
+        "it really deleted, inside a transaction).",
         25,
         default=25.0,
         ge=0,
         le=100,
     )
-    guard_count: int = doc("Refuse when more than this many would go.", 500, default=500, ge=0)
+    guard_count: int = doc(
+        "Roll back spCleanupObsoleteComputers when it deleted more than this many computers.",
+        500,
+        default=500,
+        ge=0,
+    )
+    inactive_days: int | None = Field(
+        default=None, exclude=True, description="Refused: the server's threshold applies."
+    )
+
+    @field_validator("inactive_days")
+    @classmethod
+    def _no_inactive_days(cls, value: int | None) -> None:
+        if value is not None:
+            raise ValueError(
+                "removed: spCleanupObsoleteComputers deletes by WSUS's own threshold (30 days by "
+                "default), whatever this said; the guard (guard_count, guard_percent) now checks "
+                "the computers it really deletes"
+            )
+        return None
 
 
 class SyncHistorySettings(Section):
@@ -507,6 +570,9 @@ class Profile(Section):
         default=None,
         gt=0,
     )
+    start: ClockTime = doc(
+        "When this profile's window opens (see window.start).", "01:00", default=None
+    )
     until: ClockTime = doc("Stop starting new work at this local time.", "06:00", default=None)
     stage_budgets: dict[StageName, float] = doc(
         "Minutes each named stage may use at most (inside the run's window).",
@@ -546,6 +612,9 @@ def default_profiles() -> dict[str, Profile]:
             max_duration_minutes=120,
         ),
         "full": Profile(stages=full),
+        # The first night on a server with no SQL backups (most WID servers): a copy-only backup
+        # first, so the backup gate passes and nothing destructive runs without one.
+        "nightly-with-backup": Profile(stages=["backup", *nightly], max_duration_minutes=300),
     }
 
 

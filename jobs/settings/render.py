@@ -121,7 +121,7 @@ def example_config(simulator_path: str | None = None) -> str:
     if simulator_path is not None:
         lines.extend(
             _section_lines(
-                SimulatorTarget, "targets.demo", {"kind": "simulator", "path": simulator_path}
+                SimulatorTarget, "targets.simulated", {"kind": "simulator", "path": simulator_path}
             )
         )
     else:

@@ -160,15 +160,32 @@ class Cursor:
 
 
 class Connection:
+    """One session on the simulated server: its transaction, its application locks, its link.
+
+    Sessions behave as SQL Server's do (shared/reference/tsql-review.md finding 1, with sources):
+    a batch runs in autocommit unless a transaction is open; ``BEGIN TRANSACTION`` opens one that
+    outlives the batch; a procedure that opens its own transaction (``spDeleteUpdate``'s published
+    body begins with ``BEGIN TRANSACTION``) and is cancelled mid-way (a query timeout's attention)
+    leaves that transaction open with ``@@TRANCOUNT`` at 1, holding its locks, and every later
+    statement nests inside it; a deadlock victim's transaction is rolled back whole; closing or
+    losing the connection rolls back whatever is open and releases the session's application locks.
+    """
+
     def __init__(
         self, path: Path, faults: FaultPlan | None, latency: float, clock: Any, cost_model: bool
     ) -> None:
         self.path = path
-        self.faults = faults or FaultPlan()
+        self.faults = (faults or FaultPlan()).bind(str(path.resolve()))
         self.latency = latency
         self.timeout = 0
         self.autocommit = True
         self.closed = False
+        self.broken = False  # the link failed: the session is gone on the server
+        self.trancount = 0  # @@TRANCOUNT of this session
+        self.session_options: dict[str, str] = {}  # SET options this session ran
+        # Real seconds a named statement runs (cancellable), on top of ``latency``: how a test
+        # makes one statement slow enough for a watchdog or a query timeout to cancel it.
+        self.delays: dict[str, float] = {}
         self._cancelled = threading.Event()
         self._applocks: dict[str, filelock.FileLock] = {}
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
@@ -187,6 +204,7 @@ class Connection:
         self.db.create_function("SYSUTCDATETIME", 0, lambda: ts(self.clock.now()))
         self.db.create_function("GETDATE", 0, lambda: ts(self.clock.now()))
         self.db.create_function("DATEADD", 3, _dateadd, deterministic=True)
+        ensure_identity(self.db)
 
     def cursor(self) -> Cursor:
         if self.closed:
@@ -197,53 +215,114 @@ class Connection:
         """Each batch commits on its own (autocommit), as the project runs pyodbc."""
 
     def rollback(self) -> None:
-        """Nothing is left open between batches."""
+        """Nothing is left open between batches by the driver itself."""
 
     def close(self) -> None:
+        if not self.closed:
+            self._end_session()
+            self.db.close()
+        self.closed = True
+
+    def _end_session(self) -> None:
+        """The server ends the session: roll back what is open, release its application locks."""
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+        self.trancount = 0
         for lock in self._applocks.values():
             lock.release(force=True)
         self._applocks.clear()
-        if not self.closed:
-            self.db.close()
-        self.closed = True
+
+    def drop(self) -> None:
+        """The link fails (a reset, a dead network): the server ends the session at once."""
+        if not self.broken and not self.closed:
+            self._end_session()
+        self.broken = True
 
     # -- execution -----------------------------------------------------------------------------
     def _execute(self, sql: str, params: list[Any]) -> list[ResultSet]:
         name = statement_name(sql) or "(unnamed batch)"
+        if self.broken:
+            raise make_error("link_down", function="SQLExecDirectW")
         self._cancelled.clear()
         fault = self.faults.draw(name)
-        if fault is not None:
-            raise fault
-        if self.latency:
-            if not SystemClock().sleep(self.latency, self._cancelled):
+        if fault is not None and fault.timing == "before":
+            if fault.kind == "link_failure":
+                self.drop()
+            elif fault.kind == "deadlock":
+                self._rollback_all()  # the victim's whole transaction is rolled back
+            raise fault.error
+        delay = self.latency + self.delays.get(name, 0.0)
+        if delay:
+            if not SystemClock().sleep(delay, self._cancelled):
                 raise make_error("cancelled")
-            self.clock.advance(self.latency)
+            self.clock.advance(delay)
         params = [_sql_value(value) for value in params]
-        if name in ("acquire_target_lock", "release_target_lock"):
+        if name in ("acquire_target_lock", "release_target_lock", "check_target_lock"):
             return self._applock(name, params)
-        self.db.execute("BEGIN IMMEDIATE")
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute("SAVEPOINT sim_batch")
+        self._procedures_opened = 0
         try:
-            if name in system.HANDLERS:
-                results, cost = system.HANDLERS[name](self.server, params)
-            elif system.SYSTEM_MARKERS.search(_COMMENT.sub("", sql)):
-                raise server_error(
-                    f"susdb-maint simulator: statement {name!r} uses SQL Server system objects "
-                    f"that the simulator does not model",
-                    native=2812,
-                )
-            else:
-                results, cost = self._run_tsql(name, sql, params)
+            results, cost = self._dispatch(name, sql, params)
+            if fault is not None and fault.timing == "during":
+                raise fault.error
             self._charge(cost)
-            self.db.execute(
-                "INSERT OR REPLACE INTO sim_meta VALUES ('clock', ?)", (ts(self.clock.now()),)
-            )
-            self.db.execute("COMMIT")
-        except BaseException:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
+        except BaseException as error:
+            self._abort_batch(error)
             raise
+        self._finish_batch()
+        if fault is not None:  # after: the work is done; the reply never arrives
+            if fault.kind == "reply_lost":
+                self.drop()
+            raise fault.error
         return [result for result in results if result.columns or result.messages] or (
             [ResultSet(rowcount=results[-1].rowcount)] if results else []
+        )
+
+    def _dispatch(self, name: str, sql: str, params: list[Any]) -> tuple[list[ResultSet], float]:
+        if name in system.HANDLERS:
+            return system.HANDLERS[name](self.server, params)
+        if system.SYSTEM_MARKERS.search(_COMMENT.sub("", sql)):
+            raise server_error(
+                f"susdb-maint simulator: statement {name!r} uses SQL Server system objects "
+                f"that the simulator does not model",
+                native=2812,
+            )
+        return self._run_tsql(name, sql, params)
+
+    def _finish_batch(self) -> None:
+        self._persist_clock()
+        if self.db.in_transaction:
+            self.db.execute("RELEASE sim_batch")
+            if self.trancount == 0:
+                self.db.execute("COMMIT")
+
+    def _abort_batch(self, error: BaseException) -> None:
+        """Undo what the batch did, except a transaction a cancelled procedure left open."""
+        if not self.db.in_transaction:
+            return
+        cancelled = isinstance(error, _DRIVER.Error) and _is_cancel(error)
+        if cancelled and self._procedures_opened:
+            # The attention aborted the batch inside a procedure's own transaction: its work stays,
+            # uncommitted and locked, and @@TRANCOUNT stays up (XACT_ABORT is OFF by default).
+            self.trancount += self._procedures_opened
+            self._persist_clock()
+            self.db.execute("RELEASE sim_batch")
+            return
+        self.db.execute("ROLLBACK TO sim_batch")
+        self.db.execute("RELEASE sim_batch")
+        if self.trancount == 0:
+            self.db.execute("COMMIT")
+
+    def _rollback_all(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+        self.trancount = 0
+
+    def _persist_clock(self) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO sim_meta VALUES ('clock', ?)", (ts(self.clock.now()),)
         )
 
     def _charge(self, cost: float) -> None:
@@ -251,6 +330,42 @@ class Connection:
             self.clock.advance(self.timeout)
             raise make_error("query_timeout")
         self.clock.advance(cost)
+
+    def _transaction_statement(self, upper: str, text: str) -> list[ResultSet] | None:
+        """BEGIN / COMMIT / ROLLBACK TRANSACTION and @@TRANCOUNT, with SQL Server's errors."""
+        words = upper.replace("TRANSACTION", "TRAN").split()
+        if words[:2] == ["BEGIN", "TRAN"]:
+            self.trancount += 1
+            return []
+        if words[:2] == ["COMMIT", "TRAN"] or words == ["COMMIT"]:
+            if self.trancount == 0:
+                raise server_error(
+                    "The COMMIT TRANSACTION request has no corresponding BEGIN TRANSACTION.",
+                    native=3902,
+                )
+            self.trancount -= 1
+            return []
+        conditional = upper.startswith("IF @@TRANCOUNT > 0 ")
+        if conditional:
+            words = words[4:]
+        if words[:2] == ["ROLLBACK", "TRAN"] or words == ["ROLLBACK"]:
+            if self.trancount == 0:
+                if conditional:
+                    return []
+                raise server_error(
+                    "The ROLLBACK TRANSACTION request has no corresponding BEGIN TRANSACTION.",
+                    native=3903,
+                )
+            # Rolls back the whole session transaction; the batch goes on in a fresh one.
+            self.db.execute("ROLLBACK")
+            self.trancount = 0
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("SAVEPOINT sim_batch")
+            return []
+        match = _TRANCOUNT.match(" ".join(text.split()))
+        if match:
+            return [ResultSet([match.group(1) or "TranCount"], [(self.trancount,)])]
+        return None
 
     def _run_tsql(self, name: str, sql: str, params: list[Any]) -> tuple[list[ResultSet], float]:
         numbered, count = number_placeholders(sql)
@@ -266,8 +381,15 @@ class Connection:
         cost = 0.0
         last_rowcount = -1
         for text in _split_statements(numbered):
-            upper = text.upper()
+            upper = " ".join(text.upper().split())
             if upper.startswith("SET "):
+                option = upper[4:].split()
+                if option:
+                    self.session_options[option[0]] = " ".join(option[1:])
+                continue
+            transaction = self._transaction_statement(upper, text)
+            if transaction is not None:
+                results.extend(transaction)
                 continue
             declare = _DECLARE.match(text)
             if declare:
@@ -320,6 +442,8 @@ class Connection:
                 kwargs[named.group(1)] = _literal(named.group(2), bindings)
             else:
                 positional.append(_literal(argument, bindings))
+        if model.__name__ in TRANSACTIONAL_PROCEDURES:
+            self._procedures_opened += 1  # its BEGIN TRANSACTION
         try:
             result = model(*positional, **kwargs)
         except TypeError as error:
@@ -341,6 +465,9 @@ class Connection:
     def _applock(self, name: str, params: list[Any]) -> list[ResultSet]:
         (resource,) = params
         digest = hashlib.sha1(str(resource).encode()).hexdigest()[:16]
+        if name == "check_target_lock":
+            held = digest in self._applocks
+            return [ResultSet(["LockMode"], [("Exclusive" if held else "NoLock",)])]
         if name == "release_target_lock":
             lock = self._applocks.pop(digest, None)
             if lock is not None:
@@ -353,6 +480,37 @@ class Connection:
             return [ResultSet(["Result"], [(-1,)])]
         self._applocks[digest] = lock
         return [ResultSet(["Result"], [(0,)])]
+
+
+# Procedures that open their own transaction. spDeleteUpdate's published body begins with
+# BEGIN TRANSACTION (Microsoft, "The spDeleteUpdate stored procedure runs slowly"); whether
+# spDeclineUpdate, spCompressUpdate and spCleanupObsoleteComputers do is not public, so they are
+# modelled the dangerous way: they do, and a cancel leaves their transaction open.
+TRANSACTIONAL_PROCEDURES = frozenset(
+    {"spDeleteUpdate", "spDeclineUpdate", "spCompressUpdate", "spCleanupObsoleteComputers"}
+)
+_TRANCOUNT = re.compile(r"^SELECT @@TRANCOUNT(?: AS \[?(\w+)\]?)?$", re.I)
+
+
+def _is_cancel(error: BaseException) -> bool:
+    """A query timeout or a cancel: the client's attention reached the server mid-batch."""
+    text = " ".join(str(argument) for argument in error.args)
+    return "[HYT00]" in text or "[HY008]" in text
+
+
+def ensure_identity(db: sqlite3.Connection) -> None:
+    """Give the file its database identity once, as SQL Server gives a database its
+    ``service_broker_guid`` and ``create_date`` when it is created (or restored)."""
+    if db.execute("SELECT 1 FROM sim_meta WHERE key = 'database_guid'").fetchone():
+        return
+    created = db.execute("SELECT value FROM sim_meta WHERE key = 'created'").fetchone()
+    db.execute(
+        "INSERT OR IGNORE INTO sim_meta VALUES ('database_guid', ?)", (str(uuid.uuid4()).upper(),)
+    )
+    db.execute(
+        "INSERT OR IGNORE INTO sim_meta VALUES ('create_date', ?)",
+        (created[0] if created else ts(SystemClock().now()),),
+    )
 
 
 def _split_arguments(text: str) -> list[str]:
@@ -438,6 +596,7 @@ def create(path: str | Path, profile: Any) -> dict[str, int]:
         counts = catalog.generate(db, profile)
         db.execute("ANALYZE")  # planner statistics: without them SQLite picks O(n^2) join orders
         db.execute("INSERT INTO sim_meta VALUES ('clock', ?)", (ts(profile.now),))
+        ensure_identity(db)
         db.commit()
     finally:
         db.close()

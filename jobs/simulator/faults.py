@@ -113,6 +113,13 @@ FAULTS: dict[str, tuple[str, str, int, str, bool]] = {
         True,
     ),
     "cancelled": ("OperationalError", "HY008", 0, "Operation canceled", False),
+    "link_down": (
+        "OperationalError",
+        "08S01",
+        0,
+        "Communication link failure",
+        False,
+    ),
 }
 
 
@@ -130,6 +137,48 @@ def server_error(text: str, native: int = 50000, sqlstate: str = "42000") -> Exc
     return cls(sqlstate, f"[{sqlstate}] {PREFIX}[SQL Server]{text} ({native}) (SQLExecDirectW)")
 
 
+# When a fault strikes relative to the statement's own work, as real networks and servers do:
+# ``before``: the statement never ran (deadlock victim, lock timeout, a link that was already down);
+# ``during``: the server was cancelled mid-statement (the client's query timeout sent an attention);
+# ``after``: the statement ran and committed, then the reply was lost (a link failure after
+# execution) or the client's timeout fired just as it finished.
+FAULT_TIMING: dict[str, str] = {
+    "deadlock": "before",
+    "lock_timeout": "before",
+    "link_failure": "before",
+    "login_failed": "before",
+    "permission_denied": "before",
+    "replica": "before",
+    "query_timeout": "during",
+    "reply_lost": "after",
+    "timeout_after_commit": "after",
+}
+# Kinds whose error the client sees, when it is not the kind's own name.
+FAULT_ERROR = {"reply_lost": "link_failure", "timeout_after_commit": "query_timeout"}
+
+
+class InjectedFault(Exception):
+    """A fault drawn for one statement: its kind, when it strikes, and the error the client sees."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.timing = FAULT_TIMING[kind]
+        self.error = make_error(FAULT_ERROR.get(kind, kind))
+        super().__init__(kind)
+
+
+# One fault stream per (file, plan) in a process: a reconnect continues the draw where the lost
+# connection left it, as a flaky network does, instead of replaying the same faults from the seed.
+_STREAMS: dict[tuple[Any, ...], random.Random] = {}
+_STREAMS_LOCK = threading.Lock()
+
+
+def forget_streams() -> None:
+    """Start every fault stream from its seed again, as a new process would."""
+    with _STREAMS_LOCK:
+        _STREAMS.clear()
+
+
 @dataclass
 class FaultPlan:
     """Which statements fail, how often and how, reproducibly by seed."""
@@ -142,12 +191,19 @@ class FaultPlan:
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        unknown = [kind for kind in self.kinds if kind not in FAULTS]
+        unknown = [kind for kind in self.kinds if kind not in FAULT_TIMING]
         if unknown:
             raise ValueError(f"unknown fault kinds: {unknown}")
         self._rng = random.Random(self.seed)
 
-    def draw(self, statement_name: str | None) -> Exception | None:
+    def bind(self, scope: str) -> FaultPlan:
+        """Share one fault stream with every connection of this process to ``scope`` (a file)."""
+        key = (scope, self.rate, tuple(self.kinds), tuple(self.statements), self.seed)
+        with _STREAMS_LOCK:
+            self._rng = _STREAMS.setdefault(key, self._rng)
+        return self
+
+    def draw(self, statement_name: str | None) -> InjectedFault | None:
         if self.rate <= 0 or not self.kinds:
             return None
         if self.statements and statement_name not in self.statements:
@@ -155,4 +211,4 @@ class FaultPlan:
         with self._lock:
             if self._rng.random() >= self.rate:
                 return None
-            return make_error(self._rng.choice(self.kinds))
+            return InjectedFault(self._rng.choice(self.kinds))

@@ -343,10 +343,23 @@ class Server:
         return ResultSet(rowcount=deleted), self.charge(COST["compress_update"])
 
     def spCleanupObsoleteComputers(self) -> tuple[ResultSet, float]:
-        # WSUS's own threshold (WSUSAR: "The default threshold value SHOULD be 30 days").
-        cutoff = ts(self.clock.now() - timedelta(days=30))
+        # WSUS's own threshold: MS-WSUSAR 3.1.4.108, "The default threshold value SHOULD be 30
+        # days. This threshold is a WSUS server configuration option." Where WSUS stores it and
+        # which date column it tests are not public: the simulator keeps both in sim_meta
+        # (obsolete_computer_days, obsolete_computer_column), so tests can model a server whose
+        # threshold or column differ from any guess the tool could make.
+        days = int(
+            self.scalar("SELECT value FROM sim_meta WHERE key = 'obsolete_computer_days'") or 30
+        )
+        column = (
+            self.scalar("SELECT value FROM sim_meta WHERE key = 'obsolete_computer_column'")
+            or "LastSyncTime"
+        )
+        if column not in ("LastSyncTime", "LastReportedStatusTime"):
+            raise server_error(f"simulator: unknown obsolete_computer_column {column!r}")
+        cutoff = ts(self.clock.now() - timedelta(days=days))
         deleted = self.db.execute(
-            "DELETE FROM tbComputerTarget WHERE LastSyncTime < ?", (cutoff,)
+            f"DELETE FROM tbComputerTarget WHERE {column} IS NULL OR {column} < ?", (cutoff,)
         ).rowcount
         if deleted:
             self.fragment("tbComputerTarget", deleted)

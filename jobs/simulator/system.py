@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from jobs.simulator.faults import server_error
@@ -51,6 +52,20 @@ def server_info(server: Server, params: list[Any]) -> tuple[list[ResultSet], flo
             props.get("ServerName"),
             "SUSDB",
         ),
+    ), 0.0
+
+
+@handles("database_identity")
+def database_identity(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
+    meta = dict(
+        server.db.execute(
+            "SELECT key, value FROM sim_meta WHERE key IN ('database_guid', 'create_date')"
+        ).fetchall()
+    )
+    server_name = server.scalar("SELECT value FROM sim_server_property WHERE name = 'ServerName'")
+    return one(
+        ["ServerName", "DatabaseName", "DatabaseGuid", "CreateDate"],
+        (server_name, "SUSDB", meta.get("database_guid"), meta.get("create_date")),
     ), 0.0
 
 
@@ -96,6 +111,9 @@ def check_permissions(server: Server, params: list[Any]) -> tuple[list[ResultSet
 def backup_database(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
     (path,) = params
     rows = server.table_rows("tbRevision")
+    target = Path(str(path))
+    if target.parent.is_dir():  # the server writes the file (a local WID, or a share we can see)
+        target.write_bytes(b"TAPE simulated SUSDB backup\n")
     finished = server.clock.now() + timedelta(seconds=server.charge(rows * 0.0005))
     server.db.execute(
         "INSERT INTO sim_backupset (database_name, type, is_copy_only, backup_finish_date, "

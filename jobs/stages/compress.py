@@ -15,19 +15,24 @@ def run(ctx: RunContext) -> StageOutcome:
         for local_id in ctx.susdb.updates_to_compress(timeout=0):
             yield str(local_id), {"local_update_id": local_id}
 
-    def process(payload: dict[str, Any]) -> str | None:
+    def process(payload: dict[str, Any]) -> work.Settled:
         ctx.susdb.compress_update(
             payload["local_update_id"], timeout=settings.statement_timeout_seconds
         )
-        return None
+        return work.DONE
+
+    def verify(payload: dict[str, Any]) -> work.Settled | None:
+        # Settled when no unreferenced older revision is left.
+        return work.DONE if ctx.susdb.old_revisions(payload["local_update_id"]) == 0 else None
 
     return work.process_queue(
         ctx,
-        "compress",
-        candidates,
-        process,
-        per_item_seconds_guess=0.5,
-        repeat_until_empty=True,
-        # Settled when no unreferenced older revision is left.
-        verify=lambda payload: ctx.susdb.old_revisions(payload["local_update_id"]) == 0,
+        work.QueueWork(
+            "compress",
+            candidates,
+            process,
+            per_item_seconds_guess=0.5,
+            verify=verify,
+            repeat_until_empty=True,
+        ),
     )

@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from jobs import events
+from jobs.errors import DatabaseError
 from jobs.runner import work
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.settings.model import DeclineRule, DeclineSettings
-from jobs.state.store import ACTIVE
-from jobs.susdb import Susdb, UpdateCategories, UpdateRef
+from jobs.state.store import ACTIVE, DeclineRecord, WorkItem
+from jobs.susdb import Susdb, UpdateCategories, UpdateRef, UpdateState
 
 log = events.get_logger("susdb_maint.stages.decline")
 ADMIN_NAME = "susdb-maint"
@@ -85,36 +86,32 @@ def run(ctx: RunContext) -> StageOutcome:
     settings = ctx.settings.stages.decline
     if ctx.facts.get("replica"):
         return StageOutcome(status="skipped", reason="replica")
-    limit = settings.max_declines_per_run or None
 
-    def process(payload: dict[str, Any]) -> str | None:
-        ctx.susdb.decline_update(payload["update_id"], ADMIN_NAME)
-        return None  # the runner records the decline with the item's completion
+    def process(payload: dict[str, Any]) -> work.Settled:
+        state = ctx.susdb.decline_update(payload["update_id"], ADMIN_NAME)
+        return settle(state) or _not_declined(payload)
 
-    def settle(payload: dict[str, Any]) -> bool:
-        if not ctx.susdb.is_declined(payload["update_id"]):
-            return False
-        ctx.store.record_decline(
-            ctx.run_id,
-            ctx.target,
-            payload["update_id"],
-            payload.get("kb"),
-            payload["title"],
-            payload["reason"],
-            unless_recorded=True,
+    def verify(payload: dict[str, Any]) -> work.Settled | None:
+        return settle(ctx.susdb.update_state(payload["update_id"]))
+
+    def record(item: WorkItem, sent_by: str) -> DeclineRecord:
+        payload = item.payload
+        return DeclineRecord(
+            sent_by, payload["update_id"], payload.get("kb"), payload["title"], payload["reason"]
         )
-        return True
 
     try:
         outcome = work.process_queue(
             ctx,
-            "decline",
-            lambda: candidates(ctx.susdb, settings),
-            process,
-            per_item_seconds_guess=0.1,
-            limit=limit,
-            verify=settle,
-            declines=True,
+            work.QueueWork(
+                "decline",
+                lambda: candidates(ctx.susdb, settings),
+                process,
+                per_item_seconds_guess=0.1,
+                verify=verify,
+                record=record,
+                limit=settings.max_declines_per_run or None,
+            ),
         )
     except work.StageStopped as stopped:
         return StageOutcome(status=stopped.status, reason=stopped.reason)
@@ -122,6 +119,19 @@ def run(ctx: RunContext) -> StageOutcome:
     return outcome
 
 
+def settle(state: UpdateState) -> work.Settled | None:
+    """A deleted update is gone (never a decline); a declined one is done; else not yet."""
+    if not state.present:
+        return work.GONE
+    return work.DONE if state.declined else None
+
+
+def _not_declined(payload: dict[str, Any]) -> work.Settled:
+    raise DatabaseError(
+        f"spDeclineUpdate returned, but update {payload['update_id']} is not declined"
+    )
+
+
 def queued_reasons(ctx: RunContext) -> dict[str, int]:
     """Declines still queued, per reason (counted in the state store, not in memory)."""
-    return ctx.store.count_by_reason(ctx.target, "decline", ACTIVE)
+    return ctx.store.count_by_reason(ctx.database, "decline", ACTIVE)

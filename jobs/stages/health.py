@@ -31,8 +31,8 @@ def collect(ctx: RunContext, *, count_obsolete: bool = False) -> dict[str, float
     }
     if count_obsolete:
         kpis["obsolete_backlog"] = sum(1 for _ in susdb.obsolete_update_ids(timeout=0))
-    elif ctx.store.queue_counts(ctx.target, "obsolete_updates"):
-        kpis["obsolete_backlog"] = ctx.store.active_count(ctx.target, "obsolete_updates")
+    elif ctx.database and ctx.store.queue_counts(ctx.database, "obsolete_updates"):
+        kpis["obsolete_backlog"] = ctx.store.active_count(ctx.database, "obsolete_updates")
     return kpis
 
 

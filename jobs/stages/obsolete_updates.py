@@ -15,19 +15,25 @@ def run(ctx: RunContext) -> StageOutcome:
         for local_id in ctx.susdb.obsolete_update_ids(timeout=settings.candidate_timeout_seconds):
             yield str(local_id), {"local_update_id": local_id}
 
-    def process(payload: dict[str, Any]) -> str | None:
+    def process(payload: dict[str, Any]) -> work.Settled:
         ctx.susdb.delete_update(
             payload["local_update_id"], timeout=settings.statement_timeout_seconds
         )
-        return None
+        return work.DONE
+
+    def verify(payload: dict[str, Any]) -> work.Settled | None:
+        # spDeleteUpdate deletes the update: gone is what done looks like.
+        return None if ctx.susdb.update_exists(payload["local_update_id"]) else work.DONE
 
     guess = 1.0 if ctx.facts.get("delete_fix", True) else 30.0
     return work.process_queue(
         ctx,
-        "obsolete_updates",
-        candidates,
-        process,
-        per_item_seconds_guess=guess,
-        verify=lambda payload: not ctx.susdb.update_exists(payload["local_update_id"]),
-        repeat_until_empty=True,
+        work.QueueWork(
+            "obsolete_updates",
+            candidates,
+            process,
+            per_item_seconds_guess=guess,
+            verify=verify,
+            repeat_until_empty=True,
+        ),
     )

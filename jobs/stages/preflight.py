@@ -1,9 +1,15 @@
-"""Preflight: what server this is, whether it is a replica, whether a fresh backup exists."""
+"""Preflight: what server this is, whether it is a replica, and the backup gate.
+
+The gate fails closed: the run starts with destructive stages refused, and only a preflight that
+finished and found a fresh backup (or a gate set to ``advisory`` / ``off``) lifts the refusal. A
+failed backup stage, or backup history that cannot be read, refuses them again.
+"""
 
 from __future__ import annotations
 
 from jobs import events
-from jobs.runner.context import RunContext, StageOutcome
+from jobs.errors import DatabaseError
+from jobs.runner.context import WAY_OUT, RunContext, StageOutcome
 
 log = events.get_logger("susdb_maint.stages.preflight")
 DELETE_FIX_ARTICLE = (
@@ -14,11 +20,16 @@ DELETE_FIX_ARTICLE = (
 
 def run(ctx: RunContext) -> StageOutcome:
     susdb = ctx.susdb
+    try:
+        last_backup = susdb.last_full_backup()
+    except DatabaseError as error:
+        # No SELECT on msdb.dbo.backupset, for example: the gate cannot pass on what it cannot see.
+        ctx.facts["backup_unreadable"] = f"{error.kind}: {error}"
+        last_backup = None
     info = susdb.server_info()
     schema = susdb.schema_version()
     replica = susdb.replica_state()
     fix_applied = susdb.delete_update_fix_applied()
-    last_backup = susdb.last_full_backup()
     ctx.facts.update(
         server=info, replica=replica.replica_mode, delete_fix=fix_applied, last_backup=last_backup
     )
@@ -44,7 +55,7 @@ def run(ctx: RunContext) -> StageOutcome:
     missing = [name for name, held in susdb.permissions().items() if not held]
     for name in missing:
         log.warning("preflight.permission_missing", permission=name)
-    check_backup(ctx)
+    check_backup(ctx)  # last: only a preflight that finished can lift the refusal
     return StageOutcome(
         detail={
             "edition": info.edition,
@@ -60,22 +71,43 @@ def run(ctx: RunContext) -> StageOutcome:
 
 
 def check_backup(ctx: RunContext) -> None:
-    """Apply the backup gate: without a fresh full backup, destructive stages are refused."""
+    """Apply the backup gate: destructive stages run only when it positively passes."""
     gate = ctx.settings.backup
-    last_backup = ctx.facts.get("last_backup")
-    ctx.facts.pop("refuse_destructive", None)
+    failed_backup = ctx.facts.get("backup_failed")
+    if failed_backup:
+        _refuse(ctx, failed_backup)
+        return
     if gate.gate == "off":
+        ctx.facts.pop("refuse_destructive", None)
         return
+    unreadable = ctx.facts.get("backup_unreadable")
+    last_backup = ctx.facts.get("last_backup")
     age_hours = (ctx.clock.now() - last_backup).total_seconds() / 3600 if last_backup else None
-    if last_backup is not None and age_hours is not None and age_hours <= gate.max_age_hours:
+    if last_backup and not unreadable and age_hours is not None and age_hours <= gate.max_age_hours:
         log.info("backup.fresh", last_backup=last_backup.isoformat(), age_hours=round(age_hours, 1))
+        ctx.facts.pop("refuse_destructive", None)
         return
-    seen = (
-        f"last full backup {age_hours:.1f} h ago"
-        if age_hours is not None
-        else "no full backup on record"
-    )
-    reason = f"no full backup in the last {gate.max_age_hours:g} h ({seen})"
+    if unreadable:
+        reason = f"cannot read the backup history in msdb.dbo.backupset ({unreadable})"
+    else:
+        seen = (
+            f"last full backup {age_hours:.1f} h ago"
+            if age_hours is not None
+            else "no full backup on record"
+        )
+        reason = f"no full backup in the last {gate.max_age_hours:g} h ({seen})"
     log.warning("backup.stale", gate=gate.gate, reason=reason)
-    if gate.gate == "required":
-        ctx.facts["refuse_destructive"] = reason
+    if gate.gate == "advisory":
+        ctx.facts.pop("refuse_destructive", None)
+        return
+    _refuse(ctx, reason)
+
+
+def refuse_after_backup(ctx: RunContext, reason: str) -> None:
+    """The backup stage did not produce a backup: whatever the gate said before, refuse."""
+    ctx.facts["backup_failed"] = reason
+    _refuse(ctx, reason)
+
+
+def _refuse(ctx: RunContext, reason: str) -> None:
+    ctx.facts["refuse_destructive"] = f"{reason}; to go on, {WAY_OUT}"

@@ -78,7 +78,7 @@ def run(ctx: RunContext) -> StageOutcome:
                 },
             )
 
-    def process(payload: dict[str, Any]) -> str | None:
+    def process(payload: dict[str, Any]) -> work.Settled:
         timeout = settings.statement_timeout_seconds
         log.info(
             "index." + payload["action"],
@@ -99,9 +99,11 @@ def run(ctx: RunContext) -> StageOutcome:
                 maxdop=settings.maxdop,
                 timeout=timeout,
             )
-        return None
+        return work.DONE
 
-    outcome = work.process_queue(ctx, "reindex", candidates, process, per_item_seconds_guess=30.0)
+    outcome = work.process_queue(
+        ctx, work.QueueWork("reindex", candidates, process, per_item_seconds_guess=30.0)
+    )
     if not ctx.dry_run and outcome.done:
         after = {
             f"{entry.table}.{entry.index}": entry.page_count

@@ -1,8 +1,13 @@
 """The state store: SQLite in WAL mode, versioned migrations, one commit per state change.
 
-WAL with synchronous=NORMAL keeps every committed change across a SIGKILL (only an operating
-system crash can lose the last commits), at tens of microseconds per commit. A corrupt file, or
-one written by a newer version, is an error with the path in it: never a silent reset.
+Everything that is sent again to SUSDB (work queues, items in flight) is bound to the identity of
+the database it was found in, never to a target's name in a config: a queue is only ever worked
+against that same database. ``synchronous = FULL``: an item's in-flight mark is on disk before its
+statement is sent, so even a crash of the whole machine cannot roll the store back past it (the
+cost, one fsync per checkpoint, is a few milliseconds a batch). A corrupt, empty or newer file is
+an error with the path in it, never a silent reset; every SQLite error after opening is a one-line
+``StateError``; a write lock held too long by another process is waited for with an event, then
+``StateBusy``.
 """
 
 from __future__ import annotations
@@ -100,9 +105,55 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, update_id)
     );
     """,
+    # 2: work belongs to one database. Queues from before database identities cannot be tied to a
+    # database, so they are discarded: the next run finds their items again with its candidate
+    # query, from the server's own state.
+    """
+    ALTER TABLE runs ADD COLUMN database_id TEXT;
+    ALTER TABLE runs ADD COLUMN database_name TEXT;
+    CREATE INDEX runs_by_database ON runs (database_id, status);
+    DROP TABLE work_items;
+    DROP TABLE queues;
+    CREATE TABLE queues (
+        database_id TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        target TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by_run TEXT,
+        build_seconds REAL,
+        PRIMARY KEY (database_id, stage)
+    );
+    CREATE TABLE work_items (
+        database_id TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        ordinal INTEGER NOT NULL,
+        item_key TEXT NOT NULL,
+        payload_json TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        failed_runs INTEGER NOT NULL DEFAULT 0,
+        last_error_kind TEXT,
+        last_error TEXT,
+        reason TEXT,
+        run_id TEXT,
+        updated_at TEXT,
+        PRIMARY KEY (database_id, stage, item_key)
+    );
+    CREATE INDEX work_items_next ON work_items (database_id, stage, status, ordinal);
+    CREATE TABLE queue_spool (
+        build_id TEXT NOT NULL,
+        ordinal INTEGER NOT NULL,
+        item_key TEXT NOT NULL,
+        payload_json TEXT NOT NULL,
+        PRIMARY KEY (build_id, item_key)
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 ACTIVE = ("pending", "in_flight", "failed")
+TERMINAL = ("done", "skipped", "gone")
+SPOOL_CHUNK = 5000
+BUSY_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -112,40 +163,139 @@ class WorkItem:
     status: str
     attempts: int
     failed_runs: int
+    run_id: str | None = None  # the run that last sent it (or marked it in flight)
+
+    @property
+    def may_have_reached_the_server(self) -> bool:
+        """Sent before (a killed run, a lost reply, a timeout): verify before sending again."""
+        return self.attempts > 0
+
+
+@dataclass(frozen=True)
+class Completion:
+    """How one item ended in a batch: ``done``, ``skipped`` (with a reason) or ``gone``."""
+
+    key: str
+    status: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class DeclineRecord:
+    """A decline the server confirmed, for the history (and the undo script)."""
+
+    run_id: str
+    update_id: str
+    kb: str | None
+    title: str
+    reason: str
 
 
 def _now() -> str:
     return datetime.now(UTC).replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _explain(path: Path, error: sqlite3.Error) -> StateError:
+    """One line an administrator can act on, for an SQLite error after the store opened."""
+    text = str(error)
+    lowered = text.lower()
+    if "locked" in lowered or "busy" in lowered:
+        from jobs.errors import StateBusy
+
+        return StateBusy(
+            f"{path}: the state store is busy ({text}): another susdb-maint process is writing to it"
+        )
+    if "readonly" in lowered or "read-only" in lowered:
+        return StateError(
+            f"{path}: the state store is read-only for this user ({text}); give the account that "
+            "runs susdb-maint write access to the state directory, or choose another with --state-dir"
+        )
+    if "full" in lowered:
+        return StateError(
+            f"{path}: the disk holding the state store is full ({text}); free space and run again"
+        )
+    if "malformed" in lowered or "not a database" in lowered or "corrupt" in lowered:
+        return StateError(
+            f"{path}: the state file is damaged ({text}); keep a copy of it, then move it aside to "
+            "start a new history"
+        )
+    return StateError(f"{path}: the state store failed: {text}")
+
+
 class StateStore:
-    def __init__(self, state_dir: Path, *, read_only: bool = False) -> None:
+    def __init__(
+        self, state_dir: Path, *, read_only: bool = False, busy_timeout: float = 600.0
+    ) -> None:
         self.path = Path(state_dir) / FILE_NAME
+        self.busy_timeout = busy_timeout
+        self.on_busy: Any = None  # called once per wait with (seconds waited so far)
         if read_only and not self.path.exists():
             raise StateError(
                 f"{self.path}: no state file yet (nothing has run with this state directory)"
             )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._check_usable(read_only)
         try:
             self.db = sqlite3.connect(
-                self.path, isolation_level=None, timeout=30, check_same_thread=False
+                self.path, isolation_level=None, timeout=BUSY_POLL_SECONDS, check_same_thread=False
             )
-            self.db.execute("PRAGMA journal_mode = WAL")
-            self.db.execute("PRAGMA synchronous = NORMAL")
+            self._retry_busy(lambda: self.db.execute("PRAGMA journal_mode = WAL"))
+            self.db.execute("PRAGMA synchronous = FULL")
+            self.db.execute("PRAGMA journal_size_limit = 67108864")  # truncate the WAL to 64 MB
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise StateError(
                     f"{self.path}: written by a newer susdb-maint (state schema {version}, this version knows "
                     f"{SCHEMA_VERSION}); upgrade susdb-maint or point --state-dir elsewhere"
                 )
-            if version < SCHEMA_VERSION:
+            if version < SCHEMA_VERSION and not read_only:
                 self._migrate(version)
             self.db.execute("SELECT count(*) FROM runs").fetchone()
         except sqlite3.DatabaseError as error:
+            lowered = str(error).lower()
+            if (
+                "readonly" in lowered
+                or "locked" in lowered
+                or "busy" in lowered
+                or "full" in lowered
+            ):
+                raise _explain(self.path, error) from None
             raise StateError(
                 f"{self.path}: the state file is corrupt or not a susdb-maint state file ({error}); "
-                "move it aside to start a new history"
+                "keep a copy of it, then move it aside to start a new history"
             ) from None
+
+    def _check_usable(self, read_only: bool) -> None:
+        """A read-only folder, a directory in the file's place or an empty file: say which."""
+        import os
+
+        directory = self.path.parent
+        if self.path.exists():
+            if self.path.is_dir():
+                raise StateError(f"{self.path}: is a directory, not a state file")
+            if self.path.stat().st_size == 0:
+                raise StateError(
+                    f"{self.path}: the state file is empty (0 bytes), so its history and queues are "
+                    "gone; move it aside to start a new history"
+                )
+            if not read_only and not os.access(self.path, os.W_OK):
+                raise StateError(
+                    f"{self.path}: the state file is read-only for this user; give the account that "
+                    "runs susdb-maint write access, or choose another --state-dir"
+                )
+        if read_only:
+            return
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StateError(
+                f"{directory}: cannot create the state directory ({error.strerror}); choose "
+                "another with --state-dir"
+            ) from None
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise StateError(
+                f"{directory}: the state directory is not writable by this user (SQLite needs to "
+                "create its -wal and -shm files there); fix its rights or choose another --state-dir"
+            )
 
     def _migrate(self, current: int) -> None:
         for version in range(current, SCHEMA_VERSION):
@@ -155,15 +305,61 @@ class StateStore:
                         self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {version + 1}")
 
+    def _retry_busy(self, operation: Any) -> Any:
+        """Run ``operation``; while another process holds the write lock, wait (with an event),
+        up to ``busy_timeout`` seconds."""
+        import time
+
+        started = time.monotonic()
+        announced = False
+        while True:
+            try:
+                return operation()
+            except sqlite3.OperationalError as error:
+                lowered = str(error).lower()
+                if "locked" not in lowered and "busy" not in lowered:
+                    raise
+                waited = time.monotonic() - started
+                if waited >= self.busy_timeout:
+                    from jobs.errors import StateBusy
+
+                    raise StateBusy(
+                        f"{self.path}: the state store stayed busy for {waited:.0f} s (another "
+                        "susdb-maint process is writing to it); run again when it has finished"
+                    ) from None
+                if not announced and self.on_busy is not None:
+                    self.on_busy(waited)
+                    announced = True
+                time.sleep(BUSY_POLL_SECONDS)
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self._retry_busy(lambda: self.db.execute("BEGIN IMMEDIATE"))
+        except sqlite3.Error as error:
+            raise _explain(self.path, error) from None
         try:
             yield self.db
+        except sqlite3.Error as error:
+            self.db.execute("ROLLBACK")
+            raise _explain(self.path, error) from None
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.Error as error:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise _explain(self.path, error) from None
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A read: SQLite errors become one-line StateErrors."""
+        try:
+            yield self.db
+        except sqlite3.Error as error:
+            raise _explain(self.path, error) from None
 
     def close(self) -> None:
         self.db.close()
@@ -175,6 +371,39 @@ class StateStore:
                 "INSERT INTO runs (run_id, target, profile, dry_run, started_at) VALUES (?, ?, ?, ?, ?)",
                 (run_id, target, profile, int(dry_run), _now()),
             )
+
+    def bind_run(self, run_id: str, database_id: str, database_name: str) -> list[str]:
+        """Record which database a run works on; mark runs on it that died without finishing
+        (SIGKILL, power loss) as abandoned; return their IDs. Called with the target lock held,
+        so no other real run on this database can be alive."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE runs SET database_id = ?, database_name = ? WHERE run_id = ?",
+                (database_id, database_name, run_id),
+            )
+            abandoned = [
+                row[0]
+                for row in self.db.execute(
+                    "SELECT run_id FROM runs WHERE database_id = ? AND status = 'running' "
+                    "AND dry_run = 0 AND run_id <> ?",
+                    (database_id, run_id),
+                )
+            ]
+            self.db.executemany(
+                "UPDATE runs SET status = 'abandoned', finished_at = COALESCE(finished_at, ?) WHERE run_id = ?",
+                [(_now(), abandoned_id) for abandoned_id in abandoned],
+            )
+        return abandoned
+
+    def last_database(self, target: str, before_run: str) -> tuple[str, str] | None:
+        """The database (key, description) a target's previous run worked on, if any."""
+        with self.reading():
+            row = self.db.execute(
+                "SELECT database_id, database_name FROM runs WHERE target = ? AND run_id <> ? "
+                "AND database_id IS NOT NULL ORDER BY started_at DESC, rowid DESC LIMIT 1",
+                (target, before_run),
+            ).fetchone()
+        return (row[0], row[1]) if row else None
 
     def finish_run(self, run_id: str, status: str, exit_code: int, summary: dict[str, Any]) -> None:
         with self.transaction():
@@ -218,167 +447,257 @@ class StateStore:
             + (" WHERE target = ?" if target else "")
             + " ORDER BY started_at DESC, rowid DESC LIMIT ?"
         )
-        cursor = self.db.execute(sql, (target, limit) if target else (limit,))
-        columns = [column[0] for column in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        with self.reading():
+            cursor = self.db.execute(sql, (target, limit) if target else (limit,))
+            columns = [column[0] for column in cursor.description]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+    def latest_runs(self) -> list[dict[str, Any]]:
+        """The newest finished (or abandoned) run of every target: what monitoring reports."""
+        with self.reading():
+            cursor = self.db.execute(
+                "SELECT * FROM runs r WHERE r.dry_run = 0 AND r.status <> 'running' AND r.rowid = "
+                "(SELECT x.rowid FROM runs x WHERE x.target = r.target AND x.dry_run = 0 "
+                "AND x.status <> 'running' ORDER BY x.started_at DESC, x.rowid DESC LIMIT 1) "
+                "ORDER BY r.target"
+            )
+            columns = [column[0] for column in cursor.description]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
     def run(self, run_id: str) -> dict[str, Any] | None:
-        cursor = self.db.execute(
-            "SELECT * FROM runs WHERE run_id = ? OR run_id LIKE ? ORDER BY started_at DESC LIMIT 1",
-            (run_id, f"{run_id}%"),
-        )
-        row = cursor.fetchone()
-        return (
-            dict(zip([column[0] for column in cursor.description], row, strict=True))
-            if row
-            else None
-        )
+        with self.reading():
+            cursor = self.db.execute(
+                "SELECT * FROM runs WHERE run_id = ? OR run_id LIKE ? ORDER BY started_at DESC LIMIT 1",
+                (run_id, f"{run_id}%"),
+            )
+            row = cursor.fetchone()
+            columns = [column[0] for column in cursor.description]
+        return dict(zip(columns, row, strict=True)) if row else None
 
     def stage_results(self, run_id: str) -> list[dict[str, Any]]:
-        cursor = self.db.execute(
-            "SELECT * FROM stage_results WHERE run_id = ? ORDER BY ordinal", (run_id,)
-        )
-        columns = [column[0] for column in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        with self.reading():
+            cursor = self.db.execute(
+                "SELECT * FROM stage_results WHERE run_id = ? ORDER BY ordinal", (run_id,)
+            )
+            columns = [column[0] for column in cursor.description]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
     def kpis(self, run_id: str) -> dict[str, dict[str, float]]:
         result: dict[str, dict[str, float]] = {}
-        for phase, name, value in self.db.execute(
-            "SELECT phase, name, value FROM kpis WHERE run_id = ?", (run_id,)
-        ):
-            result.setdefault(phase, {})[name] = value
+        with self.reading():
+            for phase, name, value in self.db.execute(
+                "SELECT phase, name, value FROM kpis WHERE run_id = ?", (run_id,)
+            ):
+                result.setdefault(phase, {})[name] = value
         return result
 
-    # -- work queues -----------------------------------------------------------------------------
-    def queue_age_hours(self, target: str, stage: str) -> float | None:
-        row = self.db.execute(
-            "SELECT created_at FROM queues WHERE target = ? AND stage = ?", (target, stage)
-        ).fetchone()
+    # -- work queues (keyed by database identity and stage) ---------------------------------------
+    def queue_info(self, database: str, stage: str) -> dict[str, Any] | None:
+        """The queue's age in hours and how long its last candidate query took, or None."""
+        with self.reading():
+            row = self.db.execute(
+                "SELECT created_at, build_seconds FROM queues WHERE database_id = ? AND stage = ?",
+                (database, stage),
+            ).fetchone()
         if not row:
             return None
         created = datetime.strptime(row[0], "%Y-%m-%dT%H:%M:%SZ")
-        return (datetime.now(UTC).replace(tzinfo=None) - created).total_seconds() / 3600
+        age = (datetime.now(UTC).replace(tzinfo=None) - created).total_seconds() / 3600
+        return {"age_hours": age, "build_seconds": row[1]}
 
-    def active_count(self, target: str, stage: str) -> int:
-        """Items a stage still has to work through (pending, interrupted or failed this run)."""
-        counts = self.queue_counts(target, stage)
+    def active_count(self, database: str, stage: str) -> int:
+        """Items a stage still has to work through (pending, interrupted or failed)."""
+        counts = self.queue_counts(database, stage)
         return sum(counts.get(status, 0) for status in ACTIVE)
 
-    def queue_counts(self, target: str, stage: str) -> dict[str, int]:
-        rows = self.db.execute(
-            "SELECT status, COUNT(*) FROM work_items WHERE target = ? AND stage = ? GROUP BY status",
-            (target, stage),
-        ).fetchall()
+    def queue_counts(self, database: str, stage: str) -> dict[str, int]:
+        with self.reading():
+            rows = self.db.execute(
+                "SELECT status, COUNT(*) FROM work_items WHERE database_id = ? AND stage = ? GROUP BY status",
+                (database, stage),
+            ).fetchall()
         return {status: count for status, count in rows}
 
-    def replace_queue(
-        self, target: str, stage: str, run_id: str, items: Iterable[tuple[str, dict[str, Any]]]
+    def spool(self, items: Iterable[tuple[str, dict[str, Any]]]) -> tuple[str, int]:
+        """Write a candidate query's rows aside in short committed chunks (the write lock is never
+        held while the server works); the first row for a key wins. Return (build ID, rows)."""
+        import uuid
+
+        build_id = uuid.uuid4().hex
+        insert = "INSERT OR IGNORE INTO queue_spool VALUES (?, ?, ?, ?)"
+        chunk: list[tuple[Any, ...]] = []
+        total = 0
+        try:
+            for ordinal, (key, payload) in enumerate(items):
+                chunk.append((build_id, ordinal, key, json.dumps(payload)))
+                if len(chunk) >= SPOOL_CHUNK:
+                    with self.transaction():
+                        self.db.executemany(insert, chunk)
+                    total += len(chunk)
+                    chunk.clear()
+            if chunk:
+                with self.transaction():
+                    self.db.executemany(insert, chunk)
+                total += len(chunk)
+        except BaseException:
+            self.discard_spool(build_id)
+            raise
+        return build_id, total
+
+    def discard_spool(self, build_id: str) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM queue_spool WHERE build_id = ?", (build_id,))
+
+    def swap_in(
+        self,
+        database: str,
+        stage: str,
+        build_id: str,
+        *,
+        target: str,
+        run_id: str,
+        build_seconds: float,
     ) -> int:
-        """Replace a stage's queue with fresh candidates; quarantined items stay until an operator acts."""
+        """Replace a stage's queue with a spooled build in one short transaction. An item that is
+        a candidate again keeps its failure count, attempts and last error (so a poison item is
+        quarantined on its third failing night); quarantined items stay until an operator acts;
+        items that are no longer candidates leave the queue. Return the items queued."""
+        key = (database, stage)
         with self.transaction():
             self.db.execute(
-                "DELETE FROM work_items WHERE target = ? AND stage = ? AND status <> 'quarantined'",
-                (target, stage),
+                "UPDATE work_items SET status = 'stale' WHERE database_id = ? AND stage = ? "
+                "AND status <> 'quarantined'",
+                key,
             )
-            quarantined = {
-                row[0]
-                for row in self.db.execute(
-                    "SELECT item_key FROM work_items WHERE target = ? AND stage = ?",
-                    (target, stage),
-                )
-            }
-            # The first candidate for a key wins (INSERT OR IGNORE): a stage may list an update
-            # for two reasons without holding every key it has seen in memory.
-            changes_before = self.db.total_changes
-            insert = (
-                "INSERT OR IGNORE INTO work_items (target, stage, ordinal, item_key, payload_json, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)"
-            )
-            batch: list[tuple[Any, ...]] = []
-            for ordinal, (key, payload) in enumerate(items):
-                if key in quarantined:
-                    continue
-                batch.append((target, stage, ordinal, key, json.dumps(payload), _now()))
-                if len(batch) >= 5000:
-                    self.db.executemany(insert, batch)
-                    batch.clear()
-            if batch:
-                self.db.executemany(insert, batch)
-            count = self.db.total_changes - changes_before
             self.db.execute(
-                "INSERT OR REPLACE INTO queues VALUES (?, ?, ?, ?)", (target, stage, _now(), run_id)
+                "INSERT INTO work_items (database_id, stage, ordinal, item_key, payload_json, status, updated_at) "
+                "SELECT ?, ?, s.ordinal, s.item_key, s.payload_json, 'pending', ? FROM queue_spool s "
+                "WHERE s.build_id = ? ORDER BY s.ordinal "
+                "ON CONFLICT (database_id, stage, item_key) DO UPDATE SET "
+                "ordinal = excluded.ordinal, payload_json = excluded.payload_json, reason = NULL, "
+                "updated_at = excluded.updated_at, "
+                "status = CASE WHEN work_items.status = 'quarantined' THEN 'quarantined' ELSE 'pending' END",
+                (*key, _now(), build_id),
             )
-        return count
+            self.db.execute(
+                "DELETE FROM work_items WHERE database_id = ? AND stage = ? AND status = 'stale'",
+                key,
+            )
+            self.db.execute("DELETE FROM queue_spool WHERE build_id = ?", (build_id,))
+            self.db.execute(
+                "INSERT OR REPLACE INTO queues VALUES (?, ?, ?, ?, ?, ?)",
+                (*key, target, _now(), run_id, build_seconds),
+            )
+            (queued,) = self.db.execute(
+                "SELECT COUNT(*) FROM work_items WHERE database_id = ? AND stage = ? AND status = 'pending'",
+                key,
+            ).fetchone()
+        return int(queued)
 
     def next_items(
-        self, target: str, stage: str, limit: int, exclude: set[str] | None = None
+        self, database: str, stage: str, limit: int, exclude: set[str] | None = None
     ) -> list[WorkItem]:
-        rows = self.db.execute(
-            "SELECT item_key, payload_json, status, attempts, failed_runs FROM work_items WHERE target = ? AND stage = ? "
-            "AND status IN ('pending', 'in_flight', 'failed') ORDER BY ordinal LIMIT ?",
-            (target, stage, limit + len(exclude or ())),
-        ).fetchall()
+        with self.reading():
+            rows = self.db.execute(
+                "SELECT item_key, payload_json, status, attempts, failed_runs, run_id FROM work_items "
+                "WHERE database_id = ? AND stage = ? AND status IN ('pending', 'in_flight', 'failed') "
+                "ORDER BY ordinal LIMIT ?",
+                (database, stage, limit + len(exclude or ())),
+            ).fetchall()
         items = [
-            WorkItem(key, json.loads(payload), status, attempts, failed_runs)
-            for key, payload, status, attempts, failed_runs in rows
+            WorkItem(key, json.loads(payload), status, attempts, failed_runs, run_id)
+            for key, payload, status, attempts, failed_runs, run_id in rows
             if key not in (exclude or set())
         ]
         return items[:limit]
 
-    def count_by_reason(self, target: str, stage: str, statuses: tuple[str, ...]) -> dict[str, int]:
+    def in_flight(self, database: str, stage: str) -> list[WorkItem]:
+        """Items a run sent (or was about to send) and never settled."""
+        with self.reading():
+            rows = self.db.execute(
+                "SELECT item_key, payload_json, status, attempts, failed_runs, run_id FROM work_items "
+                "WHERE database_id = ? AND stage = ? AND status = 'in_flight' ORDER BY ordinal",
+                (database, stage),
+            ).fetchall()
+        return [
+            WorkItem(key, json.loads(payload), status, attempts, failed_runs, run_id)
+            for key, payload, status, attempts, failed_runs, run_id in rows
+        ]
+
+    def count_by_reason(
+        self, database: str, stage: str, statuses: tuple[str, ...]
+    ) -> dict[str, int]:
         marks = ",".join("?" * len(statuses))
-        rows = self.db.execute(
-            f"SELECT json_extract(payload_json, '$.reason'), COUNT(*) FROM work_items "
-            f"WHERE target = ? AND stage = ? AND status IN ({marks}) GROUP BY 1 ORDER BY 2 DESC",
-            (target, stage, *statuses),
-        ).fetchall()
+        with self.reading():
+            rows = self.db.execute(
+                f"SELECT json_extract(payload_json, '$.reason'), COUNT(*) FROM work_items "
+                f"WHERE database_id = ? AND stage = ? AND status IN ({marks}) GROUP BY 1 ORDER BY 2 DESC",
+                (database, stage, *statuses),
+            ).fetchall()
         return {reason: count for reason, count in rows}
 
-    def mark_batch_in_flight(self, target: str, stage: str, keys: list[str], run_id: str) -> None:
-        """Mark a batch's items in flight in one commit, before any of them is sent."""
+    def mark_batch_in_flight(self, database: str, stage: str, keys: list[str], run_id: str) -> None:
+        """Mark a batch's items in flight in one durable commit, before any of them is sent."""
         now = _now()
         with self.transaction():
             self.db.executemany(
                 "UPDATE work_items SET status = 'in_flight', attempts = attempts + 1, run_id = ?, updated_at = ? "
-                "WHERE target = ? AND stage = ? AND item_key = ?",
-                [(run_id, now, target, stage, key) for key in keys],
+                "WHERE database_id = ? AND stage = ? AND item_key = ?",
+                [(run_id, now, database, stage, key) for key in keys],
+            )
+
+    def release(self, database: str, stage: str, keys: list[str]) -> None:
+        """Items marked in flight but never sent (a stop between items): back to pending."""
+        if not keys:
+            return
+        with self.transaction():
+            self.db.executemany(
+                "UPDATE work_items SET status = 'pending', attempts = MAX(0, attempts - 1) "
+                "WHERE database_id = ? AND stage = ? AND item_key = ? AND status = 'in_flight'",
+                [(database, stage, key) for key in keys],
             )
 
     def complete(
         self,
-        target: str,
+        database: str,
         stage: str,
         run_id: str,
-        done: list[tuple[str, tuple[str | None, str, str] | None]],
-        skipped: list[tuple[str, str]],
+        completions: list[Completion],
+        declines: list[DeclineRecord],
+        target: str,
     ) -> None:
-        """Checkpoint a batch in one commit: items done (with the declines they made) and skipped."""
-        if not done and not skipped:
+        """Checkpoint a batch in one commit: how each item ended, and the declines confirmed."""
+        if not completions and not declines:
             return
         now = _now()
         with self.transaction():
             self.db.executemany(
-                "UPDATE work_items SET status = 'done', run_id = ?, updated_at = ? "
-                "WHERE target = ? AND stage = ? AND item_key = ?",
-                [(run_id, now, target, stage, key) for key, _ in done],
+                "UPDATE work_items SET status = ?, reason = ?, run_id = ?, updated_at = ? "
+                "WHERE database_id = ? AND stage = ? AND item_key = ?",
+                [
+                    (entry.status, entry.reason, run_id, now, database, stage, entry.key)
+                    for entry in completions
+                ],
             )
             self.db.executemany(
                 "INSERT OR IGNORE INTO declined_updates VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (run_id, target, key, *declined, now)
-                    for key, declined in done
-                    if declined is not None
+                    (
+                        entry.run_id,
+                        target,
+                        entry.update_id,
+                        entry.kb,
+                        entry.title,
+                        entry.reason,
+                        now,
+                    )
+                    for entry in declines
                 ],
-            )
-            self.db.executemany(
-                "UPDATE work_items SET status = 'skipped', reason = ?, run_id = ?, updated_at = ? "
-                "WHERE target = ? AND stage = ? AND item_key = ?",
-                [(reason, run_id, now, target, stage, key) for key, reason in skipped],
             )
 
     def mark_failed(
         self,
-        target: str,
+        database: str,
         stage: str,
         key: str,
         run_id: str,
@@ -391,108 +710,159 @@ class StateStore:
             self.db.execute(
                 "UPDATE work_items SET failed_runs = failed_runs + 1, last_error_kind = ?, last_error = ?, run_id = ?, "
                 "updated_at = ?, status = CASE WHEN failed_runs + 1 >= ? THEN 'quarantined' ELSE 'failed' END "
-                "WHERE target = ? AND stage = ? AND item_key = ?",
-                (kind, message[:2000], run_id, _now(), quarantine_after, target, stage, key),
+                "WHERE database_id = ? AND stage = ? AND item_key = ?",
+                (kind, message[:2000], run_id, _now(), quarantine_after, database, stage, key),
             )
             row = self.db.execute(
-                "SELECT status FROM work_items WHERE target = ? AND stage = ? AND item_key = ?",
-                (target, stage, key),
+                "SELECT status FROM work_items WHERE database_id = ? AND stage = ? AND item_key = ?",
+                (database, stage, key),
             ).fetchone()
         return bool(row and row[0] == "quarantined")
 
-    def quarantined(self, target: str | None = None) -> list[dict[str, Any]]:
-        sql = (
-            "SELECT target, stage, item_key, payload_json, failed_runs, last_error_kind, last_error, updated_at "
-            "FROM work_items WHERE status = 'quarantined'"
-            + (" AND target = ?" if target else "")
-            + " ORDER BY target, stage, ordinal"
+    def forget_finished(self, database: str, stage: str) -> None:
+        """A drained queue keeps no finished items: the state store stays the size of the work."""
+        with self.transaction():
+            self.db.execute(
+                "DELETE FROM work_items WHERE database_id = ? AND stage = ? AND status IN ('done', 'skipped', 'gone')",
+                (database, stage),
+            )
+
+    # -- operator views, by the target names the queues were last built for ------------------------
+    def _scope(self, target: str | None) -> tuple[str, tuple[Any, ...]]:
+        if target is None:
+            return "", ()
+        return (
+            " AND w.database_id IN (SELECT database_id FROM queues WHERE target = ?)",
+            (target,),
         )
-        cursor = self.db.execute(sql, (target,) if target else ())
-        columns = [column[0] for column in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+    def quarantined(self, target: str | None = None) -> list[dict[str, Any]]:
+        where, params = self._scope(target)
+        sql = (
+            "SELECT q.target, w.stage, w.item_key, w.payload_json, w.failed_runs, w.last_error_kind, "
+            "w.last_error, w.updated_at FROM work_items w JOIN queues q ON q.database_id = w.database_id "
+            "AND q.stage = w.stage WHERE w.status = 'quarantined'"
+            + where
+            + " ORDER BY q.target, w.stage, w.ordinal"
+        )
+        with self.reading():
+            cursor = self.db.execute(sql, params)
+            columns = [column[0] for column in cursor.description]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
     def queue_items(
         self, target: str, stage: str | None, statuses: tuple[str, ...]
     ) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(statuses))
+        where, params = self._scope(target)
         sql = (
-            f"SELECT stage, item_key, status, attempts, failed_runs, last_error_kind, last_error, reason FROM work_items "
-            f"WHERE target = ? AND status IN ({marks})"
-            + (" AND stage = ?" if stage else "")
-            + " ORDER BY stage, ordinal"
+            f"SELECT w.stage, w.item_key, w.status, w.attempts, w.failed_runs, w.last_error_kind, "
+            f"w.last_error, w.reason FROM work_items w WHERE w.status IN ({marks})"
+            + where
+            + (" AND w.stage = ?" if stage else "")
+            + " ORDER BY w.stage, w.ordinal"
         )
-        params: tuple[Any, ...] = (target, *statuses, stage) if stage else (target, *statuses)
-        cursor = self.db.execute(sql, params)
-        columns = [column[0] for column in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        with self.reading():
+            cursor = self.db.execute(sql, (*statuses, *params, *((stage,) if stage else ())))
+            columns = [column[0] for column in cursor.description]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
     def retry_quarantined(self, target: str, stage: str | None = None) -> int:
+        where, params = self._scope(target)
         with self.transaction():
-            sql = "UPDATE work_items SET status = 'pending', failed_runs = 0, attempts = 0 WHERE target = ? AND status = 'quarantined'"
+            sql = (
+                "UPDATE work_items AS w SET status = 'pending', failed_runs = 0 "
+                "WHERE w.status = 'quarantined'" + where
+            )
             return self.db.execute(
-                sql + (" AND stage = ?" if stage else ""), (target, stage) if stage else (target,)
+                sql + (" AND w.stage = ?" if stage else ""),
+                (*params, *((stage,) if stage else ())),
             ).rowcount
 
     def clear_queue(self, target: str, stage: str | None = None) -> int:
+        """Drop a target's queues; items in flight stay, so the next run settles them first."""
+        where, params = self._scope(target)
+        stage_filter = (" AND w.stage = ?", (stage,)) if stage else ("", ())
         with self.transaction():
-            params: tuple[Any, ...] = (target, stage) if stage else (target,)
             count = self.db.execute(
-                "DELETE FROM work_items WHERE target = ?" + (" AND stage = ?" if stage else ""),
-                params,
+                "DELETE FROM work_items AS w WHERE w.status <> 'in_flight'"
+                + where
+                + stage_filter[0],
+                (*params, *stage_filter[1]),
             ).rowcount
             self.db.execute(
-                "DELETE FROM queues WHERE target = ?" + (" AND stage = ?" if stage else ""), params
+                "DELETE FROM queues WHERE target = ?" + (" AND stage = ?" if stage else ""),
+                (target, stage) if stage else (target,),
             )
             return count
 
-    # -- timings, declines, indexes --------------------------------------------------------------
+    # -- timings, declines, housekeeping -----------------------------------------------------------
     def add_timing(self, target: str, stage: str, items: int, seconds: float) -> None:
         if items <= 0:
             return
-        self.db.execute(
-            "INSERT INTO item_timings VALUES (?, ?, ?, ?) ON CONFLICT (target, stage) DO UPDATE SET "
-            "items = items + excluded.items, seconds = seconds + excluded.seconds",
-            (target, stage, items, seconds),
-        )
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO item_timings VALUES (?, ?, ?, ?) ON CONFLICT (target, stage) DO UPDATE SET "
+                "items = items + excluded.items, seconds = seconds + excluded.seconds",
+                (target, stage, items, seconds),
+            )
 
     def seconds_per_item(self, target: str, stage: str) -> float | None:
-        row = self.db.execute(
-            "SELECT items, seconds FROM item_timings WHERE target = ? AND stage = ?",
-            (target, stage),
-        ).fetchone()
+        with self.reading():
+            row = self.db.execute(
+                "SELECT items, seconds FROM item_timings WHERE target = ? AND stage = ?",
+                (target, stage),
+            ).fetchone()
         return row[1] / row[0] if row and row[0] else None
 
-    def record_decline(
-        self,
-        run_id: str,
-        target: str,
-        update_id: str,
-        kb: str | None,
-        title: str,
-        reason: str,
-        *,
-        unless_recorded: bool = False,
-    ) -> None:
-        """Record one declined update; ``unless_recorded`` skips it when an interrupted run
-        already recorded it."""
-        if (
-            unless_recorded
-            and self.db.execute(
-                "SELECT 1 FROM declined_updates WHERE target = ? AND update_id = ?",
-                (target, update_id),
-            ).fetchone()
-        ):
-            return
-        self.db.execute(
-            "INSERT OR IGNORE INTO declined_updates VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (run_id, target, update_id, kb, title, reason, _now()),
-        )
-
     def declined(self, run_id: str) -> list[dict[str, Any]]:
-        cursor = self.db.execute(
-            "SELECT update_id, kb, title, reason, declined_at FROM declined_updates WHERE run_id = ? "
-            "ORDER BY declined_at, update_id",
-            (run_id,),
-        )
-        columns = [column[0] for column in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        with self.reading():
+            cursor = self.db.execute(
+                "SELECT update_id, kb, title, reason, declined_at FROM declined_updates WHERE run_id = ? "
+                "ORDER BY declined_at, update_id",
+                (run_id,),
+            )
+            columns = [column[0] for column in cursor.description]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+    def prune(self, history_days: float, declines_days: float) -> dict[str, int]:
+        """Drop run history older than ``history_days`` and decline history older than
+        ``declines_days``; return what went, per table."""
+        from datetime import timedelta
+
+        def cutoff(days: float) -> str:
+            moment = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=days)
+            return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        removed: dict[str, int] = {}
+        with self.transaction():
+            old_runs = "SELECT run_id FROM runs WHERE started_at < ? AND status <> 'running'"
+            for table in ("stage_results", "kpis"):
+                removed[table] = self.db.execute(
+                    f"DELETE FROM {table} WHERE run_id IN ({old_runs})", (cutoff(history_days),)
+                ).rowcount
+            removed["runs"] = self.db.execute(
+                "DELETE FROM runs WHERE started_at < ? AND status <> 'running'",
+                (cutoff(history_days),),
+            ).rowcount
+            removed["declined_updates"] = self.db.execute(
+                "DELETE FROM declined_updates WHERE declined_at < ?", (cutoff(declines_days),)
+            ).rowcount
+        return {table: count for table, count in removed.items() if count}
+
+    def compact(self) -> bool:
+        """Give back space: checkpoint and truncate the WAL; VACUUM when over a quarter of the
+        file (and 64 MB) is free pages. Return True when the file was vacuumed. Never fails a
+        run: a reader elsewhere only postpones it."""
+        try:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            (free,) = self.db.execute("PRAGMA freelist_count").fetchone()
+            (pages,) = self.db.execute("PRAGMA page_count").fetchone()
+            (size,) = self.db.execute("PRAGMA page_size").fetchone()
+            if free * size >= 64 * 1024 * 1024 and free * 4 >= pages:
+                self.db.execute("VACUUM")
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                return True
+        except sqlite3.Error:
+            return False
+        return False

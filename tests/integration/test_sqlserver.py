@@ -22,6 +22,7 @@ SAMPLE_PARAMETERS: dict[str, list[Any]] = {
     "delete_sync_history": [10, 90],
     "acquire_target_lock": ["susdb-maint:test"],
     "release_target_lock": ["susdb-maint:test"],
+    "check_target_lock": ["susdb-maint:test"],
     "update_is_declined": ["00000000-0000-0000-0000-000000000000"],
     "update_exists": [0],
     "update_old_revisions": [0],
@@ -37,6 +38,9 @@ SKIP_RUNNING = {
     "update_statistics_table",
     "create_index_localized_property",
     "create_index_supersedes",
+    "begin_transaction",  # a transaction of the computers guard: run by the nightly profile
+    "commit_transaction",
+    "cleanup_obsolete_computers",
 }  # they run inside the nightly profile below
 
 

@@ -10,6 +10,7 @@ import pytest
 from jobs.db.connection import Endpoint
 from jobs.db.lock import TargetLock
 from jobs.errors import LockBusy, StateError
+from jobs.exit_codes import ExitCode
 from jobs.state.store import SCHEMA_VERSION, StateStore
 from tests.helpers import cli_command, cli_env, query, run, settings_for, simulated_command
 
@@ -18,9 +19,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_a_second_run_on_a_locked_target_stops_with_lock_busy(small_sim, state_dir, event_log):
     settings = settings_for(small_sim, backup={"gate": "off"})
-    with TargetLock(Endpoint("sim", settings.targets["sim"]), state_dir), pytest.raises(LockBusy):
-        run(settings, state_dir, stages=["health"])
+    with TargetLock(Endpoint("sim", settings.targets["sim"]), state_dir):
+        busy = run(settings, state_dir, stages=["health"])
+    assert busy.exit_code == ExitCode.LOCKED and busy.status == "locked"
+    assert "another run" in (busy.error or "")
     assert event_log.named("lock.busy")
+    (finish,) = [event for event in event_log.named("run.finish") if event["run_id"] == busy.run_id]
+    assert finish["exit_code"] == 5 and "another run" in finish["error"]
+    history = StateStore(state_dir).runs("sim")
+    assert [row["status"] for row in history] == ["locked"]
     assert run(settings, state_dir, stages=["health"]).exit_code == 0  # released
 
 
@@ -42,7 +49,9 @@ def test_two_concurrent_runs_one_runs_the_other_exits_5(small_sim, tmp_path):
     import time
 
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not any(tmp_path.joinpath("state").glob("target-*.lock")):
+    while time.monotonic() < deadline and not any(
+        tmp_path.joinpath("state").glob("database-*.lock")
+    ):
         time.sleep(0.05)
     time.sleep(0.5)
     second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
@@ -54,9 +63,7 @@ def test_two_concurrent_runs_one_runs_the_other_exits_5(small_sim, tmp_path):
         for line in second.stderr.splitlines()
         if line.startswith("{")
     )
-    assert (
-        second.stderr.strip().splitlines()[-1].startswith("susdb-maint: another run holds the lock")
-    )
+    assert second.stderr.strip().splitlines()[-1].startswith("susdb-maint: sim: another run")
 
 
 def test_a_corrupted_state_file_is_a_clear_error_and_susdb_is_untouched(small_sim, state_dir):

@@ -304,20 +304,45 @@ def test_injected_faults_carry_sql_servers_sqlstate_and_native_number(
     assert type(error).__name__ == class_name
     assert error.args[0] == sqlstate and f"({native}) (SQLExecDirectW)" in error.args[1]
     assert type(classify(error)) is project_error
+    if kind == "link_failure":  # the session is gone: the connection stays dead, as a real one does
+        with pytest.raises(Exception, match="08S01"):
+            execute(connection, "schema_version")
+        connection = connect(small_sim)
     assert rows(connection, "schema_version")  # other statements are not in the plan
 
 
+def survived(connection, statements: int) -> list[bool]:
+    """Run a statement ``statements`` times; say each time whether it got through."""
+    result = []
+    for _ in range(statements):
+        try:
+            execute(connection, "schema_version")
+            result.append(True)
+        except Exception:
+            result.append(False)
+    return result
+
+
 def test_a_fault_plan_is_reproducible_by_seed(small_sim):
+    from jobs.simulator import faults
+
     def outcomes(seed: int) -> list[bool]:
-        connection = connect(small_sim, faults=FaultPlan(rate=0.3, seed=seed))
-        result = []
-        for _ in range(40):
-            try:
-                execute(connection, "schema_version")
-                result.append(True)
-            except Exception:
-                result.append(False)
-        return result
+        faults.forget_streams()  # as in a new process
+        return survived(connect(small_sim, faults=FaultPlan(rate=0.3, seed=seed)), 40)
 
     assert outcomes(4) == outcomes(4) != outcomes(5)
     assert 4 < outcomes(4).count(False) < 25
+
+
+def test_a_reconnect_continues_the_fault_stream_instead_of_replaying_it(small_sim):
+    from jobs.simulator import faults
+
+    faults.forget_streams()
+
+    def draws() -> list[bool]:
+        connection = connect(small_sim, faults=FaultPlan(rate=0.5, seed=9))
+        result = survived(connection, 20)
+        connection.close()
+        return result
+
+    assert draws() != draws()  # a second connection draws on from where the first stopped

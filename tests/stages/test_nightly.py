@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from pathlib import Path
 
 from jobs.db.catalog import statement
 from jobs.exit_codes import ExitCode
@@ -142,12 +143,18 @@ def test_the_backup_stage_makes_a_copy_only_backup_that_satisfies_the_gate(tmp_p
     old = builder.update("Old (KB1)", age_days=100)
     builder.update("New (KB2)", age_days=10, supersedes=(old,))
     path = builder.close()
-    settings = settings_for(path, backup={"path": str(tmp_path / "SUSDB.bak")})
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    settings = settings_for(path, backup={"directory": str(backups)})
     report = run(settings, state_dir, stages=["preflight", "backup", "decline"])
     assert report.exit_code == ExitCode.OK, report.stages
-    assert query(path, "SELECT is_copy_only, physical_device_name FROM sim_backupset") == [
-        (1, str(tmp_path / "SUSDB.bak"))
-    ]
+    ((copy_only, device),) = query(
+        path, "SELECT is_copy_only, physical_device_name FROM sim_backupset"
+    )
+    assert copy_only == 1 and re.fullmatch(
+        r"SUSDB_\d{8}T\d{6}Z-[0-9a-f]{6}\.bak", Path(device).name
+    )
+    assert Path(device).parent == backups and Path(device).is_file()
 
 
 def test_the_computer_guard_refuses_a_mass_deletion(small_sim, state_dir):
@@ -159,7 +166,9 @@ def test_the_computer_guard_refuses_a_mass_deletion(small_sim, state_dir):
     db.close()
     report = run(settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["computers"])
     assert report.exit_code == ExitCode.REFUSED
-    assert report.stages[-1]["reason"].startswith("guard: 40 of 40 computers")
+    assert report.stages[-1]["reason"].startswith(
+        "guard: spCleanupObsoleteComputers deleted 40 of 40 computers"
+    )
     assert query(small_sim, "SELECT COUNT(*) FROM tbComputerTarget") == [(40,)]
 
 

@@ -200,7 +200,7 @@ def test_the_corpus_is_large_enough():
 def test_show_sql_with_an_unknown_profile_is_one_line(tmp_path):
     result = cli(["plan", "--show-sql", "--profile", "weekly"], tmp_path)
     assert result.returncode == 2 and result.stderr.strip().endswith(
-        "is not defined (known: full, nightly, pre-patch-tuesday)"
+        "is not defined (known: full, nightly, nightly-with-backup, pre-patch-tuesday)"
     )
 
 

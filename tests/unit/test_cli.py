@@ -90,7 +90,7 @@ def test_an_unreachable_simulated_server_is_one_line_and_exit_1(tmp_path):
         "--config", str(config), "--state-dir", str(tmp_path / "state"), "run", "--stage", "health"
     )
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith("susdb-maint: connection lost:")
+    assert result.stderr.strip().splitlines()[-1].startswith("susdb-maint: x: connection lost:")
     assert "Traceback" not in result.stderr
 
 

@@ -164,8 +164,8 @@ def test_the_simulator_example_config_points_at_the_given_file(tmp_path):
     settings = Settings.model_validate(
         tomllib.loads(render.example_config(str(tmp_path / "sim.sqlite3")))
     )
-    assert settings.targets["demo"].kind == "simulator"
-    assert settings.targets["demo"].path == str(tmp_path / "sim.sqlite3")
+    assert settings.targets["simulated"].kind == "simulator"
+    assert settings.targets["simulated"].path == str(tmp_path / "sim.sqlite3")
 
 
 def test_every_schema_field_has_a_description():

@@ -21,6 +21,7 @@ SYSTEM_OBJECTS = {
     "sys.columns",
     "sys.tables",
     "sys.database_files",
+    "sys.databases",
     "sys.dm_db_index_physical_stats",
     "sys.sp_getapplock",
     "sys.sp_releaseapplock",

@@ -15,7 +15,10 @@ def test_every_stage_renders_without_a_database():
 
 def test_the_decline_stage_sends_spdeclineupdate_with_failifreplica_1():
     text = render_stage("decline", Settings())
-    assert "EXEC dbo.spDeclineUpdate @updateID = ?, @adminName = ?, @failIfReplica = 1;" in text
+    assert (
+        "EXEC dbo.spDeclineUpdate @updateID = @updateID, @adminName = @adminName, @failIfReplica = 1;"
+        in text
+    )
     assert (
         "-- parameters: @lastLevelOnly = False, @minAgeDays = 0, @ageFromSuperseding = True" in text
     )

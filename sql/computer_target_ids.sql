@@ -1,0 +1,9 @@
+-- name: computer_target_ids
+-- summary: Every computer's TargetID: taken before and after spCleanupObsoleteComputers inside one
+--          transaction, so the guard counts exactly the computers WSUS really deleted, whatever
+--          threshold and date column WSUS uses.
+-- params: none
+-- returns: TargetID
+SET NOCOUNT ON;
+SELECT ct.TargetID
+FROM dbo.tbComputerTarget AS ct;

@@ -1,0 +1,369 @@
+"""Never harm a SUSDB: work is bound to its database, one run per database, no transaction left
+open, gates that fail closed, a guard on what is really deleted, a window that a late start
+cannot stretch into the working day."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from jobs.db.connection import Endpoint
+from jobs.db.lock import TargetLock
+from jobs.exit_codes import ExitCode
+from jobs.simulator import create
+from jobs.simulator.catalog import preset_profile
+from jobs.state.store import StateStore
+from tests.helpers import CatalogBuilder, query, run, settings_for
+
+LONG = 100_000
+
+
+def calls(path: Path, procedure: str) -> Counter[str]:
+    return Counter(
+        arguments
+        for (arguments,) in query(
+            path, "SELECT arguments FROM sim_call_log WHERE procedure = ?", (procedure,)
+        )
+    )
+
+
+def obsolete_ids(path: Path) -> set[int]:
+    from jobs.simulator import connect
+
+    connection = connect(path)
+    try:
+        rows, _ = connection.server.spGetObsoleteUpdatesToCleanup()
+        return {row[0] for row in rows.rows}
+    finally:
+        connection.close()
+
+
+def set_meta(path: Path, **values: object) -> None:
+    db = sqlite3.connect(path)
+    db.executemany(
+        "INSERT OR REPLACE INTO sim_meta VALUES (?, ?)", [(k, str(v)) for k, v in values.items()]
+    )
+    db.commit()
+    db.close()
+
+
+# -- 1. work belongs to one database -------------------------------------------------------------
+def test_a_queue_found_in_one_database_is_never_sent_to_another(tmp_path, state_dir, event_log):
+    first = tmp_path / "a.sqlite3"
+    other = tmp_path / "b.sqlite3"
+    create(first, preset_profile("neglected", updates=3000, seed=21))
+    create(other, preset_profile("neglected", updates=3000, seed=22))
+    # A short window leaves most of the first database's obsolete updates queued.
+    left = run(
+        settings_for(first, backup={"gate": "off"}),
+        state_dir,
+        stages=["obsolete_updates"],
+        max_duration_minutes=30,
+    )
+    assert left.exit_code == ExitCode.PARTIAL and left.stages[-1]["remaining"] > 0
+    obsolete_in_other = obsolete_ids(other)
+
+    # The same target name now points at another database: none of the stored items go there.
+    moved = run(
+        settings_for(other, backup={"gate": "off"}),
+        state_dir,
+        stages=["obsolete_updates"],
+        max_duration_minutes=30,
+    )
+    deleted = {int(arguments.strip("[]")) for arguments in calls(other, "spDeleteUpdate")}
+    assert deleted and deleted <= obsolete_in_other
+    (changed,) = event_log.named("target.database_changed")
+    assert changed["run_id"] == moved.run_id
+
+    # Back on the first database, its own queue resumes where it stopped.
+    back = run(
+        settings_for(first, backup={"gate": "off"}),
+        state_dir,
+        stages=["obsolete_updates"],
+        max_duration_minutes=LONG,
+    )
+    assert back.exit_code == ExitCode.OK
+    assert max(calls(first, "spDeleteUpdate").values()) == 1
+    resumed = [
+        event
+        for event in event_log.all()
+        if event.get("run_id") == back.run_id and event["event"].startswith("queue.")
+    ]
+    assert resumed[0]["event"] == "queue.resume"
+
+
+def test_the_demo_and_a_simulator_config_have_different_target_names():
+    from jobs.demo import DEMO_TARGET
+    from jobs.settings.render import example_config
+
+    assert f"[targets.{DEMO_TARGET}]" not in example_config("/tmp/mine.sqlite3")
+
+
+# -- 2. one run per database, whatever the configs call it -----------------------------------------
+def test_two_target_names_for_one_database_exclude_each_other(small_sim, tmp_path):
+    one = settings_for(small_sim, backup={"gate": "off"})
+    other = settings_for(small_sim, backup={"gate": "off"})
+    other.targets["wsus-by-another-name"] = other.targets.pop("sim")
+    with TargetLock(Endpoint("sim", one.targets["sim"]), tmp_path / "state"):
+        same_host = run(
+            other, tmp_path / "state", target="wsus-by-another-name", stages=["decline"]
+        )
+        other_host = run(
+            other, tmp_path / "elsewhere", target="wsus-by-another-name", stages=["decline"]
+        )
+    assert same_host.exit_code == ExitCode.LOCKED == other_host.exit_code
+    assert "sp_getapplock" in (other_host.error or "")
+    assert not calls(small_sim, "spDeclineUpdate")
+
+
+def _seed_where(passes: int, rate: float) -> int:
+    """A fault seed whose first ``passes`` draws pass and whose next one strikes."""
+    for seed in range(10_000):
+        draws = random.Random(seed)
+        if all(draws.random() >= rate for _ in range(passes)) and draws.random() < rate:
+            return seed
+    raise AssertionError("no seed")
+
+
+def test_a_run_whose_lock_connection_drops_stops_before_its_next_batch(small_sim, state_dir):
+    from jobs.simulator import faults
+
+    faults.forget_streams()
+    settings = settings_for(
+        small_sim,
+        backup={"gate": "off"},
+        runner={"batch_target_seconds": 1},
+        target={
+            "faults": {
+                "rate": 0.5,
+                "kinds": ["link_failure"],
+                "statements": ["check_target_lock"],
+                "seed": _seed_where(3, 0.5),
+            }
+        },
+    )
+    report = run(settings, state_dir, stages=["decline", "obsolete_updates"])
+    assert report.exit_code == ExitCode.STAGE_FAILED
+    assert "lock" in (report.error or "") and "unlocked" in report.error
+    sent = sum(calls(small_sim, "spDeclineUpdate").values())
+    assert 0 < sent < 40  # some batches ran while locked, then the run stopped
+    assert not calls(small_sim, "spDeleteUpdate")  # no later stage ran unlocked
+    assert StateStore(state_dir).runs("sim")[0]["status"] == "failed"
+
+
+# -- 3. no transaction left open ---------------------------------------------------------------------
+def test_a_cancelled_delete_leaves_no_transaction_open_and_nothing_done_is_rolled_back(
+    neglected_sim, state_dir, event_log
+):
+    from jobs.simulator import faults
+
+    faults.forget_streams()
+    settings = settings_for(
+        neglected_sim,
+        backup={"gate": "off"},
+        target={
+            "faults": {
+                "rate": 0.3,
+                "kinds": ["query_timeout"],
+                "statements": ["delete_update"],
+                "seed": 4,
+            }
+        },
+    )
+    report = run(
+        settings, state_dir, stages=["obsolete_updates", "compress"], max_duration_minutes=600
+    )
+    obsolete, compress = report.stages[-2], report.stages[-1]
+    assert obsolete["failed"] > 0  # the timeouts happened
+    assert event_log.named("transaction.rolled_back")
+    # Every item recorded as done is done in SUSDB: nothing nested in an orphaned transaction
+    # was rolled back when the connection closed.
+    assert obsolete["done"] == sum(calls(neglected_sim, "spDeleteUpdate").values())
+    assert compress["done"] == sum(calls(neglected_sim, "spCompressUpdate").values())
+    assert compress["done"] > 0
+
+
+def test_every_session_yields_deadlocks_and_lock_waits_to_wsus(small_sim):
+    from jobs.db.executor import Executor
+
+    executor = Executor(Endpoint("sim", settings_for(small_sim).targets["sim"]))
+    options = executor.connection.session_options
+    assert options["DEADLOCK_PRIORITY"] == "LOW"
+    assert options["LOCK_TIMEOUT"] == "30000"
+    executor.close()
+
+
+# -- 4. gates fail closed ------------------------------------------------------------------------
+def test_a_preflight_that_fails_before_the_gate_refuses_destructive_stages(small_sim, state_dir):
+    settings = settings_for(
+        small_sim,
+        target={
+            "faults": {"rate": 1.0, "kinds": ["permission_denied"], "statements": ["server_info"]}
+        },
+    )
+    report = run(settings, state_dir, stages=["decline", "sync_history"])
+    statuses = {stage["stage"]: stage["status"] for stage in report.stages}
+    assert statuses == {"preflight": "failed", "decline": "refused", "sync_history": "refused"}
+    assert report.exit_code == ExitCode.REFUSED
+    reason = report.stages[1]["reason"]
+    assert "backup gate has not passed" in reason and "backup.gate" in reason
+    assert not calls(small_sim, "spDeclineUpdate")
+
+
+def test_unreadable_backup_history_refuses_destructive_stages(small_sim, state_dir):
+    settings = settings_for(
+        small_sim,
+        target={
+            "faults": {
+                "rate": 1.0,
+                "kinds": ["permission_denied"],
+                "statements": ["last_full_backup"],
+            }
+        },
+    )
+    report = run(settings, state_dir, stages=["decline"])
+    assert report.exit_code == ExitCode.REFUSED
+    assert report.stages[0]["status"] == "done"
+    assert "cannot read the backup history" in report.stages[1]["reason"]
+    assert "nightly-with-backup" in report.stages[1]["reason"]
+
+
+def test_a_failed_backup_stage_refuses_destructive_stages_even_with_an_older_backup(
+    small_sim, state_dir, tmp_path
+):
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    settings = settings_for(
+        small_sim,
+        backup={"directory": str(backups)},
+        target={
+            "faults": {
+                "rate": 1.0,
+                "kinds": ["permission_denied"],
+                "statements": ["backup_database"],
+            }
+        },
+    )
+    report = run(settings, state_dir, stages=["preflight", "backup", "decline"])
+    statuses = [stage["status"] for stage in report.stages]
+    assert statuses == ["done", "failed", "refused"]
+    assert report.exit_code == ExitCode.REFUSED
+    assert "the backup failed" in report.stages[-1]["reason"]
+
+
+def test_each_backup_is_a_new_file_and_only_the_newest_are_kept(tmp_path, state_dir):
+    builder = CatalogBuilder(tmp_path / "b.sqlite3", backup_age_hours=None)
+    builder.update("Old (KB1)", age_days=100)
+    path = builder.close()
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    (backups / "SUSDB_20200101T000000Z.bak").write_text("an administrator's older backup")
+    (backups / "mine.bak").write_text("not ours: never touched")
+    settings = settings_for(path, backup={"directory": str(backups), "keep": 2})
+    for _ in range(3):
+        report = run(settings, state_dir, profile="nightly-with-backup", max_duration_minutes=LONG)
+        assert report.stages[0]["stage"] == "backup" and report.stages[0]["status"] == "done"
+        assert report.exit_code == ExitCode.OK, report.stages
+    ours = sorted(path.name for path in backups.glob("SUSDB_*-*.bak"))
+    assert len(ours) == 2 and ours[-1].endswith(f"{report.run_id}.bak")
+    assert (backups / "mine.bak").exists()  # not ours: never touched
+    assert (backups / "SUSDB_20200101T000000Z.bak").exists()
+    devices = [row[0] for row in query(path, "SELECT physical_device_name FROM sim_backupset")]
+    assert len(set(devices)) == 3  # never the same file twice
+
+
+def test_without_backups_the_refusal_names_the_way_out(tmp_path, state_dir):
+    builder = CatalogBuilder(tmp_path / "n.sqlite3", backup_age_hours=None)
+    builder.update("Old (KB1)", age_days=100)
+    report = run(settings_for(builder.close()), state_dir, stages=["decline"])
+    reason = report.stages[-1]["reason"]
+    assert report.exit_code == ExitCode.REFUSED
+    assert "backup.directory" in reason and 'backup.gate = "advisory"' in reason
+
+
+# -- 5. the computers guard counts what will be deleted ---------------------------------------------
+def _computers(path: Path, silent_status: int, silent_both: int, active: int) -> None:
+    """Computers: some silent by LastReportedStatusTime only, some silent by both dates."""
+    db = sqlite3.connect(path)
+    db.execute("DELETE FROM tbComputerTarget")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    recent = (now - timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S")
+    old = (now - timedelta(days=120)).strftime("%Y-%m-%d %H:%M:%S")
+    rows = (
+        [(recent, old)] * silent_status + [(old, old)] * silent_both + [(recent, recent)] * active
+    )
+    db.executemany(
+        "INSERT INTO tbComputerTarget (TargetID, ComputerID, LastSyncTime, LastReportedStatusTime) "
+        "VALUES (?, ?, ?, ?)",
+        [(number, f"PC{number}", sync, status) for number, (sync, status) in enumerate(rows, 1)],
+    )
+    db.commit()
+    db.close()
+
+
+def test_the_computers_guard_counts_what_wsus_really_deletes(small_sim, state_dir):
+    # WSUS here tests LastReportedStatusTime (which column it tests is not public): 187 computers
+    # go, though only 149 look inactive by LastSyncTime.
+    _computers(small_sim, silent_status=38, silent_both=149, active=2000)
+    set_meta(small_sim, obsolete_computer_column="LastReportedStatusTime")
+    guarded = settings_for(
+        small_sim, backup={"gate": "off"}, stages={"computers": {"guard_count": 150}}
+    )
+    report = run(guarded, state_dir, stages=["computers"])
+    assert report.exit_code == ExitCode.REFUSED
+    assert "deleted 187 of 2187 computers" in report.stages[-1]["reason"]
+    assert "rolled back" in report.stages[-1]["reason"]
+    assert query(small_sim, "SELECT COUNT(*) FROM tbComputerTarget") == [(2187,)]
+
+    allowed = settings_for(
+        small_sim, backup={"gate": "off"}, stages={"computers": {"guard_count": 200}}
+    )
+    done = run(allowed, state_dir, stages=["computers"])
+    assert done.exit_code == ExitCode.OK and done.stages[-1]["done"] == 187
+    assert query(small_sim, "SELECT COUNT(*) FROM tbComputerTarget") == [(2000,)]
+
+
+def test_inactive_days_is_refused_because_the_server_decides(small_sim):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="WSUS's own threshold"):
+        settings_for(small_sim, stages={"computers": {"inactive_days": 90}})
+
+
+# -- 7. a late start never runs into the working day -----------------------------------------------
+def _hhmm(moment: datetime) -> str:
+    return moment.astimezone().strftime("%H:%M")
+
+
+def test_a_start_after_the_window_closed_does_no_work(small_sim, state_dir, event_log):
+    now = datetime.now(UTC)
+    settings = settings_for(
+        small_sim, backup={"gate": "off"}, window={"until": _hhmm(now - timedelta(hours=3))}
+    )
+    late = run(settings, state_dir, stages=["decline"])
+    assert late.exit_code == ExitCode.PARTIAL
+    assert "window" in (late.error or "") and "--run-late" in late.error
+    assert {stage["status"] for stage in late.stages} == {"deferred"}
+    assert not calls(small_sim, "spDeclineUpdate")
+    assert StateStore(state_dir).runs("sim")[0]["exit_code"] == 3
+    anyway = run(settings, state_dir, stages=["decline"], run_late=True)
+    assert anyway.exit_code == ExitCode.OK and calls(small_sim, "spDeclineUpdate")
+
+
+def test_a_window_with_a_start_time_refuses_an_early_start_too(small_sim, state_dir):
+    now = datetime.now(UTC)
+    settings = settings_for(
+        small_sim,
+        backup={"gate": "off"},
+        window={
+            "start": _hhmm(now + timedelta(hours=1)),
+            "until": _hhmm(now + timedelta(hours=4)),
+        },
+    )
+    assert run(settings, state_dir, stages=["decline"]).exit_code == ExitCode.PARTIAL
+    assert not calls(small_sim, "spDeclineUpdate")
