@@ -193,6 +193,16 @@ def build_parser() -> Parser:
     history.add_argument(
         "--format", choices=("table", "csv", "json"), default="table", help="with --declined"
     )
+    history.add_argument(
+        "--undo-script",
+        metavar="RUN_ID",
+        help="write a reviewed PowerShell script that puts back the updates this run declined",
+    )
+    history.add_argument(
+        "--output",
+        metavar="FILE",
+        help="with --undo-script (default: undo-RUN_ID.ps1; - for stdout)",
+    )
     history.set_defaults(handler=cmd_history)
 
     schedule = command(
@@ -413,6 +423,21 @@ def cmd_history(args: argparse.Namespace) -> int:
     settings, _ = load(args)
     store = StateStore(state_dir(args, settings), read_only=True)
     try:
+        if args.undo_script:
+            from jobs.undo import write_undo_script
+
+            output = (
+                None if args.output == "-" else Path(args.output or f"undo-{args.undo_script}.ps1")
+            )
+            path, text, count = write_undo_script(store, args.undo_script, output)
+            if path is None:
+                sys.stdout.write(text)
+            else:
+                print(
+                    f"wrote {path}: {count} update(s); review it, then run it with -WhatIf in "
+                    "Windows PowerShell 5.1 on the WSUS server"
+                )
+            return 0
         if args.declined:
             run = store.run(args.declined)
             if run is None:
