@@ -355,6 +355,21 @@ class DeclineRule(Section):
         return self
 
 
+# The decline presets, declared in jobs/stages/decline_presets.py (README lists their rules).
+PresetName = Literal[
+    "itanium",
+    "arm64",
+    "x86",
+    "language-packs",
+    "preview",
+    "edge-dev-beta",
+    "drivers",
+    "windows-feature-updates-eos",
+    "office-32bit",
+    "office-64bit",
+]
+
+
 class DeclineSettings(Section):
     superseded: Literal["all", "last_level_only", "off"] = doc(
         "Decline superseded updates: `all`, `last_level_only` (superseded and superseding nothing, "
@@ -375,6 +390,13 @@ class DeclineSettings(Section):
     rules: list[DeclineRule] = doc(
         "Decline by title, product, classification or legacy name.",
         [{"field": "title", "match": "word", "pattern": "Itanium"}],
+        default=[],
+    )
+    presets: list[PresetName] = doc(
+        "Named rule sets joined to `rules` (see README, Decline presets): itanium, arm64, x86, "
+        "language-packs, preview, edge-dev-beta, drivers, windows-feature-updates-eos, "
+        "office-32bit, office-64bit. `never_decline` still wins.",
+        ["itanium", "arm64"],
         default=[],
     )
     never_decline: list[str] = doc(
