@@ -19,7 +19,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_J
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from jobs import events, report
+from jobs import events, report, report_html
 from jobs.errors import SusdbMaintError, UsageError
 from jobs.monitoring import monitored
 from jobs.patch_tuesday import PatchTuesdayTrigger
@@ -86,6 +86,7 @@ def run_job(
                 result = execute_plan(plan, state_dir, stop=stop)
                 reports.append(result)
             report.print_run_summary(result)
+            report_html.after_run(settings, state_dir, result.run_id)
             return int(result.exit_code)
         except SusdbMaintError as error:
             log.error(
