@@ -442,10 +442,12 @@ def cmd_history(args: argparse.Namespace) -> int:
         if args.undo_script:
             from jobs.undo import write_undo_script
 
-            output = (
-                None if args.output == "-" else Path(args.output or f"undo-{args.undo_script}.ps1")
+            path, text, count = write_undo_script(
+                store,
+                args.undo_script,
+                Path(args.output) if args.output and args.output != "-" else None,
+                to_stdout=args.output == "-",
             )
-            path, text, count = write_undo_script(store, args.undo_script, output)
             if path is None:
                 sys.stdout.write(text)
             else:

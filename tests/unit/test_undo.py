@@ -270,6 +270,15 @@ def test_history_undo_script_writes_the_file_and_refuses_a_run_without_declines(
         "--output",
         str(output),
     )
+    to_stdout = run_cli(
+        "history",
+        "--state-dir",
+        str(state_dir),
+        "--undo-script",
+        "20261125T020000Z-aaaaaa",
+        "--output",
+        "-",
+    )
     nothing = run_cli(
         "history", "--state-dir", str(state_dir), "--undo-script", "20261126T020000Z-bbbbbb"
     )
@@ -280,6 +289,8 @@ def test_history_undo_script_writes_the_file_and_refuses_a_run_without_declines(
     assert sorted(
         re.findall(r"\[guid\]'([0-9a-f-]{36})'", output.read_text(encoding="utf-8-sig"))
     ) == sorted(ids)
+    assert to_stdout.returncode == 0 and to_stdout.stdout.startswith("<#")
+    assert sorted(re.findall(r"\[guid\]'([0-9a-f-]{36})'", to_stdout.stdout)) == sorted(ids)
     assert nothing.returncode == 2
     assert nothing.stderr.strip().count("\n") == 0
     assert "a dry run, which declined nothing" in nothing.stderr
