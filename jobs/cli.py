@@ -198,7 +198,32 @@ def build_parser() -> Parser:
     history.add_argument(
         "--format", choices=("table", "csv", "json"), default="table", help="with --declined"
     )
+    history.add_argument(
+        "--undo-script",
+        metavar="RUN_ID",
+        help="write a reviewed PowerShell script that puts back the updates this run declined",
+    )
+    history.add_argument(
+        "--output",
+        metavar="FILE",
+        help="with --undo-script (default: undo-RUN_ID.ps1; - for stdout)",
+    )
     history.set_defaults(handler=cmd_history)
+
+    report_command = command(
+        "report", "HTML report of one run, or of the runs in a date range, with trend charts."
+    )
+    report_command.add_argument("--run", metavar="RUN_ID", help="one run (default: the latest)")
+    report_command.add_argument("--since", metavar="YYYY-MM-DD", help="runs started on or after")
+    report_command.add_argument("--until", metavar="YYYY-MM-DD", help="runs started on or before")
+    report_command.add_argument("--target", metavar="NAME")
+    report_command.add_argument(
+        "--output", metavar="FILE", help="(default: report-TARGET-RUN.html; - for stdout)"
+    )
+    report_command.add_argument(
+        "--email", action="store_true", help="also send it to [report.email] to"
+    )
+    report_command.set_defaults(handler=cmd_report)
 
     schedule = command(
         "schedule", "Foreground worker running the jobs in [schedule] (APScheduler)."
@@ -412,6 +437,23 @@ def cmd_history(args: argparse.Namespace) -> int:
     settings, _ = load(args)
     store = StateStore(state_dir(args, settings), read_only=True)
     try:
+        if args.undo_script:
+            from jobs.undo import write_undo_script
+
+            path, text, count = write_undo_script(
+                store,
+                args.undo_script,
+                Path(args.output) if args.output and args.output != "-" else None,
+                to_stdout=args.output == "-",
+            )
+            if path is None:
+                sys.stdout.write(text)
+            else:
+                print(
+                    f"wrote {path}: {count} update(s); review it, then run it with -WhatIf in "
+                    "Windows PowerShell 5.1 on the WSUS server"
+                )
+            return 0
         if args.declined:
             run = store.run(args.declined)
             if run is None:
@@ -443,6 +485,51 @@ def cmd_history(args: argparse.Namespace) -> int:
         return 0
     finally:
         store.close()
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from jobs import mail, report_html
+    from jobs.state.store import StateStore
+
+    settings, _ = load(args)
+    setup_events(args, settings)
+    if args.run and (args.since or args.until):
+        raise UsageError("give --run or --since/--until, not both")
+    store = StateStore(state_dir(args, settings), read_only=True)
+    try:
+        run_id = args.run
+        if not run_id and not (args.since or args.until):
+            latest = store.runs(args.target, 1)
+            if not latest:
+                raise UsageError("no runs yet (see susdb-maint history)")
+            run_id = latest[0]["run_id"]
+        subject, text, html = report_html.render(
+            store,
+            settings,
+            run_id=run_id,
+            target=args.target,
+            since=report_html.parse_day(args.since) if args.since else None,
+            until=report_html.parse_day(args.until, end=True) if args.until else None,
+        )
+        target = store.run(run_id)["target"] if run_id else args.target  # type: ignore[index]
+    finally:
+        store.close()
+    name = report_html.default_file_name(run_id, target)
+    if args.output == "-":
+        sys.stdout.write(html)
+    else:
+        output = Path(args.output or name)
+        output.write_text(html, encoding="utf-8")
+        print(f"wrote {output}")
+    if args.email:
+        if not settings.report.email.to:
+            raise UsageError("--email: no recipients in [report.email] to")
+        mail.send(
+            settings.report.email,
+            mail.build_message(settings.report.email, subject, text, html, name),
+        )
+        print(f"sent to {', '.join(settings.report.email.to)}")
+    return 0
 
 
 def cmd_queue(args: argparse.Namespace) -> int:

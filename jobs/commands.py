@@ -15,7 +15,7 @@ from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
 
-from jobs import events
+from jobs import events, report_html
 from jobs.exit_codes import ExitCode
 from jobs.monitoring import monitored
 from jobs.runner.hierarchy import run_all
@@ -80,6 +80,8 @@ def run(
             monitor.append(report)
             if on_report is not None:
                 on_report(report)
+            if not plan.dry_run:
+                report_html.after_run(settings, state_dir, report.run_id)  # never raises
             return report
 
         if request.all_targets:

@@ -285,3 +285,14 @@ def query(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any,
         return db.execute(sql, params).fetchall()
     finally:
         db.close()
+
+
+def record_decline(
+    store: Any, run_id: str, target: str, update_id: str, kb: str | None, title: str, reason: str
+) -> None:
+    """Put one confirmed decline into a state store's history, as a decline batch would."""
+    from jobs.state.store import DeclineRecord
+
+    store.complete(
+        "", "decline", run_id, [], [DeclineRecord(run_id, update_id, kb, title, reason)], target
+    )

@@ -403,6 +403,21 @@ class DeclineRule(Section):
         return self
 
 
+# The decline presets, declared in jobs/stages/decline_presets.py (README lists their rules).
+PresetName = Literal[
+    "itanium",
+    "arm64",
+    "x86",
+    "language-packs",
+    "preview",
+    "edge-dev-beta",
+    "drivers",
+    "windows-feature-updates-eos",
+    "office-32bit",
+    "office-64bit",
+]
+
+
 class DeclineSettings(Section):
     superseded: Literal["all", "last_level_only", "off"] = doc(
         "Decline superseded updates: `all`, `last_level_only` (superseded and superseding nothing, "
@@ -423,6 +438,13 @@ class DeclineSettings(Section):
     rules: list[DeclineRule] = doc(
         "Decline by title, product, classification or legacy name.",
         [{"field": "title", "match": "word", "pattern": "Itanium"}],
+        default=[],
+    )
+    presets: list[PresetName] = doc(
+        "Named rule sets joined to `rules` (see README, Decline presets): itanium, arm64, x86, "
+        "language-packs, preview, edge-dev-beta, drivers, windows-feature-updates-eos, "
+        "office-32bit, office-64bit. `never_decline` still wins.",
+        ["itanium", "arm64"],
         default=[],
     )
     never_decline: list[str] = doc(
@@ -712,6 +734,74 @@ class MonitoringSettings(Section):
     )
 
 
+class ReportEmailSettings(Section):
+    to: list[str] = doc(
+        "Recipients of the HTML report; empty: no e-mail.", ["wsus-admins@contoso.com"], default=[]
+    )
+    sender: str | None = doc("From address.", "susdb-maint@contoso.com", default=None)
+    smtp_host: str | None = doc("SMTP server.", "smtp.contoso.com", default=None)
+    smtp_port: int | None = doc(
+        "SMTP port; empty: 587 with `starttls`, 465 with `tls`, 25 with `none`.",
+        587,
+        default=None,
+        ge=1,
+        le=65535,
+    )
+    security: Literal["starttls", "tls", "none"] = doc(
+        "`starttls` (upgrade a plain connection, port 587), `tls` (TLS from the start, port "
+        "465) or `none` (plain SMTP, only on a trusted relay). The server certificate is verified.",
+        "starttls",
+        default="starttls",
+    )
+    ca_file: str | None = doc(
+        "PEM file of the CA that signed the SMTP server's certificate (default: the system's).",
+        "/etc/ssl/certs/contoso-ca.pem",
+        default=None,
+    )
+    username: str | None = doc("SMTP login, if the server wants one.", "susdb-maint", default=None)
+    password_env: str | None = doc(
+        "Name of the environment variable holding the SMTP password.", "SMTP_PASSWORD", default=None
+    )
+    password: str | None = Field(default=None, exclude=True, description="Refused: never inline.")
+    after_run: bool = doc("Send the report after every run.", True, default=False)
+    timeout_seconds: float = doc(
+        "Seconds allowed for the SMTP conversation.", 30, default=30.0, gt=0
+    )
+
+    @field_validator("password")
+    @classmethod
+    def _no_inline_password(cls, value: str | None) -> None:
+        if value is not None:
+            raise ValueError("inline passwords are not allowed; use password_env")
+        return None
+
+    @model_validator(mode="after")
+    def _complete(self) -> ReportEmailSettings:
+        problems = []
+        if self.to and not (self.smtp_host and self.sender):
+            problems.append("e-mail needs smtp_host and sender")
+        if self.password_env and not self.username:
+            problems.append("password_env needs username")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class ReportSettings(Section):
+    html_dir: str | None = doc(
+        "Write an HTML report here after every run (report-TARGET-RUN_ID.html).",
+        "C:\\ProgramData\\susdb-maint\\reports",
+        default=None,
+    )
+    trend_runs: int = doc("Past runs shown in the trend charts.", 30, default=30, ge=2, le=1000)
+    max_listed_updates: int = doc(
+        "Declined updates listed one by one (the rest are counted).", 500, default=500, ge=0
+    )
+    email: ReportEmailSettings = doc(
+        "Send the report by e-mail (SMTP).", None, default_factory=ReportEmailSettings
+    )
+
+
 class Settings(Section):
     state_dir: str | None = doc(
         "Where run history, work queues and the demo's simulated SUSDB live (default: the "
@@ -741,6 +831,9 @@ class Settings(Section):
     )
     monitoring: MonitoringSettings = doc(
         "Metrics, heartbeats and the Windows Event Log.", None, default_factory=MonitoringSettings
+    )
+    report: ReportSettings = doc(
+        "HTML report after each run and on demand.", None, default_factory=ReportSettings
     )
     profiles: dict[str, Profile] = doc(
         "Stage lists by name; `nightly`, `pre-patch-tuesday` and `full` are built in and may be "

@@ -238,7 +238,15 @@ def write_generated_files(root: Any) -> None:
     start, end = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
-    readme.write_text(f"{head}{start}\n{markdown_reference()}{end}{tail}", encoding="utf-8")
+    text = f"{head}{start}\n{markdown_reference()}{end}{tail}"
+    from jobs.stages.decline_presets import markdown_table
+
+    start, end = "<!-- decline-presets:start -->", "<!-- decline-presets:end -->"
+    if start in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{start}\n{markdown_table()}{end}{tail}"
+    readme.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":  # python -m jobs.settings.render: regenerate after a schema change

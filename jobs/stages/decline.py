@@ -12,6 +12,7 @@ from jobs.errors import DatabaseError
 from jobs.runner import work
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.settings.model import DeclineRule, DeclineSettings
+from jobs.stages import decline_presets
 from jobs.state.store import ACTIVE, DeclineRecord, WorkItem
 from jobs.susdb import Susdb, UpdateCategories, UpdateRef, UpdateState
 
@@ -73,8 +74,9 @@ def candidates(susdb: Susdb, settings: DeclineSettings) -> Iterator[tuple[str, d
     if settings.expired:
         for update in susdb.expired_updates():
             yield from emit(update, "expired")
-    if settings.rules:
-        matchers = [(rule, rule_matcher(rule)) for rule in settings.rules]
+    rules = [*settings.rules, *decline_presets.preset_rules(settings.presets)]
+    if rules:
+        matchers = [(rule, rule_matcher(rule)) for rule in rules]
         for entry in susdb.undeclined_updates_with_categories():
             for rule, matcher in matchers:
                 if any(matcher.search(text or "") for text in rule_fields(rule, entry)):

@@ -1,0 +1,426 @@
+"""The HTML report: what a run did and the trend, self-contained, e-mailed over TLS, never failing a run."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobs import mail, report_html
+from jobs.settings.model import ReportEmailSettings
+from jobs.state.store import StateStore
+from tests.helpers import EventLog, record_decline, run, run_cli, settings_for, simulated_command
+
+HOSTILE_TITLE = "<script>alert('x')</script> & <b>bold</b>"
+
+
+def history(sim: Path, state_dir: Path, nights: int = 3) -> list[str]:
+    """Run the nightly profile ``nights`` times on the simulated SUSDB; return the run IDs."""
+    settings = settings_for(sim, backup={"gate": "off"})
+    return [run(settings, state_dir).run_id for _ in range(nights)]
+
+
+def render_run(state_dir: Path, sim: Path, run_id: str, **report: Any) -> tuple[str, str, str]:
+    store = StateStore(state_dir, read_only=True)
+    try:
+        return report_html.render(store, settings_for(sim, report=report), run_id=run_id)
+    finally:
+        store.close()
+
+
+def external_references(html: str) -> list[str]:
+    """Anything a browser would fetch: scripts, stylesheets, images, fonts, imports."""
+    found = re.findall(r"<(?:script|link|img|iframe|object|embed)\b[^>]*>", html, re.I)
+    found += re.findall(r"(?:src|href)\s*=\s*[\"']?(?:https?:)?//[^\"'\s>]+", html, re.I)
+    found += re.findall(r"url\(\s*[\"']?(?:https?:)?//[^)]*\)|@import", html, re.I)
+    return found
+
+
+def test_a_run_report_shows_its_stages_counts_declines_and_trend(small_sim, state_dir):
+    run_ids = history(small_sim, state_dir)
+
+    subject, text, html = render_run(state_dir, small_sim, run_ids[0])
+
+    store = StateStore(state_dir, read_only=True)
+    stages = store.stage_results(run_ids[0])
+    declined = store.declined(run_ids[0])
+    store.close()
+    assert declined, "the first night on the small catalog declines superseded updates"
+    assert f"run {run_ids[0]}" in html and run_ids[0] in subject
+    for stage in stages:
+        assert f"<td>{stage['stage']}</td>" in html
+    assert f"<strong>{len(declined):,}</strong> declined" in html
+    assert all(row["update_id"] in html for row in declined[:20])
+    assert "Not declined (what clients scan)" in html
+    assert f"Declined {len(declined)} update(s)" in text
+
+
+def test_the_trend_has_one_inline_svg_chart_per_kpi_and_nothing_is_fetched(small_sim, state_dir):
+    run_ids = history(small_sim, state_dir)
+
+    _, _, html = render_run(state_dir, small_sim, run_ids[-1])
+
+    charts = re.findall(r"<svg\b", html)
+    assert len(charts) >= 5
+    for label in (
+        "Not declined (what clients scan)",
+        "Superseded, not declined",
+        "Database size (MB)",
+        "Fragmented indexes",
+    ):
+        assert re.search(
+            rf"<text[^>]*class=\"title plot_title\">{re.escape(label)}</text>", html
+        ), label
+    assert external_references(html) == []
+
+
+def test_titles_are_escaped_not_interpreted(tmp_path, state_dir, small_sim):
+    store = StateStore(state_dir)
+    store.start_run("20261125T020000Z-aaaaaa", "sim", "nightly", False)
+    record_decline(
+        store,
+        "20261125T020000Z-aaaaaa",
+        "sim",
+        "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+        None,
+        HOSTILE_TITLE,
+        "rule:x",
+    )
+    store.close()
+
+    _, _, html = render_run(state_dir, small_sim, "20261125T020000Z-aaaaaa")
+
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in html
+
+
+def test_a_long_decline_list_is_cut_and_says_how_many_more(state_dir, small_sim):
+    store = StateStore(state_dir)
+    store.start_run("20261125T020000Z-aaaaaa", "sim", "nightly", False)
+    for index in range(30):
+        record_decline(
+            store,
+            "20261125T020000Z-aaaaaa",
+            "sim",
+            f"3f2504e0-4f89-11d3-9a0c-{index:012d}",
+            None,
+            f"Update {index}",
+            "superseded",
+        )
+    store.close()
+
+    _, _, html = render_run(state_dir, small_sim, "20261125T020000Z-aaaaaa", max_listed_updates=10)
+
+    assert html.count("<td>superseded</td>") == 10
+    assert "20 more: <code>susdb-maint history --declined 20261125T020000Z-aaaaaa</code>" in html
+
+
+def test_a_date_range_report_lists_exactly_the_runs_started_in_it(state_dir, small_sim):
+    store = StateStore(state_dir)
+    for run_id, started in (
+        ("r-oct", "2026-10-31T02:00:00Z"),
+        ("r-nov1", "2026-11-01T02:00:00Z"),
+        ("r-nov30", "2026-11-30T02:00:00Z"),
+        ("r-dec", "2026-12-01T02:00:00Z"),
+    ):
+        store.start_run(run_id, "sim", "nightly", False)
+        store.db.execute("UPDATE runs SET started_at = ? WHERE run_id = ?", (started, run_id))
+    store.close()
+    store = StateStore(state_dir, read_only=True)
+
+    _, _, html = report_html.render(
+        store,
+        settings_for(small_sim),
+        since=report_html.parse_day("2026-11-01"),
+        until=report_html.parse_day("2026-11-30", end=True),
+    )
+    store.close()
+
+    assert "r-nov1" in html and "r-nov30" in html
+    assert "r-oct" not in html and "r-dec" not in html
+
+
+def test_report_command_writes_the_latest_run_and_refuses_bad_arguments(tmp_path, small_sim):
+    command = simulated_command(tmp_path, small_sim, "run", "--stage", "decline")
+    subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+    config, state = str(tmp_path / "c.toml"), str(tmp_path / "state")
+
+    written = run_cli(
+        "report", "--config", config, "--state-dir", state, "--output", str(tmp_path / "r.html")
+    )
+    both = run_cli(
+        "report", "--config", config, "--state-dir", state, "--run", "x", "--since", "2026-01-01"
+    )
+    bad_date = run_cli("report", "--config", config, "--state-dir", state, "--since", "November")
+
+    assert written.returncode == 0, written.stderr
+    assert "<svg" in (tmp_path / "r.html").read_text(encoding="utf-8") or "trend needs" in (
+        tmp_path / "r.html"
+    ).read_text(encoding="utf-8")
+    assert both.returncode == 2 and "not both" in both.stderr
+    assert bad_date.returncode == 2 and "YYYY-MM-DD" in bad_date.stderr
+
+
+def test_run_writes_the_report_after_the_run(tmp_path, small_sim):
+    reports = tmp_path / "reports"
+    command = simulated_command(
+        tmp_path,
+        small_sim,
+        "run",
+        "--stage",
+        "decline",
+        extra=f'[report]\nhtml_dir = "{reports}"\n',
+    )
+
+    result = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+
+    assert result.returncode == 0, result.stderr
+    written = list(reports.glob("report-sim-*.html"))
+    assert len(written) == 1
+    assert "<h2>Stages</h2>" in written[0].read_text(encoding="utf-8")
+
+
+def test_scheduled_runs_write_the_report_too(tmp_path, small_sim):
+    from jobs.schedule import run_job
+    from jobs.settings.model import ScheduleJob
+
+    reports = tmp_path / "reports"
+    settings = settings_for(
+        small_sim,
+        backup={"gate": "off"},
+        report={"html_dir": str(reports)},
+        profiles={"d": {"stages": ["decline"]}},
+    )
+
+    run_job(
+        settings,
+        tmp_path / "state",
+        "nightly",
+        ScheduleJob(profile="d", target="sim", cron="0 1 * * *"),
+        threading.Event(),
+    )
+
+    assert len(list(reports.glob("report-sim-*.html"))) == 1
+
+
+def test_a_report_failure_is_an_event_and_never_fails_the_run(
+    tmp_path, small_sim, state_dir, event_log: EventLog
+):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    unwritable = settings_for(
+        small_sim, backup={"gate": "off"}, report={"html_dir": str(blocker / "reports")}
+    )
+    unreachable = settings_for(
+        small_sim,
+        report={
+            "email": {
+                "to": ["a@example.com"],
+                "sender": "s@example.com",
+                "smtp_host": "127.0.0.1",
+                "smtp_port": free_port(),
+                "security": "none",
+                "after_run": True,
+            }
+        },
+    )
+    run_id = run(unwritable, state_dir, stages=["decline"]).run_id
+
+    report_html.after_run(unwritable, state_dir, run_id)  # neither may raise
+    report_html.after_run(unreachable, state_dir, run_id)
+
+    errors = [event["error"] for event in event_log.named("report.fail")]
+    assert len(errors) == 2
+    assert errors[0].startswith(("NotADirectoryError", "FileExistsError"))
+    assert errors[1].startswith("ConnectionRefusedError")
+
+
+# -- e-mail ------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def certificate(tmp_path):
+    trustme = pytest.importorskip("trustme", reason="trustme is a test dependency")
+    authority = trustme.CA()
+    server_cert = authority.issue_cert("127.0.0.1", "localhost")
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_cert.configure_cert(server_context)
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    return server_context, ca_file
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], Message]] = []
+        self.logins: list[tuple[str, str]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
+        return "250 OK"
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
+        from aiosmtpd.smtp import AuthResult
+
+        login = (auth_data.login.decode(), auth_data.password.decode())
+        self.logins.append(login)
+        return AuthResult(success=login == ("reporter", "s3cret-Pa55"))
+
+
+def smtp_server(inbox: Inbox, **options: Any):  # type: ignore[no-untyped-def]
+    controller_module = pytest.importorskip(
+        "aiosmtpd.controller", reason="aiosmtpd is a test dependency"
+    )
+    controller = controller_module.Controller(
+        inbox, hostname="127.0.0.1", port=free_port(), authenticator=inbox.authenticate, **options
+    )
+    controller.start()
+    return controller
+
+
+def email_settings(port: int, ca_file: Path, security: str) -> ReportEmailSettings:
+    return ReportEmailSettings(
+        to=["wsus-admins@example.com"],
+        sender="susdb-maint@example.com",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        security=security,  # type: ignore[arg-type]
+        ca_file=str(ca_file),
+        username="reporter",
+        password_env="TEST_SMTP_PASSWORD",
+        after_run=True,
+    )
+
+
+def test_report_is_sent_over_starttls_with_the_password_from_the_environment(
+    certificate, small_sim, state_dir, monkeypatch, event_log: EventLog
+):
+    server_context, ca_file = certificate
+    inbox = Inbox()
+    controller = smtp_server(
+        inbox, tls_context=server_context, require_starttls=True, auth_require_tls=True
+    )
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", "s3cret-Pa55")
+    try:
+        run_id = history(small_sim, state_dir, nights=1)[0]
+        settings = settings_for(
+            small_sim,
+            report={"email": email_settings(controller.port, ca_file, "starttls").model_dump()},
+        )
+        report_html.after_run(settings, state_dir, run_id)
+    finally:
+        controller.stop()
+
+    assert inbox.logins == [("reporter", "s3cret-Pa55")]
+    assert len(inbox.messages) == 1
+    recipients, message = inbox.messages[0]
+    assert recipients == ["wsus-admins@example.com"]
+    assert run_id in message["Subject"]
+    parts = {part.get_content_type(): part for part in message.walk()}
+    assert "text/plain" in parts and "text/html" in parts
+    assert any(part.get_filename() == f"report-sim-{run_id}.html" for part in message.walk())
+    assert event_log.named("report.email_sent")
+    assert "s3cret-Pa55" not in "\n".join(event_log.lines)
+
+
+def test_report_is_sent_over_implicit_tls(certificate, small_sim, state_dir, monkeypatch):
+    server_context, ca_file = certificate
+    inbox = Inbox()
+    controller = smtp_server(inbox, ssl_context=server_context, auth_require_tls=False)
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", "s3cret-Pa55")
+    try:
+        settings = email_settings(controller.port, ca_file, "tls")
+        mail.send(
+            settings, mail.build_message(settings, "subject", "text", "<p>html</p>", "r.html")
+        )
+    finally:
+        controller.stop()
+
+    assert [message["Subject"] for _, message in inbox.messages] == ["subject"]
+
+
+def test_a_server_certificate_that_is_not_trusted_is_refused(certificate, tmp_path, monkeypatch):
+    server_context, _ = certificate
+    trustme = pytest.importorskip("trustme")
+    other_ca = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other_ca))
+    inbox = Inbox()
+    controller = smtp_server(inbox, tls_context=server_context, require_starttls=True)
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", "s3cret-Pa55")
+    try:
+        settings = email_settings(controller.port, other_ca, "starttls")
+        with pytest.raises(ssl.SSLCertVerificationError):
+            mail.send(settings, mail.build_message(settings, "s", "t", "<p>h</p>", "r.html"))
+    finally:
+        controller.stop()
+
+    assert inbox.messages == [] and inbox.logins == []
+
+
+def test_email_settings_refuse_an_inline_password_and_need_host_and_sender():
+    with pytest.raises(ValueError, match="inline passwords"):
+        ReportEmailSettings(password="x")
+    with pytest.raises(ValueError, match="smtp_host and sender"):
+        ReportEmailSettings(to=["a@example.com"])
+
+
+# -- a real browser ----------------------------------------------------------------------------
+BROWSER = (
+    shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    BROWSER is None, reason="no headless Chromium here (Debian: apt-get install chromium)"
+)
+def test_the_report_renders_in_a_headless_browser_without_network(small_sim, state_dir, tmp_path):
+    run_ids = history(small_sim, state_dir)
+    _, _, html = render_run(state_dir, small_sim, run_ids[-1])
+    page = tmp_path / "report.html"
+    page.write_text(html, encoding="utf-8")
+    flags = [
+        BROWSER,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--hide-scrollbars",
+    ]
+
+    dom = subprocess.run(
+        [*flags, "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    shot = subprocess.run(
+        [
+            *flags,
+            "--window-size=1280,1800",
+            f"--screenshot={tmp_path / 'report.png'}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert len(re.findall(r"<svg\b", dom.stdout)) >= 5
+    assert "Declined and deleted per run" in dom.stdout
+    assert shot.returncode == 0 and (tmp_path / "report.png").stat().st_size > 30_000
