@@ -30,7 +30,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from jobs import events
 from jobs.clock import SystemClock
@@ -41,6 +41,7 @@ from jobs.db.retry import retrying
 from jobs.errors import ConnectionLost, DatabaseError, Interrupted, StatementTimeout
 
 log = events.get_logger("susdb_maint.sql")
+T = TypeVar("T")
 NO_LIMIT = 0  # an ODBC query timeout of 0 waits for ever
 
 
@@ -144,6 +145,18 @@ class Executor:
                 self.in_transaction = False
                 with contextlib.suppress(DatabaseError):
                     self._run_unguarded("rollback_open_transaction")
+
+    def run_transaction(self, unit: Callable[[], T]) -> T:
+        """Run ``unit`` inside one transaction (it ends it with ``commit()`` or ``rollback()``).
+        A transient error means the server rolled the transaction back (a deadlock victim) or the
+        session is gone: the whole unit runs again from its start, never a statement alone."""
+
+        def attempt() -> T:
+            with self.transaction():
+                return unit()
+
+        result: T = self._retrying()(attempt)
+        return result
 
     def commit(self) -> None:
         self.run("commit_transaction")

@@ -442,6 +442,16 @@ class Connection:
                 kwargs[named.group(1)] = _literal(named.group(2), bindings)
             else:
                 positional.append(_literal(argument, bindings))
+        arguments_seen = [*positional, *kwargs.values()]
+        if arguments_seen:
+            # A poison item: tests mark one argument a procedure always fails on (sim_meta
+            # 'poison:<procedure>:<first argument>' = the error text), as a damaged update does.
+            poison = self.db.execute(
+                "SELECT value FROM sim_meta WHERE key = ?",
+                (f"poison:{model.__name__}:{str(arguments_seen[0]).strip('{}').upper()}",),
+            ).fetchone()
+            if poison:
+                raise server_error(poison[0])
         if model.__name__ in TRANSACTIONAL_PROCEDURES:
             self._procedures_opened += 1  # its BEGIN TRANSACTION
         try:

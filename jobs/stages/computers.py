@@ -32,7 +32,8 @@ def run(ctx: RunContext) -> StageOutcome:
             },
         )
     executor = ctx.susdb.executor
-    with executor.transaction():
+
+    def guarded_cleanup() -> StageOutcome:
         before = ctx.susdb.computer_target_ids()
         reported = ctx.susdb.cleanup_obsolete_computers()
         deleted = len(before - ctx.susdb.computer_target_ids())
@@ -54,4 +55,6 @@ def run(ctx: RunContext) -> StageOutcome:
             log.warning("computers.guard", **detail)
             return StageOutcome(status="refused", reason=reason, remaining=deleted, detail=detail)
         executor.commit()
-    return StageOutcome(done=deleted, detail=detail)
+        return StageOutcome(done=deleted, detail=detail)
+
+    return executor.run_transaction(guarded_cleanup)

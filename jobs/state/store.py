@@ -341,17 +341,20 @@ class StateStore:
         try:
             yield self.db
         except sqlite3.Error as error:
-            self.db.execute("ROLLBACK")
+            self._rollback()  # SQLite may have rolled back already (a full disk, for one)
             raise _explain(self.path, error) from None
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
         try:
             self.db.execute("COMMIT")
         except sqlite3.Error as error:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
+            self._rollback()
             raise _explain(self.path, error) from None
+
+    def _rollback(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

@@ -77,11 +77,16 @@ def test_a_stale_queue_is_rebuilt_but_a_fresh_one_is_reused(small_sim, state_dir
 
 
 FAST_BATCHES = "[runner]\nbatch_target_seconds = 5\n"  # short batches: kills land mid-stage
+# What real networks add to a kill: replies lost after the server committed, late timeouts.
+POST_COMMIT_FAULTS = (
+    'faults = { rate = 0.03, kinds = ["reply_lost", "timeout_after_commit"], seed = 7, '
+    'statements = ["decline_update", "delete_update", "compress_update"] }\n'
+)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [11, 12])
-def test_sigkill_at_random_points_then_rerun_loses_nothing_and_repeats_nothing(
+def test_sigkill_at_random_points_with_lost_replies_then_rerun_loses_nothing_and_repeats_nothing(
     small_sim, tmp_path, seed
 ):
     command = simulated_command(
@@ -95,7 +100,7 @@ def test_sigkill_at_random_points_then_rerun_loses_nothing_and_repeats_nothing(
         "--stage",
         "compress",
         latency_ms=8,
-        extra=FAST_BATCHES,
+        extra=POST_COMMIT_FAULTS + FAST_BATCHES,
     )
     env = cli_env()
     rng = random.Random(seed)
@@ -118,9 +123,14 @@ def test_sigkill_at_random_points_then_rerun_loses_nothing_and_repeats_nothing(
         repeated = {item: count for item, count in counted.items() if count > 1}
         assert not repeated, f"{procedure} sent twice for {list(repeated)[:3]}"
     store = StateStore(tmp_path / "state")
+    database = store.runs("sim", 1)[0]["database_id"]
+    assert database
     for stage in ("decline", "obsolete_updates", "compress"):
-        counts = store.queue_counts("sim", stage)
-        assert set(counts) <= {"done", "skipped"}, counts
+        counts = store.queue_counts(database, stage)
+        assert set(counts) <= {"done", "skipped", "gone"}, counts
+    history = [row[0] for row in store.db.execute("SELECT update_id FROM declined_updates")]
+    sent = {json.loads(arguments)[0] for arguments in calls(small_sim, "spDeclineUpdate")}
+    assert len(history) == len(set(history)) and set(history) == sent  # no false or lost rows
     assert query(
         small_sim, "SELECT COUNT(*) FROM vwMinimalUpdate WHERE IsSuperseded = 1 AND Declined = 0"
     ) == [(0,)]
