@@ -37,11 +37,10 @@ def measure(sim: Path, state: Path, stage: str, items: int, latency_ms: float) -
             },
         }
     )
+    # Preflight stays in: destructive stages never run without its gate, even with gate = off.
     plan = build_plan(settings, target="sim", profile=None, stages=[stage])
-    plan.stages = [stage]  # leave preflight out: only the stage's own work is measured
     # Build the queue first (a plan), so the measurement is the per-item loop alone.
     dry = build_plan(settings, target="sim", profile=None, stages=[stage], dry_run=True)
-    dry.stages = [stage]
     execute_plan(dry, state)
     with server_meter() as meter:
         started = time.perf_counter()

@@ -253,6 +253,7 @@ def _work_through(
 ) -> None:
     runner_settings = ctx.settings.runner
     sizer = BatchSizer(runner_settings.batch_target_seconds, estimate)
+    retry = _retry(ctx)  # one policy for the stage: building one per item costs more than a call
     if ctx.progress is not None:
         ctx.progress.start(work.stage, remaining)
     failed_this_run: set[str] = set()
@@ -302,7 +303,7 @@ def _work_through(
                         break
                     batch.attempted.add(item.key)
                     try:
-                        settled, sent_here = _work_item(ctx, work, item)
+                        settled, sent_here = _work_item(work, item, retry)
                     except StillReferenced as error:
                         settled, sent_here = Settled("skipped", "still_referenced"), True
                         log.info(
@@ -414,7 +415,7 @@ def _checkpoint(ctx: RunContext, work: QueueWork, batch: _Batch) -> None:
     ctx.store.release(ctx.database, work.stage, batch.unsent())
 
 
-def _work_item(ctx: RunContext, work: QueueWork, item: WorkItem) -> tuple[Settled, bool]:
+def _work_item(work: QueueWork, item: WorkItem, retry: Any) -> tuple[Settled, bool]:
     """Process one item; return how it ended and whether this run sent it. Every send that may
     follow an earlier one (a killed run, a lost reply, a timeout, a retry) is preceded by
     ``verify``, so a call the server already carried out is never made twice."""
@@ -431,7 +432,7 @@ def _work_item(ctx: RunContext, work: QueueWork, item: WorkItem) -> tuple[Settle
         return work.process(item.payload)
 
     try:
-        return _retry(ctx)(attempt), sent_here
+        return retry(attempt), sent_here
     except (
         StillReferenced,
         ReplicaRefused,

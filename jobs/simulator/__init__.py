@@ -29,7 +29,7 @@ silent the choice is marked as ours):
   children, the second pass that spares revisions referenced from outside), ``spGetObsolete-
   UpdatesToCleanup`` (the body captured from a live server), ``spGetUpdatesToCompress`` /
   ``spCompressUpdate`` (non-latest revisions nothing references), ``spCleanupObsoleteComputers``
-  (30 days), ``sp_updatestats`` (its messages). System objects (``system.py``): server
+  (see below), ``sp_updatestats`` (its messages). System objects (``system.py``): server
   properties, ``msdb.dbo.backupset``, ``OBJECT_DEFINITION``, ``sys.indexes`` and index
   physical stats, index DDL, application locks (a file lock per resource, released when the
   session's process dies, like a session-owned applock).
@@ -43,6 +43,32 @@ silent the choice is marked as ours):
   ``sim_meta``, so a ten-hour night runs in seconds; ``GETUTCDATE()`` reads it. ``latency`` adds
   real time per statement. A statement whose cost exceeds the connection's ``timeout`` fails with
   HYT00 after charging the timeout.
+* **Sessions and transactions** (``dbapi.Connection``): SQL Server's rules, with sources in
+  shared/reference/tsql-review.md finding 1. A batch runs in autocommit unless a transaction is
+  open; ``BEGIN TRANSACTION`` opens one that outlives the batch; ``@@TRANCOUNT`` counts them.
+  ``spDeleteUpdate``'s published body begins with ``BEGIN TRANSACTION`` (Microsoft, "The
+  spDeleteUpdate stored procedure runs slowly"); whether ``spDeclineUpdate``, ``spCompressUpdate``
+  and ``spCleanupObsoleteComputers`` do is not public, so they are modelled the dangerous way:
+  they do. A cancelled procedure (a query timeout's attention) keeps its transaction open with
+  its work uncommitted, as SQL Server does with XACT_ABORT OFF ("No transaction is rolled back,
+  no locks are released", dba.stackexchange.com/questions/10912); later statements nest inside
+  it; closing the connection, or losing the link, rolls it back. A deadlock victim's whole
+  transaction is rolled back. ``SET`` options a session runs are recorded.
+* **Identity** (``sim_meta``: ``database_guid``, ``create_date``), written once when the file is
+  created, as SQL Server sets ``service_broker_guid`` and ``create_date`` for a new or restored
+  database; ``database_identity`` returns it with the server name.
+* **Obsolete computers**: ``spCleanupObsoleteComputers`` deletes by WSUS's own threshold
+  (MS-WSUSAR 3.1.4.108: "SHOULD be 30 days ... a WSUS server configuration option") and date
+  column; where WSUS keeps that option and which column it tests are not public, so both live in
+  ``sim_meta`` (``obsolete_computer_days``, ``obsolete_computer_column``: ``LastSyncTime`` or the
+  dangerous alternative ``LastReportedStatusTime``).
+* **Faults** strike before a statement runs (deadlock, lock timeout, a link already down), during
+  it (a query timeout: a procedure's transaction stays open), or after it committed (``reply_lost``:
+  the link fails before the reply; ``timeout_after_commit``). A link failure ends the session.
+  One fault stream per file and plan in a process: a reconnect draws on, it does not replay the
+  seed. A test can mark one argument a procedure always fails on (``sim_meta``
+  ``poison:<procedure>:<argument>``), as a damaged update does, and make a named statement take
+  real time (``Connection.delays``) so a watchdog or a stop can cancel it.
 * **Errors** are pyodbc's (or look-alikes with pyodbc's class names when pyodbc cannot be
   imported): SQLSTATE in ``args[0]``, ``[SQLSTATE] [driver][SQL Server]text (native) (function)``
   in ``args[1]``.

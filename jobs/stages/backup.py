@@ -72,9 +72,12 @@ def prune(directory: str, database: str, keep: int) -> list[str]:
         return []
     name = file_stem(database)
     ours = sorted(
-        path
-        for path in folder.glob(f"{name}_*.bak")
-        if re.fullmatch(rf"{re.escape(name)}_\d{{8}}T\d{{6}}Z-[0-9a-f]{{6}}\.bak", path.name)
+        (
+            path
+            for path in folder.glob(f"{name}_*.bak")
+            if re.fullmatch(rf"{re.escape(name)}_\d{{8}}T\d{{6}}Z-[0-9a-f]{{6}}\.bak", path.name)
+        ),
+        key=lambda path: (path.stat().st_mtime, path.name),  # oldest first
     )
     removed = []
     for path in ours[:-keep]:

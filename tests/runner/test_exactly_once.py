@@ -358,6 +358,21 @@ def test_a_read_only_state_directory_is_named_not_called_corrupt(small_sim, tmp_
         state.chmod(0o700)
 
 
+def test_a_state_directory_this_user_cannot_write_is_named(tmp_path, monkeypatch):
+    import os
+
+    state = tmp_path / "locked-down"
+    StateStore(state).close()
+    real_access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: False if Path(path) == state else real_access(path, mode)
+    )
+    with pytest.raises(StateError) as caught:
+        StateStore(state)
+    assert "not writable by this user" in str(caught.value)
+    assert "corrupt" not in str(caught.value) and "move it aside" not in str(caught.value)
+
+
 def test_a_full_disk_mid_run_is_one_clear_line(small_sim, state_dir, monkeypatch):
     opened = StateStore.__init__
 
