@@ -1,6 +1,8 @@
 """Window throughput: items finished in a four-hour (virtual) window by the runner, versus one
 monolithic call that must finish inside the window or keeps nothing (the Server Cleanup Wizard's
-behaviour on a neglected server), on the same catalog and the same published cost model.
+behaviour on a neglected server), on the same catalog and the same published cost model; and the
+runner on a server without Microsoft's spDeleteUpdate change when it applies the change itself
+(``stages.delete_fix.apply``) before the cleanup.
 Usage: python bench/window.py [--updates 60000] [--window 240]
 """
 
@@ -31,14 +33,20 @@ def monolithic_seconds(obsolete: int, updates: int, fix: bool) -> float:
     return updates * COST["obsolete_scan_per_update"] + obsolete * per_item
 
 
-def scenario(root: Path, updates: int, window: float, fix: bool) -> dict[str, float]:
-    sim = root / f"susdb-{'fix' if fix else 'nofix'}.sqlite3"
+def scenario(
+    root: Path, updates: int, window: float, fix: bool, apply_fix: bool = False
+) -> dict[str, float]:
+    sim = root / f"susdb-{'fix' if fix else 'nofix'}-{apply_fix}.sqlite3"
     create(sim, preset_profile("neglected", updates=updates, seed=12, delete_fix=fix))
     connection = connect(sim)
     obsolete = len(connection.server.spGetObsoleteUpdatesToCleanup()[0].rows)
     connection.close()
     settings = Settings.model_validate(
-        {"backup": {"gate": "off"}, "targets": {"sim": {"kind": "simulator", "path": str(sim)}}}
+        {
+            "backup": {"gate": "off"},
+            "stages": {"delete_fix": {"apply": apply_fix}},
+            "targets": {"sim": {"kind": "simulator", "path": str(sim)}},
+        }
     )
     plan = build_plan(
         settings,
@@ -47,7 +55,7 @@ def scenario(root: Path, updates: int, window: float, fix: bool) -> dict[str, fl
         stages=["custom_indexes", "obsolete_updates"],
         max_duration_minutes=window,
     )
-    report = execute_plan(plan, root / f"state-{fix}")
+    report = execute_plan(plan, root / f"state-{fix}-{apply_fix}")
     ours = next(stage for stage in report.stages if stage["stage"] == "obsolete_updates")["done"]
     monolith_total = monolithic_seconds(obsolete, updates, fix)
     monolith = obsolete if monolith_total <= window * 60 else 0
@@ -71,12 +79,15 @@ def main() -> None:
     quiet_events()
     results = {}
     with tempfile.TemporaryDirectory() as directory:
-        for fix in (False, True):
-            name = "with_microsoft_fix" if fix else "without_microsoft_fix"
-            results[name] = scenario(Path(directory), args.updates, args.window, fix)
+        for name, fix, apply_fix in (
+            ("without_microsoft_fix", False, False),
+            ("with_microsoft_fix", True, False),
+            ("fix_applied_by_the_tool", False, True),
+        ):
+            results[name] = scenario(Path(directory), args.updates, args.window, fix, apply_fix)
             figures = results[name]
             print(
-                f"{name:22} backlog {figures['obsolete_backlog']:>6,}: runner {figures['runner_done_in_window']:>6,} "
+                f"{name:24} backlog {figures['obsolete_backlog']:>6,}: runner {figures['runner_done_in_window']:>6,} "
                 f"deleted in {args.window:g} min ({figures['runner_nights_to_clear']} night(s) to clear); "
                 f"monolithic call needs {figures['monolithic_call_hours']} h -> "
                 f"{figures['monolithic_done_in_window']:,} kept ({figures['monolithic_nights_to_clear']})"

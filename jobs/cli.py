@@ -141,6 +141,11 @@ def build_parser() -> Parser:
             help="drop the custom indexes this tool created",
         )
         sub.add_argument(
+            "--restore-delete-update",
+            action="store_true",
+            help="put back the spDeleteUpdate text this tool replaced (stages.delete_fix.apply)",
+        )
+        sub.add_argument(
             "--run-late",
             action="store_true",
             help="start even when the window (--until) has closed; --max-duration still applies",
@@ -359,6 +364,7 @@ def _run_request(args: argparse.Namespace) -> Any:
         max_duration_minutes=args.max_duration,
         remove_custom_indexes=args.remove_custom_indexes,
         run_late=args.run_late,
+        restore_delete_fix=args.restore_delete_update,
     )
 
 

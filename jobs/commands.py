@@ -38,6 +38,7 @@ class RunRequest:
     max_duration_minutes: float | None = None
     remove_custom_indexes: bool = False
     run_late: bool = False
+    restore_delete_fix: bool = False
 
     def plan(self, settings: Settings, target: str | None, *, dry_run: bool = False) -> Plan:
         return build_plan(
@@ -50,6 +51,7 @@ class RunRequest:
             max_duration_minutes=self.max_duration_minutes,
             remove_custom_indexes=self.remove_custom_indexes,
             run_late=self.run_late,
+            restore_delete_fix=self.restore_delete_fix,
         )
 
 

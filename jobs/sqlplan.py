@@ -24,7 +24,10 @@ def stage_statements(stage: str, settings: Settings) -> list[tuple[str, list[Any
             ("last_full_backup", []),
         ],
         "backup": [
-            ("backup_database", [settings.backup.path or "<backup.path>"]),
+            (
+                "backup_database",
+                [f"{settings.backup.directory or '<backup.directory>'}/<database>_<run ID>.bak"],
+            ),
             ("last_full_backup", []),
         ],
         "custom_indexes": [
@@ -70,11 +73,19 @@ def stage_statements(stage: str, settings: Settings) -> list[tuple[str, list[Any
             + ([("undeclined_update_categories", [])] if decline.rules else [])
             + [("decline_update", [PER_ITEM, "susdb-maint"])]
         ),
+        "delete_fix": [
+            ("delete_fix_rights", []),
+            ("delete_update_definition", []),
+            ("apply_delete_update_fix", [PER_ITEM]),
+        ],
         "obsolete_updates": [("obsolete_updates", []), ("delete_update", [PER_ITEM])],
         "compress": [("updates_to_compress", []), ("compress_update", [PER_ITEM])],
         "computers": [
-            ("computer_counts", [settings.stages.computers.inactive_days]),
+            ("begin_transaction", []),
+            ("computer_target_ids", []),
             ("cleanup_obsolete_computers", []),
+            ("computer_target_ids", []),
+            ("commit_transaction", []),
         ],
         "sync_history": [
             ("sync_history_backlog", [retention.retention_days]),

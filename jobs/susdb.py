@@ -173,6 +173,21 @@ class Susdb:
             "TABLE (", "TABLE("
         )
 
+    def delete_update_definition(self) -> str | None:
+        """spDeleteUpdate's text (None without VIEW DEFINITION on it)."""
+        value = self.executor.run("delete_update_definition").rows[0]["Definition"]
+        return None if value is None else str(value)
+
+    def delete_fix_rights(self) -> tuple[bool, bool]:
+        row = self.executor.run("delete_fix_rights").rows[0]
+        return bool(row["CanView"]), bool(row["CanAlter"])
+
+    def apply_delete_update_fix(self, expected: str) -> None:
+        self.executor.run("apply_delete_update_fix", [expected], timeout=120)
+
+    def restore_delete_update(self, original: str, expected_current: str) -> None:
+        self.executor.run("restore_delete_update", [original, expected_current], timeout=120)
+
     def permissions(self) -> dict[str, bool]:
         return {
             row["Permission"]: bool(row["Held"])

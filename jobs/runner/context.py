@@ -54,6 +54,7 @@ class RunContext:
         default_factory=lambda: {"refuse_destructive": GATE_NOT_PASSED}
     )  # what preflight found, for later stages
     remove_custom_indexes: bool = False
+    restore_delete_fix: bool = False
     progress: Any = None  # a StageProgress on an interactive terminal
     lock: Any = None  # the TargetLock: checked before every batch
 

@@ -20,6 +20,7 @@ class Plan:
     until: time | None = None
     max_duration_minutes: float | None = None
     remove_custom_indexes: bool = False
+    restore_delete_fix: bool = False
     default_timeout: int | None = None
     stage_budgets: dict[str, float] = field(default_factory=dict)  # minutes per stage
     count_obsolete_kpi: bool = False  # run the full obsolete scan for the before/after KPIs
@@ -118,6 +119,7 @@ def build_plan(
     max_duration_minutes: float | None = None,
     remove_custom_indexes: bool = False,
     run_late: bool = False,
+    restore_delete_fix: bool = False,
 ) -> Plan:
     endpoint = choose_target(settings, target)
     profiles = settings.effective_profiles()
@@ -145,6 +147,16 @@ def build_plan(
         }
     if remove_custom_indexes and "custom_indexes" not in chosen:
         chosen.insert(1 if chosen and chosen[0] == "preflight" else 0, "custom_indexes")
+    if restore_delete_fix:
+        # Taking Microsoft's change back is a run of its own: preflight (the gate), then that.
+        chosen = ["preflight", "delete_fix"]
+    elif (
+        settings.stages.delete_fix.apply
+        and "obsolete_updates" in chosen
+        and "delete_fix" not in chosen
+    ):
+        # Opt-in: right before the cleanup it speeds up.
+        chosen.insert(chosen.index("obsolete_updates"), "delete_fix")
     if "preflight" not in chosen and any(
         stage in chosen for stage in (*DESTRUCTIVE_STAGES, "reindex")
     ):
@@ -167,4 +179,5 @@ def build_plan(
         stage_budgets=budgets,
         window_start=profile_start or window.start,
         run_late=run_late,
+        restore_delete_fix=restore_delete_fix,
     )

@@ -234,7 +234,8 @@ def _open(
             now=identity.describe(),
             action="this database's own queues are used; the other database's wait for it",
         )
-    for abandoned in store.bind_run(run_id, identity.key, identity.describe()):
+    bound = store.bind_run(run_id, identity.key, identity.describe(), lock_held=lock is not None)
+    for abandoned in bound:
         log.warning("run.abandoned", abandoned_run_id=abandoned, reason="it never finished")
     ctx = RunContext(
         run_id=run_id,
@@ -247,6 +248,7 @@ def _open(
         dry_run=plan.dry_run,
         stop=stop,
         remove_custom_indexes=plan.remove_custom_indexes,
+        restore_delete_fix=plan.restore_delete_fix,
         progress=None if plan.dry_run else progress.for_run(),
         lock=lock,
     )

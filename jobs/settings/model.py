@@ -19,6 +19,7 @@ StageName = Literal[
     "custom_indexes",
     "reindex",
     "decline",
+    "delete_fix",
     "obsolete_updates",
     "compress",
     "computers",
@@ -29,7 +30,7 @@ StageName = Literal[
 ]
 STAGE_NAMES: tuple[str, ...] = typing.get_args(StageName)
 DESTRUCTIVE_STAGES = frozenset(
-    {"decline", "obsolete_updates", "compress", "computers", "sync_history"}
+    {"decline", "delete_fix", "obsolete_updates", "compress", "computers", "sync_history"}
 )
 
 WID_PIPE = r"np:\\.\pipe\MICROSOFT##WID\tsql\query"
@@ -472,6 +473,17 @@ class DeclineSettings(Section):
         return [value.strip().strip("{}").upper() for value in values]
 
 
+class DeleteFixSettings(Section):
+    apply: bool = doc(
+        "Apply Microsoft's published spDeleteUpdate change (a primary key on its table variable; "
+        "each delete then takes about a second instead of tens) before the obsolete cleanup, when "
+        "the procedure's text is WSUS's original and the backup gate passed; the original text is "
+        "kept and `run --restore-delete-update` puts it back.",
+        False,
+        default=False,
+    )
+
+
 class ObsoleteUpdateSettings(Section):
     statement_timeout_seconds: int = doc(
         "Seconds allowed for one spDeleteUpdate call.", 900, default=900, ge=0
@@ -568,6 +580,11 @@ class StageSettings(Section):
         "statistics stage.", None, default_factory=StatisticsSettings
     )
     decline: DeclineSettings = doc("decline stage.", None, default_factory=DeclineSettings)
+    delete_fix: DeleteFixSettings = doc(
+        "delete_fix stage: Microsoft's spDeleteUpdate change, opt-in.",
+        None,
+        default_factory=DeleteFixSettings,
+    )
     obsolete_updates: ObsoleteUpdateSettings = doc(
         "obsolete_updates stage.", None, default_factory=ObsoleteUpdateSettings
     )

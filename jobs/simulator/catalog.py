@@ -85,6 +85,7 @@ class Profile:
     neglected: bool = False
     replica: bool = False
     delete_fix: bool = True
+    delete_update_text: str = "original"  # without the fix: "original" or "unknown"
     custom_indexes: bool = False
     backup_age_hours: float | None = 4.0
 
@@ -708,9 +709,8 @@ def _write_server_objects(
             "INSERT INTO sim_index VALUES ('tbRevisionSupersedesUpdate', 3, 'nclSupercededUpdateID', "
             "'NONCLUSTERED', 'SupersededUpdateID', 0, 1, 98, 24)"
         )
-    definition = (
-        schema.SPDELETEUPDATE_FIXED if profile.delete_fix else schema.SPDELETEUPDATE_ORIGINAL
-    )
+    texts = schema.spdeleteupdate_texts()
+    definition = texts["fixed"] if profile.delete_fix else texts[profile.delete_update_text]
     connection.execute(
         "INSERT INTO sim_object_definition VALUES ('dbo.spDeleteUpdate', ?)", (definition,)
     )

@@ -302,10 +302,12 @@ class Connection:
         """Undo what the batch did, except a transaction a cancelled procedure left open."""
         if not self.db.in_transaction:
             return
-        cancelled = isinstance(error, _DRIVER.Error) and _is_cancel(error)
-        if cancelled and self._procedures_opened:
-            # The attention aborted the batch inside a procedure's own transaction: its work stays,
-            # uncommitted and locked, and @@TRANCOUNT stays up (XACT_ABORT is OFF by default).
+        interrupted = isinstance(error, _DRIVER.Error) and _leaves_transaction_open(error)
+        if interrupted and self._procedures_opened:
+            # An attention (a query timeout, a cancel) or a lock timeout aborted the batch inside a
+            # procedure's own transaction: its work stays, uncommitted and locked, and @@TRANCOUNT
+            # stays up (XACT_ABORT is OFF by default; whether each WSUS procedure's own error
+            # handling catches a lock timeout is not public, so the simulator assumes it does not).
             self.trancount += self._procedures_opened
             self._persist_clock()
             self.db.execute("RELEASE sim_batch")
@@ -502,10 +504,11 @@ TRANSACTIONAL_PROCEDURES = frozenset(
 _TRANCOUNT = re.compile(r"^SELECT @@TRANCOUNT(?: AS \[?(\w+)\]?)?$", re.I)
 
 
-def _is_cancel(error: BaseException) -> bool:
-    """A query timeout or a cancel: the client's attention reached the server mid-batch."""
+def _leaves_transaction_open(error: BaseException) -> bool:
+    """A query timeout or a cancel (the client's attention reached the server mid-batch), or a
+    lock timeout (error 1222 aborts the statement, not the transaction)."""
     text = " ".join(str(argument) for argument in error.args)
-    return "[HYT00]" in text or "[HY008]" in text
+    return "[HYT00]" in text or "[HY008]" in text or "(1222)" in text
 
 
 def ensure_identity(db: sqlite3.Connection) -> None:

@@ -144,7 +144,7 @@ def server_error(text: str, native: int = 50000, sqlstate: str = "42000") -> Exc
 # execution) or the client's timeout fired just as it finished.
 FAULT_TIMING: dict[str, str] = {
     "deadlock": "before",
-    "lock_timeout": "before",
+    "lock_timeout": "during",  # inside a procedure's own transaction, it stays open
     "link_failure": "before",
     "login_failed": "before",
     "permission_denied": "before",

@@ -349,17 +349,30 @@ BASE_INDEXES = (
     ("tbComputerTarget", 1, "PK__tbComputerTarget", "CLUSTERED", "TargetID", 400),
 )
 
+
 # Microsoft's spDeleteUpdate before and after the fix in "The spDeleteUpdate stored procedure runs
 # slowly": the only difference that matters to detection is the table variable's primary key.
-SPDELETEUPDATE_ORIGINAL = (
-    "CREATE PROCEDURE [dbo].[spDeleteUpdate] @localUpdateID int AS\n"
-    "SET NOCOUNT ON\nBEGIN TRANSACTION\nSAVE TRANSACTION DeleteUpdate\n"
-    "DECLARE @retcode INT\nDECLARE @revisionID INT\n"
-    "DECLARE @revisionList TABLE(RevisionID INT)\n-- (body abridged by the simulator)\n"
-)
-SPDELETEUPDATE_FIXED = SPDELETEUPDATE_ORIGINAL.replace(
-    "TABLE(RevisionID INT)", "TABLE(RevisionID INT PRIMARY KEY)"
-)
+def spdeleteupdate_texts() -> dict[str, str]:
+    """dbo.spDeleteUpdate as OBJECT_DEFINITION shows it. ``fixed``: Microsoft's published body
+    ("The spDeleteUpdate stored procedure runs slowly"); ``original``: the same without the
+    primary key, which is what the article says WSUS ships (its exact text is not public);
+    ``unknown``: a build whose text differs, the alternative a tool must stay safe under."""
+    import re
+
+    from jobs.db.catalog import statement
+
+    literal = re.search(
+        r"DECLARE @fixed nvarchar\(max\) = N'((?:[^']|'')*)';",
+        statement("apply_delete_update_fix").text,
+        re.S,
+    )
+    assert literal is not None
+    fixed = literal.group(1).replace("''", "'").replace("ALTER PROCEDURE", "CREATE PROCEDURE", 1)
+    original = fixed.replace("TABLE(RevisionID INT PRIMARY KEY)", "TABLE(RevisionID INT)")
+    unknown = original.replace(
+        "SET NOCOUNT ON", "SET NOCOUNT ON\nSET LOCK_TIMEOUT 600000 -- a later build's addition"
+    )
+    return {"fixed": fixed, "original": original, "unknown": unknown}
 
 
 def create(connection: sqlite3.Connection) -> None:

@@ -77,12 +77,77 @@ def last_full_backup(server: Server, params: list[Any]) -> tuple[list[ResultSet]
     return one(["LastBackupUtc"], (value,)), 0.0
 
 
+def _denied(server: Server, permission: str) -> bool:
+    return bool(server.scalar("SELECT 1 FROM sim_meta WHERE key = ?", (f"deny:{permission}",)))
+
+
 @handles("delete_update_definition")
 def delete_update_definition(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
+    # OBJECT_DEFINITION returns NULL when the caller lacks VIEW DEFINITION (Microsoft's
+    # OBJECT_DEFINITION documentation: "NULL ... if the caller does not have permission").
+    if _denied(server, "VIEW DEFINITION dbo.spDeleteUpdate"):
+        return one(["Definition"], (None,)), 0.0
     value = server.scalar(
         "SELECT definition FROM sim_object_definition WHERE name = 'dbo.spDeleteUpdate'"
     )
     return one(["Definition"], (value,)), 0.0
+
+
+@handles("delete_fix_rights")
+def delete_fix_rights(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
+    return one(
+        ["CanView", "CanAlter"],
+        (
+            0 if _denied(server, "VIEW DEFINITION dbo.spDeleteUpdate") else 1,
+            0 if _denied(server, "ALTER dbo.spDeleteUpdate") else 1,
+        ),
+    ), 0.0
+
+
+def _replace_procedure(server: Server, expected: Any, text: str, refusal: str) -> None:
+    """ALTER PROCEDURE inside the statement's own transaction, refused when the text moved."""
+    if _denied(server, "ALTER dbo.spDeleteUpdate"):
+        raise server_error(
+            "Cannot alter the procedure 'spDeleteUpdate', because it does not exist or you do "
+            "not have permission.",
+            native=15151,
+        )
+    current = server.scalar(
+        "SELECT definition FROM sim_object_definition WHERE name = 'dbo.spDeleteUpdate'"
+    )
+    if current != expected:
+        raise server_error(refusal)
+    stored = re.sub(r"^\s*ALTER\s+PROCEDURE", "CREATE PROCEDURE", text, count=1, flags=re.I)
+    server.db.execute(
+        "UPDATE sim_object_definition SET definition = ? WHERE name = 'dbo.spDeleteUpdate'",
+        (stored,),
+    )
+
+
+@handles("apply_delete_update_fix")
+def apply_delete_update_fix(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
+    from jobs.simulator.schema import spdeleteupdate_texts
+
+    (expected,) = params
+    _replace_procedure(
+        server,
+        expected,
+        spdeleteupdate_texts()["fixed"],
+        "spDeleteUpdate changed while susdb-maint was about to replace it; nothing was changed",
+    )
+    return [ResultSet()], server.charge(0.05)
+
+
+@handles("restore_delete_update")
+def restore_delete_update(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
+    original, expected = params
+    _replace_procedure(
+        server,
+        expected,
+        str(original),
+        "spDeleteUpdate is not the text susdb-maint put there; nothing was changed",
+    )
+    return [ResultSet()], server.charge(0.05)
 
 
 @handles("check_permissions")

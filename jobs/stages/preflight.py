@@ -10,6 +10,7 @@ from __future__ import annotations
 from jobs import events
 from jobs.errors import DatabaseError
 from jobs.runner.context import WAY_OUT, RunContext, StageOutcome
+from jobs.stages import delete_fix
 
 log = events.get_logger("susdb_maint.stages.preflight")
 DELETE_FIX_ARTICLE = (
@@ -51,6 +52,14 @@ def run(ctx: RunContext) -> StageOutcome:
             "preflight.delete_fix_missing",
             article=DELETE_FIX_ARTICLE,
             impact="spDeleteUpdate may take tens of seconds per update",
+            remedy="stages.delete_fix.apply = true applies it (after the backup gate)",
+        )
+    if delete_fix.replaced_since_applied(ctx):
+        log.warning(
+            "preflight.delete_fix_replaced",
+            impact="spDeleteUpdate no longer holds the change susdb-maint applied: a WSUS "
+            "update may have replaced it",
+            remedy="stages.delete_fix.apply applies it again; the saved original is kept",
         )
     missing = [name for name, held in susdb.permissions().items() if not held]
     for name in missing:

@@ -148,6 +148,17 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (build_id, item_key)
     ) WITHOUT ROWID;
     """,
+    # 3: the texts of WSUS procedures this tool replaced, so they can be put back
+    """
+    CREATE TABLE procedure_originals (
+        database_id TEXT NOT NULL,
+        procedure TEXT NOT NULL,
+        original_text TEXT NOT NULL,
+        replaced_at TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        PRIMARY KEY (database_id, procedure)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 ACTIVE = ("pending", "in_flight", "failed")
@@ -375,15 +386,19 @@ class StateStore:
                 (run_id, target, profile, int(dry_run), _now()),
             )
 
-    def bind_run(self, run_id: str, database_id: str, database_name: str) -> list[str]:
-        """Record which database a run works on; mark runs on it that died without finishing
-        (SIGKILL, power loss) as abandoned; return their IDs. Called with the target lock held,
-        so no other real run on this database can be alive."""
+    def bind_run(
+        self, run_id: str, database_id: str, database_name: str, *, lock_held: bool = True
+    ) -> list[str]:
+        """Record which database a run works on. With the target lock held (no other real run on
+        this database can be alive), mark runs on it that died without finishing (SIGKILL, power
+        loss) as abandoned and return their IDs."""
         with self.transaction():
             self.db.execute(
                 "UPDATE runs SET database_id = ?, database_name = ? WHERE run_id = ?",
                 (database_id, database_name, run_id),
             )
+            if not lock_held:
+                return []
             abandoned = [
                 row[0]
                 for row in self.db.execute(
@@ -827,6 +842,29 @@ class StateStore:
             )
             columns = [column[0] for column in cursor.description]
             return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+    def save_original(self, database: str, procedure: str, text: str, run_id: str) -> None:
+        """Keep a procedure's text before the tool replaces it (the first original is kept)."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO procedure_originals VALUES (?, ?, ?, ?, ?)",
+                (database, procedure, text, _now(), run_id),
+            )
+
+    def original_of(self, database: str, procedure: str) -> str | None:
+        with self.reading():
+            row = self.db.execute(
+                "SELECT original_text FROM procedure_originals WHERE database_id = ? AND procedure = ?",
+                (database, procedure),
+            ).fetchone()
+        return row[0] if row else None
+
+    def forget_original(self, database: str, procedure: str) -> None:
+        with self.transaction():
+            self.db.execute(
+                "DELETE FROM procedure_originals WHERE database_id = ? AND procedure = ?",
+                (database, procedure),
+            )
 
     def prune(self, history_days: float, declines_days: float) -> dict[str, int]:
         """Drop run history older than ``history_days`` and decline history older than

@@ -41,6 +41,8 @@ SKIP_RUNNING = {
     "begin_transaction",  # a transaction of the computers guard: run by the nightly profile
     "commit_transaction",
     "cleanup_obsolete_computers",
+    "apply_delete_update_fix",  # they change a WSUS procedure: tests/stages/test_delete_fix.py
+    "restore_delete_update",
 }  # they run inside the nightly profile below
 
 

@@ -152,3 +152,13 @@ def test_a_run_killed_outright_is_marked_abandoned_by_the_next_run(small_sim, st
     (abandoned,) = event_log.named("run.abandoned")
     assert abandoned["abandoned_run_id"] == "20260101T000000Z-dead00"
     assert abandoned["run_id"] == second.run_id
+
+
+def test_a_plan_never_marks_a_run_in_progress_abandoned(small_sim, state_dir):
+    settings = settings_for(small_sim, backup={"gate": "off"})
+    first = run(settings, state_dir, stages=["health"])
+    store = StateStore(state_dir)
+    store.start_run("20260101T000000Z-alive0", "sim", "nightly", False)
+    store.bind_run("20260101T000000Z-alive0", store.run(first.run_id)["database_id"], "same")
+    run(settings, state_dir, stages=["decline"], dry_run=True)  # a plan takes no lock
+    assert store.run("20260101T000000Z-alive0")["status"] == "running"

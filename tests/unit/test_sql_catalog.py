@@ -95,10 +95,16 @@ def test_a_file_without_a_name_is_rejected():
         parse_statement("SELECT 1;", "x.sql")
 
 
+# These execute a whole procedure text, not a statement built from names: Microsoft's published
+# body (a constant in the file), or the original text the delete_fix stage saved, which it executes
+# only when its fingerprint is WSUS's original (tests/stages/test_delete_fix.py).
+WHOLE_PROCEDURE_TEXTS = {"apply_delete_update_fix", "restore_delete_update"}
+
+
 def test_identifiers_reach_dynamic_sql_only_through_quotename():
     for name, statement in CATALOG.items():
         code = code_of(statement.text)
-        if "sp_executesql" in code:
+        if "sp_executesql" in code and name not in WHOLE_PROCEDURE_TEXTS:
             built = re.findall(r"@sql(?:\s+nvarchar\(max\))?\s*=(.*?);", statement.text, re.S)
             assert built, name
             for expression in built:

@@ -1,0 +1,159 @@
+"""Microsoft's spDeleteUpdate change, applied on request and taken back on request.
+
+Without it each ``spDeleteUpdate`` takes tens of seconds ("The spDeleteUpdate stored procedure
+runs slowly", Microsoft), so a neglected server needs weeks of nights to clear its obsolete
+updates. With ``stages.delete_fix.apply = true`` this stage applies Microsoft's published text,
+but only:
+
+* after the backup gate passed (it is a destructive stage);
+* when the procedure's current text is one this tool knows (its normalised fingerprint is that of
+  WSUS's original, as Microsoft's article implies it: the published text without the primary
+  key); any other text (a later WSUS build, a local change) is left alone;
+* with VIEW DEFINITION and ALTER on the procedure, and never on a replica;
+* in its own transaction, which checks again that the text did not change in between.
+
+The original text is kept in the state store, and ``run --restore-delete-update`` puts it back
+(only while the procedure still holds the text this tool put there). A WSUS update may replace the
+procedure again: preflight notices and says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import cache
+
+from jobs import events
+from jobs.db.catalog import statement
+from jobs.runner.context import RunContext, StageOutcome
+
+log = events.get_logger("susdb_maint.stages.delete_fix")
+PROCEDURE = "dbo.spDeleteUpdate"
+_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
+_HEADER = re.compile(r"^(?:CREATE\s+OR\s+ALTER|CREATE|ALTER)\s+PROC(?:EDURE)?\b", re.I)
+_FIXED_LITERAL = re.compile(r"DECLARE @fixed nvarchar\(max\) = N'((?:[^']|'')*)';", re.S)
+
+
+def normalized(text: str) -> str:
+    """The text with comments, brackets, letter case, white space and CREATE/ALTER set aside."""
+    text = _COMMENTS.sub(" ", text)
+    text = " ".join(text.replace("[", "").replace("]", "").split()).upper()
+    return _HEADER.sub("PROCEDURE", text, count=1)
+
+
+def fingerprint(text: str) -> str:
+    return hashlib.sha256(normalized(text).encode()).hexdigest()[:16]
+
+
+@cache
+def published_fix() -> str:
+    """Microsoft's published body, as ``sql/apply_delete_update_fix.sql`` sends it."""
+    match = _FIXED_LITERAL.search(statement("apply_delete_update_fix").text)
+    assert match, "apply_delete_update_fix.sql must hold the published body in @fixed"
+    return match.group(1).replace("''", "'")
+
+
+@cache
+def known_originals() -> frozenset[str]:
+    """WSUS's own text as the article describes it: the published one without the primary key."""
+    original = published_fix().replace("TABLE(RevisionID INT PRIMARY KEY)", "TABLE(RevisionID INT)")
+    return frozenset({fingerprint(original)})
+
+
+def state_of(text: str | None) -> str:
+    """``fixed``, ``original``, ``unknown`` (a text this tool does not know) or ``unreadable``."""
+    if text is None:
+        return "unreadable"
+    if fingerprint(text) == fingerprint(published_fix()):
+        return "fixed"
+    return "original" if fingerprint(text) in known_originals() else "unknown"
+
+
+def as_alter(text: str) -> str:
+    """A stored CREATE PROCEDURE text as the ALTER PROCEDURE that puts it back."""
+    return _HEADER.sub("ALTER PROCEDURE", text.lstrip(), count=1)
+
+
+def run(ctx: RunContext) -> StageOutcome:
+    if ctx.restore_delete_fix:
+        return restore(ctx)
+    if not ctx.settings.stages.delete_fix.apply:
+        return StageOutcome(status="skipped", reason="off: stages.delete_fix.apply is false")
+    refusal = _refusal(ctx)
+    if refusal is not None:
+        return refusal
+    text = ctx.susdb.delete_update_definition()
+    state = state_of(text)
+    if state == "fixed":
+        return StageOutcome(status="skipped", reason="already applied")
+    if state != "original" or text is None:
+        return StageOutcome(
+            status="refused",
+            reason=f"spDeleteUpdate's text is not one susdb-maint knows (fingerprint "
+            f"{fingerprint(text or '')}): it was left unchanged",
+        )
+    if ctx.dry_run:
+        return StageOutcome(status="planned", detail={"fingerprint": fingerprint(text)})
+    ctx.store.save_original(ctx.database, PROCEDURE, text, ctx.run_id)
+    ctx.susdb.apply_delete_update_fix(text)
+    ctx.facts["delete_fix"] = True
+    log.info("delete_fix.applied", procedure=PROCEDURE, original_fingerprint=fingerprint(text))
+    return StageOutcome(done=1, detail={"original_fingerprint": fingerprint(text)})
+
+
+def restore(ctx: RunContext) -> StageOutcome:
+    saved = ctx.store.original_of(ctx.database, PROCEDURE)
+    if saved is None:
+        return StageOutcome(
+            status="refused",
+            reason="susdb-maint never changed spDeleteUpdate on this database: nothing to put back",
+        )
+    if state_of(saved) != "original":
+        # Only a text that was WSUS's original when it was saved is ever executed.
+        return StageOutcome(
+            status="refused",
+            reason="the saved spDeleteUpdate text is not WSUS's original (the state store was "
+            "changed?): it is not executed",
+        )
+    refusal = _refusal(ctx)
+    if refusal is not None:
+        return refusal
+    current = ctx.susdb.delete_update_definition()
+    if state_of(current) != "fixed" or current is None:
+        return StageOutcome(
+            status="refused",
+            reason="spDeleteUpdate no longer holds the text susdb-maint put there (a WSUS update "
+            "may have replaced it): it was left unchanged",
+        )
+    if ctx.dry_run:
+        return StageOutcome(status="planned", detail={"restore": True})
+    ctx.susdb.restore_delete_update(as_alter(saved), current)
+    ctx.store.forget_original(ctx.database, PROCEDURE)
+    ctx.facts["delete_fix"] = False
+    log.info("delete_fix.restored", procedure=PROCEDURE, fingerprint=fingerprint(saved))
+    return StageOutcome(done=1, detail={"restored_fingerprint": fingerprint(saved)})
+
+
+def _refusal(ctx: RunContext) -> StageOutcome | None:
+    if ctx.facts.get("replica"):
+        return StageOutcome(
+            status="refused", reason="replica: spDeleteUpdate is not changed on a replica server"
+        )
+    can_view, can_alter = ctx.susdb.delete_fix_rights()
+    if not can_view:
+        return StageOutcome(
+            status="refused",
+            reason="cannot read spDeleteUpdate's text: the login lacks VIEW DEFINITION on it",
+        )
+    if not can_alter:
+        return StageOutcome(
+            status="refused", reason="the login lacks ALTER on dbo.spDeleteUpdate (db_owner has it)"
+        )
+    return None
+
+
+def replaced_since_applied(ctx: RunContext) -> bool:
+    """True when this tool applied the change here and the procedure no longer holds it."""
+    if not ctx.database or ctx.store.original_of(ctx.database, PROCEDURE) is None:
+        return False
+    return state_of(ctx.susdb.delete_update_definition()) != "fixed"

@@ -1,0 +1,175 @@
+"""Microsoft's spDeleteUpdate change: applied only on request, only on a text this tool knows, only
+after the backup gate, never on a replica or without the rights; and put back on request."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from jobs.exit_codes import ExitCode
+from jobs.simulator import create
+from jobs.simulator.catalog import preset_profile
+from jobs.simulator.schema import spdeleteupdate_texts
+from jobs.stages import delete_fix
+from tests.helpers import query, run, settings_for
+
+APPLY = {"delete_fix": {"apply": True}}
+
+
+def definition(path: Path) -> str:
+    return query(
+        path, "SELECT definition FROM sim_object_definition WHERE name = 'dbo.spDeleteUpdate'"
+    )[0][0]
+
+
+def deny(path: Path, *permissions: str) -> None:
+    db = sqlite3.connect(path)
+    db.executemany(
+        "INSERT INTO sim_meta VALUES (?, ?)", [(f"deny:{name}", name) for name in permissions]
+    )
+    db.commit()
+    db.close()
+
+
+def test_the_fix_is_applied_before_the_cleanup_and_clears_a_backlog_in_one_window(
+    neglected_sim, state_dir, event_log
+):
+    assert delete_fix.state_of(definition(neglected_sim)) == "original"
+    settings = settings_for(neglected_sim, backup={"gate": "off"}, stages=APPLY)
+    report = run(
+        settings,
+        state_dir,
+        stages=["custom_indexes", "obsolete_updates"],
+        max_duration_minutes=240,
+    )
+    names = [stage["stage"] for stage in report.stages]
+    assert names.index("delete_fix") == names.index("obsolete_updates") - 1
+    assert report.exit_code == ExitCode.OK, report.stages
+    assert delete_fix.state_of(definition(neglected_sim)) == "fixed"
+    assert report.stages[-1]["remaining"] == 0  # the whole backlog in one four-hour window
+    assert event_log.named("delete_fix.applied")
+
+
+def test_without_the_setting_nothing_is_changed(neglected_sim, state_dir):
+    before = definition(neglected_sim)
+    report = run(
+        settings_for(neglected_sim, backup={"gate": "off"}),
+        state_dir,
+        stages=["obsolete_updates"],
+        max_duration_minutes=60,
+    )
+    assert "delete_fix" not in [stage["stage"] for stage in report.stages]
+    assert definition(neglected_sim) == before
+
+
+def test_an_unknown_text_is_left_alone(tmp_path, state_dir):
+    sim = tmp_path / "unknown.sqlite3"
+    create(
+        sim,
+        preset_profile("small", seed=5, delete_fix=False, delete_update_text="unknown"),
+    )
+    before = definition(sim)
+    report = run(
+        settings_for(sim, backup={"gate": "off"}, stages=APPLY),
+        state_dir,
+        stages=["delete_fix"],
+    )
+    assert report.exit_code == ExitCode.REFUSED
+    assert "not one susdb-maint knows" in report.stages[-1]["reason"]
+    assert definition(sim) == before
+
+
+def test_refused_on_a_replica_without_rights_and_without_a_backup(tmp_path, state_dir):
+    replica = tmp_path / "replica.sqlite3"
+    create(replica, preset_profile("small", seed=6, delete_fix=False, replica=True))
+    refused = run(
+        settings_for(replica, backup={"gate": "off"}, stages=APPLY),
+        state_dir,
+        stages=["delete_fix"],
+    )
+    assert refused.stages[-1]["status"] == "refused" and "replica" in refused.stages[-1]["reason"]
+
+    for permission, words in (
+        ("ALTER dbo.spDeleteUpdate", "lacks ALTER"),
+        ("VIEW DEFINITION dbo.spDeleteUpdate", "VIEW DEFINITION"),
+    ):
+        sim = tmp_path / f"{permission.split()[0]}.sqlite3"
+        create(sim, preset_profile("small", seed=7, delete_fix=False))
+        deny(sim, permission)
+        report = run(
+            settings_for(sim, backup={"gate": "off"}, stages=APPLY),
+            state_dir,
+            stages=["delete_fix"],
+        )
+        assert report.exit_code == ExitCode.REFUSED and words in report.stages[-1]["reason"]
+        assert delete_fix.state_of(spdeleteupdate_texts()["original"]) == "original"
+        assert definition(sim) == spdeleteupdate_texts()["original"]
+
+    stale = tmp_path / "stale.sqlite3"
+    create(stale, preset_profile("small", seed=8, delete_fix=False, backup_age_hours=None))
+    gated = run(settings_for(stale, stages=APPLY), state_dir, stages=["delete_fix"])
+    assert gated.stages[-1]["status"] == "refused" and "backup" in gated.stages[-1]["reason"]
+    assert definition(stale) == spdeleteupdate_texts()["original"]
+
+
+def test_restore_puts_the_original_text_back_exactly(tmp_path, state_dir):
+    sim = tmp_path / "s.sqlite3"
+    create(sim, preset_profile("small", seed=9, delete_fix=False))
+    original = definition(sim)
+    settings = settings_for(sim, backup={"gate": "off"}, stages=APPLY)
+    assert run(settings, state_dir, stages=["delete_fix"]).exit_code == ExitCode.OK
+    assert definition(sim) != original
+    restored = run(settings, state_dir, stages=["preflight"], restore_delete_fix=True)
+    assert restored.exit_code == ExitCode.OK, restored.stages
+    assert definition(sim) == original
+    again = run(settings, state_dir, stages=["preflight"], restore_delete_fix=True)
+    assert (
+        again.exit_code == ExitCode.REFUSED and "nothing to put back" in again.stages[-1]["reason"]
+    )
+
+
+def test_a_wsus_update_that_replaced_the_procedure_is_noticed_and_never_overwritten(
+    tmp_path, state_dir, event_log
+):
+    sim = tmp_path / "s.sqlite3"
+    create(sim, preset_profile("small", seed=10, delete_fix=False))
+    settings = settings_for(sim, backup={"gate": "off"}, stages=APPLY)
+    run(settings, state_dir, stages=["delete_fix"])
+    db = sqlite3.connect(sim)  # a WSUS update replaces the procedure with a build of its own
+    db.execute(
+        "UPDATE sim_object_definition SET definition = ? WHERE name = 'dbo.spDeleteUpdate'",
+        (spdeleteupdate_texts()["unknown"],),
+    )
+    db.commit()
+    db.close()
+    restore = run(settings, state_dir, stages=["preflight"], restore_delete_fix=True)
+    assert event_log.named("preflight.delete_fix_replaced")
+    assert (
+        restore.exit_code == ExitCode.REFUSED and "no longer holds" in restore.stages[-1]["reason"]
+    )
+    assert definition(sim) == spdeleteupdate_texts()["unknown"]
+
+
+def test_fingerprints_ignore_comments_case_brackets_and_create_or_alter():
+    fixed = spdeleteupdate_texts()["fixed"]
+    variant = "/* header */\n" + fixed.replace(
+        "CREATE PROCEDURE [dbo].[spDeleteUpdate]", "alter procedure dbo.spDeleteUpdate"
+    )
+    assert delete_fix.fingerprint(variant) == delete_fix.fingerprint(fixed)
+    assert delete_fix.state_of(variant) == "fixed"
+    assert delete_fix.state_of(spdeleteupdate_texts()["unknown"]) == "unknown"
+    assert delete_fix.state_of(None) == "unreadable"
+
+
+def test_a_saved_text_that_is_not_wsus_original_is_never_executed(tmp_path, state_dir):
+    sim = tmp_path / "s.sqlite3"
+    create(sim, preset_profile("small", seed=11, delete_fix=False))
+    settings = settings_for(sim, backup={"gate": "off"}, stages=APPLY)
+    run(settings, state_dir, stages=["delete_fix"])
+    db = sqlite3.connect(state_dir / "state.sqlite3")
+    db.execute("UPDATE procedure_originals SET original_text = 'DROP TABLE dbo.tbUpdate'")
+    db.commit()
+    db.close()
+    report = run(settings, state_dir, stages=["preflight"], restore_delete_fix=True)
+    assert report.exit_code == ExitCode.REFUSED and "not executed" in report.stages[-1]["reason"]
+    assert delete_fix.state_of(definition(sim)) == "fixed"
