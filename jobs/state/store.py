@@ -245,6 +245,8 @@ class StateStore:
                 f"{self.path}: no state file yet (nothing has run with this state directory)"
             )
         self._check_usable(read_only)
+        if not read_only and not self.path.exists():
+            self._create()
         try:
             self.db = sqlite3.connect(
                 self.path, isolation_level=None, timeout=BUSY_POLL_SECONDS, check_same_thread=False
@@ -307,6 +309,28 @@ class StateStore:
                 f"{directory}: the state directory is not writable by this user (SQLite needs to "
                 "create its -wal and -shm files there); fix its rights or choose another --state-dir"
             )
+
+    def _create(self) -> None:
+        """Create the file whole, then link it into place: another process starting at the same
+        moment never sees a half-made (empty) file, and neither replaces the other's."""
+        import os
+        import secrets
+
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        try:
+            self.db = sqlite3.connect(temporary, isolation_level=None)
+            try:
+                self._migrate(0)
+            finally:
+                self.db.close()
+            try:
+                os.link(temporary, self.path)
+            except FileExistsError:
+                pass  # another process made it first: use theirs
+        except (OSError, sqlite3.Error) as error:
+            raise StateError(f"{self.path}: cannot create the state store ({error})") from None
+        finally:
+            temporary.unlink(missing_ok=True)
 
     def _migrate(self, current: int) -> None:
         for version in range(current, SCHEMA_VERSION):

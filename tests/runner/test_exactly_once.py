@@ -426,3 +426,22 @@ def test_sighup_stops_a_run_like_sigterm(small_sim, tmp_path):
     assert '"signal": "SIGHUP"' in stderr
     finish = next(json.loads(line) for line in stderr.splitlines() if '"run.finish"' in line)
     assert finish["status"] == "partial"
+
+
+def test_two_processes_creating_the_state_store_at_once_both_open_it(tmp_path):
+    for attempt in range(20):
+        state = tmp_path / f"s{attempt}"
+        errors: list[BaseException] = []
+
+        def open_store(state: Path = state, errors: list[BaseException] = errors) -> None:
+            try:
+                StateStore(state).close()
+            except BaseException as error:  # any failure fails the test
+                errors.append(error)
+
+        workers = [threading.Thread(target=open_store) for _ in range(3)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert not errors, errors
