@@ -23,12 +23,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from jobs.db.splitter import Batch, split_batches
+from jobs.db.tsql import Batch, count_markers, split_batches
 
 _HEADER = re.compile(r"^--\s*(name|summary|params|returns|effect):\s?(.*)$")
 _CONTINUATION = re.compile(r"^--\s{2,}(.*)$")
 _PARAM = re.compile(r"@(\w+)\s+([\w()]+(?:\s+NULL)?)", re.I)
-_MARKER = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/|\?", re.S)
 
 
 @dataclass(frozen=True)
@@ -51,12 +50,6 @@ class Statement:
 
     def placeholder_count(self) -> int:
         return count_markers(self.text)
-
-
-@functools.lru_cache(maxsize=512)
-def count_markers(text: str) -> int:
-    """Count ``?`` parameter markers outside strings and comments."""
-    return sum(1 for match in _MARKER.finditer(text) if match.group(0) == "?")
 
 
 @functools.lru_cache(maxsize=512)

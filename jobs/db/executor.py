@@ -34,10 +34,11 @@ from typing import Any, TypeVar
 
 from jobs import events
 from jobs.clock import SystemClock
-from jobs.db.catalog import Statement, count_markers, statement
+from jobs.db.catalog import Statement, statement
 from jobs.db.classify import classify
 from jobs.db.connection import Endpoint, open_connection
 from jobs.db.retry import retrying
+from jobs.db.tsql import count_markers
 from jobs.errors import ConnectionLost, DatabaseError, Interrupted, StatementTimeout
 
 log = events.get_logger("susdb_maint.sql")

@@ -22,27 +22,15 @@ import filelock
 
 from jobs.clock import SystemClock, VirtualClock
 from jobs.db.catalog import statement_name
+from jobs.db.tsql import number_markers, split_statements, strip_comments
 from jobs.simulator import system
 from jobs.simulator.faults import _DRIVER, FaultPlan, make_error, server_error
 from jobs.simulator.server import ResultSet, Server, ts
-from jobs.simulator.translate import number_placeholders, to_sqlite
+from jobs.simulator.translate import to_sqlite
 
-_STATEMENT_SPLIT = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/|;", re.S)
 _DECLARE = re.compile(r"^DECLARE\s+@(\w+)\s+[\w]+(?:\s*\([^)]*\))?\s*(?:=\s*(.+))?$", re.I | re.S)
 _EXEC = re.compile(r"^EXEC(?:UTE)?\s+(?:@(\w+)\s*=\s*)?([\w.\[\]#]+)\s*(.*)$", re.I | re.S)
 _ROWCOUNT = re.compile(r"^SELECT\s+@@ROWCOUNT\s+AS\s+\[?(\w+)\]?$", re.I)
-_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
-
-
-def _split_statements(batch: str) -> list[str]:
-    parts, start = [], 0
-    for match in _STATEMENT_SPLIT.finditer(batch):
-        if match.group(0) == ";":
-            parts.append(batch[start : match.start()])
-            start = match.end()
-    parts.append(batch[start:])
-    cleaned = (_COMMENT.sub("", part).strip() for part in parts)
-    return [part for part in cleaned if part]
 
 
 def _sql_value(value: Any) -> Any:
@@ -283,7 +271,7 @@ class Connection:
     def _dispatch(self, name: str, sql: str, params: list[Any]) -> tuple[list[ResultSet], float]:
         if name in system.HANDLERS:
             return system.HANDLERS[name](self.server, params)
-        if system.SYSTEM_MARKERS.search(_COMMENT.sub("", sql)):
+        if system.SYSTEM_MARKERS.search(strip_comments(sql)):
             raise server_error(
                 f"susdb-maint simulator: statement {name!r} uses SQL Server system objects "
                 f"that the simulator does not model",
@@ -370,7 +358,7 @@ class Connection:
         return None
 
     def _run_tsql(self, name: str, sql: str, params: list[Any]) -> tuple[list[ResultSet], float]:
-        numbered, count = number_placeholders(sql)
+        numbered, count = number_markers(sql)
         if count != len(params):
             raise _DRIVER.ProgrammingError(
                 "07002",
@@ -382,7 +370,7 @@ class Connection:
         results: list[ResultSet] = []
         cost = 0.0
         last_rowcount = -1
-        for text in _split_statements(numbered):
+        for text in split_statements(numbered):
             upper = " ".join(text.upper().split())
             if upper.startswith("SET "):
                 option = upper[4:].split()

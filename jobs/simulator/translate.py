@@ -15,25 +15,10 @@ import re
 import sqlglot
 from sqlglot import exp
 
-_PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/|\?", re.S)
 _DELETE_TOP = re.compile(
     r"^\s*DELETE\s+TOP\s*\((?P<count>[^)]*)\)\s+FROM\s+(?P<table>[\w.\[\]]+)(?P<rest>.*)$",
     re.I | re.S,
 )
-
-
-def number_placeholders(sql: str) -> tuple[str, int]:
-    """Replace each ``?`` outside strings and comments by ``@p1``, ``@p2``, ...; return the count."""
-    count = 0
-
-    def replace(match: re.Match[str]) -> str:
-        nonlocal count
-        if match.group(0) != "?":
-            return match.group(0)
-        count += 1
-        return f"@p{count}"
-
-    return _PLACEHOLDER.sub(replace, sql), count
 
 
 def _map_table(node: exp.Expression) -> exp.Expression:

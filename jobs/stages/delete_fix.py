@@ -25,18 +25,18 @@ from functools import cache
 
 from jobs import events
 from jobs.db.catalog import statement
+from jobs.db.tsql import strip_comments
 from jobs.runner.context import RunContext, StageOutcome
 
 log = events.get_logger("susdb_maint.stages.delete_fix")
 PROCEDURE = "dbo.spDeleteUpdate"
-_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
 _HEADER = re.compile(r"^(?:CREATE\s+OR\s+ALTER|CREATE|ALTER)\s+PROC(?:EDURE)?\b", re.I)
 _FIXED_LITERAL = re.compile(r"DECLARE @fixed nvarchar\(max\) = N'((?:[^']|'')*)';", re.S)
 
 
 def normalized(text: str) -> str:
     """The text with comments, brackets, letter case, white space and CREATE/ALTER set aside."""
-    text = _COMMENTS.sub(" ", text)
+    text = strip_comments(text)
     text = " ".join(text.replace("[", "").replace("]", "").split()).upper()
     return _HEADER.sub("PROCEDURE", text, count=1)
 

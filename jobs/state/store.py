@@ -12,6 +12,7 @@ an error with the path in it, never a silent reset; every SQLite error after ope
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -323,10 +324,8 @@ class StateStore:
                 self._migrate(0)
             finally:
                 self.db.close()
-            try:
+            with contextlib.suppress(FileExistsError):  # another process made it first: use theirs
                 os.link(temporary, self.path)
-            except FileExistsError:
-                pass  # another process made it first: use theirs
         except (OSError, sqlite3.Error) as error:
             raise StateError(f"{self.path}: cannot create the state store ({error})") from None
         finally:

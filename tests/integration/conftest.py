@@ -66,7 +66,7 @@ def fixture_database(sqlserver: dict[str, str]) -> Iterator[dict[str, Any]]:
     import pyodbc
 
     from jobs.db.connection import choose_driver
-    from jobs.db.splitter import split_batches
+    from jobs.db.tsql import split_batches
 
     driver = choose_driver(sqlserver.get("DRIVER") or None, pyodbc.drivers())
     name = f"SUSDB_test_{uuid.uuid4().hex[:8]}"

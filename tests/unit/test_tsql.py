@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jobs.db.splitter import Batch, split_batches
+from jobs.db.tsql import Batch, split_batches
 
 
 def test_go_splits_batches_in_any_case_with_repeat_counts():
@@ -66,3 +66,27 @@ def test_splitting_joined_batches_gives_them_back(parts):
     assert [(batch.text, batch.repeat) for batch in batches] == [
         (text.strip(), count) for text, count, _ in parts
     ]
+
+
+def test_markers_in_strings_comments_and_bracketed_names_are_text():
+    from jobs.db.tsql import count_markers, number_markers
+
+    text = "SELECT ? , '?', N'it''s ?', [odd?name] -- ?\n/* ? /* ? */ ? */ FROM t WHERE x = ?"
+    assert count_markers(text) == 2
+    numbered, count = number_markers(text)
+    assert count == 2 and numbered.startswith("SELECT @p1 ,") and numbered.endswith("x = @p2")
+    assert "'?'" in numbered and "[odd?name]" in numbered
+
+
+def test_statements_split_at_semicolons_outside_strings_and_comments():
+    from jobs.db.tsql import split_statements, strip_comments
+
+    text = "SET NOCOUNT ON; -- a; comment\nSELECT 'a;b' /* c; */ ;\n\n;EXEC p"
+    assert split_statements(text) == ["SET NOCOUNT ON", "SELECT 'a;b'", "EXEC p"]
+    assert "comment" not in strip_comments(text) and "'a;b'" in strip_comments(text)
+
+
+def test_a_nested_block_comment_ends_where_sql_server_ends_it():
+    from jobs.db.tsql import strip_comments
+
+    assert strip_comments("a /* 1 /* 2 */ 3 */ b").split() == ["a", "b"]
