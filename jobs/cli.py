@@ -577,6 +577,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         if args.json:
             for run in runs:
                 run["summary"] = json.loads(run.pop("summary_json") or "{}")
+                run["counts"] = report.run_counts(run)
             print(json.dumps(runs, indent=2))
         else:
             report.console().print(report.history_table(runs))
