@@ -674,7 +674,10 @@ class Profile(Section):
 
 
 def default_profiles() -> dict[str, Profile]:
-    full: list[Any] = [name for name in STAGE_NAMES if name not in ("backup",)]
+    # Microsoft's order (wsus-maintenance-guide): indexes first so the cleanup's queries are fast,
+    # the cleanup, then reindex again, since deleting thousands of updates fragments what the
+    # first pass rebuilt, and statistics last. `full` is the same list without a time window;
+    # the `backup` stage is left to nightly-with-backup and profiles that set backup.directory.
     nightly: list[Any] = [
         "preflight",
         "custom_indexes",
@@ -695,7 +698,7 @@ def default_profiles() -> dict[str, Profile]:
             stages=["preflight", "decline", "obsolete_updates", "reindex", "statistics", "health"],
             max_duration_minutes=120,
         ),
-        "full": Profile(stages=full),
+        "full": Profile(stages=list(nightly)),
         # The first night on a server with no SQL backups (most WID servers): a copy-only backup
         # first, so the backup gate passes and nothing destructive runs without one.
         "nightly-with-backup": Profile(stages=["backup", *nightly], max_duration_minutes=300),

@@ -272,3 +272,12 @@ def test_the_generated_config_shows_the_two_jobs_commented_so_it_schedules_nothi
     text = render.example_config()
     assert "# [schedule.jobs.nightly]" in text and "# [schedule.jobs.before-patch-tuesday]" in text
     assert Settings.model_validate(tomllib.loads(text)).schedule.jobs == {}
+
+
+def test_the_full_profile_reindexes_after_the_cleanup_as_microsoft_orders_it():
+    stages = Settings().effective_profiles()["full"].stages
+    cleanup = max(stages.index(name) for name in ("decline", "obsolete_updates", "compress"))
+    reindexes = [index for index, name in enumerate(stages) if name == "reindex"]
+    assert reindexes[0] < stages.index("decline") and reindexes[-1] > cleanup
+    assert stages.index("statistics") > reindexes[-1] and stages[-1] == "health"
+    assert Settings().effective_profiles()["full"].max_duration_minutes is None
