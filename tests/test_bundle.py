@@ -126,3 +126,31 @@ def test_the_windows_bundle_carries_the_windows_only_wheels(tmp_path):
     assert {line.split("  ")[1] for line in sums} >= wheels
     notes = (bundle / "INSTALL.txt").read_text()
     assert '--no-index --find-links . "susdb-maint[sqlserver,windows]"' in notes
+
+
+def readme_windows_commands() -> list[list[str]]:
+    """The susdb-maint command lines of README's Windows section, as PowerShell would split them."""
+    import re
+    import shlex
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Windows and Windows Internal Database (WID)")[1].split("\n## ")[0]
+    commands = []
+    for block in re.findall(r"```powershell\n(.*?)```", section, re.S):
+        for line in block.splitlines():
+            if "susdb-maint.exe" in line and line.startswith("& "):
+                # & "C:\...\susdb-maint.exe" ARGS: keep the arguments, backslashes and all.
+                arguments = line.split("susdb-maint.exe", 1)[1].lstrip('"').strip()
+                commands.append(shlex.split(arguments, posix=False))
+    return commands
+
+
+def test_the_readme_windows_section_runs_literally_where_linux_can(installed, tmp_path):
+    """config init --wid and config check, with README's own Windows paths (on Linux a file
+    named C:\\ProgramData\\susdb-maint\\susdb-maint.toml in the current folder)."""
+    commands = readme_windows_commands()
+    assert [command[:2] for command in commands] == [["config", "init"], ["config", "check"]]
+    for command in commands:
+        result = run_installed(installed, *command, cwd=tmp_path)
+        assert result.returncode == 0, (command, result.stderr)
+    assert result.stdout.strip() == r"C:\ProgramData\susdb-maint\susdb-maint.toml: OK"
