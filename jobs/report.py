@@ -81,7 +81,7 @@ def explain_changes(
     if (change("computers") or 0) < 0 and done.get("computers"):
         notes["computers"] = "computers that stopped reporting deleted"
     if (change("fragmented_indexes") or 0) > 0:
-        notes["fragmented_indexes"] = "deletes fragment indexes; reindex rebuilds them"
+        notes["fragmented_indexes"] = "deletes fragment indexes; the next reindex rebuilds them"
     return notes
 
 
