@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import errno
 import json
 import math
 import os
@@ -341,16 +342,25 @@ class _ClosedPipeTolerant:
     def write(self, text: str) -> int:
         try:
             return int(self._stream.write(text))
-        except BrokenPipeError:
+        except OSError as error:
+            if not _reader_gone(error):
+                raise
             self._closed()
             return len(text)
 
     def flush(self) -> None:
         try:
             self._stream.flush()
-        except BrokenPipeError:
+        except OSError as error:
+            if not _reader_gone(error):
+                raise
             self._closed()
             self._stream.flush()
+
+
+def _reader_gone(error: OSError) -> bool:
+    # Windows reports a closed pipe as EINVAL rather than EPIPE.
+    return isinstance(error, BrokenPipeError) or error.errno in (errno.EPIPE, errno.EINVAL)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
