@@ -27,8 +27,10 @@ KPI_LABELS = {
 HISTORY_COUNTS = {"declined": "decline", "deleted": "obsolete_updates", "compressed": "compress"}
 
 
-def console(stream: TextIO | None = None) -> Console:
-    return Console(file=stream or sys.stdout, highlight=False, soft_wrap=True, width=120)
+def console(stream: TextIO | None = None, *, markup: bool = True) -> Console:
+    return Console(
+        file=stream or sys.stdout, highlight=False, soft_wrap=True, width=120, markup=markup
+    )
 
 
 def number(value: Any) -> str:
@@ -81,7 +83,7 @@ def explain_changes(
     if (change("computers") or 0) < 0 and done.get("computers"):
         notes["computers"] = "computers that stopped reporting deleted"
     if (change("fragmented_indexes") or 0) > 0:
-        notes["fragmented_indexes"] = "deletes fragment indexes; the next reindex rebuilds them"
+        notes["fragmented_indexes"] = "fragmented by deletes; the next reindex rebuilds"
     return notes
 
 
@@ -205,13 +207,12 @@ def print_run_summary(report: Any, stream: TextIO | None = None) -> None:
         if data.get("kpis_before"):
             out.print(snapshot_table(data["kpis_before"], "SUSDB now"))
         return
-    out.print(
-        stage_table(
-            data["stages"],
-            f"Run {data['run_id']} on {data['target']} ({data['profile']}): "
-            f"{data['status']}, exit {data['exit_code']}{virtual}",
-        )
+    headline = (
+        f"Run {data['run_id']} on {data['target']} ({data['profile']}): "
+        f"{data['status']}, exit {data['exit_code']}{virtual}"
     )
+    # A run that never reached a stage (unreachable, locked) is its headline; the error follows.
+    out.print(stage_table(data["stages"], headline) if data["stages"] else headline, markup=False)
     before, after = data.get("kpis_before") or {}, data.get("kpis_after") or {}
     if before or after:
         out.print(kpi_table(before, after, notes=explain_changes(before, after, data["stages"])))

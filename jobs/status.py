@@ -20,14 +20,15 @@ from jobs.susdb import Susdb
 QUARANTINE_SHOWN = 10  # the rest: susdb-maint queue show
 
 
-def queued_backlog(store: StateStore, target: str) -> dict[str, dict[str, int]]:
-    """Per stage, the stored work items by status (pending, in_flight, failed, quarantined)."""
+def queued_backlog(store: StateStore, database: str) -> dict[str, dict[str, int]]:
+    """Per stage, the work items stored for this database (queues belong to the database they
+    were found in, whatever the target is called), by status, finished ones left out."""
     backlog = {}
     for stage in STAGE_NAMES:
         counts = {
             status: count
-            for status, count in store.queue_counts(target, stage).items()
-            if status != "done"
+            for status, count in store.queue_counts(database, stage).items()
+            if status not in ("done", "skipped", "gone")
         }
         if counts:
             backlog[stage] = counts
@@ -63,7 +64,7 @@ def show_status(
         alerts = health.warnings(kpis, ctx)
         permissions = Susdb(executor).permissions() if check_permissions else {}
         quarantined = store.quarantined(endpoint.name)
-        backlog = queued_backlog(store, endpoint.name)
+        backlog = queued_backlog(store, ctx.database)
         # The last real run: plans change nothing, and `history` lists them.
         last = [run for run in store.runs(endpoint.name, 50) if not run["dry_run"]]
     finally:
@@ -125,7 +126,7 @@ def _print_status(
     quarantined: list[dict[str, Any]],
     fires: list[dict[str, Any]],
 ) -> None:
-    out = report.console()
+    out = report.console(markup=False)  # "[schedule.jobs]" and error texts are not markup
     notes = {
         alert["kpi"]: f"above the warning threshold {alert['threshold']:,}" for alert in alerts
     }

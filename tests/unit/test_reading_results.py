@@ -82,6 +82,8 @@ def test_status_is_a_snapshot_with_the_last_run_the_backlog_quarantine_and_the_n
     )
     assert "1 quarantined item(s)" in text and f"decline {victim}" in text
     assert re.search(r"Next scheduled run: \w{3} \d{4}-\d\d-\d\d 01:15 CE[S]?T \(job nightly", text)
+    unscheduled = cli(tmp_path, small_sim, "status", extra="[runner]\nquarantine_after = 1\n")
+    assert "Next scheduled run: no [schedule.jobs] for this target" in unscheduled
     status = json.loads(cli(tmp_path, small_sim, "status", "--json", extra=extra))
     assert status["last_run"]["run_id"] == last["run_id"] and status["quarantined"] == 1
     assert status["queued"] and status["next_runs"][0]["job"] == "nightly"
