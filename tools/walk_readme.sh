@@ -25,7 +25,8 @@ text = pathlib.Path("README.md").read_text(encoding="utf-8")
 print(re.search(r"<!-- test-command -->\s*```[a-z]*\n(.+?)\n```", text, re.S).group(1).strip())
 PY
 )
-bash -c "$command" | tail -3
+failed=0
+bash -c "$command" | tail -3 || { failed=1; echo "(the test command failed: see above)"; }
 
 step "README, Windows section: build the bundle (literally)"
 python3 -m venv .venv && .venv/bin/pip install uv && .venv/bin/python tools/build_bundle.py | head -3
@@ -41,4 +42,5 @@ step "README, Windows section: config init --wid and config check (literally)"
 mkdir -p "$work/host" && cd "$work/host"
 "$work/installed/bin/susdb-maint" config init --wid --output 'C:\ProgramData\susdb-maint\susdb-maint.toml'
 "$work/installed/bin/susdb-maint" config check 'C:\ProgramData\susdb-maint\susdb-maint.toml'
-step "done: every step worked ($work)"
+if [ "$failed" = 0 ]; then step "done: every step worked ($work)"; else step "done, but the test command failed ($work)"; fi
+exit "$failed"
