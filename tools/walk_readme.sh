@@ -16,7 +16,8 @@ git clone --quiet "$repository" "$clone"
 cd "$clone"
 
 step "README, first command: the demo"
-python3 -m venv .venv && .venv/bin/pip install -q . && .venv/bin/susdb-maint demo | tail -14
+python3 -m venv .venv && .venv/bin/pip install -q . && .venv/bin/susdb-maint demo > "$work/demo.txt"
+tail -14 "$work/demo.txt"
 
 step "README, second command: lint, types and the whole suite"
 command=$(python3 - <<'PY'
@@ -26,14 +27,16 @@ print(re.search(r"<!-- test-command -->\s*```[a-z]*\n(.+?)\n```", text, re.S).gr
 PY
 )
 failed=0
-bash -c "$command" | tail -3 || { failed=1; echo "(the test command failed: see above)"; }
+bash -c "$command" > "$work/tests.txt" 2>&1 || { failed=1; echo "(the test command failed: see below)"; }
+tail -3 "$work/tests.txt"
 
 step "README, Windows section: build the bundle (literally)"
-python3 -m venv .venv && .venv/bin/pip install uv && .venv/bin/python tools/build_bundle.py | head -3
-ls dist/*.zip
+python3 -m venv .venv && .venv/bin/pip install uv && .venv/bin/python tools/build_bundle.py > "$work/bundle-windows.txt"
+head -3 "$work/bundle-windows.txt" && ls dist/*.zip
 
 step "the same install, for this platform, with pip's network off"
-.venv/bin/python tools/build_bundle.py --platform current --output "$work/bundle" --no-zip | head -1
+.venv/bin/python tools/build_bundle.py --platform current --output "$work/bundle" --no-zip > "$work/bundle-current.txt"
+head -1 "$work/bundle-current.txt"
 python3 -m venv "$work/installed"
 PIP_CONFIG_FILE=/dev/null "$work/installed/bin/python" -m pip install -q --no-index \
   --find-links "$work/bundle" "susdb-maint[sqlserver,windows]"
