@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import errno
 import json
+import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +18,8 @@ from jobs.errors import ConfigError, DatabaseError, SusdbMaintError, UsageError
 from jobs.exit_codes import EXIT_CODE_DOCS, ExitCode
 from jobs.paths import resolve_state_dir
 from jobs.settings import Settings, load_settings, locate_config_file
-from jobs.settings.model import STAGE_NAMES, _parse_hhmm
+from jobs.settings.load import check_config_path
+from jobs.settings.model import MAX_MINUTES, STAGE_NAMES, _parse_hhmm
 
 EPILOG = "exit codes:\n" + "\n".join(
     f"  {int(code)}  {text}" for code, text in EXIT_CODE_DOCS.items()
@@ -42,19 +46,28 @@ def _positive_minutes(value: str) -> float:
         minutes = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected minutes, got {value!r}") from None
-    if minutes <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
+    if not math.isfinite(minutes) or not 0 < minutes <= MAX_MINUTES:
+        raise argparse.ArgumentTypeError(
+            f"expected minutes, more than 0 and at most {MAX_MINUTES} (a week), got {value!r}"
+        )
     return minutes
 
 
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return number
+def _whole_number(low: int, high: int) -> Any:
+    """An argparse type: a whole number from ``low`` to ``high``."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number from {low:,} to {high:,}, got {value!r}"
+            )
+        return number
+
+    return parse
 
 
 def _common_options(default: Any) -> Parser:
@@ -108,10 +121,11 @@ def build_parser() -> Parser:
         )
 
     def add_run_options(sub: Parser) -> None:
-        sub.add_argument(
+        which = sub.add_mutually_exclusive_group()
+        which.add_argument(
             "--target", metavar="NAME", help="target from the config (default: the only one)"
         )
-        sub.add_argument(
+        which.add_argument(
             "--all", action="store_true", help="every target: declines top-down, cleanup bottom-up"
         )
         sub.add_argument(
@@ -154,9 +168,12 @@ def build_parser() -> Parser:
     demo = command("demo", "Create (or reuse) a simulated SUSDB and run the nightly profile on it.")
     demo.add_argument("--preset", choices=("small", "neglected"), default="small")
     demo.add_argument(
-        "--updates", type=_positive_int, metavar="N", help="catalog size (default: the preset's)"
+        "--updates",
+        type=_whole_number(1, 2_000_000),
+        metavar="N",
+        help="catalog size (default: the preset's)",
     )
-    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--seed", type=_whole_number(0, 2**32 - 1), default=1)
     demo.add_argument(
         "--sim", metavar="PATH", help="simulated SUSDB file (default: in the state directory)"
     )
@@ -197,7 +214,7 @@ def build_parser() -> Parser:
 
     history = command("history", "Past runs, or the updates one run declined.")
     history.add_argument("--target", metavar="NAME")
-    history.add_argument("--limit", type=_positive_int, default=20)
+    history.add_argument("--limit", type=_whole_number(1, 1_000_000), default=20)
     history.add_argument("--json", action="store_true", help="machine-readable output")
     history.add_argument("--declined", metavar="RUN_ID", help="list the updates this run declined")
     history.add_argument(
@@ -250,8 +267,14 @@ def build_parser() -> Parser:
     init = config_commands.add_parser(
         "init", help="write a commented example config", parents=[common]
     )
-    init.add_argument(
+    kind = init.add_mutually_exclusive_group()
+    kind.add_argument(
         "--simulator", metavar="PATH", help="make its target a simulated SUSDB at PATH"
+    )
+    kind.add_argument(
+        "--wid",
+        action="store_true",
+        help="make its target the Windows Internal Database of this WSUS host",
     )
     init.add_argument(
         "--output",
@@ -292,10 +315,71 @@ def setup_events(args: argparse.Namespace, settings: Settings | None) -> None:
 
 
 def state_dir(args: argparse.Namespace, settings: Settings) -> Path:
-    return resolve_state_dir(getattr(args, "state_dir", None), settings.state_dir)
+    path = resolve_state_dir(getattr(args, "state_dir", None), settings.state_dir)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{path}: the state directory is a file; give a directory (--state-dir)")
+    return path
+
+
+class _ClosedPipeTolerant:
+    """A standard stream that turns into /dev/null once its reader goes away (``| head -1``).
+
+    The command carries on and exits with its own code: a run whose summary could not be printed
+    still finished its work, and says so in its exit code. The way CLI tools stay quiet on a
+    closed pipe, without letting SIGPIPE kill a run between a batch and its checkpoint.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def _closed(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self._stream.fileno())
+        finally:
+            os.close(devnull)
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except OSError as error:
+            if not _reader_gone(error):
+                raise
+            self._closed()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as error:
+            if not _reader_gone(error):
+                raise
+            self._closed()
+            self._stream.flush()
+
+
+def _reader_gone(error: OSError) -> bool:
+    # Windows reports a closed pipe as EINVAL rather than EPIPE.
+    return isinstance(error, BrokenPipeError) or error.errno in (errno.EPIPE, errno.EINVAL)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _guard_standard_streams() -> None:
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if isinstance(stream, _ClosedPipeTolerant):
+            continue
+        try:
+            stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            continue  # not a real file (a test's StringIO): nothing can close under it
+        setattr(sys, name, _ClosedPipeTolerant(stream))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _guard_standard_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -313,8 +397,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("susdb-maint: interrupted\n")
         return int(ExitCode.PARTIAL)
     except OSError as error:  # a path the administrator gave cannot be read or written
-        where = f": {error.filename}" if error.filename else ""
-        sys.stderr.write(f"susdb-maint: {error.strerror or error}{where}\n")
+        where = f"{error.filename}: " if error.filename else ""
+        reason = error.strerror or str(error)
+        if isinstance(error, FileExistsError):  # mkdir over a file
+            reason = "exists and is not a directory"
+        sys.stderr.write(f"susdb-maint: {where}{reason}\n")
         return int(ExitCode.BAD_USAGE)
 
 
@@ -322,22 +409,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 def cmd_config_init(args: argparse.Namespace) -> int:
     from jobs.settings.render import example_config
 
-    text = example_config(str(Path(args.simulator).expanduser()) if args.simulator else None)
+    text = example_config(
+        str(Path(args.simulator).expanduser()) if args.simulator else None, wid=args.wid
+    )
     if args.output == "-":
         sys.stdout.write(text)
         return 0
-    output = Path(args.output)
+    output = Path(args.output).expanduser()
+    if output.is_dir():
+        raise UsageError(
+            f"{output} is a directory; give the file to write, for example "
+            f"{output / 'susdb-maint.toml'}"
+        )
     if output.exists() and not args.force:
         raise UsageError(f"{output} exists; use --force to overwrite it")
+    # C:\ProgramData\susdb-maint does not exist on a fresh host: create it, as the docs say.
+    output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     print(f"wrote {output}; check it with: susdb-maint config check {output}")
     return 0
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    path = Path(args.file) if args.file else locate_config_file(args.config)
-    if path is not None and not path.is_file():
-        raise ConfigError([f"{path}: config file not found"])
+    path = Path(args.file).expanduser() if args.file else locate_config_file(args.config)
+    if path is not None:
+        check_config_path(path)
     load_settings(path)
     print(f"{path or '(defaults)'}: OK")
     return 0
@@ -394,6 +490,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from jobs.sqlplan import render_stage
 
     settings, _ = load(args)
+    if args.all:
+        raise UsageError("plan --all is not supported: plan one --target at a time")
     if args.show_sql:  # offline: no target, no database
         profiles = settings.effective_profiles()
         profile = args.profile or "nightly"
@@ -440,6 +538,10 @@ def cmd_history(args: argparse.Namespace) -> int:
     from jobs import report
     from jobs.state.store import StateStore
 
+    if args.format != "table" and not args.declined:
+        raise UsageError(
+            f"--format {args.format} applies to --declined RUN_ID; use --json for runs"
+        )
     settings, _ = load(args)
     store = StateStore(state_dir(args, settings), read_only=True)
     try:
@@ -485,6 +587,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         if args.json:
             for run in runs:
                 run["summary"] = json.loads(run.pop("summary_json") or "{}")
+                run["counts"] = report.run_counts(run)
             print(json.dumps(runs, indent=2))
         else:
             report.console().print(report.history_table(runs))

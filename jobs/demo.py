@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import sys
 from pathlib import Path
 
 from jobs import events, report
+from jobs.errors import UsageError
 from jobs.runner.plan import build_plan
 from jobs.runner.run import execute_plan
 from jobs.settings.model import Settings, SimulatorTarget
@@ -19,15 +22,41 @@ def default_sim_path(state_dir: Path, preset: str, updates: int | None, seed: in
     return state_dir / "demo" / f"susdb-{preset}{size}-seed{seed}.sqlite3"
 
 
+def is_simulated_susdb(path: Path) -> bool:
+    """True if ``path`` is a SQLite file written by the simulator (it has its ``sim_meta`` table)."""
+    try:
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+            found = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sim_meta'"
+            ).fetchone()
+    except sqlite3.Error:
+        return False
+    return found is not None
+
+
 def ensure_simulated_susdb(
     path: Path, preset: str, updates: int | None, seed: int, fresh: bool
 ) -> bool:
-    """Create the simulated SUSDB unless it exists (or ``fresh``); return True when created."""
+    """Create the simulated SUSDB unless it exists (or ``fresh``); return True when created.
+
+    Raise UsageError for an existing file that is not a simulated SUSDB: ``--sim`` may point
+    anywhere, and ``--fresh`` must never overwrite someone's file.
+    """
     from jobs.simulator import create
     from jobs.simulator.catalog import preset_profile
 
-    if path.exists() and not fresh:
-        return False
+    if path.is_dir():
+        raise UsageError(f"--sim {path}: is a directory; give the simulated SUSDB's file name")
+    if path.exists():
+        if not is_simulated_susdb(path):
+            action = "overwrite" if fresh else "use"
+            raise UsageError(
+                f"--sim {path}: not a simulated SUSDB (no sim_meta table); refusing to {action} "
+                "it: give a new file name, or leave out --sim"
+            )
+        if not fresh:
+            return False
     counts = create(path, preset_profile(preset, updates=updates, seed=seed))
     log.info("demo.created", path=str(path), **counts)
     return True

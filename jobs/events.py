@@ -22,11 +22,38 @@ from jobs.redaction import redact_value
 
 _STATIC = {"host": socket.gethostname(), "version": __version__}
 _interactive = False
+_console: Any = None
 
 
 def interactive() -> bool:
     """True when events are readable console lines on a terminal (progress bars may show)."""
     return _interactive
+
+
+def terminal_console() -> Any:
+    """The rich Console that event lines and progress bars share on a terminal, else None.
+
+    Two writers on one terminal garble each other: an event line written while a progress bar
+    is drawn lands in the middle of the bar. Through one Console, rich clears the bar, prints
+    the line above it and draws the bar again.
+    """
+    return _console
+
+
+class _ConsoleHandler(logging.Handler):
+    """Writes formatted event lines through the shared rich Console."""
+
+    def __init__(self, console: Any) -> None:
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from rich.text import Text
+
+        try:
+            self.console.print(Text(self.format(record)), soft_wrap=True)
+        except Exception:
+            self.handleError(record)
 
 
 def _add_static_fields(
@@ -84,12 +111,17 @@ def configure(
     windows_eventlog: bool = False,
 ) -> None:
     """Configure the process-wide pipeline. Events go to ``stream`` (stderr by default)."""
-    global _interactive
+    global _interactive, _console
     stream = stream or sys.stderr
     on_terminal = bool(getattr(stream, "isatty", lambda: False)())
     if log_format == "auto":
         log_format = "console" if on_terminal else "json"
     _interactive = on_terminal and log_format == "console"
+    _console = None
+    if _interactive:
+        from rich.console import Console
+
+        _console = Console(file=stream, highlight=False, markup=False, emoji=False)
     shared = _shared_processors()
     renderer: Any = (
         structlog.processors.JSONRenderer(sort_keys=False)
@@ -106,7 +138,9 @@ def configure(
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
-    console = logging.StreamHandler(stream)
+    console: logging.Handler = (
+        _ConsoleHandler(_console) if _console is not None else logging.StreamHandler(stream)
+    )
     readable = [_drop_static_fields] if log_format == "console" else []
     console.setFormatter(
         structlog.stdlib.ProcessorFormatter(

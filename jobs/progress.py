@@ -1,5 +1,6 @@
 """Progress bars for interactive runs (a terminal and console-format events); never in JSON or
-non-TTY output, where the batch.finish events carry the same numbers."""
+non-TTY output, where the batch.finish events carry the same numbers. The bars are drawn on the
+same rich Console as the event lines, so neither garbles the other."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 
 class StageProgress:
-    def __init__(self) -> None:
+    def __init__(self, console: Console | None = None) -> None:
         self.progress = Progress(
             TextColumn("{task.description:<18}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeRemainingColumn(),
-            console=Console(stderr=True),
+            console=console or Console(stderr=True),
             transient=True,
         )
         self.task: Any = None
@@ -43,4 +44,4 @@ class StageProgress:
 def for_run() -> StageProgress | None:
     from jobs import events
 
-    return StageProgress() if events.interactive() else None
+    return StageProgress(events.terminal_console()) if events.interactive() else None

@@ -1,10 +1,12 @@
-"""Human output: run summaries, history, before/after tables. Machines read the events instead."""
+"""Human output: run and plan summaries, history, KPI tables. Machines read the events instead."""
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any, TextIO
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -21,12 +23,17 @@ KPI_LABELS = {
     "database_size_mb": "Database size (MB)",
 }
 
+# What each count in `history` adds up: the items these stages finished.
+HISTORY_COUNTS = {"declined": "decline", "deleted": "obsolete_updates", "compressed": "compress"}
 
-def console(stream: TextIO | None = None) -> Console:
-    return Console(file=stream or sys.stdout, highlight=False, soft_wrap=True, width=120)
+
+def console(stream: TextIO | None = None, *, markup: bool = True) -> Console:
+    return Console(
+        file=stream or sys.stdout, highlight=False, soft_wrap=True, width=120, markup=markup
+    )
 
 
-def _number(value: Any) -> str:
+def number(value: Any) -> str:
     if value is None or value == "":
         return "-"
     if isinstance(value, float) and value.is_integer():
@@ -34,21 +41,97 @@ def _number(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def items_done(stages: list[dict[str, Any]]) -> dict[str, int]:
+    """Items each stage finished, added up over its runs in the profile (reindex runs twice)."""
+    done: dict[str, int] = {}
+    for stage in stages:
+        done[stage["stage"]] = done.get(stage["stage"], 0) + int(stage.get("done") or 0)
+    return done
+
+
+def explain_changes(
+    before: dict[str, float], after: dict[str, float], stages: list[dict[str, Any]]
+) -> dict[str, str]:
+    """Given the KPIs around a run and its stage results, return a note for each change an
+    administrator would misread, keyed by KPI."""
+    done = items_done(stages)
+    declined, deleted = done.get("decline", 0), done.get("obsolete_updates", 0)
+    notes: dict[str, str] = {}
+
+    def change(key: str) -> float | None:
+        if key not in before or key not in after:
+            return None
+        return after[key] - before[key]
+
+    # Short enough for the table's last column at 120 characters.
+    if (change("approved") or 0) < 0 and declined:
+        # spDeclineUpdate replaces an update's deployments by a Block deployment.
+        notes["approved"] = "declining an approved update removes its approval"
+    if change("declined") is not None and (declined or deleted):
+        parts = [f"{declined:+,} declined by this run"] if declined else []
+        if deleted:
+            parts.append("less deleted obsolete ones")
+        notes["declined"] = ", ".join(parts)
+    if (change("total_updates") or 0) < 0 and deleted:
+        notes["total_updates"] = f"{deleted:,} obsolete updates deleted"
+    if (change("not_declined") or 0) < 0:
+        notes["not_declined"] = "fewer updates for every client to scan"
+    if change("database_size_mb") is not None and (deleted or done.get("sync_history")):
+        notes["database_size_mb"] = "freed space is reused; the file does not shrink"
+    if (change("event_instance_rows") or 0) < 0 and done.get("sync_history"):
+        notes["event_instance_rows"] = "sync history past its retention deleted"
+    if (change("computers") or 0) < 0 and done.get("computers"):
+        notes["computers"] = "computers that stopped reporting deleted"
+    if (change("fragmented_indexes") or 0) > 0:
+        notes["fragmented_indexes"] = "fragmented by deletes; the next reindex rebuilds"
+    return notes
+
+
 def kpi_table(
-    before: dict[str, float], after: dict[str, float], title: str = "SUSDB before and after"
+    before: dict[str, float],
+    after: dict[str, float],
+    title: str = "SUSDB before and after",
+    notes: dict[str, str] | None = None,
 ) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("KPI")
     table.add_column("before", justify="right")
     table.add_column("after", justify="right")
     table.add_column("change", justify="right")
+    if notes:
+        table.add_column("why")
     for key, label in KPI_LABELS.items():
         if key not in before and key not in after:
             continue
         old, new = before.get(key), after.get(key)
         change = "" if old is None or new is None else f"{new - old:+,.0f}"
-        table.add_row(label, _number(old), _number(new), change)
+        row = [label, number(old), number(new), change]
+        table.add_row(*row, *([notes.get(key, "")] if notes else []))
     return table
+
+
+def snapshot_table(
+    kpis: dict[str, float], title: str, notes: dict[str, str] | None = None
+) -> Table:
+    """One column of values: the state of SUSDB now (status, plan)."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("KPI")
+    table.add_column("now", justify="right")
+    if notes:
+        table.add_column("note")
+    for key, label in KPI_LABELS.items():
+        if key in kpis:
+            row = [label, number(kpis[key])]
+            table.add_row(*row, *([notes.get(key, "")] if notes else []))
+    return table
+
+
+def _stage_note(stage: dict[str, Any]) -> str:
+    detail = stage.get("detail") or {}
+    note = stage.get("reason") or ""
+    if detail.get("by_reason"):
+        note = ", ".join(f"{reason} {count}" for reason, count in detail["by_reason"].items())
+    return str(note)
 
 
 def stage_table(stages: list[dict[str, Any]], title: str) -> Table:
@@ -65,21 +148,44 @@ def stage_table(stages: list[dict[str, Any]], title: str) -> Table:
     ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for stage in stages:
-        detail = stage.get("detail") or {}
-        note = stage.get("reason") or ""
-        if detail.get("by_reason"):
-            note = ", ".join(f"{reason} {count}" for reason, count in detail["by_reason"].items())
-        if "estimated_seconds" in detail:
-            note = (note + "; " if note else "") + f"estimate {detail['estimated_seconds']:,.0f} s"
         table.add_row(
             stage["stage"],
             stage["status"],
-            _number(stage.get("done")),
-            _number(stage.get("skipped")),
-            _number(stage.get("failed")),
-            _number(stage.get("remaining")),
+            number(stage.get("done")),
+            number(stage.get("skipped")),
+            number(stage.get("failed")),
+            number(stage.get("remaining")),
             f"{stage.get('duration_seconds') or 0:,.1f}",
-            note[:70],
+            _stage_note(stage)[:70],
+        )
+    return table
+
+
+def plan_table(stages: list[dict[str, Any]], title: str) -> Table:
+    """A dry run's stages: what each would do, not what it did (nothing was done)."""
+    table = Table(title=title, title_justify="left")
+    for column, justify in (
+        ("stage", "left"),
+        ("plan", "left"),
+        ("items to do", "right"),
+        ("already done", "right"),
+        ("estimate", "right"),
+        ("note", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for stage in stages:
+        detail = stage.get("detail") or {}
+        status = stage["status"]
+        # A dry run really runs the read-only stages (preflight, health): they checked, not did.
+        plan = "checked" if status == "done" else "would run" if status == "planned" else status
+        estimate = detail.get("estimated_seconds")
+        table.add_row(
+            stage["stage"],
+            plan,
+            number(stage.get("remaining")) if status == "planned" else "-",
+            number(stage.get("skipped")) if status == "planned" else "-",
+            f"{estimate / 60:,.1f} min" if estimate is not None else "-",
+            _stage_note(stage)[:70],
         )
     return table
 
@@ -88,34 +194,74 @@ def print_run_summary(report: Any, stream: TextIO | None = None) -> None:
     out = console(stream)
     data = report.as_dict() if hasattr(report, "as_dict") else report
     virtual = " (simulated time)" if data.get("virtual_time") else ""
-    out.print(
-        stage_table(
-            data["stages"],
-            f"Run {data['run_id']} on {data['target']} ({data['profile']}): "
-            f"{data['status']}, exit {data['exit_code']}{virtual}",
+    if data.get("dry_run"):
+        code = data["exit_code"]
+        outcome = "" if code == 0 else f"; {data['status']}, exit {code}"
+        out.print(
+            plan_table(
+                data["stages"],
+                f"Plan for {data['target']} ({data['profile']}): a dry run, nothing was changed "
+                f"in SUSDB{outcome}",
+            )
         )
+        if data.get("kpis_before"):
+            out.print(snapshot_table(data["kpis_before"], "SUSDB now"))
+        return
+    headline = (
+        f"Run {data['run_id']} on {data['target']} ({data['profile']}): "
+        f"{data['status']}, exit {data['exit_code']}{virtual}"
     )
-    if data.get("kpis_before") or data.get("kpis_after"):
-        out.print(kpi_table(data.get("kpis_before") or {}, data.get("kpis_after") or {}))
+    # A run that never reached a stage (unreachable, locked) is its headline; the error follows.
+    out.print(stage_table(data["stages"], headline) if data["stages"] else headline, markup=False)
+    before, after = data.get("kpis_before") or {}, data.get("kpis_after") or {}
+    if before or after:
+        out.print(kpi_table(before, after, notes=explain_changes(before, after, data["stages"])))
     if data.get("quarantined"):
         out.print(
             f"[bold]{data['quarantined']} quarantined item(s)[/bold]: see `susdb-maint queue show`"
         )
 
 
+def run_counts(run: dict[str, Any]) -> dict[str, int | None]:
+    """Declined, deleted and compressed items of a stored run (None for a dry run)."""
+    summary = run.get("summary")
+    if summary is None:
+        summary = json.loads(run.get("summary_json") or "{}")
+    if run.get("dry_run"):
+        return dict.fromkeys(HISTORY_COUNTS)
+    done = items_done(summary.get("stages") or [])
+    return {column: done.get(stage, 0) for column, stage in HISTORY_COUNTS.items()}
+
+
 def history_table(runs: list[dict[str, Any]]) -> Table:
-    table = Table(title="Run history", title_justify="left")
-    for column in ("run", "target", "profile", "started", "finished", "status", "exit"):
-        table.add_column(column)
+    table = Table(
+        title="Run history",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        collapse_padding=True,
+        pad_edge=False,
+    )
+    # The run ID is what `history --declined RUN_ID` needs: never wrapped, never cut.
+    width = max((len(run["run_id"]) for run in runs), default=3)
+    table.add_column("run", no_wrap=True, min_width=width)
+    table.add_column("target")
+    table.add_column("profile")
+    table.add_column("started (UTC)", no_wrap=True)
+    table.add_column("status")
+    table.add_column("exit")
+    for column in HISTORY_COUNTS:
+        table.add_column(column, justify="right")
     for run in runs:
+        counts = run_counts(run)
         table.add_row(
             run["run_id"],
             run["target"],
-            run["profile"] + (" (dry run)" if run["dry_run"] else ""),
-            run["started_at"],
-            run.get("finished_at") or "-",
+            run["profile"] + (" (plan)" if run["dry_run"] else ""),
+            str(run["started_at"]).replace("T", " ").removesuffix("Z")[:16],
             run["status"],
-            _number(run.get("exit_code")),
+            number(run.get("exit_code")),
+            *(number(counts[column]) for column in HISTORY_COUNTS),
         )
     return table
 

@@ -51,15 +51,82 @@ def trigger_for(job: ScheduleJob, timezone: tzinfo) -> Any:
 
 
 def next_fire_times(trigger: Any, count: int, now: datetime) -> list[datetime]:
+    """The next ``count`` fire times after ``now``, each later than the one before.
+
+    APScheduler's CronTrigger starts its search from min(now, previous + 1 µs): asked with the
+    same ``now`` it returns the same time again, so each search starts from the previous fire.
+    """
     times: list[datetime] = []
     previous = None
     for _ in range(count):
-        fire = trigger.get_next_fire_time(previous, now)
+        fire = trigger.get_next_fire_time(previous, previous or now)
         if fire is None:
             break
         times.append(fire)
         previous = fire
     return times
+
+
+def describe_trigger(job: ScheduleJob) -> str:
+    """How a job fires, as the administrator wrote it."""
+    if job.cron is not None:
+        return f"cron {job.cron}"
+    assert job.patch_tuesday is not None
+    offset = job.patch_tuesday
+    days = f"{offset.offset_days:+d} days" if offset.offset_days else "on the day"
+    hours = f" {offset.offset_hours:+d} h" if offset.offset_hours else ""
+    at = f" at {offset.at:%H:%M}" if offset.at else ""
+    return f"Patch Tuesday {days}{hours}{at}"
+
+
+def job_targets(settings: Settings, job: ScheduleJob) -> list[str]:
+    """The targets a job runs against: its own, every one for ``all``, else the default one."""
+    if job.target == "all":
+        return sorted(settings.targets)
+    if job.target:
+        return [job.target]
+    if settings.default_target:
+        return [settings.default_target]
+    return list(settings.targets) if len(settings.targets) == 1 else []
+
+
+def next_fires(settings: Settings, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Each scheduled job with its targets and next fire time (None if it never fires again)."""
+    timezone = zone(settings.schedule.timezone)
+    now = now or datetime.now(timezone)
+    fires = []
+    for name, job in settings.schedule.jobs.items():
+        times = next_fire_times(trigger_for(job, timezone), 1, now)
+        fires.append(
+            {
+                "job": name,
+                "profile": job.profile,
+                "targets": job_targets(settings, job),
+                "when": describe_trigger(job),
+                "next": times[0] if times else None,
+            }
+        )
+    return fires
+
+
+def schedule_table(settings: Settings, now: datetime, count: int = 3) -> Any:
+    """The configured jobs and their next ``count`` fire times, in the schedule's time zone."""
+    from rich.table import Table
+
+    timezone = zone(settings.schedule.timezone)
+    table = Table(title=f"Scheduled jobs ({settings.schedule.timezone})", title_justify="left")
+    for column in ("job", "profile", "target", "fires", "next"):
+        table.add_column(column, no_wrap=column != "next")
+    for name, job in settings.schedule.jobs.items():
+        times = next_fire_times(trigger_for(job, timezone), count, now)
+        table.add_row(
+            name,
+            job.profile,
+            ", ".join(job_targets(settings, job)) or "-",
+            describe_trigger(job),
+            "\n".join(f"{moment:%a %Y-%m-%d %H:%M %Z}".strip() for moment in times) or "never",
+        )
+    return table
 
 
 def run_job(
@@ -97,15 +164,7 @@ def run_scheduler(
         )
     timezone = zone(settings.schedule.timezone)
     if list_only:
-        now = datetime.now(timezone)
-        for name, job in jobs.items():
-            trigger = trigger_for(job, timezone)
-            times = ", ".join(
-                moment.isoformat(timespec="minutes") for moment in next_fire_times(trigger, 3, now)
-            )
-            print(
-                f"{name}\t{job.profile}\t{job.target or settings.default_target or '-'}\t{trigger}\t{times}"
-            )
+        report.console().print(schedule_table(settings, datetime.now(timezone)))
         return 0
     stop = threading.Event()
     running = threading.Lock()

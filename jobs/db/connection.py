@@ -129,6 +129,8 @@ def open_connection(
         except Exception as error:
             raise classify(error, "connect") from None
     else:
+        if problem := target.platform_problem():
+            raise ConfigError([f"targets.{endpoint.name}: {problem}"])
         try:
             import pyodbc
         except ImportError as error:

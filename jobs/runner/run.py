@@ -27,6 +27,7 @@ from jobs.db.connection import Endpoint
 from jobs.db.executor import Executor, RetryLimits
 from jobs.db.lock import TargetLock
 from jobs.errors import (
+    ConfigError,
     DatabaseError,
     LockBusy,
     LockLost,
@@ -194,6 +195,9 @@ def execute_plan(
             report.status = "refused" if error.exit_code == ExitCode.REFUSED else "failed"
             report.exit_code = error.exit_code
             log.error("run.unreachable", error_kind=error.kind, error=str(error))
+        except ConfigError as error:  # the target cannot be used from here (wid off Windows, ...)
+            report.error, report.status, report.exit_code = str(error), "failed", error.exit_code
+            log.error("run.unreachable", error_kind="config", error=str(error))
         finally:
             _finish(plan, ctx, report, store, stop, clock, started)
     return report

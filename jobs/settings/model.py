@@ -38,6 +38,14 @@ SSEE_PIPE = r"np:\\.\pipe\MSSQL$MICROSOFT##SSEE\sql\query"
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
+# Upper bounds that keep every duration and count inside what datetime, SQL Server's INT and
+# DATEADD can hold (an `inf` or `1e308` would otherwise fail deep inside a run, not here).
+MAX_MINUTES = 7 * 24 * 60  # a maintenance window or budget: at most a week
+MAX_SECONDS = 7 * 24 * 3600  # one statement: at most a week
+MAX_HOURS = 366 * 24  # an age: at most a year
+MAX_DAYS = 36_500  # a retention or an age in days: at most a hundred years
+MAX_INT = 2**31 - 1  # a count sent to SQL Server as INT
+
 
 def _parse_hhmm(value: Any) -> Any:
     if isinstance(value, str):
@@ -45,7 +53,10 @@ def _parse_hhmm(value: Any) -> Any:
         if not match:
             raise ValueError(f"expected HH:MM, got {value!r}")
         return time(int(match.group(1)), int(match.group(2)))
-    return value
+    if value is None or isinstance(value, time):  # TOML's own local time: until = 06:00:00
+        return value
+    # pydantic would read the number 6 as six seconds past midnight.
+    raise ValueError(f'expected HH:MM in quotes ("06:00"), got {value!r}')
 
 
 ClockTime = Annotated[time | None, BeforeValidator(_parse_hhmm)]
@@ -59,7 +70,7 @@ def doc(description: str, example: Any = None, **kwargs: Any) -> Any:
 
 class Section(BaseModel):
     # A typo must never be silently ignored: unknown keys are errors everywhere.
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 class LogSettings(Section):
@@ -78,9 +89,9 @@ class LogSettings(Section):
         default=None,
     )
     file_max_bytes: int = doc(
-        "Rotate the log file at this size.", 10485760, default=10 * 1024 * 1024, gt=0
+        "Rotate the log file at this size.", 10485760, default=10 * 1024 * 1024, gt=0, le=2**40
     )
-    file_backups: int = doc("Rotated log files kept.", 5, default=5, ge=0)
+    file_backups: int = doc("Rotated log files kept.", 5, default=5, ge=0, le=1000)
 
 
 class SqlServerTarget(Section):
@@ -144,6 +155,7 @@ class SqlServerTarget(Section):
         600,
         default=600,
         ge=0,
+        le=MAX_SECONDS,
     )
     upstream: str | None = doc(
         "Name of this server's upstream target (hierarchy order for `run --all`).",
@@ -165,11 +177,6 @@ class SqlServerTarget(Section):
             problems.append("give either server or wid = true, not both")
         if not self.wid and not self.server:
             problems.append("server is required unless wid = true")
-        if self.wid and sys.platform != "win32":
-            problems.append(
-                "wid = true works only on the WSUS host itself (Windows): Windows Internal "
-                "Database accepts local named-pipe connections only"
-            )
         if self.auth == "sql":
             if not self.username:
                 problems.append("auth = 'sql' needs username")
@@ -178,6 +185,16 @@ class SqlServerTarget(Section):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def platform_problem(self, platform: str = sys.platform) -> str | None:
+        """Why this target cannot be reached from this machine, or None. Checked when connecting,
+        not when validating: a WID config can be written and checked anywhere."""
+        if self.wid and platform != "win32":
+            return (
+                "wid = true works only on the WSUS host itself (Windows): Windows Internal "
+                "Database accepts local named-pipe connections only; run susdb-maint there"
+            )
+        return None
 
     @property
     def server_address(self) -> str:
@@ -226,7 +243,9 @@ class FaultSettings(Section):
 class SimulatorTarget(Section):
     kind: Literal["simulator"] = doc("The built-in simulated SUSDB (one SQLite file).", "simulator")
     path: str = doc("Path of the simulated SUSDB file.", "~/susdb-sim.sqlite3", min_length=1)
-    latency_ms: float = doc("Added latency per statement, in milliseconds.", 0, default=0.0, ge=0)
+    latency_ms: float = doc(
+        "Added latency per statement, in milliseconds.", 0, default=0.0, ge=0, le=60_000
+    )
     cost_model: bool = doc(
         "Charge published per-item costs (spDeleteUpdate seconds, ...) to the virtual clock.",
         True,
@@ -246,24 +265,30 @@ class RunnerSettings(Section):
         30,
         default=30.0,
         gt=0,
+        le=MAX_SECONDS,
     )
     max_attempts: int = doc(
-        "Attempts per item for transient errors, in one run.", 5, default=5, ge=1
+        "Attempts per item for transient errors, in one run.", 5, default=5, ge=1, le=100
     )
     retry_max_seconds: float = doc(
-        "Stop retrying one item after this many seconds.", 600, default=600.0, gt=0
+        "Stop retrying one item after this many seconds.", 600, default=600.0, gt=0, le=MAX_SECONDS
     )
     quarantine_after: int = doc(
-        "Quarantine an item after this many failed runs.", 3, default=3, ge=1
+        "Quarantine an item after this many failed runs.", 3, default=3, ge=1, le=1000
     )
     queue_max_age_hours: float = doc(
         "Re-run a stage's candidate query when its queue is older than this.",
         24,
         default=24.0,
         gt=0,
+        le=MAX_HOURS,
     )
     history_days: float = doc(
-        "Keep run history (runs, stage results, KPIs) this many days.", 400, default=400.0, gt=0
+        "Keep run history (runs, stage results, KPIs) this many days.",
+        400,
+        default=400.0,
+        gt=0,
+        le=MAX_DAYS,
     )
     declined_history_days: float = doc(
         "Keep the list of declined updates (for `history --declined` and undoing a night's "
@@ -271,6 +296,7 @@ class RunnerSettings(Section):
         400,
         default=400.0,
         gt=0,
+        le=MAX_DAYS,
     )
     state_busy_seconds: float = doc(
         "Wait this long for another susdb-maint process to release the state store's write "
@@ -278,6 +304,7 @@ class RunnerSettings(Section):
         600,
         default=600.0,
         gt=0,
+        le=MAX_SECONDS,
     )
 
 
@@ -293,7 +320,7 @@ class WindowSettings(Section):
         "Stop starting new work at this local time (HH:MM).", "06:00", default=None
     )
     max_duration_minutes: float | None = doc(
-        "Stop starting new work after this many minutes.", 240, default=None, gt=0
+        "Stop starting new work after this many minutes.", 240, default=None, gt=0, le=MAX_MINUTES
     )
 
 
@@ -305,7 +332,11 @@ class BackupSettings(Section):
         default="required",
     )
     max_age_hours: float = doc(
-        "A full or copy-only backup younger than this counts as fresh.", 26, default=26.0, gt=0
+        "A full or copy-only backup younger than this counts as fresh.",
+        26,
+        default=26.0,
+        gt=0,
+        le=MAX_HOURS,
     )
     directory: str | None = doc(
         "Folder (as the SQL Server service sees it) where the optional `backup` stage writes a "
@@ -320,6 +351,7 @@ class BackupSettings(Section):
         3,
         default=3,
         ge=1,
+        le=1000,
     )
     path: str | None = Field(default=None, exclude=True, description="Replaced by directory.")
 
@@ -354,7 +386,7 @@ class ReindexSettings(Section):
         "Rebuild above this fragmentation (Microsoft: 30).", 30, default=30.0, ge=0, le=100
     )
     min_pages: int = doc(
-        "With `bands`: ignore indexes smaller than this.", 1000, default=1000, ge=0
+        "With `bands`: ignore indexes smaller than this.", 1000, default=1000, ge=0, le=MAX_INT
     )
     online: bool = doc(
         "REBUILD WITH (ONLINE = ON) where the edition allows it.", True, default=True
@@ -368,7 +400,7 @@ class ReindexSettings(Section):
         le=100,
     )
     statement_timeout_seconds: int = doc(
-        "Seconds allowed for one ALTER INDEX.", 3600, default=3600, ge=0
+        "Seconds allowed for one ALTER INDEX.", 3600, default=3600, ge=0, le=MAX_SECONDS
     )
 
 
@@ -427,7 +459,11 @@ class DeclineSettings(Section):
         default="all",
     )
     min_age_days: int = doc(
-        "Keep superseded updates younger than this many days.", 30, default=0, ge=0
+        "Keep superseded updates younger than this many days.",
+        30,
+        default=0,
+        ge=0,
+        le=MAX_DAYS,
     )
     age_basis: Literal["superseding", "own"] = doc(
         "Age counted from the superseding update's creation date (Configuration Manager) or the "
@@ -459,6 +495,7 @@ class DeclineSettings(Section):
         1000,
         default=0,
         ge=0,
+        le=MAX_INT,
     )
 
     @field_validator("never_decline")
@@ -486,19 +523,20 @@ class DeleteFixSettings(Section):
 
 class ObsoleteUpdateSettings(Section):
     statement_timeout_seconds: int = doc(
-        "Seconds allowed for one spDeleteUpdate call.", 900, default=900, ge=0
+        "Seconds allowed for one spDeleteUpdate call.", 900, default=900, ge=0, le=MAX_SECONDS
     )
     candidate_timeout_seconds: int = doc(
         "Seconds allowed for spGetObsoleteUpdatesToCleanup (slow on neglected servers).",
         3600,
         default=3600,
         ge=0,
+        le=MAX_SECONDS,
     )
 
 
 class CompressSettings(Section):
     statement_timeout_seconds: int = doc(
-        "Seconds allowed for one spCompressUpdate call.", 600, default=600, ge=0
+        "Seconds allowed for one spCompressUpdate call.", 600, default=600, ge=0, le=MAX_SECONDS
     )
 
 
@@ -517,6 +555,7 @@ class ComputerSettings(Section):
         500,
         default=500,
         ge=0,
+        le=MAX_INT,
     )
     inactive_days: int | None = Field(
         default=None, exclude=True, description="Refused: the server's threshold applies."
@@ -535,7 +574,9 @@ class ComputerSettings(Section):
 
 
 class SyncHistorySettings(Section):
-    retention_days: int = doc("Keep synchronization history this many days.", 90, default=90, ge=0)
+    retention_days: int = doc(
+        "Keep synchronization history this many days.", 90, default=90, ge=0, le=MAX_DAYS
+    )
     batch_rows: int = doc("Rows per DELETE TOP (n).", 5000, default=5000, ge=1, le=1_000_000)
 
 
@@ -545,6 +586,7 @@ class ContentFileSettings(Section):
         7200,
         default=7200,
         ge=1,
+        le=MAX_SECONDS,
     )
 
 
@@ -608,6 +650,7 @@ class Profile(Section):
         240,
         default=None,
         gt=0,
+        le=MAX_MINUTES,
     )
     start: ClockTime = doc(
         "When this profile's window opens (see window.start).", "01:00", default=None
@@ -622,14 +665,19 @@ class Profile(Section):
     @field_validator("stage_budgets")
     @classmethod
     def _positive_budgets(cls, value: dict[str, float]) -> dict[str, float]:
-        bad = [name for name, minutes in value.items() if minutes <= 0]
+        bad = [name for name, minutes in value.items() if not 0 < minutes <= MAX_MINUTES]
         if bad:
-            raise ValueError(f"budgets must be more than 0 minutes: {', '.join(bad)}")
+            raise ValueError(
+                f"budgets must be more than 0 and at most {MAX_MINUTES} minutes: {', '.join(bad)}"
+            )
         return value
 
 
 def default_profiles() -> dict[str, Profile]:
-    full: list[Any] = [name for name in STAGE_NAMES if name not in ("backup",)]
+    # Microsoft's order (wsus-maintenance-guide): indexes first so the cleanup's queries are fast,
+    # the cleanup, then reindex again, since deleting thousands of updates fragments what the
+    # first pass rebuilt, and statistics last. `full` is the same list without a time window;
+    # the `backup` stage is left to nightly-with-backup and profiles that set backup.directory.
     nightly: list[Any] = [
         "preflight",
         "custom_indexes",
@@ -650,7 +698,7 @@ def default_profiles() -> dict[str, Profile]:
             stages=["preflight", "decline", "obsolete_updates", "reindex", "statistics", "health"],
             max_duration_minutes=120,
         ),
-        "full": Profile(stages=full),
+        "full": Profile(stages=list(nightly)),
         # The first night on a server with no SQL backups (most WID servers): a copy-only backup
         # first, so the backup gate passes and nothing destructive runs without one.
         "nightly-with-backup": Profile(stages=["backup", *nightly], max_duration_minutes=300),
@@ -712,6 +760,7 @@ class ScheduleSettings(Section):
         360,
         default=360,
         ge=1,
+        le=MAX_MINUTES,
     )
     jobs: dict[str, ScheduleJob] = doc(
         "Scheduled jobs, by name.",
@@ -877,6 +926,7 @@ class Settings(Section):
                 problems.append(
                     f"targets.{name}.upstream {target.upstream!r} is not a configured target"
                 )
+        problems.extend(self._upstream_loops())
         profiles = self.effective_profiles()
         for name, job in self.schedule.jobs.items():
             if job.profile not in profiles:
@@ -887,9 +937,38 @@ class Settings(Section):
                 problems.append(
                     f"schedule.jobs.{name}.target {job.target!r} is not a configured target"
                 )
+            if job.target is None and not self.default_target and len(self.targets) != 1:
+                which = "no target is configured" if not self.targets else "several targets are"
+                problems.append(
+                    f"schedule.jobs.{name}: {which} and neither the job's target nor "
+                    "default_target says which to run"
+                )
         if problems:
-            raise ValueError("; ".join(problems))
+            # One problem a line: the loader reports each on its own.
+            raise ValueError("\n".join(problems))
         return self
+
+    def _upstream_loops(self) -> list[str]:
+        """One line per chain of `upstream` that comes back to itself (run --all needs a tree)."""
+        loops: list[str] = []
+        reported: set[str] = set()
+        for start in sorted(self.targets):
+            chain = [start]
+            while True:
+                upstream = self.targets[chain[-1]].upstream
+                if upstream is None or upstream not in self.targets or upstream in reported:
+                    break
+                if upstream in chain:
+                    cycle = chain[chain.index(upstream) :]
+                    if not reported.intersection(cycle):
+                        loops.append(
+                            f"targets.{cycle[0]}.upstream: the upstream chain loops: "
+                            + " -> ".join([*cycle, upstream])
+                        )
+                    reported.update(cycle)
+                    break
+                chain.append(upstream)
+        return loops
 
     def effective_profiles(self) -> dict[str, Profile]:
         return {**default_profiles(), **self.profiles}

@@ -16,15 +16,35 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from jobs.settings.model import Settings, SimulatorTarget, SqlServerTarget
+from jobs.settings.model import ScheduleSettings, Settings, SimulatorTarget, SqlServerTarget
 
 HEADER = """\
 # susdb-maint configuration, generated from the schema (susdb-maint config init).
 # Every key is shown with its description; commented keys show their default.
+# Uncomment a line to set it: every commented key, table and job is valid as it stands.
 # Check a file with: susdb-maint config check FILE
 # Any key can be overridden by an environment variable SUSDB_MAINT_<SECTION>_<KEY>,
 # for example SUSDB_MAINT_LOG_FORMAT=json or SUSDB_MAINT_TARGETS_WSUS01_PORT=1433.
+# Windows paths go in single quotes, where a backslash is just a backslash: 'D:\\Backup'.
 """
+
+# The two jobs the tool exists for (README, "Scheduling and monitoring"): every night, and a
+# deeper pass ten days before Patch Tuesday, so the catalog is clean before the month's updates.
+EXAMPLE_JOBS = """\
+# The two jobs this tool exists for: the nightly run, and a pass ten days before Patch Tuesday
+# (the second Tuesday of the month; cron cannot say "ten days before" it).
+# [schedule.jobs.nightly]
+# profile = "nightly"
+# cron = "15 1 * * *"
+
+# [schedule.jobs.before-patch-tuesday]
+# profile = "pre-patch-tuesday"
+# patch_tuesday = { offset_days = -10, at = "02:30" }
+"""
+
+# Keys whose example names another part of the file: shown as prose, since uncommented they would
+# point at something that does not exist.
+REFERENCE_KEYS = frozenset({"upstream"})
 
 
 def toml_value(value: Any) -> str:
@@ -81,8 +101,15 @@ def _comment(text: str) -> list[str]:
 
 
 def _section_lines(
-    model: type[BaseModel], heading: str | None, values: dict[str, Any] | None
+    model: type[BaseModel],
+    heading: str | None,
+    values: dict[str, Any] | None,
+    examples: dict[str, Any] | None = None,
+    notes: dict[str, str] | None = None,
 ) -> list[str]:
+    """The lines of one table: set ``values``, every other key commented with its default (or
+    ``examples``, or the schema's example) or, for keys in ``notes``, a note instead; then its
+    sub-tables."""
     lines: list[str] = []
     nested: list[tuple[str, type[BaseModel], FieldInfo]] = []
     if heading:
@@ -97,15 +124,22 @@ def _section_lines(
         if name in ("targets", "profiles") and model is Settings:
             continue
         lines.extend(_comment(field.description or ""))
+        if model is ScheduleSettings and name == "jobs":
+            lines.append(EXAMPLE_JOBS)
+            continue
+        default = _default(field)
+        shown = (examples or {}).get(name, default)
+        shown = shown if shown is not None else (field.examples or [None])[0]
         if values is not None and name in values:
             lines.append(f"{name} = {toml_value(values[name])}")
+        elif notes and name in notes:
+            lines.append(f"# ({notes[name]})")
+        elif shown is None:
+            lines.append(f"# ({name} is not set by default)")
+        elif name in REFERENCE_KEYS:
+            lines.append(f"# (not set by default; for example: {name} = {toml_value(shown)})")
         else:
-            default = _default(field)
-            shown = default if default is not None else (field.examples or [None])[0]
-            prefix = "# "
-            lines.append(
-                f"{prefix}{name} = {toml_value(shown)}" if shown is not None else f"# {name} ="
-            )
+            lines.append(f"# {name} = {toml_value(shown)}")
         lines.append("")
     for name, sub, field in nested:
         lines.extend(_comment(field.description or ""))
@@ -113,15 +147,29 @@ def _section_lines(
     return lines
 
 
-def example_config(simulator_path: str | None = None) -> str:
-    """Return the commented example config; with ``simulator_path``, its target is a simulated SUSDB."""
+def example_config(simulator_path: str | None = None, *, wid: bool = False) -> str:
+    """Return the commented example config. Its one target is a SQL Server, the local Windows
+    Internal Database with ``wid``, or a simulated SUSDB at ``simulator_path``."""
+    target = "simulated" if simulator_path is not None else "wsus01"
     lines = [HEADER]
-    lines.extend(_section_lines(Settings, None, None))
+    lines.extend(_section_lines(Settings, None, None, {"default_target": target}))
     lines.append("# SUSDB instances, by name. Run against one with --target NAME.")
     if simulator_path is not None:
         lines.extend(
             _section_lines(
                 SimulatorTarget, "targets.simulated", {"kind": "simulator", "path": simulator_path}
+            )
+        )
+    elif wid:
+        lines.extend(
+            _section_lines(
+                SqlServerTarget,
+                "targets.wsus01",
+                {"kind": "sqlserver", "wid": True, "auth": "windows"},
+                notes={
+                    "server": "no server with wid = true: the pipe is on this machine",
+                    "port": "no port with wid = true",
+                },
             )
         )
     else:

@@ -44,6 +44,21 @@ def test_config_init_writes_a_file_that_config_check_accepts(tmp_path):
     assert result.returncode == 0 and "OK" in result.stdout
 
 
+def test_config_init_creates_the_folder_of_its_output(tmp_path):
+    output = tmp_path / "ProgramData" / "susdb-maint" / "susdb-maint.toml"
+    result = cli("config", "init", "--output", str(output), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert output.is_file()
+
+
+def test_a_wid_config_from_config_init_passes_config_check_on_any_machine(tmp_path):
+    output = tmp_path / "susdb-maint" / "susdb-maint.toml"
+    assert cli("config", "init", "--wid", "--output", str(output), cwd=tmp_path).returncode == 0
+    assert "\nwid = true\n" in output.read_text()
+    result = cli("config", "check", str(output), cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.strip() == f"{output}: OK", result.stderr
+
+
 def test_config_init_refuses_to_overwrite_without_force(tmp_path):
     (tmp_path / "c.toml").write_text("# mine\n")
     result = cli("config", "init", "--output", str(tmp_path / "c.toml"))

@@ -10,9 +10,11 @@ import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
+import pytest
 import yaml
 
 from jobs.cli import build_parser
+from tests.unit import task_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -82,9 +84,144 @@ def test_the_kubernetes_cronjob_forbids_concurrency():
     parses(container["args"])
 
 
+TASK_XML = DEPLOY / "windows" / "susdb-maint-nightly.xml"
+NS = {"t": task_schema.NAMESPACE}
+
+
 def test_the_task_scheduler_xml_parses_and_runs_elevated():
-    namespace = {"t": "http://schemas.microsoft.com/windows/2004/02/mit/task"}
-    root = ElementTree.parse(DEPLOY / "windows" / "susdb-maint-nightly.xml").getroot()
-    assert root.find("t:Principals/t:Principal/t:RunLevel", namespace).text == "HighestAvailable"
-    assert root.find("t:Settings/t:MultipleInstancesPolicy", namespace).text == "IgnoreNew"
-    parses(root.find("t:Actions/t:Exec/t:Arguments", namespace).text.split())
+    root = ElementTree.parse(TASK_XML).getroot()
+    assert root.find("t:Principals/t:Principal/t:UserId", NS).text == "S-1-5-18"  # SYSTEM
+    assert root.find("t:Principals/t:Principal/t:RunLevel", NS).text == "HighestAvailable"
+    assert root.find("t:Settings/t:MultipleInstancesPolicy", NS).text == "IgnoreNew"
+    parses(root.find("t:Actions/t:Exec/t:Arguments", NS).text.split())
+
+
+def test_the_task_scheduler_xml_has_the_structure_microsofts_task_schema_requires():
+    assert task_schema.problems(TASK_XML.read_text(encoding="utf-8")) == []
+
+
+BROKEN_TASKS = [
+    (
+        "the schedule before the start boundary",
+        "<StartBoundary>2026-01-01T01:15:00</StartBoundary>\n      <ScheduleByDay>\n        <DaysInterval>1</DaysInterval>\n      </ScheduleByDay>",
+        "<ScheduleByDay>\n        <DaysInterval>1</DaysInterval>\n      </ScheduleByDay>\n      <StartBoundary>2026-01-01T01:15:00</StartBoundary>",
+        "out of the schema's order",
+    ),
+    (
+        "run level spelled as in the GUI",
+        "<RunLevel>HighestAvailable</RunLevel>",
+        "<RunLevel>Highest</RunLevel>",
+        "RunLevel has an invalid value",
+    ),
+    (
+        "a misspelt setting",
+        "<ExecutionTimeLimit>PT5H</ExecutionTimeLimit>",
+        "<ExecutionTimeLimt>PT5H</ExecutionTimeLimt>",
+        "Settings may not contain ['ExecutionTimeLimt']",
+    ),
+    (
+        "a duration in hours",
+        "<ExecutionTimeLimit>PT5H</ExecutionTimeLimit>",
+        "<ExecutionTimeLimit>5h</ExecutionTimeLimit>",
+        "ExecutionTimeLimit has an invalid value",
+    ),
+    (
+        "no command",
+        "<Command>C:\\Program Files\\susdb-maint\\Scripts\\susdb-maint.exe</Command>",
+        "",
+        "Exec needs Command",
+    ),
+    (
+        "a context naming no principal",
+        'Actions Context="Author"',
+        'Actions Context="Nobody"',
+        "names no Principal id",
+    ),
+    (
+        "a version the schema does not fix",
+        'Task version="1.3"',
+        'Task version="1.4"',
+        "fixes it at 1.3",
+    ),
+    (
+        "no schedule",
+        "<ScheduleByDay>\n        <DaysInterval>1</DaysInterval>\n      </ScheduleByDay>",
+        "",
+        "needs exactly one of ScheduleByDay",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "old", "new", "expected"), BROKEN_TASKS, ids=[case for case, *_ in BROKEN_TASKS]
+)
+def test_the_task_schema_check_catches_what_the_schema_forbids(case, old, new, expected):
+    text = TASK_XML.read_text(encoding="utf-8")
+    assert old in text
+    found = task_schema.problems(text.replace(old, new))
+    assert any(expected in line for line in found), found
+
+
+def test_the_systemd_units_pass_systemd_analyze_verify(tmp_path):
+    """systemd's own check, in a scratch root holding the units, systemd's standard units and a
+    stand-in for the installed program (verify insists that ExecStart's program exists)."""
+    analyze = shutil.which("systemd-analyze")
+    system_units = Path("/usr/lib/systemd/system")
+    if analyze is None or not system_units.is_dir():
+        pytest.skip("systemd-analyze is not installed here (apt-get install systemd)")
+    service = configparser.ConfigParser(strict=False, interpolation=None)
+    service.read(DEPLOY / "systemd" / "susdb-maint.service")
+    program = Path(service["Service"]["ExecStart"].split()[0])
+    root = tmp_path / "root"
+    shutil.copytree(system_units, root / "usr/lib/systemd/system", symlinks=True)
+    stand_in = root / program.relative_to("/")
+    stand_in.parent.mkdir(parents=True)
+    stand_in.write_text("#!/bin/sh\n")
+    stand_in.chmod(0o755)
+    units = root / "etc/systemd/system"
+    units.mkdir(parents=True)
+    for unit in ("susdb-maint.service", "susdb-maint.timer"):
+        shutil.copy(DEPLOY / "systemd" / unit, units / unit)
+    result = subprocess.run(
+        [analyze, "verify", f"--root={root}", "susdb-maint.service", "susdb-maint.timer"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and result.stdout + result.stderr == "", result.stderr
+
+
+def test_the_systemd_service_has_its_state_directory_and_the_readmes_paths():
+    service = configparser.ConfigParser(strict=False, interpolation=None)
+    service.read(DEPLOY / "systemd" / "susdb-maint.service")
+    section = service["Service"]
+    assert section["StateDirectory"] == "susdb-maint"
+    assert (
+        "SUSDB_MAINT_STATE_DIR=/var/lib/susdb-maint"
+        in (DEPLOY / "systemd" / "susdb-maint.service").read_text()
+    )
+    assert section["ExecStart"].startswith(LINUX_PROGRAM + " ")
+
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+WINDOWS_DOC = (ROOT / "docs" / "windows.md").read_text(encoding="utf-8")
+OPERATIONS_DOC = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+WINDOWS_PROGRAM = r"C:\Program Files\susdb-maint\Scripts\susdb-maint.exe"
+WINDOWS_CONFIG = r"C:\ProgramData\susdb-maint\susdb-maint.toml"
+LINUX_PROGRAM = "/opt/susdb-maint/.venv/bin/susdb-maint"
+LINUX_CONFIG = "/etc/susdb-maint/susdb-maint.toml"
+
+
+def test_the_samples_and_the_docs_agree_on_paths():
+    root = ElementTree.parse(TASK_XML).getroot()
+    assert root.find("t:Actions/t:Exec/t:Command", NS).text == WINDOWS_PROGRAM
+    for document in (README, WINDOWS_DOC):
+        assert WINDOWS_PROGRAM in document and WINDOWS_CONFIG in document
+    arguments = root.find("t:Actions/t:Exec/t:Arguments", NS).text
+    log_file = arguments.split("--log-file ")[1].split()[0]
+    assert log_file in WINDOWS_DOC
+    cron = (DEPLOY / "cron" / "susdb-maint").read_text()
+    assert LINUX_PROGRAM in cron and LINUX_CONFIG in cron
+    for document in (README, OPERATIONS_DOC):
+        assert LINUX_PROGRAM in document and LINUX_CONFIG in document
+    assert "/var/lib/susdb-maint" in README and "/var/lib/susdb-maint" in OPERATIONS_DOC

@@ -83,10 +83,24 @@ username = "maint"
     assert "exactly one of password_env or password_file" in line
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="WID is refused only off Windows")
-def test_wid_is_refused_off_windows_with_the_reason(tmp_path):
+def test_a_wid_config_can_be_checked_on_any_machine(tmp_path):
     path = write(tmp_path, '[targets.wsus01]\nkind = "sqlserver"\nwid = true\n')
-    (line,) = problems_of(path)
+    settings = module.load_settings(path, {})
+    assert settings.targets["wsus01"].wid is True
+
+
+def test_connecting_to_wid_off_windows_is_refused_with_the_reason(tmp_path):
+    from jobs.db.connection import Endpoint, open_connection
+
+    path = write(tmp_path, '[targets.wsus01]\nkind = "sqlserver"\nwid = true\n')
+    target = module.load_settings(path, {}).targets["wsus01"]
+    assert target.platform_problem("win32") is None
+    if sys.platform == "win32":
+        pytest.skip("on Windows the pipe is really opened")
+    with pytest.raises(ConfigError) as caught:
+        open_connection(Endpoint("wsus01", target))
+    (line,) = caught.value.problems
+    assert line.startswith("targets.wsus01: wid = true works only on the WSUS host itself")
     assert "Windows Internal Database accepts local named-pipe connections only" in line
 
 
@@ -194,3 +208,76 @@ def test_generated_files_match_the_schema():
     ) == render.json_schema()
     readme = (root / "README.md").read_text(encoding="utf-8")
     assert render.markdown_reference() in readme, "run: python -m jobs.settings.render"
+
+
+WINDOWS_ENCODINGS = [
+    ("UTF-16 LE with a BOM (PowerShell 5 `>` and Out-File)", "utf-16-le", b"\xff\xfe"),
+    ("UTF-16 BE with a BOM (Out-File -Encoding BigEndianUnicode)", "utf-16-be", b"\xfe\xff"),
+    ("UTF-8 with a BOM (Out-File -Encoding UTF8)", "utf-8", b"\xef\xbb\xbf"),
+    ("UTF-32 LE with a BOM (Out-File -Encoding UTF32)", "utf-32-le", b"\xff\xfe\x00\x00"),
+    ("UTF-8 without a BOM (PowerShell 7, every Unix editor)", "utf-8", b""),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "codec", "bom"), WINDOWS_ENCODINGS, ids=[case for case, _, _ in WINDOWS_ENCODINGS]
+)
+def test_a_config_saved_by_windows_tools_is_read(tmp_path, case, codec, bom):
+    text = "[targets.wsus01]\r\nkind = 'sqlserver'\r\nserver = 'sql01'\r\n[backup]\r\ndirectory = 'D:\\Sauvegardes\\SUSDB-été'\r\n"
+    path = tmp_path / "susdb-maint.toml"
+    path.write_bytes(bom + text.encode(codec))
+    settings = module.load_settings(path, {})
+    assert settings.backup.directory == "D:\\Sauvegardes\\SUSDB-été"
+
+
+def uncomment_every_setting(text: str) -> str:
+    """Uncomment each commented line that is TOML by itself (a key or a table); leave prose."""
+    import tomllib
+
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("# "):
+            candidate = line[2:]
+            try:
+                tomllib.loads(candidate)
+            except tomllib.TOMLDecodeError:
+                pass
+            else:
+                if candidate.strip():
+                    line = candidate
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("variant", ["sql server", "wid", "simulator"])
+def test_every_commented_line_of_the_generated_config_is_valid_once_uncommented(tmp_path, variant):
+    import tomllib
+
+    text = render.example_config(
+        str(tmp_path / "sim.sqlite3") if variant == "simulator" else None, wid=variant == "wid"
+    )
+    uncommented = uncomment_every_setting(text)
+    assert uncommented.count("\n# ") < text.count("\n# ")  # something was uncommented
+    settings = Settings.model_validate(tomllib.loads(uncommented))
+    jobs = settings.schedule.jobs
+    assert jobs["nightly"].profile == "nightly" and jobs["nightly"].cron == "15 1 * * *"
+    before = jobs["before-patch-tuesday"]
+    assert before.profile == "pre-patch-tuesday" and before.patch_tuesday is not None
+    assert before.patch_tuesday.offset_days == -10
+
+
+def test_the_generated_config_shows_the_two_jobs_commented_so_it_schedules_nothing_by_itself():
+    import tomllib
+
+    text = render.example_config()
+    assert "# [schedule.jobs.nightly]" in text and "# [schedule.jobs.before-patch-tuesday]" in text
+    assert Settings.model_validate(tomllib.loads(text)).schedule.jobs == {}
+
+
+def test_the_full_profile_reindexes_after_the_cleanup_as_microsoft_orders_it():
+    stages = Settings().effective_profiles()["full"].stages
+    cleanup = max(stages.index(name) for name in ("decline", "obsolete_updates", "compress"))
+    reindexes = [index for index, name in enumerate(stages) if name == "reindex"]
+    assert reindexes[0] < stages.index("decline") and reindexes[-1] > cleanup
+    assert stages.index("statistics") > reindexes[-1] and stages[-1] == "health"
+    assert Settings().effective_profiles()["full"].max_duration_minutes is None

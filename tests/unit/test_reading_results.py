@@ -1,0 +1,176 @@
+"""Reading the results as an administrator does: history, status, plan, schedule --list and the
+before/after table say what happened without being misread."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from jobs import report
+from jobs.schedule import next_fire_times, schedule_table, trigger_for
+from jobs.settings.model import Settings
+from jobs.state.store import StateStore
+from tests.helpers import run, run_cli, settings_for, simulator_config
+
+
+def cli(directory: Path, sim: Path, *args: str, extra: str = "") -> str:
+    config = simulator_config(directory, sim, extra=extra)
+    result = run_cli(
+        "--config", str(config), "--state-dir", str(directory / "state"), "--log-format", "json",
+        *args,
+    )  # fmt: skip
+    assert result.returncode in (0, 1, 3), result.stderr[-2000:]  # ok, a stage failed, partial
+    return result.stdout
+
+
+def rendered(table: object, width: int = 120) -> str:
+    stream = io.StringIO()
+    report.console(stream).print(table, width=width)
+    return stream.getvalue()
+
+
+def test_history_shows_the_whole_run_id_and_what_each_run_declined_deleted_and_compressed(
+    small_sim, tmp_path
+):
+    settings = settings_for(small_sim, backup={"gate": "off"})
+    result = run(settings, tmp_path / "state", profile="nightly")
+    store = StateStore(tmp_path / "state", read_only=True)
+    runs = store.runs("sim", 5)
+    store.close()
+    done = {stage["stage"]: stage["done"] for stage in result.stages}
+    assert done["decline"] and done["obsolete_updates"] and done["compress"]
+    for width in (120, 60):  # a narrow terminal wraps other columns, never the run ID
+        text = rendered(report.history_table(runs), width)
+        assert result.run_id in text
+        row = next(line for line in text.splitlines() if result.run_id in line)
+    wide = rendered(report.history_table(runs))
+    row = next(line for line in wide.splitlines() if result.run_id in line)
+    counts = [f"{done[stage]:,}" for stage in ("decline", "obsolete_updates", "compress")]
+    assert row.split()[-3:] == counts
+    assert "declined" in wide and "deleted" in wide and "compressed" in wide
+
+
+def test_history_json_carries_the_counts(small_sim, tmp_path):
+    cli(tmp_path, small_sim, "run", "--stage", "decline")
+    (entry,) = json.loads(cli(tmp_path, small_sim, "history", "--json"))
+    assert entry["counts"]["declined"] > 0 and entry["counts"]["deleted"] == 0
+
+
+def test_status_is_a_snapshot_with_the_last_run_the_backlog_quarantine_and_the_next_fire(
+    small_sim, tmp_path
+):
+    victim = _poison_one_superseded_update(small_sim)
+    schedule = (
+        '[schedule]\ntimezone = "Europe/Paris"\n[schedule.jobs.nightly]\ncron = "15 1 * * *"\n'
+    )
+    extra = "[runner]\nquarantine_after = 1\n" + schedule
+    cli(tmp_path, small_sim, "run", "--profile", "nightly", "--max-duration", "5", extra=extra)
+    text = cli(tmp_path, small_sim, "status", extra=extra)
+    header = next(line for line in text.splitlines() if "KPI" in line)
+    assert "now" in header and "before" not in header and "after" not in header
+    store = StateStore(tmp_path / "state", read_only=True)
+    (last,) = store.runs("sim", 1)
+    store.close()
+    assert f"Last run: {last['run_id']} (nightly)" in text
+    assert re.search(
+        r"Queued for the next runs:\n(  \w+: .*\n)*  obsolete_updates: pending \d", text
+    )
+    assert "1 quarantined item(s)" in text and f"decline {victim}" in text
+    assert re.search(r"Next scheduled run: \w{3} \d{4}-\d\d-\d\d 01:15 CE[S]?T \(job nightly", text)
+    unscheduled = cli(tmp_path, small_sim, "status", extra="[runner]\nquarantine_after = 1\n")
+    assert "Next scheduled run: no [schedule.jobs] for this target" in unscheduled
+    status = json.loads(cli(tmp_path, small_sim, "status", "--json", extra=extra))
+    assert status["last_run"]["run_id"] == last["run_id"] and status["quarantined"] == 1
+    assert status["queued"] and status["next_runs"][0]["job"] == "nightly"
+
+
+def test_a_plan_is_headed_as_a_plan_and_shows_work_to_do_not_work_done(small_sim, tmp_path):
+    text = cli(tmp_path, small_sim, "plan", "--profile", "nightly")
+    assert text.startswith("Plan for sim (nightly): a dry run, nothing was changed in SUSDB")
+    header = next(line for line in text.splitlines() if "stage" in line)
+    columns = [cell.strip() for cell in header.strip("┃").split("┃")]
+    assert columns == ["stage", "plan", "items to do", "already done", "estimate", "note"]
+    decline = next(line for line in text.splitlines() if line.startswith("│ decline"))
+    cells = [cell.strip() for cell in decline.strip("│").split("│")]
+    assert cells[1] == "would run" and int(cells[2].replace(",", "")) > 0
+    assert "before" not in text and "SUSDB now" in text
+
+
+def test_schedule_list_shows_distinct_fire_times_for_cron_and_patch_tuesday_jobs():
+    settings = Settings.model_validate(
+        {
+            "targets": {"wsus01": {"kind": "sqlserver", "server": "sql01"}},
+            "schedule": {
+                "timezone": "Europe/Paris",
+                "jobs": {
+                    "nightly": {"cron": "15 1 * * *"},
+                    "before-patch-tuesday": {
+                        "profile": "pre-patch-tuesday",
+                        "patch_tuesday": {"offset_days": -10, "at": "02:30"},
+                    },
+                },
+            },
+        }
+    )
+    paris = ZoneInfo("Europe/Paris")
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=paris)
+    nightly = next_fire_times(trigger_for(settings.schedule.jobs["nightly"], paris), 3, now)
+    assert [moment.day for moment in nightly] == [26, 27, 28]
+    text = rendered(schedule_table(settings, now))
+    assert "Thu 2026-11-26 01:15 CET" in text and "Sat 2026-11-28 01:15 CET" in text
+    # Ten days before the second Tuesdays of December (8th), January (12th), February (9th).
+    for fire in ("Sat 2026-11-28 02:30", "Sat 2027-01-02 02:30", "Sat 2027-01-30 02:30"):
+        assert fire in text
+    assert "cron 15 1 * * *" in text and "Patch Tuesday -10 days at 02:30" in text
+
+
+def test_the_before_after_table_explains_approvals_removed_by_declines(small_sim, tmp_path):
+    approved_superseded = (
+        sqlite3.connect(small_sim)
+        .execute(
+            """SELECT COUNT(DISTINCT mu.UpdateID) FROM vwMinimalUpdate mu JOIN tbRevision r
+        ON r.LocalUpdateID = mu.LocalUpdateID JOIN tbDeployment d ON d.RevisionID = r.RevisionID
+        WHERE mu.IsSuperseded = 1 AND mu.Declined = 0 AND d.ActionID = 0"""
+        )
+        .fetchone()[0]
+    )
+    assert approved_superseded > 0
+    settings = settings_for(small_sim, backup={"gate": "off"})
+    result = run(settings, tmp_path / "state", stages=["decline", "obsolete_updates", "health"])
+    data = result.as_dict()
+    assert data["kpis_after"]["approved"] < data["kpis_before"]["approved"]
+    stream = io.StringIO()
+    report.print_run_summary(data, stream)
+    text = stream.getvalue()
+    approved = next(line for line in text.splitlines() if "Approved" in line)
+    assert "declining an approved update removes its approval" in approved
+    assert all(len(line) <= 120 for line in text.splitlines())
+    declined = next(line for line in text.splitlines() if line.startswith("│ Declined "))
+    assert f"+{report.items_done(data['stages'])['decline']:,} declined by this run" in declined
+    size = next(line for line in text.splitlines() if "Database size" in line)
+    assert "does not shrink" in size
+
+
+def test_a_change_with_nothing_to_explain_has_no_note():
+    notes = report.explain_changes({"approved": 10}, {"approved": 10}, [])
+    assert notes == {}
+
+
+def _poison_one_superseded_update(path: Path) -> str:
+    """Make one superseded, approved update fail on every decline, like a broken server."""
+    db = sqlite3.connect(path)
+    (victim,) = db.execute(
+        """SELECT mu.UpdateID FROM vwMinimalUpdate mu JOIN tbRevision r ON r.LocalUpdateID =
+        mu.LocalUpdateID JOIN tbDeployment d ON d.RevisionID = r.RevisionID WHERE mu.IsSuperseded = 1
+        AND mu.Declined = 0 AND d.ActionID = 0 ORDER BY mu.UpdateID LIMIT 1"""
+    ).fetchone()
+    db.execute(f"""CREATE TRIGGER poison BEFORE INSERT ON tbDeadDeployment WHEN NEW.UpdateID = '{victim}'
+                   BEGIN SELECT RAISE(ABORT, 'simulated corruption'); END""")
+    db.commit()
+    db.close()
+    return str(victim)
