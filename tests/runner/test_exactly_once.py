@@ -83,8 +83,10 @@ def test_fault_soak_with_lost_replies_and_late_timeouts_repeats_nothing(tmp_path
 
 # -- 2: updates that are gone -------------------------------------------------------------------
 def test_an_update_deleted_behind_the_decline_queue_is_gone_not_failed_nor_declined(
-    neglected_sim, state_dir
+    tmp_path, state_dir
 ):
+    neglected_sim = tmp_path / "n.sqlite3"
+    create(neglected_sim, preset_profile("neglected", updates=4000, seed=43, delete_fix=True))
     # The repro: a decline queue that outlives its run (max_declines_per_run), then the
     # obsolete cleanup deletes expired updates still queued for decline.
     limited = settings_for(
