@@ -43,3 +43,14 @@ def state_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def event_log() -> EventLog:
     return EventLog()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_event_is_declared():
+    """An event name the catalog does not declare fails the suite (jobs/event_catalog.py)."""
+    from jobs import events
+
+    yield
+    assert not events.UNDECLARED, (
+        f"events emitted but not declared in jobs/event_catalog.py: {sorted(events.UNDECLARED)}"
+    )

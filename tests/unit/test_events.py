@@ -73,7 +73,7 @@ def test_standard_library_logging_goes_through_the_same_pipeline(event_log):
 
 def test_redaction_applies_to_every_event(event_log):
     events.get_logger().info(
-        "connect", connection_string="DRIVER={x};PWD=hunter22;UID=sa", password="hunter22"
+        "run.unreachable", connection_string="DRIVER={x};PWD=hunter22;UID=sa", password="hunter22"
     )
     line = event_log.lines[-1]
     assert "hunter22" not in line and "PWD=***" in line
@@ -103,3 +103,18 @@ def test_console_lines_leave_out_host_and_version_but_json_keeps_them():
         and "version=" not in line
     )
     events.configure(log_format="json")
+
+
+def test_the_events_reference_and_schema_are_generated_from_the_catalog():
+    from jobs.event_catalog import render
+
+    for path, text in render().items():
+        assert path.read_text(encoding="utf-8") == text, (
+            f"{path.name} is out of date: run python -m jobs.event_catalog"
+        )
+
+
+def test_an_undeclared_event_name_is_noted(event_log):
+    events.get_logger("test").info("no.such_event")
+    assert "no.such_event" in events.UNDECLARED
+    events.UNDECLARED.discard("no.such_event")

@@ -43,7 +43,7 @@ def test_event_lines_and_progress_bars_share_one_console_and_do_not_garble():
         bars.start("decline", 10)
         bars.advance(3)
         bars.progress.refresh()
-        events.get_logger("test").warning("batch.retry", stage="decline", attempt=2)
+        events.get_logger("test").warning("retry", stage="decline", attempt=2)
         bars.advance(3)
         bars.progress.refresh()
         bars.finish()
@@ -53,9 +53,9 @@ def test_event_lines_and_progress_bars_share_one_console_and_do_not_garble():
     output = terminal.getvalue()
     # Remove cursor movements and line erases; what is left is what the terminal shows, in order.
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\r", "\n", output)
-    (line,) = [line for line in text.splitlines() if "batch.retry" in line]
+    (line,) = [line for line in text.splitlines() if "retry" in line]
     assert "━" not in line and "decline" in line and "attempt=2" in line
-    assert "batch.retry" in line.split("[warning ]")[-1]
+    assert "retry" in line.split("[warning ]")[-1]
     # The bar was drawn both before and after the event line.
-    position = text.index("batch.retry")
+    position = text.index("retry")
     assert "3/10" in text[:position] and "6/10" in text[position:]
