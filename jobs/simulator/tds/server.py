@@ -81,6 +81,9 @@ class SimulatorServer:
         self._spids = itertools.count(FIRST_SPID)
         self._handles = itertools.count(1)
         self._calls: Counter[str] = Counter()
+        # What happened on the wire, for tests and the bench: logins, failed logins, requests,
+        # attentions acknowledged, connections dropped.
+        self.stats: Counter[str] = Counter()
         self._lock = threading.Lock()
         self.sessions: set[Session] = set()
         server = self
@@ -111,6 +114,10 @@ class SimulatorServer:
             with self._lock:
                 self.sessions.discard(session)
 
+    def count(self, event: str) -> None:
+        with self._lock:
+            self.stats[event] += 1
+
     def next_handle(self) -> int:
         with self._lock:
             return next(self._handles)
@@ -127,7 +134,10 @@ class SimulatorServer:
 
     def start(self) -> SimulatorServer:
         self._thread = threading.Thread(
-            target=self._listener.serve_forever, name="tds-listener", daemon=True
+            target=self._listener.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="tds-listener",
+            daemon=True,
         )
         self._thread.start()
         return self

@@ -162,6 +162,7 @@ class Session:
             self._acknowledged = self._attentions
             self.cancelled.clear()
         if due:
+            self.server.count("attentions")
             if response is not None:
                 response.buffer.clear()
             self.send(tokens.done(Done.ATTENTION), last=True)
@@ -184,6 +185,7 @@ class Session:
                 try:
                     self._handle(item)
                 except Dropped:
+                    self.server.count("dropped")
                     log.info("simulator.connection_dropped", spid=self.spid)
                     return
         except (OSError, ProtocolError) as error:
@@ -219,6 +221,7 @@ class Session:
         return self._login(login)
 
     def _refuse_login(self, user: str, *first: bytes) -> bool:
+        self.server.count("login_failed")
         log.info("simulator.login_failed", spid=self.spid, user=user)
         refusal = b"".join(first) + tokens.message(
             18456, f"Login failed for user '{user}'.", severity=14, server=SERVER_NAME
@@ -278,11 +281,13 @@ class Session:
             ]
         )
         self.send(greeting, last=True)
+        self.server.count("logins")
         log.info("simulator.login", spid=self.spid, user=login.user, app=login.app)
         return True
 
     # -- requests ------------------------------------------------------------------------------
     def _handle(self, message: Message) -> None:
+        self.server.count("requests")
         response = Response(self)
         try:
             if message.type == PacketType.SQL_BATCH:

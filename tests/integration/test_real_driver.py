@@ -1,0 +1,375 @@
+"""Scenarios through the real driver stack (pyodbc, unixODBC, FreeTDS) against the served
+simulator, each checked against what the simulated SUSDB recorded (``sim_call_log``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from jobs.db.classify import classify
+from jobs.db.connection import Endpoint, open_connection
+from jobs.db.executor import Executor
+from jobs.errors import DatabaseError, LoginFailed, StatementTimeout
+from jobs.exit_codes import ExitCode
+from jobs.runner.plan import build_plan
+from jobs.runner.run import RunReport, execute_plan
+from jobs.settings.model import Settings
+from jobs.simulator import FaultPlan
+from jobs.simulator.server import COST
+from jobs.state.store import StateStore
+from tests.helpers import (
+    CatalogBuilder,
+    NightlyScenario,
+    cli_command,
+    cli_env,
+    procedure_calls,
+    query,
+    run_cli,
+)
+from tests.integration.served import PASSWORD, PASSWORD_ENV, Served
+
+pytestmark = pytest.mark.integration
+LONG = 100_000  # minutes
+WINDOW = 0.02  # minutes: 1.2 s
+SLOW_DELETE = 3.0  # real seconds a deletion takes once the clock is slowed down
+
+
+def run(settings: Settings, state_dir: Path, **plan_options) -> RunReport:
+    plan_options.setdefault("max_duration_minutes", LONG)
+    plan_options.setdefault("profile", None)
+    return execute_plan(build_plan(settings, target="served", **plan_options), state_dir)
+
+
+def executor_for(served: Served, timeout: int = 60) -> Executor:
+    return Executor(
+        Endpoint("served", served.settings().targets["served"]), default_timeout=timeout
+    )
+
+
+def expired_updates(directory: Path, count: int) -> tuple[Path, list[int]]:
+    """A SUSDB whose only obsolete updates are ``count`` expired ones (spDeleteUpdate takes
+    them); returns its path and their LocalUpdateIDs."""
+    builder = CatalogBuilder(directory / "expired.sqlite3")
+    ids = [
+        builder.local_id(builder.update(f"Expired {n} (KB{n})", age_days=400, expired=True))
+        for n in range(count)
+    ]
+    return builder.close(), ids
+
+
+def present(sim: Path, local_ids: list[int]) -> list[int]:
+    marks = ",".join("?" * len(local_ids))
+    rows = query(
+        sim,
+        f"SELECT LocalUpdateID FROM tbUpdate WHERE LocalUpdateID IN ({marks})",
+        tuple(local_ids),
+    )
+    return sorted(row[0] for row in rows)
+
+
+def slow_deletions_ahead(served: Served, settings: Settings, state_dir: Path) -> None:
+    """Queue the deletions while they are fast, let the runner believe they stay fast (5 ms, as
+    it measured on an earlier night), then make each one take SLOW_DELETE seconds."""
+    run(settings, state_dir, stages=["obsolete_updates"], dry_run=True)
+    store = StateStore(state_dir)
+    store.add_timing("served", "obsolete_updates", 1000, 5.0)
+    store.close()
+    served.server.clock.time_scale = COST["delete_update"] / SLOW_DELETE
+
+
+# -- the nightly profile ------------------------------------------------------------------------
+def test_the_nightly_profile_on_a_neglected_susdb_runs_end_to_end_through_the_driver_exactly_once(
+    serve, neglected_sim, state_dir
+):
+    served = serve(neglected_sim, time_scale=0)
+    scenario = NightlyScenario(neglected_sim)
+
+    report = run(served.settings(stages=scenario.stages, backup={}), state_dir, profile="nightly")
+
+    assert report.exit_code == ExitCode.OK, report.stages
+    scenario.check_end_state(report, state_dir)
+    assert served.server.stats["logins"] >= 2  # the run's connection and the lock's
+
+
+# -- lost connections ---------------------------------------------------------------------------
+def test_a_connection_lost_before_a_decline_commits_is_reopened_and_each_decline_sent_once(
+    serve, small_sim, state_dir
+):
+    faults = FaultPlan(rate=0.03, kinds=["link_failure"], statements=["decline_update"], seed=7)
+    served = serve(small_sim, time_scale=0, faults=faults)
+
+    report = run(served.settings(), state_dir, stages=["decline"])
+
+    assert report.exit_code == ExitCode.OK, report.stages
+    decline = report.stages[-1]
+    assert decline["done"] > 100 and decline["failed"] == 0
+    assert served.server.stats["dropped"] >= 3  # the server really closed sockets mid-batch
+    sent = procedure_calls(small_sim, "spDeclineUpdate")
+    assert max(sent.values()) == 1 and sum(sent.values()) == decline["done"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs issue 11: an item interrupted by a lost connection is settled from the "
+    "server's state before it is sent again",
+)
+def test_a_connection_lost_after_a_decline_committed_settles_the_item_instead_of_resending_it(
+    serve, small_sim, state_dir
+):
+    served = serve(small_sim, time_scale=0, drop_after={"decline_update": 5})
+
+    report = run(served.settings(), state_dir, stages=["decline"])
+
+    assert served.server.stats["dropped"] == 1
+    assert report.exit_code == ExitCode.OK, report.stages
+    sent = procedure_calls(small_sim, "spDeclineUpdate")
+    assert max(sent.values()) == 1, [item for item, count in sent.items() if count > 1]
+
+
+# -- timeouts and cancels -----------------------------------------------------------------------
+def test_a_statement_past_its_query_timeout_is_cancelled_and_the_server_acknowledges(
+    serve, tmp_path
+):
+    sim, (victim,) = expired_updates(tmp_path, 1)
+    served = serve(sim, time_scale=COST["delete_update"] / SLOW_DELETE)
+    executor = executor_for(served, timeout=1)
+    attentions = served.server.stats["attentions"]  # pyodbc's connect already sent some
+    started = time.monotonic()
+
+    with pytest.raises(StatementTimeout) as raised:
+        executor.run("delete_update", [victim])
+
+    assert raised.value.sqlstate == "HYT00"
+    assert time.monotonic() - started < SLOW_DELETE - 1  # the driver's timer, not the end
+    assert served.server.stats["attentions"] == attentions + 1  # DONE_ATTN went back
+    assert procedure_calls(sim, "spDeleteUpdate") == Counter()  # rolled back, not committed
+    # The connection is still in step: the next statement on it gets its own answer.
+    assert executor.run("update_exists", [victim]).rows == [{"Present": 1}]
+    executor.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs issue 11: @@TRANCOUNT in the simulator, and no transaction left open after a "
+    "cancelled statement",
+)
+def test_no_transaction_is_left_open_after_a_query_timeout(serve, tmp_path):
+    sim, (victim,) = expired_updates(tmp_path, 1)
+    executor = executor_for(serve(sim, time_scale=COST["delete_update"] / SLOW_DELETE), timeout=1)
+    with pytest.raises(StatementTimeout):
+        executor.run("delete_update", [victim])
+    cursor = executor.connection.cursor()
+    assert cursor.execute("SELECT @@TRANCOUNT AS open_transactions").fetchone()[0] == 0
+
+
+def test_a_window_closing_during_a_long_delete_cancels_it_and_the_next_run_deletes_it_once(
+    serve, tmp_path, state_dir
+):
+    sim, ids = expired_updates(tmp_path, 1)
+    served = serve(sim, time_scale=0)
+    settings = served.settings()
+    slow_deletions_ahead(served, settings, state_dir)
+    attentions = served.server.stats["attentions"]
+    started = time.monotonic()
+
+    cut_short = run(settings, state_dir, stages=["obsolete_updates"], max_duration_minutes=WINDOW)
+
+    assert time.monotonic() - started < WINDOW * 60 + 1  # cancelled at the deadline
+    assert served.server.stats["attentions"] == attentions + 1
+    stage = cut_short.stages[-1]
+    assert (stage["done"], stage["failed"], stage["remaining"]) == (0, 1, 1), stage
+    assert cut_short.exit_code in (ExitCode.STAGE_FAILED, ExitCode.PARTIAL)
+    assert present(sim, ids) == ids and procedure_calls(sim, "spDeleteUpdate") == Counter()
+    served.server.clock.time_scale = 0
+    finished = run(settings, state_dir, stages=["obsolete_updates"])
+    assert finished.exit_code == ExitCode.OK, finished.stages
+    assert present(sim, ids) == [] and list(procedure_calls(sim, "spDeleteUpdate").values()) == [1]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="runner (issue 11, the window): after the deadline's watchdog cancels one statement, "
+    "the rest of the batch is still sent, and the watchdog's SQLCancel error escapes its thread",
+)
+def test_no_deletion_is_started_after_the_window_has_closed(serve, tmp_path, state_dir):
+    sim, ids = expired_updates(tmp_path, 2)
+    served = serve(sim, time_scale=0)
+    settings = served.settings()
+    slow_deletions_ahead(served, settings, state_dir)
+    started = time.monotonic()
+
+    run(settings, state_dir, stages=["obsolete_updates"], max_duration_minutes=WINDOW)
+
+    assert time.monotonic() - started < WINDOW * 60 + 1
+    assert present(sim, ids) == ids  # nothing deleted after the window closed
+
+
+# -- refusals: login, database, permission ------------------------------------------------------
+def cli_run(
+    served: Served, directory: Path, *args: str, password: str = PASSWORD, **target
+) -> subprocess.CompletedProcess[str]:
+    config = served.config(directory, **target)
+    return run_cli(
+        "--config",
+        str(config),
+        "--state-dir",
+        str(directory / "state"),
+        "--log-format",
+        "json",
+        "run",
+        *args,
+        env={PASSWORD_ENV: password},
+    )
+
+
+def last_line(result: subprocess.CompletedProcess[str]) -> str:
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_a_wrong_password_is_refused_with_exit_4_and_one_line(serve, small_sim, tmp_path):
+    served = serve(small_sim)
+    result = cli_run(served, tmp_path, "--stage", "decline", password="not-the-password")
+    assert result.returncode == ExitCode.REFUSED, result.stderr
+    assert last_line(result) == (
+        "susdb-maint: login failed: Login failed for user 'susdb_maint'. (18456)"
+    )
+    assert served.server.stats["login_failed"] == 1
+    assert procedure_calls(small_sim, "spDeclineUpdate") == Counter()
+
+
+def test_an_unknown_database_is_refused_with_exit_4_and_one_line(serve, small_sim, tmp_path):
+    served = serve(small_sim)
+    result = cli_run(served, tmp_path, "--stage", "decline", database="SUSDB_NOPE")
+    assert result.returncode == ExitCode.REFUSED, result.stderr
+    # FreeTDS reports the login failure (18456) first, before the server's 4060.
+    assert last_line(result) == (
+        "susdb-maint: login failed: Login failed for user 'susdb_maint'. (18456)"
+    )
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="runner: a permission the server refuses mid-stage fails the stage (exit 1), while "
+    "README documents missing rights as exit 4 (NotPermitted.exit_code is REFUSED)",
+)
+def test_a_refused_permission_stops_the_run_with_exit_4(serve, small_sim, tmp_path):
+    faults = FaultPlan(rate=1.0, kinds=["permission_denied"], statements=["decline_update"])
+    served = serve(small_sim, time_scale=0, faults=faults)
+    result = cli_run(served, tmp_path, "--stage", "decline")
+    events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    failure = next(event for event in events if event["event"] == "stage.fail")
+    assert failure["error_kind"] == "not_permitted"
+    assert "EXECUTE permission was denied" in failure["error"]
+    assert procedure_calls(small_sim, "spDeclineUpdate") == Counter()
+    assert result.returncode == ExitCode.REFUSED
+
+
+# -- the target lock ----------------------------------------------------------------------------
+def test_a_second_run_on_the_same_database_through_another_connection_exits_5(serve, tmp_path):
+    sim, _ = expired_updates(tmp_path, 20)
+    served = serve(sim, time_scale=COST["delete_update"] / SLOW_DELETE)  # the first run stays
+    config = served.config(tmp_path)
+    environment = cli_env(**{PASSWORD_ENV: PASSWORD})
+
+    def command(state: str) -> list[str]:
+        return cli_command(
+            "--config",
+            str(config),
+            "--state-dir",
+            str(tmp_path / state),  # separate local lock files: only the server's lock is shared
+            "--log-format",
+            "json",
+            "run",
+            "--stage",
+            "obsolete_updates",
+        )
+
+    first = subprocess.Popen(command("first"), stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        assert first.stderr is not None
+        for line in first.stderr:  # wait until the first run holds the lock and is working
+            if '"stage.start"' in line and "obsolete_updates" in line:
+                break
+        second = subprocess.run(
+            command("second"), capture_output=True, text=True, env=environment, timeout=60
+        )
+    finally:
+        first.terminate()
+        first.wait(timeout=30)
+    assert second.returncode == ExitCode.LOCKED, second.stderr
+    assert "lock" in last_line(second)
+    # The first run's lock and work connections, and the second run's lock connection.
+    assert served.server.stats["logins"] == 3
+
+
+# -- the classifier against FreeTDS's own text --------------------------------------------------
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("deadlock", "transient"),
+        ("lock_timeout", "transient"),
+        ("permission_denied", "not_permitted"),
+        ("login_failed", "login_failed"),
+        ("replica", "replica"),
+        ("still_referenced", "still_referenced"),
+        ("link_failure", "connection_lost"),
+    ],
+)
+def test_freetds_errors_from_the_server_classify_as_the_classifier_table_says(
+    serve, small_sim, kind, expected
+):
+    faults = FaultPlan(rate=1.0, kinds=[kind], statements=["update_exists"])
+    executor = executor_for(serve(small_sim, time_scale=0, faults=faults))
+    with pytest.raises(DatabaseError) as raised:
+        executor.run("update_exists", [1])
+    assert raised.value.kind == expected, raised.value
+    assert not str(raised.value).startswith("[")  # the driver's prefixes are stripped
+    if kind == "link_failure":  # and the next statement on the dead connection
+        with pytest.raises(DatabaseError) as again:
+            executor.run("update_exists", [1])
+        assert again.value.kind == "connection_lost", again.value
+    executor.close()
+
+
+def test_freetds_login_and_database_refusals_classify_as_login_failed(serve, small_sim):
+    served = serve(small_sim)
+    os.environ["SUSDB_TEST_WRONG_PASSWORD"] = "wrong"
+    for target in (
+        {"password_env": "SUSDB_TEST_WRONG_PASSWORD"},
+        {"database": "SUSDB_NOPE"},
+    ):
+        endpoint = Endpoint("served", served.settings(target=target).targets["served"])
+        with pytest.raises(LoginFailed) as raised:
+            open_connection(endpoint)
+        assert raised.value.native == 18456
+
+
+def test_freetds_timeout_and_cancel_classify_as_statement_timeouts(serve, tmp_path):
+    sim, (victim,) = expired_updates(tmp_path, 1)
+    served = serve(sim, time_scale=COST["delete_update"] / SLOW_DELETE)
+    connection = executor_for(served, timeout=1).connection
+    delete = "-- name: delete_update\nEXEC dbo.spDeleteUpdate @localUpdateID = ?"
+    with pytest.raises(Exception) as timed_out:
+        connection.cursor().execute(delete, victim)
+    connection.timeout = 0
+    cursor = connection.cursor()
+    threading.Timer(0.5, cursor.cancel).start()
+    with pytest.raises(Exception) as cancelled:
+        cursor.execute(delete, victim)
+    assert (classify(timed_out.value).sqlstate, classify(timed_out.value).kind) == (
+        "HYT00",
+        "timeout",
+    )
+    assert (classify(cancelled.value).sqlstate, classify(cancelled.value).kind) == (
+        "HY008",
+        "timeout",
+    )
+    assert present(sim, [victim]) == [victim]
