@@ -81,8 +81,9 @@ class SimulatorServer:
         self._spids = itertools.count(FIRST_SPID)
         self._handles = itertools.count(1)
         self._calls: Counter[str] = Counter()
-        # What happened on the wire, for tests and the bench: logins, failed logins, requests,
-        # attentions acknowledged, connections dropped.
+        # What happened on the wire, for tests and the bench: logins, login_failed, requests,
+        # attentions (each acknowledged), cancelled (requests an attention stopped; also counted
+        # as "cancelled NAME" by statement name), dropped.
         self.stats: Counter[str] = Counter()
         self._lock = threading.Lock()
         self.sessions: set[Session] = set()
@@ -122,9 +123,9 @@ class SimulatorServer:
         with self._lock:
             return next(self._handles)
 
-    def after_statement(self, name: str | None) -> None:
+    def after_statement(self, name: str) -> None:
         """Called when a statement has committed: drop the connection if the plan says so."""
-        if name is None or name not in self.options.drop_after:
+        if name not in self.options.drop_after:
             return
         with self._lock:
             self._calls[name] += 1

@@ -126,6 +126,7 @@ class Session:
         self._send_lock = threading.Lock()
         self._incoming: queue.Queue[Any] = queue.Queue()
         self._running_cursor: Any = None
+        self._statement = ""  # the name of the statement last run, for the server's stats
 
     # -- socket --------------------------------------------------------------------------------
     def send(self, payload: bytes, *, last: bool) -> None:
@@ -309,6 +310,8 @@ class Session:
         except Abandoned:
             pass
         if self.cancelled.is_set():
+            self.server.count("cancelled")  # an attention stopped this request
+            self.server.count(f"cancelled {self._statement}")
             self._acknowledge_attention(response)
             return
         response.finish()
@@ -371,6 +374,7 @@ class Session:
     def _run(self, sql: str, params: list[Any], response: Response, *, in_procedure: bool) -> bool:
         """Run one statement text on the simulator; add its results. False when it failed."""
         done_token = Token.DONEINPROC if in_procedure else Token.DONE
+        self._statement = statement_name(sql) or "(unnamed batch)"
         if self.server.options.latency and self.cancelled.wait(self.server.options.latency):
             return True  # cancelled before it ran: the attention answers
         catalog = driver_catalog.type_info(sql)
@@ -385,7 +389,7 @@ class Session:
             if self.cancelled.is_set():
                 return True
             cursor.execute(sql, params)
-            self.server.after_statement(statement_name(sql))
+            self.server.after_statement(self._statement)
             self._results(cursor, response, done_token, in_procedure)
             return True
         except Abandoned:
