@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.errors import UsageError
-from jobs.simulator.faults import FaultPlan
+from jobs.simulator.faults import FAULTS, FaultPlan
 from jobs.simulator.tds.server import ServeOptions, SimulatorServer
 
 TARGET_NAME = "served"
@@ -58,12 +58,15 @@ def serve(
         ensure_simulated_susdb(path, preset, None, 1, fresh=False)
     if not path.is_file():
         raise UsageError(f"--sim: simulated SUSDB not found: {path} (create one with --preset)")
-    faults = FaultPlan(
-        rate=fault_rate,
-        kinds=fault_kinds or ["deadlock", "lock_timeout"],
-        statements=fault_statements or [],
-        seed=fault_seed,
-    )
+    try:
+        faults = FaultPlan(
+            rate=fault_rate,
+            kinds=fault_kinds or ["deadlock", "lock_timeout"],
+            statements=fault_statements or [],
+            seed=fault_seed,
+        )
+    except ValueError as error:
+        raise UsageError(f"--fault-kind: {error} (known: {', '.join(FAULTS)})") from None
     options = ServeOptions(
         sim=path,
         user=user,
