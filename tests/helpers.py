@@ -98,14 +98,13 @@ def simulated_command(
     its config and state directory in ``directory``."""
     target_options = f"latency_ms = {latency_ms}\n" if latency_ms else ""
     config = simulator_config(directory, sim, extra=target_options + extra)
+    return configured_command(config, directory / "state", *args)
+
+
+def configured_command(config: Path, state_dir: Path, *args: str) -> list[str]:
+    """A ``susdb-maint`` command line with this config and state directory, and JSON events."""
     return cli_command(
-        "--config",
-        str(config),
-        "--state-dir",
-        str(directory / "state"),
-        "--log-format",
-        "json",
-        *args,
+        "--config", str(config), "--state-dir", str(state_dir), "--log-format", "json", *args
     )
 
 
