@@ -181,6 +181,7 @@ def test_a_window_closing_during_a_long_delete_cancels_it_and_the_next_run_delet
 
     assert time.monotonic() - started < WINDOW * 60 + 1  # cancelled at the deadline
     assert served.server.stats["cancelled delete_update"] == 1
+    assert served.server.stats["received delete_update"] == 1
     stage = cut_short.stages[-1]
     assert (stage["done"], stage["failed"], stage["remaining"]) == (0, 1, 1), stage
     assert cut_short.exit_code in (ExitCode.STAGE_FAILED, ExitCode.PARTIAL)
@@ -194,19 +195,18 @@ def test_a_window_closing_during_a_long_delete_cancels_it_and_the_next_run_delet
 @pytest.mark.xfail(
     strict=True,
     reason="runner (issue 11, the window): after the deadline's watchdog cancels one statement, "
-    "the rest of the batch is still sent, and the watchdog's SQLCancel error escapes its thread",
+    "the next items of the batch are still sent (each with a watchdog of 0 s racing it)",
 )
-def test_no_deletion_is_started_after_the_window_has_closed(serve, tmp_path, state_dir):
+def test_no_deletion_is_sent_after_the_window_has_closed(serve, tmp_path, state_dir):
     sim, ids = expired_updates(tmp_path, 2)
     served = serve(sim, time_scale=0)
     settings = served.settings()
     slow_deletions_ahead(served, settings, state_dir)
-    started = time.monotonic()
 
     run(settings, state_dir, stages=["obsolete_updates"], max_duration_minutes=WINDOW)
 
-    assert time.monotonic() - started < WINDOW * 60 + 1
-    assert present(sim, ids) == ids  # nothing deleted after the window closed
+    assert served.server.stats["received delete_update"] == 1  # the one the window cut short
+    assert present(sim, ids) == ids
 
 
 # -- refusals: login, database, permission ------------------------------------------------------

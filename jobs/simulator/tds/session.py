@@ -375,6 +375,7 @@ class Session:
         """Run one statement text on the simulator; add its results. False when it failed."""
         done_token = Token.DONEINPROC if in_procedure else Token.DONE
         self._statement = statement_name(sql) or "(unnamed batch)"
+        self.server.count(f"received {self._statement}")
         if self.server.options.latency and self.cancelled.wait(self.server.options.latency):
             return True  # cancelled before it ran: the attention answers
         catalog = driver_catalog.type_info(sql)
