@@ -304,13 +304,14 @@ def test_a_second_run_on_the_same_database_through_another_connection_exits_5(se
         ("replica", "replica"),
         ("still_referenced", "still_referenced"),
         ("link_failure", "connection_lost"),
+        ("query_timeout", "timeout"),  # the statement stalls until the driver's timer cancels it
     ],
 )
 def test_freetds_errors_from_the_server_classify_as_the_classifier_table_says(
     serve, small_sim, kind, expected
 ):
     faults = FaultPlan(rate=1.0, kinds=[kind], statements=["update_exists"])
-    executor = executor_for(serve(small_sim, time_scale=0, faults=faults))
+    executor = executor_for(serve(small_sim, time_scale=0, faults=faults), timeout=1)
     with pytest.raises(DatabaseError) as raised:
         executor.run("update_exists", [1])
     assert raised.value.kind == expected, raised.value

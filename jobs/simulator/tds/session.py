@@ -444,9 +444,8 @@ class Session:
         sqlstate = sqlstate_of(error)
         if sqlstate in LINK_FAILURE_STATES:
             raise Dropped from error
-        if sqlstate in CLIENT_SIDE_TIMEOUT_STATES:
-            self.cancelled.wait(STALL_LIMIT_SECONDS)
-            return True
+        if sqlstate in CLIENT_SIDE_TIMEOUT_STATES and self.cancelled.wait(STALL_LIMIT_SECONDS):
+            return True  # the client's timer ran out and sent its attention, as modelled
         number = native_of(error) or 50000
         severity, state = SEVERITY_AND_STATE.get(number, (16, 1))
         response.add(
