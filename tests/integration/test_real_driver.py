@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import threading
 import time
@@ -15,8 +16,8 @@ import pytest
 
 from jobs.db.classify import classify
 from jobs.db.connection import Endpoint, open_connection
-from jobs.db.executor import Executor
-from jobs.errors import DatabaseError, LoginFailed, StatementTimeout
+from jobs.db.executor import Executor, RetryLimits
+from jobs.errors import DatabaseError, LoginFailed, StatementTimeout, StillReferenced
 from jobs.exit_codes import ExitCode
 from jobs.runner.plan import build_plan
 from jobs.runner.run import RunReport, execute_plan
@@ -46,9 +47,11 @@ def run(settings: Settings, state_dir: Path, **plan_options) -> RunReport:
     return execute_plan(build_plan(settings, target="served", **plan_options), state_dir)
 
 
-def executor_for(served: Served, timeout: int = 60) -> Executor:
+def executor_for(served: Served, timeout: int = 60, attempts: int = 5) -> Executor:
     return Executor(
-        Endpoint("served", served.settings().targets["served"]), default_timeout=timeout
+        Endpoint("served", served.settings().targets["served"]),
+        default_timeout=timeout,
+        retry_limits=RetryLimits(max_attempts=attempts),
     )
 
 
@@ -114,11 +117,6 @@ def test_a_connection_lost_before_a_decline_commits_is_reopened_and_each_decline
     assert max(sent.values()) == 1 and sum(sent.values()) == decline["done"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs issue 11: an item interrupted by a lost connection is settled from the "
-    "server's state before it is sent again",
-)
 def test_a_connection_lost_after_a_decline_committed_settles_the_item_instead_of_resending_it(
     serve, small_sim, state_dir
 ):
@@ -154,11 +152,6 @@ def test_a_statement_past_its_query_timeout_is_cancelled_and_the_server_acknowle
     executor.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs issue 11: @@TRANCOUNT in the simulator, and no transaction left open after a "
-    "cancelled statement",
-)
 def test_no_transaction_is_left_open_after_a_query_timeout(serve, tmp_path):
     sim, (victim,) = expired_updates(tmp_path, 1)
     executor = executor_for(serve(sim, time_scale=COST["delete_update"] / SLOW_DELETE), timeout=1)
@@ -183,8 +176,10 @@ def test_a_window_closing_during_a_long_delete_cancels_it_and_the_next_run_delet
     assert served.server.stats["cancelled delete_update"] == 1
     assert served.server.stats["received delete_update"] == 1
     stage = cut_short.stages[-1]
-    assert (stage["done"], stage["failed"], stage["remaining"]) == (0, 1, 1), stage
-    assert cut_short.exit_code in (ExitCode.STAGE_FAILED, ExitCode.PARTIAL)
+    assert (stage["status"], stage["reason"]) == ("partial", "deadline"), stage
+    assert (stage["done"], stage["failed"], stage["remaining"]) == (0, 0, 1), stage
+    assert cut_short.exit_code == ExitCode.PARTIAL
+    assert cut_short.kpis_after["obsolete_backlog"] == 1  # reporting still ran after the window
     assert present(sim, ids) == ids and procedure_calls(sim, "spDeleteUpdate") == Counter()
     served.server.clock.time_scale = 0
     finished = run(settings, state_dir, stages=["obsolete_updates"])
@@ -192,11 +187,6 @@ def test_a_window_closing_during_a_long_delete_cancels_it_and_the_next_run_delet
     assert present(sim, ids) == [] and list(procedure_calls(sim, "spDeleteUpdate").values()) == [1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner (issue 11, the window): after the deadline's watchdog cancels one statement, "
-    "the next items of the batch are still sent (each with a watchdog of 0 s racing it)",
-)
 def test_no_deletion_is_sent_after_the_window_has_closed(serve, tmp_path, state_dir):
     sim, ids = expired_updates(tmp_path, 2)
     served = serve(sim, time_scale=0)
@@ -240,7 +230,7 @@ def test_a_refused_login_is_exit_4_with_one_line_and_sends_nothing(
     assert result.returncode == ExitCode.REFUSED, result.stderr
     # For an unknown database too, FreeTDS reports the login failure (18456) before the 4060.
     assert last_line(result) == (
-        "susdb-maint: login failed: Login failed for user 'susdb_maint'. (18456)"
+        "susdb-maint: served: login failed: Login failed for user 'susdb_maint'. (18456)"
     )
     assert "Traceback" not in result.stderr
     assert served.server.stats["login_failed"] == 1
@@ -267,7 +257,9 @@ def test_a_refused_permission_stops_the_run_with_exit_4(serve, small_sim, tmp_pa
 # -- the target lock ----------------------------------------------------------------------------
 def test_a_second_run_on_the_same_database_through_another_connection_exits_5(serve, tmp_path):
     sim, _ = expired_updates(tmp_path, 20)
-    served = serve(sim, time_scale=COST["delete_update"] / SLOW_DELETE)  # the first run stays
+    # Every statement takes 0.1 s (outside the file's write lock, so the second run's statements
+    # are not queued behind the first run's): the first run stays long enough.
+    served = serve(sim, time_scale=0, latency=0.1)
     config = served.config(tmp_path)
     environment = cli_env(**{PASSWORD_ENV: PASSWORD})
 
@@ -302,7 +294,6 @@ def test_a_second_run_on_the_same_database_through_another_connection_exits_5(se
         ("permission_denied", "not_permitted"),
         ("login_failed", "login_failed"),
         ("replica", "replica"),
-        ("still_referenced", "still_referenced"),
         ("link_failure", "connection_lost"),
         ("query_timeout", "timeout"),  # the statement stalls until the driver's timer cancels it
     ],
@@ -311,7 +302,8 @@ def test_freetds_errors_from_the_server_classify_as_the_classifier_table_says(
     serve, small_sim, kind, expected
 ):
     faults = FaultPlan(rate=1.0, kinds=[kind], statements=["update_exists"])
-    executor = executor_for(serve(small_sim, time_scale=0, faults=faults), timeout=1)
+    # One attempt: the error as it comes, not the executor's retries of a transient one.
+    executor = executor_for(serve(small_sim, time_scale=0, faults=faults), timeout=1, attempts=1)
     with pytest.raises(DatabaseError) as raised:
         executor.run("update_exists", [1])
     assert raised.value.kind == expected, raised.value
@@ -320,6 +312,21 @@ def test_freetds_errors_from_the_server_classify_as_the_classifier_table_says(
         with pytest.raises(DatabaseError) as again:
             executor.run("update_exists", [1])
         assert again.value.kind == "connection_lost", again.value
+    executor.close()
+
+
+def test_spdeleteupdates_still_referenced_refusal_classifies_as_still_referenced(serve, tmp_path):
+    sim, (needed, needing) = expired_updates(tmp_path, 2)
+    with sqlite3.connect(sim) as db:  # the second update lists the first as a prerequisite
+        db.execute(
+            "INSERT INTO tbPrerequisiteDependency SELECT b.RevisionID, a.RevisionID, a.LocalUpdateID "
+            "FROM tbRevision a, tbRevision b WHERE a.LocalUpdateID = ? AND b.LocalUpdateID = ?",
+            (needed, needing),
+        )
+    executor = executor_for(serve(sim, time_scale=0))
+    with pytest.raises(StillReferenced) as raised:
+        executor.run("delete_update", [needed])
+    assert raised.value.native == 50000 and "still referenced" in str(raised.value)
     executor.close()
 
 
@@ -337,17 +344,18 @@ def test_freetds_login_and_database_refusals_classify_as_login_failed(serve, sma
 
 
 def test_freetds_timeout_and_cancel_classify_as_statement_timeouts(serve, tmp_path):
-    sim, (victim,) = expired_updates(tmp_path, 1)
+    sim, victims = expired_updates(tmp_path, 2)
     served = serve(sim, time_scale=COST["delete_update"] / SLOW_DELETE)
-    connection = executor_for(served, timeout=1).connection
+    connection = executor_for(served).connection
+    connection.timeout = 1
     delete = "-- name: delete_update\nEXEC dbo.spDeleteUpdate @localUpdateID = ?"
     with pytest.raises(Exception) as timed_out:
-        connection.cursor().execute(delete, victim)
+        connection.cursor().execute(delete, victims[0])
     connection.timeout = 0
     cursor = connection.cursor()
     threading.Timer(0.5, cursor.cancel).start()
     with pytest.raises(Exception) as cancelled:
-        cursor.execute(delete, victim)
+        cursor.execute(delete, victims[1])
     assert (classify(timed_out.value).sqlstate, classify(timed_out.value).kind) == (
         "HYT00",
         "timeout",
@@ -356,4 +364,4 @@ def test_freetds_timeout_and_cancel_classify_as_statement_timeouts(serve, tmp_pa
         "HY008",
         "timeout",
     )
-    assert present(sim, [victim]) == [victim]
+    assert present(sim, victims) == victims

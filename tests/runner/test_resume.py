@@ -119,7 +119,7 @@ def test_sigkill_at_random_points_with_lost_replies_then_rerun_loses_nothing_and
         counts = store.queue_counts(database, stage)
         assert set(counts) <= {"done", "skipped", "gone"}, counts
     history = [row[0] for row in store.db.execute("SELECT update_id FROM declined_updates")]
-    sent = {json.loads(arguments)[0] for arguments in calls(small_sim, "spDeclineUpdate")}
+    sent = {json.loads(arguments)[0] for arguments in procedure_calls(small_sim, "spDeclineUpdate")}
     assert len(history) == len(set(history)) and set(history) == sent  # no false or lost rows
     assert query(
         small_sim, "SELECT COUNT(*) FROM vwMinimalUpdate WHERE IsSuperseded = 1 AND Declined = 0"

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.errors import UsageError
-from jobs.simulator.faults import FAULTS, FaultPlan
+from jobs.simulator.faults import FAULT_TIMING, FaultPlan
 from jobs.simulator.tds.server import ServeOptions, SimulatorServer
 
 TARGET_NAME = "served"
@@ -66,7 +66,7 @@ def serve(
             seed=fault_seed,
         )
     except ValueError as error:
-        raise UsageError(f"--fault-kind: {error} (known: {', '.join(FAULTS)})") from None
+        raise UsageError(f"--fault-kind: {error} (known: {', '.join(FAULT_TIMING)})") from None
     options = ServeOptions(
         sim=path,
         user=user,
