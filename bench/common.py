@@ -66,14 +66,15 @@ def measure_stage(
 ) -> dict[str, float]:
     """Run one stage's queue against ``target`` and split its wall time: inside the simulated
     server's DB-API calls, and everything else (the runner's overhead, and over TDS the driver
-    and the wire too). The queue is built first by a plan, so only the per-item loop is timed."""
+    and the wire too). The queue is built first by a plan, so the per-item loop (and preflight's
+    handful of statements) is what is timed."""
     from jobs.runner.plan import build_plan
     from jobs.runner.run import execute_plan
 
+    # Preflight stays in: destructive stages never run without its gate, even with gate = off.
     plan = build_plan(settings, target=target, profile=None, stages=[stage])
-    plan.stages = [stage]  # leave preflight out: only the stage's own work is measured
+    # Build the queue first (a plan), so the measurement is the per-item loop alone.
     dry = build_plan(settings, target=target, profile=None, stages=[stage], dry_run=True)
-    dry.stages = [stage]
     execute_plan(dry, state)
     with server_meter() as meter:
         started = time.perf_counter()
