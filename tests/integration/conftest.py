@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
@@ -29,20 +29,14 @@ from tests.helpers import copy_sim
 from tests.integration.served import (
     DRIVER,
     PASSWORD_ENV,
-    TIER_REQUIRED,
     Database,
     Served,
     driver_problem,
+    unavailable,
 )
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "susdb_fixture.sql"
 IMAGE = "mcr.microsoft.com/mssql/server:2022-latest"
-
-
-def unavailable(reason: str) -> NoReturn:
-    if os.environ.get(TIER_REQUIRED):
-        pytest.fail(f"integration tier cannot run, but {TIER_REQUIRED} is set: {reason}")
-    pytest.skip(f"integration tier skipped: {reason}")
 
 
 def _odbc_fields(dsn: str) -> dict[str, str]:

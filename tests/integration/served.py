@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+import pytest
 
 from jobs.settings.model import Settings
 from jobs.simulator.tds import ServeOptions, SimulatorServer
@@ -32,6 +34,13 @@ class Database:
     @property
     def real(self) -> bool:
         return self.tier != "served"
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip the tier with the reason, or fail it where .ci/run said the driver is installed."""
+    if os.environ.get(TIER_REQUIRED):
+        pytest.fail(f"integration tier cannot run, but {TIER_REQUIRED} is set: {reason}")
+    pytest.skip(f"integration tier skipped: {reason}")
 
 
 def driver_problem() -> str | None:
