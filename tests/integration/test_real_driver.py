@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from jobs.db.catalog import statement
 from jobs.db.classify import classify
 from jobs.db.connection import Endpoint, open_connection
 from jobs.db.executor import Executor, RetryLimits
@@ -283,6 +284,32 @@ def test_a_second_run_on_the_same_database_through_another_connection_exits_5(se
     assert "lock" in last_line(second)
     # The first run's lock and work connections, and the second run's lock connection.
     assert served.server.stats["logins"] == 3
+
+
+# -- how FreeTDS sends statements ---------------------------------------------------------------
+def test_freetds_sends_each_parameterized_statement_as_sp_prepexec_then_unprepares_it(
+    serve, small_sim
+):
+    served = serve(small_sim, time_scale=0)
+    cursor = executor_for(served).connection.cursor()
+    text = statement("update_exists").text
+    present = [
+        len(query(small_sim, "SELECT 1 FROM tbUpdate WHERE LocalUpdateID = ?", (n,)))
+        for n in (1, 99_999)
+    ]
+
+    results = [cursor.execute(text, local_id).fetchone()[0] for local_id in (1, 99_999)]
+    cursor.close()
+
+    assert results == present
+    # pyodbc binds the parameters again on each execute, and FreeTDS prepares again: one
+    # sp_prepexec and one sp_unprepare per execution (the second round trip of each item).
+    stats = served.server.stats
+    assert (stats["rpc sp_prepexec"], stats["rpc sp_execute"], stats["rpc sp_unprepare"]) == (
+        2,
+        0,
+        2,
+    )
 
 
 # -- the classifier against FreeTDS's own text --------------------------------------------------

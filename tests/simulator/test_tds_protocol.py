@@ -271,6 +271,100 @@ def server(small_sim):
         yield served
 
 
+def logged_in(server: SimulatorServer) -> socket.socket:
+    sock = socket.create_connection((server.host, server.port), timeout=10)
+    sock.sendall(packets(PacketType.PRELOGIN, b"\xff", 4096, 0, last=True))
+    read_message(sock)
+    login = login7("susdb_maint", "right", "SUSDB")
+    sock.sendall(packets(PacketType.LOGIN7, login, 4096, 0, last=True))
+    answer = read_message(sock)
+    assert answer is not None and bytes([Token.LOGINACK]) in answer.payload
+    return sock
+
+
+def nvarchar_parameter(name: str, value: str) -> bytes:
+    encoded = ucs2(value)
+    return (
+        bytes([len(name)]) + ucs2(name) + b"\x00"
+        + bytes([NVARCHAR]) + struct.pack("<H", 8000) + COLLATION
+        + struct.pack("<H", len(encoded)) + encoded
+    )  # fmt: skip
+
+
+def test_sp_executesql_with_a_named_parameter_runs_through_the_simulator(server):
+    probe = "-- name: probe\nSELECT LocalUpdateID FROM tbUpdate WHERE LocalUpdateID = @id"
+    payload = (
+        all_headers()
+        + struct.pack("<H", len("sp_executesql")) + ucs2("sp_executesql") + b"\x00\x00"
+        + nvarchar_parameter("@stmt", probe)
+        + nvarchar_parameter("@params", "@id int")
+        + bytes([3]) + ucs2("@id") + b"\x00\x26\x04\x04" + struct.pack("<i", 1)
+    )  # fmt: skip
+    with logged_in(server) as sock:
+        sock.sendall(packets(PacketType.RPC, payload, 4096, 0, last=True))
+        answer = read_message(sock)
+    assert answer is not None
+    body = answer.payload
+    assert body[0] == Token.COLMETADATA and ucs2("LocalUpdateID") in body
+    assert bytes([Token.ROW, 4]) + struct.pack("<i", 1) in body  # the row: int 1
+    assert server.stats["rpc sp_executesql"] == 1 and server.stats["received probe"] == 1
+
+
+def rpc_by_id(procedure_id: int, *parameters: bytes) -> bytes:
+    return all_headers() + struct.pack("<HHH", 0xFFFF, procedure_id, 0) + b"".join(parameters)
+
+
+def int_parameter(value: int | None, *, output: bool = False) -> bytes:
+    data = b"\x00" if value is None else b"\x04" + struct.pack("<i", value)
+    return b"\x00" + bytes([int(output)]) + b"\x26\x04" + data
+
+
+def call(sock: socket.socket, payload: bytes) -> bytes:
+    sock.sendall(packets(PacketType.RPC, payload, 4096, 0, last=True))
+    answer = read_message(sock)
+    assert answer is not None
+    return answer.payload
+
+
+def test_sp_prepare_gives_a_handle_that_sp_execute_runs_and_sp_unprepare_forgets(server):
+    probe = "-- name: probe\nSELECT LocalUpdateID FROM tbUpdate WHERE LocalUpdateID = @P1"
+    with logged_in(server) as sock:
+        prepared = call(
+            sock,
+            rpc_by_id(
+                11,  # sp_prepare
+                int_parameter(None, output=True),
+                nvarchar_parameter("", "@P1 int"),
+                nvarchar_parameter("", probe),
+                int_parameter(1),
+            ),
+        )
+        # RETURNVALUE: ordinal, no name, output status, user type, flags, INTN(4), then the value
+        marker = prepared.index(bytes([Token.RETURNVALUE]))
+        (handle,) = struct.unpack_from("<i", prepared, marker + 1 + 2 + 1 + 1 + 4 + 2 + 2 + 1)
+        executed = call(sock, rpc_by_id(12, int_parameter(handle), int_parameter(1)))
+        call(sock, rpc_by_id(15, int_parameter(handle)))  # sp_unprepare
+        forgotten = call(sock, rpc_by_id(12, int_parameter(handle), int_parameter(1)))
+    assert bytes([Token.ROW, 4]) + struct.pack("<i", 1) in executed
+    assert forgotten[0] == Token.ERROR and struct.unpack_from("<i", forgotten, 3)[0] == 8179
+    assert server.stats["received probe"] == 1
+
+
+def test_an_attention_cancels_a_running_statement_and_is_answered_with_done_attn(small_sim):
+    options = ServeOptions(sim=small_sim, user="susdb_maint", password="right", time_scale=1)
+    with SimulatorServer(options) as server, logged_in(server) as sock:
+        # spDeleteUpdate is modelled at over a second: still running when the attention comes.
+        delete = "-- name: delete_update\nEXEC dbo.spDeleteUpdate @localUpdateID = 1"
+        sock.sendall(
+            packets(PacketType.SQL_BATCH, all_headers() + ucs2(delete), 4096, 0, last=True)
+        )
+        sock.sendall(packets(PacketType.ATTENTION, b"", 4096, 0, last=True))
+        answer = read_message(sock)
+        assert answer is not None
+        assert answer.payload == struct.pack("<BHHQ", Token.DONE, 0x20, 0, 0)  # DONE_ATTN only
+        assert server.stats["cancelled delete_update"] == 1
+
+
 def raw_login(
     server: SimulatorServer, password: str, database: str = "SUSDB"
 ) -> tuple[bytes, bytes]:

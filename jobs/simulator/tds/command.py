@@ -45,6 +45,10 @@ def serve(
     out: Any = None,
 ) -> int:
     out = out or sys.stdout
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port: {port} is not a TCP port (0 to 65535; 0 picks a free one)")
+    if time_scale < 0 or latency_ms < 0:
+        raise UsageError("--time-scale and --latency-ms cannot be negative")
     password = os.environ.get(password_env)
     if not password:
         raise UsageError(

@@ -82,7 +82,7 @@ class SimulatorServer:
         self._handles = itertools.count(1)
         self._calls: Counter[str] = Counter()
         # What happened on the wire, for tests and the bench: logins, login_failed, requests,
-        # "received NAME" (statements by name), attentions (each acknowledged), cancelled
+        # "received NAME" (statements by name), "rpc PROCEDURE" (sp_prepexec...), attentions (each acknowledged), cancelled
         # (requests an attention stopped; also "cancelled NAME"), dropped (sockets closed).
         self.stats: Counter[str] = Counter()
         self._lock = threading.Lock()

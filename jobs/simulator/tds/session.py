@@ -319,6 +319,7 @@ class Session:
     def _call(self, call: RpcCall, response: Response, *, last: bool) -> None:
         """One RPC: the system procedures drivers send parameterized statements through."""
         procedure = call.procedure.lower()
+        self.server.count(f"rpc {procedure}")
         arguments = call.parameters
         first = arguments[0].value if arguments else None
         handle = None
