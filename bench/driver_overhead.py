@@ -70,7 +70,7 @@ def main() -> None:
         template = root / "template.sqlite3"
         # A neglected catalog three times the item count has enough superseded and obsolete
         # updates for both queues.
-        create(template, preset_profile("neglected", updates=max(3 * args.items, 6000), seed=8))
+        create(template, preset_profile("neglected", updates=max(3 * args.items, 600), seed=8))
         for stage in ("decline", "obsolete_updates"):
             in_process, served = root / f"{stage}-in.sqlite3", root / f"{stage}-tds.sqlite3"
             shutil.copyfile(template, in_process)
