@@ -59,3 +59,43 @@ def save(name: str, data: dict[str, Any]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
     print(f"(saved bench/results/{name}.json)")
+
+
+def measure_stage(
+    settings: Any, target: str, state: Path, stage: str, items: int
+) -> dict[str, float]:
+    """Run one stage's queue against ``target`` and split its wall time: inside the simulated
+    server's DB-API calls, and everything else (the runner's overhead, and over TDS the driver
+    and the wire too). The queue is built first by a plan, so the per-item loop (and preflight's
+    handful of statements) is what is timed."""
+    from jobs.runner.plan import build_plan
+    from jobs.runner.run import execute_plan
+
+    # Preflight stays in: destructive stages never run without its gate, even with gate = off.
+    plan = build_plan(settings, target=target, profile=None, stages=[stage])
+    # Build the queue first (a plan), so the measurement is the per-item loop alone.
+    dry = build_plan(settings, target=target, profile=None, stages=[stage], dry_run=True)
+    execute_plan(dry, state)
+    with server_meter() as meter:
+        started = time.perf_counter()
+        report = execute_plan(plan, state)
+        wall = time.perf_counter() - started
+    done = sum(result["done"] + result["skipped"] + result["failed"] for result in report.stages)
+    done = min(done, items) if stage == "decline" else done
+    overhead = wall - meter["seconds"]
+    return {
+        "items": done,
+        "wall_seconds": round(wall, 3),
+        "server_seconds": round(meter["seconds"], 3),
+        "overhead_us_per_item": round(overhead / max(done, 1) * 1e6, 1),
+        "overhead_share_percent": round(100 * overhead / wall, 2),
+    }
+
+
+def print_overhead(results: dict[str, dict[str, float]]) -> None:
+    for name, figures in results.items():
+        print(
+            f"{name:30} items {figures['items']:>6}  wall {figures['wall_seconds']:>8.3f} s  "
+            f"server {figures['server_seconds']:>8.3f} s  overhead {figures['overhead_us_per_item']:>7.1f} us/item  "
+            f"({figures['overhead_share_percent']:.2f}% of wall)"
+        )

@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
-from common import quiet_events, save, server_meter
+from common import measure_stage, print_overhead, quiet_events, save
 
-from jobs.runner.plan import build_plan
-from jobs.runner.run import execute_plan
 from jobs.settings.model import Settings
 from jobs.simulator import create
 from jobs.simulator.catalog import preset_profile
 
 
 def measure(sim: Path, state: Path, stage: str, items: int, latency_ms: float) -> dict[str, float]:
-    options = {"decline": {"max_declines_per_run": items, "expired": False}}
     settings = Settings.model_validate(
         {
             "backup": {"gate": "off"},
-            "stages": options,
+            "stages": {"decline": {"max_declines_per_run": items, "expired": False}},
             "targets": {
                 "sim": {
                     "kind": "simulator",
@@ -37,25 +33,7 @@ def measure(sim: Path, state: Path, stage: str, items: int, latency_ms: float) -
             },
         }
     )
-    # Preflight stays in: destructive stages never run without its gate, even with gate = off.
-    plan = build_plan(settings, target="sim", profile=None, stages=[stage])
-    # Build the queue first (a plan), so the measurement is the per-item loop alone.
-    dry = build_plan(settings, target="sim", profile=None, stages=[stage], dry_run=True)
-    execute_plan(dry, state)
-    with server_meter() as meter:
-        started = time.perf_counter()
-        report = execute_plan(plan, state)
-        wall = time.perf_counter() - started
-    done = sum(result["done"] + result["skipped"] + result["failed"] for result in report.stages)
-    done = min(done, items) if stage == "decline" else done
-    overhead = wall - meter["seconds"]
-    return {
-        "items": done,
-        "wall_seconds": round(wall, 3),
-        "server_seconds": round(meter["seconds"], 3),
-        "overhead_us_per_item": round(overhead / max(done, 1) * 1e6, 1),
-        "overhead_share_percent": round(100 * overhead / wall, 2),
-    }
+    return measure_stage(settings, "sim", state, stage, items)
 
 
 def main() -> None:
@@ -79,12 +57,7 @@ def main() -> None:
         results["decline_10ms"] = measure(
             sim2, root / "state2", "decline", args.latency_items, 10.0
         )
-    for name, figures in results.items():
-        print(
-            f"{name:24} items {figures['items']:>6}  wall {figures['wall_seconds']:>8.3f} s  "
-            f"server {figures['server_seconds']:>8.3f} s  overhead {figures['overhead_us_per_item']:>7.1f} us/item  "
-            f"({figures['overhead_share_percent']:.2f}% of wall)"
-        )
+    print_overhead(results)
     save("overhead", results)
 
 

@@ -259,6 +259,51 @@ def build_parser() -> Parser:
     queue.add_argument("--stage", choices=STAGE_NAMES)
     queue.set_defaults(handler=cmd_queue)
 
+    simulator = command("simulator", "The simulated SUSDB, for tests and demos.")
+    simulator_commands = simulator.add_subparsers(
+        dest="simulator_command", metavar="ACTION", parser_class=Parser
+    )
+    simulator_commands.required = True
+    serve = simulator_commands.add_parser(
+        "serve",
+        help="serve a simulated SUSDB over TDS to ODBC drivers (FreeTDS); a test and demo tool",
+        description="Serve a simulated SUSDB over TDS, so a sqlserver target (pyodbc and FreeTDS) "
+        "can run against it. A test and demo tool, not a SQL Server: loopback only unless --host "
+        "is given, no TLS (clients must not require encryption), one SQL login.",
+        parents=[common],
+    )
+    serve.add_argument("--sim", metavar="PATH", required=True, help="simulated SUSDB file")
+    serve.add_argument(
+        "--preset",
+        choices=("small", "neglected"),
+        help="create the simulated SUSDB from this preset if PATH does not exist",
+    )
+    serve.add_argument("--port", type=int, default=0, help="TCP port (default 0: a free one)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default loopback)"
+    )
+    serve.add_argument("--user", default="susdb_maint", help="the SQL login (default susdb_maint)")
+    serve.add_argument(
+        "--password-env",
+        default="SUSDB_PASSWORD",
+        metavar="VAR",
+        help="environment variable holding the login's password (default SUSDB_PASSWORD)",
+    )
+    serve.add_argument("--database", default="SUSDB", help="database name (default SUSDB)")
+    serve.add_argument(
+        "--time-scale",
+        type=float,
+        default=3600.0,
+        metavar="N",
+        help="modelled seconds per real second (default 3600; 1: real time; 0: no real time)",
+    )
+    serve.add_argument("--latency-ms", type=float, default=0.0, help="real time per statement")
+    serve.add_argument("--fault-rate", type=float, default=0.0, help="share of statements failing")
+    serve.add_argument("--fault-kind", action="append", help="fault kinds (repeatable)")
+    serve.add_argument("--fault-statement", action="append", help="only these statements")
+    serve.add_argument("--fault-seed", type=int, default=0)
+    serve.set_defaults(handler=cmd_simulator_serve)
+
     config = command("config", "Write, check or show the configuration.")
     config_commands = config.add_subparsers(
         dest="config_command", metavar="ACTION", parser_class=Parser
@@ -703,4 +748,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
         sim_path=args.sim,
         fresh=args.fresh,
         max_duration=args.max_duration,
+    )
+
+
+def cmd_simulator_serve(args: argparse.Namespace) -> int:
+    from jobs.simulator.tds.command import serve
+
+    setup_events(args, None)
+    return serve(
+        sim=args.sim,
+        port=args.port,
+        host=args.host,
+        user=args.user,
+        password_env=args.password_env,
+        database=args.database,
+        time_scale=args.time_scale,
+        latency_ms=args.latency_ms,
+        preset=args.preset,
+        fault_rate=args.fault_rate,
+        fault_kinds=args.fault_kind,
+        fault_statements=args.fault_statement,
+        fault_seed=args.fault_seed,
     )

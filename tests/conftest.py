@@ -4,9 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from jobs.simulator import create
-from jobs.simulator.catalog import preset_profile
-from tests.helpers import EventLog, copy_sim
+pytest.register_assert_rewrite("tests.helpers")
+
+from jobs.simulator import create  # noqa: E402
+from jobs.simulator.catalog import preset_profile  # noqa: E402
+from tests.helpers import EventLog, copy_sim  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -11,16 +11,20 @@ import sqlite3
 import subprocess
 import sys
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from jobs import events
+from jobs.db.catalog import statement
 from jobs.runner.plan import build_plan
 from jobs.runner.run import RunReport, execute_plan
-from jobs.settings.model import Settings
-from jobs.simulator import catalog, schema
+from jobs.settings.model import ReindexSettings, Settings
+from jobs.simulator import catalog, connect, schema
 from jobs.simulator.server import ts
+from jobs.stages.reindex import fragmented
+from jobs.susdb import IndexStats
 
 NOW = datetime(2026, 11, 25, 2, 0, 0)
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,14 +98,13 @@ def simulated_command(
     its config and state directory in ``directory``."""
     target_options = f"latency_ms = {latency_ms}\n" if latency_ms else ""
     config = simulator_config(directory, sim, extra=target_options + extra)
+    return configured_command(config, directory / "state", *args)
+
+
+def configured_command(config: Path, state_dir: Path, *args: str) -> list[str]:
+    """A ``susdb-maint`` command line with this config and state directory, and JSON events."""
     return cli_command(
-        "--config",
-        str(config),
-        "--state-dir",
-        str(directory / "state"),
-        "--log-format",
-        "json",
-        *args,
+        "--config", str(config), "--state-dir", str(state_dir), "--log-format", "json", *args
     )
 
 
@@ -296,3 +299,89 @@ def record_decline(
     store.complete(
         "", "decline", run_id, [], [DeclineRecord(run_id, update_id, kb, title, reason)], target
     )
+
+
+def procedure_calls(path: Path, procedure: str) -> Counter[str]:
+    """How often each argument list was sent to a WSUS procedure (the simulator's call log)."""
+    return Counter(
+        arguments
+        for (arguments,) in query(
+            path, "SELECT arguments FROM sim_call_log WHERE procedure = ?", (procedure,)
+        )
+    )
+
+
+def undeclined(path: Path, condition: str) -> set[str]:
+    return {
+        row[0]
+        for row in query(
+            path,
+            f'SELECT mu.UpdateID FROM vwMinimalUpdate mu JOIN "PUBLIC_VIEWS.vUpdate" v '
+            f"ON v.UpdateId = mu.UpdateID WHERE mu.Declined = 0 AND {condition}",
+        )
+    }
+
+
+def index_stats(path: Path) -> list[IndexStats]:
+    cursor = connect(path).cursor()
+    cursor.execute(statement("index_fragmentation").text, [])
+    return [IndexStats(*row) for row in cursor.fetchall()]
+
+
+def obsolete_backlog(path: Path) -> int:
+    cursor = connect(path).cursor()
+    cursor.execute(statement("obsolete_updates").text, [])
+    return len(cursor.fetchall())
+
+
+class NightlyScenario:
+    """A nightly run on a neglected SUSDB, and what an administrator checks the morning after.
+
+    Three superseded updates are protected by ``never_decline``; a title rule declines Itanium
+    updates. ``stages`` is the config section to run with; ``check_end_state`` is the oracle."""
+
+    def __init__(self, sim: Path) -> None:
+        self.sim = sim
+        never = query(
+            sim,
+            "SELECT UpdateID FROM vwMinimalUpdate WHERE IsSuperseded = 1 AND Declined = 0 LIMIT 3",
+        )
+        self.protected = [row[0] for row in never]
+        self.eligible = undeclined(sim, "(mu.IsSuperseded = 1 OR v.PublicationState = 1)")
+        self.itanium = undeclined(sim, "v.DefaultTitle LIKE '%Itanium%'")
+        self.stages: dict[str, Any] = {
+            "decline": {
+                "never_decline": self.protected,
+                "min_age_days": 0,
+                "rules": [
+                    {"field": "title", "match": "word", "pattern": "Itanium", "reason": "itanium"}
+                ],
+            }
+        }
+
+    def check_end_state(self, report: RunReport, state_dir: Path) -> None:
+        sim = self.sim
+        # No superseded, undeclined update is left but the protected ones.
+        assert undeclined(sim, "mu.IsSuperseded = 1") == set(self.protected)
+        # No obsolete backlog, no index above Microsoft's thresholds.
+        assert obsolete_backlog(sim) == 0
+        assert fragmented(index_stats(sim), ReindexSettings()) == []
+        # Not one declined update that is not superseded, expired or matched by a rule.
+        declined_now = {
+            row[0] for row in query(sim, "SELECT UpdateID FROM vwMinimalUpdate WHERE Declined = 1")
+        }
+        declined_by_run = {
+            row[0]
+            for row in query(state_dir / "state.sqlite3", "SELECT update_id FROM declined_updates")
+        }
+        assert declined_by_run <= (self.eligible | self.itanium)
+        still_there = {row[0] for row in query(sim, "SELECT UpdateID FROM tbUpdate")}
+        # The rest were declined, then deleted as obsolete.
+        assert declined_by_run & still_there <= declined_now
+        assert not declined_by_run & set(self.protected)
+        assert report.kpis_after["superseded_not_declined"] == len(self.protected)
+        assert report.kpis_after["not_declined"] < report.kpis_before["not_declined"] / 2
+        # Exactly once: no WSUS procedure received the same arguments twice.
+        for procedure in ("spDeclineUpdate", "spDeleteUpdate", "spCompressUpdate"):
+            sent = procedure_calls(sim, procedure)
+            assert sent and max(sent.values()) == 1, procedure

@@ -34,3 +34,15 @@ def test_round_trip_and_window_benches_print_their_figures():
     assert "per update" in bench("round_trips.py", "--updates", "3000")
     output = bench("window.py", "--updates", "3000", "--window", "30")
     assert "without_microsoft_fix" in output and "monolithic call needs" in output
+
+
+@pytest.mark.slow
+def test_the_driver_overhead_bench_prints_both_figures():
+    from tests.integration.served import driver_problem
+
+    problem = driver_problem()
+    if problem:
+        pytest.skip(f"needs the real driver stack: {problem}")
+    output = bench("driver_overhead.py", "--items", "200")
+    assert "decline_in_process" in output and "decline_over_freetds" in output
+    assert "the driver stack adds" in output and "requests per item" in output

@@ -50,6 +50,10 @@ RULES: tuple[Rule, ...] = (
         sqlstates="08S01 08001 08003 08004 08007 01002",
         natives=(10053, 10054, 10060, 233, 232, 64, 121, 109),
     ),
+    # FreeTDS numbers its own network errors (src/tds/util.c: 20002 connection failed, 20003
+    # timed out, 20004 read failed, 20006 write failed, 20009 unable to connect, 20017 unexpected
+    # EOF, 20020 out of sync); a server that drops the socket mid-result is 01000 / 20017.
+    _rule(errors.ConnectionLost, natives=(20002, 20003, 20004, 20006, 20009, 20017, 20020)),
     _rule(errors.StatementTimeout, sqlstates="HYT00 HYT01 HY008"),
     _rule(errors.LoginFailed, sqlstates="28000", natives=(18456, 18452, 4060, 18486, 18487, 18488)),
     _rule(errors.NotPermitted, natives=(229, 230, 262, 297, 300, 1088, 15247, 916)),

@@ -75,6 +75,20 @@ def _message_text(message: Any) -> str:
     return text.strip()
 
 
+class StatementDone(threading.Event):
+    """Set when a statement is over, before its cursor is closed. The watchdog cancels while
+    holding ``closing``, so a cancel never races the close: through pyodbc and FreeTDS (seen
+    against the served simulator) SQLCancel racing SQLFreeStmt crashed the process (SIGSEGV)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closing = threading.Lock()
+
+    def set(self) -> None:
+        with self.closing:
+            super().set()
+
+
 class Executor:
     """Runs named statements over one connection to one target; reconnects when needed."""
 
@@ -343,7 +357,7 @@ class Executor:
         timed = budget_seconds is not None and not self.virtual_time
         if stop is None and not timed:
             return None
-        done = threading.Event()
+        done = StatementDone()
 
         def watch() -> None:
             waited = 0.0
@@ -359,9 +373,10 @@ class Executor:
                 if limit is not None and waited >= limit:
                     fired.append("budget")
                     break
-            if not done.is_set():
-                with contextlib.suppress(Exception):
-                    cursor.cancel()
+            with done.closing:
+                if not done.is_set():
+                    with contextlib.suppress(Exception):
+                        cursor.cancel()
 
         threading.Thread(target=watch, name="susdb-maint-watchdog", daemon=True).start()
         return done

@@ -72,6 +72,9 @@ silent the choice is marked as ours):
 * **Errors** are pyodbc's (or look-alikes with pyodbc's class names when pyodbc cannot be
   imported): SQLSTATE in ``args[0]``, ``[SQLSTATE] [driver][SQL Server]text (native) (function)``
   in ``args[1]``.
+* **Served over TDS** (``jobs.simulator.tds``, ``susdb-maint simulator serve``): each client
+  connection gets its own ``connect`` connection behind a TDS endpoint that FreeTDS's ODBC driver
+  talks to, so pyodbc and the driver run between the runner and this model.
 * **Plain SQL** from ``sql/`` is translated with sqlglot and run on SQLite as written; an unknown
   procedure fails with error 2812, an unmodelled system-object statement with an error naming it.
 """

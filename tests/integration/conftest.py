@@ -1,14 +1,39 @@
-"""The integration tier: a real SQL Server, from $SUSDB_TEST_DSN or testcontainers, else skipped."""
+"""The integration tier: the real driver stack (pyodbc, unixODBC, an ODBC driver) and a server.
+
+Which server ``fixture_database`` uses, the first that applies:
+
+1. ``$SUSDB_TEST_DSN``: a real SQL Server (an ODBC connection string to a scratch server);
+2. a reachable Docker engine: SQL Server 2022 in a container (testcontainers);
+3. otherwise the served simulator: a fresh simulated SUSDB behind ``susdb-maint simulator serve``
+   on a free loopback port, reached through pyodbc and FreeTDS.
+
+On a real server the database is built from ``tests/fixtures/susdb_fixture.sql``; on the served
+simulator it is a copy of a generated catalog. The tests are shared, the setup is not. The
+scenarios in ``test_real_driver.py`` need the simulator's call log, so they always use the served
+simulator. Without pyodbc or FreeTDS the tier is skipped with the reason; where .ci/run installed
+them (``SUSDB_REQUIRE_DRIVER_TIER``) it fails instead, so it never passes by skipping.
+"""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.helpers import copy_sim
+from tests.integration.served import (
+    DRIVER,
+    PASSWORD_ENV,
+    Database,
+    Served,
+    driver_problem,
+    unavailable,
+)
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "susdb_fixture.sql"
 IMAGE = "mcr.microsoft.com/mssql/server:2022-latest"
@@ -33,45 +58,37 @@ def _docker_available() -> str | None:
         return f"{type(error).__name__}: {str(error)[:120]}"
 
 
-@pytest.fixture(scope="session")
-def sqlserver() -> Iterator[dict[str, str]]:
-    """Yield the ODBC fields of a reachable SQL Server (SERVER, UID, PWD, DRIVER)."""
-    try:
-        import pyodbc  # noqa: F401
-    except ImportError as error:
-        pytest.skip(
-            f"integration tier skipped: pyodbc cannot load ({error}); install unixodbc and an ODBC driver"
-        )
+@contextmanager
+def _real_server() -> Iterator[tuple[str, dict[str, str]] | None]:
+    """A real SQL Server's tier and ODBC fields (SERVER, UID, PWD, DRIVER), or None."""
     dsn = os.environ.get("SUSDB_TEST_DSN")
     if dsn:
-        yield _odbc_fields(dsn)
+        yield "dsn", _odbc_fields(dsn)
         return
-    problem = _docker_available()
-    if problem:
-        pytest.skip(
-            f"integration tier skipped: no SQL Server (set SUSDB_TEST_DSN, or run where a Docker engine is "
-            f"reachable for testcontainers; here: {problem})"
-        )
+    if _docker_available() is not None:
+        yield None
+        return
     from testcontainers.mssql import SqlServerContainer
 
     password = "Susdb-" + uuid.uuid4().hex[:12] + "!"
     with SqlServerContainer(IMAGE, password=password) as container:
         server = f"{container.get_container_host_ip()},{container.get_exposed_port(1433)}"
-        yield {"SERVER": server, "UID": "sa", "PWD": password, "DRIVER": ""}
+        yield "container", {"SERVER": server, "UID": "sa", "PWD": password, "DRIVER": ""}
 
 
-@pytest.fixture(scope="session")
-def fixture_database(sqlserver: dict[str, str]) -> Iterator[dict[str, Any]]:
+def _scratch_database(tier: str, fields: dict[str, str]) -> Iterator[Database]:
     """Create a scratch SUSDB from tests/fixtures/susdb_fixture.sql; drop it afterwards."""
-    import pyodbc
-
+    try:
+        import pyodbc
+    except ImportError as error:
+        unavailable(f"pyodbc cannot load ({error}); install unixodbc and an ODBC driver")
     from jobs.db.connection import choose_driver
     from jobs.db.tsql import split_batches
 
-    driver = choose_driver(sqlserver.get("DRIVER") or None, pyodbc.drivers())
+    driver = choose_driver(fields.get("DRIVER") or None, pyodbc.drivers())
     name = f"SUSDB_test_{uuid.uuid4().hex[:8]}"
     base = (
-        f"DRIVER={{{driver}}};SERVER={sqlserver['SERVER']};UID={sqlserver['UID']};PWD={{{sqlserver['PWD']}}};"
+        f"DRIVER={{{driver}}};SERVER={fields['SERVER']};UID={fields['UID']};PWD={{{fields['PWD']}}};"
         "Encrypt=optional;TrustServerCertificate=yes;"
     )
     master = pyodbc.connect(base + "DATABASE=master;", autocommit=True, timeout=30)
@@ -80,15 +97,59 @@ def fixture_database(sqlserver: dict[str, str]) -> Iterator[dict[str, Any]]:
     for batch in split_batches(FIXTURE.read_text(encoding="utf-8")):
         database.execute(batch.text)
     database.close()
-    os.environ["SUSDB_TEST_PASSWORD"] = sqlserver["PWD"]
-    host, _, port = sqlserver["SERVER"].partition(",")
-    yield {
-        "database": name,
-        "server": host,
-        "port": int(port) if port else None,
-        "username": sqlserver["UID"],
-        "driver": driver,
-    }
+    os.environ[PASSWORD_ENV] = fields["PWD"]
+    host, _, port = fields["SERVER"].partition(",")
+    yield Database(tier, host, int(port) if port else None, name, fields["UID"], driver)
     master.execute(f"ALTER DATABASE [{name}] SET SINGLE_USER WITH ROLLBACK IMMEDIATE")
     master.execute(f"DROP DATABASE [{name}]")
     master.close()
+
+
+def _served_database(directory: Path, template: Path) -> Iterator[Database]:
+    problem = driver_problem()
+    if problem:
+        unavailable(problem)
+    served = Served(copy_sim(template, directory))
+    try:
+        target = served.target()
+        yield Database(
+            "served",
+            target["server"],
+            target["port"],
+            target["database"],
+            target["username"],
+            DRIVER,
+            served.sim,
+        )
+    finally:
+        served.stop()
+
+
+@pytest.fixture(scope="session")
+def fixture_database(
+    tmp_path_factory: pytest.TempPathFactory, small_template: Path
+) -> Iterator[Database]:
+    """The shared tests' SUSDB: on a real server if there is one, else on the served simulator."""
+    with _real_server() as real:
+        if real is None:
+            yield from _served_database(tmp_path_factory.mktemp("served"), small_template)
+        else:
+            yield from _scratch_database(*real)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Served]]:
+    """Start served simulators for one test (``serve(sim_path, **ServeOptions)``); stop them after."""
+    problem = driver_problem()
+    if problem:
+        unavailable(problem)
+    started: list[Served] = []
+
+    def start(sim: Path, **options: Any) -> Served:
+        served = Served(sim, **options)
+        started.append(served)
+        return served
+
+    yield start
+    for served in started:
+        served.stop()

@@ -7,25 +7,15 @@ import random
 import signal
 import subprocess
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from jobs.exit_codes import ExitCode
 from jobs.state.store import StateStore
-from tests.helpers import cli_env, query, run, settings_for, simulated_command
+from tests.helpers import cli_env, procedure_calls, query, run, settings_for, simulated_command
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def calls(path: Path, procedure: str) -> Counter[str]:
-    return Counter(
-        arguments
-        for (arguments,) in query(
-            path, "SELECT arguments FROM sim_call_log WHERE procedure = ?", (procedure,)
-        )
-    )
 
 
 def test_a_deadline_stops_a_run_mid_stage_and_the_next_run_finishes_each_item_once(
@@ -54,10 +44,10 @@ def test_a_deadline_stops_a_run_mid_stage_and_the_next_run_finishes_each_item_on
         if event.get("run_id") == second.run_id and event.get("stage") == "obsolete_updates"
     ]
     assert next(name for name in second_run if name.startswith("queue.")) == "queue.resume"
-    deletes = calls(neglected_sim, "spDeleteUpdate")
+    deletes = procedure_calls(neglected_sim, "spDeleteUpdate")
     assert deletes and max(deletes.values()) == 1
     assert sum(deletes.values()) == obsolete["done"] + again["done"]
-    assert max(calls(neglected_sim, "spDeclineUpdate").values()) == 1
+    assert max(procedure_calls(neglected_sim, "spDeclineUpdate").values()) == 1
     assert query(
         neglected_sim,
         "SELECT COUNT(*) FROM vwMinimalUpdate WHERE IsSuperseded = 1 AND Declined = 0",
@@ -118,7 +108,7 @@ def test_sigkill_at_random_points_with_lost_replies_then_rerun_loses_nothing_and
     assert final.returncode == 0, final.stderr[-2000:]
     assert kills >= 8
     for procedure in ("spDeclineUpdate", "spDeleteUpdate", "spCompressUpdate"):
-        counted = calls(small_sim, procedure)
+        counted = procedure_calls(small_sim, procedure)
         assert counted, procedure
         repeated = {item: count for item, count in counted.items() if count > 1}
         assert not repeated, f"{procedure} sent twice for {list(repeated)[:3]}"
@@ -129,7 +119,7 @@ def test_sigkill_at_random_points_with_lost_replies_then_rerun_loses_nothing_and
         counts = store.queue_counts(database, stage)
         assert set(counts) <= {"done", "skipped", "gone"}, counts
     history = [row[0] for row in store.db.execute("SELECT update_id FROM declined_updates")]
-    sent = {json.loads(arguments)[0] for arguments in calls(small_sim, "spDeclineUpdate")}
+    sent = {json.loads(arguments)[0] for arguments in procedure_calls(small_sim, "spDeclineUpdate")}
     assert len(history) == len(set(history)) and set(history) == sent  # no false or lost rows
     assert query(
         small_sim, "SELECT COUNT(*) FROM vwMinimalUpdate WHERE IsSuperseded = 1 AND Declined = 0"
@@ -154,4 +144,4 @@ def test_sigterm_finishes_the_current_item_records_state_and_exits_3(small_sim, 
     assert finish["status"] == "partial" and finish["stages"][-1]["done"] > 0
     again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert again.returncode == 0
-    assert max(calls(small_sim, "spDeclineUpdate").values()) == 1
+    assert max(procedure_calls(small_sim, "spDeclineUpdate").values()) == 1

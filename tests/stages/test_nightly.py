@@ -6,88 +6,36 @@ import re
 import sqlite3
 from pathlib import Path
 
-from jobs.db.catalog import statement
 from jobs.exit_codes import ExitCode
 from jobs.runner.hierarchy import top_down
 from jobs.settings.model import ReindexSettings
-from jobs.simulator import connect
 from jobs.stages.reindex import fragmented
-from jobs.susdb import IndexStats
-from tests.helpers import CatalogBuilder, query, run, settings_for
+from tests.helpers import (
+    CatalogBuilder,
+    NightlyScenario,
+    index_stats,
+    obsolete_backlog,
+    query,
+    run,
+    settings_for,
+)
 
 LONG = 100_000  # minutes: a window long enough for everything
 
 
-def undeclined(path, condition: str) -> set[str]:
-    return {
-        row[0]
-        for row in query(
-            path,
-            f'SELECT mu.UpdateID FROM vwMinimalUpdate mu JOIN "PUBLIC_VIEWS.vUpdate" v '
-            f"ON v.UpdateId = mu.UpdateID WHERE mu.Declined = 0 AND {condition}",
-        )
-    }
-
-
-def index_stats(path) -> list[IndexStats]:
-    cursor = connect(path).cursor()
-    cursor.execute(statement("index_fragmentation").text, [])
-    return [IndexStats(*row) for row in cursor.fetchall()]
-
-
-def obsolete_backlog(path) -> int:
-    cursor = connect(path).cursor()
-    cursor.execute(statement("obsolete_updates").text, [])
-    return len(cursor.fetchall())
-
-
 def test_a_nightly_run_with_a_long_window_leaves_a_clean_susdb(neglected_sim, state_dir):
-    never = query(
-        neglected_sim,
-        "SELECT UpdateID FROM vwMinimalUpdate WHERE IsSuperseded = 1 AND Declined = 0 LIMIT 3",
-    )
-    protected_ids = [row[0] for row in never]
-    eligible = undeclined(neglected_sim, "(mu.IsSuperseded = 1 OR v.PublicationState = 1)")
-    itanium = undeclined(neglected_sim, "v.DefaultTitle LIKE '%Itanium%'")
-    settings = settings_for(
-        neglected_sim,
-        stages={
-            "decline": {
-                "never_decline": protected_ids,
-                "min_age_days": 0,
-                "rules": [
-                    {"field": "title", "match": "word", "pattern": "Itanium", "reason": "itanium"}
-                ],
-            }
-        },
-    )
+    scenario = NightlyScenario(neglected_sim)
     assert fragmented(index_stats(neglected_sim), ReindexSettings())  # neglected: fragmented before
 
-    report = run(settings, state_dir, profile="nightly", max_duration_minutes=LONG)
+    report = run(
+        settings_for(neglected_sim, stages=scenario.stages),
+        state_dir,
+        profile="nightly",
+        max_duration_minutes=LONG,
+    )
 
     assert report.exit_code == ExitCode.OK, report.stages
-    # No superseded, undeclined update is left but the protected ones.
-    assert undeclined(neglected_sim, "mu.IsSuperseded = 1") == set(protected_ids)
-    # No obsolete backlog, no index above Microsoft's thresholds.
-    assert obsolete_backlog(neglected_sim) == 0
-    assert fragmented(index_stats(neglected_sim), ReindexSettings()) == []
-    # Not one declined update that is not superseded, expired or matched by a rule.
-    declined_now = {
-        row[0]
-        for row in query(neglected_sim, "SELECT UpdateID FROM vwMinimalUpdate WHERE Declined = 1")
-    }
-    declined_by_run = {
-        row[0]
-        for row in query(state_dir / "state.sqlite3", "SELECT update_id FROM declined_updates")
-    }
-    assert declined_by_run <= (eligible | itanium)
-    still_there = {row[0] for row in query(neglected_sim, "SELECT UpdateID FROM tbUpdate")}
-    assert (
-        declined_by_run & still_there <= declined_now
-    )  # the rest were declined, then deleted as obsolete
-    assert not declined_by_run & set(protected_ids)
-    assert report.kpis_after["superseded_not_declined"] == len(protected_ids)
-    assert report.kpis_after["not_declined"] < report.kpis_before["not_declined"] / 2
+    scenario.check_end_state(report, state_dir)
 
 
 def test_a_ten_minute_window_ends_partial_and_the_next_run_finishes(

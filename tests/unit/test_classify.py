@@ -119,6 +119,58 @@ REAL = [
         errors.DatabaseError,
         208,
     ),
+    # FreeTDS, as it really reports errors from a server (seen through the served simulator,
+    # tests/integration/test_real_driver.py): its own SQLSTATE table, keyed by the native number.
+    (
+        (
+            "42000",
+            "[42000] [FreeTDS][SQL Server]Transaction (Process ID 57) was deadlocked on lock resources with another process and has been chosen as the deadlock victim. Rerun the transaction. (1205) (SQLExecDirectW)",
+        ),
+        errors.TransientError,
+        1205,
+    ),
+    (
+        (
+            "42000",
+            "[42000] [FreeTDS][SQL Server]Lock request time out period exceeded. (1222) (SQLExecDirectW)",
+        ),
+        errors.TransientError,
+        1222,
+    ),
+    (
+        (
+            "01000",
+            "[01000] [FreeTDS][SQL Server]Unexpected EOF from the server (20017) (SQLExecDirectW)",
+        ),
+        errors.ConnectionLost,
+        20017,
+    ),
+    (
+        (
+            "08S01",
+            "[08S01] [FreeTDS][SQL Server]Write to the server failed (20006) (SQLExecDirectW)",
+        ),
+        errors.ConnectionLost,
+        20006,
+    ),
+    (
+        ("HYT00", "[HYT00] [FreeTDS][SQL Server]Timeout expired (0) (SQLExecDirectW)"),
+        errors.StatementTimeout,
+        0,
+    ),
+    (
+        ("HY008", "[HY008] [FreeTDS][SQL Server]Operation was cancelled (0) (SQLExecDirectW)"),
+        errors.StatementTimeout,
+        0,
+    ),
+    (
+        (
+            "42000",
+            "[42000] [FreeTDS][SQL Server]Login failed for user 'susdb_maint'. (18456) (SQLDriverConnect)",
+        ),
+        errors.LoginFailed,
+        18456,
+    ),
     # pyodbc sometimes puts the message first (issue #1206).
     (
         (

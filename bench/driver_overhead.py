@@ -1,0 +1,96 @@
+"""Per-item overhead through the real driver on loopback, next to the in-process figure.
+
+The same queues (declines, then obsolete-update deletions) run on two copies of one catalog: in
+process, through the simulator's DB-API, and through pyodbc and FreeTDS against the served
+simulator (``susdb-maint simulator serve``) on 127.0.0.1. Both figures are wall time minus the
+time spent inside the simulated server's DB-API calls, per item, with the cost model off. Over TDS
+the remainder holds the runner, pyodbc, FreeTDS, the loopback socket and the served simulator's
+own TDS encoding: an upper bound for what the driver stack adds against a real server on the
+same host. Round trips are counted by the server (requests per item).
+Needs unixODBC and FreeTDS (apt-get install unixodbc tdsodbc).
+Usage: python bench/driver_overhead.py [--items 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from common import measure_stage, print_overhead, quiet_events, save
+from overhead import measure
+
+from jobs.settings.model import Settings
+from jobs.simulator import create
+from jobs.simulator.catalog import preset_profile
+from jobs.simulator.tds import ServeOptions, SimulatorServer
+
+PASSWORD = "bench-Passw0rd"
+
+
+def measure_served(sim: Path, state: Path, stage: str, items: int) -> dict[str, float]:
+    os.environ["SUSDB_BENCH_PASSWORD"] = PASSWORD
+    options = ServeOptions(sim=sim, user="bench", password=PASSWORD, time_scale=0, cost_model=False)
+    with SimulatorServer(options) as server:
+        settings = Settings.model_validate(
+            {
+                "backup": {"gate": "off"},
+                "stages": {"decline": {"max_declines_per_run": items, "expired": False}},
+                "targets": {
+                    "served": {
+                        "kind": "sqlserver",
+                        "server": server.host,
+                        "port": server.port,
+                        "auth": "sql",
+                        "username": "bench",
+                        "password_env": "SUSDB_BENCH_PASSWORD",
+                        "encrypt": "optional",
+                        "driver": "FreeTDS",
+                    }
+                },
+            }
+        )
+        figures = measure_stage(settings, "served", state, stage, items)
+        # The run's own requests: the lock's and the plan's come before it; subtract neither, as
+        # each run pays them once (they are a handful among thousands).
+        figures["requests_per_item"] = round(server.stats["requests"] / max(figures["items"], 1), 2)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, default=2000)
+    args = parser.parse_args()
+    quiet_events()
+    results = {}
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        template = root / "template.sqlite3"
+        # A neglected catalog three times the item count has enough superseded and obsolete
+        # updates for both queues.
+        create(template, preset_profile("neglected", updates=max(3 * args.items, 600), seed=8))
+        for stage in ("decline", "obsolete_updates"):
+            in_process, served = root / f"{stage}-in.sqlite3", root / f"{stage}-tds.sqlite3"
+            shutil.copyfile(template, in_process)
+            shutil.copyfile(template, served)
+            results[f"{stage}_in_process"] = measure(
+                in_process, root / f"{stage}-state-in", stage, args.items, 0.0
+            )
+            results[f"{stage}_over_freetds"] = measure_served(
+                served, root / f"{stage}-state-tds", stage, args.items
+            )
+    print_overhead(results)
+    for stage in ("decline", "obsolete_updates"):
+        local = results[f"{stage}_in_process"]["overhead_us_per_item"]
+        wire = results[f"{stage}_over_freetds"]
+        print(
+            f"{stage:30} the driver stack adds {wire['overhead_us_per_item'] - local:>7.1f} us/item "
+            f"({wire['requests_per_item']} requests per item over TDS)"
+        )
+    save("driver_overhead", results)
+
+
+if __name__ == "__main__":
+    main()

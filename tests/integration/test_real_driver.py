@@ -1,0 +1,392 @@
+"""Scenarios through the real driver stack (pyodbc, unixODBC, FreeTDS) against the served
+simulator, each checked against what the simulated SUSDB recorded (``sim_call_log``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from jobs.db.catalog import statement
+from jobs.db.classify import classify
+from jobs.db.connection import Endpoint, open_connection
+from jobs.db.executor import Executor, RetryLimits
+from jobs.errors import DatabaseError, LoginFailed, StatementTimeout, StillReferenced
+from jobs.exit_codes import ExitCode
+from jobs.runner.plan import build_plan
+from jobs.runner.run import RunReport, execute_plan
+from jobs.settings.model import Settings
+from jobs.simulator import FaultPlan
+from jobs.simulator.server import COST
+from jobs.state.store import StateStore
+from tests.helpers import (
+    CatalogBuilder,
+    NightlyScenario,
+    cli_env,
+    configured_command,
+    procedure_calls,
+    query,
+)
+from tests.integration.served import PASSWORD, PASSWORD_ENV, Served
+
+pytestmark = pytest.mark.integration
+LONG = 100_000  # minutes
+WINDOW = 0.02  # minutes: 1.2 s
+SLOW_DELETE = 3.0  # real seconds a deletion takes once the clock is slowed down
+
+
+def run(settings: Settings, state_dir: Path, **plan_options) -> RunReport:
+    plan_options.setdefault("max_duration_minutes", LONG)
+    plan_options.setdefault("profile", None)
+    return execute_plan(build_plan(settings, target="served", **plan_options), state_dir)
+
+
+def executor_for(served: Served, timeout: int = 60, attempts: int = 5) -> Executor:
+    return Executor(
+        Endpoint("served", served.settings().targets["served"]),
+        default_timeout=timeout,
+        retry_limits=RetryLimits(max_attempts=attempts),
+    )
+
+
+def expired_updates(directory: Path, count: int) -> tuple[Path, list[int]]:
+    """A SUSDB whose only obsolete updates are ``count`` expired ones (spDeleteUpdate takes
+    them); returns its path and their LocalUpdateIDs."""
+    builder = CatalogBuilder(directory / "expired.sqlite3")
+    ids = [
+        builder.local_id(builder.update(f"Expired {n} (KB{n})", age_days=400, expired=True))
+        for n in range(count)
+    ]
+    return builder.close(), ids
+
+
+def present(sim: Path, local_ids: list[int]) -> list[int]:
+    marks = ",".join("?" * len(local_ids))
+    rows = query(
+        sim,
+        f"SELECT LocalUpdateID FROM tbUpdate WHERE LocalUpdateID IN ({marks})",
+        tuple(local_ids),
+    )
+    return sorted(row[0] for row in rows)
+
+
+def slow_deletions_ahead(served: Served, settings: Settings, state_dir: Path) -> None:
+    """Queue the deletions while they are fast, let the runner believe they stay fast (5 ms, as
+    it measured on an earlier night), then make each one take SLOW_DELETE seconds."""
+    run(settings, state_dir, stages=["obsolete_updates"], dry_run=True)
+    store = StateStore(state_dir)
+    store.add_timing("served", "obsolete_updates", 1000, 5.0)
+    store.close()
+    served.server.clock.time_scale = COST["delete_update"] / SLOW_DELETE
+
+
+# -- the nightly profile ------------------------------------------------------------------------
+def test_the_nightly_profile_on_a_neglected_susdb_runs_end_to_end_through_the_driver_exactly_once(
+    serve, neglected_sim, state_dir
+):
+    served = serve(neglected_sim, time_scale=0)
+    scenario = NightlyScenario(neglected_sim)
+
+    report = run(served.settings(stages=scenario.stages, backup={}), state_dir, profile="nightly")
+
+    assert report.exit_code == ExitCode.OK, report.stages
+    scenario.check_end_state(report, state_dir)
+    assert served.server.stats["logins"] >= 2  # the run's connection and the lock's
+
+
+# -- lost connections ---------------------------------------------------------------------------
+def test_a_connection_lost_before_a_decline_commits_is_reopened_and_each_decline_sent_once(
+    serve, small_sim, state_dir
+):
+    faults = FaultPlan(rate=0.03, kinds=["link_failure"], statements=["decline_update"], seed=7)
+    served = serve(small_sim, time_scale=0, faults=faults)
+
+    report = run(served.settings(), state_dir, stages=["decline"])
+
+    assert report.exit_code == ExitCode.OK, report.stages
+    decline = report.stages[-1]
+    assert decline["done"] > 100 and decline["failed"] == 0
+    assert served.server.stats["dropped"] >= 3  # the server really closed sockets mid-batch
+    sent = procedure_calls(small_sim, "spDeclineUpdate")
+    assert max(sent.values()) == 1 and sum(sent.values()) == decline["done"]
+
+
+def test_a_connection_lost_after_a_decline_committed_settles_the_item_instead_of_resending_it(
+    serve, small_sim, state_dir
+):
+    served = serve(small_sim, time_scale=0, drop_after={"decline_update": 5})
+
+    report = run(served.settings(), state_dir, stages=["decline"])
+
+    assert served.server.stats["dropped"] == 1
+    assert report.exit_code == ExitCode.OK, report.stages
+    sent = procedure_calls(small_sim, "spDeclineUpdate")
+    assert max(sent.values()) == 1, [item for item, count in sent.items() if count > 1]
+
+
+# -- timeouts and cancels -----------------------------------------------------------------------
+def test_a_statement_past_its_query_timeout_is_cancelled_and_the_server_acknowledges(
+    serve, tmp_path
+):
+    sim, (victim,) = expired_updates(tmp_path, 1)
+    served = serve(sim, time_scale=COST["delete_update"] / SLOW_DELETE)
+    executor = executor_for(served, timeout=1)
+    started = time.monotonic()
+
+    with pytest.raises(StatementTimeout) as raised:
+        executor.run("delete_update", [victim])
+
+    assert raised.value.sqlstate == "HYT00"
+    assert time.monotonic() - started < SLOW_DELETE - 1  # the driver's timer, not the end
+    # The attention stopped it, and DONE_ATTN went back.
+    assert served.server.stats["cancelled delete_update"] == 1
+    assert procedure_calls(sim, "spDeleteUpdate") == Counter()  # rolled back, not committed
+    # The connection is still in step: the next statement on it gets its own answer.
+    assert executor.run("update_exists", [victim]).rows == [{"Present": 1}]
+    executor.close()
+
+
+def test_no_transaction_is_left_open_after_a_query_timeout(serve, tmp_path):
+    sim, (victim,) = expired_updates(tmp_path, 1)
+    executor = executor_for(serve(sim, time_scale=COST["delete_update"] / SLOW_DELETE), timeout=1)
+    with pytest.raises(StatementTimeout):
+        executor.run("delete_update", [victim])
+    cursor = executor.connection.cursor()
+    assert cursor.execute("SELECT @@TRANCOUNT AS open_transactions").fetchone()[0] == 0
+
+
+def test_a_window_closing_during_a_long_delete_cancels_it_and_the_next_run_deletes_it_once(
+    serve, tmp_path, state_dir
+):
+    sim, ids = expired_updates(tmp_path, 1)
+    served = serve(sim, time_scale=0)
+    settings = served.settings()
+    slow_deletions_ahead(served, settings, state_dir)
+    started = time.monotonic()
+
+    cut_short = run(settings, state_dir, stages=["obsolete_updates"], max_duration_minutes=WINDOW)
+
+    assert time.monotonic() - started < WINDOW * 60 + 1  # cancelled at the deadline
+    assert served.server.stats["cancelled delete_update"] == 1
+    assert served.server.stats["received delete_update"] == 1
+    stage = cut_short.stages[-1]
+    assert (stage["status"], stage["reason"]) == ("partial", "deadline"), stage
+    assert (stage["done"], stage["failed"], stage["remaining"]) == (0, 0, 1), stage
+    assert cut_short.exit_code == ExitCode.PARTIAL
+    assert cut_short.kpis_after["obsolete_backlog"] == 1  # reporting still ran after the window
+    assert present(sim, ids) == ids and procedure_calls(sim, "spDeleteUpdate") == Counter()
+    served.server.clock.time_scale = 0
+    finished = run(settings, state_dir, stages=["obsolete_updates"])
+    assert finished.exit_code == ExitCode.OK, finished.stages
+    assert present(sim, ids) == [] and list(procedure_calls(sim, "spDeleteUpdate").values()) == [1]
+
+
+def test_no_deletion_is_sent_after_the_window_has_closed(serve, tmp_path, state_dir):
+    sim, ids = expired_updates(tmp_path, 2)
+    served = serve(sim, time_scale=0)
+    settings = served.settings()
+    slow_deletions_ahead(served, settings, state_dir)
+
+    run(settings, state_dir, stages=["obsolete_updates"], max_duration_minutes=WINDOW)
+
+    assert served.server.stats["received delete_update"] == 1  # the one the window cut short
+    assert present(sim, ids) == ids
+
+
+# -- refusals: login, database, permission ------------------------------------------------------
+def cli_run(
+    served: Served, directory: Path, *args: str, password: str = PASSWORD, **target
+) -> subprocess.CompletedProcess[str]:
+    command = configured_command(served.config(directory, **target), directory / "state", *args)
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env=cli_env(**{PASSWORD_ENV: password}),
+        timeout=180,
+    )
+
+
+def last_line(result: subprocess.CompletedProcess[str]) -> str:
+    return result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("password", "target"),
+    [("not-the-password", {}), (PASSWORD, {"database": "SUSDB_NOPE"})],
+    ids=["wrong password", "unknown database"],
+)
+def test_a_refused_login_is_exit_4_with_one_line_and_sends_nothing(
+    serve, small_sim, tmp_path, password, target
+):
+    served = serve(small_sim)
+    result = cli_run(served, tmp_path, "run", "--stage", "decline", password=password, **target)
+    assert result.returncode == ExitCode.REFUSED, result.stderr
+    # For an unknown database too, FreeTDS reports the login failure (18456) before the 4060.
+    assert last_line(result) == (
+        "susdb-maint: served: login failed: Login failed for user 'susdb_maint'. (18456)"
+    )
+    assert "Traceback" not in result.stderr
+    assert served.server.stats["login_failed"] == 1
+    assert procedure_calls(small_sim, "spDeclineUpdate") == Counter()
+
+
+def test_a_permission_refused_mid_stage_fails_that_stage_with_exit_1_and_sends_nothing(
+    serve, small_sim, tmp_path
+):
+    # README's exit codes: a stage that failed is 1; 4 is kept for refused logins and gates.
+    faults = FaultPlan(rate=1.0, kinds=["permission_denied"], statements=["decline_update"])
+    served = serve(small_sim, time_scale=0, faults=faults)
+    result = cli_run(served, tmp_path, "run", "--stage", "decline")
+    events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    failure = next(event for event in events if event["event"] == "stage.fail")
+    assert failure["error_kind"] == "not_permitted"
+    assert "EXECUTE permission was denied" in failure["error"]
+    assert procedure_calls(small_sim, "spDeclineUpdate") == Counter()
+    assert result.returncode == ExitCode.STAGE_FAILED, result.stderr[-2000:]
+
+
+# -- the target lock ----------------------------------------------------------------------------
+def test_a_second_run_on_the_same_database_through_another_connection_exits_5(serve, tmp_path):
+    sim, _ = expired_updates(tmp_path, 20)
+    # Every statement takes 0.1 s (outside the file's write lock, so the second run's statements
+    # are not queued behind the first run's): the first run stays long enough.
+    served = serve(sim, time_scale=0, latency=0.1)
+    config = served.config(tmp_path)
+    environment = cli_env(**{PASSWORD_ENV: PASSWORD})
+
+    def command(state: str) -> list[str]:
+        # Separate state directories, so separate local lock files: only the server's is shared.
+        return configured_command(config, tmp_path / state, "run", "--stage", "obsolete_updates")
+
+    first = subprocess.Popen(command("first"), stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        assert first.stderr is not None
+        for line in first.stderr:  # wait until the first run holds the lock and is working
+            if '"stage.start"' in line and "obsolete_updates" in line:
+                break
+        second = subprocess.run(
+            command("second"), capture_output=True, text=True, env=environment, timeout=60
+        )
+    finally:
+        first.terminate()
+        first.wait(timeout=30)
+    assert second.returncode == ExitCode.LOCKED, second.stderr
+    assert "lock" in last_line(second)
+    # The first run's lock and work connections, and the second run's lock connection.
+    assert served.server.stats["logins"] == 3
+
+
+# -- how FreeTDS sends statements ---------------------------------------------------------------
+def test_freetds_sends_each_parameterized_statement_as_sp_prepexec_then_unprepares_it(
+    serve, small_sim
+):
+    served = serve(small_sim, time_scale=0)
+    cursor = executor_for(served).connection.cursor()
+    text = statement("update_exists").text
+    present = [
+        len(query(small_sim, "SELECT 1 FROM tbUpdate WHERE LocalUpdateID = ?", (n,)))
+        for n in (1, 99_999)
+    ]
+
+    results = [cursor.execute(text, local_id).fetchone()[0] for local_id in (1, 99_999)]
+    cursor.close()
+
+    assert results == present
+    # pyodbc binds the parameters again on each execute, and FreeTDS prepares again: one
+    # sp_prepexec and one sp_unprepare per execution (the second round trip of each item).
+    stats = served.server.stats
+    assert (stats["rpc sp_prepexec"], stats["rpc sp_execute"], stats["rpc sp_unprepare"]) == (
+        2,
+        0,
+        2,
+    )
+
+
+# -- the classifier against FreeTDS's own text --------------------------------------------------
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("deadlock", "transient"),
+        ("lock_timeout", "transient"),
+        ("permission_denied", "not_permitted"),
+        ("login_failed", "login_failed"),
+        ("replica", "replica"),
+        ("link_failure", "connection_lost"),
+        ("query_timeout", "timeout"),  # the statement stalls until the driver's timer cancels it
+    ],
+)
+def test_freetds_errors_from_the_server_classify_as_the_classifier_table_says(
+    serve, small_sim, kind, expected
+):
+    faults = FaultPlan(rate=1.0, kinds=[kind], statements=["update_exists"])
+    # One attempt: the error as it comes, not the executor's retries of a transient one.
+    executor = executor_for(serve(small_sim, time_scale=0, faults=faults), timeout=1, attempts=1)
+    with pytest.raises(DatabaseError) as raised:
+        executor.run("update_exists", [1])
+    assert raised.value.kind == expected, raised.value
+    assert not str(raised.value).startswith("[")  # the driver's prefixes are stripped
+    if kind == "link_failure":  # and the next statement on the dead connection
+        with pytest.raises(DatabaseError) as again:
+            executor.run("update_exists", [1])
+        assert again.value.kind == "connection_lost", again.value
+    executor.close()
+
+
+def test_spdeleteupdates_still_referenced_refusal_classifies_as_still_referenced(serve, tmp_path):
+    sim, (needed, needing) = expired_updates(tmp_path, 2)
+    with sqlite3.connect(sim) as db:  # the second update lists the first as a prerequisite
+        db.execute(
+            "INSERT INTO tbPrerequisiteDependency SELECT b.RevisionID, a.RevisionID, a.LocalUpdateID "
+            "FROM tbRevision a, tbRevision b WHERE a.LocalUpdateID = ? AND b.LocalUpdateID = ?",
+            (needed, needing),
+        )
+    executor = executor_for(serve(sim, time_scale=0))
+    with pytest.raises(StillReferenced) as raised:
+        executor.run("delete_update", [needed])
+    assert raised.value.native == 50000 and "still referenced" in str(raised.value)
+    executor.close()
+
+
+def test_freetds_login_and_database_refusals_classify_as_login_failed(serve, small_sim):
+    served = serve(small_sim)
+    os.environ["SUSDB_TEST_WRONG_PASSWORD"] = "wrong"
+    for target in (
+        {"password_env": "SUSDB_TEST_WRONG_PASSWORD"},
+        {"database": "SUSDB_NOPE"},
+    ):
+        endpoint = Endpoint("served", served.settings(target=target).targets["served"])
+        with pytest.raises(LoginFailed) as raised:
+            open_connection(endpoint)
+        assert raised.value.native == 18456
+
+
+def test_freetds_timeout_and_cancel_classify_as_statement_timeouts(serve, tmp_path):
+    sim, victims = expired_updates(tmp_path, 2)
+    served = serve(sim, time_scale=COST["delete_update"] / SLOW_DELETE)
+    connection = executor_for(served).connection
+    connection.timeout = 1
+    delete = "-- name: delete_update\nEXEC dbo.spDeleteUpdate @localUpdateID = ?"
+    with pytest.raises(Exception) as timed_out:
+        connection.cursor().execute(delete, victims[0])
+    connection.timeout = 0
+    cursor = connection.cursor()
+    threading.Timer(0.5, cursor.cancel).start()
+    with pytest.raises(Exception) as cancelled:
+        cursor.execute(delete, victims[1])
+    assert (classify(timed_out.value).sqlstate, classify(timed_out.value).kind) == (
+        "HYT00",
+        "timeout",
+    )
+    assert (classify(cancelled.value).sqlstate, classify(cancelled.value).kind) == (
+        "HY008",
+        "timeout",
+    )
+    assert present(sim, victims) == victims
