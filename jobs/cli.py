@@ -19,7 +19,8 @@ from jobs.exit_codes import EXIT_CODE_DOCS, ExitCode
 from jobs.paths import resolve_state_dir
 from jobs.settings import Settings, load_settings, locate_config_file
 from jobs.settings.load import check_config_path
-from jobs.settings.model import MAX_MINUTES, STAGE_NAMES, _parse_hhmm
+from jobs.settings.model import MAX_MINUTES, _parse_hhmm
+from jobs.stages import registry
 
 EPILOG = "exit codes:\n" + "\n".join(
     f"  {int(code)}  {text}" for code, text in EXIT_CODE_DOCS.items()
@@ -136,7 +137,7 @@ def build_parser() -> Parser:
         sub.add_argument(
             "--stage",
             action="append",
-            choices=STAGE_NAMES,
+            choices=registry.names(),
             metavar="STAGE",
             help="run only these stages, in this order (repeatable)",
         )
@@ -256,7 +257,7 @@ def build_parser() -> Parser:
     queue = command("queue", "Inspect or reset work queues and quarantined items.")
     queue.add_argument("action", choices=("show", "retry", "clear"))
     queue.add_argument("--target", metavar="NAME")
-    queue.add_argument("--stage", choices=STAGE_NAMES)
+    queue.add_argument("--stage", choices=registry.names())
     queue.set_defaults(handler=cmd_queue)
 
     simulator = command("simulator", "The simulated SUSDB, for tests and demos.")

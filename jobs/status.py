@@ -12,8 +12,8 @@ from jobs.db.executor import Executor
 from jobs.runner.context import RunContext
 from jobs.runner.plan import choose_target
 from jobs.runner.run import clock_for, new_run_id
-from jobs.settings.model import STAGE_NAMES, Settings
-from jobs.stages import health
+from jobs.settings.model import Settings
+from jobs.stages import health, registry
 from jobs.state.store import StateStore
 from jobs.susdb import Susdb
 
@@ -24,7 +24,7 @@ def queued_backlog(store: StateStore, database: str) -> dict[str, dict[str, int]
     """Per stage, the work items stored for this database (queues belong to the database they
     were found in, whatever the target is called), by status, finished ones left out."""
     backlog = {}
-    for stage in STAGE_NAMES:
+    for stage in registry.names():
         counts = {
             status: count
             for status, count in store.queue_counts(database, stage).items()

@@ -14,7 +14,6 @@ from jobs.exit_codes import ExitCode
 from jobs.settings.model import Settings
 
 log = events.get_logger("susdb_maint.hierarchy")
-DECLINE_PHASE = ("preflight", "decline")
 # Worst last: the code an --all invocation exits with.
 SEVERITY = (ExitCode.OK, ExitCode.PARTIAL, ExitCode.STAGE_FAILED, ExitCode.REFUSED, ExitCode.LOCKED)
 
@@ -54,9 +53,16 @@ def run_all(
     """Run every target in two phases; one target's failure never stops the others."""
     order = top_down(settings)
     codes: list[ExitCode] = []
+    from jobs.stages import registry
+
+    def in_phase(phase: str) -> Callable[[list[str]], list[str]]:
+        return lambda stages: [
+            name for name in stages if registry.get(name).phase in (phase, "both")
+        ]
+
     phases = (
-        ("decline", order, lambda stages: [s for s in stages if s in DECLINE_PHASE]),
-        ("cleanup", list(reversed(order)), lambda stages: [s for s in stages if s != "decline"]),
+        ("decline", order, in_phase("decline")),
+        ("cleanup", list(reversed(order)), in_phase("cleanup")),
     )
     for phase, names, pick in phases:
         for name in names:

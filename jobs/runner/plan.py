@@ -7,7 +7,8 @@ from datetime import UTC, datetime, time, timedelta
 
 from jobs.db.connection import Endpoint
 from jobs.errors import UsageError
-from jobs.settings.model import DESTRUCTIVE_STAGES, STAGE_NAMES, Settings, SqlServerTarget
+from jobs.settings.model import Settings, SqlServerTarget
+from jobs.stages import registry
 
 
 @dataclass
@@ -125,10 +126,11 @@ def build_plan(
     profiles = settings.effective_profiles()
     profile_name = profile or ("custom" if stages else "nightly")
     if stages:
-        unknown = [stage for stage in stages if stage not in STAGE_NAMES]
+        unknown = [stage for stage in stages if not registry.is_stage(stage)]
         if unknown:
             raise UsageError(
-                f"--stage {', '.join(unknown)}: unknown stage (choose from {', '.join(STAGE_NAMES)})"
+                f"--stage {', '.join(unknown)}: unknown stage "
+                f"(choose from {', '.join(registry.names())})"
             )
         chosen = list(stages)
         profile_until, profile_minutes, profile_start = None, None, None
@@ -157,9 +159,7 @@ def build_plan(
     ):
         # Opt-in: right before the cleanup it speeds up.
         chosen.insert(chosen.index("obsolete_updates"), "delete_fix")
-    if "preflight" not in chosen and any(
-        stage in chosen for stage in (*DESTRUCTIVE_STAGES, "reindex")
-    ):
+    if "preflight" not in chosen and any(registry.get(stage).needs_preflight for stage in chosen):
         # Destructive and replica-sensitive stages rely on what preflight finds (and on its gate).
         chosen.insert(1 if chosen[0] == "backup" else 0, "preflight")
     window = settings.window

@@ -37,13 +37,12 @@ from jobs.errors import (
 from jobs.exit_codes import ExitCode
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.runner.plan import Plan
-from jobs.settings.model import DESTRUCTIVE_STAGES, SimulatorTarget
+from jobs.settings.model import SimulatorTarget
+from jobs.stages import registry
 from jobs.state.store import StateStore
 from jobs.susdb import Susdb
 
 log = events.get_logger("susdb_maint.runner")
-# Reporting is not work: it still runs after the deadline, so the summary has fresh numbers.
-REPORTING_STAGES = frozenset({"health"})
 SUMMARY_DETAILS = (
     "by_reason",
     "pages_before",
@@ -266,7 +265,7 @@ def _open(
 
 
 def _run_stages(plan: Plan, ctx: RunContext, report: RunReport) -> None:
-    from jobs.stages import STAGES, health
+    from jobs.stages import health
 
     log.info(
         "run.start",
@@ -284,7 +283,7 @@ def _run_stages(plan: Plan, ctx: RunContext, report: RunReport) -> None:
         result = _with_budget(
             ctx,
             plan.stage_budgets.get(name),
-            functools.partial(_run_stage, ctx, name, STAGES[name]),
+            functools.partial(_run_stage, ctx, registry.get(name)),
         )
         report.stages.append(result)
         ctx.store.record_stage(ctx.run_id, ordinal, result)
@@ -381,18 +380,16 @@ def _queued(ctx: RunContext, name: str) -> int:
     return ctx.store.active_count(ctx.database, name) if ctx.database else 0
 
 
-def _run_stage(
-    ctx: RunContext, name: str, function: Callable[[RunContext], StageOutcome]
-) -> dict[str, Any]:
+def _run_stage(ctx: RunContext, stage: registry.Stage) -> dict[str, Any]:
     """One error boundary per stage: a failure is recorded and the next stage still runs. A lost
     lock or a broken state store ends the whole run instead."""
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     started = ctx.clock.monotonic()
+    name, function, reporting = stage.name, stage.run, stage.reporting
     with events.bound(stage=name):
         outcome: StageOutcome
         ran = False
-        reporting = name in REPORTING_STAGES
-        if name in DESTRUCTIVE_STAGES and ctx.facts.get("refuse_destructive") and not ctx.dry_run:
+        if stage.destructive and ctx.facts.get("refuse_destructive") and not ctx.dry_run:
             outcome = StageOutcome(
                 status="refused",
                 reason=ctx.facts["refuse_destructive"],

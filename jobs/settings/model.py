@@ -4,34 +4,36 @@ from __future__ import annotations
 
 import re
 import sys
-import typing
 from datetime import time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
-
-# Microsoft's order for a full run (wsus-maintenance-guide): back up, custom indexes, reindex,
-# decline, cleanup, reindex again, statistics. ``reindex`` appears once here; a profile may
-# list it twice.
-StageName = Literal[
-    "preflight",
-    "backup",
-    "custom_indexes",
-    "reindex",
-    "decline",
-    "delete_fix",
-    "obsolete_updates",
-    "compress",
-    "computers",
-    "sync_history",
-    "content_files",
-    "statistics",
-    "health",
-]
-STAGE_NAMES: tuple[str, ...] = typing.get_args(StageName)
-DESTRUCTIVE_STAGES = frozenset(
-    {"decline", "delete_fix", "obsolete_updates", "compress", "computers", "sync_history"}
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
 )
+
+
+def _known_stage(name: str) -> str:
+    from jobs.stages import registry
+
+    if not registry.is_stage(name):
+        raise ValueError(f"unknown stage {name!r} (choose from {', '.join(registry.names())})")
+    return name
+
+
+def _stage_enum(schema: dict[str, Any]) -> None:
+    from jobs.stages import registry
+
+    schema["enum"] = list(registry.names())
+
+
+# A stage's name, checked against the stages' own declarations (jobs/stages/registry.py).
+StageName = Annotated[str, AfterValidator(_known_stage), Field(json_schema_extra=_stage_enum)]
 
 WID_PIPE = r"np:\\.\pipe\MICROSOFT##WID\tsql\query"
 SSEE_PIPE = r"np:\\.\pipe\MSSQL$MICROSOFT##SSEE\sql\query"

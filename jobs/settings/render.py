@@ -77,6 +77,11 @@ def _submodel(field: FieldInfo) -> type[BaseModel] | None:
 
 
 def type_name(annotation: Any) -> str:
+    from jobs.settings.model import StageName
+    from jobs.stages import registry
+
+    if annotation == StageName:  # a name from the stages' own declarations
+        return " | ".join(json.dumps(name) for name in registry.names())
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Literal:

@@ -6,8 +6,17 @@ from typing import Any
 
 from jobs.runner import work
 from jobs.runner.context import RunContext, StageOutcome
+from jobs.stages.registry import stage
 
 
+@stage(
+    name="compress",
+    order=50,
+    destructive=True,
+    needs_preflight=True,
+    phase="cleanup",
+    settings="compress",
+)
 def run(ctx: RunContext) -> StageOutcome:
     settings = ctx.settings.stages.compress
 

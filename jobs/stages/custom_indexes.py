@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from jobs import events
 from jobs.runner.context import RunContext, StageOutcome
+from jobs.stages.registry import stage
 
 log = events.get_logger("susdb_maint.stages.custom_indexes")
 PREFIX = "nclSusdbMaint_"
@@ -20,6 +21,14 @@ WANTED = {
 }
 
 
+@stage(
+    name="custom_indexes",
+    order=10,
+    destructive=False,
+    needs_preflight=False,
+    phase="cleanup",
+    settings="custom_indexes",
+)
 def run(ctx: RunContext) -> StageOutcome:
     existing = ctx.susdb.custom_index_columns()
     outcome = StageOutcome()

@@ -13,6 +13,7 @@ from jobs.runner import work
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.settings.model import DeclineRule, DeclineSettings
 from jobs.stages import decline_presets
+from jobs.stages.registry import stage
 from jobs.state.store import ACTIVE, DeclineRecord, WorkItem
 from jobs.susdb import Susdb, UpdateCategories, UpdateRef, UpdateState
 
@@ -84,6 +85,14 @@ def candidates(susdb: Susdb, settings: DeclineSettings) -> Iterator[tuple[str, d
                     break
 
 
+@stage(
+    name="decline",
+    order=30,
+    destructive=True,
+    needs_preflight=True,
+    phase="decline",
+    settings="decline",
+)
 def run(ctx: RunContext) -> StageOutcome:
     settings = ctx.settings.stages.decline
     if ctx.facts.get("replica"):

@@ -27,6 +27,7 @@ from jobs import events
 from jobs.db.catalog import statement
 from jobs.db.tsql import strip_comments
 from jobs.runner.context import RunContext, StageOutcome
+from jobs.stages.registry import stage
 
 log = events.get_logger("susdb_maint.stages.delete_fix")
 PROCEDURE = "dbo.spDeleteUpdate"
@@ -74,6 +75,14 @@ def as_alter(text: str) -> str:
     return _HEADER.sub("ALTER PROCEDURE", text.lstrip(), count=1)
 
 
+@stage(
+    name="delete_fix",
+    order=35,
+    destructive=True,
+    needs_preflight=True,
+    phase="cleanup",
+    settings="delete_fix",
+)
 def run(ctx: RunContext) -> StageOutcome:
     if ctx.restore_delete_fix:
         return restore(ctx)

@@ -6,6 +6,7 @@ from typing import Any
 
 from jobs import events
 from jobs.runner.context import RunContext, StageOutcome
+from jobs.stages.registry import stage
 from jobs.stages.reindex import fragmented
 
 log = events.get_logger("susdb_maint.stages.health")
@@ -50,6 +51,15 @@ def warnings(kpis: dict[str, float], ctx: RunContext) -> list[dict[str, Any]]:
     ]
 
 
+@stage(
+    name="health",
+    order=100,
+    destructive=False,
+    needs_preflight=False,
+    phase="cleanup",
+    reporting=True,
+    settings="health",
+)
 def run(ctx: RunContext) -> StageOutcome:
     kpis = collect(ctx, count_obsolete=ctx.settings.stages.health.count_obsolete)
     for name, value in kpis.items():

@@ -6,8 +6,17 @@ from typing import Any
 
 from jobs.runner import work
 from jobs.runner.context import RunContext, StageOutcome
+from jobs.stages.registry import stage
 
 
+@stage(
+    name="obsolete_updates",
+    order=40,
+    destructive=True,
+    needs_preflight=True,
+    phase="cleanup",
+    settings="obsolete_updates",
+)
 def run(ctx: RunContext) -> StageOutcome:
     settings = ctx.settings.stages.obsolete_updates
 

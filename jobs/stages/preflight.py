@@ -11,6 +11,7 @@ from jobs import events
 from jobs.errors import DatabaseError
 from jobs.runner.context import WAY_OUT, RunContext, StageOutcome
 from jobs.stages import delete_fix
+from jobs.stages.registry import stage
 
 log = events.get_logger("susdb_maint.stages.preflight")
 DELETE_FIX_ARTICLE = (
@@ -19,6 +20,7 @@ DELETE_FIX_ARTICLE = (
 )
 
 
+@stage(name="preflight", order=0, destructive=False, needs_preflight=False, phase="both")
 def run(ctx: RunContext) -> StageOutcome:
     susdb = ctx.susdb
     try:

@@ -10,6 +10,7 @@ from jobs import events
 from jobs.runner import work
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.settings.model import ReindexSettings
+from jobs.stages.registry import stage
 from jobs.susdb import IndexStats
 
 log = events.get_logger("susdb_maint.stages.reindex")
@@ -55,6 +56,14 @@ def fragmented(
     return sorted(chosen, key=lambda pair: pair[1].benefit, reverse=True)
 
 
+@stage(
+    name="reindex",
+    order=20,
+    destructive=False,
+    needs_preflight=True,
+    phase="cleanup",
+    settings="reindex",
+)
 def run(ctx: RunContext) -> StageOutcome:
     settings = ctx.settings.stages.reindex
     server = ctx.facts.get("server") or ctx.susdb.server_info()

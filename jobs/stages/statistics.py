@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from jobs import events
 from jobs.runner.context import RunContext, StageOutcome
+from jobs.stages.registry import stage
 
 log = events.get_logger("susdb_maint.stages.statistics")
 
 
+@stage(
+    name="statistics",
+    order=90,
+    destructive=False,
+    needs_preflight=False,
+    phase="cleanup",
+    settings="statistics",
+)
 def run(ctx: RunContext) -> StageOutcome:
     method = ctx.settings.stages.statistics.method
     if ctx.dry_run:

@@ -100,12 +100,15 @@ def test_a_refused_gate_is_reported_as_exit_4(tmp_path, state_dir, heartbeat_url
 def test_a_crash_inside_a_stage_is_reported_and_the_next_stage_runs(
     small_sim, tmp_path, state_dir, heartbeat_url, monkeypatch, event_log
 ):
-    from jobs import stages
+    from dataclasses import replace
+
+    from jobs.stages import registry
 
     def broken(ctx):
         raise RuntimeError("a bug")
 
-    monkeypatch.setitem(stages.STAGES, "sync_history", broken)
+    declared = registry.get("sync_history")
+    monkeypatch.setitem(registry._DECLARED, "sync_history", replace(declared, run=broken))
     settings = monitored_settings(
         settings_for(small_sim, backup={"gate": "off"}), tmp_path, heartbeat_url
     )

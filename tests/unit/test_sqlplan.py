@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from jobs.settings.model import STAGE_NAMES, Settings
+from jobs.settings.model import Settings
 from jobs.sqlplan import render_stage, stage_statements
+from jobs.stages import registry
 
 
 def test_every_stage_renders_without_a_database():
     settings = Settings()
-    for stage in STAGE_NAMES:
+    for stage in registry.names():
         text = render_stage(stage, settings)
         assert text.startswith(f"-- ===== stage: {stage} =====")
 
