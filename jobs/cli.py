@@ -533,21 +533,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from jobs import report
     from jobs.runner.run import execute_plan
-    from jobs.sqlplan import render_stage
 
     settings, _ = load(args)
     if args.all:
         raise UsageError("plan --all is not supported: plan one --target at a time")
-    if args.show_sql:  # offline: no target, no database
-        profiles = settings.effective_profiles()
-        profile = args.profile or "nightly"
-        if not args.stage and profile not in profiles:
-            raise UsageError(
-                f"--profile {profile!r} is not defined (known: {', '.join(sorted(profiles))})"
-            )
-        stages = args.stage or list(profiles[profile].stages)
-        for stage in dict.fromkeys(stages):
-            sys.stdout.write(render_stage(stage, settings))
+    if args.show_sql:  # recorded against a throwaway simulated SUSDB: no target, no database
+        from jobs.sqlplan import record, render
+
+        request = _run_request(args)
+        sys.stdout.write(
+            render(record(settings, lambda throwaway, name: request.plan(throwaway, name)))
+        )
         return 0
     setup_events(args, settings)
     plan = _run_request(args).plan(settings, args.target, dry_run=True)

@@ -27,10 +27,13 @@ WSUS procedures are run under the session settings they were written for.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+import structlog
 
 from jobs import events
 from jobs.clock import SystemClock
@@ -43,6 +46,11 @@ from jobs.errors import ConnectionLost, DatabaseError, Interrupted, StatementTim
 
 log = events.get_logger("susdb_maint.sql")
 T = TypeVar("T")
+# While set, every statement any executor sends is appended as (stage, name, parameters):
+# how ``plan --show-sql`` renders exactly what a run sends (alembic's offline mode, recorded).
+RECORDING: contextvars.ContextVar[list[tuple[str | None, str, list[Any]]] | None] = (
+    contextvars.ContextVar("susdb_maint_recording", default=None)
+)
 NO_LIMIT = 0  # an ODBC query timeout of 0 waits for ever
 
 
@@ -289,6 +297,10 @@ class Executor:
         fetch_size: int | None,
         cancel_on_stop: bool,
     ) -> Iterator[list[dict[str, Any]]]:
+        recording = RECORDING.get()
+        if recording is not None:
+            stage = structlog.contextvars.get_contextvars().get("stage")
+            recording.append((stage, name, list(params)))
         connection = self.connection
         # The query timeout never runs past the budget: on virtual time (the simulated SUSDB) this
         # is how a window closes mid-statement; on real time the watchdog below does it too.

@@ -22,6 +22,7 @@ COMMAND = "Invoke-WsusServerCleanup -CleanupUnneededContentFiles | Out-String"
     needs_preflight=False,
     phase="cleanup",
     settings="content_files",
+    external=True,
 )
 def run(ctx: RunContext) -> StageOutcome:
     if sys.platform != "win32":

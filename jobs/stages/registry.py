@@ -31,6 +31,7 @@ class Stage:
     run: Callable[[RunContext], StageOutcome]
     reporting: bool = False  # reports rather than works: still runs after the window closed
     settings: str | None = None  # its section under [stages], when it has one
+    external: bool = False  # acts on the WSUS host, not through SQL (never in plan --show-sql)
 
 
 _DECLARED: dict[str, Stage] = {}
@@ -46,12 +47,13 @@ def stage(
     phase: Phase = "cleanup",
     reporting: bool = False,
     settings: str | None = None,
+    external: bool = False,
 ) -> Callable[[Callable[[RunContext], StageOutcome]], Callable[[RunContext], StageOutcome]]:
     """Declare the decorated ``run(ctx)`` as the stage ``name``."""
 
     def declare(run: Callable[[RunContext], StageOutcome]) -> Callable[[RunContext], StageOutcome]:
         _DECLARED[name] = Stage(
-            name, order, destructive, needs_preflight, phase, run, reporting, settings
+            name, order, destructive, needs_preflight, phase, run, reporting, settings, external
         )
         return run
 

@@ -1,28 +1,47 @@
-"""plan --show-sql renders the exact batches a stage sends, without a database."""
+"""plan --show-sql renders what a run sends, recorded from the real code path, without a database."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
+import pytest
+
+from jobs.commands import RunRequest
+from jobs.db.executor import RECORDING
+from jobs.exit_codes import ExitCode
+from jobs.runner.context import RunContext, StageOutcome
 from jobs.settings.model import Settings
-from jobs.sqlplan import render_stage, stage_statements
+from jobs.sqlplan import record, render
 from jobs.stages import registry
+from tests.helpers import run, run_cli, settings_for
 
 
-def test_every_stage_renders_without_a_database():
-    settings = Settings()
-    for stage in registry.names():
-        text = render_stage(stage, settings)
-        assert text.startswith(f"-- ===== stage: {stage} =====")
+def recorded_by_stage(recorded) -> dict[str, list[str]]:
+    stages: dict[str, list[str]] = {}
+    for stage, name, _ in recorded:
+        stages.setdefault(stage or "run", []).append(name)
+    return stages
 
 
-def test_the_decline_stage_sends_spdeclineupdate_with_failifreplica_1():
-    text = render_stage("decline", Settings())
-    assert (
-        "EXEC dbo.spDeclineUpdate @updateID = @updateID, @adminName = @adminName, @failIfReplica = 1;"
-        in text
-    )
-    assert (
-        "-- parameters: @lastLevelOnly = False, @minAgeDays = 0, @ageFromSuperseding = True" in text
-    )
+def show_sql(settings: Settings, **request) -> list[tuple[str | None, str, list]]:
+    plan_request = RunRequest(**request)
+    return record(settings, lambda throwaway, name: plan_request.plan(throwaway, name))
+
+
+def test_show_sql_names_every_statement_a_simulated_nightly_run_sends(small_sim, state_dir):
+    sent: list = []
+    token = RECORDING.set(sent)
+    try:
+        run(settings_for(small_sim, backup={"gate": "off"}), state_dir, profile="nightly")
+    finally:
+        RECORDING.reset(token)
+    shown = recorded_by_stage(show_sql(Settings(backup={"gate": "off"}), profile="nightly"))
+    for stage, names in recorded_by_stage(sent).items():
+        if stage != "run" and registry.get(stage).external:
+            assert shown[stage] == ["(no SQL)"]  # it acts on the WSUS host, shown as such
+            continue
+        assert set(names) <= set(shown[stage]), stage
 
 
 def test_decline_options_change_the_statements_and_their_parameters():
@@ -39,31 +58,89 @@ def test_decline_options_change_the_statements_and_their_parameters():
             }
         }
     )
-    names = [name for name, _ in stage_statements("decline", settings)]
-    assert names == ["superseded_updates", "undeclined_update_categories", "decline_update"]
-    assert stage_statements("decline", settings)[0][1] == [True, 30, False]
+    sent = [
+        (name, params)
+        for stage, name, params in show_sql(settings, stages=["decline"])
+        if stage == "decline"
+    ]
+    names = list(dict.fromkeys(name for name, _ in sent))
+    assert names == [
+        "check_target_lock",
+        "superseded_updates",
+        "undeclined_update_categories",
+        "decline_update",
+    ]
+    assert next(params for name, params in sent if name == "superseded_updates") == [
+        True,
+        30,
+        False,
+    ]
 
 
-def test_obsolete_updates_run_the_candidate_procedure_then_one_delete_per_update():
-    text = render_stage("obsolete_updates", Settings())
-    assert text.index("EXEC dbo.spGetObsoleteUpdatesToCleanup;") < text.index(
-        "EXEC dbo.spDeleteUpdate @localUpdateID = ?;"
-    )
-    assert text.count("\nGO") == 2
-
-
-def test_sync_history_deletes_in_top_n_batches_with_the_configured_retention():
+def test_the_rendering_shows_each_statement_once_with_its_text_and_parameters():
     settings = Settings.model_validate(
         {"stages": {"sync_history": {"retention_days": 45, "batch_rows": 1000}}}
     )
-    text = render_stage("sync_history", settings)
+    text = render(show_sql(settings, stages=["obsolete_updates", "sync_history"]))
+    assert text.index("EXEC dbo.spGetObsoleteUpdatesToCleanup;") < text.index(
+        "EXEC dbo.spDeleteUpdate @localUpdateID = ?;"
+    )
+    assert re.search(r"-- delete_update \(sent \d+ times in the recorded run\)", text)
     assert "DELETE TOP (@batchRows) FROM dbo.tbEventInstance" in text
-    assert "-- parameters: @batchRows = 1000, @retentionDays = 45" in text
+    assert "@batchRows = 1000, @retentionDays = 45" in text
 
 
-def test_fullscan_statistics_go_table_by_table():
-    settings = Settings.model_validate({"stages": {"statistics": {"method": "fullscan"}}})
-    assert [name for name, _ in stage_statements("statistics", settings)] == [
-        "user_tables",
-        "update_statistics_table",
-    ]
+def test_show_sql_needs_no_database_and_never_writes_where_the_config_points(tmp_path):
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[backup]\ndirectory = "{backups}"\n'
+        '[targets.prod]\nkind = "sqlserver"\nserver = "no-such-host.invalid"\n'
+    )
+    result = run_cli(
+        "--config", str(config), "plan", "--show-sql", "--profile", "nightly-with-backup"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "BACKUP DATABASE" in result.stdout and "spDeleteUpdate" in result.stdout
+    assert not list(backups.iterdir())  # the throwaway's backup went to a throwaway folder
+
+
+@pytest.fixture
+def throwaway_stage():
+    """A stage declared through the declaration alone, as a new stage module would."""
+
+    @registry.stage(name="throwaway", order=65, destructive=True, needs_preflight=True)
+    def run_throwaway(ctx: RunContext) -> StageOutcome:
+        ctx.susdb.executor.run("server_info")
+        return StageOutcome(done=1)
+
+    yield registry.get("throwaway")
+    registry._DECLARED.pop("throwaway")
+
+
+def test_a_stage_declared_alone_is_planned_gated_rendered_and_reported(
+    throwaway_stage, small_sim, tmp_path, state_dir
+):
+    from tests.helpers import CatalogBuilder
+
+    # Planned: the preflight it needs comes first.
+    ok = run(settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["throwaway"])
+    assert [stage["stage"] for stage in ok.stages] == ["preflight", "throwaway"]
+    # Reported.
+    assert ok.exit_code == ExitCode.OK and ok.stages[-1]["done"] == 1
+    # Gated: it deletes, so no fresh backup refuses it.
+    builder = CatalogBuilder(tmp_path / "nobackup.sqlite3", backup_age_hours=None)
+    refused = run(settings_for(builder.close()), tmp_path / "other", stages=["throwaway"])
+    assert refused.stages[-1]["status"] == "refused" and refused.exit_code == ExitCode.REFUSED
+    # Rendered.
+    shown = recorded_by_stage(show_sql(Settings(backup={"gate": "off"}), stages=["throwaway"]))
+    assert "server_info" in shown["throwaway"]
+    # Named by the configuration and the command line.
+    assert "throwaway" in registry.names()
+    assert replace(throwaway_stage, order=1).name == "throwaway"
+
+
+def test_a_stage_must_say_whether_it_deletes():
+    with pytest.raises(TypeError):
+        registry.stage(name="careless", order=1, needs_preflight=False)  # type: ignore[call-arg]
