@@ -5,6 +5,21 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """What the runner, the executor and the simulated SUSDB need of time."""
+
+    virtual: bool  # True: a modelled clock that only moves when told (the simulated SUSDB)
+
+    def now(self) -> datetime: ...
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float, cancelled: threading.Event | None = None) -> bool: ...
+
+    def advance(self, seconds: float) -> None: ...
 
 
 class SystemClock:

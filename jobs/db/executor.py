@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 import structlog
 
 from jobs import events
-from jobs.clock import SystemClock
+from jobs.clock import Clock, SystemClock
 from jobs.db.catalog import Statement, statement
 from jobs.db.classify import classify
 from jobs.db.connection import Endpoint, open_connection
@@ -104,12 +104,12 @@ class Executor:
         self,
         endpoint: Endpoint,
         *,
-        clock: Any = None,
+        clock: Clock | None = None,
         default_timeout: int | None = None,
         retry_limits: RetryLimits | None = None,
     ) -> None:
         self.endpoint = endpoint
-        self.clock = clock or SystemClock()
+        self.clock: Clock = clock or SystemClock()
         self.default_timeout = default_timeout
         self.retry_limits = retry_limits or RetryLimits()
         # Seconds left in the run's window (None: no window): no statement may run past it.
@@ -122,7 +122,7 @@ class Executor:
 
     @property
     def virtual_time(self) -> bool:
-        return bool(getattr(self.clock, "virtual", False))
+        return self.clock.virtual
 
     def connect(self) -> None:
         # The simulated SUSDB and the runner must agree on time: share a virtual clock.

@@ -16,11 +16,11 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import filelock
 
 from jobs import events
+from jobs.clock import Clock
 from jobs.db.connection import Endpoint
 from jobs.db.executor import Executor
 from jobs.errors import DatabaseError, LockBusy, LockLost
@@ -31,7 +31,9 @@ RESOURCE = "susdb-maint"
 
 
 class TargetLock:
-    def __init__(self, endpoint: Endpoint, state_dir: Path, *, clock: Any = None) -> None:
+    def __init__(
+        self, endpoint: Endpoint, state_dir: Path, *, clock: Clock | None = None
+    ) -> None:
         self.endpoint = endpoint
         self.state_dir = state_dir
         self.clock = clock

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from jobs.clock import Clock
 from jobs.settings.model import Settings
 from jobs.state.store import StateStore
 from jobs.susdb import Susdb
@@ -43,7 +44,7 @@ class RunContext:
     settings: Settings
     susdb: Susdb
     store: StateStore
-    clock: Any
+    clock: Clock
     database: str = ""  # the database identity key: what queues and in-flight items belong to
     dry_run: bool = False
     # The window, on the clock's monotonic scale: a wall-clock step neither stretches nor cuts it.

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs import events, progress
-from jobs.clock import SystemClock, VirtualClock
+from jobs.clock import Clock, SystemClock, VirtualClock
 from jobs.db.connection import Endpoint
 from jobs.db.executor import Executor, RetryLimits
 from jobs.db.lock import TargetLock
@@ -94,7 +94,7 @@ def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def clock_for(endpoint: Endpoint) -> Any:
+def clock_for(endpoint: Endpoint) -> Clock:
     """A simulated SUSDB runs on virtual time: its published costs pass instantly."""
     return VirtualClock() if isinstance(endpoint.target, SimulatorTarget) else SystemClock()
 
@@ -141,7 +141,7 @@ def _status_exit(results: list[dict[str, Any]], stopped: bool) -> tuple[str, Exi
 
 
 def execute_plan(
-    plan: Plan, state_dir: Path, *, clock: Any = None, stop: threading.Event | None = None
+    plan: Plan, state_dir: Path, *, clock: Clock | None = None, stop: threading.Event | None = None
 ) -> RunReport:
     """Run every stage of the plan against its target and return the report. Never raises for a
     run-level failure (the report carries the exit code and a one-line ``error``); raises
@@ -205,7 +205,7 @@ def execute_plan(
 def _open(
     plan: Plan,
     state_dir: Path,
-    clock: Any,
+    clock: Clock,
     stop: threading.Event,
     run_id: str,
     store: StateStore,
@@ -275,7 +275,7 @@ def _run_stages(plan: Plan, ctx: RunContext, report: RunReport) -> None:
         deadline=ctx.deadline_at.isoformat() + "Z" if ctx.deadline_at else None,
         endpoint=plan.endpoint.describe(),
         database=ctx.facts["database"],
-        virtual_time=getattr(ctx.clock, "virtual", False),
+        virtual_time=ctx.clock.virtual,
     )
     report.kpis_before = _kpis(ctx, health, plan.count_obsolete_kpi)
     ctx.store.record_kpis(ctx.run_id, "before", report.kpis_before)
@@ -298,7 +298,7 @@ def _finish(
     report: RunReport,
     store: StateStore,
     stop: threading.Event,
-    clock: Any,
+    clock: Clock,
     started: float,
 ) -> None:
     remaining = {
@@ -311,7 +311,7 @@ def _finish(
     if report.status == "running":
         report.status, report.exit_code = _status_exit(report.stages, stop.is_set())
     report.duration_seconds = (
-        clock.monotonic() if getattr(clock, "virtual", False) else time.monotonic() - started
+        clock.monotonic() if clock.virtual else time.monotonic() - started
     )
     store.finish_run(report.run_id, report.status, int(report.exit_code), report.as_dict())
     if not plan.dry_run:
