@@ -31,9 +31,7 @@ RESOURCE = "susdb-maint"
 
 
 class TargetLock:
-    def __init__(
-        self, endpoint: Endpoint, state_dir: Path, *, clock: Clock | None = None
-    ) -> None:
+    def __init__(self, endpoint: Endpoint, state_dir: Path, *, clock: Clock | None = None) -> None:
         self.endpoint = endpoint
         self.state_dir = state_dir
         self.clock = clock

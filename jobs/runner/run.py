@@ -310,9 +310,7 @@ def _finish(
     report.quarantined = len(store.quarantined(plan.endpoint.name))
     if report.status == "running":
         report.status, report.exit_code = _status_exit(report.stages, stop.is_set())
-    report.duration_seconds = (
-        clock.monotonic() if clock.virtual else time.monotonic() - started
-    )
+    report.duration_seconds = clock.monotonic() if clock.virtual else time.monotonic() - started
     store.finish_run(report.run_id, report.status, int(report.exit_code), report.as_dict())
     if not plan.dry_run:
         store.prune(plan.settings.runner.history_days, plan.settings.runner.declined_history_days)

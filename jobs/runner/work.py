@@ -1,10 +1,8 @@
-"""Queue stages: find candidates once, store them, then work through them in batches.
+"""The queue engine: work through a stage's queue in batches (``jobs.runner.queue`` builds it).
 
-A stage gives a ``QueueWork``: ``candidates()`` (the expensive, set-based query, run once per
-queue) yielding ``(key, payload)``; ``process(payload)`` (one item, one call) returning how it
-ended; ``verify(payload)`` (what the server holds for it); and an optional ``record`` hook (the
-decline history). Everything else is here: queue freshness, batches as checkpoints, retries,
-timeouts, quarantine, the window, signals and progress events.
+It knows nothing about a particular stage: a stage's ``QueueWork`` says how to process, verify
+and record an item. Here: batches as checkpoints, retries, timeouts, quarantine, the circuit
+breaker, the window, signals and progress events.
 
 Exactly once, across two databases:
 
@@ -19,12 +17,10 @@ Exactly once, across two databases:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from jobs import events
-from jobs.db.retry import retrying
 from jobs.errors import (
     ConnectionLost,
     DatabaseError,
@@ -37,6 +33,13 @@ from jobs.errors import (
 )
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.runner.policy import BatchSizer
+from jobs.runner.queue import (
+    QueueDeferred,
+    QueueWork,
+    Settled,
+    ensure_queue,
+    retry_policy,
+)
 from jobs.state.store import ACTIVE, Completion, DeclineRecord, WorkItem
 
 log = events.get_logger("susdb_maint.runner")
@@ -45,35 +48,6 @@ log = events.get_logger("susdb_maint.runner")
 MAX_PASSES = 3
 # Consecutive item failures that end a stage: a broken server must not burn through the queue.
 CIRCUIT_BREAKER = 25
-
-
-@dataclass(frozen=True)
-class Settled:
-    """How one item ended: ``done``, ``skipped`` (with a reason) or ``gone`` (nothing left)."""
-
-    status: str
-    reason: str | None = None
-
-
-DONE = Settled("done")
-GONE = Settled("gone")
-
-Candidates = Callable[[], Iterable[tuple[str, dict[str, Any]]]]
-Process = Callable[[dict[str, Any]], Settled]
-Verify = Callable[[dict[str, Any]], Settled | None]  # None: not done on the server
-Record = Callable[[WorkItem, str], DeclineRecord | None]  # (item, run that sent it)
-
-
-@dataclass
-class QueueWork:
-    stage: str
-    candidates: Candidates
-    process: Process
-    per_item_seconds_guess: float
-    verify: Verify | None = None
-    record: Record | None = None
-    limit: int | None = None  # items per run
-    repeat_until_empty: bool = False
 
 
 class StageStopped(Exception):
@@ -85,106 +59,21 @@ class StageStopped(Exception):
         super().__init__(reason)
 
 
-class QueueDeferred(Exception):
-    """The candidate query would not finish before the window closes: not started."""
-
-
-# -- building a queue ----------------------------------------------------------------------------
-def ensure_queue(ctx: RunContext, work: QueueWork) -> dict[str, int]:
-    """Run the candidate query unless the stage's queue is fresh and has work left; return counts.
-    Raise QueueDeferred when the query would not fit the time left, Interrupted when the window
-    closes (or a stop is asked for) while it runs."""
-    store, database = ctx.store, ctx.database
-    counts = store.queue_counts(database, work.stage)
-    active = sum(counts.get(status, 0) for status in ACTIVE)
-    info = store.queue_info(database, work.stage)
-    age = info["age_hours"] if info else None
-    fresh = age is not None and age <= ctx.settings.runner.queue_max_age_hours
-    if active and (fresh or ctx.dry_run):
-        # A plan never rebuilds a queue that holds work: that is the next real run's job.
-        log.info("queue.resume", pending=active, age_hours=round(age or 0, 2), stale=not fresh)
-        return counts
-    if not ctx.dry_run:
-        settle_in_flight(ctx, work)
-    expected = info["build_seconds"] if info else None
-    left = ctx.seconds_left()
-    if expected and left is not None and expected > left:
-        log.warning(
-            "queue.deferred",
-            expected_seconds=round(expected, 1),
-            seconds_left=round(left, 1),
-            reason="the candidate query would not finish before the window closes",
-        )
-        raise QueueDeferred(f"the candidate query takes about {expected:.0f} s; {left:.0f} s left")
-    started = time.monotonic()
-    server_started = ctx.clock.monotonic()
-
-    def build() -> int:
-        build_id, rows = store.spool(work.candidates())
-        log.debug("queue.spooled", rows=rows)
-        return store.swap_in(
-            database,
-            work.stage,
-            build_id,
-            target=ctx.target,
-            run_id=ctx.run_id,
-            build_seconds=ctx.clock.monotonic() - server_started,
-        )
-
-    total = _retry(ctx)(build)
-    log.info(
-        "queue.build",
-        items=total,
-        seconds=round(time.monotonic() - started, 3),
-        server_seconds=round(ctx.clock.monotonic() - server_started, 3),
-    )
-    return store.queue_counts(database, work.stage)
-
-
-def settle_in_flight(ctx: RunContext, work: QueueWork) -> None:
-    """Before a rebuild replaces the queue, settle what a killed run left in flight, so its real
-    effects reach the history and nothing it sent is forgotten."""
-    items = ctx.store.in_flight(ctx.database, work.stage)
-    if not items:
-        return
-    completions: list[Completion] = []
-    declines: list[DeclineRecord] = []
-    unsettled: list[str] = []
-    for item in items:
-        settled = _retry(ctx)(work.verify, item.payload) if work.verify else None
-        if settled is None:
-            unsettled.append(item.key)
-            continue
-        log.info("item.settled", item=item.key, status=settled.status, reason="before a rebuild")
-        completions.append(Completion(item.key, settled.status, settled.reason))
-        if settled.status == "done" and work.record is not None:
-            record = work.record(item, item.run_id or ctx.run_id)
-            if record is not None:
-                declines.append(record)
-    ctx.store.complete(ctx.database, work.stage, ctx.run_id, completions, declines, ctx.target)
-    ctx.store.release(ctx.database, work.stage, unsettled)
-
-
-def _retry(ctx: RunContext) -> Any:
-    executor = ctx.susdb.executor
-    return retrying(
-        ctx.settings.runner.max_attempts,
-        ctx.settings.runner.retry_max_seconds,
-        ctx.clock.sleep,
-        executor.reconnect,
-    )
-
-
 # -- working through a queue ---------------------------------------------------------------------
 class _Batch:
-    """One batch's bookkeeping: what ended how, checkpointed in one commit."""
+    """One batch's bookkeeping: what ended how, checkpointed in one commit, and why it stopped."""
 
-    def __init__(self, items: list[WorkItem]) -> None:
+    def __init__(self, items: list[WorkItem], started: float) -> None:
         self.items = items
+        self.started = started  # on the run's clock
+        self.wall_started = time.perf_counter()
         self.completions: list[Completion] = []
         self.declines: list[DeclineRecord] = []
         self.attempted: set[str] = set()
         self.counts = {"done": 0, "skipped": 0, "failed": 0, "gone": 0}
+        self.stage_error: DatabaseError | None = None  # nothing more can succeed this run
+        self.stopped: str | None = None  # the window closed or a stop came: "deadline"/"signal"
+        self.timed_out = False
 
     def end(self, item: WorkItem, settled: Settled) -> None:
         self.completions.append(Completion(item.key, settled.status, settled.reason))
@@ -196,6 +85,20 @@ class _Batch:
 
     def unsent(self) -> list[str]:
         return [item.key for item in self.items if item.key not in self.attempted]
+
+
+@dataclass
+class _Run:
+    """What one pass through a queue carries from batch to batch."""
+
+    retry: Any
+    sizer: BatchSizer
+    estimate: float
+    remaining: int
+    failed_this_run: set[str] = field(default_factory=set)
+    consecutive_failures: int = 0
+    batches: int = 0
+    gone: int = 0
 
 
 def process_queue(ctx: RunContext, work: QueueWork) -> StageOutcome:
@@ -238,7 +141,7 @@ def process_queue(ctx: RunContext, work: QueueWork) -> StageOutcome:
         # Cleaning frees more: deleting an update can make its prerequisites obsolete. With the
         # queue drained and time left, ask the server again (Microsoft: repeat until the counts drop).
         passes += 1
-        more = process_queue(ctx, QueueWork(**{**work.__dict__, "repeat_until_empty": False}))
+        more = process_queue(ctx, replace(work, repeat_until_empty=False))
         for key in ("done", "skipped", "failed"):
             setattr(outcome, key, getattr(outcome, key) + getattr(more, key))
         outcome.detail["gone"] = outcome.detail.get("gone", 0) + more.detail.get("gone", 0)
@@ -251,160 +154,192 @@ def process_queue(ctx: RunContext, work: QueueWork) -> StageOutcome:
 def _work_through(
     ctx: RunContext, work: QueueWork, outcome: StageOutcome, remaining: int, estimate: float
 ) -> None:
-    runner_settings = ctx.settings.runner
-    sizer = BatchSizer(runner_settings.batch_target_seconds, estimate)
-    retry = _retry(ctx)  # one policy for the stage: building one per item costs more than a call
+    """Batches until the queue is empty, the window closes, a stop comes or the stage fails."""
+    state = _Run(
+        retry=retry_policy(
+            ctx
+        ),  # one policy for the stage: building one per item costs more than a call
+        sizer=BatchSizer(ctx.settings.runner.batch_target_seconds, estimate),
+        estimate=estimate,
+        remaining=remaining,
+    )
     if ctx.progress is not None:
         ctx.progress.start(work.stage, remaining)
-    failed_this_run: set[str] = set()
-    consecutive_failures = 0
-    batch_number = 0
-    gone = 0
     try:
-        while remaining > 0:
-            if ctx.out_of_time():
-                outcome.status, outcome.reason = "partial", ctx.stop_reason()
-                break
-            ctx.ensure_locked()
-            left = ctx.seconds_left()
-            if left is not None:
-                # Do not start a batch that cannot finish before the deadline: shrink it, or stop.
-                affordable = int(left / max(estimate, 1e-6))
-                if affordable < 1:
-                    outcome.status, outcome.reason = "partial", "deadline"
-                    break
-                sizer.size = min(sizer.size, affordable)
-            size = sizer.size
-            if work.limit is not None:
-                allowed = work.limit - (outcome.done + outcome.skipped + outcome.failed)
-                if allowed <= 0:
-                    outcome.status, outcome.reason = "partial", "max_per_run"
-                    break
-                size = min(size, allowed)
-            items = ctx.store.next_items(ctx.database, work.stage, size, exclude=failed_this_run)
+        while state.remaining > 0:
+            items = _next_batch(ctx, work, state, outcome)
             if not items:
                 break
-            batch_number += 1
-            batch = _Batch(items)
-            wall_started = time.perf_counter()
-            started = ctx.clock.monotonic()
-            # One durable commit marks the whole batch in flight before anything is sent: an item
-            # the server may have seen is never mistaken for one it has not.
-            ctx.store.mark_batch_in_flight(
-                ctx.database, work.stage, [item.key for item in items], ctx.run_id
-            )
-            stage_error: DatabaseError | None = None
-            stopped: str | None = None
-            timed_out = False
-            try:
-                for item in items:
-                    if ctx.out_of_time():
-                        stopped = ctx.stop_reason()
-                        break
-                    batch.attempted.add(item.key)
-                    try:
-                        settled, sent_here = _work_item(work, item, retry)
-                    except StillReferenced as error:
-                        settled, sent_here = Settled("skipped", "still_referenced"), True
-                        log.info(
-                            "item.skip", item=item.key, reason=settled.reason, error=str(error)
-                        )
-                    except (NotPermitted, LoginFailed, ConnectionLost) as error:
-                        # Not this item's fault: nothing else will succeed either. The item stays in
-                        # flight, so the next run settles it on the server before sending it again.
-                        stage_error = error
-                        break
-                    except Interrupted:
-                        # The window closed (or a stop came) mid-statement: the item stays in flight
-                        # and is verified before it is ever sent again.
-                        stopped = ctx.stop_reason()
-                        break
-                    except DatabaseError as error:
-                        if isinstance(error, ReplicaRefused):
-                            raise
-                        timed_out = timed_out or isinstance(error, StatementTimeout)
-                        quarantined = ctx.store.mark_failed(
-                            ctx.database,
-                            work.stage,
-                            item.key,
-                            ctx.run_id,
-                            error.kind,
-                            str(error),
-                            runner_settings.quarantine_after,
-                        )
-                        failed_this_run.add(item.key)
-                        batch.counts["failed"] += 1
-                        consecutive_failures += 1
-                        log.warning(
-                            "item.fail",
-                            item=item.key,
-                            error_kind=error.kind,
-                            error=str(error),
-                            native_error=error.native,
-                            quarantined=quarantined,
-                        )
-                        if consecutive_failures >= CIRCUIT_BREAKER:
-                            stage_error = DatabaseError(
-                                f"{consecutive_failures} items failed in a row; last: {error}"
-                            )
-                            break
-                        continue
-                    consecutive_failures = 0
-                    batch.end(item, settled)
-                    if settled.status == "gone":
-                        log.info("item.gone", item=item.key)
-                    if settled.status == "done" and work.record is not None:
-                        record = work.record(
-                            item, ctx.run_id if sent_here else item.run_id or ctx.run_id
-                        )
-                        if record is not None:
-                            batch.declines.append(record)
-            except ReplicaRefused as error:
-                _checkpoint(ctx, work, batch)
-                raise StageStopped("skipped", "replica") from error
-            _checkpoint(ctx, work, batch)
-            seconds = ctx.clock.monotonic() - started
-            processed = batch.processed
-            ctx.store.add_timing(ctx.target, work.stage, processed, seconds)
-            if processed:
-                estimate = max(seconds / processed, 1e-6)
-            sizer.after_batch(processed, seconds, timed_out)
-            if ctx.progress is not None:
-                ctx.progress.advance(processed)
-            outcome.done += batch.counts["done"]
-            outcome.skipped += batch.counts["skipped"] + batch.counts["gone"]
-            outcome.failed += batch.counts["failed"]
-            gone += batch.counts["gone"]
-            # Failed items stay queued but are not retried in this run: they leave this run's count.
-            remaining = max(0, remaining - processed)
-            rate = processed / seconds if seconds > 0 else None
-            log.info(
-                "batch.finish",
-                batch=batch_number,
-                size=len(items),
-                done=batch.counts["done"],
-                skipped=batch.counts["skipped"] + batch.counts["gone"],
-                failed=batch.counts["failed"],
-                gone=batch.counts["gone"],
-                seconds=round(seconds, 3),
-                wall_seconds=round(time.perf_counter() - wall_started, 3),
-                remaining=remaining,
-                rate_per_second=round(rate, 3) if rate else None,
-                eta_seconds=round(remaining / rate, 1) if rate and remaining > 0 else 0,
-                next_size=sizer.size,
-            )
-            if stage_error is not None:
-                log.error("stage.fail", error_kind=stage_error.kind, error=str(stage_error))
-                outcome.status, outcome.reason = "failed", f"{stage_error.kind}: {stage_error}"
+            batch = _run_batch(ctx, work, state, items)
+            _account(ctx, work, state, batch, outcome)
+            if batch.stage_error is not None:
+                error = batch.stage_error
+                log.error("stage.fail", error_kind=error.kind, error=str(error))
+                outcome.status, outcome.reason = "failed", f"{error.kind}: {error}"
                 break
-            if stopped is not None:
-                outcome.status, outcome.reason = "partial", stopped
+            if batch.stopped is not None:
+                outcome.status, outcome.reason = "partial", batch.stopped
                 break
     finally:
         if ctx.progress is not None:
             ctx.progress.finish()
-        if gone:
-            outcome.detail["gone"] = outcome.detail.get("gone", 0) + gone
+        if state.gone:
+            outcome.detail["gone"] = outcome.detail.get("gone", 0) + state.gone
+
+
+def _next_batch(
+    ctx: RunContext, work: QueueWork, state: _Run, outcome: StageOutcome
+) -> list[WorkItem] | None:
+    """The next batch, sized to the time left and the run's limit; None (with the outcome's
+    reason set) when no batch may start."""
+    if ctx.out_of_time():
+        outcome.status, outcome.reason = "partial", ctx.stop_reason()
+        return None
+    ctx.ensure_locked()
+    left = ctx.seconds_left()
+    if left is not None:
+        # Do not start a batch that cannot finish before the deadline: shrink it, or stop.
+        affordable = int(left / max(state.estimate, 1e-6))
+        if affordable < 1:
+            outcome.status, outcome.reason = "partial", "deadline"
+            return None
+        state.sizer.size = min(state.sizer.size, affordable)
+    size = state.sizer.size
+    if work.limit is not None:
+        allowed = work.limit - (outcome.done + outcome.skipped + outcome.failed)
+        if allowed <= 0:
+            outcome.status, outcome.reason = "partial", "max_per_run"
+            return None
+        size = min(size, allowed)
+    return ctx.store.next_items(ctx.database, work.stage, size, exclude=state.failed_this_run)
+
+
+def _run_batch(ctx: RunContext, work: QueueWork, state: _Run, items: list[WorkItem]) -> _Batch:
+    """Mark the batch in flight (one durable commit, before anything is sent: an item the server
+    may have seen is never mistaken for one it has not), send each item, checkpoint."""
+    batch = _Batch(items, ctx.clock.monotonic())
+    ctx.store.mark_batch_in_flight(
+        ctx.database, work.stage, [item.key for item in items], ctx.run_id
+    )
+    try:
+        for item in items:
+            if ctx.out_of_time():
+                batch.stopped = ctx.stop_reason()
+                break
+            batch.attempted.add(item.key)
+            if not _one_item(ctx, work, state, batch, item):
+                break
+    except ReplicaRefused as error:
+        _checkpoint(ctx, work, batch)
+        raise StageStopped("skipped", "replica") from error
+    _checkpoint(ctx, work, batch)
+    return batch
+
+
+def _one_item(ctx: RunContext, work: QueueWork, state: _Run, batch: _Batch, item: WorkItem) -> bool:
+    """Send one item and record how it ended; return False when the batch must stop."""
+    try:
+        settled, sent_here = _work_item(work, item, state.retry)
+    except StillReferenced as error:
+        settled, sent_here = Settled("skipped", "still_referenced"), True
+        log.info("item.skip", item=item.key, reason=settled.reason, error=str(error))
+    except (NotPermitted, LoginFailed, ConnectionLost) as error:
+        # Not this item's fault: nothing else will succeed either. The item stays in flight, so
+        # the next run settles it on the server before sending it again.
+        batch.stage_error = error
+        return False
+    except Interrupted:
+        # The window closed (or a stop came) mid-statement: the item stays in flight and is
+        # verified before it is ever sent again.
+        batch.stopped = ctx.stop_reason()
+        return False
+    except ReplicaRefused:
+        raise
+    except DatabaseError as error:
+        batch.timed_out = batch.timed_out or isinstance(error, StatementTimeout)
+        _fail(ctx, work, state, batch, item, error)
+        return batch.stage_error is None
+    state.consecutive_failures = 0
+    batch.end(item, settled)
+    if settled.status == "gone":
+        log.info("item.gone", item=item.key)
+    if settled.status == "done" and work.record is not None:
+        record = work.record(item, ctx.run_id if sent_here else item.run_id or ctx.run_id)
+        if record is not None:
+            batch.declines.append(record)
+    return True
+
+
+def _fail(
+    ctx: RunContext,
+    work: QueueWork,
+    state: _Run,
+    batch: _Batch,
+    item: WorkItem,
+    error: DatabaseError,
+) -> None:
+    """An item failed after its retries: count it towards quarantine and the circuit breaker."""
+    quarantined = ctx.store.mark_failed(
+        ctx.database,
+        work.stage,
+        item.key,
+        ctx.run_id,
+        error.kind,
+        str(error),
+        ctx.settings.runner.quarantine_after,
+    )
+    state.failed_this_run.add(item.key)
+    batch.counts["failed"] += 1
+    state.consecutive_failures += 1
+    log.warning(
+        "item.fail",
+        item=item.key,
+        error_kind=error.kind,
+        error=str(error),
+        native_error=error.native,
+        quarantined=quarantined,
+    )
+    if state.consecutive_failures >= CIRCUIT_BREAKER:
+        batch.stage_error = DatabaseError(
+            f"{state.consecutive_failures} items failed in a row; last: {error}"
+        )
+
+
+def _account(
+    ctx: RunContext, work: QueueWork, state: _Run, batch: _Batch, outcome: StageOutcome
+) -> None:
+    """After a batch: timings, the next batch's size, progress, the outcome, batch.finish."""
+    seconds = ctx.clock.monotonic() - batch.started
+    processed = batch.processed
+    ctx.store.add_timing(ctx.target, work.stage, processed, seconds)
+    if processed:
+        state.estimate = max(seconds / processed, 1e-6)
+    state.sizer.after_batch(processed, seconds, batch.timed_out)
+    if ctx.progress is not None:
+        ctx.progress.advance(processed)
+    outcome.done += batch.counts["done"]
+    outcome.skipped += batch.counts["skipped"] + batch.counts["gone"]
+    outcome.failed += batch.counts["failed"]
+    state.gone += batch.counts["gone"]
+    state.batches += 1
+    # Failed items stay queued but are not retried in this run: they leave this run's count.
+    state.remaining = max(0, state.remaining - processed)
+    rate = processed / seconds if seconds > 0 else None
+    log.info(
+        "batch.finish",
+        batch=state.batches,
+        size=len(batch.items),
+        done=batch.counts["done"],
+        skipped=batch.counts["skipped"] + batch.counts["gone"],
+        failed=batch.counts["failed"],
+        gone=batch.counts["gone"],
+        seconds=round(seconds, 3),
+        wall_seconds=round(time.perf_counter() - batch.wall_started, 3),
+        remaining=state.remaining,
+        rate_per_second=round(rate, 3) if rate else None,
+        eta_seconds=round(state.remaining / rate, 1) if rate and state.remaining > 0 else 0,
+        next_size=state.sizer.size,
+    )
 
 
 def _checkpoint(ctx: RunContext, work: QueueWork, batch: _Batch) -> None:

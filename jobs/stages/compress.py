@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobs.runner import work
+from jobs.runner import queue, work
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.stages.registry import stage
 
@@ -24,19 +24,19 @@ def run(ctx: RunContext) -> StageOutcome:
         for local_id in ctx.susdb.updates_to_compress(timeout=0):
             yield str(local_id), {"local_update_id": local_id}
 
-    def process(payload: dict[str, Any]) -> work.Settled:
+    def process(payload: dict[str, Any]) -> queue.Settled:
         ctx.susdb.compress_update(
             payload["local_update_id"], timeout=settings.statement_timeout_seconds
         )
-        return work.DONE
+        return queue.DONE
 
-    def verify(payload: dict[str, Any]) -> work.Settled | None:
+    def verify(payload: dict[str, Any]) -> queue.Settled | None:
         # Settled when no unreferenced older revision is left.
-        return work.DONE if ctx.susdb.old_revisions(payload["local_update_id"]) == 0 else None
+        return queue.DONE if ctx.susdb.old_revisions(payload["local_update_id"]) == 0 else None
 
     return work.process_queue(
         ctx,
-        work.QueueWork(
+        queue.QueueWork(
             "compress",
             candidates,
             process,

@@ -9,7 +9,7 @@ from typing import Any
 
 from jobs import events
 from jobs.errors import DatabaseError
-from jobs.runner import work
+from jobs.runner import queue, work
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.settings.model import DeclineRule, DeclineSettings
 from jobs.stages import decline_presets
@@ -98,11 +98,11 @@ def run(ctx: RunContext) -> StageOutcome:
     if ctx.facts.get("replica"):
         return StageOutcome(status="skipped", reason="replica")
 
-    def process(payload: dict[str, Any]) -> work.Settled:
+    def process(payload: dict[str, Any]) -> queue.Settled:
         state = ctx.susdb.decline_update(payload["update_id"], ADMIN_NAME)
         return settle(state) or _not_declined(payload)
 
-    def verify(payload: dict[str, Any]) -> work.Settled | None:
+    def verify(payload: dict[str, Any]) -> queue.Settled | None:
         return settle(ctx.susdb.update_state(payload["update_id"]))
 
     def record(item: WorkItem, sent_by: str) -> DeclineRecord:
@@ -114,7 +114,7 @@ def run(ctx: RunContext) -> StageOutcome:
     try:
         outcome = work.process_queue(
             ctx,
-            work.QueueWork(
+            queue.QueueWork(
                 "decline",
                 lambda: candidates(ctx.susdb, settings),
                 process,
@@ -130,14 +130,14 @@ def run(ctx: RunContext) -> StageOutcome:
     return outcome
 
 
-def settle(state: UpdateState) -> work.Settled | None:
+def settle(state: UpdateState) -> queue.Settled | None:
     """A deleted update is gone (never a decline); a declined one is done; else not yet."""
     if not state.present:
-        return work.GONE
-    return work.DONE if state.declined else None
+        return queue.GONE
+    return queue.DONE if state.declined else None
 
 
-def _not_declined(payload: dict[str, Any]) -> work.Settled:
+def _not_declined(payload: dict[str, Any]) -> queue.Settled:
     raise DatabaseError(
         f"spDeclineUpdate returned, but update {payload['update_id']} is not declined"
     )

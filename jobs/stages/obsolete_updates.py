@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobs.runner import work
+from jobs.runner import queue, work
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.stages.registry import stage
 
@@ -24,20 +24,20 @@ def run(ctx: RunContext) -> StageOutcome:
         for local_id in ctx.susdb.obsolete_update_ids(timeout=settings.candidate_timeout_seconds):
             yield str(local_id), {"local_update_id": local_id}
 
-    def process(payload: dict[str, Any]) -> work.Settled:
+    def process(payload: dict[str, Any]) -> queue.Settled:
         ctx.susdb.delete_update(
             payload["local_update_id"], timeout=settings.statement_timeout_seconds
         )
-        return work.DONE
+        return queue.DONE
 
-    def verify(payload: dict[str, Any]) -> work.Settled | None:
+    def verify(payload: dict[str, Any]) -> queue.Settled | None:
         # spDeleteUpdate deletes the update: gone is what done looks like.
-        return None if ctx.susdb.update_exists(payload["local_update_id"]) else work.DONE
+        return None if ctx.susdb.update_exists(payload["local_update_id"]) else queue.DONE
 
     guess = 1.0 if ctx.facts.get("delete_fix", True) else 30.0
     return work.process_queue(
         ctx,
-        work.QueueWork(
+        queue.QueueWork(
             "obsolete_updates",
             candidates,
             process,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobs import events
-from jobs.runner import work
+from jobs.runner import queue, work
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.settings.model import ReindexSettings
 from jobs.stages.registry import stage
@@ -87,7 +87,7 @@ def run(ctx: RunContext) -> StageOutcome:
                 },
             )
 
-    def process(payload: dict[str, Any]) -> work.Settled:
+    def process(payload: dict[str, Any]) -> queue.Settled:
         timeout = settings.statement_timeout_seconds
         log.info(
             "index." + payload["action"],
@@ -108,10 +108,10 @@ def run(ctx: RunContext) -> StageOutcome:
                 maxdop=settings.maxdop,
                 timeout=timeout,
             )
-        return work.DONE
+        return queue.DONE
 
     outcome = work.process_queue(
-        ctx, work.QueueWork("reindex", candidates, process, per_item_seconds_guess=30.0)
+        ctx, queue.QueueWork("reindex", candidates, process, per_item_seconds_guess=30.0)
     )
     if not ctx.dry_run and outcome.done:
         after = {

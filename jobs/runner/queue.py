@@ -1,0 +1,142 @@
+"""A stage's work queue: what a stage gives the engine, and how a queue is (re)built.
+
+A stage gives a ``QueueWork``: ``candidates()`` (the expensive, set-based query, run once per
+queue) yielding ``(key, payload)``; ``process(payload)`` (one item, one call) returning how it
+ended; ``verify(payload)`` (what the server holds for it); and an optional ``record`` hook (the
+decline history). A queue is rebuilt when it is older than ``runner.queue_max_age_hours`` or has
+no work left: what a killed run left in flight is settled first, the candidate query is spooled
+outside the state store's write lock, and it is started only if it fits the time left.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from jobs import events
+from jobs.db.retry import retrying
+from jobs.runner.context import RunContext
+from jobs.state.store import ACTIVE, Completion, DeclineRecord, WorkItem
+
+log = events.get_logger("susdb_maint.runner")
+
+
+@dataclass(frozen=True)
+class Settled:
+    """How one item ended: ``done``, ``skipped`` (with a reason) or ``gone`` (nothing left)."""
+
+    status: str
+    reason: str | None = None
+
+
+DONE = Settled("done")
+GONE = Settled("gone")
+
+Candidates = Callable[[], Iterable[tuple[str, dict[str, Any]]]]
+Process = Callable[[dict[str, Any]], Settled]
+Verify = Callable[[dict[str, Any]], Settled | None]  # None: not done on the server
+Record = Callable[[WorkItem, str], DeclineRecord | None]  # (item, run that sent it)
+
+
+@dataclass
+class QueueWork:
+    stage: str
+    candidates: Candidates
+    process: Process
+    per_item_seconds_guess: float
+    verify: Verify | None = None
+    record: Record | None = None
+    limit: int | None = None  # items per run
+    repeat_until_empty: bool = False
+
+
+class QueueDeferred(Exception):
+    """The candidate query would not finish before the window closes: not started."""
+
+
+# -- building a queue ----------------------------------------------------------------------------
+def ensure_queue(ctx: RunContext, work: QueueWork) -> dict[str, int]:
+    """Run the candidate query unless the stage's queue is fresh and has work left; return counts.
+    Raise QueueDeferred when the query would not fit the time left, Interrupted when the window
+    closes (or a stop is asked for) while it runs."""
+    store, database = ctx.store, ctx.database
+    counts = store.queue_counts(database, work.stage)
+    active = sum(counts.get(status, 0) for status in ACTIVE)
+    info = store.queue_info(database, work.stage)
+    age = info["age_hours"] if info else None
+    fresh = age is not None and age <= ctx.settings.runner.queue_max_age_hours
+    if active and (fresh or ctx.dry_run):
+        # A plan never rebuilds a queue that holds work: that is the next real run's job.
+        log.info("queue.resume", pending=active, age_hours=round(age or 0, 2), stale=not fresh)
+        return counts
+    if not ctx.dry_run:
+        settle_in_flight(ctx, work)
+    expected = info["build_seconds"] if info else None
+    left = ctx.seconds_left()
+    if expected and left is not None and expected > left:
+        log.warning(
+            "queue.deferred",
+            expected_seconds=round(expected, 1),
+            seconds_left=round(left, 1),
+            reason="the candidate query would not finish before the window closes",
+        )
+        raise QueueDeferred(f"the candidate query takes about {expected:.0f} s; {left:.0f} s left")
+    started = time.monotonic()
+    server_started = ctx.clock.monotonic()
+
+    def build() -> int:
+        build_id, rows = store.spool(work.candidates())
+        log.debug("queue.spooled", rows=rows)
+        return store.swap_in(
+            database,
+            work.stage,
+            build_id,
+            target=ctx.target,
+            run_id=ctx.run_id,
+            build_seconds=ctx.clock.monotonic() - server_started,
+        )
+
+    total = retry_policy(ctx)(build)
+    log.info(
+        "queue.build",
+        items=total,
+        seconds=round(time.monotonic() - started, 3),
+        server_seconds=round(ctx.clock.monotonic() - server_started, 3),
+    )
+    return store.queue_counts(database, work.stage)
+
+
+def settle_in_flight(ctx: RunContext, work: QueueWork) -> None:
+    """Before a rebuild replaces the queue, settle what a killed run left in flight, so its real
+    effects reach the history and nothing it sent is forgotten."""
+    items = ctx.store.in_flight(ctx.database, work.stage)
+    if not items:
+        return
+    completions: list[Completion] = []
+    declines: list[DeclineRecord] = []
+    unsettled: list[str] = []
+    for item in items:
+        settled = retry_policy(ctx)(work.verify, item.payload) if work.verify else None
+        if settled is None:
+            unsettled.append(item.key)
+            continue
+        log.info("item.settled", item=item.key, status=settled.status, reason="before a rebuild")
+        completions.append(Completion(item.key, settled.status, settled.reason))
+        if settled.status == "done" and work.record is not None:
+            record = work.record(item, item.run_id or ctx.run_id)
+            if record is not None:
+                declines.append(record)
+    ctx.store.complete(ctx.database, work.stage, ctx.run_id, completions, declines, ctx.target)
+    ctx.store.release(ctx.database, work.stage, unsettled)
+
+
+def retry_policy(ctx: RunContext) -> Any:
+    executor = ctx.susdb.executor
+    return retrying(
+        ctx.settings.runner.max_attempts,
+        ctx.settings.runner.retry_max_seconds,
+        ctx.clock.sleep,
+        executor.reconnect,
+    )
