@@ -531,34 +531,24 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from jobs import report
-    from jobs.runner.run import execute_plan
+    from jobs import commands, report
 
     settings, _ = load(args)
-    if args.all:
-        raise UsageError("plan --all is not supported: plan one --target at a time")
     if args.show_sql:  # recorded against a throwaway simulated SUSDB: no target, no database
-        from jobs.sqlplan import record, render
-
-        request = _run_request(args)
-        sys.stdout.write(
-            render(record(settings, lambda throwaway, name: request.plan(throwaway, name)))
-        )
+        sys.stdout.write(commands.show_sql(settings, _run_request(args)))
         return 0
     setup_events(args, settings)
-    plan = _run_request(args).plan(settings, args.target, dry_run=True)
-    result = execute_plan(plan, state_dir(args, settings))
+    directory = state_dir(args, settings)
+    result, plan = commands.plan(settings, directory, _run_request(args))
     _show_report(result)
     print(report.window_fit(result.stages, plan.max_duration_minutes, plan.until))
     if args.items:
-        from jobs.state.store import ACTIVE, StateStore
+        from jobs.state.store import ACTIVE
 
-        store = StateStore(state_dir(args, settings))
-        for stage in dict.fromkeys(plan.stages):
-            items = store.queue_items(plan.endpoint.name, stage, ACTIVE)
-            for item in items:
-                print(f"{stage}\t{item['item_key']}\t{item['status']}")
-        store.close()
+        _, items = commands.queued(settings, directory, plan.endpoint.name, None, ACTIVE)
+        for item in items:
+            if item["stage"] in plan.stages:
+                print(f"{item['stage']}\t{item['item_key']}\t{item['status']}")
     return int(result.exit_code)
 
 
@@ -577,65 +567,52 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from jobs import report
-    from jobs.state.store import StateStore
+    from jobs import commands, report
 
     if args.format != "table" and not args.declined:
         raise UsageError(
             f"--format {args.format} applies to --declined RUN_ID; use --json for runs"
         )
     settings, _ = load(args)
-    store = StateStore(state_dir(args, settings), read_only=True)
-    try:
-        if args.undo_script:
-            from jobs.undo import write_undo_script
-
-            path, text, count = write_undo_script(
-                store,
-                args.undo_script,
-                Path(args.output) if args.output and args.output != "-" else None,
-                to_stdout=args.output == "-",
-            )
-            if path is None:
-                sys.stdout.write(text)
-            else:
-                print(
-                    f"wrote {path}: {count} update(s); review it, then run it with -WhatIf in "
-                    "Windows PowerShell 5.1 on the WSUS server"
-                )
-            return 0
-        if args.declined:
-            run = store.run(args.declined)
-            if run is None:
-                raise UsageError(
-                    f"--declined {args.declined!r}: no such run (see susdb-maint history)"
-                )
-            rows = store.declined(run["run_id"])
-            if args.format == "json" or args.json:
-                print(json.dumps(rows, indent=2))
-            elif args.format == "csv":
-                writer = csv.DictWriter(
-                    sys.stdout, fieldnames=["update_id", "kb", "title", "reason", "declined_at"]
-                )
-                writer.writeheader()
-                writer.writerows(rows)
-            else:
-                for row in rows:
-                    print(
-                        f"{row['declined_at']}  {row['update_id']}  {row['kb'] or '-':>10}  {row['reason']:<14} {row['title']}"
-                    )
-            return 0
-        runs = store.runs(args.target, args.limit)
-        if args.json:
-            for run in runs:
-                run["summary"] = json.loads(run.pop("summary_json") or "{}")
-                run["counts"] = report.run_counts(run)
-            print(json.dumps(runs, indent=2))
+    directory = state_dir(args, settings)
+    if args.undo_script:
+        path, text, count = commands.undo_script(
+            directory,
+            args.undo_script,
+            Path(args.output) if args.output and args.output != "-" else None,
+            to_stdout=args.output == "-",
+        )
+        if path is None:
+            sys.stdout.write(text)
         else:
-            report.console().print(report.history_table(runs))
+            print(
+                f"wrote {path}: {count} update(s); review it, then run it with -WhatIf in "
+                "Windows PowerShell 5.1 on the WSUS server"
+            )
         return 0
-    finally:
-        store.close()
+    if args.declined:
+        rows = commands.declined(directory, args.declined)
+        if args.format == "json" or args.json:
+            print(json.dumps(rows, indent=2))
+        elif args.format == "csv":
+            writer = csv.DictWriter(
+                sys.stdout, fieldnames=["update_id", "kb", "title", "reason", "declined_at"]
+            )
+            writer.writeheader()
+            writer.writerows(rows)
+        else:
+            for row in rows:
+                print(
+                    f"{row['declined_at']}  {row['update_id']}  {row['kb'] or '-':>10}  "
+                    f"{row['reason']:<14} {row['title']}"
+                )
+        return 0
+    runs = commands.history(directory, args.target, args.limit)
+    if args.json:
+        print(json.dumps(runs, indent=2))
+    else:
+        report.console().print(report.history_table(runs))
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -684,43 +661,38 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
-    from jobs.runner.plan import choose_target
-    from jobs.state.store import StateStore
+    from jobs import commands
 
     settings, _ = load(args)
-    target = choose_target(settings, args.target).name
-    store = StateStore(state_dir(args, settings))
-    try:
-        if args.action == "show":
-            rows = store.queue_items(
-                target, args.stage, ("pending", "in_flight", "failed", "quarantined")
-            )
-            counts: dict[str, dict[str, int]] = {}
-            for row in rows:
-                counts.setdefault(row["stage"], {}).setdefault(row["status"], 0)
-                counts[row["stage"]][row["status"]] += 1
-            for stage, by_status in counts.items():
-                print(
-                    f"{stage}: "
-                    + ", ".join(f"{status} {count}" for status, count in sorted(by_status.items()))
-                )
-            for row in rows:
-                if row["status"] == "quarantined":
-                    print(
-                        f"quarantined\t{row['stage']}\t{row['item_key']}\t{row['failed_runs']} failed runs\t"
-                        f"{row['last_error_kind']}: {row['last_error']}"
-                    )
-            if not rows:
-                print(f"{target}: no queued work")
-        elif args.action == "retry":
-            print(
-                f"{store.retry_quarantined(target, args.stage)} quarantined item(s) will be retried"
-            )
-        else:
-            print(f"{store.clear_queue(target, args.stage)} queued item(s) removed")
+    directory = state_dir(args, settings)
+    if args.action == "retry":
+        count = commands.retry_quarantined(settings, directory, args.target, args.stage)
+        print(f"{count} quarantined item(s) will be retried")
         return 0
-    finally:
-        store.close()
+    if args.action == "clear":
+        count = commands.clear_queue(settings, directory, args.target, args.stage)
+        print(f"{count} queued item(s) removed")
+        return 0
+    statuses = ("pending", "in_flight", "failed", "quarantined")
+    target, rows = commands.queued(settings, directory, args.target, args.stage, statuses)
+    counts: dict[str, dict[str, int]] = {}
+    for row in rows:
+        counts.setdefault(row["stage"], {}).setdefault(row["status"], 0)
+        counts[row["stage"]][row["status"]] += 1
+    for stage, by_status in counts.items():
+        print(
+            f"{stage}: "
+            + ", ".join(f"{status} {count}" for status, count in sorted(by_status.items()))
+        )
+    for row in rows:
+        if row["status"] == "quarantined":
+            print(
+                f"quarantined\t{row['stage']}\t{row['item_key']}\t{row['failed_runs']} failed "
+                f"runs\t{row['last_error_kind']}: {row['last_error']}"
+            )
+    if not rows:
+        print(f"{target}: no queued work")
+    return 0
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:

@@ -89,3 +89,113 @@ def run(
         if request.all_targets:
             return run_all(settings, make_plan, run_plan, stop)
         return run_plan(make_plan(request.target)).exit_code
+
+
+def plan(settings: Settings, state_dir: Path, request: RunRequest) -> tuple[RunReport, Plan]:
+    """A dry run of the request's plan: counts, estimates, no change in SUSDB."""
+    if request.all_targets:
+        from jobs.errors import UsageError
+
+        raise UsageError("plan --all is not supported: plan one --target at a time")
+    dry = request.plan(settings, request.target, dry_run=True)
+    return execute_plan(dry, state_dir), dry
+
+
+def show_sql(settings: Settings, request: RunRequest) -> str:
+    """What a run of the request sends, recorded against a throwaway simulated SUSDB."""
+    from jobs.sqlplan import record, render
+
+    return render(record(settings, lambda throwaway, name: request.plan(throwaway, name)))
+
+
+def queued(
+    settings: Settings,
+    state_dir: Path,
+    target: str | None,
+    stage: str | None,
+    statuses: tuple[str, ...],
+) -> tuple[str, list[dict[str, Any]]]:
+    """A target's queued items in these statuses, with the target's name."""
+    from jobs.runner.plan import choose_target
+    from jobs.state.store import StateStore
+
+    name = choose_target(settings, target).name
+    store = StateStore(state_dir)
+    try:
+        return name, store.queue_items(name, stage, statuses)
+    finally:
+        store.close()
+
+
+def retry_quarantined(
+    settings: Settings, state_dir: Path, target: str | None, stage: str | None
+) -> int:
+    """Put a target's quarantined items back in its queues; return how many."""
+    from jobs.runner.plan import choose_target
+    from jobs.state.store import StateStore
+
+    store = StateStore(state_dir)
+    try:
+        return store.retry_quarantined(choose_target(settings, target).name, stage)
+    finally:
+        store.close()
+
+
+def clear_queue(settings: Settings, state_dir: Path, target: str | None, stage: str | None) -> int:
+    """Drop a target's queues (items in flight stay, so the next run settles them)."""
+    from jobs.runner.plan import choose_target
+    from jobs.state.store import StateStore
+
+    store = StateStore(state_dir)
+    try:
+        return store.clear_queue(choose_target(settings, target).name, stage)
+    finally:
+        store.close()
+
+
+def history(state_dir: Path, target: str | None, limit: int) -> list[dict[str, Any]]:
+    """Past runs, newest first, each with its summary and its declined/deleted counts."""
+    import json
+
+    from jobs import report
+    from jobs.state.store import StateStore
+
+    store = StateStore(state_dir, read_only=True)
+    try:
+        runs = store.runs(target, limit)
+    finally:
+        store.close()
+    for run_row in runs:
+        run_row["summary"] = json.loads(run_row.pop("summary_json") or "{}")
+        run_row["counts"] = report.run_counts(run_row)
+    return runs
+
+
+def declined(state_dir: Path, run_id: str) -> list[dict[str, Any]]:
+    """The updates one run declined (confirmed by the server)."""
+    from jobs.errors import UsageError
+    from jobs.state.store import StateStore
+
+    store = StateStore(state_dir, read_only=True)
+    try:
+        found = store.run(run_id)
+        if found is None:
+            raise UsageError(f"--declined {run_id!r}: no such run (see susdb-maint history)")
+        return store.declined(found["run_id"])
+    finally:
+        store.close()
+
+
+def undo_script(
+    state_dir: Path, run_id: str, output: Path | None, *, to_stdout: bool
+) -> tuple[Path | None, str, int]:
+    """The PowerShell script that puts back one run's declines: (file written or None, its text,
+    how many updates)."""
+    from jobs.state.store import StateStore
+    from jobs.undo import write_undo_script
+
+    store = StateStore(state_dir, read_only=True)
+    try:
+        return write_undo_script(store, run_id, output, to_stdout=to_stdout)
+    finally:
+        store.close()

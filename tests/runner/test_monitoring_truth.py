@@ -165,3 +165,18 @@ def test_a_plan_never_marks_a_run_in_progress_abandoned(small_sim, state_dir):
     store.bind_run("20260101T000000Z-alive0", store.run(first.run_id)["database_id"], "same")
     run(settings, state_dir, stages=["decline"], dry_run=True)  # a plan takes no lock
     assert store.run("20260101T000000Z-alive0")["status"] == "running"
+
+
+def test_a_scheduled_job_for_all_targets_stops_on_the_workers_stop_signal(
+    small_sim, tmp_path, state_dir
+):
+    from jobs.schedule import run_job
+    from jobs.settings.model import ScheduleJob
+
+    settings = settings_for(small_sim, backup={"gate": "off"})
+    settings.targets["other"] = settings_for(tmp_path / "other.sqlite3").targets["sim"]
+    stop = threading.Event()
+    stop.set()  # SIGTERM reached the worker before the job's first target
+    job = ScheduleJob(profile="nightly", cron="0 1 * * *", target="all")
+    assert run_job(settings, state_dir, "all-targets", job, stop) == ExitCode.PARTIAL
+    assert not StateStore(state_dir).runs()  # no target's run started
