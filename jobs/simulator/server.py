@@ -61,6 +61,7 @@ class Server:
         self.clock = clock
         self.cost_model = cost_model
         self._row_counts: dict[str, int] = {}
+        self._denied: frozenset[str] = frozenset()
 
     # -- helpers -------------------------------------------------------------------------------
     def charge(self, seconds: float) -> float:
@@ -69,6 +70,18 @@ class Server:
     def scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         row = self.db.execute(sql, params).fetchone()
         return row[0] if row else None
+
+    def load_denials(self) -> None:
+        """Read the rights the login lacks (``sim_meta`` keys ``deny:*``, values such as
+        ``EXECUTE dbo.spCompressUpdate``, ``VIEW DEFINITION dbo.spDeleteUpdate`` or
+        ``ROLE db_owner``) before a statement that asks for them runs."""
+        rows = self.db.execute("SELECT key, value FROM sim_meta WHERE key LIKE 'deny:%'")
+        self._denied = frozenset(
+            str(text).upper() for key, value in rows for text in (key[5:], value) if text
+        )
+
+    def denied(self) -> frozenset[str]:
+        return self._denied
 
     def has_index_on(self, table: str, column: str) -> bool:
         return bool(
@@ -371,7 +384,8 @@ class Server:
         messages = []
         rows = 0
         for (table,) in self.db.execute(
-            "SELECT DISTINCT object_name FROM sim_index ORDER BY object_name"
+            "SELECT DISTINCT object_name FROM sim_index WHERE schema_name = 'dbo' AND fixed_rows IS NULL "
+            "ORDER BY object_name"
         ).fetchall():
             count = self.table_rows(table)
             rows += count
@@ -399,13 +413,16 @@ class Server:
 
     # -- system objects ------------------------------------------------------------------------
     def index_physical_stats(self) -> list[dict[str, Any]]:
-        """One leaf-level row per modelled index, like sys.dm_db_index_physical_stats(..., 'SAMPLED')."""
+        """One leaf-level row per modelled index, with exact figures (what DETAILED would see)."""
         result = []
         for row in self.db.execute(
-            "SELECT object_name, index_id, name, type_desc, key_column, fill_factor, avg_fragmentation_in_percent, "
-            "avg_page_space_used_in_percent, row_bytes FROM sim_index ORDER BY object_name, index_id"
+            "SELECT schema_name, object_name, index_id, name, type_desc, key_column, fill_factor, "
+            "avg_fragmentation_in_percent, avg_page_space_used_in_percent, row_bytes, object_type, "
+            "is_ms_shipped, allow_page_locks, fixed_rows FROM sim_index "
+            "ORDER BY schema_name, object_name, index_id"
         ).fetchall():
             (
+                owner,
                 table,
                 index_id,
                 name,
@@ -415,11 +432,16 @@ class Server:
                 fragmentation,
                 density,
                 row_bytes,
+                kind,
+                shipped,
+                page_locks,
+                fixed_rows,
             ) = row
-            records = self.table_rows(table)
+            records = self.table_rows(table) if fixed_rows is None else fixed_rows
             pages = max(1, math.ceil(records * row_bytes / (8060 * max(density, 1) / 100)))
             result.append(
                 {
+                    "schema_name": owner,
                     "object_name": table,
                     "index_id": index_id,
                     "name": name,
@@ -430,6 +452,9 @@ class Server:
                     "avg_page_space_used_in_percent": round(density, 2),
                     "record_count": records,
                     "page_count": pages,
+                    "object_type": kind,
+                    "is_ms_shipped": shipped,
+                    "allow_page_locks": page_locks,
                 }
             )
         return result
