@@ -36,7 +36,7 @@ def stage_statements(stage: str, settings: Settings) -> list[tuple[str, list[Any
             ("create_index_supersedes", []),
         ],
         "reindex": [
-            ("index_fragmentation", []),
+            ("index_fragmentation", ["SAMPLED"]),
             ("reorganize_index", [PER_ITEM, PER_ITEM]),
             (
                 "rebuild_index",
@@ -63,6 +63,7 @@ def stage_statements(stage: str, settings: Settings) -> list[tuple[str, list[Any
                             decline.superseded == "last_level_only",
                             decline.min_age_days,
                             decline.age_basis == "superseding",
+                            decline.arrived_within_months,
                         ],
                     )
                 ]
@@ -70,7 +71,12 @@ def stage_statements(stage: str, settings: Settings) -> list[tuple[str, list[Any
                 else []
             )
             + ([("expired_updates", [])] if decline.expired else [])
-            + ([("undeclined_update_categories", [])] if decline.rules else [])
+            + ([("product_titles", [])] if decline.keep_products else [])
+            + (
+                [("undeclined_update_categories", [])]
+                if decline.rules or decline.keep_products
+                else []
+            )
             + [("decline_update", [PER_ITEM, "susdb-maint"])]
         ),
         "delete_fix": [
@@ -97,7 +103,7 @@ def stage_statements(stage: str, settings: Settings) -> list[tuple[str, list[Any
             ("kpi_approved_updates", []),
             ("kpi_table_rows", []),
             ("database_size", []),
-            ("index_fragmentation", []),
+            ("index_fragmentation", ["LIMITED"]),
         ],
     }
     return mapping[stage]

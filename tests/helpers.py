@@ -133,6 +133,7 @@ class CatalogBuilder:
         now: datetime = NOW,
         replica: bool = False,
         backup_age_hours: float | None = 2.0,
+        edition: str = "wid",
     ) -> None:
         self.path = path
         self.now = now
@@ -149,6 +150,7 @@ class CatalogBuilder:
             replica=replica,
             backup_age_hours=backup_age_hours,
             custom_indexes=True,
+            edition=edition,
         )
         catalog._write_server_objects(self.db, profile, self.rng)
         self.db.execute("INSERT INTO sim_meta VALUES ('clock', ?)", (ts(now),))
@@ -162,10 +164,14 @@ class CatalogBuilder:
             (self.group, schema.ALL_COMPUTERS_GROUP),
         )
 
-    def _category(self, name: str, kind: str) -> int:
+    def _category(self, name: str, kind: str, *, expired: bool = False) -> int:
         if name not in self.categories:
             local_id = self._row(
-                name, created=self.now - timedelta(days=3000), update_type="Category", explicitly=0
+                name,
+                created=self.now - timedelta(days=3000),
+                update_type="Category",
+                explicitly=0,
+                expired=expired,
             )[0]
             self.db.execute(
                 "INSERT INTO tbCategory VALUES (?, ?, NULL, ?, NULL, 0, 0, 0)",
@@ -185,6 +191,7 @@ class CatalogBuilder:
         kb: str | None = None,
         legacy: str = "",
         received: datetime | None = None,
+        hidden: bool = False,
     ) -> tuple[int, str, int]:
         local_id, revision_id = self.next_local, self.next_revision
         self.next_local += 1
@@ -192,8 +199,9 @@ class CatalogBuilder:
         update_id = str(uuid.UUID(int=self.rng.getrandbits(128))).upper()
         received = received or created
         self.db.execute(
-            "INSERT INTO tbUpdate (LocalUpdateID, UpdateID, UpdateTypeID, LegacyName, ImportedTime) VALUES (?, ?, 'T', ?, ?)",
-            (local_id, update_id, legacy, ts(received)),
+            "INSERT INTO tbUpdate (LocalUpdateID, UpdateID, UpdateTypeID, LegacyName, ImportedTime, IsHidden) "
+            "VALUES (?, ?, 'T', ?, ?, ?)",
+            (local_id, update_id, legacy, ts(received), int(hidden)),
         )
         self.db.execute(
             "INSERT INTO tbRevision (RevisionID, LocalUpdateID, RevisionNumber) VALUES (?, ?, 200)",
@@ -230,15 +238,31 @@ class CatalogBuilder:
         approved: bool = False,
         declined: bool = False,
         received_days: float | None = None,
+        also_products: tuple[str, ...] = (),
+        also_classifications: tuple[str, ...] = (),
+        update_type: str = "Software",
+        explicitly: int = 1,
+        hidden: bool = False,
     ) -> str:
         created = self.now - timedelta(days=age_days)
         received = (
             self.now - timedelta(days=received_days) if received_days is not None else created
         )
         _, update_id, revision_id = self._row(
-            title, created=created, expired=expired, kb=kb, legacy=legacy, received=received
+            title,
+            created=created,
+            expired=expired,
+            kb=kb,
+            legacy=legacy,
+            received=received,
+            update_type=update_type,
+            explicitly=explicitly,
+            hidden=hidden,
         )
-        for category, kind in ((product, "Product"), (classification, "UpdateClassification")):
+        for category, kind in (
+            *((name, "Product") for name in (product, *also_products)),
+            *((name, "UpdateClassification") for name in (classification, *also_classifications)),
+        ):
             self.db.execute(
                 "INSERT INTO tbRevisionInCategory VALUES (?, ?, 0)",
                 (revision_id, self._category(category, kind)),
@@ -257,6 +281,25 @@ class CatalogBuilder:
             )
             self.next_deployment += 1
         return update_id
+
+    def category(self, name: str, *, kind: str = "Product", expired: bool = False) -> str:
+        """A category (product or classification) as SUSDB stores it: an update of its own."""
+        local_id = self._category(name, kind, expired=expired)
+        return str(
+            self.db.execute(
+                "SELECT UpdateID FROM tbUpdate WHERE LocalUpdateID = ?", (local_id,)
+            ).fetchone()[0]
+        )
+
+    def bundle(self, parent: str, child: str) -> None:
+        """Bundle ``child`` in ``parent`` (tbBundleDependency, latest revisions)."""
+        self.db.execute(
+            "INSERT INTO tbBundleDependency SELECT p.RevisionID, c.RevisionID FROM tbRevision p "
+            "JOIN tbUpdate pu ON pu.LocalUpdateID = p.LocalUpdateID, tbRevision c "
+            "JOIN tbUpdate cu ON cu.LocalUpdateID = c.LocalUpdateID "
+            "WHERE pu.UpdateID = ? AND cu.UpdateID = ?",
+            (parent, child),
+        )
 
     def local_id(self, update_id: str) -> int:
         return int(
@@ -277,6 +320,35 @@ def declined_ids(path: Path) -> set[str]:
         return {
             row[0] for row in db.execute("SELECT UpdateID FROM vwMinimalUpdate WHERE Declined = 1")
         }
+
+
+# Updates clients are offered (Microsoft's filter in PUBLIC_VIEWS.vUpdateInstallationInfo, and not
+# a bundled child), read from the base tables, not from views whose definition is not public.
+# Aliases: u, r, p, mu, lp.
+OFFERED = """
+SELECT u.UpdateID FROM tbUpdate u
+JOIN tbRevision r ON r.LocalUpdateID = u.LocalUpdateID AND r.IsLatestRevision = 1
+JOIN tbProperty p ON p.RevisionID = r.RevisionID
+JOIN vwMinimalUpdate mu ON mu.RevisionID = r.RevisionID
+JOIN tbLocalizedPropertyForRevision lpr ON lpr.RevisionID = r.RevisionID
+JOIN tbLocalizedProperty lp ON lp.LocalizedPropertyID = lpr.LocalizedPropertyID
+WHERE p.ExplicitlyDeployable = 1 AND p.UpdateType IN ('Software', 'Driver') AND u.IsHidden = 0
+  AND NOT EXISTS (SELECT 1 FROM tbBundleDependency b WHERE b.BundledRevisionID = r.RevisionID)
+"""
+
+
+def offered(path: Path, condition: str = "1 = 1") -> set[str]:
+    """The IDs of offered updates matching ``condition`` (aliases u, r, p, mu, lp)."""
+    return {row[0] for row in query(path, f"{OFFERED} AND {condition}")}
+
+
+def offered_to_spdeclineupdate(path: Path) -> list[str]:
+    """The update IDs spDeclineUpdate was called with, in order (the simulator's call log)."""
+    rows = query(
+        path,
+        "SELECT arguments FROM sim_call_log WHERE procedure = 'spDeclineUpdate' ORDER BY call_id",
+    )
+    return [str(json.loads(row[0])[0]).upper() for row in rows]
 
 
 def query(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

@@ -389,7 +389,11 @@ class ReindexSettings(Section):
         "With `bands`: ignore indexes smaller than this.", 1000, default=1000, ge=0, le=MAX_INT
     )
     online: bool = doc(
-        "REBUILD WITH (ONLINE = ON) where the edition allows it.", True, default=True
+        "REBUILD WITH (ONLINE = ON) where the edition allows it (Enterprise, Developer), never on "
+        "WID. Off by default, as in Microsoft's script. An index that cannot be rebuilt online "
+        "(a clustered index of a table with text, ntext or image columns) is rebuilt offline.",
+        False,
+        default=False,
     )
     maxdop: int | None = doc("MAXDOP for rebuilds.", 2, default=None, ge=0, le=64)
     fill_factor: int = doc(
@@ -415,7 +419,11 @@ class StatisticsSettings(Section):
 
 class DeclineRule(Section):
     field: Literal["title", "product", "classification", "legacy_name"] = doc(
-        "What the pattern is matched against.", "title"
+        "What the pattern is matched against. An update listed under several products (the "
+        "Malicious Software Removal Tool, .NET, Defender, servicing stacks) is declined by "
+        "`product` rules only when every one of its products matches one; `classification` "
+        "rules likewise.",
+        "title",
     )
     match: Literal["word", "regex"] = doc(
         '`word`: whole words, case-insensitive ("Windows Server 2012" does not hit "Windows '
@@ -466,10 +474,18 @@ class DeclineSettings(Section):
         le=MAX_DAYS,
     )
     age_basis: Literal["superseding", "own"] = doc(
-        "Age counted from the superseding update's creation date (Configuration Manager) or the "
-        "update's own (Microsoft's script).",
+        "Age counted from the creation date of the oldest update superseding it (Configuration "
+        "Manager's rule, per superseder) or from the update's own (Microsoft's script).",
         "superseding",
         default="superseding",
+    )
+    arrived_within_months: int = doc(
+        "Consider only superseded updates that arrived on the server in the last N months, as "
+        "Microsoft's Decline-SupersededUpdates.ps1 does (6); 0: the whole catalog.",
+        6,
+        default=0,
+        ge=0,
+        le=1200,
     )
     expired: bool = doc("Decline expired updates.", True, default=True)
     rules: list[DeclineRule] = doc(
@@ -482,6 +498,13 @@ class DeclineSettings(Section):
         "language-packs, preview, edge-dev-beta, drivers, windows-feature-updates-eos, "
         "office-32bit, office-64bit. `never_decline` still wins.",
         ["itanium", "arm64"],
+        default=[],
+    )
+    keep_products: list[str] = doc(
+        "Products still in use (whole words, case-insensitive, as in the WSUS console's "
+        "Products list): decline every update that belongs to none of them. An entry that "
+        "names no product on the server stops this list from being applied.",
+        ["Windows 11", "Windows Server 2022", "Microsoft Defender Antivirus"],
         default=[],
     )
     never_decline: list[str] = doc(
@@ -497,6 +520,14 @@ class DeclineSettings(Section):
         ge=0,
         le=MAX_INT,
     )
+
+    @field_validator("keep_products")
+    @classmethod
+    def _named_products(cls, values: list[str]) -> list[str]:
+        blank = [value for value in values if not value.strip()]
+        if blank:
+            raise ValueError("keep_products entries must name a product")
+        return [value.strip() for value in values]
 
     @field_validator("never_decline")
     @classmethod

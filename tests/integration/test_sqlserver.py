@@ -16,7 +16,7 @@ from jobs.settings.model import Settings
 
 pytestmark = pytest.mark.integration
 SAMPLE_PARAMETERS: dict[str, list[Any]] = {
-    "superseded_updates": [0, 0, 1],
+    "superseded_updates": [0, 0, 1, 0],
     "computer_counts": [30],
     "sync_history_backlog": [90],
     "delete_sync_history": [10, 90],
@@ -26,6 +26,7 @@ SAMPLE_PARAMETERS: dict[str, list[Any]] = {
     "update_is_declined": ["00000000-0000-0000-0000-000000000000"],
     "update_exists": [0],
     "update_old_revisions": [0],
+    "index_fragmentation": ["LIMITED"],
 }
 SKIP_RUNNING = {
     "decline_update",

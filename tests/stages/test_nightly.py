@@ -7,32 +7,48 @@ import sqlite3
 from pathlib import Path
 
 from jobs.db.catalog import statement
+from jobs.db.connection import Endpoint
+from jobs.db.executor import Executor
 from jobs.exit_codes import ExitCode
 from jobs.runner.hierarchy import top_down
-from jobs.settings.model import ReindexSettings
-from jobs.simulator import connect
+from jobs.settings.model import ReindexSettings, SimulatorTarget
+from jobs.simulator import connect, schema
 from jobs.stages.reindex import fragmented
-from jobs.susdb import IndexStats
-from tests.helpers import CatalogBuilder, query, run, settings_for
+from jobs.susdb import IndexStats, Susdb
+from tests.helpers import CatalogBuilder, offered, query, run, settings_for
 
 LONG = 100_000  # minutes: a window long enough for everything
 
 
 def undeclined(path, condition: str) -> set[str]:
-    return {
-        row[0]
-        for row in query(
-            path,
-            f'SELECT mu.UpdateID FROM vwMinimalUpdate mu JOIN "PUBLIC_VIEWS.vUpdate" v '
-            f"ON v.UpdateId = mu.UpdateID WHERE mu.Declined = 0 AND {condition}",
-        )
-    }
+    """Offered, not declined updates matching ``condition`` (aliases u, r, p, mu, lp)."""
+    return offered(path, f"mu.Declined = 0 AND {condition}")
+
+
+def products_of(path) -> dict[str, set[str]]:
+    products: dict[str, set[str]] = {}
+    for update_id, product in query(
+        path,
+        """
+        SELECT u.UpdateID, lp.Title FROM tbUpdate u
+        JOIN tbRevision r ON r.LocalUpdateID = u.LocalUpdateID AND r.IsLatestRevision = 1
+        JOIN tbRevisionInCategory ric ON ric.RevisionID = r.RevisionID
+        JOIN tbCategory c ON c.CategoryID = ric.CategoryID AND c.CategoryType = 'Product'
+        JOIN tbRevision cr ON cr.LocalUpdateID = c.CategoryID AND cr.IsLatestRevision = 1
+        JOIN tbLocalizedPropertyForRevision lpr ON lpr.RevisionID = cr.RevisionID
+        JOIN tbLocalizedProperty lp ON lp.LocalizedPropertyID = lpr.LocalizedPropertyID""",
+    ):
+        products.setdefault(update_id, set()).add(product)
+    return products
 
 
 def index_stats(path) -> list[IndexStats]:
-    cursor = connect(path).cursor()
-    cursor.execute(statement("index_fragmentation").text, [])
-    return [IndexStats(*row) for row in cursor.fetchall()]
+    endpoint = Endpoint("sim", SimulatorTarget(kind="simulator", path=str(path)))
+    executor = Executor(endpoint)
+    try:
+        return Susdb(executor).index_stats(mode="SAMPLED")
+    finally:
+        executor.close()
 
 
 def obsolete_backlog(path) -> int:
@@ -42,13 +58,19 @@ def obsolete_backlog(path) -> int:
 
 
 def test_a_nightly_run_with_a_long_window_leaves_a_clean_susdb(neglected_sim, state_dir):
-    never = query(
+    protected_ids = sorted(undeclined(neglected_sim, "mu.IsSuperseded = 1"))[:3]
+    eligible = undeclined(neglected_sim, "(mu.IsSuperseded = 1 OR p.PublicationState = 1)")
+    itanium = undeclined(neglected_sim, "lp.Title LIKE '%Itanium%'")
+    products = products_of(neglected_sim)
+    retired = {"Windows Server 2012 R2"}
+    only_retired = {update for update, names in products.items() if names <= retired}
+    shared = {update for update, names in products.items() if names & retired and names - retired}
+    assert shared  # the Malicious Software Removal Tool is listed under 2012 R2 and the rest
+    latest_msrt = undeclined(
         neglected_sim,
-        "SELECT UpdateID FROM vwMinimalUpdate WHERE IsSuperseded = 1 AND Declined = 0 LIMIT 3",
+        "lp.Title LIKE 'Windows Malicious Software Removal Tool%' AND mu.IsSuperseded = 0",
     )
-    protected_ids = [row[0] for row in never]
-    eligible = undeclined(neglected_sim, "(mu.IsSuperseded = 1 OR v.PublicationState = 1)")
-    itanium = undeclined(neglected_sim, "v.DefaultTitle LIKE '%Itanium%'")
+    assert len(latest_msrt) == 1
     settings = settings_for(
         neglected_sim,
         stages={
@@ -56,7 +78,8 @@ def test_a_nightly_run_with_a_long_window_leaves_a_clean_susdb(neglected_sim, st
                 "never_decline": protected_ids,
                 "min_age_days": 0,
                 "rules": [
-                    {"field": "title", "match": "word", "pattern": "Itanium", "reason": "itanium"}
+                    {"field": "title", "match": "word", "pattern": "Itanium", "reason": "itanium"},
+                    {"field": "product", "pattern": "Windows Server 2012 R2", "reason": "ws2012r2"},
                 ],
             }
         },
@@ -76,16 +99,21 @@ def test_a_nightly_run_with_a_long_window_leaves_a_clean_susdb(neglected_sim, st
         row[0]
         for row in query(neglected_sim, "SELECT UpdateID FROM vwMinimalUpdate WHERE Declined = 1")
     }
-    declined_by_run = {
-        row[0]
-        for row in query(state_dir / "state.sqlite3", "SELECT update_id FROM declined_updates")
-    }
-    assert declined_by_run <= (eligible | itanium)
+    reasons = dict(
+        query(state_dir / "state.sqlite3", "SELECT update_id, reason FROM declined_updates")
+    )
+    declined_by_run = set(reasons)
+    assert declined_by_run <= (eligible | itanium | only_retired)
     still_there = {row[0] for row in query(neglected_sim, "SELECT UpdateID FROM tbUpdate")}
     assert (
         declined_by_run & still_there <= declined_now
     )  # the rest were declined, then deleted as obsolete
     assert not declined_by_run & set(protected_ids)
+    # Nothing that belongs to a product still kept was declined for a product.
+    by_product = {update for update, reason in reasons.items() if reason == "rule:ws2012r2"}
+    assert by_product and by_product <= only_retired
+    assert not by_product & shared
+    assert not declined_by_run & latest_msrt
     assert report.kpis_after["superseded_not_declined"] == len(protected_ids)
     assert report.kpis_after["not_declined"] < report.kpis_before["not_declined"] / 2
 
@@ -175,8 +203,8 @@ def test_the_computer_guard_refuses_a_mass_deletion(small_sim, state_dir):
 def test_custom_indexes_are_found_by_leading_column_whatever_their_name(small_sim, state_dir):
     db = sqlite3.connect(small_sim)
     db.execute(
-        "INSERT INTO sim_index VALUES ('tbRevisionSupersedesUpdate', 7, 'nclSupercededUpdateID', 'NONCLUSTERED', "
-        "'SupersededUpdateID', 0, 1, 98, 24)"
+        f"INSERT INTO sim_index {schema.SIM_INDEX_COLUMNS} VALUES ('tbRevisionSupersedesUpdate', 7, "
+        "'nclSupercededUpdateID', 'NONCLUSTERED', 'SupersededUpdateID', 0, 1, 98, 24)"
     )
     db.commit()
     db.close()

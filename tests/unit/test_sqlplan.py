@@ -40,7 +40,7 @@ def test_decline_options_change_the_statements_and_their_parameters():
     )
     names = [name for name, _ in stage_statements("decline", settings)]
     assert names == ["superseded_updates", "undeclined_update_categories", "decline_update"]
-    assert stage_statements("decline", settings)[0][1] == [True, 30, False]
+    assert stage_statements("decline", settings)[0][1] == [True, 30, False, 0]
 
 
 def test_obsolete_updates_run_the_candidate_procedure_then_one_delete_per_update():
