@@ -21,6 +21,8 @@ def stage_statements(stage: str, settings: Settings) -> list[tuple[str, list[Any
             ("schema_version", []),
             ("replica_state", []),
             ("delete_update_definition", []),
+            ("check_permissions", []),
+            ("last_sync_event", []),
             ("last_full_backup", []),
         ],
         "backup": [

@@ -189,8 +189,12 @@ class Susdb:
     def last_full_backup(self) -> datetime | None:
         return as_datetime(self.executor.run("last_full_backup").rows[0]["LastBackupUtc"])
 
-    def delete_update_fix_applied(self) -> bool:
-        definition = self.executor.run("delete_update_definition").rows[0]["Definition"] or ""
+    def delete_update_fix_applied(self) -> bool | None:
+        """Whether Microsoft's spDeleteUpdate fix is in place; None when the definition cannot be
+        read (OBJECT_DEFINITION returns NULL without VIEW DEFINITION on the procedure)."""
+        definition = self.delete_update_definition()
+        if definition is None:
+            return None
         normalized = " ".join(definition.upper().split())
         return "@REVISIONLIST TABLE(REVISIONID INT PRIMARY KEY)" in normalized.replace(
             "TABLE (", "TABLE("
@@ -210,6 +214,16 @@ class Susdb:
 
     def restore_delete_update(self, original: str, expected_current: str) -> None:
         self.executor.run("restore_delete_update", [original, expected_current], timeout=120)
+
+    def last_sync_event(self) -> tuple[datetime | None, list[int]]:
+        """The last synchronization event and its age in minutes, against UTC and local time."""
+        row = self.executor.run("last_sync_event").rows[0]
+        ages = [
+            int(row[column])
+            for column in ("MinutesAgoUtc", "MinutesAgoLocal")
+            if row.get(column) is not None
+        ]
+        return as_datetime(row["LastSyncEvent"]), ages
 
     def permissions(self) -> dict[str, bool]:
         return {
@@ -323,18 +337,17 @@ class Susdb:
 
     # -- cleanup ---------------------------------------------------------------------------------
     def obsolete_update_ids(self, timeout: int | None = None) -> Iterator[int]:
-        return (
-            int(row["LocalUpdateID"])
-            for row in self.executor.stream("obsolete_updates", timeout=timeout)
-        )
+        # Read by position: the column is named LocalUpdateID in the captured body, but a build
+        # that names it otherwise must not stop the stage.
+        return (int(row.at(0)) for row in self.executor.stream("obsolete_updates", timeout=timeout))
 
     def delete_update(self, local_update_id: int, timeout: int | None = None) -> None:
         self.executor.run("delete_update", [local_update_id], timeout=timeout)
 
     def updates_to_compress(self, timeout: int | None = None) -> Iterator[int]:
+        # Read by position: no public source names spGetUpdatesToCompress's column.
         return (
-            int(row["LocalUpdateID"])
-            for row in self.executor.stream("updates_to_compress", timeout=timeout)
+            int(row.at(0)) for row in self.executor.stream("updates_to_compress", timeout=timeout)
         )
 
     def old_revisions(self, local_update_id: int) -> int:

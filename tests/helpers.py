@@ -11,16 +11,21 @@ import sqlite3
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from jobs import events
+from jobs.db.connection import Endpoint
+from jobs.db.executor import Executor
 from jobs.runner.plan import build_plan
 from jobs.runner.run import RunReport, execute_plan
-from jobs.settings.model import Settings
+from jobs.settings.model import Settings, SimulatorTarget
 from jobs.simulator import catalog, schema
 from jobs.simulator.server import ts
+from jobs.susdb import Susdb
 
 NOW = datetime(2026, 11, 25, 2, 0, 0)
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +66,16 @@ def simulator_config(directory: Path, sim: Path, *, gate: str = "off", extra: st
         f'[backup]\ngate = "{gate}"\n[targets.sim]\nkind = "simulator"\npath = "{sim}"\n{extra}'
     )
     return config
+
+
+@contextmanager
+def gateway(sim_path: Path) -> Iterator[Susdb]:
+    """The SUSDB gateway over a simulated SUSDB, as a stage would use it."""
+    executor = Executor(Endpoint("sim", SimulatorTarget(kind="simulator", path=str(sim_path))))
+    try:
+        yield Susdb(executor)
+    finally:
+        executor.close()
 
 
 def settings_for(sim_path: Path, **sections: Any) -> Settings:

@@ -604,11 +604,24 @@ class ComputerSettings(Section):
         return None
 
 
+# "Lock escalation is triggered when ... a single Transact-SQL statement acquires at least 5,000
+# locks on a single nonpartitioned table or index" (https://learn.microsoft.com/previous-versions/sql/sql-server-2008-r2/ms184286(v=sql.105)).
+LOCK_ESCALATION_THRESHOLD = 5000
+
+
 class SyncHistorySettings(Section):
     retention_days: int = doc(
         "Keep synchronization history this many days.", 90, default=90, ge=0, le=MAX_DAYS
     )
-    batch_rows: int = doc("Rows per DELETE TOP (n).", 5000, default=5000, ge=1, le=1_000_000)
+    batch_rows: int = doc(
+        "Rows per DELETE TOP (n); below SQL Server's lock-escalation threshold (5,000 locks per "
+        "statement), so a batch never takes a table lock on tbEventInstance, which client "
+        "reporting writes to all the time.",
+        4000,
+        default=4000,
+        ge=1,
+        lt=LOCK_ESCALATION_THRESHOLD,
+    )
 
 
 class ContentFileSettings(Section):
@@ -644,7 +657,20 @@ class HealthSettings(Section):
     )
 
 
+class PreflightSettings(Section):
+    sync_quiet_minutes: int = doc(
+        "Warn when a WSUS synchronization event was recorded less than this many minutes ago: a "
+        "synchronization may be running or just ran, and Microsoft asks for none during "
+        "maintenance. 0: do not check.",
+        60,
+        default=60,
+        ge=0,
+        le=10_080,
+    )
+
+
 class StageSettings(Section):
+    preflight: PreflightSettings = doc("preflight stage.", None, default_factory=PreflightSettings)
     custom_indexes: CustomIndexSettings = doc(
         "custom_indexes stage.", None, default_factory=CustomIndexSettings
     )

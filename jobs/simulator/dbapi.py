@@ -430,6 +430,7 @@ class Connection:
             else:
                 last_rowcount = cursor.rowcount
                 results.append(ResultSet(rowcount=cursor.rowcount))
+                self.server.note_row_locks(name, translated, cursor.rowcount)
             cost += self.server.charge(0.005)
         return results, cost
 

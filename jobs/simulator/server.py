@@ -11,6 +11,7 @@ Costs follow the published figures and are charged to the simulator's clock.
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from typing import Any, ClassVar
 
 from jobs.simulator import schema
 from jobs.simulator.faults import make_error, server_error
+
+LOCK_ESCALATION_THRESHOLD = 5000
 
 # Published costs, in seconds (Microsoft: spDeleteUpdate "tens of seconds" per update without the
 # fix; about a second with the fix and the custom indexes).
@@ -70,6 +73,23 @@ class Server:
     def scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         row = self.db.execute(sql, params).fetchone()
         return row[0] if row else None
+
+    def note_row_locks(self, statement: str, sql: str, rows: int) -> None:
+        """Record a lock escalation when one statement changes ``LOCK_ESCALATION_THRESHOLD`` rows
+        or more of a table: "Lock escalation is triggered when ... a single Transact-SQL
+        statement acquires at least 5,000 locks on a single nonpartitioned table or index"
+        (https://learn.microsoft.com/previous-versions/sql/sql-server-2008-r2/ms184286(v=sql.105));
+        the table lock then blocks every writer, client reporting included."""
+        match = re.match(r"\s*(?:DELETE\s+FROM|UPDATE)\s+\"?(\w+)", sql, re.I)
+        if rows < LOCK_ESCALATION_THRESHOLD or not match:
+            return
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS sim_lock_escalation "
+            "(statement TEXT NOT NULL, object_name TEXT NOT NULL, locks INTEGER NOT NULL)"
+        )
+        self.db.execute(
+            "INSERT INTO sim_lock_escalation VALUES (?, ?, ?)", (statement, match.group(1), rows)
+        )
 
     def load_denials(self) -> None:
         """Read the rights the login lacks (``sim_meta`` keys ``deny:*``, values such as
@@ -331,9 +351,10 @@ class Server:
             f"SELECT DISTINCT r.LocalUpdateID FROM tbRevision r WHERE r.IsLatestRevision = 0 AND {self._unreferenced('r')} "
             "ORDER BY r.LocalUpdateID"
         ).fetchall()
-        return ResultSet(["LocalUpdateID"], rows), self.charge(
-            self.table_rows("tbRevision") * 0.0005
-        )
+        # No public source shows this result's column name (every public caller reads column 0 or
+        # INSERT ... EXEC into its own column): the simulator names it nothing, as an expression
+        # without an alias would be (tsql-review finding 9).
+        return ResultSet([""], rows), self.charge(self.table_rows("tbRevision") * 0.0005)
 
     @staticmethod
     def _unreferenced(alias: str) -> str:

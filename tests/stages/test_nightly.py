@@ -7,15 +7,13 @@ import sqlite3
 from pathlib import Path
 
 from jobs.db.catalog import statement
-from jobs.db.connection import Endpoint
-from jobs.db.executor import Executor
 from jobs.exit_codes import ExitCode
 from jobs.runner.hierarchy import top_down
-from jobs.settings.model import ReindexSettings, SimulatorTarget
+from jobs.settings.model import ReindexSettings
 from jobs.simulator import connect, schema
 from jobs.stages.reindex import fragmented
-from jobs.susdb import IndexStats, Susdb
-from tests.helpers import CatalogBuilder, offered, query, run, settings_for
+from jobs.susdb import IndexStats
+from tests.helpers import CatalogBuilder, gateway, offered, query, run, settings_for
 
 LONG = 100_000  # minutes: a window long enough for everything
 
@@ -43,12 +41,8 @@ def products_of(path) -> dict[str, set[str]]:
 
 
 def index_stats(path) -> list[IndexStats]:
-    endpoint = Endpoint("sim", SimulatorTarget(kind="simulator", path=str(path)))
-    executor = Executor(endpoint)
-    try:
-        return Susdb(executor).index_stats(mode="SAMPLED")
-    finally:
-        executor.close()
+    with gateway(path) as susdb:
+        return susdb.index_stats(mode="SAMPLED")
 
 
 def obsolete_backlog(path) -> int:
