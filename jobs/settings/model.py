@@ -34,7 +34,6 @@ DESTRUCTIVE_STAGES = frozenset(
 )
 
 WID_PIPE = r"np:\\.\pipe\MICROSOFT##WID\tsql\query"
-SSEE_PIPE = r"np:\\.\pipe\MSSQL$MICROSOFT##SSEE\sql\query"
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -117,10 +116,8 @@ class SqlServerTarget(Section):
         False,
         default=False,
     )
-    wid_legacy_pipe: bool = doc(
-        "With `wid`, use the pre-2012 `MSSQL$MICROSOFT##SSEE` pipe instead of `MICROSOFT##WID`.",
-        False,
-        default=False,
+    wid_legacy_pipe: Any = Field(
+        default=None, exclude=True, description="Removed: Windows Server 2008 R2's SSEE."
     )
     auth: Literal["windows", "sql"] = doc(
         "`windows`: integrated authentication (Trusted_Connection); `sql`: username and password.",
@@ -137,15 +134,22 @@ class SqlServerTarget(Section):
     password: str | None = Field(default=None, exclude=True, description="Refused: never inline.")
     encrypt: Literal["mandatory", "optional", "strict"] | None = doc(
         "TLS: `mandatory` (default over TCP), `optional` (default for the local WID pipe) or "
-        "`strict` (TDS 8).",
+        "`strict` (TDS 8, ODBC Driver 18 only). Sent in each driver's own words: Driver 17 gets "
+        "yes/no, FreeTDS Encryption=require/request.",
         "mandatory",
         default=None,
     )
     trust_server_certificate: bool = doc(
-        "Accept a server certificate that does not chain to a trusted root.", False, default=False
+        "Accept a server certificate that does not chain to a trusted root. FreeTDS checks "
+        "certificates only with `ca file` in freetds.conf, so with FreeTDS and `mandatory` this "
+        "must be true.",
+        False,
+        default=False,
     )
     driver: str | None = doc(
-        "ODBC driver name; empty: ODBC Driver 18, then 17, then FreeTDS.",
+        "ODBC driver name; empty: the newest 'ODBC Driver NN for SQL Server' (17 or later), then "
+        "FreeTDS. The in-box Windows 'SQL Server' driver and SQL Server Native Client are not "
+        "supported.",
         "ODBC Driver 18 for SQL Server",
         default=None,
     )
@@ -162,6 +166,17 @@ class SqlServerTarget(Section):
         "wsus-root",
         default=None,
     )
+
+    @field_validator("wid_legacy_pipe")
+    @classmethod
+    def _no_ssee(cls, value: Any) -> None:
+        if value is not None:
+            raise ValueError(
+                "wid_legacy_pipe was removed: the Windows Internal Database of Windows Server "
+                "2008 / 2008 R2 (SSEE) is SQL Server 2005, which cannot run this tool's statements, "
+                "and neither Python nor ODBC Driver 18 supports that system; remove the key"
+            )
+        return None
 
     @field_validator("password")
     @classmethod
@@ -200,7 +215,7 @@ class SqlServerTarget(Section):
     def server_address(self) -> str:
         """The ODBC SERVER value: the WID pipe, or host[,port]."""
         if self.wid:
-            return SSEE_PIPE if self.wid_legacy_pipe else WID_PIPE
+            return WID_PIPE
         assert self.server is not None
         return f"{self.server},{self.port}" if self.port else self.server
 
