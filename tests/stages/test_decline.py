@@ -306,7 +306,7 @@ def test_a_keep_products_entry_that_names_no_product_declines_nothing_for_it_and
     assert declined_ids(path) == set()
 
 
-def test_every_product_of_a_declined_update_is_in_its_event_and_its_stored_payload(
+def test_every_product_of_a_declined_update_is_in_its_queued_payload_and_its_event(
     shared, state_dir, event_log
 ):
     path, ids = shared
@@ -314,9 +314,12 @@ def test_every_product_of_a_declined_update_is_in_its_event_and_its_stored_paylo
         {"field": "product", "pattern": "Windows 8.1"},
         {"field": "product", "pattern": "Windows 7"},
     ]
-    decline(path, state_dir, superseded="off", rules=rules)
-    events = {event["update_id"]: event for event in event_log.named("decline.update")}
-    assert set(events[ids["81_and_7"]]["products"]) == {"Windows 8.1", "Windows 7"}
+    settings = settings_for(
+        path,
+        backup={"gate": "off"},
+        stages={"decline": {"expired": False, "superseded": "off", "rules": rules}},
+    )
+    run(settings, state_dir, stages=["decline"], dry_run=True)  # the queue, as stored
     payloads = {
         key: json.loads(text)
         for key, text in query(
@@ -326,6 +329,10 @@ def test_every_product_of_a_declined_update_is_in_its_event_and_its_stored_paylo
     }
     assert set(payloads[ids["81_and_7"]]["products"]) == {"Windows 8.1", "Windows 7"}
     assert payloads[ids["only_81"]]["classifications"] == ["Security Updates"]
+    run(settings, state_dir, stages=["decline"])
+    events = {event["update_id"]: event for event in event_log.named("decline.update")}
+    assert set(events[ids["81_and_7"]]["products"]) == {"Windows 8.1", "Windows 7"}
+    assert set(events) == {ids["only_81"], ids["81_and_7"]}
 
 
 def test_categories_detectoids_hidden_updates_and_bundled_children_are_never_offered(
