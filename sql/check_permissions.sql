@@ -28,4 +28,5 @@ UNION ALL SELECT N'ALTER on every dbo table (reindex)',
 UNION ALL SELECT N'db_owner (sp_updatestats)', IS_ROLEMEMBER(N'db_owner')
 UNION ALL SELECT N'BACKUP DATABASE (backup stage)', HAS_PERMS_BY_NAME(DB_NAME(), 'DATABASE', 'BACKUP DATABASE')
 UNION ALL SELECT N'VIEW DEFINITION on dbo.spDeleteUpdate (fix check)', HAS_PERMS_BY_NAME(N'dbo.spDeleteUpdate', 'OBJECT', 'VIEW DEFINITION')
+UNION ALL SELECT N'ALTER on dbo.spDeleteUpdate (delete_fix stage)', HAS_PERMS_BY_NAME(N'dbo.spDeleteUpdate', 'OBJECT', 'ALTER')
 UNION ALL SELECT N'SELECT on msdb.dbo.backupset (backup gate)', HAS_PERMS_BY_NAME(N'msdb.dbo.backupset', 'OBJECT', 'SELECT');

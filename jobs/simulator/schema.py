@@ -401,6 +401,7 @@ SIM_INDEX_COLUMNS = (
     "avg_fragmentation_in_percent, avg_page_space_used_in_percent, row_bytes)"
 )
 
+
 # Microsoft's spDeleteUpdate before and after the fix in "The spDeleteUpdate stored procedure runs
 # slowly": the only difference that matters to detection is the table variable's primary key.
 def spdeleteupdate_texts() -> dict[str, str]:

@@ -134,8 +134,10 @@ def _objects(server: Any) -> list[tuple[str, str, str, int]]:
 def _materialize(
     db: sqlite3.Connection, table: str, columns: list[str], rows: list[tuple[Any, ...]]
 ) -> None:
-    db.execute(f'DROP TABLE IF EXISTS temp."{table}"')
-    db.execute(f'CREATE TEMP TABLE "{table}" ({", ".join(columns)})')
+    # Emptied and refilled, never dropped: SQLite refuses to drop a table a pending statement
+    # still reads ("database table is locked"), and a cancelled statement may leave one pending.
+    db.execute(f'CREATE TEMP TABLE IF NOT EXISTS "{table}" ({", ".join(columns)})')
+    db.execute(f'DELETE FROM temp."{table}"')
     if rows:
         marks = ", ".join("?" * len(columns))
         db.executemany(f'INSERT INTO temp."{table}" VALUES ({marks})', rows)
@@ -187,9 +189,14 @@ def prepare(server: Any, text: str, bindings: dict[str, Any], statement: str) ->
             for owner, name, kind, shipped in objects
         ],
     )
-    db.execute('DROP TABLE IF EXISTS temp."sys.tables"')
+    _materialize(
+        db,
+        "sys.tables",
+        ["object_id", "name", "schema_id", "type", "type_desc", "is_ms_shipped"],
+        [],
+    )
     db.execute(
-        'CREATE TEMP TABLE "sys.tables" AS SELECT object_id, name, schema_id, type, type_desc, '
+        'INSERT INTO temp."sys.tables" SELECT object_id, name, schema_id, type, type_desc, '
         "is_ms_shipped FROM temp.\"sys.objects\" WHERE type = 'U'"
     )
     stats = server.index_physical_stats()

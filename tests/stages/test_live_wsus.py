@@ -105,7 +105,12 @@ def test_without_view_definition_the_delete_fix_check_says_it_cannot_tell(
 
 
 def test_the_rights_check_covers_every_wsus_procedure_the_statements_execute(small_sim):
-    code = "\n".join(statement.text for statement in load_catalog().values())
+    # What the statements execute themselves, not what a procedure body they install would run.
+    code = "\n".join(
+        statement.text
+        for statement in load_catalog().values()
+        if not re.search(r"\b(?:ALTER|CREATE)\s+PROCEDURE\b", statement.text, re.I)
+    )
     procedures = set(re.findall(r"\bEXEC(?:UTE)?\s+(?:@\w+\s*=\s*)?dbo\.(sp\w+)", code, re.I))
     assert "spGetUpdatesToCompress" in procedures
     with gateway(small_sim) as susdb:
