@@ -288,6 +288,5 @@ def test_a_driver_that_is_not_installed_is_exit_2_naming_the_installed_ones(tmp_
     result = run_cli("--config", str(config), "--state-dir", str(tmp_path / "state"), "run")
     assert result.returncode == 2, result.stderr
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("susdb-maint:")]
-    assert line.startswith("susdb-maint: targets.wsus01.driver: ")
-    assert "'ODBC Driver 99 for SQL Server' is not installed" in line
+    assert "targets.wsus01.driver: 'ODBC Driver 99 for SQL Server' is not installed" in line
     assert all(f"'{name}'" in line for name in pyodbc.drivers())
