@@ -85,6 +85,20 @@ class ConnectionLost(DatabaseError):
     reconnect = True
 
 
+class ConnectFailed(ConnectionLost):
+    """A connection that never opened: the name does not resolve, the server refuses or does not
+    answer. On a reconnect in the middle of a run it is retried like a lost connection."""
+
+    kind = "unreachable"
+
+
+class ConnectionSettingRefused(DatabaseError):
+    """The ODBC driver is missing or refused a connection setting: a configuration problem."""
+
+    kind = "bad_connection_setting"
+    exit_code = ExitCode.BAD_USAGE
+
+
 class StatementTimeout(DatabaseError):
     """The query timeout (HYT00) or the stage's time budget cancelled the statement."""
 

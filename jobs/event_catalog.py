@@ -344,6 +344,27 @@ DECLARATIONS: tuple[EventSpec, ...] = (
         "WSUS update?)",
     ),
     _event(
+        "preflight.delete_fix_unknown",
+        "warning",
+        "`article`, `reason`",
+        "without VIEW DEFINITION on spDeleteUpdate, whether Microsoft's fix is in place cannot be "
+        "told",
+    ),
+    _event(
+        "preflight.sync_recent",
+        "warning",
+        "`last_sync_event`, `minutes_ago`, `advice`",
+        "a WSUS synchronization is running or just ran (Microsoft asks for none during "
+        "maintenance)",
+        "minutes_ago",
+    ),
+    _event(
+        "preflight.sync_unknown",
+        "warning",
+        "`error`",
+        "whether a synchronization is running could not be read",
+    ),
+    _event(
         "delete_fix.applied",
         "info",
         "`procedure`, `original_fingerprint`",
@@ -402,6 +423,21 @@ DECLARATIONS: tuple[EventSpec, ...] = (
     ),
     # -- stage work ----------------------------------------------------------------------------
     _event(
+        "decline.update",
+        "info",
+        "`update_id`, `kb`, `title`, `reason`, `products`, `classifications`",
+        "an update was declined (every product and classification it belongs to is named)",
+        "update_id reason",
+    ),
+    _event(
+        "decline.source_fail",
+        "error",
+        "`source` (`superseded`, `expired`, `rules`, ...), `error`, `error_kind`",
+        "one candidate source failed; the others still fill the queue and the stage is reported "
+        "failed",
+        "source error",
+    ),
+    _event(
         "decline.protected",
         "info",
         "`update_id`, `kb`, `title`",
@@ -455,6 +491,20 @@ DECLARATIONS: tuple[EventSpec, ...] = (
         "info",
         "`table`, `index`, `fragmentation`, `density`, `pages`",
         "the reindex stage rebuilds an index",
+        "table index",
+    ),
+    _event(
+        "index.online_refused",
+        "info",
+        "`table`, `index`, `native_error` (2725, 1712)",
+        "an index cannot be rebuilt ONLINE (LOB columns, edition): rebuilt offline instead",
+        "table index",
+    ),
+    _event(
+        "index.page_locks_disabled",
+        "info",
+        "`table`, `index`",
+        "REORGANIZE refused (2552: page locks disallowed): rebuilt instead",
         "table index",
     ),
     _event(

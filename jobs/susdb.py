@@ -11,7 +11,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from jobs.db.executor import Executor
 
@@ -105,15 +105,38 @@ class UpdateCategories:
 
 @dataclass(frozen=True)
 class IndexStats:
+    """One index at the leaf level. A LIMITED scan leaves ``page_density`` and ``record_count``
+    unknown (None)."""
+
     table: str
     index: str
     index_id: int
     type_desc: str
     fill_factor: int
     fragmentation: float
-    page_density: float
+    page_density: float | None
     page_count: int
-    record_count: int
+    record_count: int | None
+    allow_page_locks: bool = True
+
+
+def _with_categories(rows: Iterator[dict[str, Any]]) -> Iterator[UpdateCategories]:
+    """Group (update, category) rows, ordered by update, into one entry per update."""
+    for _, group in itertools.groupby(rows, key=lambda row: row["LocalUpdateID"]):
+        members = list(group)
+        entry = UpdateCategories(_ref(members[0]), members[0].get("LegacyName") or "")
+        for row in members:
+            title = row.get("CategoryTitle")
+            if not title:
+                continue
+            if row.get("CategoryType") == "Product" and title not in entry.products:
+                entry.products.append(title)
+            elif (
+                row.get("CategoryType") == "UpdateClassification"
+                and title not in entry.classifications
+            ):
+                entry.classifications.append(title)
+        yield entry
 
 
 def _ref(row: dict[str, Any]) -> UpdateRef:
@@ -166,8 +189,12 @@ class Susdb:
     def last_full_backup(self) -> datetime | None:
         return as_datetime(self.executor.run("last_full_backup").rows[0]["LastBackupUtc"])
 
-    def delete_update_fix_applied(self) -> bool:
-        definition = self.executor.run("delete_update_definition").rows[0]["Definition"] or ""
+    def delete_update_fix_applied(self) -> bool | None:
+        """Whether Microsoft's spDeleteUpdate fix is in place; None when the definition cannot be
+        read (OBJECT_DEFINITION returns NULL without VIEW DEFINITION on the procedure)."""
+        definition = self.delete_update_definition()
+        if definition is None:
+            return None
         normalized = " ".join(definition.upper().split())
         return "@REVISIONLIST TABLE(REVISIONID INT PRIMARY KEY)" in normalized.replace(
             "TABLE (", "TABLE("
@@ -187,6 +214,16 @@ class Susdb:
 
     def restore_delete_update(self, original: str, expected_current: str) -> None:
         self.executor.run("restore_delete_update", [original, expected_current], timeout=120)
+
+    def last_sync_event(self) -> tuple[datetime | None, list[int]]:
+        """The last synchronization event and its age in minutes, against UTC and local time."""
+        row = self.executor.run("last_sync_event").rows[0]
+        ages = [
+            int(row[column])
+            for column in ("MinutesAgoUtc", "MinutesAgoLocal")
+            if row.get(column) is not None
+        ]
+        return as_datetime(row["LastSyncEvent"]), ages
 
     def permissions(self) -> dict[str, bool]:
         return {
@@ -210,7 +247,13 @@ class Susdb:
     def drop_custom_index(self, table: str, index: str) -> None:
         self.executor.run("drop_custom_index", [table, index])
 
-    def index_stats(self, timeout: int | None = None) -> list[IndexStats]:
+    def index_stats(
+        self, *, mode: Literal["LIMITED", "SAMPLED"] = "SAMPLED", timeout: int | None = None
+    ) -> list[IndexStats]:
+        """Leaf-level stats of every dbo index: SAMPLED (Microsoft's reindex script) or LIMITED
+        (fragmentation and page counts only, reading the pages above the leaf level)."""
+        if mode not in ("LIMITED", "SAMPLED"):
+            raise ValueError(f"unknown scan mode {mode!r}")
         return [
             IndexStats(
                 row["TableName"],
@@ -219,11 +262,12 @@ class Susdb:
                 row["TypeDesc"],
                 int(row["FillFactor"] or 0),
                 float(row["Fragmentation"] or 0),
-                float(row["PageDensity"] or 0),
+                None if row["PageDensity"] is None else float(row["PageDensity"]),
                 int(row["PageCount"] or 0),
-                int(row["RecordCount"] or 0),
+                None if row["RecordCount"] is None else int(row["RecordCount"]),
+                bool(row["AllowPageLocks"]) if row.get("AllowPageLocks") is not None else True,
             )
-            for row in self.executor.run("index_fragmentation", timeout=timeout).rows
+            for row in self.executor.run("index_fragmentation", [mode], timeout=timeout).rows
         ]
 
     def reorganize_index(self, table: str, index: str, timeout: int | None = None) -> None:
@@ -254,27 +298,27 @@ class Susdb:
 
     # -- declines --------------------------------------------------------------------------------
     def superseded_updates(
-        self, *, last_level_only: bool, min_age_days: int, age_from_superseding: bool
-    ) -> Iterator[UpdateRef]:
+        self,
+        *,
+        last_level_only: bool,
+        min_age_days: int,
+        age_from_superseding: bool,
+        arrived_within_months: int = 0,
+    ) -> Iterator[UpdateCategories]:
         rows = self.executor.stream(
-            "superseded_updates", [last_level_only, min_age_days, age_from_superseding]
+            "superseded_updates",
+            [last_level_only, min_age_days, age_from_superseding, arrived_within_months],
         )
-        return (_ref(row) for row in rows)
+        return _with_categories(rows)
 
-    def expired_updates(self) -> Iterator[UpdateRef]:
-        return (_ref(row) for row in self.executor.stream("expired_updates"))
+    def expired_updates(self) -> Iterator[UpdateCategories]:
+        return _with_categories(self.executor.stream("expired_updates"))
 
     def undeclined_updates_with_categories(self) -> Iterator[UpdateCategories]:
-        rows = self.executor.stream("undeclined_update_categories")
-        for _, group in itertools.groupby(rows, key=lambda row: row["LocalUpdateID"]):
-            members = list(group)
-            entry = UpdateCategories(_ref(members[0]), members[0].get("LegacyName") or "")
-            for row in members:
-                if row.get("CategoryType") == "Product" and row.get("CategoryTitle"):
-                    entry.products.append(row["CategoryTitle"])
-                elif row.get("CategoryType") == "UpdateClassification" and row.get("CategoryTitle"):
-                    entry.classifications.append(row["CategoryTitle"])
-            yield entry
+        return _with_categories(self.executor.stream("undeclined_update_categories"))
+
+    def product_titles(self) -> list[str]:
+        return [row["Title"] for row in self.executor.run("product_titles").rows]
 
     def update_state(self, update_id: str) -> UpdateState:
         row = self.executor.run("update_is_declined", [update_id]).rows[0]
@@ -293,18 +337,17 @@ class Susdb:
 
     # -- cleanup ---------------------------------------------------------------------------------
     def obsolete_update_ids(self, timeout: int | None = None) -> Iterator[int]:
-        return (
-            int(row["LocalUpdateID"])
-            for row in self.executor.stream("obsolete_updates", timeout=timeout)
-        )
+        # Read by position: the column is named LocalUpdateID in the captured body, but a build
+        # that names it otherwise must not stop the stage.
+        return (int(row.at(0)) for row in self.executor.stream("obsolete_updates", timeout=timeout))
 
     def delete_update(self, local_update_id: int, timeout: int | None = None) -> None:
         self.executor.run("delete_update", [local_update_id], timeout=timeout)
 
     def updates_to_compress(self, timeout: int | None = None) -> Iterator[int]:
+        # Read by position: no public source names spGetUpdatesToCompress's column.
         return (
-            int(row["LocalUpdateID"])
-            for row in self.executor.stream("updates_to_compress", timeout=timeout)
+            int(row.at(0)) for row in self.executor.stream("updates_to_compress", timeout=timeout)
         )
 
     def old_revisions(self, local_update_id: int) -> int:

@@ -3,6 +3,7 @@
 --          tbConfigurationC.RevisionDeletionTimeThreshold days, referenced by nothing). It scans
 --          the whole catalog: run once per queue, never per batch.
 -- params: none
--- returns: LocalUpdateID
+-- returns: LocalUpdateID (named so in the body captured from a live server), read by position
+--          (column 0) all the same.
 SET NOCOUNT ON;
 EXEC dbo.spGetObsoleteUpdatesToCleanup;

@@ -1,31 +1,67 @@
 -- name: superseded_updates
--- summary: Superseded, not declined updates (latest revision) old enough to decline.
---          @lastLevelOnly = 1 keeps only the last level of each chain: superseded updates that
---          supersede nothing themselves (Decline-SupersededUpdates.ps1 -DeclineLastLevelOnly).
---          @ageFromSuperseding = 1 counts the age from the newest superseding update's creation
---          date (Configuration Manager's rule); 0 from the update's own (Microsoft's script).
--- params: @lastLevelOnly bit, @minAgeDays int, @ageFromSuperseding bit
--- returns: UpdateID, LocalUpdateID, Title, KBArticle, CreationDate
+-- summary: Superseded, not declined updates that clients are offered, old enough to decline, one
+--          row per (update, product or classification), ordered by update.
+--          Offered to clients: the latest revision, explicitly deployable, Software or Driver, not
+--          hidden (Microsoft's filter in PUBLIC_VIEWS.vUpdateInstallationInfo), and not bundled in
+--          another update: never a category, a detectoid or a bundled child.
+--          IsSuperseded and Declined are vwMinimalUpdate's, as in Microsoft's decline SQL
+--          (wsus-maintenance-guide), read at the latest revision (the view may hold one row per
+--          revision). Titles, KB numbers and categories come from the base tables.
+--          @lastLevelOnly = 1 keeps the superseded updates that supersede nothing themselves
+--          (Decline-SupersededUpdates.ps1 -DeclineLastLevelOnly).
+--          @ageFromSuperseding = 0 ages the update by its own CreationDate (Microsoft's script and
+--          its SQL alternative). @ageFromSuperseding = 1 declines it once ANY update superseding it
+--          was created more than @minAgeDays ago: the age counts from the OLDEST superseding update
+--          (Bryan Dam's per-superseder rule; Configuration Manager ages "based on the creation date
+--          of the superseding update").
+--          @arrivedWithinMonths > 0 keeps only updates that arrived in the last N months
+--          (tbUpdate.ImportedTime, the API's ArrivalDate: inferred), the scope of
+--          Decline-SupersededUpdates.ps1 (6 months); 0 considers the whole catalog.
+-- params: @lastLevelOnly bit, @minAgeDays int, @ageFromSuperseding bit, @arrivedWithinMonths int
+-- returns: UpdateID, LocalUpdateID, Title, KBArticle, LegacyName, CategoryType, CategoryTitle
 SET NOCOUNT ON;
 DECLARE @lastLevelOnly bit = ?;
 DECLARE @minAgeDays int = ?;
 DECLARE @ageFromSuperseding bit = ?;
-SELECT mu.UpdateID, mu.LocalUpdateID, v.DefaultTitle AS Title, v.KnowledgebaseArticle AS KBArticle,
-       mu.CreationDate
-FROM dbo.vwMinimalUpdate AS mu
-JOIN PUBLIC_VIEWS.vUpdate AS v ON v.UpdateId = mu.UpdateID
-WHERE mu.IsSuperseded = 1
+DECLARE @arrivedWithinMonths int = ?;
+SELECT u.UpdateID, u.LocalUpdateID,
+       (SELECT TOP (1) lp.Title
+        FROM dbo.tbLocalizedPropertyForRevision AS lpr
+        JOIN dbo.tbLocalizedProperty AS lp ON lp.LocalizedPropertyID = lpr.LocalizedPropertyID
+        WHERE lpr.RevisionID = r.RevisionID AND lpr.LanguageID = p.DefaultPropertiesLanguageID) AS Title,
+       (SELECT TOP (1) k.KBArticleID
+        FROM dbo.tbKBArticleForRevision AS k
+        WHERE k.RevisionID = r.RevisionID ORDER BY k.KBArticleID) AS KBArticle,
+       u.LegacyName, c.CategoryType, clp.Title AS CategoryTitle
+FROM dbo.tbUpdate AS u
+JOIN dbo.tbRevision AS r ON r.LocalUpdateID = u.LocalUpdateID AND r.IsLatestRevision = 1
+JOIN dbo.tbProperty AS p ON p.RevisionID = r.RevisionID
+JOIN dbo.vwMinimalUpdate AS mu ON mu.UpdateID = u.UpdateID AND mu.IsLatestRevision = 1
+LEFT JOIN dbo.tbRevisionInCategory AS ric ON ric.RevisionID = r.RevisionID
+LEFT JOIN dbo.tbCategory AS c
+    ON c.CategoryID = ric.CategoryID AND c.CategoryType IN (N'Product', N'UpdateClassification')
+LEFT JOIN dbo.tbRevision AS cr ON cr.LocalUpdateID = c.CategoryID AND cr.IsLatestRevision = 1
+LEFT JOIN dbo.tbProperty AS cp ON cp.RevisionID = cr.RevisionID
+LEFT JOIN dbo.tbLocalizedPropertyForRevision AS clpr
+    ON clpr.RevisionID = cr.RevisionID AND clpr.LanguageID = cp.DefaultPropertiesLanguageID
+LEFT JOIN dbo.tbLocalizedProperty AS clp ON clp.LocalizedPropertyID = clpr.LocalizedPropertyID
+WHERE p.ExplicitlyDeployable = 1
+  AND p.UpdateType IN (N'Software', N'Driver')
+  AND u.IsHidden = 0
+  AND NOT EXISTS (SELECT 1 FROM dbo.tbBundleDependency AS b WHERE b.BundledRevisionID = r.RevisionID)
+  AND mu.IsSuperseded = 1
   AND mu.Declined = 0
-  AND mu.IsLatestRevision = 1
-  AND (@lastLevelOnly = 0 OR mu.HasSupersededUpdates = 0)
+  AND (@lastLevelOnly = 0
+       OR NOT EXISTS (SELECT 1 FROM dbo.tbRevisionSupersedesUpdate AS own WHERE own.RevisionID = r.RevisionID))
+  AND (@arrivedWithinMonths = 0 OR u.ImportedTime >= DATEADD(month, -@arrivedWithinMonths, GETUTCDATE()))
   AND (
-        (@ageFromSuperseding = 0 AND mu.CreationDate < DATEADD(day, -@minAgeDays, GETUTCDATE()))
+        (@ageFromSuperseding = 0 AND p.CreationDate < DATEADD(day, -@minAgeDays, GETUTCDATE()))
      OR (@ageFromSuperseding = 1 AND EXISTS (
             SELECT 1
             FROM dbo.tbRevisionSupersedesUpdate AS s
             JOIN dbo.tbRevision AS rs ON rs.RevisionID = s.RevisionID AND rs.IsLatestRevision = 1
             JOIN dbo.tbProperty AS ps ON ps.RevisionID = rs.RevisionID
-            WHERE s.SupersededUpdateID = mu.UpdateID
+            WHERE s.SupersededUpdateID = u.UpdateID
               AND ps.CreationDate < DATEADD(day, -@minAgeDays, GETUTCDATE())))
   )
-ORDER BY mu.LocalUpdateID;
+ORDER BY u.LocalUpdateID;

@@ -1,21 +1,37 @@
 -- name: undeclined_update_categories
--- summary: Every not-declined update (what clients scan) with its legacy name and the titles of
---          its product and classification categories, one row per (update, category), ordered
---          by update, for the title / product / classification decline rules.
+-- summary: Every not-declined update that clients are offered, with its legacy name and the
+--          titles of ALL its product and classification categories, one row per (update,
+--          category), ordered by update: the title / product / classification / legacy-name rules
+--          and keep_products need the whole list (an update listed under several products is
+--          declined only when none of them is wanted). The same client-visible filter as
+--          superseded_updates: never a category, a detectoid, a hidden update or a bundled child.
 -- params: none
 -- returns: UpdateID, LocalUpdateID, Title, KBArticle, LegacyName, CategoryType, CategoryTitle
 SET NOCOUNT ON;
-SELECT mu.UpdateID, mu.LocalUpdateID, v.DefaultTitle AS Title, v.KnowledgebaseArticle AS KBArticle,
-       mu.LegacyName, c.CategoryType, lp.Title AS CategoryTitle
-FROM dbo.vwMinimalUpdate AS mu
-JOIN PUBLIC_VIEWS.vUpdate AS v ON v.UpdateId = mu.UpdateID
-LEFT JOIN dbo.tbRevisionInCategory AS ric ON ric.RevisionID = mu.RevisionID
-LEFT JOIN dbo.tbCategory AS c ON c.CategoryID = ric.CategoryID
+SELECT u.UpdateID, u.LocalUpdateID,
+       (SELECT TOP (1) lp.Title
+        FROM dbo.tbLocalizedPropertyForRevision AS lpr
+        JOIN dbo.tbLocalizedProperty AS lp ON lp.LocalizedPropertyID = lpr.LocalizedPropertyID
+        WHERE lpr.RevisionID = r.RevisionID AND lpr.LanguageID = p.DefaultPropertiesLanguageID) AS Title,
+       (SELECT TOP (1) k.KBArticleID
+        FROM dbo.tbKBArticleForRevision AS k
+        WHERE k.RevisionID = r.RevisionID ORDER BY k.KBArticleID) AS KBArticle,
+       u.LegacyName, c.CategoryType, clp.Title AS CategoryTitle
+FROM dbo.tbUpdate AS u
+JOIN dbo.tbRevision AS r ON r.LocalUpdateID = u.LocalUpdateID AND r.IsLatestRevision = 1
+JOIN dbo.tbProperty AS p ON p.RevisionID = r.RevisionID
+JOIN dbo.vwMinimalUpdate AS mu ON mu.UpdateID = u.UpdateID AND mu.IsLatestRevision = 1
+LEFT JOIN dbo.tbRevisionInCategory AS ric ON ric.RevisionID = r.RevisionID
+LEFT JOIN dbo.tbCategory AS c
+    ON c.CategoryID = ric.CategoryID AND c.CategoryType IN (N'Product', N'UpdateClassification')
 LEFT JOIN dbo.tbRevision AS cr ON cr.LocalUpdateID = c.CategoryID AND cr.IsLatestRevision = 1
 LEFT JOIN dbo.tbProperty AS cp ON cp.RevisionID = cr.RevisionID
-LEFT JOIN dbo.tbLocalizedPropertyForRevision AS lpr
-    ON lpr.RevisionID = cr.RevisionID AND lpr.LanguageID = cp.DefaultPropertiesLanguageID
-LEFT JOIN dbo.tbLocalizedProperty AS lp ON lp.LocalizedPropertyID = lpr.LocalizedPropertyID
-WHERE mu.Declined = 0
-  AND mu.IsLatestRevision = 1
-ORDER BY mu.LocalUpdateID;
+LEFT JOIN dbo.tbLocalizedPropertyForRevision AS clpr
+    ON clpr.RevisionID = cr.RevisionID AND clpr.LanguageID = cp.DefaultPropertiesLanguageID
+LEFT JOIN dbo.tbLocalizedProperty AS clp ON clp.LocalizedPropertyID = clpr.LocalizedPropertyID
+WHERE p.ExplicitlyDeployable = 1
+  AND p.UpdateType IN (N'Software', N'Driver')
+  AND u.IsHidden = 0
+  AND NOT EXISTS (SELECT 1 FROM dbo.tbBundleDependency AS b WHERE b.BundledRevisionID = r.RevisionID)
+  AND mu.Declined = 0
+ORDER BY u.LocalUpdateID;

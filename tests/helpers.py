@@ -12,19 +12,23 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from jobs import events
 from jobs.db.catalog import statement
+from jobs.db.connection import Endpoint
+from jobs.db.executor import Executor
 from jobs.runner.plan import build_plan
 from jobs.runner.run import RunReport, execute_plan
-from jobs.settings.model import ReindexSettings, Settings
+from jobs.settings.model import ReindexSettings, Settings, SimulatorTarget
 from jobs.simulator import catalog, connect, schema
 from jobs.simulator.server import ts
 from jobs.stages.reindex import fragmented
-from jobs.susdb import IndexStats
+from jobs.susdb import IndexStats, Susdb
 
 NOW = datetime(2026, 11, 25, 2, 0, 0)
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +69,16 @@ def simulator_config(directory: Path, sim: Path, *, gate: str = "off", extra: st
         f'[backup]\ngate = "{gate}"\n[targets.sim]\nkind = "simulator"\npath = "{sim}"\n{extra}'
     )
     return config
+
+
+@contextmanager
+def gateway(sim_path: Path) -> Iterator[Susdb]:
+    """The SUSDB gateway over a simulated SUSDB, as a stage would use it."""
+    executor = Executor(Endpoint("sim", SimulatorTarget(kind="simulator", path=str(sim_path))))
+    try:
+        yield Susdb(executor)
+    finally:
+        executor.close()
 
 
 def settings_for(sim_path: Path, **sections: Any) -> Settings:
@@ -136,6 +150,7 @@ class CatalogBuilder:
         now: datetime = NOW,
         replica: bool = False,
         backup_age_hours: float | None = 2.0,
+        edition: str = "wid",
     ) -> None:
         self.path = path
         self.now = now
@@ -152,6 +167,7 @@ class CatalogBuilder:
             replica=replica,
             backup_age_hours=backup_age_hours,
             custom_indexes=True,
+            edition=edition,
         )
         catalog._write_server_objects(self.db, profile, self.rng)
         self.db.execute("INSERT INTO sim_meta VALUES ('clock', ?)", (ts(now),))
@@ -165,10 +181,14 @@ class CatalogBuilder:
             (self.group, schema.ALL_COMPUTERS_GROUP),
         )
 
-    def _category(self, name: str, kind: str) -> int:
+    def _category(self, name: str, kind: str, *, expired: bool = False) -> int:
         if name not in self.categories:
             local_id = self._row(
-                name, created=self.now - timedelta(days=3000), update_type="Category", explicitly=0
+                name,
+                created=self.now - timedelta(days=3000),
+                update_type="Category",
+                explicitly=0,
+                expired=expired,
             )[0]
             self.db.execute(
                 "INSERT INTO tbCategory VALUES (?, ?, NULL, ?, NULL, 0, 0, 0)",
@@ -188,6 +208,7 @@ class CatalogBuilder:
         kb: str | None = None,
         legacy: str = "",
         received: datetime | None = None,
+        hidden: bool = False,
     ) -> tuple[int, str, int]:
         local_id, revision_id = self.next_local, self.next_revision
         self.next_local += 1
@@ -195,8 +216,9 @@ class CatalogBuilder:
         update_id = str(uuid.UUID(int=self.rng.getrandbits(128))).upper()
         received = received or created
         self.db.execute(
-            "INSERT INTO tbUpdate (LocalUpdateID, UpdateID, UpdateTypeID, LegacyName, ImportedTime) VALUES (?, ?, 'T', ?, ?)",
-            (local_id, update_id, legacy, ts(received)),
+            "INSERT INTO tbUpdate (LocalUpdateID, UpdateID, UpdateTypeID, LegacyName, ImportedTime, IsHidden) "
+            "VALUES (?, ?, 'T', ?, ?, ?)",
+            (local_id, update_id, legacy, ts(received), int(hidden)),
         )
         self.db.execute(
             "INSERT INTO tbRevision (RevisionID, LocalUpdateID, RevisionNumber) VALUES (?, ?, 200)",
@@ -233,15 +255,31 @@ class CatalogBuilder:
         approved: bool = False,
         declined: bool = False,
         received_days: float | None = None,
+        also_products: tuple[str, ...] = (),
+        also_classifications: tuple[str, ...] = (),
+        update_type: str = "Software",
+        explicitly: int = 1,
+        hidden: bool = False,
     ) -> str:
         created = self.now - timedelta(days=age_days)
         received = (
             self.now - timedelta(days=received_days) if received_days is not None else created
         )
         _, update_id, revision_id = self._row(
-            title, created=created, expired=expired, kb=kb, legacy=legacy, received=received
+            title,
+            created=created,
+            expired=expired,
+            kb=kb,
+            legacy=legacy,
+            received=received,
+            update_type=update_type,
+            explicitly=explicitly,
+            hidden=hidden,
         )
-        for category, kind in ((product, "Product"), (classification, "UpdateClassification")):
+        for category, kind in (
+            *((name, "Product") for name in (product, *also_products)),
+            *((name, "UpdateClassification") for name in (classification, *also_classifications)),
+        ):
             self.db.execute(
                 "INSERT INTO tbRevisionInCategory VALUES (?, ?, 0)",
                 (revision_id, self._category(category, kind)),
@@ -260,6 +298,25 @@ class CatalogBuilder:
             )
             self.next_deployment += 1
         return update_id
+
+    def category(self, name: str, *, kind: str = "Product", expired: bool = False) -> str:
+        """A category (product or classification) as SUSDB stores it: an update of its own."""
+        local_id = self._category(name, kind, expired=expired)
+        return str(
+            self.db.execute(
+                "SELECT UpdateID FROM tbUpdate WHERE LocalUpdateID = ?", (local_id,)
+            ).fetchone()[0]
+        )
+
+    def bundle(self, parent: str, child: str) -> None:
+        """Bundle ``child`` in ``parent`` (tbBundleDependency, latest revisions)."""
+        self.db.execute(
+            "INSERT INTO tbBundleDependency SELECT p.RevisionID, c.RevisionID FROM tbRevision p "
+            "JOIN tbUpdate pu ON pu.LocalUpdateID = p.LocalUpdateID, tbRevision c "
+            "JOIN tbUpdate cu ON cu.LocalUpdateID = c.LocalUpdateID "
+            "WHERE pu.UpdateID = ? AND cu.UpdateID = ?",
+            (parent, child),
+        )
 
     def local_id(self, update_id: str) -> int:
         return int(
@@ -280,6 +337,35 @@ def declined_ids(path: Path) -> set[str]:
         return {
             row[0] for row in db.execute("SELECT UpdateID FROM vwMinimalUpdate WHERE Declined = 1")
         }
+
+
+# Updates clients are offered (Microsoft's filter in PUBLIC_VIEWS.vUpdateInstallationInfo, and not
+# a bundled child), read from the base tables, not from views whose definition is not public.
+# Aliases: u, r, p, mu, lp.
+OFFERED = """
+SELECT u.UpdateID FROM tbUpdate u
+JOIN tbRevision r ON r.LocalUpdateID = u.LocalUpdateID AND r.IsLatestRevision = 1
+JOIN tbProperty p ON p.RevisionID = r.RevisionID
+JOIN vwMinimalUpdate mu ON mu.RevisionID = r.RevisionID
+JOIN tbLocalizedPropertyForRevision lpr ON lpr.RevisionID = r.RevisionID
+JOIN tbLocalizedProperty lp ON lp.LocalizedPropertyID = lpr.LocalizedPropertyID
+WHERE p.ExplicitlyDeployable = 1 AND p.UpdateType IN ('Software', 'Driver') AND u.IsHidden = 0
+  AND NOT EXISTS (SELECT 1 FROM tbBundleDependency b WHERE b.BundledRevisionID = r.RevisionID)
+"""
+
+
+def offered(path: Path, condition: str = "1 = 1") -> set[str]:
+    """The IDs of offered updates matching ``condition`` (aliases u, r, p, mu, lp)."""
+    return {row[0] for row in query(path, f"{OFFERED} AND {condition}")}
+
+
+def offered_to_spdeclineupdate(path: Path) -> list[str]:
+    """The update IDs spDeclineUpdate was called with, in order (the simulator's call log)."""
+    rows = query(
+        path,
+        "SELECT arguments FROM sim_call_log WHERE procedure = 'spDeclineUpdate' ORDER BY call_id",
+    )
+    return [str(json.loads(row[0])[0]).upper() for row in rows]
 
 
 def query(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -312,20 +398,31 @@ def procedure_calls(path: Path, procedure: str) -> Counter[str]:
 
 
 def undeclined(path: Path, condition: str) -> set[str]:
-    return {
-        row[0]
-        for row in query(
-            path,
-            f'SELECT mu.UpdateID FROM vwMinimalUpdate mu JOIN "PUBLIC_VIEWS.vUpdate" v '
-            f"ON v.UpdateId = mu.UpdateID WHERE mu.Declined = 0 AND {condition}",
-        )
-    }
+    """Offered, not declined updates matching ``condition`` (aliases u, r, p, mu, lp)."""
+    return offered(path, f"mu.Declined = 0 AND {condition}")
+
+
+def products_of(path: Path) -> dict[str, set[str]]:
+    """Each update's products, from the simulated SUSDB's categories."""
+    products: dict[str, set[str]] = {}
+    for update_id, product in query(
+        path,
+        """
+        SELECT u.UpdateID, lp.Title FROM tbUpdate u
+        JOIN tbRevision r ON r.LocalUpdateID = u.LocalUpdateID AND r.IsLatestRevision = 1
+        JOIN tbRevisionInCategory ric ON ric.RevisionID = r.RevisionID
+        JOIN tbCategory c ON c.CategoryID = ric.CategoryID AND c.CategoryType = 'Product'
+        JOIN tbRevision cr ON cr.LocalUpdateID = c.CategoryID AND cr.IsLatestRevision = 1
+        JOIN tbLocalizedPropertyForRevision lpr ON lpr.RevisionID = cr.RevisionID
+        JOIN tbLocalizedProperty lp ON lp.LocalizedPropertyID = lpr.LocalizedPropertyID""",
+    ):
+        products.setdefault(update_id, set()).add(product)
+    return products
 
 
 def index_stats(path: Path) -> list[IndexStats]:
-    cursor = connect(path).cursor()
-    cursor.execute(statement("index_fragmentation").text, [])
-    return [IndexStats(*row) for row in cursor.fetchall()]
+    with gateway(path) as susdb:
+        return susdb.index_stats(mode="SAMPLED")
 
 
 def obsolete_backlog(path: Path) -> int:
@@ -338,23 +435,37 @@ class NightlyScenario:
     """A nightly run on a neglected SUSDB, and what an administrator checks the morning after.
 
     Three superseded updates are protected by ``never_decline``; a title rule declines Itanium
-    updates. ``stages`` is the config section to run with; ``check_end_state`` is the oracle."""
+    updates; a product rule retires Windows Server 2012 R2, which must not decline updates that
+    other products still need (the Malicious Software Removal Tool). ``stages`` is the config
+    section to run with; ``check_end_state`` is the oracle, shared by the in-process and the
+    real-driver tiers."""
+
+    RETIRED = frozenset({"Windows Server 2012 R2"})
 
     def __init__(self, sim: Path) -> None:
         self.sim = sim
-        never = query(
-            sim,
-            "SELECT UpdateID FROM vwMinimalUpdate WHERE IsSuperseded = 1 AND Declined = 0 LIMIT 3",
+        self.protected = sorted(undeclined(sim, "mu.IsSuperseded = 1"))[:3]
+        self.eligible = undeclined(sim, "(mu.IsSuperseded = 1 OR p.PublicationState = 1)")
+        self.itanium = undeclined(sim, "lp.Title LIKE '%Itanium%'")
+        products = products_of(sim)
+        self.only_retired = {update for update, names in products.items() if names <= self.RETIRED}
+        self.shared = {
+            update
+            for update, names in products.items()
+            if names & self.RETIRED and names - self.RETIRED
+        }
+        assert self.shared  # the Malicious Software Removal Tool is listed under 2012 R2 and more
+        self.latest_msrt = undeclined(
+            sim, "lp.Title LIKE 'Windows Malicious Software Removal Tool%' AND mu.IsSuperseded = 0"
         )
-        self.protected = [row[0] for row in never]
-        self.eligible = undeclined(sim, "(mu.IsSuperseded = 1 OR v.PublicationState = 1)")
-        self.itanium = undeclined(sim, "v.DefaultTitle LIKE '%Itanium%'")
+        assert len(self.latest_msrt) == 1
         self.stages: dict[str, Any] = {
             "decline": {
                 "never_decline": self.protected,
                 "min_age_days": 0,
                 "rules": [
-                    {"field": "title", "match": "word", "pattern": "Itanium", "reason": "itanium"}
+                    {"field": "title", "match": "word", "pattern": "Itanium", "reason": "itanium"},
+                    {"field": "product", "pattern": "Windows Server 2012 R2", "reason": "ws2012r2"},
                 ],
             }
         }
@@ -370,15 +481,20 @@ class NightlyScenario:
         declined_now = {
             row[0] for row in query(sim, "SELECT UpdateID FROM vwMinimalUpdate WHERE Declined = 1")
         }
-        declined_by_run = {
-            row[0]
-            for row in query(state_dir / "state.sqlite3", "SELECT update_id FROM declined_updates")
-        }
-        assert declined_by_run <= (self.eligible | self.itanium)
+        reasons = dict(
+            query(state_dir / "state.sqlite3", "SELECT update_id, reason FROM declined_updates")
+        )
+        declined_by_run = set(reasons)
+        assert declined_by_run <= (self.eligible | self.itanium | self.only_retired)
         still_there = {row[0] for row in query(sim, "SELECT UpdateID FROM tbUpdate")}
         # The rest were declined, then deleted as obsolete.
         assert declined_by_run & still_there <= declined_now
         assert not declined_by_run & set(self.protected)
+        # Nothing that belongs to a product still kept was declined for a product.
+        by_product = {update for update, reason in reasons.items() if reason == "rule:ws2012r2"}
+        assert by_product and by_product <= self.only_retired
+        assert not by_product & self.shared
+        assert not declined_by_run & self.latest_msrt
         assert report.kpis_after["superseded_not_declined"] == len(self.protected)
         assert report.kpis_after["not_declined"] < report.kpis_before["not_declined"] / 2
         # Exactly once: no WSUS procedure received the same arguments twice.

@@ -40,7 +40,17 @@ def _rule(
     )
 
 
+# A driver that is missing or refuses a connection setting, wherever it is reported: the texts of
+# unixODBC ("Can't open lib"), Windows' driver manager (IM002) and Microsoft's drivers ("Invalid
+# connection string attribute", 01S00; "Invalid value specified for connection string attribute
+# 'Encrypt'", 08001, which would otherwise read as a lost connection).
+BAD_SETTING = (
+    r"Invalid value specified for connection string attribute|Invalid connection string attribute"
+    r"|Can't open lib|Data source name not found and no default driver"
+)
+
 RULES: tuple[Rule, ...] = (
+    _rule(errors.ConnectionSettingRefused, text=BAD_SETTING),
     # Messages first: both travel as SQLSTATE 42000 / native 50000 (RAISERROR from a procedure).
     _rule(errors.ReplicaRefused, text=r"server is in replica mode"),
     _rule(errors.StillReferenced, text=r"still referenced by other update"),
@@ -108,3 +118,106 @@ def classify(error: BaseException, statement: str | None = None) -> errors.Datab
         ):
             return rule.error_class(message, sqlstate=sqlstate, native=native, statement=statement)
     return errors.DatabaseError(message, sqlstate=sqlstate, native=native, statement=statement)
+
+
+# -- connections that never opened -------------------------------------------------------------
+# Each driver text of a failed connection, as Microsoft's ODBC drivers (Windows wording, and the
+# Linux "Error code 0x..." form of the same Winsock error) and FreeTDS write it, translated into
+# a cause an administrator can act on. On Linux, pyodbc shows only the first diagnostic record
+# (pyodbc src/errors.cpp), so a name that does not resolve can arrive as "Login timeout expired"
+# (Microsoft) or "Unable to connect to data source" (FreeTDS): ``AMBIGUOUS`` marks those, and the
+# caller checks the name itself.
+CONNECT_CAUSES: tuple[tuple[re.Pattern[str], str, type[errors.DatabaseError]], ...] = tuple(
+    (re.compile(pattern, re.I), cause, error_class)
+    for pattern, cause, error_class in (
+        (
+            r"Invalid value specified for connection string attribute '([^']+)'",
+            "the ODBC driver refuses the value given to its setting {0} (check encrypt and driver)",
+            errors.ConnectionSettingRefused,
+        ),
+        (
+            r"Invalid connection string attribute",
+            "the ODBC driver does not know one of the connection settings (check encrypt and driver)",
+            errors.ConnectionSettingRefused,
+        ),
+        (
+            r"Can't open lib '([^']+)'|Data source name not found and no default driver",
+            "the ODBC driver is not installed",
+            errors.ConnectionSettingRefused,
+        ),
+        (r"Login failed for user '([^']*)'", "login failed for {0}", errors.LoginFailed),
+        (
+            r'Cannot open database "([^"]+)"',
+            "the login cannot open database {0} (it does not exist, or the login has no user in it)",
+            errors.LoginFailed,
+        ),
+        (
+            r"untrusted domain",
+            "the server does not accept this Windows login (untrusted domain)",
+            errors.LoginFailed,
+        ),
+        (
+            r"No Kerberos credentials|Cannot generate SSPI context|SSPI Provider",
+            "integrated authentication found no Kerberos ticket for this account (kinit, a keytab, "
+            "or auth = 'sql')",
+            errors.LoginFailed,
+        ),
+        (
+            r"certificate verify failed|certificate chain was issued by an authority that is not trusted",
+            "the server's TLS certificate is not trusted (install the issuing CA on this host, or "
+            "set trust_server_certificate = true if you accept that)",
+            errors.ConnectionSettingRefused,
+        ),
+        (
+            r"No such host is known|Error code 0x2AF9|\(11001\)|Unknown host machine name|"
+            r"Name or service not known",
+            "name does not resolve",
+            errors.ConnectFailed,
+        ),
+        (
+            r"actively refused|Error code 0x274D|\(10061\)|"
+            r"Adaptive Server is unavailable or does not exist|Connection refused",
+            "refused (nothing listens on that port, or a firewall rejects the connection)",
+            errors.ConnectFailed,
+        ),
+        (
+            r"Named Pipes Provider|Could not open a connection to SQL Server",
+            "the named pipe cannot be opened (WID accepts local connections only: is this the WSUS "
+            "host, and is the Windows Internal Database service running?)",
+            errors.ConnectFailed,
+        ),
+        (
+            r"Login timeout expired|Timeout expired|Error code 0x2742|\(10060\)|"
+            r"wait operation timed out",
+            "timed out (no answer: the server is down, or a firewall drops the traffic)",
+            errors.ConnectFailed,
+        ),
+        (
+            r"simulated SUSDB not found",
+            "the simulated SUSDB file does not exist (susdb-maint demo creates one)",
+            errors.ConnectFailed,
+        ),
+        (
+            r"forcibly closed|Error code 0x2746|\(10054\)|Unexpected EOF from the server|"
+            r"Unable to connect to data source",
+            "the server closed the connection before the login (TLS settings, or not a SQL Server)",
+            errors.ConnectFailed,
+        ),
+    )
+)
+AMBIGUOUS = frozenset({"timed out", "the server closed"})
+
+
+def connect_cause(error: BaseException) -> tuple[type[errors.DatabaseError], str, bool]:
+    """Given the driver's error for a connection that never opened, return the error class, the
+    cause in an administrator's words, and whether the text may hide a name that does not resolve."""
+    message = message_of(error)
+    for pattern, cause, error_class in CONNECT_CAUSES:
+        match = pattern.search(message)
+        if match:
+            text = cause.format(*(group for group in match.groups() if group is not None))
+            return error_class, text, any(text.startswith(prefix) for prefix in AMBIGUOUS)
+    error_class = type(classify(error))
+    if error_class in (errors.ConnectionLost, errors.StatementTimeout, errors.DatabaseError):
+        error_class = errors.ConnectFailed
+    return error_class, "the connection failed", True

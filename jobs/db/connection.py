@@ -1,5 +1,28 @@
 """Open DB-API connections to a target: pyodbc for SQL Server and WID, or the simulated SUSDB.
 
+Each ODBC driver gets a connection string in its own vocabulary, and a setting a driver cannot
+honour is refused before connecting (one line, exit 2):
+
+* Microsoft's ODBC Driver 18 and later: ``Encrypt=mandatory|optional|strict`` and
+  ``TrustServerCertificate=yes|no``.
+* Microsoft's ODBC Driver 17 (and 13, 11): ``Encrypt=yes|no`` only ("Version 17 accepts only yes
+  and no", https://learn.microsoft.com/sql/connect/odbc/major-version-differences); ``strict``
+  (TDS 8) is refused.
+* FreeTDS: ``Encryption=require|request`` (understood by every version; ``Encrypt`` only since
+  1.5), ``SERVER`` and ``PORT`` apart, ``TDS_Version=7.4``. FreeTDS checks the server certificate
+  only when ``ca file`` is set in freetds.conf ("If not specify or empty any certificate will be
+  accepted from server", FreeTDS userguide), which this tool cannot see: required encryption with
+  ``trust_server_certificate = false`` is refused rather than silently not honoured. FreeTDS does
+  not open named pipes, so it cannot reach WID.
+* The in-box Windows ``SQL Server`` driver and SQL Server Native Client are not supported:
+  Microsoft recommends neither for new development and they lack Driver 18's TLS settings
+  (https://learn.microsoft.com/sql/connect/connect-history).
+
+ODBC connection pooling is turned off before the first connection, so session state (the target
+lock, an open transaction) dies with the connection it belongs to. A connection that never opens
+is reported as "could not connect to NAME (ADDRESS): CAUSE", the cause translated by
+``jobs.db.classify.connect_cause``.
+
 pyodbc is imported lazily, here only, so the simulator, the demo and the unit tests run on a
 machine without unixODBC.
 """
@@ -7,16 +30,27 @@ machine without unixODBC.
 from __future__ import annotations
 
 import os
+import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from jobs.errors import ConfigError, DatabaseError
 from jobs.redaction import redact_text, register_secret
 from jobs.settings.model import SimulatorTarget, SqlServerTarget
 
-PREFERRED_DRIVERS = ("ODBC Driver 18 for SQL Server", "ODBC Driver 17 for SQL Server", "FreeTDS")
 APP_NAME = "susdb-maint"
+FREETDS = "FreeTDS"
+DEFAULT_PORT = 1433
+Family = Literal["msodbc18", "msodbc17", "freetds"]
+_MICROSOFT = re.compile(r"ODBC Driver (\d+) for SQL Server|msodbcsql-?(\d+)", re.I)
+UNSUPPORTED = {
+    "sql server": "the in-box Windows 'SQL Server' driver",
+    "sql server native client 11.0": "SQL Server Native Client",
+    "sql server native client 10.0": "SQL Server Native Client",
+    "sql native client": "SQL Server Native Client",
+}
 
 
 def resolve_password(target: SqlServerTarget, environ: Any = None) -> str | None:
@@ -53,26 +87,114 @@ def _braced(value: str) -> str:
     return "{" + value.replace("}", "}}") + "}"
 
 
-def choose_driver(configured: str | None, installed: list[str]) -> str:
-    if configured:
-        return configured
-    for name in PREFERRED_DRIVERS:
-        if name in installed:
-            return name
-    listed = ", ".join(installed) or "none"
+def driver_family(driver: str) -> Family:
+    """Which vocabulary a driver speaks; raise ConfigError for a driver this tool does not use."""
+    unsupported = UNSUPPORTED.get(driver.strip().lower())
+    if unsupported:
+        raise ConfigError(
+            [
+                f"driver: {unsupported} ('{driver}') is not supported: Microsoft recommends it for "
+                "no new development and it lacks ODBC Driver 18's encryption settings; install "
+                "'ODBC Driver 18 for SQL Server'"
+            ]
+        )
+    microsoft = _MICROSOFT.search(driver)
+    if microsoft:
+        version = int(microsoft.group(1) or microsoft.group(2))
+        return "msodbc18" if version >= 18 else "msodbc17"
+    if "freetds" in driver.lower() or "tdsodbc" in driver.lower():
+        return "freetds"
     raise ConfigError(
         [
-            f"driver: no SQL Server ODBC driver found (installed ODBC drivers: {listed}); install "
-            "'ODBC Driver 18 for SQL Server' (or FreeTDS: apt-get install tdsodbc) or set driver"
+            f"driver: '{driver}' is not a driver susdb-maint knows how to configure; use "
+            "'ODBC Driver 18 for SQL Server', 'ODBC Driver 17 for SQL Server' or FreeTDS"
         ]
     )
 
 
+def choose_driver(configured: str | None, installed: list[str]) -> str:
+    """The configured driver if it is installed, else the best installed one; ConfigError (exit 2)
+    naming the installed drivers when there is none to use."""
+    listed = ", ".join(f"'{name}'" for name in installed) or "none"
+    if configured:
+        if configured not in installed and not Path(configured).is_file():
+            raise ConfigError(
+                [
+                    f"driver: '{configured}' is not installed (installed ODBC drivers: {listed}); "
+                    "install it, or set driver to one of these"
+                ]
+            )
+        driver_family(configured)
+        return configured
+    microsoft = sorted(
+        (int(match.group(1)), name)
+        for name in installed
+        if (match := re.fullmatch(r"ODBC Driver (\d+) for SQL Server", name))
+        and int(match.group(1)) >= 17
+    )
+    if microsoft:
+        return microsoft[-1][1]
+    if FREETDS in installed:
+        return FREETDS
+    raise ConfigError(
+        [
+            f"driver: no ODBC driver susdb-maint can use is installed (installed ODBC drivers: "
+            f"{listed}); install 'ODBC Driver 18 for SQL Server' (or FreeTDS: apt-get install "
+            "tdsodbc), then set driver if it is not found by name"
+        ]
+    )
+
+
+def _encryption(target: SqlServerTarget, driver: str, family: Family) -> list[str]:
+    """The TLS attributes in the driver's own vocabulary; ConfigError for what it cannot honour."""
+    mode = target.effective_encrypt
+    trust = "yes" if target.trust_server_certificate else "no"
+    if family == "msodbc18":
+        return [f"Encrypt={mode}", f"TrustServerCertificate={trust}"]
+    if mode == "strict":
+        raise ConfigError(
+            [
+                f"encrypt: 'strict' (TDS 8) cannot be honoured by '{driver}', which knows only "
+                "encryption on or off; install 'ODBC Driver 18 for SQL Server' or use 'mandatory'"
+            ]
+        )
+    if family == "msodbc17":
+        return [
+            f"Encrypt={'yes' if mode == 'mandatory' else 'no'}",
+            f"TrustServerCertificate={trust}",
+        ]
+    if mode == "mandatory" and not target.trust_server_certificate:
+        raise ConfigError(
+            [
+                "trust_server_certificate: false cannot be honoured by FreeTDS, which checks the "
+                "server certificate only when 'ca file' is set in freetds.conf; set "
+                "trust_server_certificate = true to accept that (and set 'ca file' there for the "
+                "check), or install 'ODBC Driver 18 for SQL Server'"
+            ]
+        )
+    return [f"Encryption={'require' if mode == 'mandatory' else 'request'}"]
+
+
 def connection_string(target: SqlServerTarget, driver: str, password: str | None) -> str:
-    """Build the ODBC connection string for a SQL Server or WID target."""
+    """Build the ODBC connection string for a SQL Server or WID target in the driver's vocabulary.
+    Raise ConfigError for a setting the driver cannot honour."""
+    family = driver_family(driver)
+    if family == "freetds" and target.wid:
+        raise ConfigError(
+            [
+                "wid: FreeTDS cannot open the Windows Internal Database's named pipe; install "
+                "'ODBC Driver 18 for SQL Server' on the WSUS host"
+            ]
+        )
+    if family == "freetds":
+        assert target.server is not None
+        server = [f"SERVER={target.server}"] + ([f"PORT={target.port}"] if target.port else [])
+        server.append("TDS_Version=7.4")
+    else:
+        server = [f"SERVER={target.server_address}"]
     parts = [
         f"DRIVER={_braced(driver)}",
-        f"SERVER={target.server_address}",
+        *server,
         f"DATABASE={_braced(target.database)}",
         f"APP={APP_NAME}",
     ]
@@ -81,13 +203,7 @@ def connection_string(target: SqlServerTarget, driver: str, password: str | None
     else:
         parts.append(f"UID={_braced(target.username or '')}")
         parts.append(f"PWD={_braced(password or '')}")
-    if driver == "FreeTDS":
-        # FreeTDS speaks TDS 7.4 and knows Encrypt only as on/off ("require"), not mandatory/strict.
-        parts.append("TDS_Version=7.4")
-        parts.append(f"Encrypt={'no' if target.effective_encrypt == 'optional' else 'yes'}")
-    else:
-        parts.append(f"Encrypt={target.effective_encrypt}")
-        parts.append(f"TrustServerCertificate={'yes' if target.trust_server_certificate else 'no'}")
+    parts.extend(_encryption(target, driver, family))
     return ";".join(parts) + ";"
 
 
@@ -106,13 +222,59 @@ class Endpoint:
             return f"simulated SUSDB {self.target.path}"
         return f"{self.target.server_address}/{self.target.database}"
 
+    def address(self) -> str:
+        """Where a connection goes, as an administrator writes it: host:port, or the WID pipe."""
+        target = self.target
+        if isinstance(target, SimulatorTarget):
+            return f"simulated SUSDB {target.path}"
+        if target.wid:
+            return target.server_address.removeprefix("np:")
+        assert target.server is not None
+        if target.port or "\\" not in target.server:
+            return f"{target.server}:{target.port or DEFAULT_PORT}"
+        return target.server
+
+
+def _name_resolves(host: str) -> bool:
+    try:
+        socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False
+    return True
+
+
+def connect_failure(endpoint: Endpoint, error: BaseException, driver: str) -> DatabaseError:
+    """The error for a connection that never opened: what failed, in an administrator's words,
+    then the driver's own text."""
+    from jobs.db.classify import connect_cause, message_of, native_of, sqlstate_of
+
+    error_class, cause, ambiguous = connect_cause(error)
+    target = endpoint.target
+    if (
+        ambiguous
+        and isinstance(target, SqlServerTarget)
+        and target.server
+        and not _name_resolves(target.server.split("\\")[0])
+    ):
+        from jobs.errors import ConnectFailed
+
+        error_class, cause = ConnectFailed, "name does not resolve"
+    detail = message_of(error)
+    message = f"could not connect to {endpoint.name} ({endpoint.address()}): {cause}"
+    if detail and detail not in cause:
+        message += f" [{driver}: {detail}]"
+    return error_class(
+        redact_text(message),
+        sqlstate=sqlstate_of(error),
+        native=native_of(error),
+        statement="connect",
+    )
+
 
 def open_connection(
     endpoint: Endpoint, *, clock: Any = None, query_timeout: int | None = None
 ) -> Any:
     """Return an autocommit DB-API connection to the endpoint. Raise DatabaseError (classified)."""
-    from jobs.db.classify import classify
-
     target = endpoint.target
     if isinstance(target, SimulatorTarget):
         from jobs.simulator import FaultPlan, connect
@@ -127,29 +289,36 @@ def open_connection(
                 cost_model=target.cost_model,
             )
         except Exception as error:
-            raise classify(error, "connect") from None
+            raise connect_failure(endpoint, error, "simulator") from None
     else:
         if problem := target.platform_problem():
             raise ConfigError([f"targets.{endpoint.name}: {problem}"])
         try:
             import pyodbc
         except ImportError as error:
-            raise DatabaseError(
-                f"pyodbc cannot be imported ({error}); install unixODBC (apt-get install unixodbc) and "
-                "pip install 'susdb-maint[sqlserver]'"
+            raise ConfigError(
+                [
+                    f"pyodbc cannot be imported ({error}); install unixODBC (apt-get install "
+                    "unixodbc) and pip install 'susdb-maint[sqlserver]'"
+                ]
             ) from None
+        # Session state (the target lock, an open transaction) must die with the connection: a
+        # pooled connection would keep it alive in the driver manager. Read once, before the
+        # first connection allocates the environment.
+        pyodbc.pooling = False
         password = resolve_password(target)
-        driver = choose_driver(target.driver, list(pyodbc.drivers()))
         try:
-            connection = pyodbc.connect(
-                connection_string(target, driver, password),
-                autocommit=True,
-                timeout=target.login_timeout,
-            )
+            driver = choose_driver(target.driver, list(pyodbc.drivers()))
+            text = connection_string(target, driver, password)
+        except ConfigError as error:
+            # Name the setting where the administrator wrote it: targets.NAME.encrypt, ...
+            raise ConfigError(
+                [f"targets.{endpoint.name}.{line}" for line in error.problems]
+            ) from None
+        try:
+            connection = pyodbc.connect(text, autocommit=True, timeout=target.login_timeout)
         except pyodbc.Error as error:
-            classified = classify(error, "connect")
-            classified.args = (redact_text(str(classified)),)
-            raise classified from None
+            raise connect_failure(endpoint, error, driver) from None
     default_timeout = target.query_timeout if isinstance(target, SqlServerTarget) else 0
     connection.timeout = default_timeout if query_timeout is None else query_timeout
     return connection

@@ -54,17 +54,31 @@ RECORDING: contextvars.ContextVar[list[tuple[str | None, str, list[Any]]] | None
 NO_LIMIT = 0  # an ODBC query timeout of 0 waits for ever
 
 
+class Row(dict[str, Any]):
+    """A result row by column name, and by position with ``at(i)``: for procedure results whose
+    column names are not published (spGetUpdatesToCompress)."""
+
+    __slots__ = ("positional",)
+
+    def __init__(self, columns: Sequence[str], values: Sequence[Any]) -> None:
+        super().__init__(zip(columns, values, strict=False))
+        self.positional = tuple(values)
+
+    def at(self, index: int) -> Any:
+        return self.positional[index]
+
+
 @dataclass
 class Result:
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
     rowcount: int = -1
     messages: list[str] = field(default_factory=list)
-    sets: list[list[dict[str, Any]]] = field(default_factory=list)  # rows per result set
+    sets: list[list[Row]] = field(default_factory=list)  # rows per result set
 
     def column(self, position: int = 0) -> list[Any]:
         """The values of one column by position, for procedures whose column names are not
         published."""
-        return [list(row.values())[position] for row in self.rows]
+        return [row.at(position) for row in self.rows]
 
 
 @dataclass(frozen=True)
@@ -217,10 +231,10 @@ class Executor:
         *,
         timeout: int | None = None,
         fetch_size: int = 2000,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Row]:
         """Yield the rows of a named statement in chunks of ``fetch_size`` (bounded memory).
         A stop request cancels it; a transient error before the first row is retried."""
-        first: list[dict[str, Any]] | None = None
+        first: list[Row] | None = None
         for attempt in self._retrying():
             with attempt:
                 chunks = self._execute(name, params, timeout, None, Result(), fetch_size, True)
@@ -255,7 +269,7 @@ class Executor:
         result: Result,
         fetch_size: int | None,
         cancel_on_stop: bool,
-    ) -> Iterator[list[dict[str, Any]]]:
+    ) -> Iterator[list[Row]]:
         spec: Statement = statement(name)
         statement_timeout = self.default_timeout if timeout is None else timeout
         window_left = self.window() if self.window is not None else None
@@ -296,7 +310,7 @@ class Executor:
         result: Result,
         fetch_size: int | None,
         cancel_on_stop: bool,
-    ) -> Iterator[list[dict[str, Any]]]:
+    ) -> Iterator[list[Row]]:
         recording = RECORDING.get()
         if recording is not None:
             stage = structlog.contextvars.get_contextvars().get("stage")
@@ -322,14 +336,14 @@ class Executor:
                     log.info("sql.message", statement=name, message=line)
                 if cursor.description:
                     columns = [column[0] for column in cursor.description]
-                    current: list[dict[str, Any]] = []
+                    current: list[Row] = []
                     if fetch_size is None:  # streams keep no rows: bounded memory
                         result.sets.append(current)
                     while True:
                         chunk = cursor.fetchmany(fetch_size) if fetch_size else cursor.fetchall()
                         if not chunk:
                             break
-                        rows = [dict(zip(columns, row, strict=False)) for row in chunk]
+                        rows = [Row(columns, row) for row in chunk]
                         if fetch_size is None:
                             current.extend(rows)
                         yield rows

@@ -189,8 +189,9 @@ def execute_plan(
             report.error, report.status = str(error), "failed"
             report.exit_code = ExitCode.STAGE_FAILED
         except DatabaseError as error:  # the server could not be reached, or refused the login
+            # A connection that never opened already says so, in an administrator's words.
             kind = error.kind.replace("_", " ")
-            report.error = f"{kind}: {error}"
+            report.error = str(error) if error.statement == "connect" else f"{kind}: {error}"
             report.status = "refused" if error.exit_code == ExitCode.REFUSED else "failed"
             report.exit_code = error.exit_code
             log.error("run.unreachable", error_kind=error.kind, error=str(error))

@@ -36,7 +36,6 @@ def _stage_enum(schema: dict[str, Any]) -> None:
 StageName = Annotated[str, AfterValidator(_known_stage), Field(json_schema_extra=_stage_enum)]
 
 WID_PIPE = r"np:\\.\pipe\MICROSOFT##WID\tsql\query"
-SSEE_PIPE = r"np:\\.\pipe\MSSQL$MICROSOFT##SSEE\sql\query"
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -119,10 +118,8 @@ class SqlServerTarget(Section):
         False,
         default=False,
     )
-    wid_legacy_pipe: bool = doc(
-        "With `wid`, use the pre-2012 `MSSQL$MICROSOFT##SSEE` pipe instead of `MICROSOFT##WID`.",
-        False,
-        default=False,
+    wid_legacy_pipe: Any = Field(
+        default=None, exclude=True, description="Removed: Windows Server 2008 R2's SSEE."
     )
     auth: Literal["windows", "sql"] = doc(
         "`windows`: integrated authentication (Trusted_Connection); `sql`: username and password.",
@@ -139,15 +136,22 @@ class SqlServerTarget(Section):
     password: str | None = Field(default=None, exclude=True, description="Refused: never inline.")
     encrypt: Literal["mandatory", "optional", "strict"] | None = doc(
         "TLS: `mandatory` (default over TCP), `optional` (default for the local WID pipe) or "
-        "`strict` (TDS 8).",
+        "`strict` (TDS 8, ODBC Driver 18 only). Sent in each driver's own words: Driver 17 gets "
+        "yes/no, FreeTDS Encryption=require/request.",
         "mandatory",
         default=None,
     )
     trust_server_certificate: bool = doc(
-        "Accept a server certificate that does not chain to a trusted root.", False, default=False
+        "Accept a server certificate that does not chain to a trusted root. FreeTDS checks "
+        "certificates only with `ca file` in freetds.conf, so with FreeTDS and `mandatory` this "
+        "must be true.",
+        False,
+        default=False,
     )
     driver: str | None = doc(
-        "ODBC driver name; empty: ODBC Driver 18, then 17, then FreeTDS.",
+        "ODBC driver name; empty: the newest 'ODBC Driver NN for SQL Server' (17 or later), then "
+        "FreeTDS. The in-box Windows 'SQL Server' driver and SQL Server Native Client are not "
+        "supported.",
         "ODBC Driver 18 for SQL Server",
         default=None,
     )
@@ -164,6 +168,17 @@ class SqlServerTarget(Section):
         "wsus-root",
         default=None,
     )
+
+    @field_validator("wid_legacy_pipe")
+    @classmethod
+    def _no_ssee(cls, value: Any) -> None:
+        if value is not None:
+            raise ValueError(
+                "wid_legacy_pipe was removed: the Windows Internal Database of Windows Server "
+                "2008 / 2008 R2 (SSEE) is SQL Server 2005, which cannot run this tool's statements, "
+                "and neither Python nor ODBC Driver 18 supports that system; remove the key"
+            )
+        return None
 
     @field_validator("password")
     @classmethod
@@ -202,7 +217,7 @@ class SqlServerTarget(Section):
     def server_address(self) -> str:
         """The ODBC SERVER value: the WID pipe, or host[,port]."""
         if self.wid:
-            return SSEE_PIPE if self.wid_legacy_pipe else WID_PIPE
+            return WID_PIPE
         assert self.server is not None
         return f"{self.server},{self.port}" if self.port else self.server
 
@@ -391,7 +406,11 @@ class ReindexSettings(Section):
         "With `bands`: ignore indexes smaller than this.", 1000, default=1000, ge=0, le=MAX_INT
     )
     online: bool = doc(
-        "REBUILD WITH (ONLINE = ON) where the edition allows it.", True, default=True
+        "REBUILD WITH (ONLINE = ON) where the edition allows it (Enterprise, Developer), never on "
+        "WID. Off by default, as in Microsoft's script. An index that cannot be rebuilt online "
+        "(a clustered index of a table with text, ntext or image columns) is rebuilt offline.",
+        False,
+        default=False,
     )
     maxdop: int | None = doc("MAXDOP for rebuilds.", 2, default=None, ge=0, le=64)
     fill_factor: int = doc(
@@ -417,7 +436,11 @@ class StatisticsSettings(Section):
 
 class DeclineRule(Section):
     field: Literal["title", "product", "classification", "legacy_name"] = doc(
-        "What the pattern is matched against.", "title"
+        "What the pattern is matched against. An update listed under several products (the "
+        "Malicious Software Removal Tool, .NET, Defender, servicing stacks) is declined by "
+        "`product` rules only when every one of its products matches one; `classification` "
+        "rules likewise.",
+        "title",
     )
     match: Literal["word", "regex"] = doc(
         '`word`: whole words, case-insensitive ("Windows Server 2012" does not hit "Windows '
@@ -468,10 +491,18 @@ class DeclineSettings(Section):
         le=MAX_DAYS,
     )
     age_basis: Literal["superseding", "own"] = doc(
-        "Age counted from the superseding update's creation date (Configuration Manager) or the "
-        "update's own (Microsoft's script).",
+        "Age counted from the creation date of the oldest update superseding it (Configuration "
+        "Manager's rule, per superseder) or from the update's own (Microsoft's script).",
         "superseding",
         default="superseding",
+    )
+    arrived_within_months: int = doc(
+        "Consider only superseded updates that arrived on the server in the last N months, as "
+        "Microsoft's Decline-SupersededUpdates.ps1 does (6); 0: the whole catalog.",
+        6,
+        default=0,
+        ge=0,
+        le=1200,
     )
     expired: bool = doc("Decline expired updates.", True, default=True)
     rules: list[DeclineRule] = doc(
@@ -484,6 +515,13 @@ class DeclineSettings(Section):
         "language-packs, preview, edge-dev-beta, drivers, windows-feature-updates-eos, "
         "office-32bit, office-64bit. `never_decline` still wins.",
         ["itanium", "arm64"],
+        default=[],
+    )
+    keep_products: list[str] = doc(
+        "Products still in use (whole words, case-insensitive, as in the WSUS console's "
+        "Products list): decline every update that belongs to none of them. An entry that "
+        "names no product on the server stops this list from being applied.",
+        ["Windows 11", "Windows Server 2022", "Microsoft Defender Antivirus"],
         default=[],
     )
     never_decline: list[str] = doc(
@@ -499,6 +537,14 @@ class DeclineSettings(Section):
         ge=0,
         le=MAX_INT,
     )
+
+    @field_validator("keep_products")
+    @classmethod
+    def _named_products(cls, values: list[str]) -> list[str]:
+        blank = [value for value in values if not value.strip()]
+        if blank:
+            raise ValueError("keep_products entries must name a product")
+        return [value.strip() for value in values]
 
     @field_validator("never_decline")
     @classmethod
@@ -575,11 +621,24 @@ class ComputerSettings(Section):
         return None
 
 
+# "Lock escalation is triggered when ... a single Transact-SQL statement acquires at least 5,000
+# locks on a single nonpartitioned table or index" (https://learn.microsoft.com/previous-versions/sql/sql-server-2008-r2/ms184286(v=sql.105)).
+LOCK_ESCALATION_THRESHOLD = 5000
+
+
 class SyncHistorySettings(Section):
     retention_days: int = doc(
         "Keep synchronization history this many days.", 90, default=90, ge=0, le=MAX_DAYS
     )
-    batch_rows: int = doc("Rows per DELETE TOP (n).", 5000, default=5000, ge=1, le=1_000_000)
+    batch_rows: int = doc(
+        "Rows per DELETE TOP (n); below SQL Server's lock-escalation threshold (5,000 locks per "
+        "statement), so a batch never takes a table lock on tbEventInstance, which client "
+        "reporting writes to all the time.",
+        4000,
+        default=4000,
+        ge=1,
+        lt=LOCK_ESCALATION_THRESHOLD,
+    )
 
 
 class ContentFileSettings(Section):
@@ -615,7 +674,20 @@ class HealthSettings(Section):
     )
 
 
+class PreflightSettings(Section):
+    sync_quiet_minutes: int = doc(
+        "Warn when a WSUS synchronization event was recorded less than this many minutes ago: a "
+        "synchronization may be running or just ran, and Microsoft asks for none during "
+        "maintenance. 0: do not check.",
+        60,
+        default=60,
+        ge=0,
+        le=10_080,
+    )
+
+
 class StageSettings(Section):
+    preflight: PreflightSettings = doc("preflight stage.", None, default_factory=PreflightSettings)
     custom_indexes: CustomIndexSettings = doc(
         "custom_indexes stage.", None, default_factory=CustomIndexSettings
     )

@@ -20,19 +20,64 @@ silent the choice is marked as ours):
 * **Superseded**: some latest revision (``IsLatestRevision = 1``) lists the UpdateID in
   ``tbRevisionSupersedesUpdate``; whether the superseder must itself be undeclined is not public,
   so it need not be (ours). ``HasSupersededUpdates``: the latest revision supersedes something.
-* **Expired**: ``tbProperty.PublicationState = 1`` on the latest revision.
+* **Expired**: ``tbProperty.PublicationState = 1`` on the latest revision, the integer form the
+  ``spGetObsoleteUpdatesToCleanup`` body captured from a live server tests (susdb-internals §3.1).
 * **Approved**: an Install deployment (``ActionID = 0``) to a computer group.
-* **vwMinimalUpdate**: one row per explicitly deployable Software or Driver update, latest
-  revision (categories, detectoids and bundled children are not updates a client scans; ours).
+* **The views model the dangerous alternative** (their definitions are not public; tsql-review
+  findings 8, 10, 11): ``vwMinimalUpdate`` has one row per revision of every update (categories,
+  detectoids, bundled children, hidden updates too); ``PUBLIC_VIEWS.vUpdate`` lists every update
+  and exposes ``PublicationState`` as the API's enum names ``'Published'`` / ``'Expired'``
+  (https://learn.microsoft.com/previous-versions/windows/desktop/ms752754(v=vs.85)); comparing it
+  with a number fails with SQL Server's error 245, which SQLite would not raise (``translate``).
+  What clients are offered is Microsoft's filter in ``PUBLIC_VIEWS.vUpdateInstallationInfo``:
+  ``ExplicitlyDeployable = 1 AND IsLatestRevision = 1 AND IsHidden = 0`` (susdb-internals §8.2).
+* **Catalogs** (``catalog.py``): updates listed under several products, as Microsoft lists them
+  (the Malicious Software Removal Tool under every Windows product, servicing stacks under
+  Windows 10 LTSB and Windows Server 2016, Defender definitions and .NET under the Windows
+  versions they apply to); an expired retired product; detectoids, half of them expired;
+  non-deployable bundled children, superseded along their chain and expired with their bundle;
+  a few hidden updates.
+* **Procedure results**: ``spGetObsoleteUpdatesToCleanup`` returns ``LocalUpdateID`` (the captured
+  body); ``spGetUpdatesToCompress``'s column name is not public, so the simulator names it
+  nothing (tsql-review finding 9).
+* **Catalog views and DMVs** (``sysviews.py``) are materialized from the modelled server and the
+  project's SQL runs on them as written, so its own filters decide: ``sys.objects``, ``sys.tables``,
+  ``sys.schemas``, ``sys.indexes``, ``sys.dm_db_partition_stats`` (row counts from metadata) and
+  ``sys.dm_db_index_physical_stats`` (LIMITED reads only the pages above the leaf level and
+  returns no density; SAMPLED reads 1 % of an index of 10,000 pages or more, else all of it; a
+  LOB_DATA unit for tables with ntext columns; https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-db-index-physical-stats-transact-sql).
+  Pages read are logged in ``sim_scan_log``; a ``COUNT(*)`` over a whole table reads it in full.
+  The database also holds a DBA's table in schema ``dba`` and a system table (``is_ms_shipped``).
+* **Rights**: ``HAS_PERMS_BY_NAME`` and ``IS_ROLEMEMBER`` answer from denials in ``sim_meta``
+  (``deny:*`` = ``EXECUTE dbo.spCompressUpdate``, ``ALTER dbo.tbRevision``, ``ROLE db_owner``,
+  ``BACKUP DATABASE SUSDB``...). Without ``VIEW DEFINITION`` on ``dbo.spDeleteUpdate``,
+  ``OBJECT_DEFINITION`` returns NULL ("Returns NULL on error or if a caller doesn't have
+  permission to view the object", https://learn.microsoft.com/sql/t-sql/functions/object-definition-transact-sql).
+* **Editions** (``schema.EDITIONS``, ``Profile.edition``): WID (what it reports is not public: an
+  Express-class EngineEdition 4, ours), Standard, Express, Enterprise. ``REBUILD ... ONLINE = ON``
+  fails with 1712 below Enterprise (EngineEdition 3), and with 2725 for a clustered index of a
+  table with text/ntext/image columns ("Clustered indexes must be created, rebuilt, or dropped
+  offline when the underlying table contains ... image, ntext, and text",
+  https://learn.microsoft.com/sql/relational-databases/indexes/guidelines-for-online-index-operations;
+  the columns from the EF Core scaffold of a live SUSDB). Whether any SUSDB index disallows page
+  locks is not public: one does here (``schema.PAGE_LOCKS_OFF``), and REORGANIZE fails on it with
+  2552.
+* **Locks**: a statement that changes 5,000 rows or more of one table records a lock escalation
+  in ``sim_lock_escalation`` ("a single Transact-SQL statement acquires at least 5,000 locks on a
+  single nonpartitioned table or index",
+  https://learn.microsoft.com/previous-versions/sql/sql-server-2008-r2/ms184286(v=sql.105)).
+* **Synchronizations**: two a day, each writing namespace-2 events (381, 382); the last ended
+  three hours before the catalog's "now". Whether ``TimeAtServer`` is UTC is not public; it is
+  UTC here.
 * **Procedures** (``server.py``): ``spDeclineUpdate`` (``@failIfReplica`` refusal with SQL
   Server's text), ``spDeleteUpdate`` (the "still referenced by other update(s)" refusal, bundled
   children, the second pass that spares revisions referenced from outside), ``spGetObsolete-
   UpdatesToCleanup`` (the body captured from a live server), ``spGetUpdatesToCompress`` /
   ``spCompressUpdate`` (non-latest revisions nothing references), ``spCleanupObsoleteComputers``
-  (see below), ``sp_updatestats`` (its messages). System objects (``system.py``): server
-  properties, ``msdb.dbo.backupset``, ``OBJECT_DEFINITION``, ``sys.indexes`` and index
-  physical stats, index DDL, application locks (a file lock per resource, released when the
-  session's process dies, like a session-owned applock).
+  (see below), ``sp_updatestats`` (its messages). Statements answered by name (``system.py``):
+  server properties, ``msdb.dbo.backupset``, ``OBJECT_DEFINITION``, index DDL, application locks
+  (a file lock per resource, released when the session's process dies, like a session-owned
+  applock).
 * **Indexes.** ``sim_index`` holds the SQL Server indexes being modelled (what ``sys.indexes``
   shows) with fragmentation and page density; deletes raise them in proportion to the rows
   changed, ``REBUILD`` resets them, ``REORGANIZE`` mostly. Page counts follow the row counts.

@@ -6,6 +6,13 @@ Office and .NET chains, drivers, Itanium / ARM64 / language-pack noise, feature 
 expired updates (PublicationState 1), approvals to computer groups, older revisions (compression
 candidates), bundles and prerequisites that block deletion, computers with last-contact times,
 and synchronization history.
+
+Updates that belong to several products, as on a real server: the Malicious Software Removal Tool
+and servicing stack updates are listed under many Windows products, Defender definitions and .NET
+updates under their own product and the Windows versions they apply to. Besides client-visible
+updates the catalog holds what a SUSDB holds too: categories (one retired product expired),
+detectoids (some expired), non-deployable bundled children (superseded and expired along their
+chain) and a few hidden updates.
 """
 
 from __future__ import annotations
@@ -46,6 +53,17 @@ PRODUCTS = (
     ".NET Framework 4.8",
     "Windows 10 LTSB",
 )
+# Products Microsoft lists the Malicious Software Removal Tool under (it runs on all of them).
+MSRT_PRODUCTS = (
+    "Windows 10",
+    "Windows 11",
+    "Windows Server 2016",
+    "Windows Server 2019",
+    "Windows Server 2022",
+    "Windows Server 2012 R2",
+    "Windows Server 2008 R2",
+)
+RETIRED_PRODUCTS = ("Windows XP",)  # expired product categories no update refers to any more
 WINDOWS = (
     ("Windows 10 Version 22H2", "Windows 10", "WINDOWS10"),
     ("Windows 11 Version 23H2", "Windows 11", "WINDOWS11"),
@@ -88,6 +106,7 @@ class Profile:
     delete_update_text: str = "original"  # without the fix: "original" or "unknown"
     custom_indexes: bool = False
     backup_age_hours: float | None = 4.0
+    edition: str = "wid"  # a key of schema.EDITIONS
 
 
 @dataclass
@@ -101,6 +120,8 @@ class Spec:
     update_type: str = "Software"
     supersedes: list[int] = field(default_factory=list)  # indexes of earlier specs
     expired: bool = False
+    also_products: tuple[str, ...] = ()  # further products the update is listed under
+    hidden: bool = False
 
 
 def preset_profile(
@@ -141,7 +162,7 @@ def _specs(profile: Profile, rng: random.Random) -> Iterator[Spec]:
         "itanium": 0.03,
         "language": 0.04,
         "upgrades": 0.02,
-        "misc": 0.05,
+        "misc": 0.05,  # what is left: MSRT and servicing stacks first, then plain updates
     }
     months = max(
         6, min(120, int(total * shares["cumulative"] / (len(WINDOWS) * len(ARCHES) * 1.5)))
@@ -191,7 +212,8 @@ def _specs(profile: Profile, rng: random.Random) -> Iterator[Spec]:
     defender_count = int(total * shares["defender"])
     # About two years of definitions: several a day, more on a bigger catalog.
     per_day = max(4.0, defender_count / 730)
-    moment = profile.now - timedelta(hours=defender_count * 24 / per_day)
+    # The newest definition is one interval old: nothing in a catalog is created "now".
+    moment = profile.now - timedelta(hours=(defender_count + 1) * 24 / per_day)
     previous = None
     version = 400
     for _ in range(defender_count):
@@ -201,6 +223,7 @@ def _specs(profile: Profile, rng: random.Random) -> Iterator[Spec]:
             title=f"Security Intelligence Update for Microsoft Defender Antivirus - KB2267602 (Version 1.{version // 1000}.{version % 1000}.0)",
             classification="Definition Updates",
             product="Microsoft Defender Antivirus",
+            also_products=("Windows 10", "Windows 11"),
             created=moment,
             kb="2267602",
             legacy=f"DEFENDER-{version}",
@@ -249,6 +272,7 @@ def _specs(profile: Profile, rng: random.Random) -> Iterator[Spec]:
             title=f"Cumulative Update for .NET Framework 3.5 and 4.8 for Windows 10 Version 22H2 for {ARCHES[n % 2][0]} (KB{5030000 + n})",
             classification="Security Updates",
             product=".NET Framework 4.8",
+            also_products=("Windows 10", "Windows Server 2019"),
             created=dated(n, dotnet_count),
             kb=str(5030000 + n),
             legacy=f"KB{5030000 + n}-DOTNET48-{ARCHES[n % 2][1]}-TSL",
@@ -306,6 +330,48 @@ def _specs(profile: Profile, rng: random.Random) -> Iterator[Spec]:
         )
         index += 1
         emitted += 1
+
+    def superseding_chain(months_used: range, make: object) -> Iterator[Spec]:
+        """One spec per month while the catalog has room, each superseding the one before."""
+        nonlocal index, emitted
+        previous = None
+        for month in months_used:
+            if emitted >= total:
+                return
+            spec = make(month)  # type: ignore[operator]
+            if previous is not None:
+                spec.supersedes.append(previous)
+            previous = index
+            yield spec
+            index += 1
+            emitted += 1
+
+    # The Malicious Software Removal Tool, monthly, listed under every Windows product.
+    yield from superseding_chain(
+        range(months),
+        lambda month: Spec(
+            title=f"Windows Malicious Software Removal Tool x64 - v5.{month + 1} (KB890830)",
+            classification="Update Rollups",
+            product=MSRT_PRODUCTS[0],
+            also_products=MSRT_PRODUCTS[1:],
+            created=start + timedelta(days=30 * month + 9),
+            kb="890830",
+            legacy=f"KB890830-X64-V5.{month + 1}",
+        ),
+    )
+    # Servicing stack updates for the 1607 code base, listed under both products it serves.
+    yield from superseding_chain(
+        range(0, months, 2),
+        lambda month: Spec(
+            title=f"{start + timedelta(days=30 * month):%Y-%m} Servicing Stack Update for Windows Server 2016 and Windows 10 Version 1607 for x64-based Systems (KB{5090000 + month})",
+            classification="Security Updates",
+            product="Windows Server 2016",
+            also_products=("Windows 10 LTSB",),
+            created=start + timedelta(days=30 * month + 10),
+            kb=str(5090000 + month),
+            legacy=f"KB{5090000 + month}-WS2016-X64-SSU",
+        ),
+    )
     while emitted < total:
         kb += 1
         windows = WINDOWS[emitted % len(WINDOWS)]
@@ -317,6 +383,7 @@ def _specs(profile: Profile, rng: random.Random) -> Iterator[Spec]:
             kb=str(kb),
             legacy=f"KB{kb}-{windows[2]}-{ARCHES[emitted % 2][1]}-UPDATE",
             expired=rng.random() < 0.08,
+            hidden=rng.random() < 0.01,
         )
         index += 1
         emitted += 1
@@ -386,6 +453,7 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
         expired: bool = False,
         kb: str | None = None,
         revisions: int = 1,
+        hidden: bool = False,
     ) -> tuple[int, str, int]:
         ids["local"] += 1
         local_id = ids["local"]
@@ -400,7 +468,7 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
                 0,
                 None,
                 1,
-                0,
+                int(hidden),
                 None,
                 legacy,
                 None,
@@ -457,10 +525,18 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
         return local_id, update_id, latest
 
     categories: dict[str, int] = {}
-    for category_type, names in (("UpdateClassification", CLASSIFICATIONS), ("Product", PRODUCTS)):
+    for category_type, names in (
+        ("UpdateClassification", CLASSIFICATIONS),
+        ("Product", PRODUCTS + RETIRED_PRODUCTS),
+    ):
         for order, name in enumerate(names):
             local_id, _, _ = new_update(
-                name, "Category", now - timedelta(days=3000), f"CATEGORY-{name}", explicitly=0
+                name,
+                "Category",
+                now - timedelta(days=3000),
+                f"CATEGORY-{name}",
+                explicitly=0,
+                expired=name in RETIRED_PRODUCTS,
             )
             writer.add(
                 "tbCategory", (local_id, local_id, None, category_type, _ts(now), 0, 0, order)
@@ -482,8 +558,23 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
         "prerequisites": 0,
         "computers": 0,
         "sync_events": 0,
+        "detectoids": 0,
+        "hidden": 0,
+        "multi_product": 0,
     }
+    # Detectoids: not deployable, never client-visible updates; Microsoft expires some.
+    for number in range(max(4, profile.updates // 400)):
+        new_update(
+            f"Product Detectoid for Windows 10 Feature {number} (Itanium-based and x64 Systems)",
+            "Detectoid",
+            now - timedelta(days=rng.randint(60, 2000)),
+            f"DETECTOID-{number}",
+            explicitly=0,
+            expired=number % 2 == 0,
+        )
+        counts["detectoids"] += 1
     specs = list(_specs(profile, rng))
+    last_child: dict[str, str] = {}
     for position, spec in enumerate(specs):
         revisions = 1 if rng.random() > 0.15 else rng.randint(2, 3)
         local_id, update_id, revision_id = new_update(
@@ -494,14 +585,18 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
             expired=spec.expired,
             kb=spec.kb,
             revisions=revisions,
+            hidden=spec.hidden,
         )
         latest_revision.append(revision_id)
         update_guid.append(update_id)
         local_ids.append(local_id)
         counts["updates"] += 1
         counts["expired"] += spec.expired
+        counts["hidden"] += spec.hidden
+        counts["multi_product"] += bool(spec.also_products)
         writer.add("tbRevisionInCategory", (revision_id, categories[spec.classification], 0))
-        writer.add("tbRevisionInCategory", (revision_id, categories[spec.product], 0))
+        for product in (spec.product, *spec.also_products):
+            writer.add("tbRevisionInCategory", (revision_id, categories[product], 0))
         for older in spec.supersedes:
             writer.add("tbRevisionSupersedesUpdate", (revision_id, update_guid[older]))
             superseded.add(older)
@@ -533,15 +628,21 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
             )
             counts["approved"] += 1
         # Bundles: some cumulative updates carry a non-deployable child (deleted with the parent).
+        # The child of the next bundle in the chain supersedes this one, and expires with its bundle.
         if "Cumulative Update for" in spec.title and rng.random() < 0.05:
-            _, _, child_revision = new_update(
+            chain_key = spec.title.split(" Cumulative Update for ")[-1].split(" (KB")[0]
+            _, child_id, child_revision = new_update(
                 f"{spec.title} (component)",
                 "Software",
                 spec.created,
                 f"{spec.legacy}-CHILD",
                 explicitly=0,
+                expired=spec.expired,
             )
             writer.add("tbBundleDependency", (revision_id, child_revision))
+            if chain_key in last_child:
+                writer.add("tbRevisionSupersedesUpdate", (child_revision, last_child[chain_key]))
+            last_child[chain_key] = child_id
             counts["bundles"] += 1
         # Prerequisites: an expired update that a live update still needs cannot be deleted.
         if position > 10 and rng.random() < 0.01:
@@ -616,7 +717,7 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
     ordinal = 0
     for day in range(days):
         for sync in range(2):
-            at = now - timedelta(days=day, hours=sync * 12)
+            at = now - timedelta(days=day, hours=sync * 12 + 3)  # the last sync ended 3 h ago
             for event_id in (schema.SYNC_EVENT_IDS[0], schema.SYNC_EVENT_IDS[1]):
                 ordinal += 1
                 writer.add(
@@ -697,29 +798,63 @@ def _write_server_objects(
         else:
             fragmentation, density = rng.uniform(0, 12), rng.uniform(88, 99)
         connection.execute(
-            "INSERT INTO sim_index VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
+            f"INSERT INTO sim_index {schema.SIM_INDEX_COLUMNS} VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
             (table, index_id, name, type_desc, key, fragmentation, density, row_bytes),
+        )
+    connection.execute(
+        "UPDATE sim_index SET allow_page_locks = 0 WHERE object_name = ? AND name = ?",
+        schema.PAGE_LOCKS_OFF,
+    )
+    for (
+        owner,
+        table,
+        index_id,
+        name,
+        type_desc,
+        key,
+        row_bytes,
+        kind,
+        shipped,
+        rows,
+    ) in schema.OTHER_OBJECTS:
+        connection.execute(
+            "INSERT INTO sim_index (schema_name, object_name, index_id, name, type_desc, key_column, "
+            "avg_fragmentation_in_percent, avg_page_space_used_in_percent, row_bytes, object_type, "
+            "is_ms_shipped, fixed_rows) VALUES (?, ?, ?, ?, ?, ?, ?, 70, ?, ?, ?, ?)",
+            (
+                owner,
+                table,
+                index_id,
+                name,
+                type_desc,
+                key,
+                rng.uniform(40, 90),
+                row_bytes,
+                kind,
+                shipped,
+                rows,
+            ),
         )
     if profile.custom_indexes:
         connection.execute(
-            "INSERT INTO sim_index VALUES ('tbLocalizedPropertyForRevision', 3, 'nclLocalizedPropertyID', "
-            "'NONCLUSTERED', 'LocalizedPropertyID', 0, 1, 98, 12)"
+            f"INSERT INTO sim_index {schema.SIM_INDEX_COLUMNS} VALUES ('tbLocalizedPropertyForRevision', 3, "
+            "'nclLocalizedPropertyID', 'NONCLUSTERED', 'LocalizedPropertyID', 0, 1, 98, 12)"
         )
         connection.execute(
-            "INSERT INTO sim_index VALUES ('tbRevisionSupersedesUpdate', 3, 'nclSupercededUpdateID', "
-            "'NONCLUSTERED', 'SupersededUpdateID', 0, 1, 98, 24)"
+            f"INSERT INTO sim_index {schema.SIM_INDEX_COLUMNS} VALUES ('tbRevisionSupersedesUpdate', 3, "
+            "'nclSupercededUpdateID', 'NONCLUSTERED', 'SupersededUpdateID', 0, 1, 98, 24)"
         )
     texts = schema.spdeleteupdate_texts()
     definition = texts["fixed"] if profile.delete_fix else texts[profile.delete_update_text]
     connection.execute(
         "INSERT INTO sim_object_definition VALUES ('dbo.spDeleteUpdate', ?)", (definition,)
     )
-    edition = "Windows Internal Database (64-bit)"
+    edition, engine_edition, server_name = schema.EDITIONS[profile.edition]
     for name, value in (
         ("Edition", edition),
         ("ProductVersion", "13.0.6300.2"),
-        ("EngineEdition", "4"),
-        ("ServerName", "WSUS01\\MICROSOFT##WID"),
+        ("EngineEdition", str(engine_edition)),
+        ("ServerName", server_name),
         ("IsHadrEnabled", "0"),
     ):
         connection.execute("INSERT INTO sim_server_property VALUES (?, ?)", (name, value))

@@ -23,10 +23,10 @@ import filelock
 from jobs.clock import SystemClock, VirtualClock
 from jobs.db.catalog import statement_name
 from jobs.db.tsql import number_markers, split_statements, strip_comments
-from jobs.simulator import system
+from jobs.simulator import system, sysviews
 from jobs.simulator.faults import _DRIVER, FaultPlan, make_error, server_error
 from jobs.simulator.server import ResultSet, Server, ts
-from jobs.simulator.translate import to_sqlite
+from jobs.simulator.translate import full_counts, to_sqlite, type_clash
 
 _DECLARE = re.compile(r"^DECLARE\s+@(\w+)\s+[\w]+(?:\s*\([^)]*\))?\s*(?:=\s*(.+))?$", re.I | re.S)
 _EXEC = re.compile(r"^EXEC(?:UTE)?\s+(?:@(\w+)\s*=\s*)?([\w.\[\]#]+)\s*(.*)$", re.I | re.S)
@@ -193,6 +193,7 @@ class Connection:
         self.db.create_function("GETDATE", 0, lambda: ts(self.clock.now()))
         self.db.create_function("DATEADD", 3, _dateadd, deterministic=True)
         ensure_identity(self.db)
+        sysviews.register_functions(self.db, self.server)
 
     def cursor(self) -> Cursor:
         if self.closed:
@@ -271,12 +272,16 @@ class Connection:
     def _dispatch(self, name: str, sql: str, params: list[Any]) -> tuple[list[ResultSet], float]:
         if name in system.HANDLERS:
             return system.HANDLERS[name](self.server, params)
-        if system.SYSTEM_MARKERS.search(strip_comments(sql)):
-            raise server_error(
-                f"susdb-maint simulator: statement {name!r} uses SQL Server system objects "
-                f"that the simulator does not model",
-                native=2812,
-            )
+        code = strip_comments(sql)
+        if system.SYSTEM_MARKERS.search(code):
+            missing = sysviews.unmodelled(code, system.SYSTEM_MARKERS)
+            if missing:
+                raise server_error(
+                    f"susdb-maint simulator: statement {name!r} uses SQL Server system objects "
+                    f"that the simulator does not model ({', '.join(missing)})",
+                    native=2812,
+                )
+            return self._run_tsql(name, sql, params, catalog=True)
         return self._run_tsql(name, sql, params)
 
     def _finish_batch(self) -> None:
@@ -357,7 +362,9 @@ class Connection:
             return [ResultSet([match.group(1) or "TranCount"], [(self.trancount,)])]
         return None
 
-    def _run_tsql(self, name: str, sql: str, params: list[Any]) -> tuple[list[ResultSet], float]:
+    def _run_tsql(
+        self, name: str, sql: str, params: list[Any], *, catalog: bool = False
+    ) -> tuple[list[ResultSet], float]:
         numbered, count = number_markers(sql)
         if count != len(params):
             raise _DRIVER.ProgrammingError(
@@ -398,12 +405,20 @@ class Connection:
                 cost += seconds
                 last_rowcount = result.rowcount
                 continue
+            if catalog:
+                text, read_cost = sysviews.prepare(self.server, text, bindings, name)
+                cost += read_cost
             try:
                 translated = to_sqlite(text)
+                clash = type_clash(text)
             except Exception as error:  # sqlglot parse errors: report like a SQL syntax error
                 raise server_error(
                     f"susdb-maint simulator could not translate {name!r}: {error}", native=102
                 ) from error
+            if clash:
+                raise server_error(clash, native=245, sqlstate="22018")
+            for table in full_counts(text):
+                cost += sysviews.log_full_count(self.server, name, table)
             try:
                 cursor = self.db.execute(translated, bindings)
             except sqlite3.Error as error:
@@ -415,6 +430,7 @@ class Connection:
             else:
                 last_rowcount = cursor.rowcount
                 results.append(ResultSet(rowcount=cursor.rowcount))
+                self.server.note_row_locks(name, translated, cursor.rowcount)
             cost += self.server.charge(0.005)
         return results, cost
 

@@ -35,6 +35,9 @@ def _look_alike_module() -> ModuleType:
     class IntegrityError(DatabaseError):
         pass
 
+    class DataError(DatabaseError):
+        pass
+
     class InterfaceError(Error):
         pass
 
@@ -44,6 +47,7 @@ def _look_alike_module() -> ModuleType:
         OperationalError,
         ProgrammingError,
         IntegrityError,
+        DataError,
         InterfaceError,
     ):
         cls.__module__ = "pyodbc"
@@ -133,7 +137,13 @@ def make_error(kind: str, text: str | None = None, function: str = "SQLExecDirec
 
 
 def server_error(text: str, native: int = 50000, sqlstate: str = "42000") -> Exception:
-    cls = _DRIVER.ProgrammingError if sqlstate.startswith("42") else _DRIVER.Error
+    # pyodbc picks the class from the SQLSTATE: 42xxx ProgrammingError, 22xxx DataError.
+    if sqlstate.startswith("42"):
+        cls = _DRIVER.ProgrammingError
+    elif sqlstate.startswith("22"):
+        cls = _DRIVER.DataError
+    else:
+        cls = _DRIVER.Error
     return cls(sqlstate, f"[{sqlstate}] {PREFIX}[SQL Server]{text} ({native}) (SQLExecDirectW)")
 
 

@@ -215,6 +215,8 @@ CREATE TABLE tbSchemaVersion (
     BuildNumber TEXT,
     SchemaVersion INTEGER
 );
+-- The SQL Server indexes being modelled (sys.indexes). Objects outside dbo, system tables
+-- (is_ms_shipped = 1) and tables the simulator holds no rows for (fixed_rows) live here too.
 CREATE TABLE sim_index (
     object_name TEXT NOT NULL,
     index_id INTEGER NOT NULL,
@@ -225,7 +227,12 @@ CREATE TABLE sim_index (
     avg_fragmentation_in_percent REAL NOT NULL DEFAULT 0,
     avg_page_space_used_in_percent REAL NOT NULL DEFAULT 98,
     row_bytes INTEGER NOT NULL DEFAULT 40,
-    PRIMARY KEY (object_name, index_id)
+    schema_name TEXT NOT NULL DEFAULT 'dbo',
+    object_type TEXT NOT NULL DEFAULT 'U',
+    is_ms_shipped INTEGER NOT NULL DEFAULT 0,
+    allow_page_locks INTEGER NOT NULL DEFAULT 1,
+    fixed_rows INTEGER,
+    PRIMARY KEY (schema_name, object_name, index_id)
 );
 CREATE TABLE sim_object_definition (name TEXT PRIMARY KEY, definition TEXT NOT NULL);
 CREATE TABLE sim_server_property (name TEXT PRIMARY KEY, value TEXT);
@@ -260,6 +267,13 @@ CREATE INDEX sim_ix_event_time ON tbEventInstance (EventNamespaceID, TimeAtServe
 # with one Block deployment (ActionID 2) to the All Computers group; the views derive Declined /
 # IsDeclined from it. Superseded: a latest revision of some update lists this UpdateID in
 # tbRevisionSupersedesUpdate.
+#
+# Neither view's definition is public, so both model the dangerous alternative (tsql-review
+# findings 8, 10 and 11): vwMinimalUpdate has one row per revision of every update, categories,
+# detectoids, bundled children and hidden updates included; PUBLIC_VIEWS.vUpdate has one row per
+# update of every kind, and exposes PublicationState as the API's enum names ('Published' /
+# 'Expired', https://learn.microsoft.com/previous-versions/windows/desktop/ms752754(v=vs.85)),
+# which SQL Server refuses to compare with a number (error 245).
 VIEWS = f"""
 CREATE VIEW vwMinimalUpdate AS
 SELECT
@@ -278,9 +292,8 @@ SELECT
         SELECT 1 FROM tbDeployment d JOIN tbRevision dr ON dr.RevisionID = d.RevisionID
         WHERE dr.LocalUpdateID = u.LocalUpdateID AND d.ActionID = {ACTION_BLOCK}) THEN 1 ELSE 0 END AS Declined
 FROM tbUpdate u
-JOIN tbRevision r ON r.LocalUpdateID = u.LocalUpdateID AND r.IsLatestRevision = 1
-JOIN tbProperty p ON p.RevisionID = r.RevisionID
-WHERE p.UpdateType IN ('Software', 'Driver') AND p.ExplicitlyDeployable = 1 AND u.IsHidden = 0;
+JOIN tbRevision r ON r.LocalUpdateID = u.LocalUpdateID
+JOIN tbProperty p ON p.RevisionID = r.RevisionID;
 
 CREATE VIEW "PUBLIC_VIEWS.vUpdate" AS
 SELECT
@@ -297,7 +310,7 @@ SELECT
     p.MsrcSeverity,
     (SELECT KBArticleID FROM tbKBArticleForRevision k WHERE k.RevisionID = r.RevisionID LIMIT 1) AS KnowledgebaseArticle,
     NULL AS SecurityBulletin,
-    p.PublicationState,
+    CASE p.PublicationState WHEN 1 THEN 'Expired' ELSE 'Published' END AS PublicationState,
     CASE WHEN u.IsLocallyPublished = 1 THEN 1 ELSE 0 END AS UpdateSource,
     p.InstallRebootBehavior AS InstallationRebootBehavior
 FROM tbUpdate u
@@ -305,8 +318,7 @@ JOIN tbRevision r ON r.LocalUpdateID = u.LocalUpdateID AND r.IsLatestRevision = 
 JOIN tbProperty p ON p.RevisionID = r.RevisionID
 JOIN tbLocalizedPropertyForRevision lpr
     ON lpr.RevisionID = r.RevisionID AND lpr.LanguageID = p.DefaultPropertiesLanguageID
-JOIN tbLocalizedProperty lp ON lp.LocalizedPropertyID = lpr.LocalizedPropertyID
-WHERE p.ExplicitlyDeployable = 1 AND u.IsHidden = 0;
+JOIN tbLocalizedProperty lp ON lp.LocalizedPropertyID = lpr.LocalizedPropertyID;
 """
 
 # The base indexes whose physical stats the simulator tracks (sys.indexes /
@@ -347,6 +359,46 @@ BASE_INDEXES = (
     ("tbPrerequisiteDependency", 1, "PK__tbPrerequisiteDependency", "CLUSTERED", "RevisionID", 20),
     ("tbEventInstance", 1, "PK__tbEventInstance", "CLUSTERED", "EventInstanceID", 260),
     ("tbComputerTarget", 1, "PK__tbComputerTarget", "CLUSTERED", "TargetID", 400),
+)
+
+# Columns of type text, ntext or image, from the EF Core scaffold of a live SUSDB
+# (shared/reference/susdb-schema.json), for the modelled tables that have them. A clustered index
+# of such a table cannot be rebuilt ONLINE: "Clustered indexes must be created, rebuilt, or dropped
+# offline when the underlying table contains the following large object (LOB) data types: image,
+# ntext, and text." (https://learn.microsoft.com/sql/relational-databases/indexes/guidelines-for-online-index-operations)
+LOB_COLUMNS = {"tbEventInstance": ("MiscData", "ReplacementStrings", "DeviceID")}
+
+# Whether any SUSDB index disallows page locks is not public (tsql-review finding 22): the
+# simulator models the dangerous alternative, one base index with ALLOW_PAGE_LOCKS = OFF, which
+# REORGANIZE refuses with error 2552.
+PAGE_LOCKS_OFF = ("tbRevisionInCategory", "nc1RevisionInCategory")
+
+# Objects a real SUSDB's database also holds besides WSUS's own dbo tables: a DBA's log table in
+# its own schema (maintenance solutions are often installed in one) and a system base table.
+# sys.dm_db_index_physical_stats returns them too; ALTER INDEX ... ON [dbo].X cannot reach them.
+# (schema, table, index_id, name, type, leading key, row bytes, object type, is_ms_shipped, rows)
+OTHER_OBJECTS = (
+    ("dba", "CommandLog", 1, "PK_CommandLog", "CLUSTERED", "ID", 300, "U", 0, 40_000),
+    ("sys", "sysrscols", 1, "clst", "CLUSTERED", "rsid", 60, "S", 1, 20_000),
+)
+
+# Editions as SERVERPROPERTY reports them: (Edition, EngineEdition, @@SERVERNAME). EngineEdition
+# 2 = Standard, 3 = Enterprise (also Developer and Evaluation), 4 = Express
+# (https://learn.microsoft.com/sql/t-sql/functions/serverproperty-transact-sql). What WID reports
+# is not public; it is modelled as Express-class.
+EDITIONS = {
+    "wid": ("Windows Internal Database (64-bit)", 4, "WSUS01\\MICROSOFT##WID"),
+    "enterprise": ("Enterprise Edition: Core-based Licensing (64-bit)", 3, "SQL01"),
+    "standard": ("Standard Edition (64-bit)", 2, "SQL01"),
+    "express": ("Express Edition (64-bit)", 4, "SQL01\\SQLEXPRESS"),
+}
+
+# Seconds charged per page a scan reads (sys.dm_db_index_physical_stats, COUNT over a table).
+COST_PER_PAGE_READ = 0.00002
+
+SIM_INDEX_COLUMNS = (
+    "(object_name, index_id, name, type_desc, key_column, fill_factor, "
+    "avg_fragmentation_in_percent, avg_page_space_used_in_percent, row_bytes)"
 )
 
 

@@ -11,6 +11,7 @@ Costs follow the published figures and are charged to the simulator's clock.
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from typing import Any, ClassVar
 
 from jobs.simulator import schema
 from jobs.simulator.faults import make_error, server_error
+
+LOCK_ESCALATION_THRESHOLD = 5000
 
 # Published costs, in seconds (Microsoft: spDeleteUpdate "tens of seconds" per update without the
 # fix; about a second with the fix and the custom indexes).
@@ -61,6 +64,7 @@ class Server:
         self.clock = clock
         self.cost_model = cost_model
         self._row_counts: dict[str, int] = {}
+        self._denied: frozenset[str] = frozenset()
 
     # -- helpers -------------------------------------------------------------------------------
     def charge(self, seconds: float) -> float:
@@ -69,6 +73,35 @@ class Server:
     def scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         row = self.db.execute(sql, params).fetchone()
         return row[0] if row else None
+
+    def note_row_locks(self, statement: str, sql: str, rows: int) -> None:
+        """Record a lock escalation when one statement changes ``LOCK_ESCALATION_THRESHOLD`` rows
+        or more of a table: "Lock escalation is triggered when ... a single Transact-SQL
+        statement acquires at least 5,000 locks on a single nonpartitioned table or index"
+        (https://learn.microsoft.com/previous-versions/sql/sql-server-2008-r2/ms184286(v=sql.105));
+        the table lock then blocks every writer, client reporting included."""
+        match = re.match(r"\s*(?:DELETE\s+FROM|UPDATE)\s+\"?(\w+)", sql, re.I)
+        if rows < LOCK_ESCALATION_THRESHOLD or not match:
+            return
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS sim_lock_escalation "
+            "(statement TEXT NOT NULL, object_name TEXT NOT NULL, locks INTEGER NOT NULL)"
+        )
+        self.db.execute(
+            "INSERT INTO sim_lock_escalation VALUES (?, ?, ?)", (statement, match.group(1), rows)
+        )
+
+    def load_denials(self) -> None:
+        """Read the rights the login lacks (``sim_meta`` keys ``deny:*``, values such as
+        ``EXECUTE dbo.spCompressUpdate``, ``VIEW DEFINITION dbo.spDeleteUpdate`` or
+        ``ROLE db_owner``) before a statement that asks for them runs."""
+        rows = self.db.execute("SELECT key, value FROM sim_meta WHERE key LIKE 'deny:%'")
+        self._denied = frozenset(
+            str(text).upper() for key, value in rows for text in (key[5:], value) if text
+        )
+
+    def denied(self) -> frozenset[str]:
+        return self._denied
 
     def has_index_on(self, table: str, column: str) -> bool:
         return bool(
@@ -318,9 +351,10 @@ class Server:
             f"SELECT DISTINCT r.LocalUpdateID FROM tbRevision r WHERE r.IsLatestRevision = 0 AND {self._unreferenced('r')} "
             "ORDER BY r.LocalUpdateID"
         ).fetchall()
-        return ResultSet(["LocalUpdateID"], rows), self.charge(
-            self.table_rows("tbRevision") * 0.0005
-        )
+        # No public source shows this result's column name (every public caller reads column 0 or
+        # INSERT ... EXEC into its own column): the simulator names it nothing, as an expression
+        # without an alias would be (tsql-review finding 9).
+        return ResultSet([""], rows), self.charge(self.table_rows("tbRevision") * 0.0005)
 
     @staticmethod
     def _unreferenced(alias: str) -> str:
@@ -371,7 +405,8 @@ class Server:
         messages = []
         rows = 0
         for (table,) in self.db.execute(
-            "SELECT DISTINCT object_name FROM sim_index ORDER BY object_name"
+            "SELECT DISTINCT object_name FROM sim_index WHERE schema_name = 'dbo' AND fixed_rows IS NULL "
+            "ORDER BY object_name"
         ).fetchall():
             count = self.table_rows(table)
             rows += count
@@ -399,13 +434,16 @@ class Server:
 
     # -- system objects ------------------------------------------------------------------------
     def index_physical_stats(self) -> list[dict[str, Any]]:
-        """One leaf-level row per modelled index, like sys.dm_db_index_physical_stats(..., 'SAMPLED')."""
+        """One leaf-level row per modelled index, with exact figures (what DETAILED would see)."""
         result = []
         for row in self.db.execute(
-            "SELECT object_name, index_id, name, type_desc, key_column, fill_factor, avg_fragmentation_in_percent, "
-            "avg_page_space_used_in_percent, row_bytes FROM sim_index ORDER BY object_name, index_id"
+            "SELECT schema_name, object_name, index_id, name, type_desc, key_column, fill_factor, "
+            "avg_fragmentation_in_percent, avg_page_space_used_in_percent, row_bytes, object_type, "
+            "is_ms_shipped, allow_page_locks, fixed_rows FROM sim_index "
+            "ORDER BY schema_name, object_name, index_id"
         ).fetchall():
             (
+                owner,
                 table,
                 index_id,
                 name,
@@ -415,11 +453,16 @@ class Server:
                 fragmentation,
                 density,
                 row_bytes,
+                kind,
+                shipped,
+                page_locks,
+                fixed_rows,
             ) = row
-            records = self.table_rows(table)
+            records = self.table_rows(table) if fixed_rows is None else fixed_rows
             pages = max(1, math.ceil(records * row_bytes / (8060 * max(density, 1) / 100)))
             result.append(
                 {
+                    "schema_name": owner,
                     "object_name": table,
                     "index_id": index_id,
                     "name": name,
@@ -430,6 +473,9 @@ class Server:
                     "avg_page_space_used_in_percent": round(density, 2),
                     "record_count": records,
                     "page_count": pages,
+                    "object_type": kind,
+                    "is_ms_shipped": shipped,
+                    "allow_page_locks": page_locks,
                 }
             )
         return result

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from jobs.simulator import schema
 from jobs.simulator.faults import server_error
 from jobs.simulator.server import COST, ResultSet, Server, ts
 
@@ -78,7 +79,8 @@ def last_full_backup(server: Server, params: list[Any]) -> tuple[list[ResultSet]
 
 
 def _denied(server: Server, permission: str) -> bool:
-    return bool(server.scalar("SELECT 1 FROM sim_meta WHERE key = ?", (f"deny:{permission}",)))
+    server.load_denials()
+    return permission.upper() in server.denied()
 
 
 @handles("delete_update_definition")
@@ -150,28 +152,6 @@ def restore_delete_update(server: Server, params: list[Any]) -> tuple[list[Resul
     return [ResultSet()], server.charge(0.05)
 
 
-@handles("check_permissions")
-def check_permissions(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
-    denied = {
-        row[0] for row in server.db.execute("SELECT value FROM sim_meta WHERE key LIKE 'deny:%'")
-    }
-    names = [
-        "SELECT on database",
-        "VIEW DATABASE STATE",
-        "EXECUTE dbo.spDeclineUpdate",
-        "EXECUTE dbo.spDeleteUpdate",
-        "EXECUTE dbo.spGetObsoleteUpdatesToCleanup",
-        "EXECUTE dbo.spCompressUpdate",
-        "EXECUTE dbo.spCleanupObsoleteComputers",
-        "DELETE on dbo.tbEventInstance",
-        "ALTER on database (indexes)",
-        "SELECT on msdb.dbo.backupset",
-    ]
-    return [
-        ResultSet(["Permission", "Held"], [(name, 0 if name in denied else 1) for name in names])
-    ], 0.0
-
-
 @handles("backup_database")
 def backup_database(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
     (path,) = params
@@ -214,7 +194,7 @@ def _create_index(
         )
     )
     server.db.execute(
-        "INSERT INTO sim_index VALUES (?, ?, ?, 'NONCLUSTERED', ?, 0, 0.5, 99, ?)",
+        f"INSERT INTO sim_index {schema.SIM_INDEX_COLUMNS} VALUES (?, ?, ?, 'NONCLUSTERED', ?, 0, 0.5, 99, ?)",
         (table, next_id, name, column, row_bytes),
     )
     return [ResultSet()], server.charge(server.table_rows(table) * COST["create_index_per_row"])
@@ -252,40 +232,14 @@ def drop_custom_index(server: Server, params: list[Any]) -> tuple[list[ResultSet
     return [ResultSet()], 0.0
 
 
-@handles("index_fragmentation")
-def index_fragmentation(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
-    stats = server.index_physical_stats()
-    columns = [
-        "TableName",
-        "IndexName",
-        "IndexId",
-        "TypeDesc",
-        "FillFactor",
-        "Fragmentation",
-        "PageDensity",
-        "PageCount",
-        "RecordCount",
-    ]
-    rows = [
-        (
-            s["object_name"],
-            s["name"],
-            s["index_id"],
-            s["type_desc"],
-            s["fill_factor"],
-            s["avg_fragmentation_in_percent"],
-            s["avg_page_space_used_in_percent"],
-            s["page_count"],
-            s["record_count"],
-        )
-        for s in stats
-    ]
-    return [ResultSet(columns, rows)], server.charge(sum(s["page_count"] for s in stats) * 0.00002)
-
-
 def _index(server: Server, table: str, name: str) -> dict[str, Any]:
+    # The statements reach dbo objects only (ALTER INDEX ... ON [dbo].X), as on SQL Server.
     for stats in server.index_physical_stats():
-        if stats["object_name"] == table and stats["name"] == name:
+        if (
+            stats["schema_name"] == "dbo"
+            and stats["object_name"] == table
+            and stats["name"] == name
+        ):
             return stats
     raise server_error(f"index {name} on dbo.{table} not found")
 
@@ -294,6 +248,12 @@ def _index(server: Server, table: str, name: str) -> dict[str, Any]:
 def reorganize_index(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
     table, name = params
     stats = _index(server, table, name)
+    if not stats["allow_page_locks"]:
+        raise server_error(
+            f'The index "{name}" (partition 1) on table "{table}" cannot be reorganized because '
+            "page level locking is disabled.",
+            native=2552,
+        )
     # REORGANIZE compacts leaf pages toward the fill factor and removes most logical fragmentation.
     target_density = stats["fill_factor"] or 98
     server.db.execute(
@@ -308,11 +268,22 @@ def reorganize_index(server: Server, params: list[Any]) -> tuple[list[ResultSet]
 def rebuild_index(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
     table, name, online, fill_factor, _maxdop = params
     stats = _index(server, table, name)
-    edition = server.scalar("SELECT value FROM sim_server_property WHERE name = 'Edition'") or ""
-    if online and not any(word in edition for word in ("Enterprise", "Developer")):
+    engine_edition = server.scalar(
+        "SELECT value FROM sim_server_property WHERE name = 'EngineEdition'"
+    )
+    if online and str(engine_edition) != "3":
         raise server_error(
             "Online index operations can only be performed in Enterprise edition of SQL Server.",
             native=1712,
+        )
+    lob = schema.LOB_COLUMNS.get(table)
+    if online and lob and stats["index_id"] == 1:
+        raise server_error(
+            f"An online operation cannot be performed for index '{name}' because the index "
+            f"contains column '{lob[0]}' of data type text, ntext, image or FILESTREAM. For a "
+            "clustered index, the column could be any column of the table. The operation must be "
+            "performed offline.",
+            native=2725,
         )
     new_fill = int(fill_factor) if fill_factor else stats["fill_factor"]
     server.db.execute(

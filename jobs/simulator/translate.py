@@ -3,8 +3,14 @@
 sqlglot does the dialect work. Around it: ``?`` markers become named ``@pN`` parameters (sqlglot
 moves ``TOP (?)`` to a trailing ``LIMIT``, which would reorder positional markers), schema
 prefixes map onto the simulator's table names (``dbo.X`` -> ``X``, ``PUBLIC_VIEWS.vUpdate`` ->
-``"PUBLIC_VIEWS.vUpdate"``), ``DATEADD`` / ``GETUTCDATE`` become functions the simulator
-registers (so they follow its clock), and ``DELETE TOP (n)`` becomes a rowid-limited delete.
+``"PUBLIC_VIEWS.vUpdate"``, ``sys.indexes`` -> ``"sys.indexes"``), ``N'...'`` becomes a plain
+string, ``DATEADD`` / ``GETUTCDATE`` become functions the simulator registers (so they follow its
+clock), and ``DELETE TOP (n)`` becomes a rowid-limited delete.
+
+SQLite does not type-check a comparison; SQL Server does. ``type_clash`` finds a comparison of a
+column the simulator models as a string (``STRING_COLUMNS``) with a number, which SQL Server
+refuses with error 245, and ``full_counts`` the tables a statement counts in full (SQL Server
+reads an index of the table to the end for that).
 """
 
 from __future__ import annotations
@@ -28,8 +34,11 @@ def _map_table(node: exp.Expression) -> exp.Expression:
             schema_text = schema_name.name
             node.set("db", None)
             node.set("catalog", None)
-            if schema_text.upper() == "PUBLIC_VIEWS":
-                node.set("this", exp.to_identifier(f"PUBLIC_VIEWS.{node.name}", quoted=True))
+            if schema_text.upper() in ("PUBLIC_VIEWS", "SYS"):
+                prefix = "PUBLIC_VIEWS" if schema_text.upper() == "PUBLIC_VIEWS" else "sys"
+                node.set("this", exp.to_identifier(f"{prefix}.{node.name}", quoted=True))
+    elif isinstance(node, exp.National):
+        return exp.Literal.string(node.this)
     elif isinstance(node, exp.DateAdd):
         unit = node.args.get("unit")
         unit_name = unit.name if unit is not None else "DAY"
@@ -55,3 +64,68 @@ def to_sqlite(statement: str) -> str:
     tree = sqlglot.parse_one(statement, read="tsql")
     tree = tree.transform(_map_table)
     return tree.sql(dialect="sqlite")
+
+
+# Columns whose type is not public and that the simulator models as strings (the dangerous
+# alternative): (view, column) -> a value SQL Server would fail to convert.
+STRING_COLUMNS = {("PUBLIC_VIEWS.vUpdate", "publicationstate"): "Published"}
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+
+
+def _tables_by_alias(tree: exp.Expr) -> dict[str, str]:
+    tables = {}
+    for table in tree.find_all(exp.Table):
+        owner = table.args.get("db")
+        full = f"{owner.name}.{table.name}" if owner is not None else table.name
+        if full.lower().startswith("dbo."):
+            full = table.name
+        tables[(table.alias_or_name or table.name).lower()] = full
+    return tables
+
+
+@functools.lru_cache(maxsize=512)
+def type_clash(statement: str) -> str | None:
+    """SQL Server's error 245 text if the statement compares a string-modelled column with a number."""
+    if not any(column in statement.lower() for _, column in STRING_COLUMNS):
+        return None
+    tree = sqlglot.parse_one(statement, read="tsql")
+    tables = _tables_by_alias(tree)
+    for comparison in tree.find_all(*_COMPARISONS):
+        for column, other in (
+            (comparison.this, comparison.expression),
+            (comparison.expression, comparison.this),
+        ):
+            if not isinstance(column, exp.Column) or not (
+                isinstance(other, exp.Literal) and other.is_number
+            ):
+                continue
+            owner = (
+                tables.get(column.table.lower())
+                if column.table
+                else (next(iter(tables.values())) if len(tables) == 1 else None)
+            )
+            value = STRING_COLUMNS.get((owner or "", column.name.lower()))
+            if value is not None:
+                return f"Conversion failed when converting the nvarchar value '{value}' to data type int."
+    return None
+
+
+@functools.lru_cache(maxsize=512)
+def full_counts(statement: str) -> tuple[str, ...]:
+    """The tables a statement counts in full: COUNT over one table, with no join and no WHERE."""
+    if "COUNT" not in statement.upper():
+        return ()
+    tree = sqlglot.parse_one(statement, read="tsql")
+    counted = []
+    for select in tree.find_all(exp.Select):
+        source = select.args.get("from_") or select.args.get("from")
+        if source is None or select.args.get("joins") or select.args.get("where"):
+            continue
+        table = source.this
+        if isinstance(table, exp.Table) and any(
+            isinstance(node, exp.Count)
+            for projection in select.expressions
+            for node in projection.walk()
+        ):
+            counted.append(table.name)
+    return tuple(counted)

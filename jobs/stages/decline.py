@@ -1,10 +1,24 @@
-"""Declines: superseded (all or last level only, aged from either date), expired, and rules by
-title, product, classification or legacy name. ``never_decline`` always wins."""
+"""Declines: superseded (all or last level only, aged from either date, optionally only recent
+arrivals), expired, rules by title, product, classification or legacy name, and the products
+still kept. ``never_decline`` always wins.
+
+Only what no one needs is declined. Candidates are updates clients are offered (the SQL keeps
+categories, detectoids, hidden updates and bundled children out). Many updates belong to several
+products (the Malicious Software Removal Tool, .NET, Defender, servicing stacks): a product or
+classification rule declines one only when every product (classification) it belongs to is
+unwanted, and ``keep_products`` declines only updates that belong to none of the kept products.
+Every product of a declined update travels with it, into its queue payload and its event.
+
+Each candidate source (superseded, expired, the rules) is its own query: one that fails is
+logged (``decline.source_fail``) and skipped, the others still fill the queue, and the stage
+reports the failed sources and ends ``failed`` rather than silently ``done``.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from jobs import events
@@ -19,9 +33,13 @@ from jobs.susdb import Susdb, UpdateCategories, UpdateRef, UpdateState
 
 log = events.get_logger("susdb_maint.stages.decline")
 ADMIN_NAME = "susdb-maint"
+NOT_KEPT = "not in keep_products"
+
+Matcher = re.Pattern[str]
+Source = Callable[[], Iterable[tuple[UpdateCategories, str]]]
 
 
-def rule_matcher(rule: DeclineRule) -> re.Pattern[str]:
+def rule_matcher(rule: DeclineRule) -> Matcher:
     if rule.match == "regex":
         return re.compile(rule.pattern, re.IGNORECASE)
     # Whole words: "Windows Server 2012" must not also hit "Windows Server 2012 R2".
@@ -30,59 +48,175 @@ def rule_matcher(rule: DeclineRule) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w.-]){words}(?!\w)(?!\s+R\d\b)", re.IGNORECASE)
 
 
-def rule_fields(rule: DeclineRule, entry: UpdateCategories) -> list[str]:
-    if rule.field == "title":
-        return [entry.update.title]
-    if rule.field == "product":
-        return entry.products
-    if rule.field == "classification":
-        return entry.classifications
-    return [entry.legacy_name]
+def product_matcher(name: str) -> Matcher:
+    return rule_matcher(DeclineRule(field="product", pattern=name))
 
 
 def is_protected(update: UpdateRef, never: set[str]) -> bool:
     return update.update_id in never or (update.kb is not None and update.kb.upper() in never)
 
 
-def candidates(susdb: Susdb, settings: DeclineSettings) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield (update ID, payload) for each reason an update matches, superseded first; the work
-    queue keeps an update's first reason, so nothing here holds the whole catalog in memory."""
-    never = set(settings.never_decline)
+def _label(rule: DeclineRule) -> str:
+    return rule.reason or rule.pattern
 
-    def emit(update: UpdateRef, reason: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        if is_protected(update, never):
-            log.info(
-                "decline.protected", update_id=update.update_id, kb=update.kb, title=update.title
-            )
-            return
-        yield (
-            update.update_id,
-            {
-                "update_id": update.update_id,
-                "kb": update.kb,
-                "title": update.title,
-                "reason": reason,
-            },
-        )
 
-    if settings.superseded != "off":
-        for update in susdb.superseded_updates(
-            last_level_only=settings.superseded == "last_level_only",
-            min_age_days=settings.min_age_days,
-            age_from_superseding=settings.age_basis == "superseding",
+class Rules:
+    """The configured rules, applied to one update with all its products and classifications."""
+
+    def __init__(self, rules: list[DeclineRule], keep: list[Matcher]) -> None:
+        compiled = [(rule, rule_matcher(rule)) for rule in rules]
+        self.text = [(rule, m) for rule, m in compiled if rule.field in ("title", "legacy_name")]
+        self.categories = {
+            field: [(rule, m) for rule, m in compiled if rule.field == field]
+            for field in ("product", "classification")
+        }
+        self.keep = keep
+
+    def __bool__(self) -> bool:
+        return bool(self.text or any(self.categories.values()) or self.keep)
+
+    def reason(self, entry: UpdateCategories) -> str | None:
+        """Given an update, return why a rule declines it, or None to keep it."""
+        for rule, matcher in self.text:
+            text = entry.update.title if rule.field == "title" else entry.legacy_name
+            if matcher.search(text or ""):
+                return f"rule:{_label(rule)}"
+        for field, values in (
+            ("product", entry.products),
+            ("classification", entry.classifications),
         ):
-            yield from emit(update, "superseded")
+            rules = self.categories[field]
+            if not rules or not values:
+                continue
+            # Every product (classification) of the update must be unwanted, not just one.
+            matched = [
+                next((rule for rule, m in rules if m.search(value)), None) for value in values
+            ]
+            if all(matched):
+                labels = dict.fromkeys(_label(rule) for rule in matched if rule is not None)
+                return "rule:" + "+".join(labels)
+        if (
+            self.keep
+            and entry.products
+            and not any(
+                matcher.search(product) for matcher in self.keep for product in entry.products
+            )
+        ):
+            return NOT_KEPT
+        return None
+
+
+def kept_products(susdb: Susdb, names: list[str]) -> list[Matcher]:
+    """Matchers for ``keep_products``; raise ValueError naming an entry that matches no product
+    on this server (a typo would otherwise decline every update)."""
+    matchers = [product_matcher(name) for name in names]
+    products = susdb.product_titles()
+    unknown = [
+        name
+        for name, matcher in zip(names, matchers, strict=True)
+        if not any(matcher.search(product) for product in products)
+    ]
+    if unknown:
+        raise ValueError(
+            f"keep_products {', '.join(map(repr, unknown))} names no product on this server "
+            f"({len(products)} products known); nothing is declined for keep_products"
+        )
+    return matchers
+
+
+def sources(susdb: Susdb, settings: DeclineSettings, failed: list[str]) -> list[tuple[str, Source]]:
+    """The candidate sources, by name, in the order their reasons win."""
+    chosen: list[tuple[str, Source]] = []
+    if settings.superseded != "off":
+        chosen.append(
+            (
+                "superseded",
+                lambda: (
+                    (entry, "superseded")
+                    for entry in susdb.superseded_updates(
+                        last_level_only=settings.superseded == "last_level_only",
+                        min_age_days=settings.min_age_days,
+                        age_from_superseding=settings.age_basis == "superseding",
+                        arrived_within_months=settings.arrived_within_months,
+                    )
+                ),
+            )
+        )
     if settings.expired:
-        for update in susdb.expired_updates():
-            yield from emit(update, "expired")
-    rules = [*settings.rules, *decline_presets.preset_rules(settings.presets)]
-    if rules:
-        matchers = [(rule, rule_matcher(rule)) for rule in rules]
-        for entry in susdb.undeclined_updates_with_categories():
-            for rule, matcher in matchers:
-                if any(matcher.search(text or "") for text in rule_fields(rule, entry)):
-                    yield from emit(entry.update, f"rule:{rule.reason or rule.pattern}")
-                    break
+        chosen.append(
+            ("expired", lambda: ((entry, "expired") for entry in susdb.expired_updates()))
+        )
+    configured = [*settings.rules, *decline_presets.preset_rules(settings.presets)]
+    if configured or settings.keep_products:
+
+        def by_rule() -> Iterator[tuple[UpdateCategories, str]]:
+            keep: list[Matcher] = []
+            if settings.keep_products:
+                try:
+                    keep = kept_products(susdb, settings.keep_products)
+                except (ValueError, DatabaseError) as error:
+                    source_failed(susdb, "keep_products", error, failed)
+            rules = Rules(configured, keep)
+            if not rules:
+                return
+            for entry in susdb.undeclined_updates_with_categories():
+                reason = rules.reason(entry)
+                if reason:
+                    yield entry, reason
+
+        chosen.append(("rules", by_rule))
+    return chosen
+
+
+def source_failed(susdb: Susdb, name: str, error: Exception, failed: list[str]) -> None:
+    log.error(
+        "decline.source_fail",
+        source=name,
+        error=str(error),
+        error_kind=getattr(error, "kind", "config"),
+    )
+    failed.append(name)
+    if getattr(error, "reconnect", False):
+        # The next source needs a working connection; if this fails too, it fails on its own.
+        with contextlib.suppress(Exception):
+            susdb.executor.reconnect()
+
+
+def payload(entry: UpdateCategories, reason: str) -> dict[str, Any]:
+    update = entry.update
+    return {
+        "update_id": update.update_id,
+        "kb": update.kb,
+        "title": update.title,
+        "reason": reason,
+        "products": entry.products,
+        "classifications": entry.classifications,
+    }
+
+
+def candidates(
+    susdb: Susdb, settings: DeclineSettings, failed: list[str] | None = None
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield (update ID, payload) for each reason an update matches, superseded first; the work
+    queue keeps an update's first reason, so nothing here holds the whole catalog in memory. A
+    source that fails is logged, named in ``failed`` and skipped; the others still yield."""
+    failed = [] if failed is None else failed
+    never = set(settings.never_decline)
+    for name, source in sources(susdb, settings, failed):
+        try:
+            for entry, reason in source():
+                update = entry.update
+                if is_protected(update, never):
+                    log.info(
+                        "decline.protected",
+                        update_id=update.update_id,
+                        kb=update.kb,
+                        title=update.title,
+                    )
+                    continue
+                yield update.update_id, payload(entry, reason)
+        except DatabaseError as error:
+            source_failed(susdb, name, error, failed)
 
 
 @stage(
@@ -97,13 +231,24 @@ def run(ctx: RunContext) -> StageOutcome:
     settings = ctx.settings.stages.decline
     if ctx.facts.get("replica"):
         return StageOutcome(status="skipped", reason="replica")
+    failed: list[str] = []
 
-    def process(payload: dict[str, Any]) -> queue.Settled:
-        state = ctx.susdb.decline_update(payload["update_id"], ADMIN_NAME)
-        return settle(state) or _not_declined(payload)
+    def process(item: dict[str, Any]) -> queue.Settled:
+        state = ctx.susdb.decline_update(item["update_id"], ADMIN_NAME)
+        settled = settle(state) or _not_declined(item)
+        log.info(
+            "decline.update",
+            update_id=item["update_id"],
+            kb=item.get("kb"),
+            title=item.get("title"),
+            reason=item.get("reason"),
+            products=item.get("products", []),
+            classifications=item.get("classifications", []),
+        )
+        return settled
 
-    def verify(payload: dict[str, Any]) -> queue.Settled | None:
-        return settle(ctx.susdb.update_state(payload["update_id"]))
+    def verify(item: dict[str, Any]) -> queue.Settled | None:
+        return settle(ctx.susdb.update_state(item["update_id"]))
 
     def record(item: WorkItem, sent_by: str) -> DeclineRecord:
         payload = item.payload
@@ -116,7 +261,7 @@ def run(ctx: RunContext) -> StageOutcome:
             ctx,
             queue.QueueWork(
                 "decline",
-                lambda: candidates(ctx.susdb, settings),
+                lambda: candidates(ctx.susdb, settings, failed),
                 process,
                 per_item_seconds_guess=0.1,
                 verify=verify,
@@ -127,6 +272,11 @@ def run(ctx: RunContext) -> StageOutcome:
     except work.StageStopped as stopped:
         return StageOutcome(status=stopped.status, reason=stopped.reason)
     outcome.detail["by_reason"] = queued_reasons(ctx)
+    if failed:
+        outcome.detail["failed_sources"] = failed
+        if outcome.status in ("done", "planned"):
+            outcome.status = "failed"
+            outcome.reason = f"candidate source failed: {', '.join(failed)}"
     return outcome
 
 

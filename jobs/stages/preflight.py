@@ -49,7 +49,14 @@ def run(ctx: RunContext) -> StageOutcome:
         sync_to_mu=replica.sync_to_mu,
         upstream_server=replica.upstream_server,
     )
-    if not fix_applied:
+    if fix_applied is None:
+        log.warning(
+            "preflight.delete_fix_unknown",
+            article=DELETE_FIX_ARTICLE,
+            reason="OBJECT_DEFINITION(dbo.spDeleteUpdate) is NULL: the login lacks VIEW DEFINITION "
+            "on it, so whether Microsoft's fix is in place cannot be told",
+        )
+    elif not fix_applied:
         log.warning(
             "preflight.delete_fix_missing",
             article=DELETE_FIX_ARTICLE,
@@ -66,6 +73,7 @@ def run(ctx: RunContext) -> StageOutcome:
     missing = [name for name, held in susdb.permissions().items() if not held]
     for name in missing:
         log.warning("preflight.permission_missing", permission=name)
+    check_sync_activity(ctx)
     check_backup(ctx)  # last: only a preflight that finished can lift the refusal
     return StageOutcome(
         detail={
@@ -79,6 +87,31 @@ def run(ctx: RunContext) -> StageOutcome:
             "missing_permissions": missing,
         }
     )
+
+
+def check_sync_activity(ctx: RunContext) -> None:
+    """Warn when a WSUS synchronization is running or just ran: Microsoft asks for none during
+    maintenance ("it's important that you don't sync your WSUS servers/SUPs during this
+    maintenance period", wsus-maintenance-guide). Advisory: it never stops the run."""
+    window = ctx.settings.stages.preflight.sync_quiet_minutes
+    if not window:
+        return
+    try:
+        last_event, ages = ctx.susdb.last_sync_event()
+    except DatabaseError as error:
+        log.warning("preflight.sync_unknown", error=str(error), error_kind=error.kind)
+        return
+    # Ages against UTC and against local time (TimeAtServer's time zone is not public): recent by
+    # either reading counts, a few minutes of clock skew included.
+    recent = [age for age in ages if -5 <= age <= window]
+    if last_event is not None and recent:
+        log.warning(
+            "preflight.sync_recent",
+            last_sync_event=last_event.isoformat(),
+            minutes_ago=max(0, min(recent)),
+            advice="a WSUS synchronization may be running or just ran; Microsoft asks for none "
+            "during maintenance: pause the synchronization schedule for the window",
+        )
 
 
 def check_backup(ctx: RunContext) -> None:

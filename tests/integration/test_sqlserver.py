@@ -10,15 +10,17 @@ import pytest
 from jobs.db.catalog import load_catalog
 from jobs.db.connection import Endpoint
 from jobs.db.executor import Executor
+from jobs.errors import DatabaseError
 from jobs.exit_codes import ExitCode
 from jobs.runner.plan import build_plan
 from jobs.runner.run import execute_plan
 from jobs.settings.model import Settings
+from jobs.susdb import Susdb
 from tests.integration.served import PASSWORD_ENV, Database
 
 pytestmark = pytest.mark.integration
 SAMPLE_PARAMETERS: dict[str, list[Any]] = {
-    "superseded_updates": [0, 0, 1],
+    "superseded_updates": [0, 0, 1, 0],
     "computer_counts": [30],
     "sync_history_backlog": [90],
     "delete_sync_history": [10, 90],
@@ -28,6 +30,7 @@ SAMPLE_PARAMETERS: dict[str, list[Any]] = {
     "update_is_declined": ["00000000-0000-0000-0000-000000000000"],
     "update_exists": [0],
     "update_old_revisions": [0],
+    "index_fragmentation": ["LIMITED"],
 }
 SKIP_RUNNING = {
     "decline_update",
@@ -111,3 +114,96 @@ def test_the_nightly_profile_runs_end_to_end(fixture_database, tmp_path):
         ExitCode.OK,
         ExitCode.STAGE_FAILED,
     )  # sp_updatestats may need sysadmin
+
+
+# -- the assumptions the simulated SUSDB makes, checked on a real server (issue 12) ------------
+
+
+def declined_titles(executor: Executor) -> set[str]:
+    rows = executor.connection.execute(
+        "SELECT lp.Title FROM dbo.tbUpdate u "
+        "JOIN dbo.tbRevision r ON r.LocalUpdateID = u.LocalUpdateID AND r.IsLatestRevision = 1 "
+        "JOIN dbo.tbLocalizedPropertyForRevision lpr ON lpr.RevisionID = r.RevisionID "
+        "JOIN dbo.tbLocalizedProperty lp ON lp.LocalizedPropertyID = lpr.LocalizedPropertyID "
+        "WHERE EXISTS (SELECT 1 FROM dbo.tbDeployment d JOIN dbo.tbRevision dr "
+        "ON dr.RevisionID = d.RevisionID WHERE dr.LocalUpdateID = u.LocalUpdateID AND d.ActionID = 2)"
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def test_the_servers_own_refusals_are_the_ones_the_code_falls_back_from(executor):
+    susdb = Susdb(executor)
+    event_instance = next(
+        entry
+        for entry in susdb.index_stats(mode="SAMPLED")
+        if entry.table == "tbEventInstance" and entry.index_id == 1
+    )
+    with pytest.raises(DatabaseError) as online:
+        susdb.rebuild_index(
+            "tbEventInstance", event_instance.index, online=True, fill_factor=None, maxdop=None
+        )
+    assert online.value.native in (2725, 1712)  # ntext columns (Enterprise) or the edition
+    with pytest.raises(DatabaseError) as reorganize:
+        susdb.reorganize_index("tbRevisionInCategory", "nc1RevisionInCategory")
+    assert reorganize.value.native == 2552
+
+
+def test_the_fixtures_guess_for_vupdate_publication_state_refuses_a_number(executor):
+    import pyodbc
+
+    with pytest.raises(pyodbc.Error, match=r"\(245\)"):
+        executor.connection.execute(
+            "SELECT COUNT(*) FROM PUBLIC_VIEWS.vUpdate WHERE PublicationState = 1"
+        ).fetchall()
+
+
+def test_index_stats_keep_to_dbo_user_tables_and_a_limited_scan_has_no_density(executor):
+    susdb = Susdb(executor)
+    sampled = susdb.index_stats(mode="SAMPLED")
+    assert sampled and not any(entry.table == "CommandLog" for entry in sampled)
+    assert any(not entry.allow_page_locks for entry in sampled)
+    limited = susdb.index_stats(mode="LIMITED")
+    assert limited and all(entry.page_density is None for entry in limited)
+
+
+def test_procedure_results_are_read_by_position(executor):
+    assert all(isinstance(local_id, int) for local_id in Susdb(executor).updates_to_compress())
+
+
+def test_every_right_the_stages_use_is_checked_and_held_by_the_test_login(executor):
+    rights = Susdb(executor).permissions()
+    assert all(rights.values()), rights
+    assert "EXECUTE dbo.spGetUpdatesToCompress" in rights
+
+
+def test_the_last_synchronization_is_three_hours_old(executor):
+    last, ages = Susdb(executor).last_sync_event()
+    assert last is not None and any(170 <= age <= 190 for age in ages)
+
+
+def test_declines_take_offered_updates_only_and_every_product_must_be_unwanted(
+    fixture_database, executor, tmp_path
+):
+    if not fixture_database.real:
+        pytest.skip(
+            "reads rows of tests/fixtures/susdb_fixture.sql, which only a real server is built "
+            "from; on the simulator tests/stages/test_decline.py pins the same rule"
+        )
+    data = settings(fixture_database).model_dump()
+    data["stages"]["decline"] = {
+        "rules": [{"field": "product", "pattern": "Windows Server 2012 R2"}],
+    }
+    plan = build_plan(
+        Settings.model_validate(data), target="real", stages=["decline"], profile=None
+    )
+    report = execute_plan(plan, tmp_path / "state")
+    assert report.stages[-1]["status"] == "done", report.stages
+    declined = declined_titles(executor)
+    assert "Update for Windows Server 2012 R2 (KB5009001)" in declined
+    assert "Windows Malicious Software Removal Tool x64 - v5.130 (KB890830)" not in declined
+    assert not declined & {
+        "Product Detectoid for Windows Server 2012 R2",
+        "Hidden update for Windows Server 2012 R2",
+        "Bundled component for Windows Server 2012 R2",
+        "Windows XP",
+    }

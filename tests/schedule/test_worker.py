@@ -77,27 +77,30 @@ def test_a_one_minute_job_fires_runs_and_stops_cleanly_on_sigterm(small_sim, tmp
         f'[monitoring]\ntextfile = "{textfile}"\n[schedule.jobs.every-minute]\nprofile = "full"\n'
         f'cron = "* * * * *"\n'
     )
-    process = subprocess.Popen(
-        cli_command(
-            "--config",
-            str(config),
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--log-format",
-            "json",
-            "schedule",
-        ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cli_env(),
-    )
-    deadline = time.monotonic() + 100
-    while time.monotonic() < deadline and not textfile.exists():
-        time.sleep(0.5)
-    assert textfile.exists(), "the job did not fire within 100 s"
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=60)
+    # Events go to a file: a pipe nobody reads fills up and blocks the worker mid-run.
+    with (tmp_path / "events.jsonl").open("w") as events_file:
+        process = subprocess.Popen(
+            cli_command(
+                "--config",
+                str(config),
+                "--state-dir",
+                str(tmp_path / "state"),
+                "--log-format",
+                "json",
+                "schedule",
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=events_file,
+            text=True,
+            env=cli_env(),
+        )
+        deadline = time.monotonic() + 100
+        while time.monotonic() < deadline and not textfile.exists():
+            time.sleep(0.5)
+        assert textfile.exists(), "the job did not fire within 100 s"
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    stderr = (tmp_path / "events.jsonl").read_text()
     assert process.returncode == 0, stderr[-2000:]
     names = [json.loads(line)["event"] for line in stderr.splitlines() if line.startswith("{")]
     assert (

@@ -12,7 +12,7 @@ from jobs import errors
 from jobs.clock import VirtualClock
 from jobs.db.catalog import statement
 from jobs.db.classify import classify
-from jobs.simulator import connect
+from jobs.simulator import connect, schema
 from jobs.simulator.faults import FaultPlan
 from tests.helpers import NOW, CatalogBuilder, query
 
@@ -211,15 +211,81 @@ def test_sp_updatestats_reports_its_messages(small_sim):
 def test_index_rebuild_resets_fragmentation_and_online_needs_enterprise(small_sim):
     connection = connect(small_sim)
     with pytest.raises(
-        Exception, match="Online index operations can only be performed in Enterprise"
+        Exception, match=r"Online index operations can only be performed in Enterprise.*\(1712\)"
     ):
         execute(connection, "rebuild_index", "tbRevision", "PK__tbRevision", True, None, None)
     connection.db.execute(
         "UPDATE sim_index SET avg_fragmentation_in_percent = 70 WHERE object_name = 'tbRevision'"
     )
     execute(connection, "rebuild_index", "tbRevision", "PK__tbRevision", False, 90, None)
-    stats = {row[1]: row for row in rows(connection, "index_fragmentation")}
-    assert stats["PK__tbRevision"][5] < 1 and stats["PK__tbRevision"][4] == 90
+    stats = {row[1]: row for row in rows(connection, "index_fragmentation", "SAMPLED")}
+    assert stats["PK__tbRevision"][6] < 1 and stats["PK__tbRevision"][4] == 90
+
+
+def test_on_enterprise_a_table_with_ntext_columns_refuses_an_online_clustered_rebuild(tmp_path):
+    path = CatalogBuilder(tmp_path / "ee.sqlite3", edition="enterprise").close()
+    connection = connect(path)
+    execute(connection, "rebuild_index", "tbRevision", "PK__tbRevision", True, None, None)
+    with pytest.raises(Exception, match=r"data type text, ntext, image or FILESTREAM.*\(2725\)"):
+        execute(
+            connection, "rebuild_index", "tbEventInstance", "PK__tbEventInstance", True, None, None
+        )
+    execute(
+        connection, "rebuild_index", "tbEventInstance", "PK__tbEventInstance", False, None, None
+    )
+
+
+def test_an_index_with_page_locks_off_cannot_be_reorganized(small_sim):
+    connection = connect(small_sim)
+    table, index = schema.PAGE_LOCKS_OFF
+    with pytest.raises(Exception, match=r"page level locking is disabled. \(2552\)"):
+        execute(connection, "reorganize_index", table, index)
+    execute(connection, "rebuild_index", table, index, False, None, None)
+
+
+def test_the_physical_stats_dmv_returns_every_object_and_the_query_decides(small_sim):
+    connection = connect(small_sim)
+    probe = (
+        "-- name: probe\nSELECT s.name, o.name, o.is_ms_shipped, ps.alloc_unit_type_desc "
+        "FROM sys.dm_db_index_physical_stats(DB_ID(), NULL, NULL, NULL, 'LIMITED') AS ps "
+        "JOIN sys.objects AS o ON o.object_id = ps.object_id "
+        "JOIN sys.schemas AS s ON s.schema_id = o.schema_id;"
+    )
+    cursor = connection.cursor()
+    cursor.execute(probe, [])
+    seen = cursor.fetchall()
+    assert ("dba", "CommandLog", 0, "IN_ROW_DATA") in seen  # a DBA's table outside dbo
+    assert ("sys", "sysrscols", 1, "IN_ROW_DATA") in seen  # a system table
+    assert ("dbo", "tbEventInstance", 0, "LOB_DATA") in seen  # its ntext columns
+    names = {row[0] for row in rows(connection, "index_fragmentation", "SAMPLED")}
+    assert "PK_CommandLog" not in names and "clst" not in names
+
+
+def test_a_limited_scan_reads_the_pages_above_the_leaf_level_only(small_sim):
+    connection = connect(small_sim)
+    limited = rows(connection, "index_fragmentation", "LIMITED")
+    assert limited and all(row[7] is None and row[9] is None for row in limited)
+    read = dict(
+        connection.db.execute(
+            "SELECT mode, SUM(pages_read) FROM sim_scan_log GROUP BY mode"
+        ).fetchall()
+    )
+    rows(connection, "index_fragmentation", "SAMPLED")
+    sampled = connection.db.execute(
+        "SELECT SUM(pages_read) FROM sim_scan_log WHERE mode = 'SAMPLED'"
+    ).fetchone()[0]
+    assert read["LIMITED"] * 20 < sampled
+
+
+def test_without_view_definition_object_definition_returns_null(small_sim):
+    connection = connect(small_sim)
+    assert rows(connection, "delete_update_definition")[0][0]
+    connection.db.execute(
+        "INSERT INTO sim_meta VALUES ('deny:1', 'VIEW DEFINITION dbo.spDeleteUpdate')"
+    )
+    assert rows(connection, "delete_update_definition") == [(None,)]
+    held = dict(rows(connection, "check_permissions"))
+    assert held["VIEW DEFINITION on dbo.spDeleteUpdate (fix check)"] == 0
 
 
 def test_creating_an_index_that_exists_fails_like_msg_1913(small_sim):
@@ -233,8 +299,11 @@ def test_creating_an_index_that_exists_fails_like_msg_1913(small_sim):
 
 def test_an_unmodelled_system_statement_fails_naming_it(small_sim):
     cursor = connect(small_sim).cursor()
-    with pytest.raises(Exception, match="statement 'mystery' uses SQL Server system objects"):
-        cursor.execute("-- name: mystery\nSELECT name FROM sys.objects;", [])
+    with pytest.raises(
+        Exception,
+        match=r"statement 'mystery' uses SQL Server system objects .*sys.dm_exec_requests",
+    ):
+        cursor.execute("-- name: mystery\nSELECT session_id FROM sys.dm_exec_requests;", [])
 
 
 def test_an_unknown_procedure_fails_with_2812(small_sim):

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from jobs.exit_codes import ExitCode
 from jobs.settings.model import DeclineRule
 from jobs.stages.decline import rule_matcher
-from tests.helpers import CatalogBuilder, declined_ids, run, settings_for
+from tests.helpers import (
+    CatalogBuilder,
+    declined_ids,
+    offered_to_spdeclineupdate,
+    query,
+    run,
+    settings_for,
+)
 
 
 @pytest.fixture
@@ -190,3 +199,239 @@ def test_plan_counts_per_reason_and_declines_nothing(chain, state_dir):
 )
 def test_whole_word_matching(pattern, text, hit):
     assert bool(rule_matcher(DeclineRule(field="title", pattern=pattern)).search(text)) is hit
+
+
+# -- only what no one needs (issue 12) ---------------------------------------------------------
+
+
+@pytest.fixture
+def shared(tmp_path):
+    """Updates of a retired product, alone and shared with products still in use."""
+    builder = CatalogBuilder(tmp_path / "shared.sqlite3")
+    ids = {
+        "only_81": builder.update(
+            "Update for Windows 8.1 (KB3001)", age_days=10, product="Windows 8.1"
+        ),
+        "msrt": builder.update(
+            "Windows Malicious Software Removal Tool x64 - v5.130 (KB890830)",
+            age_days=10,
+            product="Windows 8.1",
+            also_products=("Windows 11", "Windows Server 2022"),
+            classification="Update Rollups",
+        ),
+        "81_and_7": builder.update(
+            "Update for Windows 8.1 and Windows 7 (KB3002)",
+            age_days=10,
+            product="Windows 8.1",
+            also_products=("Windows 7",),
+        ),
+        "only_11": builder.update(
+            "Update for Windows 11 (KB3003)", age_days=10, product="Windows 11"
+        ),
+        "defender": builder.update(
+            "Security Intelligence Update for Microsoft Defender Antivirus (KB2267602)",
+            age_days=1,
+            product="Microsoft Defender Antivirus",
+            also_products=("Windows 11",),
+            classification="Definition Updates",
+        ),
+    }
+    return builder.close(), ids
+
+
+def test_a_product_rule_declines_an_update_only_when_every_product_it_belongs_to_is_unwanted(
+    shared, state_dir
+):
+    path, ids = shared
+    rules = [
+        {"field": "product", "pattern": "Windows 8.1", "reason": "win81"},
+        {"field": "product", "pattern": "Windows 7", "reason": "win7"},
+    ]
+    declined = decline(path, state_dir, superseded="off", rules=rules)
+    # The MSRT is listed under Windows 11 too: a rule meant for 8.1 must not take it from 11.
+    assert declined == {ids["only_81"], ids["81_and_7"]}
+    reasons = dict(
+        query(state_dir / "state.sqlite3", "SELECT update_id, reason FROM declined_updates")
+    )
+    assert reasons == {ids["only_81"]: "rule:win81", ids["81_and_7"]: "rule:win81+win7"}
+
+
+def test_a_classification_rule_needs_every_classification_to_be_unwanted(tmp_path, state_dir):
+    builder = CatalogBuilder(tmp_path / "c.sqlite3")
+    driver = builder.update("Intel - System - 10.1", age_days=5, classification="Drivers")
+    both = builder.update(
+        "Intel - Firmware and driver (KB4001)",
+        age_days=5,
+        classification="Drivers",
+        also_classifications=("Security Updates",),
+    )
+    path = builder.close()
+    rules = [{"field": "classification", "pattern": "Drivers"}]
+    assert decline(path, state_dir, superseded="off", rules=rules) == {driver}
+    assert both not in declined_ids(path)
+
+
+def test_keep_products_declines_the_updates_that_belong_to_none_of_them(shared, state_dir):
+    path, ids = shared
+    declined = decline(
+        path,
+        state_dir,
+        superseded="off",
+        keep_products=["Windows 11", "Microsoft Defender Antivirus"],
+    )
+    assert declined == {ids["only_81"], ids["81_and_7"]}
+    reasons = {
+        row[0] for row in query(state_dir / "state.sqlite3", "SELECT reason FROM declined_updates")
+    }
+    assert reasons == {"not in keep_products"}
+
+
+def test_a_keep_products_entry_that_names_no_product_declines_nothing_for_it_and_fails_the_stage(
+    shared, state_dir, event_log
+):
+    path, _ = shared
+    settings = settings_for(
+        path,
+        backup={"gate": "off"},
+        stages={
+            "decline": {"expired": False, "superseded": "off", "keep_products": ["Windows 12"]}
+        },
+    )
+    report = run(settings, state_dir, stages=["decline"])
+    stage = report.stages[-1]
+    assert report.exit_code == ExitCode.STAGE_FAILED
+    assert stage["status"] == "failed" and stage["detail"]["failed_sources"] == ["keep_products"]
+    (failure,) = event_log.named("decline.source_fail")
+    assert failure["source"] == "keep_products" and "'Windows 12'" in failure["error"]
+    assert declined_ids(path) == set()
+
+
+def test_every_product_of_a_declined_update_is_in_its_queued_payload_and_its_event(
+    shared, state_dir, event_log
+):
+    path, ids = shared
+    rules = [
+        {"field": "product", "pattern": "Windows 8.1"},
+        {"field": "product", "pattern": "Windows 7"},
+    ]
+    settings = settings_for(
+        path,
+        backup={"gate": "off"},
+        stages={"decline": {"expired": False, "superseded": "off", "rules": rules}},
+    )
+    run(settings, state_dir, stages=["decline"], dry_run=True)  # the queue, as stored
+    payloads = {
+        key: json.loads(text)
+        for key, text in query(
+            state_dir / "state.sqlite3",
+            "SELECT item_key, payload_json FROM work_items WHERE stage = 'decline'",
+        )
+    }
+    assert set(payloads[ids["81_and_7"]]["products"]) == {"Windows 8.1", "Windows 7"}
+    assert payloads[ids["only_81"]]["classifications"] == ["Security Updates"]
+    run(settings, state_dir, stages=["decline"])
+    events = {event["update_id"]: event for event in event_log.named("decline.update")}
+    assert set(events[ids["81_and_7"]]["products"]) == {"Windows 8.1", "Windows 7"}
+    assert set(events) == {ids["only_81"], ids["81_and_7"]}
+
+
+def test_categories_detectoids_hidden_updates_and_bundled_children_are_never_offered(
+    tmp_path, state_dir
+):
+    """vwMinimalUpdate may carry every kind of update (its definition is not public): only updates
+    clients are offered may reach spDeclineUpdate, whatever the reason."""
+    builder = CatalogBuilder(tmp_path / "kinds.sqlite3")
+    old = builder.update(
+        "2026-06 Cumulative Update for Itanium test (KB5100)", age_days=150, kb="5100"
+    )
+    new = builder.update(
+        "2026-07 Cumulative Update for Itanium test (KB5101)",
+        age_days=120,
+        kb="5101",
+        supersedes=(old,),
+    )
+    old_child = builder.update(
+        "2026-06 component (Itanium)", age_days=150, explicitly=0, expired=True
+    )
+    new_child = builder.update(
+        "2026-07 component (Itanium)", age_days=120, explicitly=0, supersedes=(old_child,)
+    )
+    builder.bundle(old, old_child)
+    builder.bundle(new, new_child)
+    # The dangerous alternative: a bundled child flagged deployable all the same.
+    deployable_child = builder.update(
+        "Deployable bundled child (Itanium)", age_days=150, expired=True, supersedes=()
+    )
+    builder.bundle(new, deployable_child)
+    hidden = builder.update(
+        "Hidden superseded update (Itanium)", age_days=150, hidden=True, expired=True
+    )
+    builder.update("Superseder of the hidden one", age_days=100, supersedes=(hidden,))
+    detectoid = builder.update(
+        "Product Detectoid for Itanium-based Systems",
+        age_days=900,
+        update_type="Detectoid",
+        explicitly=0,
+        expired=True,
+    )
+    category = builder.category("Windows XP Itanium", expired=True)
+    expired = builder.update(
+        "Expired update for Itanium-based Systems (KB5102)", age_days=60, expired=True
+    )
+    path = builder.close()
+
+    decline(
+        path,
+        state_dir,
+        superseded="all",
+        expired=True,
+        rules=[{"field": "title", "pattern": "Itanium"}],
+    )
+
+    offered = set(offered_to_spdeclineupdate(path))
+    assert offered == {old, new, expired}
+    assert not offered & {old_child, new_child, deployable_child, hidden, detectoid, category}
+
+
+def test_a_failing_candidate_source_is_logged_and_skipped_and_the_others_still_decline(
+    chain, state_dir, event_log
+):
+    path, ids = chain
+    settings = settings_for(
+        path,
+        backup={"gate": "off"},
+        target={
+            "faults": {"rate": 1.0, "kinds": ["query_timeout"], "statements": ["expired_updates"]}
+        },
+        stages={"decline": {"expired": True}},
+    )
+    report = run(settings, state_dir, stages=["decline"])
+    stage = report.stages[-1]
+    assert declined_ids(path) == {ids["a"], ids["b"], ids["c"]}
+    assert stage["status"] == "failed" and stage["detail"]["failed_sources"] == ["expired"]
+    assert "expired" in stage["reason"]
+    (failure,) = event_log.named("decline.source_fail")
+    assert failure["source"] == "expired" and "timeout" in failure["error"].lower()
+    assert report.exit_code == ExitCode.STAGE_FAILED
+
+
+def test_microsofts_scope_considers_only_updates_that_arrived_in_the_last_months(
+    tmp_path, state_dir
+):
+    builder = CatalogBuilder(tmp_path / "scope.sqlite3")
+    stale = builder.update("Superseded long ago (KB6000)", age_days=400, received_days=300)
+    recent = builder.update("Superseded, arrived lately (KB6001)", age_days=60, received_days=30)
+    builder.update("Superseder (KB6002)", age_days=20, supersedes=(stale, recent))
+    path = builder.close()
+    assert decline(path, state_dir, arrived_within_months=6) == {recent}
+    assert decline(path, tmp_path / "all", arrived_within_months=0) == {stale, recent}
+
+
+def test_age_from_superseding_counts_from_the_oldest_update_that_supersedes_it(tmp_path, state_dir):
+    builder = CatalogBuilder(tmp_path / "oldest.sqlite3")
+    target = builder.update("Superseded twice (KB6100)", age_days=200)
+    builder.update("Old superseder (KB6101)", age_days=100, supersedes=(target,))
+    builder.update("New superseder (KB6102)", age_days=5, supersedes=(target,))
+    path = builder.close()
+    # 30 days: the newest superseder is 5 days old, the oldest 100; the oldest decides.
+    assert decline(path, state_dir, min_age_days=30, age_basis="superseding") == {target}

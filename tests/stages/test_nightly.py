@@ -9,6 +9,7 @@ from pathlib import Path
 from jobs.exit_codes import ExitCode
 from jobs.runner.hierarchy import top_down
 from jobs.settings.model import ReindexSettings
+from jobs.simulator import schema
 from jobs.stages.reindex import fragmented
 from tests.helpers import (
     CatalogBuilder,
@@ -26,14 +27,12 @@ LONG = 100_000  # minutes: a window long enough for everything
 def test_a_nightly_run_with_a_long_window_leaves_a_clean_susdb(neglected_sim, state_dir):
     scenario = NightlyScenario(neglected_sim)
     assert fragmented(index_stats(neglected_sim), ReindexSettings())  # neglected: fragmented before
-
     report = run(
         settings_for(neglected_sim, stages=scenario.stages),
         state_dir,
         profile="nightly",
         max_duration_minutes=LONG,
     )
-
     assert report.exit_code == ExitCode.OK, report.stages
     scenario.check_end_state(report, state_dir)
 
@@ -123,8 +122,8 @@ def test_the_computer_guard_refuses_a_mass_deletion(small_sim, state_dir):
 def test_custom_indexes_are_found_by_leading_column_whatever_their_name(small_sim, state_dir):
     db = sqlite3.connect(small_sim)
     db.execute(
-        "INSERT INTO sim_index VALUES ('tbRevisionSupersedesUpdate', 7, 'nclSupercededUpdateID', 'NONCLUSTERED', "
-        "'SupersededUpdateID', 0, 1, 98, 24)"
+        f"INSERT INTO sim_index {schema.SIM_INDEX_COLUMNS} VALUES ('tbRevisionSupersedesUpdate', 7, "
+        "'nclSupercededUpdateID', 'NONCLUSTERED', 'SupersededUpdateID', 0, 1, 98, 24)"
     )
     db.commit()
     db.close()

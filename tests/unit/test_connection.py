@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from jobs.db import connection as module
 from jobs.errors import ConfigError
@@ -20,7 +21,7 @@ def wid_target(**values: object) -> SqlServerTarget:
         port=None,
         database="SUSDB",
         wid=True,
-        wid_legacy_pipe=values.get("legacy", False),
+        wid_legacy_pipe=None,
         auth="windows",
         username=None,
         password_env=None,
@@ -61,29 +62,75 @@ def test_the_wid_pipe_defaults_to_optional_encryption():
     )
 
 
-def test_the_legacy_ssee_pipe_is_available():
-    text = module.connection_string(wid_target(legacy=True), "ODBC Driver 18 for SQL Server", None)
-    assert r"SERVER=np:\\.\pipe\MSSQL$MICROSOFT##SSEE\sql\query;" in text
+def test_a_config_that_still_sets_the_ssee_pipe_gets_one_clear_line():
+    with pytest.raises(ValidationError) as caught:
+        target(wid_legacy_pipe=True)
+    (problem,) = caught.value.errors()
+    assert "wid_legacy_pipe was removed" in problem["msg"] and "SQL Server 2005" in problem["msg"]
 
 
 @pytest.mark.parametrize("mode", ["mandatory", "optional", "strict"])
-def test_encryption_modes_pass_through(mode):
+def test_driver_18_takes_the_encryption_mode_as_it_is(mode):
     text = module.connection_string(
         target(encrypt=mode, trust_server_certificate=True), "ODBC Driver 18 for SQL Server", None
     )
     assert f"Encrypt={mode};TrustServerCertificate=yes;" in text
 
 
-def test_freetds_gets_its_own_tls_and_protocol_keywords():
-    text = module.connection_string(target(), "FreeTDS", None)
-    assert (
-        "TDS_Version=7.4;" in text
-        and "Encrypt=yes;" in text
-        and "TrustServerCertificate" not in text
+@pytest.mark.parametrize(("mode", "sent"), [("mandatory", "yes"), ("optional", "no")])
+def test_driver_17_gets_yes_or_no(mode, sent):
+    text = module.connection_string(target(encrypt=mode), "ODBC Driver 17 for SQL Server", None)
+    assert f"Encrypt={sent};TrustServerCertificate=no;" in text
+
+
+def test_driver_17_cannot_honour_strict_and_says_so_naming_the_setting_and_the_driver():
+    with pytest.raises(ConfigError) as caught:
+        module.connection_string(target(encrypt="strict"), "ODBC Driver 17 for SQL Server", None)
+    (line,) = caught.value.problems
+    assert line.startswith("encrypt: 'strict'") and "'ODBC Driver 17 for SQL Server'" in line
+
+
+def test_freetds_gets_its_own_keywords_server_and_port_apart():
+    text = module.connection_string(
+        target(port=1433, trust_server_certificate=True), "FreeTDS", None
     )
+    assert "SERVER=sql01.contoso.com;PORT=1433;TDS_Version=7.4;" in text
+    assert text.endswith("Encryption=require;") and "Encrypt=" not in text
+    assert "TrustServerCertificate" not in text
+    optional = module.connection_string(target(encrypt="optional"), "FreeTDS", None)
+    assert optional.endswith("Encryption=request;")
 
 
-def test_driver_auto_detection_prefers_18_then_17_then_freetds():
+def test_freetds_cannot_check_a_certificate_so_required_encryption_needs_trust_said_aloud():
+    with pytest.raises(ConfigError) as caught:
+        module.connection_string(target(), "FreeTDS", None)
+    (line,) = caught.value.problems
+    assert line.startswith("trust_server_certificate: false cannot be honoured by FreeTDS")
+    assert "ca file" in line
+
+
+def test_freetds_cannot_reach_the_wid_pipe():
+    with pytest.raises(ConfigError, match="FreeTDS cannot open the Windows Internal Database"):
+        module.connection_string(wid_target(), "FreeTDS", None)
+
+
+@pytest.mark.parametrize("driver", ["SQL Server", "SQL Server Native Client 11.0"])
+def test_the_in_box_windows_drivers_are_refused_in_one_clear_line(driver):
+    with pytest.raises(ConfigError) as caught:
+        module.choose_driver(driver, [driver, "ODBC Driver 18 for SQL Server"])
+    (line,) = caught.value.problems
+    assert "is not supported" in line and "'ODBC Driver 18 for SQL Server'" in line
+
+
+def test_a_configured_driver_that_is_not_installed_names_the_installed_ones():
+    with pytest.raises(ConfigError) as caught:
+        module.choose_driver("ODBC Driver 18 for SQL Server", ["FreeTDS", "PostgreSQL Unicode"])
+    (line,) = caught.value.problems
+    assert "'ODBC Driver 18 for SQL Server' is not installed" in line
+    assert "'FreeTDS', 'PostgreSQL Unicode'" in line
+
+
+def test_driver_auto_detection_prefers_the_newest_microsoft_driver_then_freetds():
     assert (
         module.choose_driver(
             None, ["FreeTDS", "ODBC Driver 17 for SQL Server", "ODBC Driver 18 for SQL Server"]
@@ -94,8 +141,13 @@ def test_driver_auto_detection_prefers_18_then_17_then_freetds():
         module.choose_driver(None, ["FreeTDS", "ODBC Driver 17 for SQL Server"])
         == "ODBC Driver 17 for SQL Server"
     )
-    assert module.choose_driver(None, ["FreeTDS"]) == "FreeTDS"
-    assert module.choose_driver("My Driver", []) == "My Driver"
+    assert module.choose_driver(None, ["FreeTDS", "SQL Server"]) == "FreeTDS"
+    assert (
+        module.choose_driver(
+            None, ["ODBC Driver 17 for SQL Server", "ODBC Driver 19 for SQL Server"]
+        )
+        == "ODBC Driver 19 for SQL Server"
+    )
 
 
 def test_no_suitable_driver_lists_what_is_installed():

@@ -23,6 +23,7 @@ SYSTEM_OBJECTS = {
     "sys.database_files",
     "sys.databases",
     "sys.dm_db_index_physical_stats",
+    "sys.dm_db_partition_stats",
     "sys.sp_getapplock",
     "sys.sp_releaseapplock",
     "sys.sp_executesql",

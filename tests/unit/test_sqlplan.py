@@ -74,6 +74,7 @@ def test_decline_options_change_the_statements_and_their_parameters():
         True,
         30,
         False,
+        0,  # arrived_within_months: the whole catalog
     ]
 
 

@@ -1,0 +1,146 @@
+"""On a live WSUS: results read by position, small delete batches, a warning when a
+synchronization just ran, and the rights of what really runs, checked."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from jobs.db.catalog import load_catalog
+from jobs.exit_codes import ExitCode
+from jobs.settings.model import SyncHistorySettings
+from jobs.simulator import schema
+from jobs.simulator.server import ts
+from tests.helpers import CatalogBuilder, gateway, query, run, settings_for
+
+
+def deny(path: Path, *rights: str) -> None:
+    db = sqlite3.connect(path)
+    for number, right in enumerate(rights):
+        db.execute("INSERT INTO sim_meta VALUES (?, ?)", (f"deny:{number}", right))
+    db.commit()
+    db.close()
+
+
+def test_compress_reads_the_procedures_result_by_position_whatever_its_column_is_called(
+    small_sim, state_dir
+):
+    # The simulator's spGetUpdatesToCompress names its column nothing: no public source names it.
+    report = run(settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["compress"])
+    assert report.exit_code == ExitCode.OK, report.stages
+    assert report.stages[-1]["done"] > 0
+
+
+def test_sync_history_batches_stay_under_the_lock_escalation_threshold(tmp_path, state_dir):
+    builder = CatalogBuilder(tmp_path / "history.sqlite3")
+    old = ts(builder.now - timedelta(days=200))
+    builder.db.executemany(
+        "INSERT INTO tbEventInstance (EventInstanceID, EventID, EventNamespaceID, TimeAtServer) "
+        "VALUES (?, 381, ?, ?)",
+        [(f"S{number:08d}", schema.SYNC_EVENT_NAMESPACE, old) for number in range(12_000)],
+    )
+    path = builder.close()
+    report = run(settings_for(path, backup={"gate": "off"}), state_dir, stages=["sync_history"])
+    assert report.exit_code == ExitCode.OK and report.stages[-1]["done"] == 12_000
+    escalations = query(
+        path,
+        "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sim_lock_escalation'",
+    )[0][0] and query(path, "SELECT object_name, locks FROM sim_lock_escalation")
+    assert not escalations
+
+
+def test_a_batch_of_5000_rows_or_more_is_refused_by_the_configuration():
+    assert SyncHistorySettings().batch_rows == 4000
+    with pytest.raises(ValidationError, match="less than 5000"):
+        SyncHistorySettings(batch_rows=5000)
+
+
+def add_sync_event(path: Path, minutes_ago: float) -> None:
+    db = sqlite3.connect(path)
+    at = ts(datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=minutes_ago))
+    db.execute(
+        "INSERT INTO tbEventInstance (EventInstanceID, EventID, EventNamespaceID, TimeAtServer) "
+        "VALUES ('SYNC-NOW', 381, 2, ?)",
+        (at,),
+    )
+    db.commit()
+    db.close()
+
+
+def test_preflight_warns_when_a_wsus_synchronization_is_running_or_just_ran(
+    small_sim, state_dir, event_log
+):
+    add_sync_event(small_sim, minutes_ago=5)
+    report = run(settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["preflight"])
+    assert report.exit_code == ExitCode.OK  # a warning, not a refusal
+    (warning,) = event_log.named("preflight.sync_recent")
+    assert 4 <= warning["minutes_ago"] <= 6 and "pause the synchronization" in warning["advice"]
+
+
+def test_preflight_is_quiet_when_the_last_synchronization_is_hours_old(
+    small_sim, state_dir, event_log
+):
+    # The simulated server's last synchronization ended three hours ago.
+    run(settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["preflight"])
+    assert event_log.named("preflight.sync_recent") == []
+
+
+def test_without_view_definition_the_delete_fix_check_says_it_cannot_tell(
+    small_sim, state_dir, event_log
+):
+    deny(small_sim, "VIEW DEFINITION dbo.spDeleteUpdate")
+    report = run(settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["preflight"])
+    assert event_log.named("preflight.delete_fix_missing") == []
+    (unknown,) = event_log.named("preflight.delete_fix_unknown")
+    assert "VIEW DEFINITION" in unknown["reason"]
+    assert report.stages[0]["detail"]["delete_fix"] is None
+    assert report.stages[0]["detail"]["missing_permissions"] == [
+        "VIEW DEFINITION on dbo.spDeleteUpdate (fix check)"
+    ]
+
+
+def test_the_rights_check_covers_every_wsus_procedure_the_statements_execute(small_sim):
+    # What the statements execute themselves, not what a procedure body they install would run.
+    code = "\n".join(
+        statement.text
+        for statement in load_catalog().values()
+        if not re.search(r"\b(?:ALTER|CREATE)\s+PROCEDURE\b", statement.text, re.I)
+    )
+    procedures = set(re.findall(r"\bEXEC(?:UTE)?\s+(?:@\w+\s*=\s*)?dbo\.(sp\w+)", code, re.I))
+    assert "spGetUpdatesToCompress" in procedures
+    with gateway(small_sim) as susdb:
+        rights = susdb.permissions()
+    assert all(rights.values())
+    assert {f"EXECUTE dbo.{name}" for name in procedures} <= set(rights)
+
+
+@pytest.mark.parametrize(
+    ("denied", "reported"),
+    [
+        ("ALTER dbo.tbRevision", ["ALTER on every dbo table (reindex)"]),
+        (
+            "ALTER dbo.tbLocalizedPropertyForRevision",
+            [
+                "ALTER on dbo.tbLocalizedPropertyForRevision (custom index)",
+                "ALTER on every dbo table (reindex)",
+            ],
+        ),
+        ("ROLE db_owner", ["db_owner (sp_updatestats)"]),
+        ("BACKUP DATABASE SUSDB", ["BACKUP DATABASE (backup stage)"]),
+        (
+            "VIEW DEFINITION dbo.spDeleteUpdate",
+            ["VIEW DEFINITION on dbo.spDeleteUpdate (fix check)"],
+        ),
+        ("EXECUTE dbo.spGetUpdatesToCompress", ["EXECUTE dbo.spGetUpdatesToCompress"]),
+    ],
+)
+def test_each_right_a_stage_really_uses_is_checked(small_sim, denied, reported):
+    deny(small_sim, denied)
+    with gateway(small_sim) as susdb:
+        rights = susdb.permissions()
+    assert [name for name, held in rights.items() if not held] == reported
