@@ -24,7 +24,7 @@ def _add_months(year: int, month: int, months: int) -> tuple[int, int]:
     return index // 12, index % 12 + 1
 
 
-class PatchTuesdayTrigger(BaseTrigger):
+class PatchTuesdayTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 has no types
     """Fires at ``at`` (local wall time in ``timezone``) on Patch Tuesday + ``offset``."""
 
     def __init__(

@@ -32,10 +32,12 @@ from __future__ import annotations
 import os
 import re
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+from jobs.clock import Clock
 from jobs.errors import ConfigError, DatabaseError
 from jobs.redaction import redact_text, register_secret
 from jobs.settings.model import SimulatorTarget, SqlServerTarget
@@ -58,8 +60,9 @@ def resolve_password(target: SqlServerTarget, environ: Any = None) -> str | None
     environ = os.environ if environ is None else environ
     if target.auth != "sql":
         return None
+    value: str
     if target.password_env:
-        value = environ.get(target.password_env)
+        value = str(environ.get(target.password_env) or "")
         if not value:
             raise ConfigError(
                 [f"password_env: environment variable {target.password_env} is not set or empty"]
@@ -207,6 +210,52 @@ def connection_string(target: SqlServerTarget, driver: str, password: str | None
     return ";".join(parts) + ";"
 
 
+class Cursor(Protocol):
+    """What the executor uses of a DB-API cursor (pyodbc's, or the simulated SUSDB's)."""
+
+    rowcount: int
+
+    @property
+    def description(self) -> Any: ...
+
+    @property
+    def messages(self) -> Any: ...
+
+    def execute(self, sql: str, params: Any = ...) -> Any: ...
+
+    def fetchmany(self, size: int = ...) -> Any: ...
+
+    def fetchall(self) -> Any: ...
+
+    def nextset(self) -> Any: ...
+
+    def cancel(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Connection(Protocol):
+    """What the executor uses of a DB-API connection (autocommit, a query timeout in seconds)."""
+
+    timeout: int
+
+    def cursor(self) -> Cursor: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class TargetKind:
+    """One kind of target, declared once (``KINDS``): how to reach it and what time it runs on."""
+
+    name: str
+    open: Callable[[Endpoint, Clock | None], Connection]
+    describe: Callable[[Any], str]  # for events and tables
+    address: Callable[[Any], str]  # where a connection goes, as an administrator writes it
+    virtual_time: bool  # runs on a modelled clock (the simulated SUSDB: a night in seconds)
+    query_timeout: Callable[[Any], int]  # default seconds per statement
+
+
 @dataclass
 class Endpoint:
     """How to reach one target; safe to print (its repr carries no secret)."""
@@ -217,22 +266,25 @@ class Endpoint:
     def __repr__(self) -> str:
         return f"Endpoint(name={self.name!r}, kind={self.target.kind!r})"
 
+    @property
+    def kind(self) -> TargetKind:
+        return KINDS[self.target.kind]
+
     def describe(self) -> str:
-        if isinstance(self.target, SimulatorTarget):
-            return f"simulated SUSDB {self.target.path}"
-        return f"{self.target.server_address}/{self.target.database}"
+        return self.kind.describe(self.target)
 
     def address(self) -> str:
         """Where a connection goes, as an administrator writes it: host:port, or the WID pipe."""
-        target = self.target
-        if isinstance(target, SimulatorTarget):
-            return f"simulated SUSDB {target.path}"
-        if target.wid:
-            return target.server_address.removeprefix("np:")
-        assert target.server is not None
-        if target.port or "\\" not in target.server:
-            return f"{target.server}:{target.port or DEFAULT_PORT}"
-        return target.server
+        return self.kind.address(self.target)
+
+
+def _sqlserver_address(target: SqlServerTarget) -> str:
+    if target.wid:
+        return target.server_address.removeprefix("np:")
+    assert target.server is not None
+    if target.port or "\\" not in target.server:
+        return f"{target.server}:{target.port or DEFAULT_PORT}"
+    return target.server
 
 
 def _name_resolves(host: str) -> bool:
@@ -272,53 +324,85 @@ def connect_failure(endpoint: Endpoint, error: BaseException, driver: str) -> Da
 
 
 def open_connection(
-    endpoint: Endpoint, *, clock: Any = None, query_timeout: int | None = None
-) -> Any:
+    endpoint: Endpoint, *, clock: Clock | None = None, query_timeout: int | None = None
+) -> Connection:
     """Return an autocommit DB-API connection to the endpoint. Raise DatabaseError (classified)."""
-    target = endpoint.target
-    if isinstance(target, SimulatorTarget):
-        from jobs.simulator import FaultPlan, connect
-
-        faults = FaultPlan(**target.faults.model_dump())
-        try:
-            connection = connect(
-                Path(target.path).expanduser(),
-                faults=faults,
-                latency=target.latency_ms / 1000.0,
-                clock=clock,
-                cost_model=target.cost_model,
-            )
-        except Exception as error:
-            raise connect_failure(endpoint, error, "simulator") from None
-    else:
-        if problem := target.platform_problem():
-            raise ConfigError([f"targets.{endpoint.name}: {problem}"])
-        try:
-            import pyodbc
-        except ImportError as error:
-            raise ConfigError(
-                [
-                    f"pyodbc cannot be imported ({error}); install unixODBC (apt-get install "
-                    "unixodbc) and pip install 'susdb-maint[sqlserver]'"
-                ]
-            ) from None
-        # Session state (the target lock, an open transaction) must die with the connection: a
-        # pooled connection would keep it alive in the driver manager. Read once, before the
-        # first connection allocates the environment.
-        pyodbc.pooling = False
-        password = resolve_password(target)
-        try:
-            driver = choose_driver(target.driver, list(pyodbc.drivers()))
-            text = connection_string(target, driver, password)
-        except ConfigError as error:
-            # Name the setting where the administrator wrote it: targets.NAME.encrypt, ...
-            raise ConfigError(
-                [f"targets.{endpoint.name}.{line}" for line in error.problems]
-            ) from None
-        try:
-            connection = pyodbc.connect(text, autocommit=True, timeout=target.login_timeout)
-        except pyodbc.Error as error:
-            raise connect_failure(endpoint, error, driver) from None
-    default_timeout = target.query_timeout if isinstance(target, SqlServerTarget) else 0
+    connection = endpoint.kind.open(endpoint, clock)
+    default_timeout = endpoint.kind.query_timeout(endpoint.target)
     connection.timeout = default_timeout if query_timeout is None else query_timeout
     return connection
+
+
+def _open_simulator(endpoint: Endpoint, clock: Clock | None) -> Connection:
+    from jobs.simulator import FaultPlan, connect
+
+    target = endpoint.target
+    assert isinstance(target, SimulatorTarget)
+    faults = FaultPlan(**target.faults.model_dump())
+    try:
+        return connect(
+            Path(target.path).expanduser(),
+            faults=faults,
+            latency=target.latency_ms / 1000.0,
+            clock=clock,
+            cost_model=target.cost_model,
+        )
+    except Exception as error:
+        raise connect_failure(endpoint, error, "simulator") from None
+
+
+def _open_sqlserver(endpoint: Endpoint, clock: Clock | None) -> Connection:
+    target = endpoint.target
+    assert isinstance(target, SqlServerTarget)
+    if problem := target.platform_problem():
+        raise ConfigError([f"targets.{endpoint.name}: {problem}"])
+    try:
+        import pyodbc
+    except ImportError as error:
+        raise ConfigError(
+            [
+                f"pyodbc cannot be imported ({error}); install unixODBC (apt-get install "
+                "unixodbc) and pip install 'susdb-maint[sqlserver]'"
+            ]
+        ) from None
+    # Session state (the target lock, an open transaction) must die with the connection: a
+    # pooled connection would keep it alive in the driver manager. Read once, before the
+    # first connection allocates the environment.
+    pyodbc.pooling = False
+    password = resolve_password(target)
+    try:
+        driver = choose_driver(target.driver, list(pyodbc.drivers()))
+        text = connection_string(target, driver, password)
+    except ConfigError as error:
+        # Name the setting where the administrator wrote it: targets.NAME.encrypt, ...
+        raise ConfigError([f"targets.{endpoint.name}.{line}" for line in error.problems]) from None
+    try:
+        connection: Connection = pyodbc.connect(text, autocommit=True, timeout=target.login_timeout)
+    except pyodbc.Error as error:
+        raise connect_failure(endpoint, error, driver) from None
+    return connection
+
+
+def _simulated(target: SimulatorTarget) -> str:
+    return f"simulated SUSDB {target.path}"
+
+
+# Every kind of target, in one place: adding one means adding it here (and its settings model).
+KINDS: dict[str, TargetKind] = {
+    "sqlserver": TargetKind(
+        "sqlserver",
+        _open_sqlserver,
+        describe=lambda target: f"{target.server_address}/{target.database}",
+        address=_sqlserver_address,
+        virtual_time=False,
+        query_timeout=lambda target: int(target.query_timeout),
+    ),
+    "simulator": TargetKind(
+        "simulator",
+        _open_simulator,
+        describe=_simulated,
+        address=_simulated,
+        virtual_time=True,
+        query_timeout=lambda target: 600,
+    ),
+}

@@ -39,7 +39,7 @@ from jobs import events
 from jobs.clock import Clock, SystemClock
 from jobs.db.catalog import Statement, statement
 from jobs.db.classify import classify
-from jobs.db.connection import Endpoint, open_connection
+from jobs.db.connection import Connection, Endpoint, open_connection
 from jobs.db.retry import retrying
 from jobs.db.tsql import count_markers
 from jobs.errors import ConnectionLost, DatabaseError, Interrupted, StatementTimeout
@@ -130,7 +130,7 @@ class Executor:
         self.window: Callable[[], float | None] | None = None
         # A stop request (SIGTERM) cancels statements that allow it: candidate queries.
         self.stop: threading.Event | None = None
-        self.connection: Any = None
+        self.connection: Connection
         self.in_transaction = False  # a transaction of ours spans statements: never retry them
         self.connect()
 
@@ -222,7 +222,8 @@ class Executor:
 
         if statement(name).sent_once or self.in_transaction:
             return attempt()
-        return self._retrying()(attempt)
+        result: Result = self._retrying()(attempt)
+        return result
 
     def stream(
         self,

@@ -26,7 +26,7 @@ def tokens(text: str) -> Iterator[Token]:
     """Yield the text's tokens; their texts joined give the text back."""
     offset = 0
     while offset < len(text):
-        for token_type, value in lexer.tokenize(text[offset:]):
+        for token_type, value in lexer.tokenize(text[offset:]):  # type: ignore[no-untyped-call]
             if token_type in T.Comment.Multiline and _depth(value) > 0:
                 # sqlparse closed a nested comment at its first */: carry it to its real end.
                 end = _nested_comment_end(text, offset)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from jobs.db.connection import Endpoint
 from jobs.errors import UsageError
-from jobs.settings.model import Settings, SqlServerTarget
+from jobs.settings.model import Settings
 from jobs.stages import registry
 
 
@@ -163,9 +163,7 @@ def build_plan(
         # Destructive and replica-sensitive stages rely on what preflight finds (and on its gate).
         chosen.insert(1 if chosen[0] == "backup" else 0, "preflight")
     window = settings.window
-    default_timeout = (
-        endpoint.target.query_timeout if isinstance(endpoint.target, SqlServerTarget) else 600
-    )
+    default_timeout = endpoint.kind.query_timeout(endpoint.target)
     return Plan(
         settings=settings,
         endpoint=endpoint,

@@ -37,7 +37,6 @@ from jobs.errors import (
 from jobs.exit_codes import ExitCode
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.runner.plan import Plan
-from jobs.settings.model import SimulatorTarget
 from jobs.stages import registry
 from jobs.state.store import StateStore
 from jobs.susdb import Susdb
@@ -96,7 +95,7 @@ def new_run_id() -> str:
 
 def clock_for(endpoint: Endpoint) -> Clock:
     """A simulated SUSDB runs on virtual time: its published costs pass instantly."""
-    return VirtualClock() if isinstance(endpoint.target, SimulatorTarget) else SystemClock()
+    return VirtualClock() if endpoint.kind.virtual_time else SystemClock()
 
 
 @contextmanager

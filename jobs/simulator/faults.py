@@ -133,7 +133,8 @@ def make_error(kind: str, text: str | None = None, function: str = "SQLExecDirec
     body = text or message
     source = f"{PREFIX}[SQL Server]" if from_server else PREFIX
     cls = getattr(_DRIVER, class_name)
-    return cls(sqlstate, f"[{sqlstate}] {source}{body} ({native}) ({function})")
+    error: Exception = cls(sqlstate, f"[{sqlstate}] {source}{body} ({native}) ({function})")
+    return error
 
 
 def server_error(text: str, native: int = 50000, sqlstate: str = "42000") -> Exception:
@@ -144,7 +145,10 @@ def server_error(text: str, native: int = 50000, sqlstate: str = "42000") -> Exc
         cls = _DRIVER.DataError
     else:
         cls = _DRIVER.Error
-    return cls(sqlstate, f"[{sqlstate}] {PREFIX}[SQL Server]{text} ({native}) (SQLExecDirectW)")
+    error: Exception = cls(
+        sqlstate, f"[{sqlstate}] {PREFIX}[SQL Server]{text} ({native}) (SQLExecDirectW)"
+    )
+    return error
 
 
 # When a fault strikes relative to the statement's own work, as real networks and servers do:

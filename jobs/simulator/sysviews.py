@@ -163,7 +163,7 @@ def log_full_count(server: Any, statement: str, table: str) -> float:
     )
     pages = max(1, math.ceil(server.table_rows(table) * (width or 40) / 8060))
     _log(server, statement, table, "COUNT", pages)
-    return server.charge(pages * schema.COST_PER_PAGE_READ)
+    return float(server.charge(pages * schema.COST_PER_PAGE_READ))
 
 
 def prepare(server: Any, text: str, bindings: dict[str, Any], statement: str) -> tuple[str, float]:

@@ -145,3 +145,20 @@ def test_a_stage_declared_alone_is_planned_gated_rendered_and_reported(
 def test_a_stage_must_say_whether_it_deletes():
     with pytest.raises(TypeError):
         registry.stage(name="careless", order=1, needs_preflight=False)  # type: ignore[call-arg]
+
+
+def test_every_declared_stage_names_a_settings_section_that_exists():
+    from jobs.settings.model import StageSettings
+
+    for declared in registry.stages():
+        if declared.settings is not None:
+            assert declared.settings in StageSettings.model_fields, declared.name
+    assert registry.names()[0] == "preflight" and registry.names()[-1] == "health"
+    assert registry.destructive() == {
+        "decline",
+        "delete_fix",
+        "obsolete_updates",
+        "compress",
+        "computers",
+        "sync_history",
+    }

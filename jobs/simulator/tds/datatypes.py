@@ -219,7 +219,8 @@ class ColumnType:
     type_info: bytes
 
     def encode(self, value: Any) -> bytes:
-        return _ENCODERS[self.name](value)
+        encoded: bytes = _ENCODERS[self.name](value)
+        return encoded
 
 
 def _length_prefixed(body: bytes | None) -> bytes:
