@@ -102,7 +102,8 @@ def strip_comments(text: str) -> str:
     )
 
 
-def split_statements(text: str) -> list[str]:
+@functools.lru_cache(maxsize=1024)
+def split_statements(text: str) -> tuple[str, ...]:
     """The text's statements: split at ``;`` outside strings and comments, comments removed,
     empty ones dropped."""
     statements: list[str] = []
@@ -114,7 +115,7 @@ def split_statements(text: str) -> list[str]:
         elif not is_comment(token_type):
             current.append(value)
     statements.append("".join(current))
-    return [statement.strip() for statement in statements if statement.strip()]
+    return tuple(statement.strip() for statement in statements if statement.strip())
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,10 @@
 
 Everything that is sent again to SUSDB (work queues, items in flight) is bound to the identity of
 the database it was found in, never to a target's name in a config: a queue is only ever worked
-against that same database. ``synchronous = FULL``: an item's in-flight mark is on disk before its
-statement is sent, so even a crash of the whole machine cannot roll the store back past it (the
-cost, one fsync per checkpoint, is a few milliseconds a batch). A corrupt, empty or newer file is
+against that same database. An item's in-flight mark is committed with ``synchronous = FULL``: it
+is on disk before its statement is sent, so even a crash of the whole machine cannot roll the
+store back past it (one fsync a batch). Every other commit is ``NORMAL`` (WAL: safe across a
+killed process; an OS crash may lose the last few, which only makes the next run verify more). A corrupt, empty or newer file is
 an error with the path in it, never a silent reset; every SQLite error after opening is a one-line
 ``StateError``; a write lock held too long by another process is waited for with an event, then
 ``StateBusy``.
@@ -253,7 +254,7 @@ class StateStore:
                 self.path, isolation_level=None, timeout=BUSY_POLL_SECONDS, check_same_thread=False
             )
             self._retry_busy(lambda: self.db.execute("PRAGMA journal_mode = WAL"))
-            self.db.execute("PRAGMA synchronous = FULL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
             self.db.execute("PRAGMA journal_size_limit = 67108864")  # truncate the WAL to 64 MB
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -680,12 +681,16 @@ class StateStore:
     def mark_batch_in_flight(self, database: str, stage: str, keys: list[str], run_id: str) -> None:
         """Mark a batch's items in flight in one durable commit, before any of them is sent."""
         now = _now()
-        with self.transaction():
-            self.db.executemany(
-                "UPDATE work_items SET status = 'in_flight', attempts = attempts + 1, run_id = ?, updated_at = ? "
-                "WHERE database_id = ? AND stage = ? AND item_key = ?",
-                [(run_id, now, database, stage, key) for key in keys],
-            )
+        self.db.execute("PRAGMA synchronous = FULL")  # this commit (and all before it) on disk
+        try:
+            with self.transaction():
+                self.db.executemany(
+                    "UPDATE work_items SET status = 'in_flight', attempts = attempts + 1, run_id = ?, "
+                    "updated_at = ? WHERE database_id = ? AND stage = ? AND item_key = ?",
+                    [(run_id, now, database, stage, key) for key in keys],
+                )
+        finally:
+            self.db.execute("PRAGMA synchronous = NORMAL")
 
     def release(self, database: str, stage: str, keys: list[str]) -> None:
         """Items marked in flight but never sent (a stop between items): back to pending."""
@@ -899,6 +904,14 @@ class StateStore:
             return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
         removed: dict[str, int] = {}
+        with self.reading():
+            (old,) = self.db.execute(
+                "SELECT (SELECT COUNT(*) FROM runs WHERE started_at < ? AND status <> 'running') "
+                "+ (SELECT COUNT(*) FROM declined_updates WHERE declined_at < ?)",
+                (cutoff(history_days), cutoff(declines_days)),
+            ).fetchone()
+        if not old:  # nothing to drop: no write, no fsync
+            return removed
         with self.transaction():
             old_runs = "SELECT run_id FROM runs WHERE started_at < ? AND status <> 'running'"
             for table in ("stage_results", "kpis"):
@@ -919,7 +932,9 @@ class StateStore:
         file (and 64 MB) is free pages. Return True when the file was vacuumed. Never fails a
         run: a reader elsewhere only postpones it."""
         try:
-            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            wal = Path(f"{self.path}-wal")
+            if wal.exists() and wal.stat().st_size > 64 * 1024 * 1024:
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             (free,) = self.db.execute("PRAGMA freelist_count").fetchone()
             (pages,) = self.db.execute("PRAGMA page_count").fetchone()
             (size,) = self.db.execute("PRAGMA page_size").fetchone()

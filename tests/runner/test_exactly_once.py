@@ -176,7 +176,14 @@ def test_a_rebuild_first_settles_what_a_killed_run_left_in_flight(small_sim, sta
 # -- 4: the in-flight mark is durable ----------------------------------------------------------
 def test_the_in_flight_mark_is_on_disk_before_anything_is_sent(state_dir):
     store = StateStore(state_dir)
-    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL: fsync per commit
+    sent: list[str] = []
+    store.db.set_trace_callback(sent.append)
+    store.mark_batch_in_flight("db", "decline", ["a"], "run")
+    marked = next(index for index, text in enumerate(sent) if "in_flight" in text)
+    durable = [index for index, text in enumerate(sent) if text == "PRAGMA synchronous = FULL"]
+    commit = next(index for index, text in enumerate(sent) if index > marked and text == "COMMIT")
+    assert durable and durable[-1] < marked < commit  # FULL: the commit syncs to disk
+    assert sent[-1] == "PRAGMA synchronous = NORMAL"  # other commits stay cheap
     assert store.db.execute("PRAGMA journal_size_limit").fetchone()[0] == 64 * 1024 * 1024
 
 

@@ -82,7 +82,7 @@ def test_statements_split_at_semicolons_outside_strings_and_comments():
     from jobs.db.tsql import split_statements, strip_comments
 
     text = "SET NOCOUNT ON; -- a; comment\nSELECT 'a;b' /* c; */ ;\n\n;EXEC p"
-    assert split_statements(text) == ["SET NOCOUNT ON", "SELECT 'a;b'", "EXEC p"]
+    assert split_statements(text) == ("SET NOCOUNT ON", "SELECT 'a;b'", "EXEC p")
     assert "comment" not in strip_comments(text) and "'a;b'" in strip_comments(text)
 
 
