@@ -220,6 +220,14 @@ DECLARATIONS: tuple[EventSpec, ...] = (
         status={"enum": ["skipped", "refused", "deferred"]},
     ),
     _event(
+        "stage.interrupted",
+        "warning",
+        "`reason` (`deadline`/`signal`), `error`",
+        "the window closed or a stop came while one of the stage's statements ran: it was "
+        "cancelled (its transaction rolled back) and the stage ends partial, not failed",
+        f"{STAGE} reason",
+    ),
+    _event(
         "stage.fail",
         "error",
         "`error_kind`, `error`",

@@ -29,6 +29,7 @@ from jobs.db.lock import TargetLock
 from jobs.errors import (
     ConfigError,
     DatabaseError,
+    Interrupted,
     LockBusy,
     LockLost,
     StateError,
@@ -410,6 +411,12 @@ def _run_stage(ctx: RunContext, stage: registry.Stage) -> dict[str, Any]:
                     outcome = function(ctx)
             except (LockLost, StateError):
                 raise
+            except Interrupted as error:
+                # The window closed (or a stop came) mid-statement: not a failure of the stage.
+                log.warning("stage.interrupted", reason=ctx.stop_reason(), error=str(error))
+                outcome = StageOutcome(
+                    status="partial", reason=ctx.stop_reason(), remaining=_queued(ctx, name)
+                )
             except (SusdbMaintError, DatabaseError) as error:
                 kind = getattr(error, "kind", type(error).__name__)
                 log.error("stage.fail", error_kind=kind, error=str(error))

@@ -180,3 +180,25 @@ def test_a_scheduled_job_for_all_targets_stops_on_the_workers_stop_signal(
     job = ScheduleJob(profile="nightly", cron="0 1 * * *", target="all")
     assert run_job(settings, state_dir, "all-targets", job, stop) == ExitCode.PARTIAL
     assert not StateStore(state_dir).runs()  # no target's run started
+
+
+def test_a_statement_cut_by_the_window_leaves_its_stage_partial_not_failed(small_sim, state_dir):
+    from jobs.db.executor import Executor
+    from jobs.errors import Interrupted
+
+    original = Executor.run
+
+    def window_closes_during_statistics(self, name, *args, **kwargs):
+        if name == "update_statistics_all":
+            raise Interrupted("update_statistics_all was cancelled: the time budget ran out")
+        return original(self, name, *args, **kwargs)
+
+    import pytest
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Executor, "run", window_closes_during_statistics)
+        report = run(
+            settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["statistics"]
+        )
+    assert report.stages[-1]["status"] == "partial"
+    assert report.exit_code == ExitCode.PARTIAL
