@@ -73,6 +73,13 @@ class DatabaseIdentity:
 
 
 @dataclass(frozen=True)
+class LocalUpdate:
+    """One update by its LocalUpdateID: an item of the obsolete-update and compression queues."""
+
+    local_update_id: int
+
+
+@dataclass(frozen=True)
 class UpdateState:
     """What the server holds for one update: present at all, and its latest revision declined."""
 

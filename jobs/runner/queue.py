@@ -1,26 +1,32 @@
 """A stage's work queue: what a stage gives the engine, and how a queue is (re)built.
 
-A stage gives a ``QueueWork``: ``candidates()`` (the expensive, set-based query, run once per
-queue) yielding ``(key, payload)``; ``process(payload)`` (one item, one call) returning how it
-ended; ``verify(payload)`` (what the server holds for it); and an optional ``record`` hook (the
-decline history). A queue is rebuilt when it is older than ``runner.queue_max_age_hours`` or has
+A stage gives a ``QueueWork``: the type of its items' payload (a dataclass, stored as JSON),
+``candidates()`` (the expensive, set-based query, run once per queue) yielding ``(key,
+payload)``; ``process(payload)`` (one item, one call) returning how it ended;
+``verify(payload)`` (what the server holds for it); and an optional ``record`` hook (the decline
+history). A queue is rebuilt when it is older than ``runner.queue_max_age_hours`` or has
 no work left: what a killed run left in flight is settled first, the candidate query is spooled
 outside the state store's write lock, and it is started only if it fits the time left.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from jobs import events
 from jobs.db.retry import retrying
 from jobs.runner.context import RunContext
 from jobs.state.store import ACTIVE, Completion, DeclineRecord, WorkItem
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 log = events.get_logger("susdb_maint.runner")
+P = TypeVar("P", bound="DataclassInstance")
 
 
 @dataclass(frozen=True)
@@ -34,22 +40,26 @@ class Settled:
 DONE = Settled("done")
 GONE = Settled("gone")
 
-Candidates = Callable[[], Iterable[tuple[str, dict[str, Any]]]]
-Process = Callable[[dict[str, Any]], Settled]
-Verify = Callable[[dict[str, Any]], Settled | None]  # None: not done on the server
-Record = Callable[[WorkItem, str], DeclineRecord | None]  # (item, run that sent it)
-
 
 @dataclass
-class QueueWork:
+class QueueWork(Generic[P]):
     stage: str
-    candidates: Candidates
-    process: Process
+    payload_type: type[P]  # what one item carries: a dataclass
+    candidates: Callable[[], Iterable[tuple[str, P]]]
+    process: Callable[[P], Settled]
     per_item_seconds_guess: float
-    verify: Verify | None = None
-    record: Record | None = None
+    verify: Callable[[P], Settled | None] | None = None  # None: not done on the server
+    record: Callable[[P, str], DeclineRecord | None] | None = None  # (payload, run that sent it)
     limit: int | None = None  # items per run
     repeat_until_empty: bool = False
+
+    def payload_of(self, item: WorkItem) -> P:
+        """An item's stored payload as the stage's type; a field an older version stored and
+        this one does not know is left out (the type's defaults cover fields added since)."""
+        known = {field.name for field in dataclasses.fields(self.payload_type)}
+        return self.payload_type(
+            **{key: value for key, value in item.payload.items() if key in known}
+        )
 
 
 class QueueDeferred(Exception):
@@ -57,7 +67,7 @@ class QueueDeferred(Exception):
 
 
 # -- building a queue ----------------------------------------------------------------------------
-def ensure_queue(ctx: RunContext, work: QueueWork) -> dict[str, int]:
+def ensure_queue(ctx: RunContext, work: QueueWork[Any]) -> dict[str, int]:
     """Run the candidate query unless the stage's queue is fresh and has work left; return counts.
     Raise QueueDeferred when the query would not fit the time left, Interrupted when the window
     closes (or a stop is asked for) while it runs."""
@@ -87,7 +97,9 @@ def ensure_queue(ctx: RunContext, work: QueueWork) -> dict[str, int]:
     server_started = ctx.clock.monotonic()
 
     def build() -> int:
-        build_id, rows = store.spool(work.candidates())
+        build_id, rows = store.spool(
+            (key, dataclasses.asdict(payload)) for key, payload in work.candidates()
+        )
         log.debug("queue.spooled", rows=rows)
         return store.swap_in(
             database,
@@ -108,7 +120,7 @@ def ensure_queue(ctx: RunContext, work: QueueWork) -> dict[str, int]:
     return store.queue_counts(database, work.stage)
 
 
-def settle_in_flight(ctx: RunContext, work: QueueWork) -> None:
+def settle_in_flight(ctx: RunContext, work: QueueWork[Any]) -> None:
     """Before a rebuild replaces the queue, settle what a killed run left in flight, so its real
     effects reach the history and nothing it sent is forgotten."""
     items = ctx.store.in_flight(ctx.database, work.stage)
@@ -118,14 +130,15 @@ def settle_in_flight(ctx: RunContext, work: QueueWork) -> None:
     declines: list[DeclineRecord] = []
     unsettled: list[str] = []
     for item in items:
-        settled = retry_policy(ctx)(work.verify, item.payload) if work.verify else None
+        payload = work.payload_of(item)
+        settled = retry_policy(ctx)(work.verify, payload) if work.verify else None
         if settled is None:
             unsettled.append(item.key)
             continue
         log.info("item.settled", item=item.key, status=settled.status, reason="before a rebuild")
         completions.append(Completion(item.key, settled.status, settled.reason))
         if settled.status == "done" and work.record is not None:
-            record = work.record(item, item.run_id or ctx.run_id)
+            record = work.record(payload, item.run_id or ctx.run_id)
             if record is not None:
                 declines.append(record)
     ctx.store.complete(ctx.database, work.stage, ctx.run_id, completions, declines, ctx.target)

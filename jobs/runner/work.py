@@ -101,7 +101,7 @@ class _Run:
     gone: int = 0
 
 
-def process_queue(ctx: RunContext, work: QueueWork) -> StageOutcome:
+def process_queue(ctx: RunContext, work: QueueWork[Any]) -> StageOutcome:
     """Work through a stage's queue (``work.limit`` caps the items processed in this run)."""
     outcome = StageOutcome()
     try:
@@ -152,7 +152,7 @@ def process_queue(ctx: RunContext, work: QueueWork) -> StageOutcome:
 
 
 def _work_through(
-    ctx: RunContext, work: QueueWork, outcome: StageOutcome, remaining: int, estimate: float
+    ctx: RunContext, work: QueueWork[Any], outcome: StageOutcome, remaining: int, estimate: float
 ) -> None:
     """Batches until the queue is empty, the window closes, a stop comes or the stage fails."""
     state = _Run(
@@ -188,7 +188,7 @@ def _work_through(
 
 
 def _next_batch(
-    ctx: RunContext, work: QueueWork, state: _Run, outcome: StageOutcome
+    ctx: RunContext, work: QueueWork[Any], state: _Run, outcome: StageOutcome
 ) -> list[WorkItem] | None:
     """The next batch, sized to the time left and the run's limit; None (with the outcome's
     reason set) when no batch may start."""
@@ -214,7 +214,7 @@ def _next_batch(
     return ctx.store.next_items(ctx.database, work.stage, size, exclude=state.failed_this_run)
 
 
-def _run_batch(ctx: RunContext, work: QueueWork, state: _Run, items: list[WorkItem]) -> _Batch:
+def _run_batch(ctx: RunContext, work: QueueWork[Any], state: _Run, items: list[WorkItem]) -> _Batch:
     """Mark the batch in flight (one durable commit, before anything is sent: an item the server
     may have seen is never mistaken for one it has not), send each item, checkpoint."""
     batch = _Batch(items, ctx.clock.monotonic())
@@ -236,7 +236,9 @@ def _run_batch(ctx: RunContext, work: QueueWork, state: _Run, items: list[WorkIt
     return batch
 
 
-def _one_item(ctx: RunContext, work: QueueWork, state: _Run, batch: _Batch, item: WorkItem) -> bool:
+def _one_item(
+    ctx: RunContext, work: QueueWork[Any], state: _Run, batch: _Batch, item: WorkItem
+) -> bool:
     """Send one item and record how it ended; return False when the batch must stop."""
     try:
         settled, sent_here = _work_item(work, item, state.retry)
@@ -264,7 +266,8 @@ def _one_item(ctx: RunContext, work: QueueWork, state: _Run, batch: _Batch, item
     if settled.status == "gone":
         log.info("item.gone", item=item.key)
     if settled.status == "done" and work.record is not None:
-        record = work.record(item, ctx.run_id if sent_here else item.run_id or ctx.run_id)
+        sent_by = ctx.run_id if sent_here else item.run_id or ctx.run_id
+        record = work.record(work.payload_of(item), sent_by)
         if record is not None:
             batch.declines.append(record)
     return True
@@ -272,7 +275,7 @@ def _one_item(ctx: RunContext, work: QueueWork, state: _Run, batch: _Batch, item
 
 def _fail(
     ctx: RunContext,
-    work: QueueWork,
+    work: QueueWork[Any],
     state: _Run,
     batch: _Batch,
     item: WorkItem,
@@ -306,7 +309,7 @@ def _fail(
 
 
 def _account(
-    ctx: RunContext, work: QueueWork, state: _Run, batch: _Batch, outcome: StageOutcome
+    ctx: RunContext, work: QueueWork[Any], state: _Run, batch: _Batch, outcome: StageOutcome
 ) -> None:
     """After a batch: timings, the next batch's size, progress, the outcome, batch.finish."""
     seconds = ctx.clock.monotonic() - batch.started
@@ -342,7 +345,7 @@ def _account(
     )
 
 
-def _checkpoint(ctx: RunContext, work: QueueWork, batch: _Batch) -> None:
+def _checkpoint(ctx: RunContext, work: QueueWork[Any], batch: _Batch) -> None:
     ctx.store.complete(
         ctx.database, work.stage, ctx.run_id, batch.completions, batch.declines, ctx.target
     )
@@ -350,21 +353,22 @@ def _checkpoint(ctx: RunContext, work: QueueWork, batch: _Batch) -> None:
     ctx.store.release(ctx.database, work.stage, batch.unsent())
 
 
-def _work_item(work: QueueWork, item: WorkItem, retry: Any) -> tuple[Settled, bool]:
+def _work_item(work: QueueWork[Any], item: WorkItem, retry: Any) -> tuple[Settled, bool]:
     """Process one item; return how it ended and whether this run sent it. Every send that may
     follow an earlier one (a killed run, a lost reply, a timeout, a retry) is preceded by
     ``verify``, so a call the server already carried out is never made twice."""
     sent_here = False
+    payload = work.payload_of(item)
 
     def attempt() -> Settled:
         nonlocal sent_here
         if (sent_here or item.may_have_reached_the_server) and work.verify is not None:
-            settled = work.verify(item.payload)
+            settled = work.verify(payload)
             if settled is not None:
                 log.info("item.settled", item=item.key, status=settled.status)
                 return settled
         sent_here = True
-        return work.process(item.payload)
+        return work.process(payload)
 
     try:
         return retry(attempt), sent_here
@@ -382,7 +386,7 @@ def _work_item(work: QueueWork, item: WorkItem, retry: Any) -> tuple[Settled, bo
         # built: what the server holds decides, not the error.
         if work.verify is not None and sent_here:
             try:
-                settled = work.verify(item.payload)
+                settled = work.verify(payload)
             except DatabaseError:
                 settled = None
             if settled is not None:

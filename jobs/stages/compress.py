@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
 
 from jobs.runner import queue, work
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.stages.registry import stage
+from jobs.susdb import LocalUpdate
 
 
 @stage(
@@ -20,24 +21,25 @@ from jobs.stages.registry import stage
 def run(ctx: RunContext) -> StageOutcome:
     settings = ctx.settings.stages.compress
 
-    def candidates() -> Any:
+    def candidates() -> Iterator[tuple[str, LocalUpdate]]:
         for local_id in ctx.susdb.updates_to_compress(timeout=0):
-            yield str(local_id), {"local_update_id": local_id}
+            yield str(local_id), LocalUpdate(local_id)
 
-    def process(payload: dict[str, Any]) -> queue.Settled:
+    def process(update: LocalUpdate) -> queue.Settled:
         ctx.susdb.compress_update(
-            payload["local_update_id"], timeout=settings.statement_timeout_seconds
+            update.local_update_id, timeout=settings.statement_timeout_seconds
         )
         return queue.DONE
 
-    def verify(payload: dict[str, Any]) -> queue.Settled | None:
+    def verify(update: LocalUpdate) -> queue.Settled | None:
         # Settled when no unreferenced older revision is left.
-        return queue.DONE if ctx.susdb.old_revisions(payload["local_update_id"]) == 0 else None
+        return queue.DONE if ctx.susdb.old_revisions(update.local_update_id) == 0 else None
 
     return work.process_queue(
         ctx,
         queue.QueueWork(
             "compress",
+            LocalUpdate,
             candidates,
             process,
             per_item_seconds_guess=0.5,

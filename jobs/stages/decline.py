@@ -17,9 +17,10 @@ reports the failed sources and ends ``failed`` rather than silently ``done``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from dataclasses import dataclass
 
 from jobs import events
 from jobs.errors import DatabaseError
@@ -28,7 +29,7 @@ from jobs.runner.context import RunContext, StageOutcome
 from jobs.settings.model import DeclineRule, DeclineSettings
 from jobs.stages import decline_presets
 from jobs.stages.registry import stage
-from jobs.state.store import ACTIVE, DeclineRecord, WorkItem
+from jobs.state.store import ACTIVE, DeclineRecord
 from jobs.susdb import Susdb, UpdateCategories, UpdateRef, UpdateState
 
 log = events.get_logger("susdb_maint.stages.decline")
@@ -182,21 +183,33 @@ def source_failed(susdb: Susdb, name: str, error: Exception, failed: list[str]) 
             susdb.executor.reconnect()
 
 
-def payload(entry: UpdateCategories, reason: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Decline:
+    """One update to decline, and why: the decline queue's item."""
+
+    update_id: str
+    kb: str | None = None
+    title: str = ""
+    reason: str = ""
+    products: list[str] = dataclasses.field(default_factory=list)
+    classifications: list[str] = dataclasses.field(default_factory=list)
+
+
+def payload(entry: UpdateCategories, reason: str) -> Decline:
     update = entry.update
-    return {
-        "update_id": update.update_id,
-        "kb": update.kb,
-        "title": update.title,
-        "reason": reason,
-        "products": entry.products,
-        "classifications": entry.classifications,
-    }
+    return Decline(
+        update.update_id,
+        update.kb,
+        update.title,
+        reason,
+        list(entry.products),
+        list(entry.classifications),
+    )
 
 
 def candidates(
     susdb: Susdb, settings: DeclineSettings, failed: list[str] | None = None
-) -> Iterator[tuple[str, dict[str, Any]]]:
+) -> Iterator[tuple[str, Decline]]:
     """Yield (update ID, payload) for each reason an update matches, superseded first; the work
     queue keeps an update's first reason, so nothing here holds the whole catalog in memory. A
     source that fails is logged, named in ``failed`` and skipped; the others still yield."""
@@ -233,34 +246,32 @@ def run(ctx: RunContext) -> StageOutcome:
         return StageOutcome(status="skipped", reason="replica")
     failed: list[str] = []
 
-    def process(item: dict[str, Any]) -> queue.Settled:
-        state = ctx.susdb.decline_update(item["update_id"], ADMIN_NAME)
+    def process(item: Decline) -> queue.Settled:
+        state = ctx.susdb.decline_update(item.update_id, ADMIN_NAME)
         settled = settle(state) or _not_declined(item)
         log.info(
             "decline.update",
-            update_id=item["update_id"],
-            kb=item.get("kb"),
-            title=item.get("title"),
-            reason=item.get("reason"),
-            products=item.get("products", []),
-            classifications=item.get("classifications", []),
+            update_id=item.update_id,
+            kb=item.kb,
+            title=item.title,
+            reason=item.reason,
+            products=item.products,
+            classifications=item.classifications,
         )
         return settled
 
-    def verify(item: dict[str, Any]) -> queue.Settled | None:
-        return settle(ctx.susdb.update_state(item["update_id"]))
+    def verify(item: Decline) -> queue.Settled | None:
+        return settle(ctx.susdb.update_state(item.update_id))
 
-    def record(item: WorkItem, sent_by: str) -> DeclineRecord:
-        payload = item.payload
-        return DeclineRecord(
-            sent_by, payload["update_id"], payload.get("kb"), payload["title"], payload["reason"]
-        )
+    def record(item: Decline, sent_by: str) -> DeclineRecord:
+        return DeclineRecord(sent_by, item.update_id, item.kb, item.title, item.reason)
 
     try:
         outcome = work.process_queue(
             ctx,
             queue.QueueWork(
                 "decline",
+                Decline,
                 lambda: candidates(ctx.susdb, settings, failed),
                 process,
                 per_item_seconds_guess=0.1,
@@ -287,10 +298,8 @@ def settle(state: UpdateState) -> queue.Settled | None:
     return queue.DONE if state.declined else None
 
 
-def _not_declined(payload: dict[str, Any]) -> queue.Settled:
-    raise DatabaseError(
-        f"spDeclineUpdate returned, but update {payload['update_id']} is not declined"
-    )
+def _not_declined(item: Decline) -> queue.Settled:
+    raise DatabaseError(f"spDeclineUpdate returned, but update {item.update_id} is not declined")
 
 
 def queued_reasons(ctx: RunContext) -> dict[str, int]:

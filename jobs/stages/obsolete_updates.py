@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
 
 from jobs.runner import queue, work
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.stages.registry import stage
+from jobs.susdb import LocalUpdate
 
 
 @stage(
@@ -20,25 +21,24 @@ from jobs.stages.registry import stage
 def run(ctx: RunContext) -> StageOutcome:
     settings = ctx.settings.stages.obsolete_updates
 
-    def candidates() -> Any:
+    def candidates() -> Iterator[tuple[str, LocalUpdate]]:
         for local_id in ctx.susdb.obsolete_update_ids(timeout=settings.candidate_timeout_seconds):
-            yield str(local_id), {"local_update_id": local_id}
+            yield str(local_id), LocalUpdate(local_id)
 
-    def process(payload: dict[str, Any]) -> queue.Settled:
-        ctx.susdb.delete_update(
-            payload["local_update_id"], timeout=settings.statement_timeout_seconds
-        )
+    def process(update: LocalUpdate) -> queue.Settled:
+        ctx.susdb.delete_update(update.local_update_id, timeout=settings.statement_timeout_seconds)
         return queue.DONE
 
-    def verify(payload: dict[str, Any]) -> queue.Settled | None:
+    def verify(update: LocalUpdate) -> queue.Settled | None:
         # spDeleteUpdate deletes the update: gone is what done looks like.
-        return None if ctx.susdb.update_exists(payload["local_update_id"]) else queue.DONE
+        return None if ctx.susdb.update_exists(update.local_update_id) else queue.DONE
 
     guess = 1.0 if ctx.facts.get("delete_fix", True) else 30.0
     return work.process_queue(
         ctx,
         queue.QueueWork(
             "obsolete_updates",
+            LocalUpdate,
             candidates,
             process,
             per_item_seconds_guess=guess,

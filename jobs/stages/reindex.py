@@ -10,8 +10,8 @@ index with ALLOW_PAGE_LOCKS = OFF (error 2552) is rebuilt instead.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from jobs import events
 from jobs.errors import DatabaseError
@@ -28,6 +28,19 @@ log = events.get_logger("susdb_maint.stages.reindex")
 ONLINE_REFUSED = frozenset({1712, 2725})
 # "... cannot be reorganized because page level locking is disabled."
 PAGE_LOCKS_DISABLED = 2552
+
+
+@dataclass(frozen=True)
+class IndexWork:
+    """One index to maintain: the reindex queue's item."""
+
+    table: str
+    index: str
+    action: str  # "reorganize" | "rebuild"
+    fill_factor: int | None = None
+    pages: int = 0
+    fragmentation: float = 0.0
+    density: float | None = None  # None from a LIMITED scan
 
 
 @dataclass(frozen=True)
@@ -101,7 +114,7 @@ def run(ctx: RunContext) -> StageOutcome:
     online = settings.online and server.online_rebuild_allowed and not server.is_wid
     pages_before: dict[str, int] = {}
 
-    def candidates() -> Any:
+    def candidates() -> Iterator[tuple[str, IndexWork]]:
         for entry, decision in fragmented(
             ctx.susdb.index_stats(mode="SAMPLED", timeout=0), settings
         ):
@@ -109,22 +122,21 @@ def run(ctx: RunContext) -> StageOutcome:
             pages_before[key] = entry.page_count
             yield (
                 key,
-                {
-                    "table": entry.table,
-                    "index": entry.index,
-                    "action": decision.action,
-                    "fill_factor": decision.fill_factor,
-                    "pages": entry.page_count,
-                    "fragmentation": entry.fragmentation,
-                    "density": entry.page_density,
-                },
+                IndexWork(
+                    entry.table,
+                    entry.index,
+                    decision.action,
+                    decision.fill_factor,
+                    entry.page_count,
+                    entry.fragmentation,
+                    entry.page_density,
+                ),
             )
 
     timeout = settings.statement_timeout_seconds
 
-    def rebuild(payload: dict[str, Any]) -> None:
-        table, index = payload["table"], payload["index"]
-        options = {"fill_factor": payload["fill_factor"], "maxdop": settings.maxdop}
+    def rebuild(table: str, index: str, fill_factor: int | None) -> None:
+        options = {"fill_factor": fill_factor, "maxdop": settings.maxdop}
         if online:
             try:
                 ctx.susdb.rebuild_index(table, index, online=True, timeout=timeout, **options)
@@ -137,29 +149,29 @@ def run(ctx: RunContext) -> StageOutcome:
                 )
         ctx.susdb.rebuild_index(table, index, online=False, timeout=timeout, **options)
 
-    def process(payload: dict[str, Any]) -> queue.Settled:
+    def process(item: IndexWork) -> queue.Settled:
         log.info(
-            "index." + payload["action"],
-            table=payload["table"],
-            index=payload["index"],
-            fragmentation=payload["fragmentation"],
-            density=payload["density"],
-            pages=payload["pages"],
+            "index." + item.action,
+            table=item.table,
+            index=item.index,
+            fragmentation=item.fragmentation,
+            density=item.density,
+            pages=item.pages,
         )
-        if payload["action"] != "reorganize":
-            rebuild(payload)
+        if item.action != "reorganize":
+            rebuild(item.table, item.index, item.fill_factor)
             return queue.DONE
         try:
-            ctx.susdb.reorganize_index(payload["table"], payload["index"], timeout=timeout)
+            ctx.susdb.reorganize_index(item.table, item.index, timeout=timeout)
         except DatabaseError as error:
             if error.native != PAGE_LOCKS_DISABLED:
                 raise
-            log.info("index.page_locks_disabled", table=payload["table"], index=payload["index"])
-            rebuild({**payload, "fill_factor": None})
+            log.info("index.page_locks_disabled", table=item.table, index=item.index)
+            rebuild(item.table, item.index, None)
         return queue.DONE
 
     outcome = work.process_queue(
-        ctx, queue.QueueWork("reindex", candidates, process, per_item_seconds_guess=30.0)
+        ctx, queue.QueueWork("reindex", IndexWork, candidates, process, per_item_seconds_guess=30.0)
     )
     if not ctx.dry_run and outcome.done:
         # Page counts need no leaf-level read: a LIMITED scan has them.

@@ -3,6 +3,7 @@ simulated SUSDB. Each rule of the exactly-once protocol, one test."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,6 +16,11 @@ from jobs.runner.context import RunContext
 from jobs.runner.queue import DONE, GONE, QueueWork, Settled
 from jobs.settings.model import Settings
 from jobs.state.store import DeclineRecord, StateStore, WorkItem
+
+
+@dataclass(frozen=True)
+class Item:
+    key: str
 
 
 class FakeServer:
@@ -33,10 +39,10 @@ class FakeServer:
         self.candidates_built += 1
         for key in self.keys:
             if key not in self.done and key not in self.gone:
-                yield key, {"key": key}
+                yield key, Item(key)
 
-    def process(self, payload: dict[str, Any]) -> Settled:
-        key = payload["key"]
+    def process(self, payload: Item) -> Settled:
+        key = payload.key
         self.sent.append(key)
         if self.failures.get(key):
             raise self.failures[key].pop(0)
@@ -48,8 +54,8 @@ class FakeServer:
             raise ConnectionLost("reply lost after the commit", native=10054)
         return DONE
 
-    def verify(self, payload: dict[str, Any]) -> Settled | None:
-        key = payload["key"]
+    def verify(self, payload: Item) -> Settled | None:
+        key = payload.key
         if key in self.gone:
             return GONE
         return DONE if key in self.done else None
@@ -73,6 +79,7 @@ def context(tmp_path, **runner: Any) -> RunContext:
 def queue_for(server: FakeServer, record: Any = None, **options: Any) -> QueueWork:
     return QueueWork(
         "decline",
+        Item,
         server.candidates,
         server.process,
         per_item_seconds_guess=0.1,
@@ -107,7 +114,7 @@ def test_a_gone_item_is_settled_gone_and_never_recorded(tmp_path):
     server = FakeServer(["a", "b"])
     recorded: list[str] = []
 
-    def record(item: WorkItem, sent_by: str) -> DeclineRecord:
+    def record(item: Item, sent_by: str) -> DeclineRecord:
         recorded.append(item.key)
         return DeclineRecord(sent_by, item.key, None, "t", "r")
 
@@ -123,7 +130,7 @@ def test_a_gone_item_is_settled_gone_and_never_recorded(tmp_path):
 def test_an_error_whose_effect_is_in_place_settles_the_item(tmp_path):
     server = FakeServer(["a"])
 
-    def process(payload):
+    def process(payload: Item) -> Settled:
         server.done.add("a")  # the server committed; then the statement reports a timeout
         raise DatabaseError("timeout after the commit")
 
@@ -215,3 +222,11 @@ def test_a_queue_build_that_would_not_fit_is_deferred(tmp_path):
     server.keys.append("b")
     outcome = work.process_queue(ctx, queue_for(server))
     assert outcome.status == "deferred" and server.candidates_built == 1
+
+
+def test_a_payload_stored_by_another_version_loads_into_todays_type(tmp_path):
+    from jobs.stages.decline import Decline
+
+    stored = WorkItem("u", {"update_id": "U", "title": "T", "retired_field": 1}, "pending", 0, 0)
+    queue = QueueWork("decline", Decline, lambda: iter(()), lambda item: DONE, 0.1)
+    assert queue.payload_of(stored) == Decline("U", title="T")  # unknown left out, new defaulted
