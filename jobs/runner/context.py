@@ -10,7 +10,7 @@ from typing import Any
 from jobs.clock import Clock
 from jobs.settings.model import Settings
 from jobs.state.store import StateStore
-from jobs.susdb import Susdb
+from jobs.susdb import ServerInfo, Susdb
 
 # How an administrator lets destructive stages run: named in every refusal of the backup gate.
 WAY_OUT = (
@@ -38,6 +38,23 @@ class StageOutcome:
 
 
 @dataclass
+class Facts:
+    """What a run learned that later stages rely on (most of it from preflight)."""
+
+    # Until the backup gate positively passes, destructive stages are refused with this reason.
+    refuse_destructive: str | None = GATE_NOT_PASSED
+    backup_failed: str | None = None  # the backup stage did not produce a backup
+    backup_unreadable: str | None = None  # msdb's backup history could not be read
+    last_backup: datetime | None = None
+    server: ServerInfo | None = None
+    replica: bool = False
+    delete_fix: bool | None = None  # Microsoft's spDeleteUpdate change in place (None: unknown)
+    database: str = ""  # the database's identity, for people
+    database_name: str = ""
+    health: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
 class RunContext:
     run_id: str
     target: str
@@ -51,9 +68,7 @@ class RunContext:
     deadline_monotonic: float | None = None
     deadline_at: datetime | None = None  # the same moment in UTC, for people
     stop: threading.Event = field(default_factory=threading.Event)
-    facts: dict[str, Any] = field(
-        default_factory=lambda: {"refuse_destructive": GATE_NOT_PASSED}
-    )  # what preflight found, for later stages
+    facts: Facts = field(default_factory=Facts)
     remove_custom_indexes: bool = False
     restore_delete_fix: bool = False
     progress: Any = None  # a StageProgress on an interactive terminal

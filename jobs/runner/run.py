@@ -180,7 +180,7 @@ def execute_plan(
                     ctx.deadline_monotonic = (
                         clock.monotonic() + (window.deadline - clock.now()).total_seconds()
                     )
-                report.database = ctx.facts["database"]
+                report.database = ctx.facts.database
                 _run_stages(plan, ctx, report)
         except LockBusy as error:
             report.error, report.status, report.exit_code = str(error), "locked", ExitCode.LOCKED
@@ -256,8 +256,8 @@ def _open(
         progress=None if plan.dry_run else progress.for_run(),
         lock=lock,
     )
-    ctx.facts["database"] = identity.describe()
-    ctx.facts["database_name"] = identity.database_name
+    ctx.facts.database = identity.describe()
+    ctx.facts.database_name = identity.database_name
     executor.window = ctx.seconds_left
     executor.stop = stop
     if ctx.progress is not None:
@@ -275,7 +275,7 @@ def _run_stages(plan: Plan, ctx: RunContext, report: RunReport) -> None:
         dry_run=plan.dry_run,
         deadline=ctx.deadline_at.isoformat() + "Z" if ctx.deadline_at else None,
         endpoint=plan.endpoint.describe(),
-        database=ctx.facts["database"],
+        database=ctx.facts.database,
         virtual_time=ctx.clock.virtual,
     )
     report.kpis_before = _kpis(ctx, health, plan.count_obsolete_kpi)
@@ -388,10 +388,10 @@ def _run_stage(ctx: RunContext, stage: registry.Stage) -> dict[str, Any]:
     with events.bound(stage=name):
         outcome: StageOutcome
         ran = False
-        if stage.destructive and ctx.facts.get("refuse_destructive") and not ctx.dry_run:
+        if stage.destructive and ctx.facts.refuse_destructive and not ctx.dry_run:
             outcome = StageOutcome(
                 status="refused",
-                reason=ctx.facts["refuse_destructive"],
+                reason=ctx.facts.refuse_destructive,
                 remaining=_queued(ctx, name),
             )
         elif ctx.out_of_time() and not reporting:

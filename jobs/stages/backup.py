@@ -39,7 +39,7 @@ def run(ctx: RunContext) -> StageOutcome:
         reason = "backup.directory is not set"
         preflight.refuse_after_backup(ctx, reason)
         return StageOutcome(status="skipped", reason=reason)
-    database = ctx.facts.get("database_name") or "SUSDB"
+    database = ctx.facts.database_name or "SUSDB"
     target_file = backup_file(settings.directory, database, ctx.run_id)
     if ctx.dry_run:
         return StageOutcome(status="planned", detail={"file": target_file})
@@ -57,8 +57,8 @@ def run(ctx: RunContext) -> StageOutcome:
         _remove_partial(target_file)
         raise
     ctx.store.add_timing(ctx.target, "backup", 1, ctx.clock.monotonic() - started)
-    ctx.facts["last_backup"] = ctx.susdb.last_full_backup()
-    ctx.facts.pop("backup_failed", None)
+    ctx.facts.last_backup = ctx.susdb.last_full_backup()
+    ctx.facts.backup_failed = None
     preflight.check_backup(ctx)
     pruned = prune(settings.directory, database, settings.keep)
     return StageOutcome(

@@ -242,7 +242,7 @@ def candidates(
 )
 def run(ctx: RunContext) -> StageOutcome:
     settings = ctx.settings.stages.decline
-    if ctx.facts.get("replica"):
+    if ctx.facts.replica:
         return StageOutcome(status="skipped", reason="replica")
     failed: list[str] = []
 

@@ -105,7 +105,7 @@ def run(ctx: RunContext) -> StageOutcome:
         return StageOutcome(status="planned", detail={"fingerprint": fingerprint(text)})
     ctx.store.save_original(ctx.database, PROCEDURE, text, ctx.run_id)
     ctx.susdb.apply_delete_update_fix(text)
-    ctx.facts["delete_fix"] = True
+    ctx.facts.delete_fix = True
     log.info("delete_fix.applied", procedure=PROCEDURE, original_fingerprint=fingerprint(text))
     return StageOutcome(done=1, detail={"original_fingerprint": fingerprint(text)})
 
@@ -138,13 +138,13 @@ def restore(ctx: RunContext) -> StageOutcome:
         return StageOutcome(status="planned", detail={"restore": True})
     ctx.susdb.restore_delete_update(as_alter(saved), current)
     ctx.store.forget_original(ctx.database, PROCEDURE)
-    ctx.facts["delete_fix"] = False
+    ctx.facts.delete_fix = False
     log.info("delete_fix.restored", procedure=PROCEDURE, fingerprint=fingerprint(saved))
     return StageOutcome(done=1, detail={"restored_fingerprint": fingerprint(saved)})
 
 
 def _refusal(ctx: RunContext) -> StageOutcome | None:
-    if ctx.facts.get("replica"):
+    if ctx.facts.replica:
         return StageOutcome(
             status="refused", reason="replica: spDeleteUpdate is not changed on a replica server"
         )

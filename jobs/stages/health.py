@@ -74,5 +74,5 @@ def run(ctx: RunContext) -> StageOutcome:
     alerts = warnings(kpis, ctx)
     for alert in alerts:
         log.warning("kpi.threshold", **alert)
-    ctx.facts["health"] = kpis
+    ctx.facts.health = kpis
     return StageOutcome(detail={"kpis": kpis, "warnings": alerts})

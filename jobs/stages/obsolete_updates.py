@@ -33,7 +33,7 @@ def run(ctx: RunContext) -> StageOutcome:
         # spDeleteUpdate deletes the update: gone is what done looks like.
         return None if ctx.susdb.update_exists(update.local_update_id) else queue.DONE
 
-    guess = 1.0 if ctx.facts.get("delete_fix", True) else 30.0
+    guess = 1.0 if ctx.facts.delete_fix else 30.0  # unknown: assume the slow procedure
     return work.process_queue(
         ctx,
         queue.QueueWork(

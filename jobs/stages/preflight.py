@@ -27,15 +27,15 @@ def run(ctx: RunContext) -> StageOutcome:
         last_backup = susdb.last_full_backup()
     except DatabaseError as error:
         # No SELECT on msdb.dbo.backupset, for example: the gate cannot pass on what it cannot see.
-        ctx.facts["backup_unreadable"] = f"{error.kind}: {error}"
+        ctx.facts.backup_unreadable = f"{error.kind}: {error}"
         last_backup = None
     info = susdb.server_info()
     schema = susdb.schema_version()
     replica = susdb.replica_state()
     fix_applied = susdb.delete_update_fix_applied()
-    ctx.facts.update(
-        server=info, replica=replica.replica_mode, delete_fix=fix_applied, last_backup=last_backup
-    )
+    facts = ctx.facts
+    facts.server, facts.replica = info, replica.replica_mode
+    facts.delete_fix, facts.last_backup = fix_applied, last_backup
     log.info(
         "preflight.server",
         product_version=info.product_version,
@@ -83,7 +83,7 @@ def run(ctx: RunContext) -> StageOutcome:
             "replica": replica.replica_mode,
             "delete_fix": fix_applied,
             "last_backup": last_backup.isoformat() if last_backup else None,
-            "backup_refusal": ctx.facts.get("refuse_destructive"),
+            "backup_refusal": ctx.facts.refuse_destructive,
             "missing_permissions": missing,
         }
     )
@@ -117,19 +117,19 @@ def check_sync_activity(ctx: RunContext) -> None:
 def check_backup(ctx: RunContext) -> None:
     """Apply the backup gate: destructive stages run only when it positively passes."""
     gate = ctx.settings.backup
-    failed_backup = ctx.facts.get("backup_failed")
+    failed_backup = ctx.facts.backup_failed
     if failed_backup:
         _refuse(ctx, failed_backup)
         return
     if gate.gate == "off":
-        ctx.facts.pop("refuse_destructive", None)
+        ctx.facts.refuse_destructive = None
         return
-    unreadable = ctx.facts.get("backup_unreadable")
-    last_backup = ctx.facts.get("last_backup")
+    unreadable = ctx.facts.backup_unreadable
+    last_backup = ctx.facts.last_backup
     age_hours = (ctx.clock.now() - last_backup).total_seconds() / 3600 if last_backup else None
     if last_backup and not unreadable and age_hours is not None and age_hours <= gate.max_age_hours:
         log.info("backup.fresh", last_backup=last_backup.isoformat(), age_hours=round(age_hours, 1))
-        ctx.facts.pop("refuse_destructive", None)
+        ctx.facts.refuse_destructive = None
         return
     if unreadable:
         reason = f"cannot read the backup history in msdb.dbo.backupset ({unreadable})"
@@ -142,16 +142,16 @@ def check_backup(ctx: RunContext) -> None:
         reason = f"no full backup in the last {gate.max_age_hours:g} h ({seen})"
     log.warning("backup.stale", gate=gate.gate, reason=reason)
     if gate.gate == "advisory":
-        ctx.facts.pop("refuse_destructive", None)
+        ctx.facts.refuse_destructive = None
         return
     _refuse(ctx, reason)
 
 
 def refuse_after_backup(ctx: RunContext, reason: str) -> None:
     """The backup stage did not produce a backup: whatever the gate said before, refuse."""
-    ctx.facts["backup_failed"] = reason
+    ctx.facts.backup_failed = reason
     _refuse(ctx, reason)
 
 
 def _refuse(ctx: RunContext, reason: str) -> None:
-    ctx.facts["refuse_destructive"] = f"{reason}; to go on, {WAY_OUT}"
+    ctx.facts.refuse_destructive = f"{reason}; to go on, {WAY_OUT}"

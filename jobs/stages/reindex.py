@@ -109,7 +109,7 @@ def fragmented(
 )
 def run(ctx: RunContext) -> StageOutcome:
     settings = ctx.settings.stages.reindex
-    server = ctx.facts.get("server") or ctx.susdb.server_info()
+    server = ctx.facts.server or ctx.susdb.server_info()
     # Never ONLINE on WID, whatever edition it reports (what it reports is not public).
     online = settings.online and server.online_rebuild_allowed and not server.is_wid
     pages_before: dict[str, int] = {}

@@ -12,7 +12,7 @@ import pytest
 from jobs.clock import VirtualClock
 from jobs.errors import ConnectionLost, DatabaseError, Interrupted, LockLost, TransientError
 from jobs.runner import work
-from jobs.runner.context import RunContext
+from jobs.runner.context import Facts, RunContext
 from jobs.runner.queue import DONE, GONE, QueueWork, Settled
 from jobs.settings.model import Settings
 from jobs.state.store import DeclineRecord, StateStore, WorkItem
@@ -72,7 +72,7 @@ def context(tmp_path, **runner: Any) -> RunContext:
         store=StateStore(tmp_path / "state"),
         clock=VirtualClock(),
         database="fake-database",
-        facts={},
+        facts=Facts(refuse_destructive=None),
     )
 
 
