@@ -12,6 +12,7 @@ outside the state store's write lock, and it is started only if it fits the time
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -56,10 +57,15 @@ class QueueWork(Generic[P]):
     def payload_of(self, item: WorkItem) -> P:
         """An item's stored payload as the stage's type; a field an older version stored and
         this one does not know is left out (the type's defaults cover fields added since)."""
-        known = {field.name for field in dataclasses.fields(self.payload_type)}
+        known = _field_names(self.payload_type)
         return self.payload_type(
             **{key: value for key, value in item.payload.items() if key in known}
         )
+
+
+@functools.cache
+def _field_names(payload_type: type[Any]) -> frozenset[str]:
+    return frozenset(field.name for field in dataclasses.fields(payload_type))
 
 
 class QueueDeferred(Exception):

@@ -240,8 +240,9 @@ def _one_item(
     ctx: RunContext, work: QueueWork[Any], state: _Run, batch: _Batch, item: WorkItem
 ) -> bool:
     """Send one item and record how it ended; return False when the batch must stop."""
+    payload = work.payload_of(item)
     try:
-        settled, sent_here = _work_item(work, item, state.retry)
+        settled, sent_here = _work_item(work, item, payload, state.retry)
     except StillReferenced as error:
         settled, sent_here = Settled("skipped", "still_referenced"), True
         log.info("item.skip", item=item.key, reason=settled.reason, error=str(error))
@@ -267,7 +268,7 @@ def _one_item(
         log.info("item.gone", item=item.key)
     if settled.status == "done" and work.record is not None:
         sent_by = ctx.run_id if sent_here else item.run_id or ctx.run_id
-        record = work.record(work.payload_of(item), sent_by)
+        record = work.record(payload, sent_by)
         if record is not None:
             batch.declines.append(record)
     return True
@@ -353,12 +354,13 @@ def _checkpoint(ctx: RunContext, work: QueueWork[Any], batch: _Batch) -> None:
     ctx.store.release(ctx.database, work.stage, batch.unsent())
 
 
-def _work_item(work: QueueWork[Any], item: WorkItem, retry: Any) -> tuple[Settled, bool]:
+def _work_item(
+    work: QueueWork[Any], item: WorkItem, payload: Any, retry: Any
+) -> tuple[Settled, bool]:
     """Process one item; return how it ended and whether this run sent it. Every send that may
     follow an earlier one (a killed run, a lost reply, a timeout, a retry) is preceded by
     ``verify``, so a call the server already carried out is never made twice."""
     sent_here = False
-    payload = work.payload_of(item)
 
     def attempt() -> Settled:
         nonlocal sent_here
