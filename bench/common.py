@@ -80,7 +80,7 @@ def measure_stage(
         started = time.perf_counter()
         report = execute_plan(plan, state)
         wall = time.perf_counter() - started
-    done = sum(result["done"] + result["skipped"] + result["failed"] for result in report.stages)
+    done = sum(result.done + result.skipped + result.failed for result in report.stages)
     done = min(done, items) if stage == "decline" else done
     overhead = wall - meter["seconds"]
     return {

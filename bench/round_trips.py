@@ -52,9 +52,9 @@ def main() -> None:
     emitted = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
     batches = Counter(event.get("stage") for event in emitted if event["event"] == "batch.finish")
     builds = Counter(event.get("stage") for event in emitted if event["event"] == "queue.build")
-    stages = {stage["stage"]: stage for stage in report.stages}
-    declined = stages["decline"]["done"]
-    deleted = stages["obsolete_updates"]["done"]
+    stages = {stage.stage: stage for stage in report.stages}
+    declined = stages["decline"].done
+    deleted = stages["obsolete_updates"].done
     results = {
         "declined": declined,
         "deleted": deleted,

@@ -56,7 +56,7 @@ def main() -> None:
             began = time.perf_counter()
             report = execute_plan(plan, state)
             build["seconds"] = time.perf_counter() - began
-            build["queued"] = report.stages[-1]["detail"].get("queued", 0)
+            build["queued"] = report.stages[-1].detail.get("queued", 0)
             build_done.set()
 
         worker = threading.Thread(target=big_queue)

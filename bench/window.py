@@ -56,7 +56,7 @@ def scenario(
         max_duration_minutes=window,
     )
     report = execute_plan(plan, root / f"state-{fix}-{apply_fix}")
-    ours = next(stage for stage in report.stages if stage["stage"] == "obsolete_updates")["done"]
+    ours = next(stage for stage in report.stages if stage.stage == "obsolete_updates").done
     monolith_total = monolithic_seconds(obsolete, updates, fix)
     monolith = obsolete if monolith_total <= window * 60 else 0
     return {

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, TextIO
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from jobs.runner.run import StageResult
 
 KPI_LABELS = {
     "total_updates": "Updates (total)",
@@ -266,9 +270,11 @@ def history_table(runs: list[dict[str, Any]]) -> Table:
     return table
 
 
-def window_fit(stages: list[dict[str, Any]], max_duration_minutes: float | None, until: Any) -> str:
+def window_fit(
+    stages: Sequence[StageResult], max_duration_minutes: float | None, until: Any
+) -> str:
     """One line: the estimated work of the queued items against the window."""
-    seconds = sum((stage.get("detail") or {}).get("estimated_seconds", 0) for stage in stages)
+    seconds = sum(stage.detail.get("estimated_seconds", 0) for stage in stages)
     estimate = f"Estimated work for the queued items: {seconds / 60:,.1f} min (from past runs' per-item times"
     estimate += " where known, published costs otherwise)"
     if max_duration_minutes is None and until is None:

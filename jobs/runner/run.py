@@ -16,10 +16,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from jobs import events, progress
 from jobs.clock import Clock, SystemClock, VirtualClock
@@ -43,6 +43,7 @@ from jobs.state.store import StateStore
 from jobs.susdb import Susdb
 
 log = events.get_logger("susdb_maint.runner")
+T = TypeVar("T")
 SUMMARY_DETAILS = (
     "by_reason",
     "pages_before",
@@ -51,9 +52,54 @@ SUMMARY_DETAILS = (
     "estimated_seconds",
     "gone",
 )
+# What ``run.finish`` says of each stage.
+FINISH_KEYS = ("stage", "status", "done", "skipped", "failed", "remaining")
 STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What a run records of one stage: how it ended (its StageOutcome), when, and for how long.
+    ``as_dict()`` is its stored and reported form: history, ``run.finish``, RunReport.as_dict."""
+
+    stage: str
+    status: str  # done, partial, planned, skipped, refused, deferred or failed
+    reason: str | None
+    started_at: str  # UTC, ISO 8601 with a Z
+    finished_at: str
+    duration_seconds: float
+    done: int
+    skipped: int
+    failed: int
+    remaining: int
+    detail: dict[str, Any]
+
+    @classmethod
+    def of(
+        cls, stage: str, outcome: StageOutcome, started_at: str, finished_at: str, seconds: float
+    ) -> StageResult:
+        return cls(
+            stage=stage,
+            status=outcome.status,
+            reason=outcome.reason,
+            started_at=started_at,
+            finished_at=finished_at,
+            duration_seconds=round(seconds, 3),
+            done=outcome.done,
+            skipped=outcome.skipped,
+            failed=outcome.failed,
+            remaining=outcome.remaining,
+            detail=outcome.detail,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {each.name: getattr(self, each.name) for each in fields(self)}
 
 
 @dataclass
@@ -63,7 +109,7 @@ class RunReport:
     profile: str
     exit_code: ExitCode
     status: str
-    stages: list[dict[str, Any]] = field(default_factory=list)
+    stages: list[StageResult] = field(default_factory=list)
     kpis_before: dict[str, float] = field(default_factory=dict)
     kpis_after: dict[str, float] = field(default_factory=dict)
     quarantined: int = 0
@@ -81,7 +127,7 @@ class RunReport:
             "exit_code": int(self.exit_code),
             "dry_run": self.dry_run,
             "duration_seconds": round(self.duration_seconds, 3),
-            "stages": self.stages,
+            "stages": [stage.as_dict() for stage in self.stages],
             "kpis_before": self.kpis_before,
             "kpis_after": self.kpis_after,
             "quarantined": self.quarantined,
@@ -127,10 +173,10 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(number, old)
 
 
-def _status_exit(results: list[dict[str, Any]], stopped: bool) -> tuple[str, ExitCode]:
+def _status_exit(results: list[StageResult], stopped: bool) -> tuple[str, ExitCode]:
     """A refusal outranks a failure: it names what the administrator must change before any
     destructive work can run (a backup, a guard), and nothing destructive ran for it."""
-    statuses = [result["status"] for result in results]
+    statuses = [result.status for result in results]
     if "refused" in statuses:
         return "refused", ExitCode.REFUSED
     if "failed" in statuses:
@@ -287,7 +333,7 @@ def _run_stages(plan: Plan, ctx: RunContext, report: RunReport) -> None:
             functools.partial(_run_stage, ctx, registry.get(name)),
         )
         report.stages.append(result)
-        ctx.store.record_stage(ctx.run_id, ordinal, result)
+        ctx.store.record_stage(ctx.run_id, ordinal, result.as_dict())
     if not plan.dry_run:
         report.kpis_after = _kpis(ctx, health, plan.count_obsolete_kpi)
         ctx.store.record_kpis(ctx.run_id, "after", report.kpis_after)
@@ -302,10 +348,8 @@ def _finish(
     clock: Clock,
     started: float,
 ) -> None:
-    remaining = {
-        result["stage"]: result["remaining"] for result in report.stages if result.get("remaining")
-    }
-    stopped_early = any(result.get("reason") in ("deadline", "signal") for result in report.stages)
+    remaining = {result.stage: result.remaining for result in report.stages if result.remaining}
+    stopped_early = any(result.reason in ("deadline", "signal") for result in report.stages)
     if ctx is not None and (stopped_early or (ctx.out_of_time() and remaining)):
         log.warning("deadline.reached", remaining=remaining, reason=ctx.stop_reason())
     report.quarantined = len(store.quarantined(plan.endpoint.name))
@@ -322,10 +366,7 @@ def _finish(
         exit_code=int(report.exit_code),
         duration_seconds=round(report.duration_seconds, 3),
         stages=[
-            {
-                key: result[key]
-                for key in ("stage", "status", "done", "skipped", "failed", "remaining")
-            }
+            {key: value for key, value in result.as_dict().items() if key in FINISH_KEYS}
             for result in report.stages
         ],
         kpis_before=report.kpis_before,
@@ -335,7 +376,7 @@ def _finish(
     )
 
 
-def _with_budget(ctx: RunContext, minutes: float | None, work: Callable[[], Any]) -> Any:
+def _with_budget(ctx: RunContext, minutes: float | None, work: Callable[[], T]) -> T:
     """Run ``work`` with the window narrowed to the stage's own budget, if it has one."""
     if not minutes:
         return work()
@@ -357,21 +398,10 @@ def _kpis(ctx: RunContext, health: Any, count_obsolete: bool) -> dict[str, float
         return {}
 
 
-def _skipped_result(name: str, status: str, reason: str, remaining: int = 0) -> dict[str, Any]:
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {
-        "stage": name,
-        "status": status,
-        "reason": reason,
-        "started_at": now,
-        "finished_at": now,
-        "duration_seconds": 0.0,
-        "done": 0,
-        "skipped": 0,
-        "failed": 0,
-        "remaining": remaining,
-        "detail": {},
-    }
+def _skipped_result(name: str, status: str, reason: str, remaining: int = 0) -> StageResult:
+    now = _utc_now()
+    outcome = StageOutcome(status=status, reason=reason, remaining=remaining)
+    return StageResult.of(name, outcome, now, now, 0.0)
 
 
 def _queued(ctx: RunContext, name: str) -> int:
@@ -379,10 +409,10 @@ def _queued(ctx: RunContext, name: str) -> int:
     return ctx.store.active_count(ctx.database, name) if ctx.database else 0
 
 
-def _run_stage(ctx: RunContext, stage: registry.Stage) -> dict[str, Any]:
+def _run_stage(ctx: RunContext, stage: registry.Stage) -> StageResult:
     """One error boundary per stage: a failure is recorded and the next stage still runs. A lost
     lock or a broken state store ends the whole run instead."""
-    started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    started_at = _utc_now()
     started = ctx.clock.monotonic()
     name, function, reporting = stage.name, stage.run, stage.reporting
     with events.bound(stage=name):
@@ -431,19 +461,7 @@ def _run_stage(ctx: RunContext, stage: registry.Stage) -> dict[str, Any]:
                     status="failed", reason=f"internal: {type(error).__name__}: {error}"
                 )
         seconds = ctx.clock.monotonic() - started
-        result = {
-            "stage": name,
-            "status": outcome.status,
-            "reason": outcome.reason,
-            "started_at": started_at,
-            "finished_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "duration_seconds": round(seconds, 3),
-            "done": outcome.done,
-            "skipped": outcome.skipped,
-            "failed": outcome.failed,
-            "remaining": outcome.remaining,
-            "detail": outcome.detail,
-        }
+        result = StageResult.of(name, outcome, started_at, _utc_now(), seconds)
         if not ran or outcome.status in ("skipped", "refused", "deferred"):
             log.warning(
                 "stage.skip",

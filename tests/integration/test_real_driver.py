@@ -112,10 +112,10 @@ def test_a_connection_lost_before_a_decline_commits_is_reopened_and_each_decline
 
     assert report.exit_code == ExitCode.OK, report.stages
     decline = report.stages[-1]
-    assert decline["done"] > 100 and decline["failed"] == 0
+    assert decline.done > 100 and decline.failed == 0
     assert served.server.stats["dropped"] >= 3  # the server really closed sockets mid-batch
     sent = procedure_calls(small_sim, "spDeclineUpdate")
-    assert max(sent.values()) == 1 and sum(sent.values()) == decline["done"]
+    assert max(sent.values()) == 1 and sum(sent.values()) == decline.done
 
 
 def test_a_connection_lost_after_a_decline_committed_settles_the_item_instead_of_resending_it(
@@ -177,8 +177,8 @@ def test_a_window_closing_during_a_long_delete_cancels_it_and_the_next_run_delet
     assert served.server.stats["cancelled delete_update"] == 1
     assert served.server.stats["received delete_update"] == 1
     stage = cut_short.stages[-1]
-    assert (stage["status"], stage["reason"]) == ("partial", "deadline"), stage
-    assert (stage["done"], stage["failed"], stage["remaining"]) == (0, 0, 1), stage
+    assert (stage.status, stage.reason) == ("partial", "deadline"), stage
+    assert (stage.done, stage.failed, stage.remaining) == (0, 0, 1), stage
     assert cut_short.exit_code == ExitCode.PARTIAL
     assert cut_short.kpis_after["obsolete_backlog"] == 1  # reporting still ran after the window
     assert present(sim, ids) == ids and procedure_calls(sim, "spDeleteUpdate") == Counter()

@@ -107,7 +107,7 @@ def test_the_nightly_profile_runs_end_to_end(fixture_database, tmp_path):
         settings(fixture_database), target="real", profile="nightly", max_duration_minutes=30
     )
     report = execute_plan(plan, tmp_path / "state")
-    statuses = {stage["stage"]: stage["status"] for stage in report.stages}
+    statuses = {stage.stage: stage.status for stage in report.stages}
     assert statuses["decline"] == "done" and statuses["obsolete_updates"] == "done", report.stages
     assert report.kpis_after["superseded_not_declined"] == 0
     assert report.exit_code in (
@@ -197,7 +197,7 @@ def test_declines_take_offered_updates_only_and_every_product_must_be_unwanted(
         Settings.model_validate(data), target="real", stages=["decline"], profile=None
     )
     report = execute_plan(plan, tmp_path / "state")
-    assert report.stages[-1]["status"] == "done", report.stages
+    assert report.stages[-1].status == "done", report.stages
     declined = declined_titles(executor)
     assert "Update for Windows Server 2012 R2 (KB5009001)" in declined
     assert "Windows Malicious Software Removal Tool x64 - v5.130 (KB890830)" not in declined

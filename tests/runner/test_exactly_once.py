@@ -72,7 +72,7 @@ def test_fault_soak_with_lost_replies_and_late_timeouts_repeats_nothing(tmp_path
         max_duration_minutes=LONG,
     )
     assert report.exit_code == ExitCode.OK, report.stages
-    assert all(stage["failed"] == 0 for stage in report.stages)
+    assert all(stage.failed == 0 for stage in report.stages)
     for procedure in ("spDeclineUpdate", "spDeleteUpdate", "spCompressUpdate"):
         sent = calls(sim, procedure)
         assert sent and max(sent.values()) == 1, procedure  # none twice
@@ -103,8 +103,8 @@ def test_an_update_deleted_behind_the_decline_queue_is_gone_not_failed_nor_decli
     ]
     for report in reports:
         assert report.exit_code in (ExitCode.OK, ExitCode.PARTIAL), report.stages
-        assert all(stage["failed"] == 0 for stage in report.stages)
-    gone = sum(stage["detail"].get("gone", 0) for report in reports for stage in report.stages)
+        assert all(stage.failed == 0 for stage in report.stages)
+    gone = sum(stage.detail.get("gone", 0) for report in reports for stage in report.stages)
     assert gone > 0  # expired updates left in the decline queue were deleted by obsolete cleanup
     history = declined_in_history(state_dir)
     assert set(history) <= sent_declines(neglected_sim)  # only declines that were really sent
@@ -134,17 +134,17 @@ def test_a_nightly_cadence_quarantines_a_poison_item_on_its_third_failing_night(
     for night in (1, 2, 3):
         report = run(settings, state_dir, stages=["decline"])
         quarantined = StateStore(state_dir).quarantined("sim")
-        assert report.stages[-1]["failed"] == 1
+        assert report.stages[-1].failed == 1
         assert bool(quarantined) == (night == 3), night
     assert quarantined[0]["item_key"] == poison[0]
     fourth = run(settings, state_dir, stages=["decline"])
-    assert fourth.exit_code == ExitCode.OK and fourth.stages[-1]["failed"] == 0
+    assert fourth.exit_code == ExitCode.OK and fourth.stages[-1].failed == 0
 
 
 def test_a_rebuild_first_settles_what_a_killed_run_left_in_flight(small_sim, state_dir, event_log):
     settings = settings_for(small_sim, backup={"gate": "off"})
     first = run(settings, state_dir, stages=["decline"], max_duration_minutes=LONG)
-    assert first.stages[-1]["done"] > 0
+    assert first.stages[-1].done > 0
     # What a SIGKILL right after the server committed leaves: an item in flight whose decline
     # reached SUSDB but never the history.
     store = StateStore(state_dir)
@@ -239,7 +239,7 @@ def test_a_candidate_query_that_would_not_fit_the_time_left_is_not_started(
     db.close()
     short = run(settings, state_dir, stages=["obsolete_updates"], max_duration_minutes=5)
     stage = short.stages[-1]
-    assert stage["status"] == "deferred" and "candidate query" in stage["reason"]
+    assert stage.status == "deferred" and "candidate query" in stage.reason
     assert short.exit_code == ExitCode.PARTIAL
     assert sum(calls(neglected_sim, "spGetObsoleteUpdatesToCleanup").values()) == scans
     assert event_log.named("queue.deferred")
@@ -256,7 +256,7 @@ def test_a_first_candidate_query_is_cancelled_when_the_window_closes(tmp_path, s
         max_duration_minutes=0.1,
     )
     stage = report.stages[-1]
-    assert stage["status"] == "partial" and stage["reason"] == "deadline"
+    assert stage.status == "partial" and stage.reason == "deadline"
     assert report.exit_code == ExitCode.PARTIAL
     assert report.duration_seconds < 0.1 * 60 + 2  # the window, not the query, ended the stage
     assert not calls(sim, "spDeleteUpdate")
@@ -285,7 +285,7 @@ def test_a_stop_request_cancels_a_candidate_query(small_sim, state_dir, monkeypa
         clock=SystemClock(),
     )
     assert time.monotonic() - started < 10
-    assert report.stages[-1]["status"] == "partial" and report.stages[-1]["reason"] == "signal"
+    assert report.stages[-1].status == "partial" and report.stages[-1].reason == "signal"
     assert report.exit_code == ExitCode.PARTIAL
 
 
@@ -309,7 +309,7 @@ def test_a_wall_clock_step_neither_cuts_nor_stretches_the_window(small_sim, stat
         clock=SteppedClock(),
     )
     assert report.exit_code == ExitCode.OK, report.stages
-    assert all(stage["status"] == "done" for stage in report.stages)
+    assert all(stage.status == "done" for stage in report.stages)
 
 
 # -- 7: transient errors are retried everywhere -------------------------------------------------

@@ -27,7 +27,7 @@ def test_five_percent_transient_faults_are_retried_and_the_stages_complete(
     retries = event_log.named("retry")
     assert len(retries) > 20
     assert {event["error_kind"] for event in retries} >= {"transient", "connection_lost"}
-    assert all(stage["failed"] == 0 and stage["remaining"] == 0 for stage in report.stages)
+    assert all(stage.failed == 0 and stage.remaining == 0 for stage in report.stages)
     assert offered(small_sim, "mu.IsSuperseded = 1 AND mu.Declined = 0") == set()
 
 
@@ -52,7 +52,7 @@ def test_an_item_that_always_fails_is_quarantined_after_n_runs_and_reported(
     _poison(small_sim, victim)
     settings = settings_for(small_sim, backup={"gate": "off"}, runner={"quarantine_after": 2})
     first = run(settings, state_dir, stages=["decline"])
-    assert first.exit_code == ExitCode.STAGE_FAILED and first.stages[-1]["failed"] == 1
+    assert first.exit_code == ExitCode.STAGE_FAILED and first.stages[-1].failed == 1
     assert first.quarantined == 0
     second = run(settings, state_dir, stages=["decline"])
     assert second.quarantined == 1
@@ -86,12 +86,12 @@ def test_timeouts_fail_items_without_retries_and_a_run_of_failures_stops_the_sta
     )
     report = run(settings, state_dir, stages=["obsolete_updates"], max_duration_minutes=10)
     stage = report.stages[-1]
-    assert stage["failed"] > 0 and stage["done"] == 0
+    assert stage.failed > 0 and stage.done == 0
     assert {event["error_kind"] for event in event_log.named("item.fail")} == {"timeout"}
     assert not event_log.named("retry")  # a timeout is never retried in the same run
     assert report.exit_code == ExitCode.STAGE_FAILED
-    assert stage["status"] == "failed" and "25 items failed in a row" in stage["reason"]
-    assert stage["failed"] == 25
+    assert stage.status == "failed" and "25 items failed in a row" in stage.reason
+    assert stage.failed == 25
 
 
 def test_a_watchdog_cancels_a_statement_when_the_time_budget_runs_out(small_sim):
@@ -153,9 +153,9 @@ def test_fault_soak_ten_thousand_items_with_five_percent_mixed_faults(tmp_path, 
         max_duration_minutes=100_000,
     )
     assert report.exit_code == ExitCode.OK, report.stages
-    processed = sum(stage["done"] + stage["skipped"] for stage in report.stages)
+    processed = sum(stage.done + stage.skipped for stage in report.stages)
     assert processed >= 10_000
-    assert all(stage["failed"] == 0 and stage["remaining"] == 0 for stage in report.stages)
+    assert all(stage.failed == 0 and stage.remaining == 0 for stage in report.stages)
     for procedure in ("spDeclineUpdate", "spDeleteUpdate", "spCompressUpdate"):
         sent = Counter(
             row[0]

@@ -200,18 +200,18 @@ def test_a_statement_cut_by_the_window_leaves_its_stage_partial_not_failed(small
         report = run(
             settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["statistics"]
         )
-    assert report.stages[-1]["status"] == "partial"
+    assert report.stages[-1].status == "partial"
     assert report.exit_code == ExitCode.PARTIAL
 
 
 def test_a_deferred_stage_reports_the_work_it_still_has_queued(neglected_sim, state_dir):
     settings = settings_for(neglected_sim, backup={"gate": "off"})
     first = run(settings, state_dir, stages=["obsolete_updates"], max_duration_minutes=5)
-    left = first.stages[-1]["remaining"]
-    assert first.stages[-1]["status"] == "partial" and left > 0
+    left = first.stages[-1].remaining
+    assert first.stages[-1].status == "partial" and left > 0
     # The whole window goes to the declines: the cleanup does not start, and says what waits.
     second = run(
         settings, state_dir, stages=["decline", "obsolete_updates"], max_duration_minutes=0.05
     )
     deferred = second.stages[-1]
-    assert deferred["status"] in ("deferred", "partial") and deferred["remaining"] == left
+    assert deferred.status in ("deferred", "partial") and deferred.remaining == left

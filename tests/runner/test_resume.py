@@ -33,17 +33,17 @@ def test_a_deadline_stops_a_run_mid_stage_and_the_next_run_finishes_each_item_on
         settings, state_dir, stages=["decline", "obsolete_updates"], max_duration_minutes=60
     )
     assert first.exit_code == ExitCode.PARTIAL
-    obsolete = next(stage for stage in first.stages if stage["stage"] == "obsolete_updates")
-    assert obsolete["status"] == "partial" and obsolete["done"] > 0 and obsolete["remaining"] > 0
+    obsolete = next(stage for stage in first.stages if stage.stage == "obsolete_updates")
+    assert obsolete.status == "partial" and obsolete.done > 0 and obsolete.remaining > 0
     (deadline,) = event_log.named("deadline.reached")
-    assert deadline["remaining"]["obsolete_updates"] == obsolete["remaining"]
+    assert deadline["remaining"]["obsolete_updates"] == obsolete.remaining
 
     second = run(
         settings, state_dir, stages=["decline", "obsolete_updates"], max_duration_minutes=100_000
     )
     assert second.exit_code == ExitCode.OK
-    again = next(stage for stage in second.stages if stage["stage"] == "obsolete_updates")
-    assert again["done"] >= obsolete["remaining"]  # plus what the deletions freed (a second pass)
+    again = next(stage for stage in second.stages if stage.stage == "obsolete_updates")
+    assert again.done >= obsolete.remaining  # plus what the deletions freed (a second pass)
     # The second run resumed the stored queue instead of re-running the candidate query first.
     second_run = [
         event["event"]
@@ -53,7 +53,7 @@ def test_a_deadline_stops_a_run_mid_stage_and_the_next_run_finishes_each_item_on
     assert next(name for name in second_run if name.startswith("queue.")) == "queue.resume"
     deletes = procedure_calls(neglected_sim, "spDeleteUpdate")
     assert deletes and max(deletes.values()) == 1
-    assert sum(deletes.values()) == obsolete["done"] + again["done"]
+    assert sum(deletes.values()) == obsolete.done + again.done
     assert max(procedure_calls(neglected_sim, "spDeclineUpdate").values()) == 1
     assert offered(neglected_sim, "mu.IsSuperseded = 1 AND mu.Declined = 0") == set()
 

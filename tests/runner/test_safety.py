@@ -65,7 +65,7 @@ def test_a_queue_found_in_one_database_is_never_sent_to_another(tmp_path, state_
         stages=["obsolete_updates"],
         max_duration_minutes=30,
     )
-    assert left.exit_code == ExitCode.PARTIAL and left.stages[-1]["remaining"] > 0
+    assert left.exit_code == ExitCode.PARTIAL and left.stages[-1].remaining > 0
     obsolete_in_other = obsolete_ids(other)
 
     # The same target name now points at another database: none of the stored items go there.
@@ -179,13 +179,13 @@ def test_a_cancelled_delete_leaves_no_transaction_open_and_nothing_done_is_rolle
         settings, state_dir, stages=["obsolete_updates", "compress"], max_duration_minutes=600
     )
     obsolete, compress = report.stages[-2], report.stages[-1]
-    assert obsolete["failed"] > 0  # the timeouts happened
+    assert obsolete.failed > 0  # the timeouts happened
     assert event_log.named("transaction.rolled_back")
     # Every item recorded as done is done in SUSDB: nothing nested in an orphaned transaction
     # was rolled back when the connection closed.
-    assert obsolete["done"] == sum(calls(neglected_sim, "spDeleteUpdate").values())
-    assert compress["done"] == sum(calls(neglected_sim, "spCompressUpdate").values())
-    assert compress["done"] > 0
+    assert obsolete.done == sum(calls(neglected_sim, "spDeleteUpdate").values())
+    assert compress.done == sum(calls(neglected_sim, "spCompressUpdate").values())
+    assert compress.done > 0
 
 
 def test_every_session_yields_deadlocks_and_lock_waits_to_wsus(small_sim):
@@ -207,10 +207,10 @@ def test_a_preflight_that_fails_before_the_gate_refuses_destructive_stages(small
         },
     )
     report = run(settings, state_dir, stages=["decline", "sync_history"])
-    statuses = {stage["stage"]: stage["status"] for stage in report.stages}
+    statuses = {stage.stage: stage.status for stage in report.stages}
     assert statuses == {"preflight": "failed", "decline": "refused", "sync_history": "refused"}
     assert report.exit_code == ExitCode.REFUSED
-    reason = report.stages[1]["reason"]
+    reason = report.stages[1].reason
     assert "backup gate has not passed" in reason and "backup.gate" in reason
     assert not calls(small_sim, "spDeclineUpdate")
 
@@ -228,9 +228,9 @@ def test_unreadable_backup_history_refuses_destructive_stages(small_sim, state_d
     )
     report = run(settings, state_dir, stages=["decline"])
     assert report.exit_code == ExitCode.REFUSED
-    assert report.stages[0]["status"] == "done"
-    assert "cannot read the backup history" in report.stages[1]["reason"]
-    assert "nightly-with-backup" in report.stages[1]["reason"]
+    assert report.stages[0].status == "done"
+    assert "cannot read the backup history" in report.stages[1].reason
+    assert "nightly-with-backup" in report.stages[1].reason
 
 
 def test_a_failed_backup_stage_refuses_destructive_stages_even_with_an_older_backup(
@@ -250,10 +250,10 @@ def test_a_failed_backup_stage_refuses_destructive_stages_even_with_an_older_bac
         },
     )
     report = run(settings, state_dir, stages=["preflight", "backup", "decline"])
-    statuses = [stage["status"] for stage in report.stages]
+    statuses = [stage.status for stage in report.stages]
     assert statuses == ["done", "failed", "refused"]
     assert report.exit_code == ExitCode.REFUSED
-    assert "the backup failed" in report.stages[-1]["reason"]
+    assert "the backup failed" in report.stages[-1].reason
 
 
 def test_each_backup_is_a_new_file_and_only_the_newest_are_kept(tmp_path, state_dir):
@@ -267,7 +267,7 @@ def test_each_backup_is_a_new_file_and_only_the_newest_are_kept(tmp_path, state_
     settings = settings_for(path, backup={"directory": str(backups), "keep": 2})
     for _ in range(3):
         report = run(settings, state_dir, profile="nightly-with-backup", max_duration_minutes=LONG)
-        assert report.stages[0]["stage"] == "backup" and report.stages[0]["status"] == "done"
+        assert report.stages[0].stage == "backup" and report.stages[0].status == "done"
         assert report.exit_code == ExitCode.OK, report.stages
     ours = sorted(path.name for path in backups.glob("SUSDB_*-*.bak"))
     assert len(ours) == 2 and f"SUSDB_{report.run_id}.bak" in ours  # the newest is kept
@@ -281,7 +281,7 @@ def test_without_backups_the_refusal_names_the_way_out(tmp_path, state_dir):
     builder = CatalogBuilder(tmp_path / "n.sqlite3", backup_age_hours=None)
     builder.update("Old (KB1)", age_days=100)
     report = run(settings_for(builder.close()), state_dir, stages=["decline"])
-    reason = report.stages[-1]["reason"]
+    reason = report.stages[-1].reason
     assert report.exit_code == ExitCode.REFUSED
     assert "backup.directory" in reason and 'backup.gate = "advisory"' in reason
 
@@ -316,15 +316,15 @@ def test_the_computers_guard_counts_what_wsus_really_deletes(small_sim, state_di
     )
     report = run(guarded, state_dir, stages=["computers"])
     assert report.exit_code == ExitCode.REFUSED
-    assert "deleted 187 of 2187 computers" in report.stages[-1]["reason"]
-    assert "rolled back" in report.stages[-1]["reason"]
+    assert "deleted 187 of 2187 computers" in report.stages[-1].reason
+    assert "rolled back" in report.stages[-1].reason
     assert query(small_sim, "SELECT COUNT(*) FROM tbComputerTarget") == [(2187,)]
 
     allowed = settings_for(
         small_sim, backup={"gate": "off"}, stages={"computers": {"guard_count": 200}}
     )
     done = run(allowed, state_dir, stages=["computers"])
-    assert done.exit_code == ExitCode.OK and done.stages[-1]["done"] == 187
+    assert done.exit_code == ExitCode.OK and done.stages[-1].done == 187
     assert query(small_sim, "SELECT COUNT(*) FROM tbComputerTarget") == [(2000,)]
 
 
@@ -348,7 +348,7 @@ def test_a_start_after_the_window_closed_does_no_work(small_sim, state_dir, even
     late = run(settings, state_dir, stages=["decline"])
     assert late.exit_code == ExitCode.PARTIAL
     assert "window" in (late.error or "") and "--run-late" in late.error
-    assert {stage["status"] for stage in late.stages} == {"deferred"}
+    assert {stage.status for stage in late.stages} == {"deferred"}
     assert not calls(small_sim, "spDeclineUpdate")
     assert StateStore(state_dir).runs("sim")[0]["exit_code"] == 3
     anyway = run(settings, state_dir, stages=["decline"], run_late=True)

@@ -135,11 +135,11 @@ def test_max_declines_per_run_leaves_the_rest_queued(chain, state_dir):
     first = run(settings, state_dir, stages=["decline"])
     assert (
         first.exit_code == ExitCode.PARTIAL
-        and first.stages[-1]["done"] == 2
-        and first.stages[-1]["reason"] == "max_per_run"
+        and first.stages[-1].done == 2
+        and first.stages[-1].reason == "max_per_run"
     )
     second = run(settings, state_dir, stages=["decline"])
-    assert second.stages[-1]["done"] == 1 and second.exit_code == ExitCode.OK
+    assert second.stages[-1].done == 1 and second.exit_code == ExitCode.OK
     assert len(declined_ids(path)) == 3
 
 
@@ -150,7 +150,7 @@ def test_a_replica_declines_nothing_and_says_why(tmp_path, state_dir, event_log)
     path = builder.close()
     report = run(settings_for(path, backup={"gate": "off"}), state_dir, stages=["decline"])
     assert report.exit_code == ExitCode.OK
-    assert report.stages[-1]["status"] == "skipped" and report.stages[-1]["reason"] == "replica"
+    assert report.stages[-1].status == "skipped" and report.stages[-1].reason == "replica"
     (skip,) = [event for event in event_log.named("stage.skip") if event["stage"] == "decline"]
     assert skip["reason"] == "replica"
     assert declined_ids(path) == set()
@@ -169,7 +169,7 @@ def test_a_replica_refusal_from_sql_itself_also_skips_the_stage(tmp_path, state_
         target={"faults": {"rate": 1.0, "kinds": ["replica"], "statements": ["decline_update"]}},
     )
     report = run(settings, state_dir, stages=["decline"])
-    assert report.stages[-1]["status"] == "skipped" and report.stages[-1]["reason"] == "replica"
+    assert report.stages[-1].status == "skipped" and report.stages[-1].reason == "replica"
 
 
 def test_plan_counts_per_reason_and_declines_nothing(chain, state_dir):
@@ -180,8 +180,8 @@ def test_plan_counts_per_reason_and_declines_nothing(chain, state_dir):
         stages={"decline": {"rules": [{"field": "title", "pattern": "Servicing Stack"}]}},
     )
     report = run(settings, state_dir, stages=["decline"], dry_run=True)
-    assert report.stages[-1]["status"] == "planned"
-    assert report.stages[-1]["detail"]["by_reason"] == {"superseded": 3, "rule:Servicing Stack": 1}
+    assert report.stages[-1].status == "planned"
+    assert report.stages[-1].detail["by_reason"] == {"superseded": 3, "rule:Servicing Stack": 1}
     assert declined_ids(path) == set()
 
 
@@ -300,7 +300,7 @@ def test_a_keep_products_entry_that_names_no_product_declines_nothing_for_it_and
     report = run(settings, state_dir, stages=["decline"])
     stage = report.stages[-1]
     assert report.exit_code == ExitCode.STAGE_FAILED
-    assert stage["status"] == "failed" and stage["detail"]["failed_sources"] == ["keep_products"]
+    assert stage.status == "failed" and stage.detail["failed_sources"] == ["keep_products"]
     (failure,) = event_log.named("decline.source_fail")
     assert failure["source"] == "keep_products" and "'Windows 12'" in failure["error"]
     assert declined_ids(path) == set()
@@ -408,8 +408,8 @@ def test_a_failing_candidate_source_is_logged_and_skipped_and_the_others_still_d
     report = run(settings, state_dir, stages=["decline"])
     stage = report.stages[-1]
     assert declined_ids(path) == {ids["a"], ids["b"], ids["c"]}
-    assert stage["status"] == "failed" and stage["detail"]["failed_sources"] == ["expired"]
-    assert "expired" in stage["reason"]
+    assert stage.status == "failed" and stage.detail["failed_sources"] == ["expired"]
+    assert "expired" in stage.reason
     (failure,) = event_log.named("decline.source_fail")
     assert failure["source"] == "expired" and "timeout" in failure["error"].lower()
     assert report.exit_code == ExitCode.STAGE_FAILED

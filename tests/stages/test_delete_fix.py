@@ -42,11 +42,11 @@ def test_the_fix_is_applied_before_the_cleanup_and_clears_a_backlog_in_one_windo
         stages=["custom_indexes", "obsolete_updates"],
         max_duration_minutes=240,
     )
-    names = [stage["stage"] for stage in report.stages]
+    names = [stage.stage for stage in report.stages]
     assert names.index("delete_fix") == names.index("obsolete_updates") - 1
     assert report.exit_code == ExitCode.OK, report.stages
     assert delete_fix.state_of(definition(neglected_sim)) == "fixed"
-    assert report.stages[-1]["remaining"] == 0  # the whole backlog in one four-hour window
+    assert report.stages[-1].remaining == 0  # the whole backlog in one four-hour window
     assert event_log.named("delete_fix.applied")
 
 
@@ -58,7 +58,7 @@ def test_without_the_setting_nothing_is_changed(neglected_sim, state_dir):
         stages=["obsolete_updates"],
         max_duration_minutes=60,
     )
-    assert "delete_fix" not in [stage["stage"] for stage in report.stages]
+    assert "delete_fix" not in [stage.stage for stage in report.stages]
     assert definition(neglected_sim) == before
 
 
@@ -75,7 +75,7 @@ def test_an_unknown_text_is_left_alone(tmp_path, state_dir):
         stages=["delete_fix"],
     )
     assert report.exit_code == ExitCode.REFUSED
-    assert "not one susdb-maint knows" in report.stages[-1]["reason"]
+    assert "not one susdb-maint knows" in report.stages[-1].reason
     assert definition(sim) == before
 
 
@@ -87,7 +87,7 @@ def test_refused_on_a_replica_without_rights_and_without_a_backup(tmp_path, stat
         state_dir,
         stages=["delete_fix"],
     )
-    assert refused.stages[-1]["status"] == "refused" and "replica" in refused.stages[-1]["reason"]
+    assert refused.stages[-1].status == "refused" and "replica" in refused.stages[-1].reason
 
     for permission, words in (
         ("ALTER dbo.spDeleteUpdate", "lacks ALTER"),
@@ -101,14 +101,14 @@ def test_refused_on_a_replica_without_rights_and_without_a_backup(tmp_path, stat
             state_dir,
             stages=["delete_fix"],
         )
-        assert report.exit_code == ExitCode.REFUSED and words in report.stages[-1]["reason"]
+        assert report.exit_code == ExitCode.REFUSED and words in report.stages[-1].reason
         assert delete_fix.state_of(spdeleteupdate_texts()["original"]) == "original"
         assert definition(sim) == spdeleteupdate_texts()["original"]
 
     stale = tmp_path / "stale.sqlite3"
     create(stale, preset_profile("small", seed=8, delete_fix=False, backup_age_hours=None))
     gated = run(settings_for(stale, stages=APPLY), state_dir, stages=["delete_fix"])
-    assert gated.stages[-1]["status"] == "refused" and "backup" in gated.stages[-1]["reason"]
+    assert gated.stages[-1].status == "refused" and "backup" in gated.stages[-1].reason
     assert definition(stale) == spdeleteupdate_texts()["original"]
 
 
@@ -123,9 +123,7 @@ def test_restore_puts_the_original_text_back_exactly(tmp_path, state_dir):
     assert restored.exit_code == ExitCode.OK, restored.stages
     assert definition(sim) == original
     again = run(settings, state_dir, stages=["preflight"], restore_delete_fix=True)
-    assert (
-        again.exit_code == ExitCode.REFUSED and "nothing to put back" in again.stages[-1]["reason"]
-    )
+    assert again.exit_code == ExitCode.REFUSED and "nothing to put back" in again.stages[-1].reason
 
 
 def test_a_wsus_update_that_replaced_the_procedure_is_noticed_and_never_overwritten(
@@ -144,9 +142,7 @@ def test_a_wsus_update_that_replaced_the_procedure_is_noticed_and_never_overwrit
     db.close()
     restore = run(settings, state_dir, stages=["preflight"], restore_delete_fix=True)
     assert event_log.named("preflight.delete_fix_replaced")
-    assert (
-        restore.exit_code == ExitCode.REFUSED and "no longer holds" in restore.stages[-1]["reason"]
-    )
+    assert restore.exit_code == ExitCode.REFUSED and "no longer holds" in restore.stages[-1].reason
     assert definition(sim) == spdeleteupdate_texts()["unknown"]
 
 
@@ -171,5 +167,5 @@ def test_a_saved_text_that_is_not_wsus_original_is_never_executed(tmp_path, stat
     db.commit()
     db.close()
     report = run(settings, state_dir, stages=["preflight"], restore_delete_fix=True)
-    assert report.exit_code == ExitCode.REFUSED and "not executed" in report.stages[-1]["reason"]
+    assert report.exit_code == ExitCode.REFUSED and "not executed" in report.stages[-1].reason
     assert delete_fix.state_of(definition(sim)) == "fixed"

@@ -61,7 +61,7 @@ def test_on_enterprise_an_index_that_cannot_be_rebuilt_online_is_rebuilt_offline
     fragment(path, "tbEventInstance", "PK__tbEventInstance")
     report = reindex(path, state_dir, online=True)
     assert report.exit_code == ExitCode.OK, report.stages
-    assert report.stages[-1]["detail"]["online"] is True and report.stages[-1]["failed"] == 0
+    assert report.stages[-1].detail["online"] is True and report.stages[-1].failed == 0
     assert stats(path, "tbEventInstance", "PK__tbEventInstance")[0] < 1
     (refused,) = event_log.named("index.online_refused")
     assert refused["index"] == "PK__tbEventInstance" and refused["native_error"] == 2725
@@ -76,7 +76,7 @@ def test_never_online_on_wid_whatever_edition_it_reports(tmp_path, state_dir):
     fragment(path, "tbEventInstance")
     report = reindex(path, state_dir, online=True)
     assert report.exit_code == ExitCode.OK, report.stages
-    assert report.stages[-1]["detail"]["online"] is False
+    assert report.stages[-1].detail["online"] is False
 
 
 def test_an_index_with_page_locks_disallowed_is_rebuilt_instead_of_reorganized(
@@ -86,7 +86,7 @@ def test_an_index_with_page_locks_disallowed_is_rebuilt_instead_of_reorganized(
     fragment(small_sim, table, index, fragmentation=20.0)  # Microsoft's REORGANIZE band
     report = reindex(small_sim, state_dir)
     assert report.exit_code == ExitCode.OK, report.stages
-    assert report.stages[-1]["failed"] == 0
+    assert report.stages[-1].failed == 0
     assert stats(small_sim, table, index)[0] < 1  # a REBUILD's result, not a REORGANIZE's
 
 

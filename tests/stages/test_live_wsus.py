@@ -33,7 +33,7 @@ def test_compress_reads_the_procedures_result_by_position_whatever_its_column_is
     # The simulator's spGetUpdatesToCompress names its column nothing: no public source names it.
     report = run(settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["compress"])
     assert report.exit_code == ExitCode.OK, report.stages
-    assert report.stages[-1]["done"] > 0
+    assert report.stages[-1].done > 0
 
 
 def test_sync_history_batches_stay_under_the_lock_escalation_threshold(tmp_path, state_dir):
@@ -46,7 +46,7 @@ def test_sync_history_batches_stay_under_the_lock_escalation_threshold(tmp_path,
     )
     path = builder.close()
     report = run(settings_for(path, backup={"gate": "off"}), state_dir, stages=["sync_history"])
-    assert report.exit_code == ExitCode.OK and report.stages[-1]["done"] == 12_000
+    assert report.exit_code == ExitCode.OK and report.stages[-1].done == 12_000
     escalations = query(
         path,
         "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sim_lock_escalation'",
@@ -98,8 +98,8 @@ def test_without_view_definition_the_delete_fix_check_says_it_cannot_tell(
     assert event_log.named("preflight.delete_fix_missing") == []
     (unknown,) = event_log.named("preflight.delete_fix_unknown")
     assert "VIEW DEFINITION" in unknown["reason"]
-    assert report.stages[0]["detail"]["delete_fix"] is None
-    assert report.stages[0]["detail"]["missing_permissions"] == [
+    assert report.stages[0].detail["delete_fix"] is None
+    assert report.stages[0].detail["missing_permissions"] == [
         "VIEW DEFINITION on dbo.spDeleteUpdate (fix check)"
     ]
 

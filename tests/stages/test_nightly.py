@@ -43,10 +43,10 @@ def test_a_ten_minute_window_ends_partial_and_the_next_run_finishes(
     settings = settings_for(neglected_sim, backup={"gate": "off"})
     first = run(settings, state_dir, profile="nightly", max_duration_minutes=10)
     assert first.exit_code == ExitCode.PARTIAL
-    assert any(stage["status"] in ("partial", "deferred") for stage in first.stages)
+    assert any(stage.status in ("partial", "deferred") for stage in first.stages)
     assert event_log.named("deadline.reached")
-    health = next(stage for stage in first.stages if stage["stage"] == "health")
-    assert health["status"] == "done"  # reporting still runs after the deadline
+    health = next(stage for stage in first.stages if stage.stage == "health")
+    assert health.status == "done"  # reporting still runs after the deadline
     second = run(settings, state_dir, profile="nightly", max_duration_minutes=LONG)
     assert second.exit_code == ExitCode.OK
     assert obsolete_backlog(neglected_sim) == 0
@@ -61,15 +61,15 @@ def test_without_a_fresh_backup_destructive_stages_are_refused_with_exit_4(
     path = builder.close()
     report = run(settings_for(path), state_dir, stages=["decline", "reindex", "health"])
     assert report.exit_code == ExitCode.REFUSED
-    statuses = {stage["stage"]: stage["status"] for stage in report.stages}
+    statuses = {stage.stage: stage.status for stage in report.stages}
     assert statuses == {
         "preflight": "done",
         "decline": "refused",
         "reindex": "done",
         "health": "done",
     }
-    refused = next(stage for stage in report.stages if stage["stage"] == "decline")
-    assert "no full backup on record" in refused["reason"]
+    refused = next(stage for stage in report.stages if stage.stage == "decline")
+    assert "no full backup on record" in refused.reason
     assert event_log.named("backup.stale")
     assert query(path, "SELECT COUNT(*) FROM vwMinimalUpdate WHERE Declined = 1") == [(0,)]
 
@@ -80,7 +80,7 @@ def test_an_advisory_gate_warns_and_goes_on(tmp_path, state_dir, event_log):
     builder.update("New (KB2)", age_days=10, supersedes=(old,))
     path = builder.close()
     report = run(settings_for(path, backup={"gate": "advisory"}), state_dir, stages=["decline"])
-    assert report.exit_code == ExitCode.OK and report.stages[-1]["done"] == 1
+    assert report.exit_code == ExitCode.OK and report.stages[-1].done == 1
     (stale,) = event_log.named("backup.stale")
     assert re.search(r"last full backup 1\d\d\.\d h ago", stale["reason"])
 
@@ -113,7 +113,7 @@ def test_the_computer_guard_refuses_a_mass_deletion(small_sim, state_dir):
     db.close()
     report = run(settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["computers"])
     assert report.exit_code == ExitCode.REFUSED
-    assert report.stages[-1]["reason"].startswith(
+    assert report.stages[-1].reason.startswith(
         "guard: spCleanupObsoleteComputers deleted 40 of 40 computers"
     )
     assert query(small_sim, "SELECT COUNT(*) FROM tbComputerTarget") == [(40,)]
@@ -130,7 +130,7 @@ def test_custom_indexes_are_found_by_leading_column_whatever_their_name(small_si
     report = run(
         settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["custom_indexes"]
     )
-    assert (report.stages[-1]["done"], report.stages[-1]["skipped"]) == (1, 1)
+    assert (report.stages[-1].done, report.stages[-1].skipped) == (1, 1)
     names = {row[0] for row in query(small_sim, "SELECT name FROM sim_index WHERE index_id > 1")}
     assert {"nclSupercededUpdateID", "nclSusdbMaint_LocalizedPropertyID"} <= names
     assert (
@@ -143,7 +143,7 @@ def test_custom_indexes_are_found_by_leading_column_whatever_their_name(small_si
         stages=["custom_indexes"],
         remove_custom_indexes=True,
     )
-    assert removed.stages[-1]["done"] == 1
+    assert removed.stages[-1].done == 1
     names = {row[0] for row in query(small_sim, "SELECT name FROM sim_index WHERE index_id > 1")}
     assert "nclSupercededUpdateID" in names and "nclSusdbMaint_LocalizedPropertyID" not in names
 
@@ -155,12 +155,10 @@ def test_reindex_reports_pages_before_and_after_and_statistics_can_go_table_by_t
         neglected_sim, backup={"gate": "off"}, stages={"statistics": {"method": "fullscan"}}
     )
     report = run(settings, state_dir, stages=["reindex", "statistics"])
-    reindex = report.stages[0] if report.stages[0]["stage"] == "reindex" else report.stages[1]
-    assert (
-        reindex["done"] > 0 and reindex["detail"]["pages_after"] < reindex["detail"]["pages_before"]
-    )
+    reindex = report.stages[0] if report.stages[0].stage == "reindex" else report.stages[1]
+    assert reindex.done > 0 and reindex.detail["pages_after"] < reindex.detail["pages_before"]
     statistics = report.stages[-1]
-    assert statistics["done"] == len(
+    assert statistics.done == len(
         query(
             neglected_sim, "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'tb%'"
         )
@@ -172,10 +170,10 @@ def test_plan_changes_nothing_in_susdb(neglected_sim, state_dir):
     before = query(neglected_sim, snapshot)
     report = run(settings_for(neglected_sim), state_dir, profile="nightly", dry_run=True)
     assert query(neglected_sim, snapshot) == before
-    decline = next(stage for stage in report.stages if stage["stage"] == "decline")
-    assert decline["status"] == "planned" and decline["detail"]["queued"] > 1000
-    obsolete = next(stage for stage in report.stages if stage["stage"] == "obsolete_updates")
-    assert obsolete["detail"]["estimated_seconds"] > 0
+    decline = next(stage for stage in report.stages if stage.stage == "decline")
+    assert decline.status == "planned" and decline.detail["queued"] > 1000
+    obsolete = next(stage for stage in report.stages if stage.stage == "obsolete_updates")
+    assert obsolete.detail["estimated_seconds"] > 0
 
 
 def test_run_all_orders_targets_upstream_first_for_declines():
@@ -208,13 +206,13 @@ def test_a_stage_budget_stops_that_stage_and_the_next_stage_still_runs(neglected
         },
     )
     report = run(settings, state_dir, profile="budgeted", max_duration_minutes=LONG)
-    stages = {stage["stage"]: stage for stage in report.stages}
+    stages = {stage.stage: stage for stage in report.stages}
     assert (
-        stages["obsolete_updates"]["status"] == "partial"
-        and stages["obsolete_updates"]["reason"] == "deadline"
+        stages["obsolete_updates"].status == "partial"
+        and stages["obsolete_updates"].reason == "deadline"
     )
-    assert 0 < stages["obsolete_updates"]["done"] < stages["obsolete_updates"]["remaining"]
-    assert stages["compress"]["status"] == "done" and stages["compress"]["done"] > 0
+    assert 0 < stages["obsolete_updates"].done < stages["obsolete_updates"].remaining
+    assert stages["compress"].status == "done" and stages["compress"].done > 0
     assert report.exit_code == ExitCode.PARTIAL
 
 
@@ -232,7 +230,4 @@ def test_preflight_warns_when_microsofts_delete_fix_or_a_right_is_missing(
     assert "spdeleteupdate-slow-performance" in fix["article"]
     (permission,) = event_log.named("preflight.permission_missing")
     assert permission["permission"] == "EXECUTE dbo.spCompressUpdate"
-    assert (
-        report.stages[0]["detail"]["wid"] is True
-        and report.stages[0]["detail"]["delete_fix"] is False
-    )
+    assert report.stages[0].detail["wid"] is True and report.stages[0].detail["delete_fix"] is False

@@ -25,10 +25,10 @@ def test_the_textfile_parses_and_matches_the_run_summary(small_sim, state_dir, t
     prometheus.write_textfile(str(path), report)
     values = samples(path)
     assert values[("susdb_maint_last_run_exit_code", (("target", "sim"),))] == int(report.exit_code)
-    decline = next(stage for stage in report.stages if stage["stage"] == "decline")
+    decline = next(stage for stage in report.stages if stage.stage == "decline")
     key = ("susdb_maint_stage_items", (("result", "done"), ("stage", "decline"), ("target", "sim")))
-    assert values[key] == decline["done"]
-    reindex_done = sum(stage["done"] for stage in report.stages if stage["stage"] == "reindex")
+    assert values[key] == decline.done
+    reindex_done = sum(stage.done for stage in report.stages if stage.stage == "reindex")
     assert (
         values[
             (

@@ -42,7 +42,7 @@ def test_history_shows_the_whole_run_id_and_what_each_run_declined_deleted_and_c
     store = StateStore(tmp_path / "state", read_only=True)
     runs = store.runs("sim", 5)
     store.close()
-    done = {stage["stage"]: stage["done"] for stage in result.stages}
+    done = {stage.stage: stage.done for stage in result.stages}
     assert done["decline"] and done["obsolete_updates"] and done["compress"]
     for width in (120, 60):  # a narrow terminal wraps other columns, never the run ID
         text = rendered(report.history_table(runs), width)

@@ -127,13 +127,13 @@ def test_a_stage_declared_alone_is_planned_gated_rendered_and_reported(
 
     # Planned: the preflight it needs comes first.
     ok = run(settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["throwaway"])
-    assert [stage["stage"] for stage in ok.stages] == ["preflight", "throwaway"]
+    assert [stage.stage for stage in ok.stages] == ["preflight", "throwaway"]
     # Reported.
-    assert ok.exit_code == ExitCode.OK and ok.stages[-1]["done"] == 1
+    assert ok.exit_code == ExitCode.OK and ok.stages[-1].done == 1
     # Gated: it deletes, so no fresh backup refuses it.
     builder = CatalogBuilder(tmp_path / "nobackup.sqlite3", backup_age_hours=None)
     refused = run(settings_for(builder.close()), tmp_path / "other", stages=["throwaway"])
-    assert refused.stages[-1]["status"] == "refused" and refused.exit_code == ExitCode.REFUSED
+    assert refused.stages[-1].status == "refused" and refused.exit_code == ExitCode.REFUSED
     # Rendered.
     shown = recorded_by_stage(show_sql(Settings(backup={"gate": "off"}), stages=["throwaway"]))
     assert "server_info" in shown["throwaway"]
