@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import subprocess
@@ -11,6 +12,7 @@ from jobs.db.connection import Endpoint
 from jobs.db.lock import TargetLock
 from jobs.errors import LockBusy, StateError
 from jobs.exit_codes import ExitCode
+from jobs.runner.run import StageResult
 from jobs.state.store import SCHEMA_VERSION, StateStore
 from tests.helpers import cli_command, cli_env, query, run, settings_for, simulated_command
 
@@ -114,6 +116,25 @@ def test_history_and_the_run_summary_show_the_same_numbers_as_the_events(
     ]
     assert store.kpis(report.run_id)["after"] == finish["kpis_after"]
     store.close()
+
+
+def test_the_history_stores_each_stage_result_with_its_keys(small_sim, state_dir):
+    report = run(settings_for(small_sim, backup={"gate": "off"}), state_dir, profile="nightly")
+    keys = [each.name for each in dataclasses.fields(StageResult)]
+    assert report.stages and all(list(stage.as_dict()) == keys for stage in report.stages)
+    data = report.as_dict()
+    assert json.loads(json.dumps(data)) == data  # JSON as it is: no default= needed
+    store = StateStore(state_dir, read_only=True)
+    (stored,) = store.runs("sim")
+    rows = store.stage_results(report.run_id)
+    store.close()
+    summary = json.loads(stored["summary_json"])
+    assert [list(stage) for stage in summary["stages"]] == [keys] * len(report.stages)
+    # A stage_results row: the run, the ordinal, then one column a key (the detail as JSON).
+    assert [
+        [column.removesuffix("_json") for column in row if column not in ("run_id", "ordinal")]
+        for row in rows
+    ] == [keys] * len(report.stages)
 
 
 def test_history_json_and_declined_export_from_the_cli(small_sim, tmp_path):
