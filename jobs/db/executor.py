@@ -40,7 +40,7 @@ from jobs.clock import Clock, SystemClock
 from jobs.db.catalog import Statement, statement
 from jobs.db.classify import classify
 from jobs.db.connection import Connection, Endpoint, open_connection
-from jobs.db.retry import retrying
+from jobs.db.retry import RetryPolicy
 from jobs.db.tsql import count_markers
 from jobs.errors import ConnectionLost, DatabaseError, Interrupted, StatementTimeout
 
@@ -236,7 +236,7 @@ class Executor:
         """Yield the rows of a named statement in chunks of ``fetch_size`` (bounded memory).
         A stop request cancels it; a transient error before the first row is retried."""
         first: list[Row] | None = None
-        for attempt in self._retrying():
+        for attempt in self._retrying().tenacity():
             with attempt:
                 chunks = self._execute(name, params, timeout, None, Result(), fetch_size, True)
                 first = next(chunks, None)
@@ -246,8 +246,8 @@ class Executor:
         for rows in chunks:
             yield from rows
 
-    def _retrying(self) -> Any:
-        return retrying(
+    def _retrying(self) -> RetryPolicy:
+        return RetryPolicy(
             self.retry_limits.max_attempts,
             self.retry_limits.max_seconds,
             self.clock.sleep,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from jobs import events
-from jobs.db.retry import retrying
+from jobs.db.retry import RetryPolicy
 from jobs.runner.context import RunContext
 from jobs.state.store import ACTIVE, Completion, DeclineRecord, WorkItem
 
@@ -151,9 +151,9 @@ def settle_in_flight(ctx: RunContext, work: QueueWork[Any]) -> None:
     ctx.store.release(ctx.database, work.stage, unsettled)
 
 
-def retry_policy(ctx: RunContext) -> Any:
+def retry_policy(ctx: RunContext) -> RetryPolicy:
     executor = ctx.susdb.executor
-    return retrying(
+    return RetryPolicy(
         ctx.settings.runner.max_attempts,
         ctx.settings.runner.retry_max_seconds,
         ctx.clock.sleep,

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from jobs import events
+from jobs.db.retry import RetryPolicy
 from jobs.errors import (
     ConnectionLost,
     DatabaseError,
@@ -91,7 +92,7 @@ class _Batch:
 class _Run:
     """What one pass through a queue carries from batch to batch."""
 
-    retry: Any
+    retry: RetryPolicy
     sizer: BatchSizer
     estimate: float
     remaining: int
@@ -156,9 +157,7 @@ def _work_through(
 ) -> None:
     """Batches until the queue is empty, the window closes, a stop comes or the stage fails."""
     state = _Run(
-        retry=retry_policy(
-            ctx
-        ),  # one policy for the stage: building one per item costs more than a call
+        retry=retry_policy(ctx),
         sizer=BatchSizer(ctx.settings.runner.batch_target_seconds, estimate),
         estimate=estimate,
         remaining=remaining,
@@ -355,7 +354,7 @@ def _checkpoint(ctx: RunContext, work: QueueWork[Any], batch: _Batch) -> None:
 
 
 def _work_item(
-    work: QueueWork[Any], item: WorkItem, payload: Any, retry: Any
+    work: QueueWork[Any], item: WorkItem, payload: Any, retry: RetryPolicy
 ) -> tuple[Settled, bool]:
     """Process one item; return how it ended and whether this run sent it. Every send that may
     follow an earlier one (a killed run, a lost reply, a timeout, a retry) is preceded by
