@@ -16,22 +16,24 @@ _CONNECTION_SECRET = re.compile(
     r"(?i)\b(PWD|Password|AccessToken)\s*=\s*(\{(?:[^}]|\}\})*\}|[^;]*)"
 )
 _SECRET_KEYS = frozenset({"password", "pwd", "secret", "token"})
-_known_secrets: set[str] = set()
+# Longest first (a secret that contains another is masked whole). A tuple replaced, never
+# changed, on register: every event's strings are checked, so reading it takes no lock.
+_known_secrets: tuple[str, ...] = ()
 _lock = threading.Lock()
 
 
 def register_secret(value: str) -> None:
     """Remember a secret's value so it is masked wherever it appears later."""
+    global _known_secrets
     if value and len(value) >= 3:
         with _lock:
-            _known_secrets.add(value)
+            _known_secrets = tuple(sorted({*_known_secrets, value}, key=len, reverse=True))
 
 
 def redact_text(text: str) -> str:
-    text = _CONNECTION_SECRET.sub(lambda match: f"{match.group(1)}={MASK}", text)
-    with _lock:
-        secrets = sorted(_known_secrets, key=len, reverse=True)
-    for secret in secrets:
+    if "=" in text:  # the connection-string pattern needs one
+        text = _CONNECTION_SECRET.sub(lambda match: f"{match.group(1)}={MASK}", text)
+    for secret in _known_secrets:
         if secret in text:
             text = text.replace(secret, MASK)
     return text

@@ -118,3 +118,33 @@ def test_an_undeclared_event_name_is_noted(event_log):
     events.get_logger("test").info("no.such_event")
     assert "no.such_event" in events.UNDECLARED
     events.UNDECLARED.discard("no.such_event")
+
+
+def test_a_logger_made_before_configure_follows_each_new_pipeline():
+    import io
+
+    log = events.get_logger("early")  # module-level loggers are made at import, before configure
+    first, second = io.StringIO(), io.StringIO()
+    events.configure(log_format="json", stream=first)
+    log.info("stage.start", stage="health", password="hunter22")
+    events.configure(log_format="json", stream=second)
+    log.info("stage.finish", stage="health")
+    assert '"stage.start"' in first.getvalue() and "hunter22" not in first.getvalue()
+    assert '"stage.finish"' in second.getvalue() and "stage.finish" not in first.getvalue()
+    events.configure(log_format="json")
+
+
+def test_an_event_below_the_level_is_dropped_and_one_at_it_is_kept():
+    import io
+
+    stream = io.StringIO()
+    log = events.get_logger("levels")
+    events.configure(log_format="json", stream=stream, level="warning")
+    log.info("decline.update", update_id="u1")
+    log.debug("queue.spooled", rows=1)
+    log.warning("retry", attempt=1)
+    assert [json.loads(line)["event"] for line in stream.getvalue().splitlines()] == ["retry"]
+    events.configure(log_format="json", stream=stream, level="debug")
+    log.debug("queue.spooled", rows=2)
+    assert json.loads(stream.getvalue().splitlines()[-1])["event"] == "queue.spooled"
+    events.configure(log_format="json")
