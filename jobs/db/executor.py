@@ -42,6 +42,7 @@ from jobs.db.classify import classify
 from jobs.db.connection import Connection, Endpoint, open_connection
 from jobs.db.retry import RetryPolicy
 from jobs.db.tsql import count_markers
+from jobs.db.watchdog import Watch, Watchdog
 from jobs.errors import ConnectionLost, DatabaseError, Interrupted, StatementTimeout
 
 log = events.get_logger("susdb_maint.sql")
@@ -97,20 +98,6 @@ def _message_text(message: Any) -> str:
     return text.strip()
 
 
-class StatementDone(threading.Event):
-    """Set when a statement is over, before its cursor is closed. The watchdog cancels while
-    holding ``closing``, so a cancel never races the close: through pyodbc and FreeTDS (seen
-    against the served simulator) SQLCancel racing SQLFreeStmt crashed the process (SIGSEGV)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.closing = threading.Lock()
-
-    def set(self) -> None:
-        with self.closing:
-            super().set()
-
-
 class Executor:
     """Runs named statements over one connection to one target; reconnects when needed."""
 
@@ -132,6 +119,7 @@ class Executor:
         self.stop: threading.Event | None = None
         self.connection: Connection
         self.in_transaction = False  # a transaction of ours spans statements: never retry them
+        self.watchdog = Watchdog()
         self.connect()
 
     @property
@@ -158,6 +146,7 @@ class Executor:
 
     def close(self) -> None:
         self.drop_connection()
+        self.watchdog.close()
 
     @contextlib.contextmanager
     def unbounded(self) -> Iterator[None]:
@@ -326,8 +315,8 @@ class Executor:
         cut_by_budget = timeout != statement_timeout
         connection.timeout = timeout
         cursor = connection.cursor()
-        fired: list[str] = []
-        watchdog = self._watchdog(cursor, budget_seconds, cancel_on_stop, fired)
+        watch = self._watch(cursor, budget_seconds, cancel_on_stop)
+        fired = watch.fired if watch is not None else []
         try:
             cursor.execute(text, params)
             while True:
@@ -367,46 +356,21 @@ class Executor:
                 ) from None
             raise classified from None
         finally:
-            if watchdog is not None:
-                watchdog.set()
+            if watch is not None:
+                self.watchdog.finish(watch)  # waits for a cancel under way: none races the close
             with contextlib.suppress(Exception):
                 cursor.close()
 
-    def _watchdog(
-        self,
-        cursor: Any,
-        budget_seconds: float | None,
-        cancel_on_stop: bool,
-        fired: list[str],
-    ) -> threading.Event | None:
-        """Cancel the statement when its real-time budget runs out or a stop is asked for."""
+    def _watch(
+        self, cursor: Any, budget_seconds: float | None, cancel_on_stop: bool
+    ) -> Watch | None:
+        """Have the watchdog cancel the statement when its real-time budget runs out or a stop is
+        asked for (on virtual time the query timeout alone closes the window)."""
         stop = self.stop if cancel_on_stop else None
         timed = budget_seconds is not None and not self.virtual_time
         if stop is None and not timed:
             return None
-        done = StatementDone()
-
-        def watch() -> None:
-            waited = 0.0
-            limit = budget_seconds if timed else None
-            while not done.is_set():
-                step = 0.05 if limit is None else min(0.05, max(0.0, limit - waited))
-                if done.wait(step):
-                    return
-                waited += step
-                if stop is not None and stop.is_set():
-                    fired.append("stop")
-                    break
-                if limit is not None and waited >= limit:
-                    fired.append("budget")
-                    break
-            with done.closing:
-                if not done.is_set():
-                    with contextlib.suppress(Exception):
-                        cursor.cancel()
-
-        threading.Thread(target=watch, name="susdb-maint-watchdog", daemon=True).start()
-        return done
+        return self.watchdog.watch(cursor, budget_seconds if timed else None, stop)
 
     def _after_error(self, name: str, error: DatabaseError) -> None:
         """Leave no transaction open: a lost link ended the session; otherwise ask the session."""

@@ -1,12 +1,12 @@
-"""The executor's watchdog: it cancels a statement whose time is up, and never a closed cursor."""
+"""The executor's watchdog: it cancels a statement whose time is up or whose stop was asked for,
+never one that is over, and never while its cursor is being closed."""
 
 from __future__ import annotations
 
 import threading
 import time
-from types import SimpleNamespace
 
-from jobs.db.executor import Executor
+from jobs.db.watchdog import Watchdog
 
 
 class Cursor:
@@ -24,32 +24,68 @@ class Cursor:
         raise RuntimeError("('HY000', 'The driver did not supply an error!')")  # FreeTDS, idle
 
 
-def watchdog(cursor: Cursor, seconds: float) -> threading.Event:
-    executor = SimpleNamespace(stop=None, virtual_time=False)  # real time, no stop asked for
-    done = Executor._watchdog(executor, cursor, seconds, False, [])  # type: ignore[arg-type]
-    assert done is not None
-    return done
-
-
 def test_when_the_time_is_up_the_statement_is_cancelled_and_the_drivers_complaint_dropped():
-    cursor = Cursor()
-    done = watchdog(cursor, 0.01)
+    watchdog, cursor = Watchdog(), Cursor()
+    watch = watchdog.watch(cursor, 0.01, None)
     assert cursor.cancelling.wait(5)
     time.sleep(0.1)
-    done.set()
-    assert cursor.cancels == 1
+    watchdog.finish(watch)
+    assert cursor.cancels == 1 and watch.fired == ["budget"]
 
 
 def test_a_statement_that_is_over_is_never_cancelled():
-    cursor = Cursor()
-    watchdog(cursor, 0.1).set()
+    watchdog, cursor = Watchdog(), Cursor()
+    watchdog.finish(watchdog.watch(cursor, 0.1, None))
     time.sleep(0.3)
     assert cursor.cancels == 0
 
 
 def test_the_end_of_a_statement_waits_for_a_cancel_under_way_so_no_cancel_races_the_close():
-    cursor = Cursor(cancel_seconds=0.3)
-    done = watchdog(cursor, 0.0)
+    watchdog, cursor = Watchdog(), Cursor(cancel_seconds=0.3)
+    watch = watchdog.watch(cursor, 0.0, None)
     assert cursor.cancelling.wait(5)
-    done.set()  # the executor then closes the cursor
+    watchdog.finish(watch)  # the executor then closes the cursor
     assert cursor.cancels == 1 and time.monotonic() >= cursor.cancel_ended
+
+
+def test_a_stop_request_cancels_a_statement_with_no_budget():
+    watchdog, cursor, stop = Watchdog(), Cursor(), threading.Event()
+    watch = watchdog.watch(cursor, None, stop)
+    time.sleep(0.15)
+    assert cursor.cancels == 0
+    stop.set()
+    assert cursor.cancelling.wait(5)
+    watchdog.finish(watch)
+    assert watch.fired == ["stop"]
+
+
+def watchdog_threads() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name == "susdb-maint-watchdog"}
+
+
+def test_one_thread_watches_statement_after_statement_and_ends_with_the_executor():
+    watchdog, before = Watchdog(), watchdog_threads()
+    for _ in range(200):
+        watchdog.finish(watchdog.watch(Cursor(), 30.0, None))
+    (ours,) = watchdog_threads() - before
+    late = Cursor()
+    watch = watchdog.watch(late, 0.05, None)  # the same thread still cancels on time
+    assert late.cancelling.wait(5)
+    watchdog.finish(watch)
+    assert watchdog_threads() - before == {ours}
+    watchdog.close()
+    ours.join(5)
+    assert not ours.is_alive()
+
+
+def test_two_statements_at_once_are_each_cancelled_on_their_own_time():
+    # A stream is read while another statement runs: each keeps its own budget.
+    watchdog, stream, inner = Watchdog(), Cursor(), Cursor()
+    outer_watch = watchdog.watch(stream, 0.4, None)
+    inner_watch = watchdog.watch(inner, 0.05, None)
+    assert inner.cancelling.wait(5)
+    assert stream.cancels == 0
+    watchdog.finish(inner_watch)
+    assert stream.cancelling.wait(5)
+    watchdog.finish(outer_watch)
+    assert (inner_watch.fired, outer_watch.fired) == (["budget"], ["budget"])
