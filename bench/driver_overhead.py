@@ -6,7 +6,9 @@ simulator (``susdb-maint simulator serve``) on 127.0.0.1. Both figures are wall 
 time spent inside the simulated server's DB-API calls, per item, with the cost model off. Over TDS
 the remainder holds the runner, pyodbc, FreeTDS, the loopback socket and the served simulator's
 own TDS encoding: an upper bound for what the driver stack adds against a real server on the
-same host. Round trips are counted by the server (requests per item).
+same host. Round trips are counted by the server (requests per item). The served run has the
+nightly profile's window (240 minutes), so on real time every statement is watched (the
+window's watchdog) as on a real night.
 Needs unixODBC and FreeTDS (apt-get install unixodbc tdsodbc).
 Usage: python bench/driver_overhead.py [--items 2000]
 """
@@ -37,6 +39,7 @@ def measure_served(sim: Path, state: Path, stage: str, items: int) -> dict[str, 
         settings = Settings.model_validate(
             {
                 "backup": {"gate": "off"},
+                "window": {"max_duration_minutes": 240},
                 "stages": {"decline": {"max_declines_per_run": items, "expired": False}},
                 "targets": {
                     "served": {
