@@ -231,19 +231,22 @@ class _Logger:
     whenever the pipeline changes.
     """
 
-    __slots__ = ("_bound", "_generation", "_name")
+    __slots__ = ("_bound", "_enabled", "_generation", "_name")
 
     def __init__(self, name: str) -> None:
         self._name = name
         self._bound: Any = None
+        self._enabled: Any = None
         self._generation = -1
 
     def __getattr__(self, attribute: str) -> Any:
         if self._generation != _generation:
             self._bound = structlog.stdlib.get_logger(self._name).bind()
+            # Before configure() structlog's default logger has no stdlib level to ask.
+            self._enabled = getattr(self._bound, "isEnabledFor", None)
             self._generation = _generation
         level = _LEVELS.get(attribute)
-        if level is not None and not self._bound.isEnabledFor(level):
+        if level is not None and self._enabled is not None and not self._enabled(level):
             return _dropped
         return getattr(self._bound, attribute)
 

@@ -148,3 +148,15 @@ def test_an_event_below_the_level_is_dropped_and_one_at_it_is_kept():
     log.debug("queue.spooled", rows=2)
     assert json.loads(stream.getvalue().splitlines()[-1])["event"] == "queue.spooled"
     events.configure(log_format="json")
+
+
+def test_a_logger_used_before_anything_is_configured_still_logs():
+    # The served simulator's threads, a library's import: structlog's default pipeline has no
+    # stdlib level to ask, and the event must still come out (not an AttributeError).
+    import subprocess
+    import sys
+
+    code = "from jobs import events; events.get_logger('early').info('stage.start', stage='a')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "stage.start" in done.stdout + done.stderr
