@@ -139,7 +139,8 @@ def build_parser() -> Parser:
             action="append",
             choices=registry.names(),
             metavar="STAGE",
-            help="run only these stages, in this order (repeatable)",
+            help="run only these stages, in this order (repeatable); with --profile, under "
+            "that profile's window",
         )
         sub.add_argument(
             "--until", type=_hhmm, metavar="HH:MM", help="stop starting new work at this local time"

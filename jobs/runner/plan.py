@@ -125,6 +125,15 @@ def build_plan(
     endpoint = choose_target(settings, target)
     profiles = settings.effective_profiles()
     profile_name = profile or ("custom" if stages else "nightly")
+    # A named profile keeps its window and budgets even when --stage picks the stages: a
+    # one-stage run at 02:00 under --profile nightly must not run into the working day.
+    named = None
+    if profile is not None or not stages:
+        named = profiles.get(profile_name)
+        if named is None:
+            raise UsageError(
+                f"--profile {profile_name!r} is not defined (known: {', '.join(sorted(profiles))})"
+            )
     if stages:
         unknown = [stage for stage in stages if not registry.is_stage(stage)]
         if unknown:
@@ -133,20 +142,15 @@ def build_plan(
                 f"(choose from {', '.join(registry.names())})"
             )
         chosen = list(stages)
-        profile_until, profile_minutes, profile_start = None, None, None
-        budgets: dict[str, float] = {}
     else:
-        if profile_name not in profiles:
-            raise UsageError(
-                f"--profile {profile_name!r} is not defined (known: {', '.join(sorted(profiles))})"
-            )
-        chosen = list(profiles[profile_name].stages)
-        profile_until = profiles[profile_name].until
-        profile_start = profiles[profile_name].start
-        profile_minutes = profiles[profile_name].max_duration_minutes
-        budgets = {
-            str(stage): minutes for stage, minutes in profiles[profile_name].stage_budgets.items()
-        }
+        assert named is not None
+        chosen = list(named.stages)
+    profile_until = named.until if named else None
+    profile_start = named.start if named else None
+    profile_minutes = named.max_duration_minutes if named else None
+    budgets: dict[str, float] = (
+        {str(stage): minutes for stage, minutes in named.stage_budgets.items()} if named else {}
+    )
     if remove_custom_indexes and "custom_indexes" not in chosen:
         chosen.insert(1 if chosen and chosen[0] == "preflight" else 0, "custom_indexes")
     if restore_delete_fix:

@@ -355,6 +355,27 @@ def test_a_start_after_the_window_closed_does_no_work(small_sim, state_dir, even
     assert anyway.exit_code == ExitCode.OK and calls(small_sim, "spDeclineUpdate")
 
 
+def test_a_named_profile_keeps_its_window_when_stages_are_picked(small_sim):
+    from jobs.runner.plan import build_plan
+
+    settings = settings_for(small_sim)
+    one_stage = build_plan(settings, target="sim", profile="nightly", stages=["obsolete_updates"])
+    nightly = build_plan(settings, target="sim", profile="nightly")
+    assert "obsolete_updates" in one_stage.stages and "decline" not in one_stage.stages
+    assert one_stage.max_duration_minutes == nightly.max_duration_minutes == 240
+    assert one_stage.profile == "nightly"
+    # Stages alone: the [window] section's limits, no profile's.
+    assert build_plan(settings, target="sim", profile=None, stages=["health"]).profile == "custom"
+
+
+def test_an_unknown_profile_is_refused_with_stages_too(small_sim):
+    from jobs.errors import UsageError
+    from jobs.runner.plan import build_plan
+
+    with pytest.raises(UsageError, match="--profile 'nope' is not defined"):
+        build_plan(settings_for(small_sim), target="sim", profile="nope", stages=["health"])
+
+
 def test_a_window_with_a_start_time_refuses_an_early_start_too(small_sim, state_dir):
     now = datetime.now(UTC)
     settings = settings_for(
