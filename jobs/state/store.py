@@ -161,6 +161,19 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (database_id, procedure)
     );
     """,
+    # 4: what each run has checkpointed, per stage, in the checkpoint's own commit: a run killed
+    # mid-stage (SIGKILL, power loss) records no stage result, and its queue may be rebuilt
+    # since, yet history must still say what it did.
+    """
+    CREATE TABLE run_progress (
+        run_id TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0,
+        skipped INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (run_id, stage)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 ACTIVE = ("pending", "in_flight", "failed")
@@ -435,7 +448,58 @@ class StateStore:
                 "UPDATE runs SET status = 'abandoned', finished_at = COALESCE(finished_at, ?) WHERE run_id = ?",
                 [(_now(), abandoned_id) for abandoned_id in abandoned],
             )
+            for abandoned_id in abandoned:
+                self._record_abandoned(abandoned_id)
         return abandoned
+
+    def _record_abandoned(self, run_id: str) -> None:
+        """A run that never finished: its unfinished stages' results from its checkpoints, and a
+        summary, so history and the report say what it did (in the caller's transaction)."""
+        (started_at,) = self.db.execute(
+            "SELECT started_at FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        finished = {
+            stage
+            for (stage,) in self.db.execute(
+                "SELECT stage FROM stage_results WHERE run_id = ?", (run_id,)
+            )
+        }
+        (ordinal,) = self.db.execute(
+            "SELECT COALESCE(MAX(ordinal), -1) + 1 FROM stage_results WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        for stage, done, skipped, failed in self.db.execute(
+            "SELECT stage, done, skipped, failed FROM run_progress WHERE run_id = ? ORDER BY rowid",
+            (run_id,),
+        ).fetchall():
+            if stage in finished:
+                continue
+            self.db.execute(
+                "INSERT INTO stage_results (run_id, ordinal, stage, status, reason, started_at, "
+                "done, skipped, failed, detail_json) VALUES (?, ?, ?, 'abandoned', ?, ?, ?, ?, ?, '{}')",
+                (
+                    run_id,
+                    ordinal,
+                    stage,
+                    "the run was killed mid-stage; counts are what it had checkpointed",
+                    started_at,
+                    done,
+                    skipped,
+                    failed,
+                ),
+            )
+            ordinal += 1
+        stages = [
+            {"stage": stage, "status": status, "done": done, "skipped": skipped, "failed": failed}
+            for stage, status, done, skipped, failed in self.db.execute(
+                "SELECT stage, status, done, skipped, failed FROM stage_results WHERE run_id = ? "
+                "ORDER BY ordinal",
+                (run_id,),
+            )
+        ]
+        self.db.execute(
+            "UPDATE runs SET summary_json = COALESCE(summary_json, ?) WHERE run_id = ?",
+            (json.dumps({"run_id": run_id, "status": "abandoned", "stages": stages}), run_id),
+        )
 
     def last_database(self, target: str, before_run: str) -> tuple[str, str] | None:
         """The database (key, description) a target's previous run worked on, if any."""
@@ -716,7 +780,9 @@ class StateStore:
         if not completions and not declines:
             return
         now = _now()
+        done = sum(entry.status == "done" for entry in completions)
         with self.transaction():
+            self._count_progress(run_id, stage, done, len(completions) - done, 0)
             self.db.executemany(
                 "UPDATE work_items SET status = ?, reason = ?, run_id = ?, updated_at = ? "
                 "WHERE database_id = ? AND stage = ? AND item_key = ?",
@@ -741,6 +807,16 @@ class StateStore:
                 ],
             )
 
+    def _count_progress(
+        self, run_id: str, stage: str, done: int, skipped: int, failed: int
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO run_progress VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id, stage) DO UPDATE "
+            "SET done = done + excluded.done, skipped = skipped + excluded.skipped, "
+            "failed = failed + excluded.failed",
+            (run_id, stage, done, skipped, failed),
+        )
+
     def mark_failed(
         self,
         database: str,
@@ -753,6 +829,7 @@ class StateStore:
     ) -> bool:
         """Record a failed item; return True when this failure quarantines it."""
         with self.transaction():
+            self._count_progress(run_id, stage, 0, 0, 1)
             self.db.execute(
                 "UPDATE work_items SET failed_runs = failed_runs + 1, last_error_kind = ?, last_error = ?, run_id = ?, "
                 "updated_at = ?, status = CASE WHEN failed_runs + 1 >= ? THEN 'quarantined' ELSE 'failed' END "
@@ -914,7 +991,7 @@ class StateStore:
             return removed
         with self.transaction():
             old_runs = "SELECT run_id FROM runs WHERE started_at < ? AND status <> 'running'"
-            for table in ("stage_results", "kpis"):
+            for table in ("stage_results", "kpis", "run_progress"):
                 removed[table] = self.db.execute(
                     f"DELETE FROM {table} WHERE run_id IN ({old_runs})", (cutoff(history_days),)
                 ).rowcount

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import signal
@@ -147,3 +148,44 @@ def test_sigterm_finishes_the_current_item_records_state_and_exits_3(small_sim, 
     again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert again.returncode == 0
     assert max(procedure_calls(small_sim, "spDeclineUpdate").values()) == 1
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_stage_keeps_in_history_what_it_had_checkpointed(small_sim, tmp_path):
+    import sqlite3
+
+    from jobs import commands
+
+    command = simulated_command(
+        tmp_path, small_sim, "run", "--stage", "decline", latency_ms=8, extra=FAST_BATCHES
+    )
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cli_env()
+    )
+    state_file = tmp_path / "state" / "state.sqlite3"
+    deadline = time.monotonic() + 60
+    checkpointed = 0
+    while not checkpointed and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.1)
+        if state_file.exists():
+            with contextlib.suppress(sqlite3.Error):
+                db = sqlite3.connect(state_file, timeout=1)
+                checkpointed = db.execute("SELECT COUNT(*) FROM declined_updates").fetchone()[0]
+                db.close()
+    assert checkpointed, "the run finished or stalled before its first checkpoint"
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    rerun = subprocess.run(command, capture_output=True, text=True, env=cli_env(), timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    killed, rerun_row = commands.history(tmp_path / "state", None, 10)[::-1]
+    assert (killed["status"], rerun_row["status"]) == ("abandoned", "ok")
+    # Each run counts what it confirmed: the killed one its checkpoints, the next one the rest
+    # (what the killed run left in flight included); together, every decline once.
+    sent_by_killed = commands.declined(tmp_path / "state", killed["run_id"])
+    assert 0 < checkpointed <= killed["counts"]["declined"] <= len(sent_by_killed)
+    store = StateStore(tmp_path / "state", read_only=True)
+    (total,) = store.db.execute("SELECT COUNT(*) FROM declined_updates").fetchone()
+    (stage,) = [row for row in store.stage_results(killed["run_id"]) if row["stage"] == "decline"]
+    store.close()
+    assert killed["counts"]["declined"] + rerun_row["counts"]["declined"] == total
+    assert stage["status"] == "abandoned" and stage["done"] == killed["counts"]["declined"]
