@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -287,6 +288,13 @@ class StateStore:
                 or "full" in lowered
             ):
                 raise _explain(self.path, error) from None
+            if "unable to open" in lowered and not os.access(self.path.parent, os.W_OK):
+                # Not damage: SQLite creates the state file's -shm file next to it even to read.
+                raise StateError(
+                    f"{self.path}: cannot be opened: its folder is read-only for this user, and "
+                    "SQLite needs to create the file's -shm file there even to read it; copy the "
+                    "folder somewhere writable to read it, or use the account that runs susdb-maint"
+                ) from None
             raise StateError(
                 f"{self.path}: the state file is corrupt or not a susdb-maint state file ({error}); "
                 "keep a copy of it, then move it aside to start a new history"
@@ -294,7 +302,6 @@ class StateStore:
 
     def _check_usable(self, read_only: bool) -> None:
         """A read-only folder, a directory in the file's place or an empty file: say which."""
-        import os
 
         directory = self.path.parent
         if self.path.exists():
@@ -328,7 +335,6 @@ class StateStore:
     def _create(self) -> None:
         """Create the file whole, then link it into place: another process starting at the same
         moment never sees a half-made (empty) file, and neither replaces the other's."""
-        import os
         import secrets
 
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}")

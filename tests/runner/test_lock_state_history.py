@@ -80,6 +80,38 @@ def test_a_corrupted_state_file_is_a_clear_error_and_susdb_is_untouched(small_si
     )  # never silently reset
 
 
+def test_history_on_a_read_only_folder_says_read_only_never_corrupt(small_sim, tmp_path):
+    # A read-only mount of a healthy state folder (an auditor's copy, a snapshot): "corrupt, move
+    # it aside" would throw a good history away. Root ignores file modes, so a real read-only
+    # bind mount is used where this machine allows one.
+    import shlex
+
+    state_dir, mount = tmp_path / "state", tmp_path / "read-only"
+    run(settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["health"])
+    mount.mkdir()
+    history = " ".join(
+        shlex.quote(part) for part in cli_command("--state-dir", str(mount), "history")
+    )
+    script = (
+        f"mount --bind -o ro {shlex.quote(str(state_dir))} {shlex.quote(str(mount))} && {history}"
+    )
+    try:
+        done = subprocess.run(
+            ["unshare", "-m", "sh", "-c", script],
+            capture_output=True,
+            text=True,
+            env=cli_env(),
+            timeout=120,
+        )
+    except FileNotFoundError:
+        pytest.skip("unshare is not installed: no read-only mount to test with")
+    if "mount" in done.stderr and done.returncode != 2:
+        pytest.skip(f"no read-only bind mount here: {done.stderr.strip()[:200]}")
+    assert done.returncode == 2, done.stderr
+    assert "read-only" in done.stderr and "corrupt" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
 def test_a_state_file_from_a_newer_version_is_refused(state_dir):
     StateStore(state_dir).close()
     db = sqlite3.connect(state_dir / "state.sqlite3")
