@@ -36,7 +36,7 @@ from jobs.errors import (
     SusdbMaintError,
 )
 from jobs.exit_codes import ExitCode
-from jobs.runner.context import RunContext, StageOutcome
+from jobs.runner.context import GATE_NOT_PASSED, RunContext, StageOutcome
 from jobs.runner.plan import Plan
 from jobs.stages import registry
 from jobs.state.store import StateStore
@@ -418,13 +418,22 @@ def _run_stage(ctx: RunContext, stage: registry.Stage) -> StageResult:
     with events.bound(stage=name):
         outcome: StageOutcome
         ran = False
-        if stage.destructive and ctx.facts.refuse_destructive and not ctx.dry_run:
+        out_of_time = ctx.out_of_time() and not reporting
+        # A window that closed before preflight judged anything defers the deleting stages like
+        # every other (exit 3); a gate that did judge and refuse still says so (exit 4).
+        unjudged = ctx.facts.refuse_destructive == GATE_NOT_PASSED
+        if (
+            stage.destructive
+            and ctx.facts.refuse_destructive
+            and not ctx.dry_run
+            and not (out_of_time and unjudged)
+        ):
             outcome = StageOutcome(
                 status="refused",
                 reason=ctx.facts.refuse_destructive,
                 remaining=_queued(ctx, name),
             )
-        elif ctx.out_of_time() and not reporting:
+        elif out_of_time:
             outcome = StageOutcome(
                 status="deferred", reason=ctx.stop_reason(), remaining=_queued(ctx, name)
             )

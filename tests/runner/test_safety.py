@@ -355,6 +355,37 @@ def test_a_start_after_the_window_closed_does_no_work(small_sim, state_dir, even
     assert anyway.exit_code == ExitCode.OK and calls(small_sim, "spDeclineUpdate")
 
 
+def test_a_window_that_closes_before_preflight_defers_the_deleting_stages_exit_3(
+    neglected_sim, state_dir
+):
+    # The before-KPIs (with the full obsolete scan, as the demo counts them) use up a one-minute
+    # window: preflight never ran, so nothing was judged. That is a closed window (exit 3), not a
+    # refusal telling the administrator to turn the backup gate off (exit 4).
+    from jobs.runner.plan import build_plan
+    from jobs.runner.run import execute_plan
+
+    plan = build_plan(
+        settings_for(neglected_sim), target="sim", profile="nightly", max_duration_minutes=0.01
+    )
+    plan.count_obsolete_kpi = True
+    report = execute_plan(plan, state_dir)
+    statuses = {result.stage: result.status for result in report.stages}
+    assert statuses["preflight"] == "deferred"
+    assert statuses["decline"] == statuses["obsolete_updates"] == "deferred"
+    assert report.exit_code == ExitCode.PARTIAL
+    assert not calls(neglected_sim, "spDeclineUpdate") and not calls(
+        neglected_sim, "spDeleteUpdate"
+    )
+
+
+def test_a_gate_that_refused_still_refuses_when_the_window_then_closes(small_sim, state_dir):
+    stale = settings_for(small_sim, backup={"gate": "required", "max_age_hours": 0.001})
+    report = run(stale, state_dir, profile="nightly", max_duration_minutes=0.01)
+    statuses = {result.stage: result.status for result in report.stages}
+    assert statuses["preflight"] == "done" and statuses["decline"] == "refused"
+    assert report.exit_code == ExitCode.REFUSED
+
+
 def test_a_named_profile_keeps_its_window_when_stages_are_picked(small_sim):
     from jobs.runner.plan import build_plan
 
