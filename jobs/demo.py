@@ -35,6 +35,18 @@ def is_simulated_susdb(path: Path) -> bool:
     return found is not None
 
 
+def simulator_format(path: Path) -> str | None:
+    """The simulator format a simulated SUSDB file was made with (None: unknown or unreadable)."""
+    from jobs.simulator import schema
+
+    try:
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+            return schema.file_format(db)
+    except sqlite3.Error:
+        return None
+
+
 def ensure_simulated_susdb(
     path: Path, preset: str, updates: int | None, seed: int, fresh: bool
 ) -> bool:
@@ -43,7 +55,7 @@ def ensure_simulated_susdb(
     Raise UsageError for an existing file that is not a simulated SUSDB: ``--sim`` may point
     anywhere, and ``--fresh`` must never overwrite someone's file.
     """
-    from jobs.simulator import create
+    from jobs.simulator import create, schema
     from jobs.simulator.catalog import preset_profile
 
     if path.is_dir():
@@ -55,8 +67,10 @@ def ensure_simulated_susdb(
                 f"--sim {path}: not a simulated SUSDB (no sim_meta table); refusing to {action} "
                 "it: give a new file name, or leave out --sim"
             )
-        if not fresh:
+        if not fresh and simulator_format(path) == schema.FORMAT:
             return False
+        if not fresh:  # made by another version: this simulator could not run it
+            log.warning("demo.remade", path=str(path), reason="made by another susdb-maint version")
     counts = create(path, preset_profile(preset, updates=updates, seed=seed))
     log.info("demo.created", path=str(path), **counts)
     return True

@@ -650,6 +650,14 @@ DECLARATIONS: tuple[EventSpec, ...] = (
         "`demo` generated a simulated SUSDB",
         "path",
     ),
+    _event(
+        "demo.remade",
+        "warning",
+        "`path`, `reason`",
+        "`demo` found its simulated SUSDB made by another susdb-maint version (which this "
+        "simulator cannot run) and made it again",
+        "path reason",
+    ),
 )
 EVENTS: dict[str, EventSpec] = {spec.name: spec for spec in DECLARATIONS}
 ROOT = Path(__file__).resolve().parents[1]

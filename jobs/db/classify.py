@@ -198,6 +198,12 @@ CONNECT_CAUSES: tuple[tuple[re.Pattern[str], str, type[errors.DatabaseError]], .
             errors.ConnectFailed,
         ),
         (
+            r"simulated SUSDB made by another",
+            "the simulated SUSDB file was made by another susdb-maint version; make it again "
+            "(susdb-maint demo --fresh, or demo --sim FILE --fresh)",
+            errors.ConnectFailed,
+        ),
+        (
             r"forcibly closed|Error code 0x2746|\(10054\)|Unexpected EOF from the server|"
             r"Unable to connect to data source",
             "the server closed the connection before the login (TLS settings, or not a SQL Server)",

@@ -102,6 +102,9 @@ silent the choice is marked as ours):
 * **Identity** (``sim_meta``: ``database_guid``, ``create_date``), written once when the file is
   created, as SQL Server sets ``service_broker_guid`` and ``create_date`` for a new or restored
   database; ``database_identity`` returns it with the server name.
+* **Format** (``sim_meta``: ``format``): a digest of the schema's text. A file another
+  susdb-maint version made does not open (one line: make it again); ``demo`` makes its own
+  file again. This is the simulator's own guard, not a SUSDB behaviour.
 * **Obsolete computers**: ``spCleanupObsoleteComputers`` deletes by WSUS's own threshold
   (MS-WSUSAR 3.1.4.108: "SHOULD be 30 days ... a WSUS server configuration option") and date
   column; where WSUS keeps that option and which column it tests are not public, so both live in

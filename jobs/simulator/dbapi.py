@@ -23,7 +23,7 @@ import filelock
 from jobs.clock import SystemClock, VirtualClock
 from jobs.db.catalog import statement_name
 from jobs.db.tsql import number_markers, split_statements, strip_comments
-from jobs.simulator import system, sysviews
+from jobs.simulator import schema, system, sysviews
 from jobs.simulator.faults import _DRIVER, FaultPlan, make_error, server_error
 from jobs.simulator.server import ResultSet, Server, ts
 from jobs.simulator.translate import full_counts, to_sqlite, type_clash
@@ -181,6 +181,13 @@ class Connection:
         self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.execute("PRAGMA foreign_keys = OFF")
         stored = self.db.execute("SELECT value FROM sim_meta WHERE key = 'clock'").fetchone()
+        if schema.file_format(self.db) != schema.FORMAT:
+            self.db.close()
+            raise make_error(
+                "link_failure",
+                f"simulated SUSDB made by another susdb-maint version: {path}",
+                function="SQLDriverConnect",
+            )
         if clock is None:
             start = SystemClock().now()
             if stored:

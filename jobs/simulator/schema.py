@@ -6,6 +6,7 @@ Tables prefixed ``sim_`` are the simulator's own bookkeeping (index physical sta
 definitions, server properties, backup history); every other name is SUSDB's.
 """
 
+import hashlib
 import sqlite3
 
 ALL_COMPUTERS_GROUP = "A0A08746-4DBE-4A37-9ADF-9E7652C0B421"
@@ -427,5 +428,17 @@ def spdeleteupdate_texts() -> dict[str, str]:
     return {"fixed": fixed, "original": original, "unknown": unknown}
 
 
+# Which files this simulator can open: derived from the schema's text, so any change to it makes
+# a file created before refuse to open with one line saying why (not fail mid-run on a column).
+FORMAT = hashlib.sha256(repr((TABLES, VIEWS, BASE_INDEXES)).encode()).hexdigest()[:12]
+
+
 def create(connection: sqlite3.Connection) -> None:
     connection.executescript(TABLES + VIEWS)
+    connection.execute("INSERT INTO sim_meta VALUES ('format', ?)", (FORMAT,))
+
+
+def file_format(connection: sqlite3.Connection) -> str | None:
+    """The format a simulated SUSDB was created with (None: before formats were recorded)."""
+    row = connection.execute("SELECT value FROM sim_meta WHERE key = 'format'").fetchone()
+    return str(row[0]) if row else None

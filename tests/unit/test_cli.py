@@ -115,6 +115,23 @@ def test_an_unreachable_simulated_server_is_one_line_and_exit_1(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_a_simulated_susdb_from_another_version_is_one_line_naming_the_cause(small_sim, tmp_path):
+    import sqlite3
+
+    db = sqlite3.connect(small_sim)
+    db.execute("DELETE FROM sim_meta WHERE key = 'format'")  # as files made before formats were
+    db.commit()
+    db.close()
+    config = tmp_path / "c.toml"
+    config.write_text(f'[targets.x]\nkind = "simulator"\npath = "{small_sim}"\n')
+    result = cli(
+        "--config", str(config), "--state-dir", str(tmp_path / "state"), "run", "--stage", "health"
+    )
+    assert result.returncode == 1
+    assert "made by another susdb-maint version" in result.stderr and "--fresh" in result.stderr
+    assert "Traceback" not in result.stderr and "no such column" not in result.stderr
+
+
 def test_run_without_any_target_says_how_to_make_one(tmp_path):
     result = cli("--state-dir", str(tmp_path), "run", cwd=tmp_path)
     assert result.returncode == 2

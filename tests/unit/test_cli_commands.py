@@ -84,6 +84,21 @@ def test_queue_show_retry_and_clear(small_sim, tmp_path):
     assert "no queued work" in cli(tmp_path, small_sim, "queue", "show").stdout
 
 
+def test_demo_makes_again_a_simulated_susdb_another_version_made(tmp_path):
+    import sqlite3
+
+    demo = ("--state-dir", str(tmp_path / "state"), "demo", "--updates", "300", "--seed", "3")
+    assert run_cli(*demo, cwd=tmp_path).returncode == 0
+    path = next((tmp_path / "state" / "demo").glob("*.sqlite3"))
+    db = sqlite3.connect(path)
+    db.execute("UPDATE sim_meta SET value = 'older' WHERE key = 'format'")
+    db.commit()
+    db.close()
+    again = run_cli(*demo, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "Simulated SUSDB (created):" in again.stdout and "demo.remade" in again.stderr
+
+
 def test_demo_creates_a_simulated_susdb_and_prints_before_and_after(tmp_path):
     demo = ("--state-dir", str(tmp_path / "state"), "demo", "--updates", "800", "--seed", "2")
     result = run_cli(*demo, cwd=tmp_path)
