@@ -90,9 +90,11 @@ HEADER = """\
     Updates:  {count} declined by this run, listed in $Updates below.
 
     For each update still declined, sets its approval for the All Computers group to NotApproved
-    (IUpdate.Approve(UpdateApprovalAction.NotApproved, All Computers)): the update is back to
-    "Not approved", as it was before the run. Updates no longer declined or no longer on the
-    server are left alone and logged. Nothing else is changed.
+    (IUpdate.Approve(UpdateApprovalAction.NotApproved, All Computers)): the update is no longer
+    declined and is approved for no group. Approvals it had before the run are NOT restored
+    (declining removed them, and which groups they were for was not recorded): approve again
+    what must be installed. Updates no longer declined or no longer on the server are left alone
+    and logged. Nothing else is changed.
 
     Review the list first. Then, in an elevated Windows PowerShell 5.1 on the WSUS server (the
     WSUS administration API does not load in PowerShell 7):
