@@ -542,7 +542,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     directory = state_dir(args, settings)
     result, plan = commands.plan(settings, directory, _run_request(args))
     _show_report(result)
-    print(report.window_fit(result.stages, plan.max_duration_minutes, plan.until))
+    if result.stages:  # nothing reached, nothing to estimate: never "fits"
+        print(report.window_fit(result.stages, plan.max_duration_minutes, plan.until))
     if args.items:
         from jobs.state.store import ACTIVE
 

@@ -201,13 +201,12 @@ def print_run_summary(report: Any, stream: TextIO | None = None) -> None:
     if data.get("dry_run"):
         code = data["exit_code"]
         outcome = "" if code == 0 else f"; {data['status']}, exit {code}"
-        out.print(
-            plan_table(
-                data["stages"],
-                f"Plan for {data['target']} ({data['profile']}): a dry run, nothing was changed "
-                f"in SUSDB{outcome}",
-            )
+        title = (
+            f"Plan for {data['target']} ({data['profile']}): a dry run, nothing was changed "
+            f"in SUSDB{outcome}"
         )
+        # A plan that reached no stage (unreachable, locked) is its headline; the error follows.
+        out.print(plan_table(data["stages"], title) if data["stages"] else title, markup=False)
         if data.get("kpis_before"):
             out.print(snapshot_table(data["kpis_before"], "SUSDB now"))
         return

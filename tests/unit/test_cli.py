@@ -115,6 +115,16 @@ def test_an_unreachable_simulated_server_is_one_line_and_exit_1(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_a_plan_that_cannot_connect_shows_no_table_and_no_estimate(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(f'[targets.x]\nkind = "simulator"\npath = "{tmp_path / "missing.sqlite3"}"\n')
+    result = cli("--config", str(config), "--state-dir", str(tmp_path / "state"), "plan")
+    assert result.returncode == 1
+    assert "fits" not in result.stdout and "Estimated work" not in result.stdout
+    assert "stage" not in result.stdout  # no empty table
+    assert "the simulated SUSDB file does not exist" in result.stderr
+
+
 def test_a_simulated_susdb_from_another_version_is_one_line_naming_the_cause(small_sim, tmp_path):
     import sqlite3
 
