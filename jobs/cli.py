@@ -351,14 +351,22 @@ def load(args: argparse.Namespace) -> tuple[Settings, Path | None]:
 
 def setup_events(args: argparse.Namespace, settings: Settings | None) -> None:
     log_settings = settings.log if settings else None
-    events.configure(
-        log_format=args.log_format or (log_settings.format if log_settings else "auto"),
-        level=args.log_level or (log_settings.level if log_settings else "info"),
-        log_file=args.log_file or (log_settings.file if log_settings else None),
-        file_max_bytes=log_settings.file_max_bytes if log_settings else 10 * 1024 * 1024,
-        file_backups=log_settings.file_backups if log_settings else 5,
-        windows_eventlog=settings.monitoring.eventlog if settings else False,
-    )
+    log_file = args.log_file or (log_settings.file if log_settings else None)
+    try:
+        events.configure(
+            log_format=args.log_format or (log_settings.format if log_settings else "auto"),
+            level=args.log_level or (log_settings.level if log_settings else "info"),
+            log_file=log_file,
+            file_max_bytes=log_settings.file_max_bytes if log_settings else 10 * 1024 * 1024,
+            file_backups=log_settings.file_backups if log_settings else 5,
+            windows_eventlog=settings.monitoring.eventlog if settings else False,
+        )
+    except OSError as error:
+        source = "--log-file" if args.log_file else "log.file"
+        raise UsageError(
+            f"{source} {log_file}: cannot write the event log there ({_os_reason(error)}); "
+            "give a file in a writable folder"
+        ) from None
 
 
 def state_dir(args: argparse.Namespace, settings: Settings) -> Path:
@@ -444,12 +452,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write("susdb-maint: interrupted\n")
         return int(ExitCode.PARTIAL)
     except OSError as error:  # a path the administrator gave cannot be read or written
-        where = f"{error.filename}: " if error.filename else ""
-        reason = error.strerror or str(error)
-        if isinstance(error, FileExistsError):  # mkdir over a file
-            reason = "exists and is not a directory"
-        sys.stderr.write(f"susdb-maint: {where}{reason}\n")
+        sys.stderr.write(f"susdb-maint: {_os_reason(error)}\n")
         return int(ExitCode.BAD_USAGE)
+
+
+def _os_reason(error: OSError) -> str:
+    """Which path, and what is wrong with it, in the administrator's words."""
+    where = f"{error.filename}: " if error.filename else ""
+    reason = error.strerror or str(error)
+    if isinstance(error, FileExistsError):  # mkdir over a file
+        reason = "exists and is not a directory"
+    return where + reason
 
 
 # -- commands ----------------------------------------------------------------------------------

@@ -166,6 +166,7 @@ def history(state_dir: Path, target: str | None, limit: int) -> list[dict[str, A
     finally:
         store.close()
     for run_row in runs:
+        run_row["dry_run"] = bool(run_row["dry_run"])  # stored as SQLite's 0/1
         run_row["summary"] = json.loads(run_row.pop("summary_json") or "{}")
         run_row["counts"] = report.run_counts(run_row)
     return runs

@@ -193,6 +193,7 @@ def test_history_json_and_declined_export_from_the_cli(small_sim, tmp_path):
 
     assert cli("run", "--stage", "decline").returncode == 0
     (entry,) = json.loads(cli("history", "--json").stdout)
+    assert entry["dry_run"] is False  # a boolean in JSON, not SQLite's 0
     declined_stage = entry["summary"]["stages"][-1]
     csv_out = cli("history", "--declined", entry["run_id"], "--format", "csv").stdout.splitlines()
     assert csv_out[0] == "update_id,kb,title,reason,declined_at"

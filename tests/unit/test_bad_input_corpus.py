@@ -546,6 +546,12 @@ BAD_COMMANDS = [
     ),
     (["--config", "c.toml", "run", "--profile", "weekly"], 2, "--profile 'weekly' is not defined"),
     (["--config", "c.toml", "schedule", "--list"], 2, "no jobs in [schedule.jobs]"),
+    (
+        ["--config", "c.toml", "--log-file", "/proc/no-such/events.log", "plan"],
+        2,
+        "--log-file /proc/no-such/events.log: cannot write the event log there",
+    ),
+    (["--config", "c.toml", "--log-file", ".", "plan"], 2, "--log-file .: cannot write"),
     (["--config", "c.toml", "history", "--declined", "20990101"], 2, "no state file yet"),
     (["--config", "c.toml", "--state-dir", "corrupt", "history"], 2, "corrupt"),
     (
