@@ -76,8 +76,14 @@ def explain_changes(
         if deleted:
             parts.append("less deleted obsolete ones")
         notes["declined"] = ", ".join(parts)
-    if (change("total_updates") or 0) < 0 and deleted:
-        notes["total_updates"] = f"{deleted:,} obsolete updates deleted"
+    fell = -(change("total_updates") or 0)
+    if fell > 0 and deleted:
+        # The total counts what clients are offered; obsolete updates that never were (hidden,
+        # not deployable) are deleted too, so the two numbers need not match.
+        uncounted = deleted - fell
+        notes["total_updates"] = f"{deleted:,} obsolete updates deleted" + (
+            f", {uncounted:,} of them never offered" if uncounted > 0 else ""
+        )
     if (change("not_declined") or 0) < 0:
         notes["not_declined"] = "fewer updates for every client to scan"
     if change("database_size_mb") is not None and (deleted or done.get("sync_history")):

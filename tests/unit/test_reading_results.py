@@ -161,6 +161,15 @@ def test_a_change_with_nothing_to_explain_has_no_note():
     assert notes == {}
 
 
+def test_the_total_note_says_when_deleted_updates_were_never_in_the_total():
+    # The total counts updates clients are offered; obsolete ones never offered go too.
+    stages = [{"stage": "obsolete_updates", "done": 722}]
+    partly = report.explain_changes({"total_updates": 5000}, {"total_updates": 4288}, stages)
+    assert partly["total_updates"] == "722 obsolete updates deleted, 10 of them never offered"
+    whole = report.explain_changes({"total_updates": 5000}, {"total_updates": 4278}, stages)
+    assert whole["total_updates"] == "722 obsolete updates deleted"
+
+
 def _poison_one_superseded_update(path: Path) -> str:
     """Make one superseded, approved update fail on every decline, like a broken server."""
     db = sqlite3.connect(path)
