@@ -194,7 +194,8 @@ CONNECT_CAUSES: tuple[tuple[re.Pattern[str], str, type[errors.DatabaseError]], .
         ),
         (
             r"simulated SUSDB not found",
-            "the simulated SUSDB file does not exist (susdb-maint demo creates one)",
+            "the simulated SUSDB file does not exist (make one at that path: susdb-maint demo "
+            "--sim FILE)",
             errors.ConnectFailed,
         ),
         (
