@@ -240,11 +240,12 @@ class _Logger:
         self._generation = -1
 
     def __getattr__(self, attribute: str) -> Any:
-        if self._generation != _generation:
+        generation = _generation  # read once: a configure() while binding rebinds next time
+        if self._generation != generation:
             self._bound = structlog.stdlib.get_logger(self._name).bind()
             # Before configure() structlog's default logger has no stdlib level to ask.
             self._enabled = getattr(self._bound, "isEnabledFor", None)
-            self._generation = _generation
+            self._generation = generation
         level = _LEVELS.get(attribute)
         if level is not None and self._enabled is not None and not self._enabled(level):
             return _dropped

@@ -145,8 +145,8 @@ class Executor:
             self.connection.close()
 
     def close(self) -> None:
-        self.drop_connection()
-        self.watchdog.close()
+        self.watchdog.close()  # first: it waits for a cancel under way, which then never meets a
+        self.drop_connection()  # closed connection
 
     @contextlib.contextmanager
     def unbounded(self) -> Iterator[None]:

@@ -38,8 +38,7 @@ class Watchdog:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._watches: list[Watch] = []
-        self._thread: threading.Thread | None = None
-        self._closed = False
+        self._thread: threading.Thread | None = None  # the one serving; None after close()
 
     def watch(
         self, cursor: Any, budget_seconds: float | None, stop: threading.Event | None
@@ -49,13 +48,14 @@ class Watchdog:
         watch = Watch(cursor, deadline, stop)
         with self._lock:
             self._watches.append(watch)
-            if self._thread is None or not self._thread.is_alive():
-                self._closed = False
+            if self._thread is None:
+                # A thread from before close() may still be on its way out: it serves only while
+                # it is the one in ``_thread``, so this new one is never left unserved.
                 self._thread = threading.Thread(
                     target=self._loop, name="susdb-maint-watchdog", daemon=True
                 )
                 self._thread.start()
-            self._wake.notify()
+            self._wake.notify_all()  # an old thread on its way out may be waiting too
         return watch
 
     def finish(self, watch: Watch) -> None:
@@ -66,13 +66,14 @@ class Watchdog:
 
     def close(self) -> None:
         with self._lock:
-            self._closed = True
+            self._thread = None
             self._watches.clear()
-            self._wake.notify()
+            self._wake.notify_all()
 
     def _loop(self) -> None:
+        me = threading.current_thread()
         with self._lock:
-            while not self._closed:
+            while self._thread is me:
                 if not self._watches:
                     self._wake.wait()
                     continue

@@ -124,7 +124,7 @@ def build_plan(
 ) -> Plan:
     endpoint = choose_target(settings, target)
     profiles = settings.effective_profiles()
-    profile_name = profile or ("custom" if stages else "nightly")
+    profile_name = profile if profile is not None else ("custom" if stages else "nightly")
     # A named profile keeps its window and budgets even when --stage picks the stages: a
     # one-stage run at 02:00 under --profile nightly must not run into the working day.
     named = None

@@ -147,7 +147,11 @@ def settle_in_flight(ctx: RunContext, work: QueueWork[Any]) -> None:
             record = work.record(payload, item.run_id or ctx.run_id)
             if record is not None:
                 declines.append(record)
-    ctx.store.complete(ctx.database, work.stage, ctx.run_id, completions, declines, ctx.target)
+    # Not this run's stage work (its outcome leaves them out too): the run that sent them has
+    # them in its declines.
+    ctx.store.complete(
+        ctx.database, work.stage, ctx.run_id, completions, declines, ctx.target, counted=False
+    )
     ctx.store.release(ctx.database, work.stage, unsettled)
 
 

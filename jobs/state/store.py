@@ -354,6 +354,10 @@ class StateStore:
     def _migrate(self, current: int) -> None:
         for version in range(current, SCHEMA_VERSION):
             with self.transaction():
+                # Read again under the write lock: another process opening the same file at the
+                # same moment may have applied this step already.
+                if self.db.execute("PRAGMA user_version").fetchone()[0] > version:
+                    continue
                 for statement in MIGRATIONS[version].split(";"):
                     if statement.strip():
                         self.db.execute(statement)
@@ -464,12 +468,15 @@ class StateStore:
         (started_at,) = self.db.execute(
             "SELECT started_at FROM runs WHERE run_id = ?", (run_id,)
         ).fetchone()
-        finished = {
-            stage
-            for (stage,) in self.db.execute(
-                "SELECT stage FROM stage_results WHERE run_id = ?", (run_id,)
-            )
-        }
+        # A stage may run twice in one run (reindex): what its finished runs recorded is taken
+        # off the run's counts, and the rest is the stage that was under way.
+        recorded: dict[str, tuple[int, int, int]] = {}
+        for stage, done, skipped, failed in self.db.execute(
+            "SELECT stage, SUM(done), SUM(skipped), SUM(failed) FROM stage_results "
+            "WHERE run_id = ? GROUP BY stage",
+            (run_id,),
+        ):
+            recorded[stage] = (done or 0, skipped or 0, failed or 0)
         (ordinal,) = self.db.execute(
             "SELECT COALESCE(MAX(ordinal), -1) + 1 FROM stage_results WHERE run_id = ?", (run_id,)
         ).fetchone()
@@ -477,7 +484,9 @@ class StateStore:
             "SELECT stage, done, skipped, failed FROM run_progress WHERE run_id = ? ORDER BY rowid",
             (run_id,),
         ).fetchall():
-            if stage in finished:
+            earlier = recorded.get(stage, (0, 0, 0))
+            left = (done - earlier[0], skipped - earlier[1], failed - earlier[2])
+            if max(left) <= 0:
                 continue
             self.db.execute(
                 "INSERT INTO stage_results (run_id, ordinal, stage, status, reason, started_at, "
@@ -488,9 +497,7 @@ class StateStore:
                     stage,
                     "the run was killed mid-stage; counts are what it had checkpointed",
                     started_at,
-                    done,
-                    skipped,
-                    failed,
+                    *(max(0, count) for count in left),
                 ),
             )
             ordinal += 1
@@ -781,14 +788,19 @@ class StateStore:
         completions: list[Completion],
         declines: list[DeclineRecord],
         target: str,
+        *,
+        counted: bool = True,
     ) -> None:
-        """Checkpoint a batch in one commit: how each item ended, and the declines confirmed."""
+        """Checkpoint a batch in one commit: how each item ended, and the declines confirmed.
+        ``counted``: the batch is this run's stage work (not items an earlier run left in flight,
+        settled before a rebuild), so it counts towards the run's progress."""
         if not completions and not declines:
             return
         now = _now()
         done = sum(entry.status == "done" for entry in completions)
         with self.transaction():
-            self._count_progress(run_id, stage, done, len(completions) - done, 0)
+            if counted:
+                self._count_progress(run_id, stage, done, len(completions) - done, 0)
             self.db.executemany(
                 "UPDATE work_items SET status = ?, reason = ?, run_id = ?, updated_at = ? "
                 "WHERE database_id = ? AND stage = ? AND item_key = ?",

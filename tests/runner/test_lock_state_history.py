@@ -112,6 +112,54 @@ def test_history_on_a_read_only_folder_says_read_only_never_corrupt(small_sim, t
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+def test_an_abandoned_run_keeps_the_second_pass_of_a_stage_that_runs_twice(state_dir):
+    # The nightly profile reindexes before and after the cleanup: killed in the second pass,
+    # the run's history keeps both passes and the cleanup between them.
+    from jobs.state.store import Completion
+
+    store = StateStore(state_dir)
+    dead, database = "20260101T000000Z-dead01", "db-1"
+    store.start_run(dead, "sim", "nightly", False)
+    store.bind_run(dead, database, "SUSDB")
+
+    def checkpoint(stage: str, count: int) -> None:
+        keys = [Completion(f"{stage}-{n}", "done", None) for n in range(count)]
+        store.complete(database, stage, dead, keys, [], "sim")
+
+    def finished(ordinal: int, stage: str, done: int) -> None:
+        result = dict.fromkeys(("reason", "finished_at", "duration_seconds"))
+        result.update(stage=stage, status="done", started_at="2026-01-01T00:00:00Z", done=done)
+        store.record_stage(dead, ordinal, result)
+
+    checkpoint("reindex", 2)
+    finished(0, "reindex", 2)
+    checkpoint("obsolete_updates", 300)
+    finished(1, "obsolete_updates", 300)
+    checkpoint("reindex", 7)  # the second pass, killed before it finished
+    store.start_run("20260101T010000Z-next01", "sim", "nightly", False)
+    assert store.bind_run("20260101T010000Z-next01", database, "SUSDB") == [dead]
+    stages = [(row["stage"], row["status"], row["done"]) for row in store.stage_results(dead)]
+    assert stages == [
+        ("reindex", "done", 2),
+        ("obsolete_updates", "done", 300),
+        ("reindex", "abandoned", 7),
+    ]
+    summary = json.loads(store.run(dead)["summary_json"])
+    assert [stage["done"] for stage in summary["stages"]] == [2, 300, 7]
+    store.close()
+
+
+def test_a_migration_another_process_applied_meanwhile_is_not_applied_twice(state_dir):
+    # Two runs open an old state file at the same moment: both read the old version before
+    # either takes the write lock; the second must find the step done, not fail on it.
+    from jobs.state.store import SCHEMA_VERSION
+
+    store = StateStore(state_dir)
+    store._migrate(SCHEMA_VERSION - 1)  # what the slower process does after the faster one
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    store.close()
+
+
 def test_a_state_file_from_a_newer_version_is_refused(state_dir):
     StateStore(state_dir).close()
     db = sqlite3.connect(state_dir / "state.sqlite3")

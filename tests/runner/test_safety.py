@@ -405,6 +405,8 @@ def test_an_unknown_profile_is_refused_with_stages_too(small_sim):
 
     with pytest.raises(UsageError, match="--profile 'nope' is not defined"):
         build_plan(settings_for(small_sim), target="sim", profile="nope", stages=["health"])
+    with pytest.raises(UsageError, match="--profile '' is not defined"):
+        build_plan(settings_for(small_sim), target="sim", profile="")
 
 
 def test_a_window_with_a_start_time_refuses_an_early_start_too(small_sim, state_dir):

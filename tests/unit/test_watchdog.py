@@ -89,3 +89,15 @@ def test_two_statements_at_once_are_each_cancelled_on_their_own_time():
     assert stream.cancelling.wait(5)
     watchdog.finish(outer_watch)
     assert (inner_watch.fired, outer_watch.fired) == (["budget"], ["budget"])
+
+
+def test_a_statement_watched_right_after_close_is_still_cancelled_on_time():
+    # An executor reconnected after close(): the old thread may still be on its way out.
+    for _ in range(50):
+        watchdog, cursor = Watchdog(), Cursor()
+        watchdog.finish(watchdog.watch(Cursor(), 30.0, None))
+        watchdog.close()
+        watch = watchdog.watch(cursor, 0.02, None)
+        assert cursor.cancelling.wait(5)
+        watchdog.finish(watch)
+        watchdog.close()
