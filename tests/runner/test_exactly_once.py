@@ -164,12 +164,17 @@ def test_a_rebuild_first_settles_what_a_killed_run_left_in_flight(small_sim, sta
     db.execute("UPDATE queues SET created_at = '2000-01-01T00:00:00Z'")  # stale: rebuilt
     db.commit()
     db.close()
-    run(settings, state_dir, stages=["decline"], max_duration_minutes=LONG)
+    second = run(settings, state_dir, stages=["decline"], max_duration_minutes=LONG)
     assert update in declined_in_history(state_dir)
     (row,) = sqlite3.connect(state_dir / "state.sqlite3").execute(
         "SELECT run_id FROM declined_updates WHERE update_id = ?", (update,)
     )
     assert row[0] == "killed-run"  # the run that really declined it
+    # Nor is it the settling run's stage work: its progress counts what its stage did.
+    (progress,) = sqlite3.connect(state_dir / "state.sqlite3").execute(
+        "SELECT COALESCE(SUM(done), 0) FROM run_progress WHERE run_id = ?", (second.run_id,)
+    )
+    assert progress[0] == second.stages[-1].done
     assert calls(small_sim, "spDeclineUpdate")[json.dumps([update, "susdb-maint", 1])] == 1
 
 
