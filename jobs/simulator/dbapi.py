@@ -4,6 +4,12 @@
 ``messages``, ``rowcount``, ``description``, ``cancel``, ``close``; on the connection ``timeout``,
 ``autocommit``, ``commit``, ``rollback``, ``close``. Each ``execute`` is one batch and one
 transaction (the procedures modelled are self-transactional on SQL Server too).
+
+As with pyodbc, a cursor takes the connection's ``timeout`` when it is made and keeps it: pyodbc
+sets ``SQL_ATTR_QUERY_TIMEOUT`` on the statement handle in ``Cursor_New`` from the connection's
+value ("The timeout is applied to all cursors created by the connection, so it cannot be changed
+for a specific cursor or SQL statement", pyodbc's Connection documentation). A cursor reused
+after the connection's timeout changed runs with the old one.
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ def _literal(text: str, bindings: dict[str, Any]) -> Any:
 class Cursor:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+        self.timeout = connection.timeout  # fixed when the cursor is made, as in pyodbc
         self._results: list[ResultSet] = []
         self._index = 0
         self._position = 0
@@ -83,7 +90,7 @@ class Cursor:
             raise _DRIVER.ProgrammingError("HY010", "[HY010] Attempt to use a closed cursor.")
         if params is not None and not isinstance(params, list | tuple):
             params = (params,)
-        results = self.connection._execute(sql, list(params or ()))
+        results = self.connection._execute(sql, list(params or ()), self.timeout)
         self._results, self._index, self._position = results, 0, 0
         self._load_current()
         return self
@@ -165,7 +172,8 @@ class Connection:
         self.path = path
         self.faults = (faults or FaultPlan()).bind(str(path.resolve()))
         self.latency = latency
-        self.timeout = 0
+        self.timeout = 0  # given to each cursor when it is made
+        self._statement_timeout = 0  # the running statement's cursor's
         self.autocommit = True
         self.closed = False
         self.broken = False  # the link failed: the session is gone on the server
@@ -235,8 +243,9 @@ class Connection:
         self.broken = True
 
     # -- execution -----------------------------------------------------------------------------
-    def _execute(self, sql: str, params: list[Any]) -> list[ResultSet]:
+    def _execute(self, sql: str, params: list[Any], timeout: int = 0) -> list[ResultSet]:
         name = statement_name(sql) or "(unnamed batch)"
+        self._statement_timeout = timeout
         if self.broken:
             raise make_error("link_down", function="SQLExecDirectW")
         self._cancelled.clear()
@@ -328,8 +337,9 @@ class Connection:
         )
 
     def _charge(self, cost: float) -> None:
-        if self.timeout and cost > self.timeout:
-            self.clock.advance(self.timeout)
+        limit = self._statement_timeout  # the cursor's, fixed when it was made
+        if limit and cost > limit:
+            self.clock.advance(limit)
             raise make_error("query_timeout")
         self.clock.advance(cost)
 

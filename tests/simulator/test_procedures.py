@@ -337,6 +337,21 @@ def test_a_statement_longer_than_the_timeout_fails_with_hyt00_after_the_timeout(
     ) == [(1,)]
 
 
+def test_a_cursor_keeps_the_timeout_the_connection_had_when_it_was_made(small_sim):
+    # pyodbc sets a cursor's query timeout once, in Cursor_New, from the connection's.
+    clock = VirtualClock(NOW)
+    connection = connect(small_sim, clock=clock)
+    connection.db.execute("UPDATE sim_object_definition SET definition = 'TABLE(RevisionID INT)'")
+    first, second = rows(connection, "obsolete_updates")[:2]
+    connection.timeout = 5
+    made_at_five = connection.cursor()
+    connection.timeout = 0  # no limit for cursors made from now on
+    with pytest.raises(Exception) as caught:
+        made_at_five.execute(statement("delete_update").text, [first[0]])
+    assert caught.value.args[0] == "HYT00"
+    execute(connection, "delete_update", second[0])  # a new cursor: no limit, ~30 s, done
+
+
 def test_cancel_from_another_thread_stops_a_slow_statement(small_sim):
     connection = connect(small_sim, latency=5.0)
     cursor = connection.cursor()
