@@ -115,7 +115,7 @@ DECLARATIONS: tuple[EventSpec, ...] = (
         "deadline.reached",
         "warning",
         "`remaining` (per stage), `reason` (`deadline`/`signal`)",
-        "the window ended with work left (exit 3)",
+        "the window ended, or a stop signal came, with work left (exit 3)",
         f"{RUN} remaining reason",
         remaining={"type": "object"},
     ),
