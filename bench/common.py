@@ -61,6 +61,23 @@ def save(name: str, data: dict[str, Any]) -> None:
     print(f"(saved bench/results/{name}.json)")
 
 
+def bench_settings(
+    name: str, target: dict[str, Any], items: int, window_minutes: float | None = None
+) -> Any:
+    """Settings for one bench target: no backup gate (preflight still runs), ``items``
+    declines at most, superseded only; ``window_minutes`` a run's window, as nightly runs have."""
+    from jobs.settings.model import Settings
+
+    return Settings.model_validate(
+        {
+            "backup": {"gate": "off"},
+            "window": {"max_duration_minutes": window_minutes},
+            "stages": {"decline": {"max_declines_per_run": items, "expired": False}},
+            "targets": {name: target},
+        }
+    )
+
+
 def measure_stage(
     settings: Any, target: str, state: Path, stage: str, items: int
 ) -> dict[str, float]:

@@ -6,9 +6,9 @@ simulator (``susdb-maint simulator serve``) on 127.0.0.1. Both figures are wall 
 time spent inside the simulated server's DB-API calls, per item, with the cost model off. Over TDS
 the remainder holds the runner, pyodbc, FreeTDS, the loopback socket and the served simulator's
 own TDS encoding: an upper bound for what the driver stack adds against a real server on the
-same host. Round trips are counted by the server (requests per item). The served run has the
-nightly profile's window (240 minutes), so on real time every statement is watched (the
-window's watchdog) as on a real night.
+same host. Round trips are counted by the server (requests per item). Both runs have the
+nightly profile's window (240 minutes): on real time (the served run) every statement is then
+watched by the window's watchdog, as on a real night.
 Needs unixODBC and FreeTDS (apt-get install unixodbc tdsodbc).
 Usage: python bench/driver_overhead.py [--items 2000]
 """
@@ -21,40 +21,32 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from common import measure_stage, print_overhead, quiet_events, save
+from common import bench_settings, measure_stage, print_overhead, quiet_events, save
 from overhead import measure
 
-from jobs.settings.model import Settings
 from jobs.simulator import create
 from jobs.simulator.catalog import preset_profile
 from jobs.simulator.tds import ServeOptions, SimulatorServer
 
 PASSWORD = "bench-Passw0rd"
+NIGHTLY_WINDOW = 240  # minutes, as the nightly profile
 
 
 def measure_served(sim: Path, state: Path, stage: str, items: int) -> dict[str, float]:
     os.environ["SUSDB_BENCH_PASSWORD"] = PASSWORD
     options = ServeOptions(sim=sim, user="bench", password=PASSWORD, time_scale=0, cost_model=False)
     with SimulatorServer(options) as server:
-        settings = Settings.model_validate(
-            {
-                "backup": {"gate": "off"},
-                "window": {"max_duration_minutes": 240},
-                "stages": {"decline": {"max_declines_per_run": items, "expired": False}},
-                "targets": {
-                    "served": {
-                        "kind": "sqlserver",
-                        "server": server.host,
-                        "port": server.port,
-                        "auth": "sql",
-                        "username": "bench",
-                        "password_env": "SUSDB_BENCH_PASSWORD",
-                        "encrypt": "optional",
-                        "driver": "FreeTDS",
-                    }
-                },
-            }
-        )
+        target = {
+            "kind": "sqlserver",
+            "server": server.host,
+            "port": server.port,
+            "auth": "sql",
+            "username": "bench",
+            "password_env": "SUSDB_BENCH_PASSWORD",
+            "encrypt": "optional",
+            "driver": "FreeTDS",
+        }
+        settings = bench_settings("served", target, items, NIGHTLY_WINDOW)
         figures = measure_stage(settings, "served", state, stage, items)
         # The run's own requests: the lock's and the plan's come before it; subtract neither, as
         # each run pays them once (they are a handful among thousands).
@@ -79,7 +71,7 @@ def main() -> None:
             shutil.copyfile(template, in_process)
             shutil.copyfile(template, served)
             results[f"{stage}_in_process"] = measure(
-                in_process, root / f"{stage}-state-in", stage, args.items, 0.0
+                in_process, root / f"{stage}-state-in", stage, args.items, 0.0, NIGHTLY_WINDOW
             )
             results[f"{stage}_over_freetds"] = measure_served(
                 served, root / f"{stage}-state-tds", stage, args.items

@@ -11,28 +11,22 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from common import measure_stage, print_overhead, quiet_events, save
+from common import bench_settings, measure_stage, print_overhead, quiet_events, save
 
-from jobs.settings.model import Settings
 from jobs.simulator import create
 from jobs.simulator.catalog import preset_profile
 
 
-def measure(sim: Path, state: Path, stage: str, items: int, latency_ms: float) -> dict[str, float]:
-    settings = Settings.model_validate(
-        {
-            "backup": {"gate": "off"},
-            "stages": {"decline": {"max_declines_per_run": items, "expired": False}},
-            "targets": {
-                "sim": {
-                    "kind": "simulator",
-                    "path": str(sim),
-                    "cost_model": False,
-                    "latency_ms": latency_ms,
-                }
-            },
-        }
-    )
+def measure(
+    sim: Path,
+    state: Path,
+    stage: str,
+    items: int,
+    latency_ms: float,
+    window_minutes: float | None = None,
+) -> dict[str, float]:
+    target = {"kind": "simulator", "path": str(sim), "cost_model": False, "latency_ms": latency_ms}
+    settings = bench_settings("sim", target, items, window_minutes)
     return measure_stage(settings, "sim", state, stage, items)
 
 
