@@ -181,7 +181,7 @@ class Executor:
             with self.transaction():
                 return unit()
 
-        result: T = self._retrying()(attempt)
+        result: T = self.retry_policy()(attempt)
         return result
 
     def commit(self) -> None:
@@ -211,7 +211,7 @@ class Executor:
 
         if statement(name).sent_once or self.in_transaction:
             return attempt()
-        result: Result = self._retrying()(attempt)
+        result: Result = self.retry_policy()(attempt)
         return result
 
     def stream(
@@ -225,7 +225,7 @@ class Executor:
         """Yield the rows of a named statement in chunks of ``fetch_size`` (bounded memory).
         A stop request cancels it; a transient error before the first row is retried."""
         first: list[Row] | None = None
-        for attempt in self._retrying().tenacity():
+        for attempt in self.retry_policy().tenacity():
             with attempt:
                 chunks = self._execute(name, params, timeout, None, Result(), fetch_size, True)
                 first = next(chunks, None)
@@ -235,7 +235,9 @@ class Executor:
         for rows in chunks:
             yield from rows
 
-    def _retrying(self) -> RetryPolicy:
+    def retry_policy(self) -> RetryPolicy:
+        """The run's retry limits, reconnecting this executor after a lost link: for statements
+        here and for queue items (which the queue engine verifies before it resends)."""
         return RetryPolicy(
             self.retry_limits.max_attempts,
             self.retry_limits.max_seconds,

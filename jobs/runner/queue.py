@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from jobs import events
-from jobs.db.retry import RetryPolicy
 from jobs.runner.context import RunContext
 from jobs.state.store import ACTIVE, Completion, DeclineRecord, WorkItem
 
@@ -116,7 +115,7 @@ def ensure_queue(ctx: RunContext, work: QueueWork[Any]) -> dict[str, int]:
             build_seconds=ctx.clock.monotonic() - server_started,
         )
 
-    total = retry_policy(ctx)(build)
+    total = ctx.susdb.executor.retry_policy()(build)
     log.info(
         "queue.build",
         items=total,
@@ -137,7 +136,7 @@ def settle_in_flight(ctx: RunContext, work: QueueWork[Any]) -> None:
     unsettled: list[str] = []
     for item in items:
         payload = work.payload_of(item)
-        settled = retry_policy(ctx)(work.verify, payload) if work.verify else None
+        settled = ctx.susdb.executor.retry_policy()(work.verify, payload) if work.verify else None
         if settled is None:
             unsettled.append(item.key)
             continue
@@ -153,13 +152,3 @@ def settle_in_flight(ctx: RunContext, work: QueueWork[Any]) -> None:
         ctx.database, work.stage, ctx.run_id, completions, declines, ctx.target, counted=False
     )
     ctx.store.release(ctx.database, work.stage, unsettled)
-
-
-def retry_policy(ctx: RunContext) -> RetryPolicy:
-    executor = ctx.susdb.executor
-    return RetryPolicy(
-        ctx.settings.runner.max_attempts,
-        ctx.settings.runner.retry_max_seconds,
-        ctx.clock.sleep,
-        executor.reconnect,
-    )

@@ -39,7 +39,6 @@ from jobs.runner.queue import (
     QueueWork,
     Settled,
     ensure_queue,
-    retry_policy,
 )
 from jobs.state.store import ACTIVE, Completion, DeclineRecord, WorkItem
 
@@ -157,7 +156,7 @@ def _work_through(
 ) -> None:
     """Batches until the queue is empty, the window closes, a stop comes or the stage fails."""
     state = _Run(
-        retry=retry_policy(ctx),
+        retry=ctx.susdb.executor.retry_policy(),
         sizer=BatchSizer(ctx.settings.runner.batch_target_seconds, estimate),
         estimate=estimate,
         remaining=remaining,

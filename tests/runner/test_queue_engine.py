@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from jobs.clock import VirtualClock
+from jobs.db.retry import RetryPolicy
 from jobs.errors import ConnectionLost, DatabaseError, Interrupted, LockLost, TransientError
 from jobs.runner import work
 from jobs.runner.context import Facts, RunContext
@@ -63,14 +64,19 @@ class FakeServer:
 
 def context(tmp_path, **runner: Any) -> RunContext:
     settings = Settings.model_validate({"runner": {"batch_target_seconds": 1, **runner}})
+    clock = VirtualClock()
+    limits = settings.runner
     executor = SimpleNamespace(reconnect=lambda: None)
+    executor.retry_policy = lambda: RetryPolicy(
+        limits.max_attempts, limits.retry_max_seconds, clock.sleep, executor.reconnect
+    )
     return RunContext(
         run_id="20260101T000000Z-aaaaaa",
         target="fake",
         settings=settings,
         susdb=SimpleNamespace(executor=executor),  # type: ignore[arg-type]
         store=StateStore(tmp_path / "state"),
-        clock=VirtualClock(),
+        clock=clock,
         database="fake-database",
         facts=Facts(refuse_destructive=None),
     )
