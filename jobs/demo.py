@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from jobs import events, report
 from jobs.errors import UsageError
@@ -15,6 +17,7 @@ from jobs.settings.model import Settings, SimulatorTarget
 
 log = events.get_logger("susdb_maint.demo")
 DEMO_TARGET = "demo"
+T = TypeVar("T")
 
 
 def default_sim_path(state_dir: Path, preset: str, updates: int | None, seed: int) -> Path:
@@ -22,29 +25,27 @@ def default_sim_path(state_dir: Path, preset: str, updates: int | None, seed: in
     return state_dir / "demo" / f"susdb-{preset}{size}-seed{seed}.sqlite3"
 
 
-def is_simulated_susdb(path: Path) -> bool:
-    """True if ``path`` is a SQLite file written by the simulator (it has its ``sim_meta`` table)."""
+def _read_only(path: Path, query: Callable[[sqlite3.Connection], T]) -> T | None:
+    """``query`` on the file opened read-only; None when it is not SQLite or lacks what is asked."""
     try:
         uri = f"{path.resolve().as_uri()}?mode=ro"
         with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
-            found = db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sim_meta'"
-            ).fetchone()
+            return query(db)
     except sqlite3.Error:
-        return False
-    return found is not None
+        return None
+
+
+def is_simulated_susdb(path: Path) -> bool:
+    """True if ``path`` is a SQLite file written by the simulator (it has its ``sim_meta`` table)."""
+    sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sim_meta'"
+    return bool(_read_only(path, lambda db: db.execute(sql).fetchone()))
 
 
 def simulator_format(path: Path) -> str | None:
     """The simulator format a simulated SUSDB file was made with (None: unknown or unreadable)."""
     from jobs.simulator import schema
 
-    try:
-        uri = f"{path.resolve().as_uri()}?mode=ro"
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
-            return schema.file_format(db)
-    except sqlite3.Error:
-        return None
+    return _read_only(path, schema.file_format)
 
 
 def ensure_simulated_susdb(
