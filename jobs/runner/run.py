@@ -421,7 +421,7 @@ def _run_stage(ctx: RunContext, stage: registry.Stage) -> StageResult:
         out_of_time = ctx.out_of_time() and not reporting
         # A window that closed before preflight judged anything defers the deleting stages like
         # every other (exit 3); a gate that did judge and refuse still says so (exit 4).
-        unjudged = ctx.facts.refuse_destructive == GATE_NOT_PASSED
+        unjudged = ctx.facts.refuse_destructive is GATE_NOT_PASSED  # the default: never judged
         if (
             stage.destructive
             and ctx.facts.refuse_destructive
