@@ -412,13 +412,15 @@ class _ClosedPipeTolerant:
             self._closed()
             self._stream.flush()
 
+    def __getattr__(self, name: str) -> Any:
+        # Everything else is the stream's own: isatty() above all, which decides whether
+        # log.format = "auto" renders for a person (console, progress bars) or for a machine.
+        return getattr(self._stream, name)
+
 
 def _reader_gone(error: OSError) -> bool:
     # Windows reports a closed pipe as EINVAL rather than EPIPE.
     return isinstance(error, BrokenPipeError) or error.errno in (errno.EPIPE, errno.EINVAL)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
 
 
 def _guard_standard_streams() -> None:
