@@ -170,7 +170,10 @@ class CatalogBuilder:
             edition=edition,
         )
         catalog._write_server_objects(self.db, profile, self.rng)
+        # The catalog's own clock, pinned at ``now``: an age planted here is the same whatever day
+        # the test runs (dbapi.clock_start).
         self.db.execute("INSERT INTO sim_meta VALUES ('clock', ?)", (ts(now),))
+        self.db.execute("INSERT INTO sim_meta VALUES ('clock_mode', 'pinned')")
         self.db.execute(
             "INSERT INTO tbTargetGroup VALUES (?, 0, 'All Computers', NULL, 0, 1, NULL, 0)",
             (schema.ALL_COMPUTERS_GROUP,),

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from jobs.clock import Clock
+from jobs.clock import Clock, SystemClock
 from jobs.errors import ConfigError, DatabaseError
 from jobs.redaction import redact_text, register_secret
 from jobs.settings.model import SimulatorTarget, SqlServerTarget
@@ -252,7 +252,10 @@ class TargetKind:
     open: Callable[[Endpoint, Clock | None], Connection]
     describe: Callable[[Any], str]  # for events and tables
     address: Callable[[Any], str]  # where a connection goes, as an administrator writes it
-    virtual_time: bool  # runs on a modelled clock (the simulated SUSDB: a night in seconds)
+    # The clock a run on this kind keeps its window, ages and history by: the host's for a real
+    # server; for the simulated SUSDB the modelled one it shares with the server (a night in
+    # seconds), standing where the catalog's own clock stands.
+    run_clock: Callable[[Any], Clock]
     query_timeout: Callable[[Any], int]  # default seconds per statement
 
 
@@ -351,6 +354,12 @@ def _open_simulator(endpoint: Endpoint, clock: Clock | None) -> Connection:
         raise connect_failure(endpoint, error, "simulator") from None
 
 
+def _simulator_clock(target: SimulatorTarget) -> Clock:
+    from jobs.simulator import catalog_clock
+
+    return catalog_clock(Path(target.path).expanduser())
+
+
 def _open_sqlserver(endpoint: Endpoint, clock: Clock | None) -> Connection:
     target = endpoint.target
     assert isinstance(target, SqlServerTarget)
@@ -394,7 +403,7 @@ KINDS: dict[str, TargetKind] = {
         _open_sqlserver,
         describe=lambda target: f"{target.server_address}/{target.database}",
         address=_sqlserver_address,
-        virtual_time=False,
+        run_clock=lambda target: SystemClock(),
         query_timeout=lambda target: int(target.query_timeout),
     ),
     "simulator": TargetKind(
@@ -402,7 +411,7 @@ KINDS: dict[str, TargetKind] = {
         _open_simulator,
         describe=_simulated,
         address=_simulated,
-        virtual_time=True,
+        run_clock=_simulator_clock,
         query_timeout=lambda target: 600,
     ),
 }

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from jobs import events, progress
-from jobs.clock import Clock, SystemClock, VirtualClock
+from jobs.clock import Clock
 from jobs.db.connection import Endpoint
 from jobs.db.executor import Executor, RetryLimits
 from jobs.db.lock import TargetLock
@@ -141,8 +141,9 @@ def new_run_id() -> str:
 
 
 def clock_for(endpoint: Endpoint) -> Clock:
-    """A simulated SUSDB runs on virtual time: its published costs pass instantly."""
-    return VirtualClock() if endpoint.kind.virtual_time else SystemClock()
+    """The host's clock for a real server; for a simulated SUSDB the catalog's own, modelled
+    clock, on which its published costs pass instantly."""
+    return endpoint.kind.run_clock(endpoint.target)
 
 
 @contextmanager

@@ -127,7 +127,7 @@ silent the choice is marked as ours):
   procedure fails with error 2812, an unmodelled system-object statement with an error naming it.
 """
 
-from jobs.simulator.dbapi import Connection, Cursor, connect, create
+from jobs.simulator.dbapi import Connection, Cursor, catalog_clock, connect, create
 from jobs.simulator.faults import FaultPlan
 
-__all__ = ["Connection", "Cursor", "FaultPlan", "connect", "create"]
+__all__ = ["Connection", "Cursor", "FaultPlan", "catalog_clock", "connect", "create"]

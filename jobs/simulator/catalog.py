@@ -100,6 +100,9 @@ class Profile:
     now: datetime = field(
         default_factory=lambda: datetime.now(UTC).replace(microsecond=0, tzinfo=None)
     )
+    # "wall": the server's clock follows the wall clock from ``now`` on (the demo);
+    # "pinned": it stays at ``now`` and moves only with modelled time (dbapi.clock_start).
+    clock: str = "wall"
     neglected: bool = False
     replica: bool = False
     delete_fix: bool = True
@@ -134,6 +137,8 @@ def preset_profile(
         "neglected": neglected,
         "delete_fix": not neglected,
     }
+    if "now" in kwargs:
+        defaults["clock"] = "pinned"  # a catalog built at a given moment stays at that moment
     defaults.update(kwargs)
     return Profile(updates=updates or PRESETS[name], seed=seed, **defaults)  # type: ignore[arg-type]
 

@@ -14,6 +14,7 @@ after the connection's timeout changed runs with the old one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -188,7 +189,6 @@ class Connection:
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute("PRAGMA synchronous = NORMAL")
         self.db.execute("PRAGMA foreign_keys = OFF")
-        stored = self.db.execute("SELECT value FROM sim_meta WHERE key = 'clock'").fetchone()
         if schema.file_format(self.db) != schema.FORMAT:
             self.db.close()
             raise make_error(
@@ -196,13 +196,8 @@ class Connection:
                 f"simulated SUSDB made by another susdb-maint version: {path}",
                 function="SQLDriverConnect",
             )
-        if clock is None:
-            start = SystemClock().now()
-            if stored:
-                start = max(start, datetime.strptime(stored[0], "%Y-%m-%d %H:%M:%S"))
-            clock = VirtualClock(start)
-        self.clock = clock
-        self.server = Server(self.db, clock, cost_model)
+        self.clock = clock or VirtualClock(clock_start(self.db))
+        self.server = Server(self.db, self.clock, cost_model)
         self.db.create_function("GETUTCDATE", 0, lambda: ts(self.clock.now()))
         self.db.create_function("SYSUTCDATETIME", 0, lambda: ts(self.clock.now()))
         self.db.create_function("GETDATE", 0, lambda: ts(self.clock.now()))
@@ -532,6 +527,37 @@ def _leaves_transaction_open(error: BaseException) -> bool:
     return "[HYT00]" in text or "[HY008]" in text or "(1222)" in text
 
 
+CLOCK_MODES = ("wall", "pinned")
+
+
+def clock_start(db: sqlite3.Connection) -> datetime:
+    """Where the simulated server's clock stands when a session opens the file.
+
+    A real SQL Server's ``GETUTCDATE()`` is the host's clock, and the demo's catalog models one:
+    its clock (``clock_mode = 'wall'``) follows the wall clock, and never runs backwards from the
+    time the file last recorded. A catalog built at a fixed moment (a test's, ``clock_mode =
+    'pinned'``) keeps its own clock: it starts where the file left it and moves only with the
+    modelled time of what runs on it, so an age a test planted is the same on any day.
+    """
+    rows = dict(db.execute("SELECT key, value FROM sim_meta WHERE key IN ('clock', 'clock_mode')"))
+    wall = SystemClock().now().replace(microsecond=0)
+    if "clock" not in rows:
+        return wall
+    stored = datetime.strptime(rows["clock"], "%Y-%m-%d %H:%M:%S")
+    return stored if rows.get("clock_mode") == "pinned" else max(wall, stored)
+
+
+def catalog_clock(path: str | Path) -> VirtualClock:
+    """The modelled clock a run on the simulated SUSDB at ``path`` shares with the server."""
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+        ) as db:
+            return VirtualClock(clock_start(db))
+    except sqlite3.Error:  # missing, or not a simulated SUSDB: opening it says which
+        return VirtualClock()
+
+
 def ensure_identity(db: sqlite3.Connection) -> None:
     """Give the file its database identity once, as SQL Server gives a database its
     ``service_broker_guid`` and ``create_date`` when it is created (or restored)."""
@@ -630,6 +656,7 @@ def create(path: str | Path, profile: Any) -> dict[str, int]:
         counts = catalog.generate(db, profile)
         db.execute("ANALYZE")  # planner statistics: without them SQLite picks O(n^2) join orders
         db.execute("INSERT INTO sim_meta VALUES ('clock', ?)", (ts(profile.now),))
+        db.execute("INSERT INTO sim_meta VALUES ('clock_mode', ?)", (profile.clock,))
         ensure_identity(db)
         db.commit()
     finally:

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jobs.clock import SystemClock
+from jobs.simulator.dbapi import clock_start
 from jobs.simulator.faults import FaultPlan
 from jobs.simulator.tds.pacing import PacedClock
 from jobs.simulator.tds.session import Dropped, Session
@@ -49,15 +49,13 @@ class ServeOptions:
 
 
 def _read_server_state(path: Path) -> tuple[datetime, tuple[int, int, int]]:
-    """The file's clock (or now if that is later, as ``connect`` does) and the version of SQL
-    Server it models, which LOGINACK reports."""
-    now = SystemClock().now()
+    """Where the file's clock stands (``dbapi.clock_start``: the wall clock, or the catalog's own
+    when it is pinned) and the version of SQL Server it models, which LOGINACK reports."""
     with contextlib.closing(sqlite3.connect(path)) as db:
-        clock = db.execute("SELECT value FROM sim_meta WHERE key = 'clock'").fetchone()
+        start = clock_start(db)
         version = db.execute(
             "SELECT value FROM sim_server_property WHERE name = 'ProductVersion'"
         ).fetchone()
-    start = max(now, datetime.strptime(clock[0], "%Y-%m-%d %H:%M:%S")) if clock else now
     parts = [int(part) for part in str(version[0] if version else "16.0.1000").split(".")[:3]]
     major, minor, build = [*parts, 0, 0, 0][:3]
     return start, (major, minor, build)
