@@ -10,6 +10,33 @@ from jobs.simulator import create  # noqa: E402
 from jobs.simulator.catalog import preset_profile  # noqa: E402
 from tests.helpers import EventLog, copy_sim  # noqa: E402
 
+# The tests whose outcome hangs on a date: ages, windows and deadlines, Patch Tuesday, backup age,
+# lifecycle presets, retention. Marked ``calendar``; tests/test_any_day.py runs them a year ahead
+# and across a daylight-saving change. A module, or one test of a module ("path::name").
+CALENDAR_TESTS = (
+    "tests/stages/test_decline.py",
+    "tests/stages/test_decline_cases.py",
+    "tests/stages/test_decline_presets.py",
+    "tests/stages/test_nightly.py",
+    "tests/stages/test_delete_fix.py",
+    "tests/stages/test_live_wsus.py",
+    "tests/schedule/test_patch_tuesday.py",
+    "tests/runner/test_queue_engine.py",
+    "tests/unit/test_settings.py",
+    "tests/unit/test_report_html.py",
+    "tests/unit/test_reading_results.py",
+    "tests/simulator/test_procedures.py::test_obsolete_updates_are_the_expired_old_unapproved_unreferenced_ones",
+    "tests/simulator/test_procedures.py::test_obsolete_computers_are_those_silent_for_30_days",
+    "tests/simulator/test_procedures.py::test_sync_history_is_deleted_in_top_n_batches",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module, _, name = item.nodeid.partition("::")
+        if module in CALENDAR_TESTS or f"{module}::{name.split('[')[0]}" in CALENDAR_TESTS:
+            item.add_marker(pytest.mark.calendar)
+
 
 @pytest.fixture(scope="session")
 def small_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
