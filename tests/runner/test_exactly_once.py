@@ -49,6 +49,7 @@ def sent_declines(path: Path) -> set[str]:
 
 
 # -- 1 and 9: a lost reply, a late timeout: verified before anything is sent again -----------------
+@pytest.mark.slow
 def test_fault_soak_with_lost_replies_and_late_timeouts_repeats_nothing(tmp_path, state_dir):
     faults.forget_streams()
     sim = tmp_path / "soak.sqlite3"
@@ -82,6 +83,7 @@ def test_fault_soak_with_lost_replies_and_late_timeouts_repeats_nothing(tmp_path
 
 
 # -- 2: updates that are gone -------------------------------------------------------------------
+@pytest.mark.slow
 def test_an_update_deleted_behind_the_decline_queue_is_gone_not_failed_nor_declined(
     tmp_path, state_dir
 ):
@@ -113,6 +115,7 @@ def test_an_update_deleted_behind_the_decline_queue_is_gone_not_failed_nor_decli
 
 
 # -- 3: failure counts and in-flight items survive a rebuild ---------------------------------------
+@pytest.mark.slow
 def test_a_nightly_cadence_quarantines_a_poison_item_on_its_third_failing_night(
     small_sim, state_dir
 ):
@@ -193,6 +196,7 @@ def test_the_in_flight_mark_is_on_disk_before_anything_is_sent(state_dir):
 
 
 # -- 5: candidate queries spool outside the write lock ----------------------------------------------
+@pytest.mark.slow
 def test_a_slow_candidate_query_never_holds_the_state_store_for_another_run(
     tmp_path, state_dir, monkeypatch
 ):
@@ -230,6 +234,7 @@ def test_a_slow_candidate_query_never_holds_the_state_store_for_another_run(
 
 
 # -- 6: the window: candidate queries that would not fit, cancels, a monotonic clock ----------------
+@pytest.mark.slow
 def test_a_candidate_query_that_would_not_fit_the_time_left_is_not_started(
     neglected_sim, state_dir, event_log
 ):
@@ -267,6 +272,7 @@ def test_a_first_candidate_query_is_cancelled_when_the_window_closes(tmp_path, s
     assert not calls(sim, "spDeleteUpdate")
 
 
+@pytest.mark.slow
 def test_a_stop_request_cancels_a_candidate_query(small_sim, state_dir, monkeypatch):
     from jobs import simulator
     from jobs.simulator import dbapi
@@ -305,6 +311,7 @@ class SteppedClock(SystemClock):
         return super().now() + (timedelta(hours=10) if self.calls > 3 else timedelta())
 
 
+@pytest.mark.slow
 def test_a_wall_clock_step_neither_cuts_nor_stretches_the_window(small_sim, state_dir):
     report = run(
         settings_for(small_sim, backup={"gate": "off"}),
@@ -318,6 +325,7 @@ def test_a_wall_clock_step_neither_cuts_nor_stretches_the_window(small_sim, stat
 
 
 # -- 7: transient errors are retried everywhere -------------------------------------------------
+@pytest.mark.slow
 def test_a_deadlock_outside_queue_items_is_retried_not_a_failed_stage(
     small_sim, state_dir, event_log
 ):

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from jobs.exit_codes import ExitCode
 from jobs.state.store import StateStore
 from tests.helpers import offered, query, run, settings_for
 
 
+@pytest.mark.slow
 def test_five_percent_transient_faults_are_retried_and_the_stages_complete(
     small_sim, state_dir, event_log
 ):
@@ -40,6 +43,7 @@ def _poison(path, update_id: str) -> None:
     db.close()
 
 
+@pytest.mark.slow
 def test_an_item_that_always_fails_is_quarantined_after_n_runs_and_reported(
     small_sim, state_dir, event_log
 ):
@@ -94,6 +98,7 @@ def test_timeouts_fail_items_without_retries_and_a_run_of_failures_stops_the_sta
     assert stage.failed == 25
 
 
+@pytest.mark.slow
 def test_a_watchdog_cancels_a_statement_when_the_time_budget_runs_out(small_sim):
     import time
 
@@ -120,6 +125,7 @@ def test_a_watchdog_cancels_a_statement_when_the_time_budget_runs_out(small_sim)
     executor.close()
 
 
+@pytest.mark.slow
 def test_fault_soak_ten_thousand_items_with_five_percent_mixed_faults(tmp_path, state_dir):
     from collections import Counter
 

@@ -80,6 +80,7 @@ def test_a_corrupted_state_file_is_a_clear_error_and_susdb_is_untouched(small_si
     )  # never silently reset
 
 
+@pytest.mark.slow
 def test_history_on_a_read_only_folder_says_read_only_never_corrupt(small_sim, tmp_path):
     # A read-only mount of a healthy state folder (an auditor's copy, a snapshot): "corrupt, move
     # it aside" would throw a good history away. Root ignores file modes, so a real read-only
@@ -169,6 +170,7 @@ def test_a_state_file_from_a_newer_version_is_refused(state_dir):
         StateStore(state_dir)
 
 
+@pytest.mark.slow
 def test_history_and_the_run_summary_show_the_same_numbers_as_the_events(
     small_sim, state_dir, event_log
 ):
@@ -198,6 +200,7 @@ def test_history_and_the_run_summary_show_the_same_numbers_as_the_events(
     store.close()
 
 
+@pytest.mark.slow
 def test_the_history_stores_each_stage_result_with_its_keys(small_sim, state_dir):
     report = run(settings_for(small_sim, backup={"gate": "off"}), state_dir, profile="nightly")
     keys = [each.name for each in dataclasses.fields(StageResult)]
@@ -217,6 +220,7 @@ def test_the_history_stores_each_stage_result_with_its_keys(small_sim, state_dir
     ] == [keys] * len(report.stages)
 
 
+@pytest.mark.slow
 def test_history_json_and_declined_export_from_the_cli(small_sim, tmp_path):
     config = tmp_path / "c.toml"
     config.write_text(

@@ -61,6 +61,7 @@ def monitored_settings(settings: Settings, tmp_path: Path, url: str) -> Settings
     )
 
 
+@pytest.mark.slow
 def test_an_unreachable_server_is_reported_everywhere(
     tmp_path, state_dir, heartbeat_url, event_log
 ):
@@ -77,6 +78,7 @@ def test_an_unreachable_server_is_reported_everywhere(
     assert (row["status"], row["exit_code"]) == ("failed", 1)
 
 
+@pytest.mark.slow
 def test_a_busy_lock_is_reported_as_exit_5(small_sim, tmp_path, state_dir, heartbeat_url):
     settings = monitored_settings(
         settings_for(small_sim, backup={"gate": "off"}), tmp_path, heartbeat_url
@@ -88,6 +90,7 @@ def test_a_busy_lock_is_reported_as_exit_5(small_sim, tmp_path, state_dir, heart
     assert Pings.paths[-1] == "/hc/fail"
 
 
+@pytest.mark.slow
 def test_a_refused_gate_is_reported_as_exit_4(tmp_path, state_dir, heartbeat_url):
     builder = CatalogBuilder(tmp_path / "n.sqlite3", backup_age_hours=None)
     builder.update("Old (KB1)", age_days=100)
@@ -97,6 +100,7 @@ def test_a_refused_gate_is_reported_as_exit_4(tmp_path, state_dir, heartbeat_url
     assert Pings.paths[-1] == "/hc/fail"
 
 
+@pytest.mark.slow
 def test_a_crash_inside_a_stage_is_reported_and_the_next_stage_runs(
     small_sim, tmp_path, state_dir, heartbeat_url, monkeypatch, event_log
 ):
@@ -119,6 +123,7 @@ def test_a_crash_inside_a_stage_is_reported_and_the_next_stage_runs(
     assert [stage["status"] for stage in finish["stages"]] == ["done", "failed", "done"]
 
 
+@pytest.mark.slow
 def test_run_all_reports_every_target_and_pings_once(small_sim, tmp_path, state_dir, heartbeat_url):
     settings = settings_for(small_sim, backup={"gate": "off"})
     settings.targets["gone"] = settings_for(tmp_path / "missing.sqlite3").targets["sim"]
@@ -129,6 +134,7 @@ def test_run_all_reports_every_target_and_pings_once(small_sim, tmp_path, state_
     assert Pings.paths == ["/hc/start", "/hc/fail"]
 
 
+@pytest.mark.slow
 def test_a_scheduled_job_is_monitored_like_a_run(small_sim, tmp_path, state_dir, heartbeat_url):
     from jobs.schedule import run_job
     from jobs.settings.model import ScheduleJob
@@ -204,6 +210,7 @@ def test_a_statement_cut_by_the_window_leaves_its_stage_partial_not_failed(small
     assert report.exit_code == ExitCode.PARTIAL
 
 
+@pytest.mark.slow
 def test_a_deferred_stage_reports_the_work_it_still_has_queued(neglected_sim, state_dir):
     settings = settings_for(neglected_sim, backup={"gate": "off"})
     first = run(settings, state_dir, stages=["obsolete_updates"], max_duration_minutes=5)

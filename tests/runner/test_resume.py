@@ -26,6 +26,7 @@ from tests.helpers import (
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_a_deadline_stops_a_run_mid_stage_and_the_next_run_finishes_each_item_once(
     neglected_sim, state_dir, event_log
 ):

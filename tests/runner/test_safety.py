@@ -53,6 +53,7 @@ def set_meta(path: Path, **values: object) -> None:
 
 
 # -- 1. work belongs to one database -------------------------------------------------------------
+@pytest.mark.slow
 def test_a_queue_found_in_one_database_is_never_sent_to_another(tmp_path, state_dir, event_log):
     first = tmp_path / "a.sqlite3"
     other = tmp_path / "b.sqlite3"
@@ -157,6 +158,7 @@ def test_a_run_whose_lock_connection_drops_stops_before_its_next_batch(small_sim
 
 
 # -- 3. no transaction left open ---------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_cancelled_delete_leaves_no_transaction_open_and_nothing_done_is_rolled_back(
     neglected_sim, state_dir, event_log
 ):

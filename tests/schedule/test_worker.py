@@ -14,6 +14,7 @@ from tests.helpers import cli_command, cli_env
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_schedule_list_prints_every_job_with_its_next_fire_times(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text(
@@ -39,6 +40,7 @@ def test_schedule_list_prints_every_job_with_its_next_fire_times(tmp_path):
     assert "cron 0 1 * * *" in text and "Patch Tuesday -10 days at 02:30" in text
 
 
+@pytest.mark.slow
 def test_schedule_without_jobs_is_a_usage_error(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text('[targets.x]\nkind = "simulator"\npath = "x"\n')

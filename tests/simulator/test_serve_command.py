@@ -7,6 +7,8 @@ import signal
 import socket
 import subprocess
 
+import pytest
+
 from jobs.exit_codes import ExitCode
 from jobs.simulator.tds.requests import parse_prelogin
 from jobs.simulator.tds.tokens import ENCRYPT_NOT_SUP, PRELOGIN_ENCRYPTION
@@ -14,6 +16,7 @@ from jobs.simulator.tds.wire import PacketType, packets, read_message
 from tests.helpers import cli_command, cli_env, run_cli
 
 
+@pytest.mark.slow
 def test_serve_prints_its_port_a_connection_string_and_a_target_then_answers_on_loopback(
     small_sim,
 ):
@@ -48,6 +51,7 @@ def test_serve_prints_its_port_a_connection_string_and_a_target_then_answers_on_
     assert "Traceback" not in server.stderr.read()
 
 
+@pytest.mark.slow
 def test_serve_without_the_password_variable_is_one_line_and_exit_2(small_sim):
     result = run_cli("simulator", "serve", "--sim", str(small_sim), env={"SUSDB_PASSWORD": ""})
     assert result.returncode == ExitCode.BAD_USAGE
@@ -66,6 +70,7 @@ def test_serve_a_missing_file_is_one_line_and_exit_2(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_serve_an_unknown_fault_kind_is_refused_by_the_parser(small_sim):
     result = run_cli(
         "simulator", "serve", "--sim", str(small_sim), "--fault-kind", "gremlins",

@@ -403,6 +403,7 @@ def test_an_unknown_database_gets_error_4060_then_18456(server):
     assert first == 4060 and b"master2" in answer.replace(b"\x00", b"") and after == b""
 
 
+@pytest.mark.slow
 def test_a_good_login_is_acknowledged_and_the_session_stays_open(server):
     answer, after = raw_login(server, "right")
     assert bytes([Token.LOGINACK]) in answer and answer[-13] == Token.DONE

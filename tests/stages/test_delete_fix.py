@@ -6,6 +6,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from jobs.exit_codes import ExitCode
 from jobs.simulator import create
 from jobs.simulator.catalog import preset_profile
@@ -31,6 +33,7 @@ def deny(path: Path, *permissions: str) -> None:
     db.close()
 
 
+@pytest.mark.slow
 def test_the_fix_is_applied_before_the_cleanup_and_clears_a_backlog_in_one_window(
     neglected_sim, state_dir, event_log
 ):
@@ -79,6 +82,7 @@ def test_an_unknown_text_is_left_alone(tmp_path, state_dir):
     assert definition(sim) == before
 
 
+@pytest.mark.slow
 def test_refused_on_a_replica_without_rights_and_without_a_backup(tmp_path, state_dir):
     replica = tmp_path / "replica.sqlite3"
     create(replica, preset_profile("small", seed=6, delete_fix=False, replica=True))

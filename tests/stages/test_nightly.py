@@ -6,6 +6,8 @@ import re
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from jobs.exit_codes import ExitCode
 from jobs.runner.hierarchy import top_down
 from jobs.settings.model import ReindexSettings
@@ -24,6 +26,7 @@ from tests.helpers import (
 LONG = 100_000  # minutes: a window long enough for everything
 
 
+@pytest.mark.slow
 def test_a_nightly_run_with_a_long_window_leaves_a_clean_susdb(neglected_sim, state_dir):
     scenario = NightlyScenario(neglected_sim)
     assert fragmented(index_stats(neglected_sim), ReindexSettings())  # neglected: fragmented before
@@ -37,6 +40,7 @@ def test_a_nightly_run_with_a_long_window_leaves_a_clean_susdb(neglected_sim, st
     scenario.check_end_state(report, state_dir)
 
 
+@pytest.mark.slow
 def test_a_ten_minute_window_ends_partial_and_the_next_run_finishes(
     neglected_sim, state_dir, event_log
 ):
@@ -165,6 +169,7 @@ def test_reindex_reports_pages_before_and_after_and_statistics_can_go_table_by_t
     )
 
 
+@pytest.mark.slow
 def test_plan_changes_nothing_in_susdb(neglected_sim, state_dir):
     snapshot = "SELECT (SELECT COUNT(*) FROM tbUpdate), (SELECT SUM(Declined) FROM vwMinimalUpdate), (SELECT COUNT(*) FROM tbEventInstance), (SELECT SUM(avg_fragmentation_in_percent) FROM sim_index)"
     before = query(neglected_sim, snapshot)
@@ -194,6 +199,7 @@ def test_run_all_orders_targets_upstream_first_for_declines():
     assert order.index("root") < order.index("replica-b")
 
 
+@pytest.mark.slow
 def test_a_stage_budget_stops_that_stage_and_the_next_stage_still_runs(neglected_sim, state_dir):
     settings = settings_for(
         neglected_sim,

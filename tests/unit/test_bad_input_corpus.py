@@ -668,6 +668,7 @@ def test_an_unwritable_path_is_one_line_and_exit_2(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_a_reader_that_goes_away_is_no_error_and_keeps_the_exit_code(tmp_path):
     """``susdb-maint plan --show-sql | head -1``: no "Broken pipe", no traceback, exit 0."""
     process = subprocess.Popen(

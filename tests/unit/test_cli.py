@@ -38,6 +38,7 @@ def test_version():
     assert result.returncode == 0 and result.stdout.startswith("susdb-maint ")
 
 
+@pytest.mark.slow
 def test_config_init_writes_a_file_that_config_check_accepts(tmp_path):
     assert cli("config", "init", "--output", str(tmp_path / "c.toml")).returncode == 0
     result = cli("config", "check", str(tmp_path / "c.toml"))
@@ -51,6 +52,7 @@ def test_config_init_creates_the_folder_of_its_output(tmp_path):
     assert output.is_file()
 
 
+@pytest.mark.slow
 def test_a_wid_config_from_config_init_passes_config_check_on_any_machine(tmp_path):
     output = tmp_path / "susdb-maint" / "susdb-maint.toml"
     assert cli("config", "init", "--wid", "--output", str(output), cwd=tmp_path).returncode == 0
@@ -83,6 +85,7 @@ def test_config_check_with_three_mistakes_prints_three_lines_and_exits_2(tmp_pat
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_a_missing_config_file_is_one_line_and_exit_2(tmp_path):
     result = cli("--config", str(tmp_path / "nope.toml"), "run")
     assert result.returncode == 2
@@ -98,6 +101,7 @@ def test_a_bad_argument_is_one_line_and_exit_2():
     assert len(result.stderr.strip().splitlines()) == 1 and "--until" in result.stderr
 
 
+@pytest.mark.slow
 def test_an_unreachable_simulated_server_is_one_line_and_exit_1(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text(f'[targets.x]\nkind = "simulator"\npath = "{tmp_path / "missing.sqlite3"}"\n')
@@ -115,6 +119,7 @@ def test_an_unreachable_simulated_server_is_one_line_and_exit_1(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_a_plan_that_cannot_connect_shows_no_table_and_no_estimate(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text(f'[targets.x]\nkind = "simulator"\npath = "{tmp_path / "missing.sqlite3"}"\n')
@@ -125,6 +130,7 @@ def test_a_plan_that_cannot_connect_shows_no_table_and_no_estimate(tmp_path):
     assert "the simulated SUSDB file does not exist" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_simulated_susdb_from_another_version_is_one_line_naming_the_cause(small_sim, tmp_path):
     import sqlite3
 
@@ -142,12 +148,14 @@ def test_a_simulated_susdb_from_another_version_is_one_line_naming_the_cause(sma
     assert "Traceback" not in result.stderr and "no such column" not in result.stderr
 
 
+@pytest.mark.slow
 def test_run_without_any_target_says_how_to_make_one(tmp_path):
     result = cli("--state-dir", str(tmp_path), "run", cwd=tmp_path)
     assert result.returncode == 2
     assert "no target configured" in result.stderr
 
 
+@pytest.mark.slow
 def test_state_dir_given_before_the_command_is_honoured(tmp_path, small_sim):
     config = simulator_config(tmp_path, small_sim)
     result = cli(

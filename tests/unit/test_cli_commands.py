@@ -7,6 +7,8 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import offered, run_cli, simulator_config
 
 
@@ -37,6 +39,7 @@ def test_status_json_shows_kpis_and_permission_checks(small_sim, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_status_exits_4_when_a_right_is_missing(small_sim, tmp_path):
     db = sqlite3.connect(small_sim)
     db.execute("INSERT INTO sim_meta VALUES ('deny:1', 'EXECUTE dbo.spDeleteUpdate')")
@@ -47,6 +50,7 @@ def test_status_exits_4_when_a_right_is_missing(small_sim, tmp_path):
     assert "MISSING  EXECUTE dbo.spDeleteUpdate" in result.stdout
 
 
+@pytest.mark.slow
 def test_plan_show_sql_needs_no_database(tmp_path):
     result = cli(
         tmp_path, tmp_path / "nowhere.sqlite3", "plan", "--show-sql", "--stage", "obsolete_updates"
@@ -58,6 +62,7 @@ def test_plan_show_sql_needs_no_database(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_plan_lists_the_items_and_changes_nothing(small_sim, tmp_path):
     before = (
         sqlite3.connect(small_sim).execute("SELECT SUM(Declined) FROM vwMinimalUpdate").fetchone()
@@ -72,6 +77,7 @@ def test_plan_lists_the_items_and_changes_nothing(small_sim, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_queue_show_retry_and_clear(small_sim, tmp_path):
     assert cli(tmp_path, small_sim, "plan", "--stage", "obsolete_updates").returncode == 0
     shown = cli(tmp_path, small_sim, "queue", "show")
@@ -84,6 +90,7 @@ def test_queue_show_retry_and_clear(small_sim, tmp_path):
     assert "no queued work" in cli(tmp_path, small_sim, "queue", "show").stdout
 
 
+@pytest.mark.slow
 def test_demo_makes_again_a_simulated_susdb_another_version_made(tmp_path):
     import sqlite3
 
@@ -99,6 +106,7 @@ def test_demo_makes_again_a_simulated_susdb_another_version_made(tmp_path):
     assert "Simulated SUSDB (created):" in again.stdout and "demo.remade" in again.stderr
 
 
+@pytest.mark.slow
 def test_demo_creates_a_simulated_susdb_and_prints_before_and_after(tmp_path):
     demo = ("--state-dir", str(tmp_path / "state"), "demo", "--updates", "800", "--seed", "2")
     result = run_cli(*demo, cwd=tmp_path)

@@ -254,6 +254,7 @@ def test_a_name_that_does_not_resolve_says_so(password):
     )
 
 
+@pytest.mark.slow
 def test_a_port_that_never_answers_times_out(password, silent_port):
     freetds()
     error = failure(endpoint("127.0.0.1", silent_port))
@@ -278,6 +279,7 @@ def test_odbc_connection_pooling_is_off_before_the_first_connection(password, mo
     assert seen == [False]
 
 
+@pytest.mark.slow
 def test_a_driver_that_is_not_installed_is_exit_2_naming_the_installed_ones(tmp_path):
     pyodbc = pytest.importorskip("pyodbc", reason="pyodbc cannot load here", exc_type=ImportError)
     config = tmp_path / "c.toml"

@@ -15,6 +15,7 @@ SCHEMA = json.loads(
 )
 
 
+@pytest.mark.slow
 def test_events_from_a_whole_run_validate_against_the_published_schema(
     small_sim, state_dir, event_log
 ):

@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from jobs import report
 from jobs.schedule import next_fire_times, schedule_table, trigger_for
 from jobs.settings.model import Settings
@@ -34,6 +36,7 @@ def rendered(table: object, width: int = 120) -> str:
     return stream.getvalue()
 
 
+@pytest.mark.slow
 def test_history_shows_the_whole_run_id_and_what_each_run_declined_deleted_and_compressed(
     small_sim, tmp_path
 ):
@@ -55,12 +58,14 @@ def test_history_shows_the_whole_run_id_and_what_each_run_declined_deleted_and_c
     assert "declined" in wide and "deleted" in wide and "compressed" in wide
 
 
+@pytest.mark.slow
 def test_history_json_carries_the_counts(small_sim, tmp_path):
     cli(tmp_path, small_sim, "run", "--stage", "decline")
     (entry,) = json.loads(cli(tmp_path, small_sim, "history", "--json"))
     assert entry["counts"]["declined"] > 0 and entry["counts"]["deleted"] == 0
 
 
+@pytest.mark.slow
 def test_status_is_a_snapshot_with_the_last_run_the_backlog_quarantine_and_the_next_fire(
     small_sim, tmp_path
 ):
@@ -89,6 +94,7 @@ def test_status_is_a_snapshot_with_the_last_run_the_backlog_quarantine_and_the_n
     assert status["queued"] and status["next_runs"][0]["job"] == "nightly"
 
 
+@pytest.mark.slow
 def test_a_plan_is_headed_as_a_plan_and_shows_work_to_do_not_work_done(small_sim, tmp_path):
     text = cli(tmp_path, small_sim, "plan", "--profile", "nightly")
     assert text.startswith("Plan for sim (nightly): a dry run, nothing was changed in SUSDB")
@@ -129,6 +135,7 @@ def test_schedule_list_shows_distinct_fire_times_for_cron_and_patch_tuesday_jobs
     assert "cron 15 1 * * *" in text and "Patch Tuesday -10 days at 02:30" in text
 
 
+@pytest.mark.slow
 def test_the_before_after_table_explains_approvals_removed_by_declines(small_sim, tmp_path):
     approved_superseded = (
         sqlite3.connect(small_sim)

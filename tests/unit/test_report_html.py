@@ -45,6 +45,7 @@ def external_references(html: str) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_a_run_report_shows_its_stages_counts_declines_and_trend(small_sim, state_dir):
     run_ids = history(small_sim, state_dir)
 
@@ -64,6 +65,7 @@ def test_a_run_report_shows_its_stages_counts_declines_and_trend(small_sim, stat
     assert f"Declined {len(declined)} update(s)" in text
 
 
+@pytest.mark.slow
 def test_the_trend_has_one_inline_svg_chart_per_kpi_and_nothing_is_fetched(small_sim, state_dir):
     run_ids = history(small_sim, state_dir)
 
@@ -149,6 +151,7 @@ def test_a_date_range_report_lists_exactly_the_runs_started_in_it(state_dir, sma
     assert "r-oct" not in html and "r-dec" not in html
 
 
+@pytest.mark.slow
 def test_report_command_writes_the_latest_run_and_refuses_bad_arguments(tmp_path, small_sim):
     command = simulated_command(tmp_path, small_sim, "run", "--stage", "decline")
     subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
@@ -170,6 +173,7 @@ def test_report_command_writes_the_latest_run_and_refuses_bad_arguments(tmp_path
     assert bad_date.returncode == 2 and "YYYY-MM-DD" in bad_date.stderr
 
 
+@pytest.mark.slow
 def test_run_writes_the_report_after_the_run(tmp_path, small_sim):
     reports = tmp_path / "reports"
     command = simulated_command(
@@ -212,6 +216,7 @@ def test_scheduled_runs_write_the_report_too(tmp_path, small_sim):
     assert len(list(reports.glob("report-sim-*.html"))) == 1
 
 
+@pytest.mark.slow
 def test_a_report_failure_is_an_event_and_never_fails_the_run(
     tmp_path, small_sim, state_dir, event_log: EventLog
 ):
@@ -305,6 +310,7 @@ def email_settings(port: int, ca_file: Path, security: str) -> ReportEmailSettin
     )
 
 
+@pytest.mark.slow
 def test_report_is_sent_over_starttls_with_the_password_from_the_environment(
     certificate, small_sim, state_dir, monkeypatch, event_log: EventLog
 ):

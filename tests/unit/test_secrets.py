@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from jobs.db import connection as module
 from jobs.db.classify import classify
 from jobs.redaction import redact_text, register_secret
@@ -54,6 +56,7 @@ def test_resolve_password_reads_the_environment_and_registers_the_value():
     assert SECRET not in redact_text(f"oops {SECRET}")
 
 
+@pytest.mark.slow
 def test_no_cli_output_shows_the_password(tmp_path, small_sim):
     config = tmp_path / "c.toml"
     config.write_text(

@@ -29,6 +29,7 @@ def show_sql(settings: Settings, **request) -> list[tuple[str | None, str, list]
     return record(settings, lambda throwaway, name: plan_request.plan(throwaway, name))
 
 
+@pytest.mark.slow
 def test_show_sql_names_every_statement_a_simulated_nightly_run_sends(small_sim, state_dir):
     sent: list = []
     token = RECORDING.set(sent)
@@ -91,6 +92,7 @@ def test_the_rendering_shows_each_statement_once_with_its_text_and_parameters():
     assert "@batchRows = 1000, @retentionDays = 45" in text
 
 
+@pytest.mark.slow
 def test_show_sql_needs_no_database_and_never_writes_where_the_config_points(tmp_path):
     backups = tmp_path / "backups"
     backups.mkdir()

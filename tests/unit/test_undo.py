@@ -253,6 +253,7 @@ def test_powershell_itself_parses_the_script_without_errors(store: StateStore, t
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_history_undo_script_writes_the_file_and_refuses_a_run_without_declines(
     state_dir: Path, tmp_path: Path
 ):

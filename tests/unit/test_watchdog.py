@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from jobs.db.watchdog import Watchdog
 
 
@@ -78,6 +80,7 @@ def test_one_thread_watches_statement_after_statement_and_ends_with_the_executor
     assert not ours.is_alive()
 
 
+@pytest.mark.slow
 def test_two_statements_at_once_are_each_cancelled_on_their_own_time():
     # A stream is read while another statement runs: each keeps its own budget.
     watchdog, stream, inner = Watchdog(), Cursor(), Cursor()
@@ -91,6 +94,7 @@ def test_two_statements_at_once_are_each_cancelled_on_their_own_time():
     assert (inner_watch.fired, outer_watch.fired) == (["budget"], ["budget"])
 
 
+@pytest.mark.slow
 def test_a_statement_watched_right_after_close_is_still_cancelled_on_time():
     # An executor reconnected after close(): the old thread may still be on its way out.
     for _ in range(50):
