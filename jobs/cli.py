@@ -562,10 +562,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.items:
         from jobs.state.store import ACTIVE
 
+        # A queue the next run will resume, else what this plan would queue (kept apart).
         _, items = commands.queued(settings, directory, plan.endpoint.name, None, ACTIVE)
         for item in items:
             if item["stage"] in plan.stages:
                 print(f"{item['stage']}\t{item['item_key']}\t{item['status']}")
+        for item in commands.planned(directory, result.run_id):
+            reason = f"\t{item['reason']}" if item["reason"] else ""
+            print(f"{item['stage']}\t{item['item_key']}\tplanned{reason}")
     return int(result.exit_code)
 
 

@@ -127,6 +127,17 @@ def queued(
         store.close()
 
 
+def planned(state_dir: Path, run_id: str) -> list[dict[str, Any]]:
+    """What the plan ``run_id`` would queue (kept apart from the queues a run executes)."""
+    from jobs.state.store import StateStore
+
+    store = StateStore(state_dir)
+    try:
+        return store.planned_items(run_id)
+    finally:
+        store.close()
+
+
 def retry_quarantined(
     settings: Settings, state_dir: Path, target: str | None, stage: str | None
 ) -> int:

@@ -251,6 +251,14 @@ DECLARATIONS: tuple[EventSpec, ...] = (
     ),
     _event("queue.spooled", "debug", "`rows`", "a candidate query's rows are spooled", "rows"),
     _event(
+        "queue.planned",
+        "info",
+        "`items`",
+        "a plan ran a candidate query and kept its rows as the plan, apart from the queues (the "
+        "next run builds its own)",
+        "items",
+    ),
+    _event(
         "queue.deferred",
         "warning",
         "`expected_seconds`, `seconds_left`, `reason`",
@@ -433,8 +441,9 @@ DECLARATIONS: tuple[EventSpec, ...] = (
     _event(
         "decline.update",
         "info",
-        "`update_id`, `kb`, `title`, `reason`, `products`, `classifications`",
-        "an update was declined (every product and classification it belongs to is named)",
+        "`update_id`, `kb`, `title`, `reason`, `covered_by`, `products`, `classifications`",
+        "an update was declined (every product and classification it belongs to is named; "
+        "`covered_by`: for a superseded update, the live update that covered it when queued)",
         "update_id reason",
     ),
     _event(
@@ -450,6 +459,23 @@ DECLARATIONS: tuple[EventSpec, ...] = (
         "info",
         "`update_id`, `kb`, `title`",
         "`never_decline` kept an update",
+        "update_id",
+    ),
+    _event(
+        "decline.uncovered",
+        "info",
+        "`update_id`, `kb`, `title`, `reason`",
+        "a superseded update was not queued: no live update covers it (every update superseding "
+        "it, directly or through a chain, is declined, expired, declined tonight by another "
+        "source, or an unapproved preview)",
+        "update_id",
+    ),
+    _event(
+        "decline.withheld",
+        "info",
+        "`update_id`, `kb`, `title`, `queued_reason`, `reason`",
+        "a queued decline was judged again before it was sent and not sent: `never_decline`, "
+        "no longer chosen by the config, or no live superseder on the server now",
         "update_id",
     ),
     _event(

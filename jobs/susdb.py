@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -144,6 +145,29 @@ def _with_categories(rows: Iterator[dict[str, Any]]) -> Iterator[UpdateCategorie
             ):
                 entry.classifications.append(title)
         yield entry
+
+
+@dataclass(frozen=True)
+class Supersedence:
+    """One update superseding another, with what decides whether the superseding one is alive."""
+
+    superseded: str  # UpdateID, upper case
+    superseding: str
+    declined: bool
+    expired: bool
+    approved: bool  # an Install deployment of its latest revision
+    title: str | None  # None: no title in its default language
+
+
+def _supersedence(row: dict[str, Any]) -> Supersedence:
+    return Supersedence(
+        superseded=sys.intern(str(row["SupersededUpdateID"]).upper()),
+        superseding=sys.intern(str(row["SupersedingUpdateID"]).upper()),
+        declined=bool(row["Declined"]),
+        expired=bool(row["Expired"]),
+        approved=bool(row["Approved"]),
+        title=row["Title"],
+    )
 
 
 def _ref(row: dict[str, Any]) -> UpdateRef:
@@ -317,6 +341,16 @@ class Susdb:
             [last_level_only, min_age_days, age_from_superseding, arrived_within_months],
         )
         return _with_categories(rows)
+
+    def supersedences(self) -> Iterator[Supersedence]:
+        """Every supersedence between latest revisions (the decline stage's cover graph)."""
+        rows = self.executor.stream("superseding_updates", [None])
+        return (_supersedence(row) for row in rows)
+
+    def superseders_of(self, update_id: str) -> list[Supersedence]:
+        """The updates that directly supersede ``update_id``, as the server holds them now."""
+        rows = self.executor.run("superseding_updates", [update_id]).rows
+        return [_supersedence(row) for row in rows]
 
     def expired_updates(self) -> Iterator[UpdateCategories]:
         return _with_categories(self.executor.stream("expired_updates"))

@@ -73,6 +73,8 @@ class RunContext:
     restore_delete_fix: bool = False
     progress: Any = None  # a StageProgress on an interactive terminal
     lock: Any = None  # the TargetLock: checked before every batch
+    # Stages whose candidates this dry run kept as a plan (store.planned_items), not as a queue.
+    planned: set[str] = field(default_factory=set)
 
     def seconds_left(self) -> float | None:
         if self.deadline_monotonic is None:

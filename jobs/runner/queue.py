@@ -88,6 +88,10 @@ def ensure_queue(ctx: RunContext, work: QueueWork[Any]) -> dict[str, int]:
         return counts
     if not ctx.dry_run:
         settle_in_flight(ctx, work)
+    else:
+        # A plan never creates or changes a queue the next run executes (a preset tried in a
+        # plan must not decline anything the night after): its candidates are kept apart.
+        return {"pending": _plan(ctx, work)}
     expected = info["build_seconds"] if info else None
     left = ctx.seconds_left()
     if expected and left is not None and expected > left:
@@ -123,6 +127,21 @@ def ensure_queue(ctx: RunContext, work: QueueWork[Any]) -> dict[str, int]:
         server_seconds=round(ctx.clock.monotonic() - server_started, 3),
     )
     return store.queue_counts(database, work.stage)
+
+
+def _plan(ctx: RunContext, work: QueueWork[Any]) -> int:
+    """Run the candidate query for a plan and keep its rows as the latest plan; return how many."""
+
+    def build() -> int:
+        build_id, _ = ctx.store.spool(
+            (key, dataclasses.asdict(payload)) for key, payload in work.candidates()
+        )
+        return ctx.store.keep_plan(ctx.run_id, work.stage, build_id)
+
+    planned = ctx.susdb.executor.retry_policy()(build)
+    ctx.planned.add(work.stage)
+    log.info("queue.planned", items=planned)
+    return planned
 
 
 def settle_in_flight(ctx: RunContext, work: QueueWork[Any]) -> None:

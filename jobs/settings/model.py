@@ -484,9 +484,12 @@ class DeclineSettings(Section):
         default="all",
     )
     min_age_days: int = doc(
-        "Keep superseded updates younger than this many days.",
-        30,
-        default=0,
+        "Keep superseded updates younger than this many days. 90 by default: Microsoft's decline "
+        "SQL uses 90 days and says it should match Configuration Manager's supersedence rule "
+        "(Microsoft's script: 3 months); a superseded update declined sooner can still be the "
+        "one clients need while its superseder is being piloted. 0 declines at once.",
+        90,
+        default=90,
         ge=0,
         le=MAX_DAYS,
     )

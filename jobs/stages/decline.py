@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -29,12 +30,14 @@ from jobs.runner.context import RunContext, StageOutcome
 from jobs.settings.model import DeclineRule, DeclineSettings
 from jobs.stages import decline_presets
 from jobs.stages.registry import stage
+from jobs.stages.supersedence import CoverGraph, live_cover
 from jobs.state.store import ACTIVE, DeclineRecord
 from jobs.susdb import Susdb, UpdateCategories, UpdateRef, UpdateState
 
 log = events.get_logger("susdb_maint.stages.decline")
 ADMIN_NAME = "susdb-maint"
 NOT_KEPT = "not in keep_products"
+NO_LONGER_CHOSEN = "no longer chosen by the config"
 
 Matcher = re.Pattern[str]
 Source = Callable[[], Iterable[tuple[UpdateCategories, str]]]
@@ -53,8 +56,8 @@ def product_matcher(name: str) -> Matcher:
     return rule_matcher(DeclineRule(field="product", pattern=name))
 
 
-def is_protected(update: UpdateRef, never: set[str]) -> bool:
-    return update.update_id in never or (update.kb is not None and update.kb.upper() in never)
+def is_protected(update_id: str, kb: str | None, never: set[str]) -> bool:
+    return update_id in never or (kb is not None and kb.upper() in never)
 
 
 def _label(rule: DeclineRule) -> str:
@@ -193,6 +196,17 @@ class Decline:
     reason: str = ""
     products: list[str] = dataclasses.field(default_factory=list)
     classifications: list[str] = dataclasses.field(default_factory=list)
+    legacy_name: str = ""
+    covered_by: str = ""  # superseded: the live update that covered it when it was queued
+
+    def categories(self) -> UpdateCategories:
+        """The update as the rules see it, from what was read when it was queued."""
+        return UpdateCategories(
+            UpdateRef(self.update_id, 0, self.title, self.kb),
+            self.legacy_name,
+            list(self.products),
+            list(self.classifications),
+        )
 
 
 def payload(entry: UpdateCategories, reason: str) -> Decline:
@@ -204,22 +218,23 @@ def payload(entry: UpdateCategories, reason: str) -> Decline:
         reason,
         list(entry.products),
         list(entry.classifications),
+        entry.legacy_name,
     )
 
 
-def candidates(
-    susdb: Susdb, settings: DeclineSettings, failed: list[str] | None = None
+def _unprotected(
+    susdb: Susdb,
+    chosen: list[tuple[str, Source]],
+    never: set[str],
+    failed: list[str],
 ) -> Iterator[tuple[str, Decline]]:
-    """Yield (update ID, payload) for each reason an update matches, superseded first; the work
-    queue keeps an update's first reason, so nothing here holds the whole catalog in memory. A
-    source that fails is logged, named in ``failed`` and skipped; the others still yield."""
-    failed = [] if failed is None else failed
-    never = set(settings.never_decline)
-    for name, source in sources(susdb, settings, failed):
+    """(update ID, payload) for each reason a source gives, never_decline left out; a source that
+    fails is logged, named in ``failed`` and skipped, the others still yield."""
+    for name, source in chosen:
         try:
             for entry, reason in source():
                 update = entry.update
-                if is_protected(update, never):
+                if is_protected(update.update_id, update.kb, never):
                     log.info(
                         "decline.protected",
                         update_id=update.update_id,
@@ -230,6 +245,85 @@ def candidates(
                 yield update.update_id, payload(entry, reason)
         except DatabaseError as error:
             source_failed(susdb, name, error, failed)
+
+
+def candidates(
+    susdb: Susdb, settings: DeclineSettings, failed: list[str] | None = None
+) -> Iterator[tuple[str, Decline]]:
+    """Yield (update ID, payload) for each reason an update matches, superseded first (the work
+    queue keeps an update's first reason).
+
+    The other sources are judged first: what they decline tonight covers nothing. A superseded
+    update is then queued only while a live update covers it (``supersedence``); when the
+    supersedences cannot be read, no superseded update is (the source fails closed)."""
+    failed = [] if failed is None else failed
+    never = set(settings.never_decline)
+    chosen = sources(susdb, settings, failed)
+    superseded = [(name, source) for name, source in chosen if name == "superseded"]
+    others = list(
+        _unprotected(susdb, [pair for pair in chosen if pair[0] != "superseded"], never, failed)
+    )
+    if superseded:
+        try:
+            graph = CoverGraph(susdb.supersedences(), doomed={key for key, _ in others})
+        except DatabaseError as error:
+            source_failed(susdb, "superseded", error, failed)
+        else:
+            for key, item in _unprotected(susdb, superseded, never, failed):
+                covering = graph.cover(key)
+                if covering is None:
+                    log.info(
+                        "decline.uncovered",
+                        update_id=key,
+                        kb=item.kb,
+                        title=item.title,
+                        reason="no live update supersedes it",
+                    )
+                    continue
+                yield key, dataclasses.replace(item, covered_by=covering)
+    yield from others
+
+
+class Judge:
+    """Judges a queued decline again right before it is sent: the config as it is now
+    (never_decline, the sources and rules still chosen) and, for a superseded update, a live
+    superseder on the server at that moment. A queue can outlive the config that built it (a
+    night that ran out of time, a config changed before the next)."""
+
+    def __init__(self, susdb: Susdb, settings: DeclineSettings) -> None:
+        self.susdb = susdb
+        self.settings = settings
+        self.never = set(settings.never_decline)
+
+    @functools.cached_property
+    def rules(self) -> Rules | None:
+        """The rules as configured now; None when keep_products cannot be resolved (then no
+        rule decline goes out: fail closed)."""
+        keep: list[Matcher] = []
+        if self.settings.keep_products:
+            try:
+                keep = kept_products(self.susdb, self.settings.keep_products)
+            except (ValueError, DatabaseError):
+                return None
+        configured = [*self.settings.rules, *decline_presets.preset_rules(self.settings.presets)]
+        return Rules(configured, keep)
+
+    def objection(self, item: Decline) -> str | None:
+        """Why ``item`` must not be declined now, or None to send it."""
+        if is_protected(item.update_id, item.kb, self.never):
+            return "never_decline"
+        if item.reason == "superseded":
+            if self.settings.superseded == "off":
+                return NO_LONGER_CHOSEN
+            if live_cover(self.susdb.superseders_of, item.update_id) is None:
+                return "no live superseder"
+            return None
+        if item.reason == "expired":
+            return None if self.settings.expired else NO_LONGER_CHOSEN
+        rules = self.rules
+        if rules is None or rules.reason(item.categories()) is None:
+            return NO_LONGER_CHOSEN
+        return None
 
 
 @stage(
@@ -246,7 +340,20 @@ def run(ctx: RunContext) -> StageOutcome:
         return StageOutcome(status="skipped", reason="replica")
     failed: list[str] = []
 
+    judge = Judge(ctx.susdb, settings)
+
     def process(item: Decline) -> queue.Settled:
+        objection = judge.objection(item)
+        if objection is not None:
+            log.info(
+                "decline.withheld",
+                update_id=item.update_id,
+                kb=item.kb,
+                title=item.title,
+                queued_reason=item.reason,
+                reason=objection,
+            )
+            return queue.Settled("skipped", objection)
         state = ctx.susdb.decline_update(item.update_id, ADMIN_NAME)
         settled = settle(state) or _not_declined(item)
         log.info(
@@ -255,6 +362,7 @@ def run(ctx: RunContext) -> StageOutcome:
             kb=item.kb,
             title=item.title,
             reason=item.reason,
+            covered_by=item.covered_by or None,
             products=item.products,
             classifications=item.classifications,
         )
@@ -303,5 +411,8 @@ def _not_declined(item: Decline) -> queue.Settled:
 
 
 def queued_reasons(ctx: RunContext) -> dict[str, int]:
-    """Declines still queued, per reason (counted in the state store, not in memory)."""
+    """Declines still queued (or, for a plan, planned), per reason (counted in the state store,
+    not in memory)."""
+    if "decline" in ctx.planned:
+        return ctx.store.planned_reasons(ctx.run_id, "decline")
     return ctx.store.count_by_reason(ctx.database, "decline", ACTIVE)

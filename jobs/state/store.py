@@ -175,6 +175,18 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, stage)
     );
     """,
+    # 5: what a plan (a dry run) would queue, kept apart from the work queues: a plan never
+    # creates or changes a queue that the next run executes. Only the latest plan is kept.
+    """
+    CREATE TABLE planned_items (
+        run_id TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        ordinal INTEGER NOT NULL,
+        item_key TEXT NOT NULL,
+        payload_json TEXT NOT NULL,
+        PRIMARY KEY (run_id, stage, item_key)
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 ACTIVE = ("pending", "in_flight", "failed")
@@ -712,6 +724,44 @@ class StateStore:
                 key,
             ).fetchone()
         return int(queued)
+
+    def keep_plan(self, run_id: str, stage: str, build_id: str) -> int:
+        """Keep a plan's spooled candidates as the latest plan (never as a queue); return how
+        many it holds. Earlier plans are dropped."""
+        with self.transaction():
+            self.db.execute("DELETE FROM planned_items WHERE run_id <> ?", (run_id,))
+            self.db.execute(
+                "INSERT OR IGNORE INTO planned_items "
+                "SELECT ?, ?, s.ordinal, s.item_key, s.payload_json FROM queue_spool s "
+                "WHERE s.build_id = ?",
+                (run_id, stage, build_id),
+            )
+            self.db.execute("DELETE FROM queue_spool WHERE build_id = ?", (build_id,))
+            (planned,) = self.db.execute(
+                "SELECT COUNT(*) FROM planned_items WHERE run_id = ? AND stage = ?",
+                (run_id, stage),
+            ).fetchone()
+        return int(planned)
+
+    def planned_reasons(self, run_id: str, stage: str) -> dict[str, int]:
+        with self.reading():
+            rows = self.db.execute(
+                "SELECT json_extract(payload_json, '$.reason'), COUNT(*) FROM planned_items "
+                "WHERE run_id = ? AND stage = ? GROUP BY 1 ORDER BY 2 DESC",
+                (run_id, stage),
+            ).fetchall()
+        return {reason: count for reason, count in rows}
+
+    def planned_items(self, run_id: str) -> list[dict[str, Any]]:
+        """A plan's items: stage, item_key and the reason its payload gives (if any)."""
+        with self.reading():
+            cursor = self.db.execute(
+                "SELECT stage, item_key, json_extract(payload_json, '$.reason') AS reason "
+                "FROM planned_items WHERE run_id = ? ORDER BY stage, ordinal",
+                (run_id,),
+            )
+            columns = [column[0] for column in cursor.description]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
     def next_items(
         self, database: str, stage: str, limit: int, exclude: set[str] | None = None

@@ -12,6 +12,7 @@ from jobs.stages.decline import rule_matcher
 from tests.helpers import (
     CatalogBuilder,
     declined_ids,
+    gateway,
     offered_to_spdeclineupdate,
     query,
     run,
@@ -33,7 +34,11 @@ def chain(tmp_path):
 
 def decline(path, state_dir, **options):
     settings = settings_for(
-        path, backup={"gate": "off"}, stages={"decline": {"expired": False, **options}}
+        # Age 0 unless a test names one: these tests pin the other rules (the default age has
+        # its own cases in tests/fixtures/decline_cases.yml).
+        path,
+        backup={"gate": "off"},
+        stages={"decline": {"expired": False, "min_age_days": 0, **options}},
     )
     report = run(settings, state_dir, stages=["decline"])
     assert report.exit_code == ExitCode.OK, report.stages
@@ -130,7 +135,7 @@ def test_max_declines_per_run_leaves_the_rest_queued(chain, state_dir):
     settings = settings_for(
         path,
         backup={"gate": "off"},
-        stages={"decline": {"max_declines_per_run": 2, "expired": False}},
+        stages={"decline": {"max_declines_per_run": 2, "expired": False, "min_age_days": 0}},
     )
     first = run(settings, state_dir, stages=["decline"])
     assert (
@@ -167,6 +172,7 @@ def test_a_replica_refusal_from_sql_itself_also_skips_the_stage(tmp_path, state_
         path,
         backup={"gate": "off"},
         target={"faults": {"rate": 1.0, "kinds": ["replica"], "statements": ["decline_update"]}},
+        stages={"decline": {"min_age_days": 0}},
     )
     report = run(settings, state_dir, stages=["decline"])
     assert report.stages[-1].status == "skipped" and report.stages[-1].reason == "replica"
@@ -177,7 +183,12 @@ def test_plan_counts_per_reason_and_declines_nothing(chain, state_dir):
     settings = settings_for(
         path,
         backup={"gate": "off"},
-        stages={"decline": {"rules": [{"field": "title", "pattern": "Servicing Stack"}]}},
+        stages={
+            "decline": {
+                "min_age_days": 0,
+                "rules": [{"field": "title", "pattern": "Servicing Stack"}],
+            }
+        },
     )
     report = run(settings, state_dir, stages=["decline"], dry_run=True)
     assert report.stages[-1].status == "planned"
@@ -319,12 +330,12 @@ def test_every_product_of_a_declined_update_is_in_its_queued_payload_and_its_eve
         backup={"gate": "off"},
         stages={"decline": {"expired": False, "superseded": "off", "rules": rules}},
     )
-    run(settings, state_dir, stages=["decline"], dry_run=True)  # the queue, as stored
+    run(settings, state_dir, stages=["decline"], dry_run=True)  # the payloads, as a plan keeps them
     payloads = {
         key: json.loads(text)
         for key, text in query(
             state_dir / "state.sqlite3",
-            "SELECT item_key, payload_json FROM work_items WHERE stage = 'decline'",
+            "SELECT item_key, payload_json FROM planned_items WHERE stage = 'decline'",
         )
     }
     assert set(payloads[ids["81_and_7"]]["products"]) == {"Windows 8.1", "Windows 7"}
@@ -403,7 +414,7 @@ def test_a_failing_candidate_source_is_logged_and_skipped_and_the_others_still_d
         target={
             "faults": {"rate": 1.0, "kinds": ["query_timeout"], "statements": ["expired_updates"]}
         },
-        stages={"decline": {"expired": True}},
+        stages={"decline": {"expired": True, "min_age_days": 0}},
     )
     report = run(settings, state_dir, stages=["decline"])
     stage = report.stages[-1]
@@ -435,3 +446,71 @@ def test_age_from_superseding_counts_from_the_oldest_update_that_supersedes_it(t
     path = builder.close()
     # 30 days: the newest superseder is 5 days old, the oldest 100; the oldest decides.
     assert decline(path, state_dir, min_age_days=30, age_basis="superseding") == {target}
+
+
+def test_a_plan_arms_nothing_the_next_run_executes(chain, state_dir):
+    """admin-review P1: presets tried in a plan and removed again still declined the next night."""
+    path, ids = chain
+    tried = settings_for(
+        path,
+        backup={"gate": "off"},
+        stages={"decline": {"superseded": "off", "expired": False, "rules": [
+            {"field": "title", "pattern": "Servicing Stack"}]}},
+    )  # fmt: skip
+    plan = run(tried, state_dir, stages=["decline"], dry_run=True)
+    assert plan.stages[-1].detail["by_reason"] == {"rule:Servicing Stack": 1}
+    kept = settings_for(
+        path, backup={"gate": "off"}, stages={"decline": {"superseded": "off", "expired": False}}
+    )
+    night = run(kept, state_dir, stages=["decline"])
+    assert night.exit_code == ExitCode.OK and declined_ids(path) == set()
+    assert ids["unrelated"] not in declined_ids(path)
+
+
+def test_an_update_added_to_never_decline_after_an_unfinished_night_is_not_declined(
+    chain, state_dir, event_log
+):
+    """admin-review H01: a queued decline is judged again, with the config as it is, when sent."""
+    path, ids = chain
+    first_night = {"expired": False, "min_age_days": 0, "max_declines_per_run": 1}
+    run(
+        settings_for(path, backup={"gate": "off"}, stages={"decline": first_night}),
+        state_dir,
+        stages=["decline"],
+    )
+    (declined_first,) = declined_ids(path)
+    queued = {ids["a"], ids["b"], ids["c"]} - {declined_first}
+    protect = sorted(queued)
+    second_night = {**first_night, "max_declines_per_run": 0, "never_decline": protect}
+    report = run(
+        settings_for(path, backup={"gate": "off"}, stages={"decline": second_night}),
+        state_dir,
+        stages=["decline"],
+    )
+    assert declined_ids(path) == {declined_first}
+    assert report.stages[-1].skipped == 2
+    withheld = {
+        event["update_id"]: event["reason"] for event in event_log.named("decline.withheld")
+    }
+    assert withheld == dict.fromkeys(protect, "never_decline")
+
+
+def test_a_queued_superseded_decline_is_withheld_when_its_superseders_died_since(
+    tmp_path, state_dir, event_log
+):
+    builder = CatalogBuilder(tmp_path / "died.sqlite3")
+    first = builder.update("First (KB960)", age_days=300)
+    second = builder.update("Second (KB961)", age_days=200, supersedes=(first,))
+    third = builder.update("Third (KB962)", age_days=100, supersedes=(second,))
+    path = builder.close()
+    limited = {"expired": False, "min_age_days": 0, "max_declines_per_run": 1}
+    settings = settings_for(path, backup={"gate": "off"}, stages={"decline": limited})
+    run(settings, state_dir, stages=["decline"])
+    assert declined_ids(path) == {first}  # Second waits in the queue, covered by Third
+    # Before the next night an administrator declines Third in the WSUS console.
+    with gateway(path) as susdb:
+        susdb.decline_update(third, "admin")
+    run(settings, state_dir, stages=["decline"])
+    assert declined_ids(path) == {first, third}
+    (withheld,) = event_log.named("decline.withheld")
+    assert withheld["update_id"] == second and withheld["reason"] == "no live superseder"

@@ -83,7 +83,10 @@ def test_an_advisory_gate_warns_and_goes_on(tmp_path, state_dir, event_log):
     old = builder.update("Old (KB1)", age_days=100)
     builder.update("New (KB2)", age_days=10, supersedes=(old,))
     path = builder.close()
-    report = run(settings_for(path, backup={"gate": "advisory"}), state_dir, stages=["decline"])
+    settings = settings_for(
+        path, backup={"gate": "advisory"}, stages={"decline": {"min_age_days": 0}}
+    )
+    report = run(settings, state_dir, stages=["decline"])
     assert report.exit_code == ExitCode.OK and report.stages[-1].done == 1
     (stale,) = event_log.named("backup.stale")
     assert re.search(r"last full backup 1\d\d\.\d h ago", stale["reason"])

@@ -65,10 +65,13 @@ def test_decline_options_change_the_statements_and_their_parameters():
         if stage == "decline"
     ]
     names = list(dict.fromkeys(name for name, _ in sent))
+    # The rules first (what they decline covers nothing), then the supersedences and the
+    # superseded candidates; a superseded decline reads its superseders again before it is sent.
     assert names == [
         "check_target_lock",
-        "superseded_updates",
         "undeclined_update_categories",
+        "superseding_updates",
+        "superseded_updates",
         "decline_update",
     ]
     assert next(params for name, params in sent if name == "superseded_updates") == [
