@@ -462,6 +462,14 @@ DECLARATIONS: tuple[EventSpec, ...] = (
         "update_id",
     ),
     _event(
+        "decline.refused",
+        "error",
+        "`reason`",
+        "the rules would decline more than `max_rule_share_percent` of the catalog: nothing "
+        "was queued or declined (exit 4)",
+        "reason",
+    ),
+    _event(
         "decline.uncovered",
         "info",
         "`update_id`, `kb`, `title`, `reason`",

@@ -444,7 +444,8 @@ class DeclineRule(Section):
     )
     match: Literal["word", "regex"] = doc(
         '`word`: whole words, case-insensitive ("Windows Server 2012" does not hit "Windows '
-        'Server 2012 R2"); `regex`: a Python regular expression, case-insensitive.',
+        'Server 2012 R2"); `regex`: a regular expression run on RE2 (linear time, no lookaround '
+        "or backreferences), case-insensitive; one that matches an empty text is refused.",
         "word",
         default="word",
     )
@@ -453,11 +454,22 @@ class DeclineRule(Section):
 
     @model_validator(mode="after")
     def _compiles(self) -> DeclineRule:
-        if self.match == "regex":
-            try:
-                re.compile(self.pattern)
-            except re.error as error:
-                raise ValueError(f"pattern is not a valid regular expression: {error}") from error
+        if self.match == "word":
+            if not re.search(r"\w", self.pattern):
+                raise ValueError(
+                    f"pattern {self.pattern!r} has no word in it, so it would match every update"
+                )
+            return self
+        from jobs.patterns import PatternError, linear
+
+        try:
+            matcher = linear(self.pattern)
+        except PatternError as error:
+            raise ValueError(f"pattern {self.pattern!r}: {error}") from None
+        if matcher.search("") is not None:
+            raise ValueError(
+                f"pattern {self.pattern!r} matches an empty text, so it would match every update"
+            )
         return self
 
 
@@ -531,6 +543,17 @@ class DeclineSettings(Section):
         "KB numbers (KB5005565) or update IDs that are never declined; wins over every rule.",
         ["KB5005565"],
         default=[],
+    )
+    max_rule_share_percent: int = doc(
+        "Refuse the stage (exit 4) when the rules, presets and keep_products together would "
+        "decline more than this share of the updates clients are offered (and more than 100 "
+        "updates): a rule that matches far more than meant (a typo, a too-broad pattern) stops "
+        "before it declines anything. "
+        "Raise it for a deliberate large clean-up; 100 turns the check off.",
+        50,
+        default=50,
+        ge=1,
+        le=100,
     )
     max_declines_per_run: int = doc(
         "At most this many declines per run (0: no limit); declining thousands at once upstream "

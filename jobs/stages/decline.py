@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from jobs import events
 from jobs.errors import DatabaseError
+from jobs.patterns import Matcher, any_pattern
 from jobs.runner import queue, work
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.settings.model import DeclineRule, DeclineSettings
@@ -38,14 +39,16 @@ log = events.get_logger("susdb_maint.stages.decline")
 ADMIN_NAME = "susdb-maint"
 NOT_KEPT = "not in keep_products"
 NO_LONGER_CHOSEN = "no longer chosen by the config"
+# max_rule_share_percent judges a share only past this many declines: on a small catalog (a
+# test server, a freshly installed WSUS) a few legitimate declines are already a large share.
+RULE_SHARE_FLOOR = 100
 
-Matcher = re.Pattern[str]
 Source = Callable[[], Iterable[tuple[UpdateCategories, str]]]
 
 
 def rule_matcher(rule: DeclineRule) -> Matcher:
     if rule.match == "regex":
-        return re.compile(rule.pattern, re.IGNORECASE)
+        return any_pattern(rule.pattern)  # an administrator's: RE2, linear time (jobs.patterns)
     # Whole words: "Windows Server 2012" must not also hit "Windows Server 2012 R2".
     words = r"\s+".join(re.escape(word) for word in rule.pattern.split())
     # "R2" is part of a Windows product name, so a whole-word match stops short of it too.
@@ -163,13 +166,32 @@ def sources(susdb: Susdb, settings: DeclineSettings, failed: list[str]) -> list[
             rules = Rules(configured, keep)
             if not rules:
                 return
+            offered = matched = 0
             for entry in susdb.undeclined_updates_with_categories():
+                offered += 1
                 reason = rules.reason(entry)
                 if reason:
+                    matched += 1
                     yield entry, reason
+            # Judged once the whole catalog is read; the queue is built only after this, so a
+            # refusal here leaves nothing queued.
+            too_many = matched * 100 > offered * settings.max_rule_share_percent
+            if too_many and matched > RULE_SHARE_FLOOR:
+                raise RulesTooBroad(matched, offered, settings.max_rule_share_percent)
 
         chosen.append(("rules", by_rule))
     return chosen
+
+
+class RulesTooBroad(Exception):
+    """The rules would decline more of the catalog than ``max_rule_share_percent`` allows."""
+
+    def __init__(self, matched: int, offered: int, limit: int) -> None:
+        super().__init__(
+            f"the rules, presets and keep_products would decline {matched} of the {offered} "
+            f"updates clients are offered, more than max_rule_share_percent ({limit}%); nothing "
+            "was declined. Check the rules, or raise stages.decline.max_rule_share_percent"
+        )
 
 
 def source_failed(susdb: Susdb, name: str, error: Exception, failed: list[str]) -> None:
@@ -390,6 +412,9 @@ def run(ctx: RunContext) -> StageOutcome:
         )
     except work.StageStopped as stopped:
         return StageOutcome(status=stopped.status, reason=stopped.reason)
+    except RulesTooBroad as refusal:
+        log.error("decline.refused", reason=str(refusal))
+        return StageOutcome(status="refused", reason=str(refusal))
     outcome.detail["by_reason"] = queued_reasons(ctx)
     if failed:
         outcome.detail["failed_sources"] = failed

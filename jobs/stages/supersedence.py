@@ -16,10 +16,10 @@ Server Cleanup Wizard declines only updates "superseded by an approved update" f
 from __future__ import annotations
 
 import functools
-import re
 from collections import deque
 from collections.abc import Callable, Container, Iterable
 
+from jobs.patterns import Matcher
 from jobs.stages import decline_presets
 from jobs.susdb import Supersedence
 
@@ -28,7 +28,7 @@ MAX_LINKS_WALKED = 200
 
 
 @functools.cache
-def _preview_matchers() -> tuple[re.Pattern[str], ...]:
+def _preview_matchers() -> tuple[Matcher, ...]:
     from jobs.stages.decline import rule_matcher  # decline imports this module
 
     return tuple(rule_matcher(rule) for rule in decline_presets.preset_rules(["preview"]))

@@ -514,3 +514,44 @@ def test_a_queued_superseded_decline_is_withheld_when_its_superseders_died_since
     assert declined_ids(path) == {first, third}
     (withheld,) = event_log.named("decline.withheld")
     assert withheld["update_id"] == second and withheld["reason"] == "no live superseder"
+
+
+def test_a_regex_rule_runs_in_linear_time_on_any_title():
+    """admin-review N14: on a backtracking engine this pattern never finishes on such a title
+    (2^40 ways to split 40 letters); on RE2 it answers at once."""
+    rule = DeclineRule(field="title", match="regex", pattern=r"^(\w+\s?)+!$")
+    title = "Cumulative Update for Windows " + "x" * 40
+    assert rule_matcher(rule).search(title) is None
+
+
+def test_rules_that_would_decline_most_of_the_catalog_are_refused_with_exit_4(tmp_path, state_dir):
+    """admin-review N15: a rule far broader than meant stops before it declines anything."""
+    builder = CatalogBuilder(tmp_path / "broad.sqlite3")
+    for number in range(150):
+        builder.update(
+            f"2026-{number:03} Cumulative Update for Contoso (KB{7000 + number})", age_days=9
+        )
+    for number in range(50):
+        builder.update(f"Definition Update for Contoso (KB{8000 + number})", age_days=9)
+    path = builder.close()
+    broad = {
+        "superseded": "off",
+        "expired": False,
+        "rules": [{"field": "title", "pattern": "Cumulative Update"}],
+    }
+    report = run(
+        settings_for(path, backup={"gate": "off"}, stages={"decline": broad}),
+        state_dir,
+        stages=["decline"],
+    )
+    assert report.exit_code == ExitCode.REFUSED and report.stages[-1].status == "refused"
+    assert "150 of the 200 updates" in report.stages[-1].reason
+    assert "max_rule_share_percent" in report.stages[-1].reason
+    assert declined_ids(path) == set()
+    allowed = {**broad, "max_rule_share_percent": 75}
+    report = run(
+        settings_for(path, backup={"gate": "off"}, stages={"decline": allowed}),
+        state_dir,
+        stages=["decline"],
+    )
+    assert report.exit_code == ExitCode.OK and len(declined_ids(path)) == 150

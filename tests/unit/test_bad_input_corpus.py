@@ -99,7 +99,22 @@ BAD_CONFIGS = [
     (
         "bad regex rule",
         "[[stages.decline.rules]]\nfield = 'title'\nmatch = 'regex'\npattern = '['\n",
-        "not a valid regular expression",
+        "not a regular expression RE2 can run",
+    ),
+    (
+        "regex rule with lookbehind (RE2 has none)",
+        "[[stages.decline.rules]]\nfield = 'title'\nmatch = 'regex'\npattern = '(?<!x)86'\n",
+        "not a regular expression RE2 can run",
+    ),
+    (
+        "regex rule that matches every title",
+        "[[stages.decline.rules]]\nfield = 'title'\nmatch = 'regex'\npattern = '.*'\n",
+        "matches an empty text, so it would match every update",
+    ),
+    (
+        "word rule with no word",
+        "[[stages.decline.rules]]\nfield = 'title'\npattern = ' '\n",
+        "has no word in it, so it would match every update",
     ),
     (
         "rule on unknown field",
