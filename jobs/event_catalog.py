@@ -470,6 +470,15 @@ DECLARATIONS: tuple[EventSpec, ...] = (
         "reason",
     ),
     _event(
+        "decline.category_unresolved",
+        "warning",
+        "`update_id`, `kb`, `title`, `category_ids`",
+        "a product or classification of an update has no title (neither WSUS's precomputed "
+        "English title nor its own): product, classification and `keep_products` rules leave "
+        "the update alone (title rules still apply); counted in the stage's `category_unresolved`",
+        "update_id",
+    ),
+    _event(
         "decline.uncovered",
         "info",
         "`update_id`, `kb`, `title`, `reason`",

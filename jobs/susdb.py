@@ -109,6 +109,9 @@ class UpdateCategories:
     legacy_name: str
     products: list[str] = field(default_factory=list)
     classifications: list[str] = field(default_factory=list)
+    # Product or classification categories whose title resolves neither way (CategoryIDs): the
+    # rules judging categories leave such an update alone.
+    unresolved: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,8 @@ def _with_categories(rows: Iterator[dict[str, Any]]) -> Iterator[UpdateCategorie
         for row in members:
             title = row.get("CategoryTitle")
             if not title:
+                if row.get("CategoryType") in ("Product", "UpdateClassification"):
+                    entry.unresolved.append(int(row["CategoryID"]))
                 continue
             if row.get("CategoryType") == "Product" and title not in entry.products:
                 entry.products.append(title)

@@ -6,8 +6,16 @@
 --          PUBLIC_VIEWS.vUpdate.PublicationState, whose type is not public (the API's enum is
 --          Published / Expired). The same client-visible filter as superseded_updates: never a
 --          category, a detectoid, a hidden update or a bundled child.
+--          Category titles: WSUS's precomputed English title
+--          (tbPrecomputedCategoryLocalizedProperty, ShortLanguage 'en'), else the category's own
+--          localized title in its default language. A Product or UpdateClassification row whose
+--          title resolves neither way comes back with CategoryTitle NULL and its CategoryID, so
+--          the rules leave that update alone (fail closed) instead of judging it on the rest.
+--          Every tbRevisionInCategory row counts, Expanded or not (its meaning is not public): an
+--          extra category can only make a product rule or keep_products decline less.
 -- params: none
--- returns: UpdateID, LocalUpdateID, Title, KBArticle, LegacyName, CategoryType, CategoryTitle
+-- returns: UpdateID, LocalUpdateID, Title, KBArticle, LegacyName, CategoryID, CategoryType,
+--          CategoryTitle
 SET NOCOUNT ON;
 SELECT u.UpdateID, u.LocalUpdateID,
        (SELECT TOP (1) lp.Title
@@ -17,7 +25,8 @@ SELECT u.UpdateID, u.LocalUpdateID,
        (SELECT TOP (1) k.KBArticleID
         FROM dbo.tbKBArticleForRevision AS k
         WHERE k.RevisionID = r.RevisionID ORDER BY k.KBArticleID) AS KBArticle,
-       u.LegacyName, c.CategoryType, clp.Title AS CategoryTitle
+       u.LegacyName, c.CategoryID, c.CategoryType,
+       COALESCE(pc.Title, clp.Title) AS CategoryTitle
 FROM dbo.tbUpdate AS u
 JOIN dbo.tbRevision AS r ON r.LocalUpdateID = u.LocalUpdateID AND r.IsLatestRevision = 1
 JOIN dbo.tbProperty AS p ON p.RevisionID = r.RevisionID
@@ -30,6 +39,8 @@ LEFT JOIN dbo.tbProperty AS cp ON cp.RevisionID = cr.RevisionID
 LEFT JOIN dbo.tbLocalizedPropertyForRevision AS clpr
     ON clpr.RevisionID = cr.RevisionID AND clpr.LanguageID = cp.DefaultPropertiesLanguageID
 LEFT JOIN dbo.tbLocalizedProperty AS clp ON clp.LocalizedPropertyID = clpr.LocalizedPropertyID
+LEFT JOIN dbo.tbPrecomputedCategoryLocalizedProperty AS pc
+    ON pc.CategoryID = c.CategoryID AND pc.ShortLanguage = N'en'
 WHERE p.ExplicitlyDeployable = 1
   AND p.UpdateType IN (N'Software', N'Driver')
   AND u.IsHidden = 0

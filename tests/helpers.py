@@ -161,6 +161,7 @@ class CatalogBuilder:
         self.next_revision = 1
         self.next_deployment = 1
         self.categories: dict[str, int] = {}
+        self.unresolved: set[str] = set()  # category names whose title will not resolve
         profile = catalog.Profile(
             updates=0,
             now=now,
@@ -186,17 +187,29 @@ class CatalogBuilder:
 
     def _category(self, name: str, kind: str, *, expired: bool = False) -> int:
         if name not in self.categories:
-            local_id = self._row(
+            local_id, _, revision_id = self._row(
                 name,
                 created=self.now - timedelta(days=3000),
                 update_type="Category",
                 explicitly=0,
                 expired=expired,
-            )[0]
+            )
             self.db.execute(
                 "INSERT INTO tbCategory VALUES (?, ?, NULL, ?, NULL, 0, 0, 0)",
                 (local_id, local_id, kind),
             )
+            if name in self.unresolved:
+                # No precomputed title, and no default language to find its own title in
+                # (tbProperty.DefaultPropertiesLanguageID is nullable in a live SUSDB).
+                self.db.execute(
+                    "UPDATE tbProperty SET DefaultPropertiesLanguageID = NULL WHERE RevisionID = ?",
+                    (revision_id,),
+                )
+            else:
+                self.db.execute(
+                    "INSERT INTO tbPrecomputedCategoryLocalizedProperty VALUES (?, 'en', ?, ?)",
+                    (local_id, name, kind),
+                )
             self.categories[name] = local_id
         return self.categories[name]
 

@@ -19,7 +19,18 @@ silent the choice is marked as ours):
   ``vwMinimalUpdate.Declined`` and ``PUBLIC_VIEWS.vUpdate.IsDeclined`` derive from it (ours).
 * **Superseded**: some latest revision (``IsLatestRevision = 1``) lists the UpdateID in
   ``tbRevisionSupersedesUpdate``; whether the superseder must itself be undeclined is not public,
-  so it need not be (ours). ``HasSupersededUpdates``: the latest revision supersedes something.
+  so it need not be (ours): the dangerous alternative, under which ``IsSuperseded`` stays 1 when
+  every superseder is declined, expired or an unapproved preview. ``HasSupersededUpdates``: the
+  latest revision supersedes something.
+* **Microsoft's monthly cadence** (``catalog.py``): each month's security cumulative update (the
+  "B" release, second Tuesday) and, about half the months, an optional non-security "Cumulative
+  Update Preview" (the "D" release, fourth week) that supersedes it; the next month's B supersedes
+  the preview (decline-review N1; Microsoft has shipped same-month supersedence before, the
+  November 2016 Security Only update superseded by that month's rollup).
+* **Category titles**: WSUS's precomputed ``tbPrecomputedCategoryLocalizedProperty`` (the
+  scaffold's columns) holds an English title for each generated category;
+  ``tbProperty.DefaultPropertiesLanguageID`` is nullable, as in the scaffold, so a hand-built
+  catalog can hold a category whose title resolves neither way.
 * **Expired**: ``tbProperty.PublicationState = 1`` on the latest revision, the integer form the
   ``spGetObsoleteUpdatesToCleanup`` body captured from a live server tests (susdb-internals §3.1).
 * **Approved**: an Install deployment (``ActionID = 0``) to a computer group.

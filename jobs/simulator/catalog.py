@@ -546,6 +546,9 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
             writer.add(
                 "tbCategory", (local_id, local_id, None, category_type, _ts(now), 0, 0, order)
             )
+            writer.add(
+                "tbPrecomputedCategoryLocalizedProperty", (local_id, "en", name, category_type)
+            )
             categories[name] = local_id
 
     superseded_ratio_declined = 0.02 if profile.neglected else 0.6

@@ -55,7 +55,7 @@ CREATE TABLE tbProperty (
     CreationDate TEXT NOT NULL,
     ReceivedFromCreatorService TEXT NOT NULL,
     ExplicitlyDeployable INTEGER NOT NULL DEFAULT 1,
-    DefaultPropertiesLanguageID INTEGER NOT NULL DEFAULT 0,
+    DefaultPropertiesLanguageID INTEGER DEFAULT 0,  -- nullable, as in a live SUSDB's scaffold
     UpdateType TEXT NOT NULL DEFAULT 'Software',
     MsrcSeverity TEXT DEFAULT 'Unspecified',
     InstallRebootBehavior INTEGER DEFAULT 0
@@ -155,6 +155,13 @@ CREATE TABLE tbCategory (
     ProhibitsUpdates INTEGER DEFAULT 0,
     DisplayOrder INTEGER
 );
+CREATE TABLE tbPrecomputedCategoryLocalizedProperty (
+    CategoryID INTEGER NOT NULL,
+    ShortLanguage TEXT NOT NULL,
+    Title TEXT NOT NULL,
+    CategoryType TEXT NOT NULL,
+    PRIMARY KEY (CategoryID, ShortLanguage)
+) WITHOUT ROWID;
 CREATE TABLE tbRevisionInCategory (
     RevisionID INTEGER NOT NULL,
     CategoryID INTEGER NOT NULL,

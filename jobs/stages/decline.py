@@ -82,12 +82,21 @@ class Rules:
     def __bool__(self) -> bool:
         return bool(self.text or any(self.categories.values()) or self.keep)
 
+    @property
+    def judge_categories(self) -> bool:
+        return bool(any(self.categories.values()) or self.keep)
+
     def reason(self, entry: UpdateCategories) -> str | None:
-        """Given an update, return why a rule declines it, or None to keep it."""
+        """Given an update, return why a rule declines it, or None to keep it. An update with a
+        product or classification whose title does not resolve is judged by its title and legacy
+        name only: judged on the categories that did resolve, a product rule or keep_products
+        would fail open (decline-review N4)."""
         for rule, matcher in self.text:
             text = entry.update.title if rule.field == "title" else entry.legacy_name
             if matcher.search(text or ""):
                 return f"rule:{_label(rule)}"
+        if entry.unresolved:
+            return None
         for field, values in (
             ("product", entry.products),
             ("classification", entry.classifications),
@@ -131,7 +140,7 @@ def kept_products(susdb: Susdb, names: list[str]) -> list[Matcher]:
     return matchers
 
 
-def sources(susdb: Susdb, settings: DeclineSettings, failed: list[str]) -> list[tuple[str, Source]]:
+def sources(susdb: Susdb, settings: DeclineSettings, notes: Notes) -> list[tuple[str, Source]]:
     """The candidate sources, by name, in the order their reasons win."""
     chosen: list[tuple[str, Source]] = []
     if settings.superseded != "off":
@@ -162,13 +171,22 @@ def sources(susdb: Susdb, settings: DeclineSettings, failed: list[str]) -> list[
                 try:
                     keep = kept_products(susdb, settings.keep_products)
                 except (ValueError, DatabaseError) as error:
-                    source_failed(susdb, "keep_products", error, failed)
+                    source_failed(susdb, "keep_products", error, notes)
             rules = Rules(configured, keep)
             if not rules:
                 return
             offered = matched = 0
             for entry in susdb.undeclined_updates_with_categories():
                 offered += 1
+                if entry.unresolved and rules.judge_categories:
+                    notes.unresolved += 1
+                    log.warning(
+                        "decline.category_unresolved",
+                        update_id=entry.update.update_id,
+                        kb=entry.update.kb,
+                        title=entry.update.title,
+                        category_ids=entry.unresolved,
+                    )
                 reason = rules.reason(entry)
                 if reason:
                     matched += 1
@@ -194,14 +212,23 @@ class RulesTooBroad(Exception):
         )
 
 
-def source_failed(susdb: Susdb, name: str, error: Exception, failed: list[str]) -> None:
+@dataclass
+class Notes:
+    """What building the candidates found besides candidates: the sources that failed, and the
+    updates left alone because a category title did not resolve."""
+
+    failed: list[str] = dataclasses.field(default_factory=list)
+    unresolved: int = 0
+
+
+def source_failed(susdb: Susdb, name: str, error: Exception, notes: Notes) -> None:
     log.error(
         "decline.source_fail",
         source=name,
         error=str(error),
         error_kind=getattr(error, "kind", "config"),
     )
-    failed.append(name)
+    notes.failed.append(name)
     if getattr(error, "reconnect", False):
         # The next source needs a working connection; if this fails too, it fails on its own.
         with contextlib.suppress(Exception):
@@ -248,7 +275,7 @@ def _unprotected(
     susdb: Susdb,
     chosen: list[tuple[str, Source]],
     never: set[str],
-    failed: list[str],
+    notes: Notes,
 ) -> Iterator[tuple[str, Decline]]:
     """(update ID, payload) for each reason a source gives, never_decline left out; a source that
     fails is logged, named in ``failed`` and skipped, the others still yield."""
@@ -266,11 +293,11 @@ def _unprotected(
                     continue
                 yield update.update_id, payload(entry, reason)
         except DatabaseError as error:
-            source_failed(susdb, name, error, failed)
+            source_failed(susdb, name, error, notes)
 
 
 def candidates(
-    susdb: Susdb, settings: DeclineSettings, failed: list[str] | None = None
+    susdb: Susdb, settings: DeclineSettings, notes: Notes | None = None
 ) -> Iterator[tuple[str, Decline]]:
     """Yield (update ID, payload) for each reason an update matches, superseded first (the work
     queue keeps an update's first reason).
@@ -278,20 +305,20 @@ def candidates(
     The other sources are judged first: what they decline tonight covers nothing. A superseded
     update is then queued only while a live update covers it (``supersedence``); when the
     supersedences cannot be read, no superseded update is (the source fails closed)."""
-    failed = [] if failed is None else failed
+    notes = Notes() if notes is None else notes
     never = set(settings.never_decline)
-    chosen = sources(susdb, settings, failed)
+    chosen = sources(susdb, settings, notes)
     superseded = [(name, source) for name, source in chosen if name == "superseded"]
     others = list(
-        _unprotected(susdb, [pair for pair in chosen if pair[0] != "superseded"], never, failed)
+        _unprotected(susdb, [pair for pair in chosen if pair[0] != "superseded"], never, notes)
     )
     if superseded:
         try:
             graph = CoverGraph(susdb.supersedences(), doomed={key for key, _ in others})
         except DatabaseError as error:
-            source_failed(susdb, "superseded", error, failed)
+            source_failed(susdb, "superseded", error, notes)
         else:
-            for key, item in _unprotected(susdb, superseded, never, failed):
+            for key, item in _unprotected(susdb, superseded, never, notes):
                 covering = graph.cover(key)
                 if covering is None:
                     log.info(
@@ -360,7 +387,7 @@ def run(ctx: RunContext) -> StageOutcome:
     settings = ctx.settings.stages.decline
     if ctx.facts.replica:
         return StageOutcome(status="skipped", reason="replica")
-    failed: list[str] = []
+    notes = Notes()
 
     judge = Judge(ctx.susdb, settings)
 
@@ -402,7 +429,7 @@ def run(ctx: RunContext) -> StageOutcome:
             queue.QueueWork(
                 "decline",
                 Decline,
-                lambda: candidates(ctx.susdb, settings, failed),
+                lambda: candidates(ctx.susdb, settings, notes),
                 process,
                 per_item_seconds_guess=0.1,
                 verify=verify,
@@ -416,11 +443,13 @@ def run(ctx: RunContext) -> StageOutcome:
         log.error("decline.refused", reason=str(refusal))
         return StageOutcome(status="refused", reason=str(refusal))
     outcome.detail["by_reason"] = queued_reasons(ctx)
-    if failed:
-        outcome.detail["failed_sources"] = failed
+    if notes.unresolved:
+        outcome.detail["category_unresolved"] = notes.unresolved
+    if notes.failed:
+        outcome.detail["failed_sources"] = notes.failed
         if outcome.status in ("done", "planned"):
             outcome.status = "failed"
-            outcome.reason = f"candidate source failed: {', '.join(failed)}"
+            outcome.reason = f"candidate source failed: {', '.join(notes.failed)}"
     return outcome
 
 
