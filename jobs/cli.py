@@ -617,7 +617,8 @@ def cmd_history(args: argparse.Namespace) -> int:
             print(json.dumps(rows, indent=2))
         elif args.format == "csv":
             writer = csv.DictWriter(
-                sys.stdout, fieldnames=["update_id", "kb", "title", "reason", "declined_at"]
+                sys.stdout,
+                fieldnames=["update_id", "kb", "title", "reason", "why", "declined_at"],
             )
             writer.writeheader()
             writer.writerows(rows)
@@ -627,6 +628,8 @@ def cmd_history(args: argparse.Namespace) -> int:
                     f"{row['declined_at']}  {row['update_id']}  {row['kb'] or '-':>10}  "
                     f"{row['reason']:<14} {row['title']}"
                 )
+                if row["why"]:
+                    print(f"{'':22}why: {row['why']}")
         return 0
     runs = commands.history(directory, args.target, args.limit)
     if args.json:

@@ -441,9 +441,10 @@ DECLARATIONS: tuple[EventSpec, ...] = (
     _event(
         "decline.update",
         "info",
-        "`update_id`, `kb`, `title`, `reason`, `covered_by`, `products`, `classifications`",
+        "`update_id`, `kb`, `title`, `reason`, `why`, `products`, `classifications`",
         "an update was declined (every product and classification it belongs to is named; "
-        "`covered_by`: for a superseded update, the live update that covered it when queued)",
+        "`why` in words: the live update that covered a superseded one at that moment, or the "
+        "rule and products)",
         "update_id reason",
     ),
     _event(

@@ -103,7 +103,7 @@ def run_view(store: StateStore, run: dict[str, Any], max_listed: int) -> RunView
     )
     declined = _rows(
         store.db,
-        "SELECT update_id, kb, title, reason, declined_at FROM declined_updates WHERE run_id = ? "
+        "SELECT update_id, kb, title, reason, why, declined_at FROM declined_updates WHERE run_id = ? "
         "ORDER BY declined_at, update_id LIMIT ?",
         (run_id, max_listed),
     )

@@ -162,6 +162,15 @@ class Supersedence:
     expired: bool
     approved: bool  # an Install deployment of its latest revision
     title: str | None  # None: no title in its default language
+    kb: str | None = None
+    created: datetime | None = None
+
+    def describe(self) -> str:
+        """The superseding update, as an administrator looks it up: KB, title, date, approval."""
+        name = " ".join(part for part in (self.kb, self.title and f"'{self.title}'") if part)
+        facts = [f"created {self.created:%Y-%m-%d}"] if self.created else []
+        facts.append("approved for install" if self.approved else "not approved")
+        return f"{name or self.superseding} ({', '.join(facts)})"
 
 
 def _supersedence(row: dict[str, Any]) -> Supersedence:
@@ -172,6 +181,8 @@ def _supersedence(row: dict[str, Any]) -> Supersedence:
         expired=bool(row["Expired"]),
         approved=bool(row["Approved"]),
         title=row["Title"],
+        kb=f"KB{row['KBArticle']}" if row.get("KBArticle") else None,
+        created=as_datetime(row.get("CreationDate")),
     )
 
 

@@ -12,7 +12,8 @@
 --          diamonds would double its rows at every link). RECOMPILE: the two uses want
 --          different plans.
 -- params: @updateID uniqueidentifier NULL
--- returns: SupersededUpdateID, SupersedingUpdateID, Declined, Expired, Approved, Title
+-- returns: SupersededUpdateID, SupersedingUpdateID, Declined, Expired, Approved, Title, KBArticle,
+--          CreationDate
 SET NOCOUNT ON;
 DECLARE @updateID uniqueidentifier = ?;
 SELECT s.SupersededUpdateID, u.UpdateID AS SupersedingUpdateID,
@@ -24,7 +25,11 @@ SELECT s.SupersededUpdateID, u.UpdateID AS SupersedingUpdateID,
        (SELECT TOP (1) lp.Title
         FROM dbo.tbLocalizedPropertyForRevision AS lpr
         JOIN dbo.tbLocalizedProperty AS lp ON lp.LocalizedPropertyID = lpr.LocalizedPropertyID
-        WHERE lpr.RevisionID = r.RevisionID AND lpr.LanguageID = p.DefaultPropertiesLanguageID) AS Title
+        WHERE lpr.RevisionID = r.RevisionID AND lpr.LanguageID = p.DefaultPropertiesLanguageID) AS Title,
+       (SELECT TOP (1) k.KBArticleID
+        FROM dbo.tbKBArticleForRevision AS k
+        WHERE k.RevisionID = r.RevisionID ORDER BY k.KBArticleID) AS KBArticle,
+       p.CreationDate
 FROM dbo.tbRevisionSupersedesUpdate AS s
 JOIN dbo.tbRevision AS r ON r.RevisionID = s.RevisionID AND r.IsLatestRevision = 1
 JOIN dbo.tbUpdate AS u ON u.LocalUpdateID = r.LocalUpdateID

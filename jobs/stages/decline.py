@@ -22,6 +22,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 
 from jobs import events
 from jobs.errors import DatabaseError
@@ -140,7 +141,9 @@ def kept_products(susdb: Susdb, names: list[str]) -> list[Matcher]:
     return matchers
 
 
-def sources(susdb: Susdb, settings: DeclineSettings, notes: Notes) -> list[tuple[str, Source]]:
+def sources(
+    susdb: Susdb, settings: DeclineSettings, notes: Notes, today: date
+) -> list[tuple[str, Source]]:
     """The candidate sources, by name, in the order their reasons win."""
     chosen: list[tuple[str, Source]] = []
     if settings.superseded != "off":
@@ -162,7 +165,7 @@ def sources(susdb: Susdb, settings: DeclineSettings, notes: Notes) -> list[tuple
         chosen.append(
             ("expired", lambda: ((entry, "expired") for entry in susdb.expired_updates()))
         )
-    configured = [*settings.rules, *decline_presets.preset_rules(settings.presets)]
+    configured = [*settings.rules, *decline_presets.preset_rules(settings.presets, today)]
     if configured or settings.keep_products:
 
         def by_rule() -> Iterator[tuple[UpdateCategories, str]]:
@@ -297,7 +300,7 @@ def _unprotected(
 
 
 def candidates(
-    susdb: Susdb, settings: DeclineSettings, notes: Notes | None = None
+    susdb: Susdb, settings: DeclineSettings, today: date, notes: Notes | None = None
 ) -> Iterator[tuple[str, Decline]]:
     """Yield (update ID, payload) for each reason an update matches, superseded first (the work
     queue keeps an update's first reason).
@@ -307,7 +310,7 @@ def candidates(
     supersedences cannot be read, no superseded update is (the source fails closed)."""
     notes = Notes() if notes is None else notes
     never = set(settings.never_decline)
-    chosen = sources(susdb, settings, notes)
+    chosen = sources(susdb, settings, notes, today)
     superseded = [(name, source) for name, source in chosen if name == "superseded"]
     others = list(
         _unprotected(susdb, [pair for pair in chosen if pair[0] != "superseded"], never, notes)
@@ -339,7 +342,8 @@ class Judge:
     superseder on the server at that moment. A queue can outlive the config that built it (a
     night that ran out of time, a config changed before the next)."""
 
-    def __init__(self, susdb: Susdb, settings: DeclineSettings) -> None:
+    def __init__(self, susdb: Susdb, settings: DeclineSettings, today: date) -> None:
+        self.today = today
         self.susdb = susdb
         self.settings = settings
         self.never = set(settings.never_decline)
@@ -354,25 +358,46 @@ class Judge:
                 keep = kept_products(self.susdb, self.settings.keep_products)
             except (ValueError, DatabaseError):
                 return None
-        configured = [*self.settings.rules, *decline_presets.preset_rules(self.settings.presets)]
+        presets = decline_presets.preset_rules(self.settings.presets, self.today)
+        configured = [*self.settings.rules, *presets]
         return Rules(configured, keep)
 
-    def objection(self, item: Decline) -> str | None:
-        """Why ``item`` must not be declined now, or None to send it."""
+    def verdict(self, item: Decline) -> Verdict:
+        """Whether ``item`` may be declined now, and why (in words, for the history)."""
         if is_protected(item.update_id, item.kb, self.never):
-            return "never_decline"
+            return Verdict("never_decline")
         if item.reason == "superseded":
             if self.settings.superseded == "off":
-                return NO_LONGER_CHOSEN
-            if live_cover(self.susdb.superseders_of, item.update_id) is None:
-                return "no live superseder"
-            return None
+                return Verdict(NO_LONGER_CHOSEN)
+            cover = live_cover(self.susdb.superseders_of, item.update_id)
+            if cover is None:
+                return Verdict("no live superseder")
+            return Verdict(why=f"superseded; covered by {cover.describe()}")
         if item.reason == "expired":
-            return None if self.settings.expired else NO_LONGER_CHOSEN
+            if not self.settings.expired:
+                return Verdict(NO_LONGER_CHOSEN)
+            return Verdict(why=f"expired by Microsoft{_belongs_to(item)}")
         rules = self.rules
         if rules is None or rules.reason(item.categories()) is None:
-            return NO_LONGER_CHOSEN
-        return None
+            return Verdict(NO_LONGER_CHOSEN)
+        return Verdict(why=f"{item.reason}{_belongs_to(item)}")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A queued decline judged at the moment of sending: an objection, or why it may go."""
+
+    objection: str | None = None
+    why: str = ""
+
+
+def _belongs_to(item: Decline) -> str:
+    parts = []
+    if item.products:
+        parts.append(f"products: {', '.join(item.products)}")
+    if item.classifications:
+        parts.append(f"classifications: {', '.join(item.classifications)}")
+    return "".join(f"; {part}" for part in parts)
 
 
 @stage(
@@ -389,10 +414,15 @@ def run(ctx: RunContext) -> StageOutcome:
         return StageOutcome(status="skipped", reason="replica")
     notes = Notes()
 
-    judge = Judge(ctx.susdb, settings)
+    # The run's clock decides which releases the lifecycle preset holds out of service.
+    today = ctx.clock.now().date()
+    judge = Judge(ctx.susdb, settings, today)
+
+    whys: dict[str, str] = {}  # update ID -> why, from the verdict to the history record
 
     def process(item: Decline) -> queue.Settled:
-        objection = judge.objection(item)
+        verdict = judge.verdict(item)
+        objection = verdict.objection
         if objection is not None:
             log.info(
                 "decline.withheld",
@@ -403,6 +433,7 @@ def run(ctx: RunContext) -> StageOutcome:
                 reason=objection,
             )
             return queue.Settled("skipped", objection)
+        whys[item.update_id] = verdict.why
         state = ctx.susdb.decline_update(item.update_id, ADMIN_NAME)
         settled = settle(state) or _not_declined(item)
         log.info(
@@ -411,7 +442,7 @@ def run(ctx: RunContext) -> StageOutcome:
             kb=item.kb,
             title=item.title,
             reason=item.reason,
-            covered_by=item.covered_by or None,
+            why=verdict.why,
             products=item.products,
             classifications=item.classifications,
         )
@@ -421,7 +452,12 @@ def run(ctx: RunContext) -> StageOutcome:
         return settle(ctx.susdb.update_state(item.update_id))
 
     def record(item: Decline, sent_by: str) -> DeclineRecord:
-        return DeclineRecord(sent_by, item.update_id, item.kb, item.title, item.reason)
+        # A decline settled on the server after a lost reply or a killed run has no verdict of
+        # this run's: say what was known when it was queued.
+        why = whys.pop(item.update_id, "") or (
+            f"superseded; covered by {item.covered_by} when queued" if item.covered_by else ""
+        )
+        return DeclineRecord(sent_by, item.update_id, item.kb, item.title, item.reason, why)
 
     try:
         outcome = work.process_queue(
@@ -429,7 +465,7 @@ def run(ctx: RunContext) -> StageOutcome:
             queue.QueueWork(
                 "decline",
                 Decline,
-                lambda: candidates(ctx.susdb, settings, notes),
+                lambda: candidates(ctx.susdb, settings, today, notes),
                 process,
                 per_item_seconds_guess=0.1,
                 verify=verify,

@@ -10,7 +10,10 @@ Feature updates are declined only once every edition of their release is out of 
 end dates are Microsoft's for Enterprise and Education (the later of the two editions), from
 https://learn.microsoft.com/lifecycle/products/windows-10-enterprise-and-education and
 https://learn.microsoft.com/lifecycle/products/windows-11-enterprise-and-education. A release not in
-the table is never declined by the preset.
+the table is never declined by the preset. Windows 10 22H2 ends with the last year of the
+commercial Extended Security Updates program (2028-10-10), not with regular servicing: ESU needs
+22H2, and in an ESU estate its feature update is how an older build becomes eligible
+(decline-review N5).
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ WINDOWS_RELEASES: tuple[tuple[str, str, date], ...] = (
     ("Windows 10", "20H2", date(2023, 5, 9)),
     ("Windows 10", "21H1", date(2022, 12, 13)),
     ("Windows 10", "21H2", date(2024, 6, 11)),
-    ("Windows 10", "22H2", date(2025, 10, 14)),
+    ("Windows 10", "22H2", date(2028, 10, 10)),  # ESU year 3 (regular servicing: 2025-10-14)
     ("Windows 11", "21H2", date(2024, 10, 8)),
     ("Windows 11", "22H2", date(2025, 10, 14)),
     ("Windows 11", "23H2", date(2026, 11, 10)),
@@ -89,6 +92,12 @@ def _end_of_service_rules(today: date) -> list[DeclineRule]:
     ]
 
 
+# A title that also names another architecture serves 64-bit machines too (decline-review N6).
+_ONLY_X86 = r"^(?!.*\b(?:x64|AMD64|ARM64)\b)"
+# A service pack of a language pack updates an installed pack: multilingual estates need it.
+_NOT_A_SERVICE_PACK = r"^(?!.*\bService Pack\b)"
+
+
 def _static(*rules: DeclineRule) -> Callable[[date], list[DeclineRule]]:
     return lambda today: list(rules)
 
@@ -109,24 +118,30 @@ PRESETS: tuple[Preset, ...] = (
         "Windows, .NET Framework and feature updates for 32-bit (x86) Windows, for estates that "
         'keep only 64-bit Windows: "for x86-based Systems", ".NET ... x86 (KB...)", feature '
         "updates ending in x86. 32-bit applications on 64-bit Windows (Office 32-Bit Edition, "
-        "Edge or Microsoft 365 Apps for x86) are left alone.",
+        "Edge or Microsoft 365 Apps for x86) are left alone, and so is a title that also names "
+        "x64, AMD64 or ARM64.",
         _static(
-            _title("x86-based"),
-            _title(r"\bx86 \(KB\d+\)", regex=True),
-            _title(r"\((?:business|consumer) editions\).*\bx86\b", regex=True),
+            _title(_ONLY_X86 + r".*(?<![\w.-])x86-based(?!\w)", regex=True),
+            _title(_ONLY_X86 + r".*\bx86 \(KB\d+\)", regex=True),
+            _title(_ONLY_X86 + r".*\((?:business|consumer) editions\).*\bx86\b", regex=True),
         ),
     ),
     Preset(
         "language-packs",
         "Language packs, language interface packs, MUI packs and Office ScreenTip language "
-        "updates.",
+        "updates; service packs of language packs stay (multilingual estates need them).",
         _static(
-            _title("Language Pack"),
-            _title("Language Packs"),
-            _title("Language Interface Pack"),
-            _title("MUI Pack"),
-            _title("Multilingual User Interface Pack"),
-            _title("ScreenTip Language"),
+            *(
+                _title(_NOT_A_SERVICE_PACK + rf".*(?<![\w.-]){re.escape(name)}(?!\w)", regex=True)
+                for name in (
+                    "Language Pack",
+                    "Language Packs",
+                    "Language Interface Pack",
+                    "MUI Pack",
+                    "Multilingual User Interface Pack",
+                    "ScreenTip Language",
+                )
+            )
         ),
     ),
     Preset(

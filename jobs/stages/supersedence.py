@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 from collections import deque
 from collections.abc import Callable, Container, Iterable
+from datetime import date
 
 from jobs.patterns import Matcher
 from jobs.stages import decline_presets
@@ -31,7 +32,7 @@ MAX_LINKS_WALKED = 200
 def _preview_matchers() -> tuple[Matcher, ...]:
     from jobs.stages.decline import rule_matcher  # decline imports this module
 
-    return tuple(rule_matcher(rule) for rule in decline_presets.preset_rules(["preview"]))
+    return tuple(rule_matcher(rule) for rule in decline_presets.preset_rules(["preview"], date.min))
 
 
 def is_preview(title: str | None) -> bool:
@@ -75,9 +76,12 @@ class CoverGraph:
         return None
 
 
-def live_cover(superseders_of: Callable[[str], list[Supersedence]], update_id: str) -> str | None:
-    """The nearest live update covering ``update_id`` as the server holds it now, walked a link
-    a round trip; None when nothing alive covers it or the walk is longer than is sensible."""
+def live_cover(
+    superseders_of: Callable[[str], list[Supersedence]], update_id: str
+) -> Supersedence | None:
+    """The link to the nearest live update covering ``update_id`` as the server holds it now,
+    walked a link a round trip; None when nothing alive covers it or the walk is longer than is
+    sensible."""
     seen = {update_id}
     queue = deque([update_id])
     walked = 0
@@ -86,7 +90,7 @@ def live_cover(superseders_of: Callable[[str], list[Supersedence]], update_id: s
         walked += 1
         for link in links:
             if is_alive(link):
-                return link.superseding
+                return link
         for link in links:
             if link.superseding not in seen:
                 seen.add(link.superseding)

@@ -187,6 +187,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, stage, item_key)
     ) WITHOUT ROWID;
     """,
+    # 6: why each decline was made, in words: the live update that covered a superseded one,
+    # the rule or preset and the products of one a rule declined.
+    """
+    ALTER TABLE declined_updates ADD COLUMN why TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 ACTIVE = ("pending", "in_flight", "failed")
@@ -228,6 +233,7 @@ class DeclineRecord:
     kb: str | None
     title: str
     reason: str
+    why: str = ""
 
 
 def _now() -> str:
@@ -860,7 +866,7 @@ class StateStore:
                 ],
             )
             self.db.executemany(
-                "INSERT OR IGNORE INTO declined_updates VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO declined_updates VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         entry.run_id,
@@ -870,6 +876,7 @@ class StateStore:
                         entry.title,
                         entry.reason,
                         now,
+                        entry.why or None,
                     )
                     for entry in declines
                 ],
@@ -1009,8 +1016,8 @@ class StateStore:
     def declined(self, run_id: str) -> list[dict[str, Any]]:
         with self.reading():
             cursor = self.db.execute(
-                "SELECT update_id, kb, title, reason, declined_at FROM declined_updates WHERE run_id = ? "
-                "ORDER BY declined_at, update_id",
+                "SELECT update_id, kb, title, reason, why, declined_at FROM declined_updates "
+                "WHERE run_id = ? ORDER BY declined_at, update_id",
                 (run_id,),
             )
             columns = [column[0] for column in cursor.description]

@@ -104,13 +104,16 @@ def test_every_read_statement_runs(executor, name):
 
 
 def test_the_nightly_profile_runs_end_to_end(fixture_database, tmp_path):
-    plan = build_plan(
-        settings(fixture_database), target="real", profile="nightly", max_duration_minutes=30
-    )
+    configured = settings(fixture_database)
+    configured.stages.decline.min_age_days = 0
+    plan = build_plan(configured, target="real", profile="nightly", max_duration_minutes=30)
     report = execute_plan(plan, tmp_path / "state")
     statuses = {stage.stage: stage.status for stage in report.stages}
     assert statuses["decline"] == "done" and statuses["obsolete_updates"] == "done", report.stages
-    assert report.kpis_after["superseded_not_declined"] == 0
+    # What stays superseded has nothing alive above it (tests/stages pins which, with an oracle).
+    assert (
+        report.kpis_after["superseded_not_declined"] < report.kpis_before["superseded_not_declined"]
+    )
     assert report.exit_code in (
         ExitCode.OK,
         ExitCode.STAGE_FAILED,

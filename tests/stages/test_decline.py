@@ -555,3 +555,17 @@ def test_rules_that_would_decline_most_of_the_catalog_are_refused_with_exit_4(tm
         stages=["decline"],
     )
     assert report.exit_code == ExitCode.OK and len(declined_ids(path)) == 150
+
+
+def test_every_decline_says_why_in_the_history(chain, state_dir):
+    path, ids = chain
+    rules = [{"field": "title", "pattern": "Servicing Stack", "reason": "ssu"}]
+    decline(path, state_dir, min_age_days=0, rules=rules)
+    whys = dict(query(state_dir / "state.sqlite3", "SELECT update_id, why FROM declined_updates"))
+    assert whys[ids["a"]] == (
+        "superseded; covered by KB502 '2026-08 Cumulative Update (KB502)' "
+        "(created 2026-08-27, not approved)"
+    )
+    assert whys[ids["unrelated"]] == (
+        "rule:ssu; products: Windows Server 2019; classifications: Security Updates"
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import typing
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -123,3 +123,33 @@ def test_presets_join_the_rules_and_never_decline_still_wins(tmp_path: Path, sta
 def test_readme_lists_the_presets_as_declared():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert module.markdown_table() in readme, "run: python -m jobs.settings.render"
+
+
+def test_windows_10_22h2_feature_updates_stay_while_extended_security_updates_run():
+    """decline-review N5: ESU needs 22H2, and its feature update is how older builds get there."""
+    feature_update = {
+        "field": "title",
+        "text": "Feature update to Windows 10 (business editions), version 22H2, en-us x64",
+    }
+    assert not matches("windows-feature-updates-eos", feature_update, date(2026, 7, 20))
+    assert not matches("windows-feature-updates-eos", feature_update, date(2028, 10, 10))
+    assert matches("windows-feature-updates-eos", feature_update, date(2028, 10, 11))
+
+
+def test_a_run_judges_the_lifecycle_preset_on_its_own_clock(tmp_path: Path, state_dir: Path):
+    """The catalog's clock, not the day the test runs, decides which releases are out of service."""
+    title = "Windows 11 23H2 (business editions) en-us x64"
+    outcomes = {}
+    for moment in ("2026-11-10", "2026-11-11"):
+        builder = CatalogBuilder(tmp_path / f"{moment}.sqlite3", now=datetime.fromisoformat(moment))
+        builder.update(title, age_days=400, classification="Upgrades")
+        path = builder.close()
+        decline = {
+            "superseded": "off",
+            "expired": False,
+            "presets": ["windows-feature-updates-eos"],
+        }
+        settings = settings_for(path, backup={"gate": "off"}, stages={"decline": decline})
+        run(settings, tmp_path / f"state-{moment}", stages=["decline"])
+        outcomes[moment] = len(declined_ids(path))
+    assert outcomes == {"2026-11-10": 0, "2026-11-11": 1}
