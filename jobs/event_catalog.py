@@ -480,6 +480,22 @@ DECLARATIONS: tuple[EventSpec, ...] = (
         "update_id",
     ),
     _event(
+        "decline.deployed",
+        "info",
+        "`update_id`, `kb`, `title`, `candidate_reason`",
+        "a candidate was not queued: Configuration Manager deploys it (`[configmgr]`); counted "
+        "in the stage's `kept_deployed`",
+        "update_id",
+    ),
+    _event(
+        "configmgr.declined_but_deployed",
+        "warning",
+        "`update_id`",
+        "Configuration Manager deploys an update that WSUS has declined: its clients report it "
+        "not required; counted in the decline stage's `declined_but_deployed`",
+        "update_id",
+    ),
+    _event(
         "decline.uncovered",
         "info",
         "`update_id`, `kb`, `title`, `reason`",

@@ -324,6 +324,14 @@ class CatalogBuilder:
             ).fetchone()[0]
         )
 
+    def deploy_in_configmgr(self, update_id: str, *, ci_type: int = 1) -> None:
+        """Configuration Manager deploys the update: a row of its site database's v_UpdateCIs,
+        which the simulated file holds too (a config's [configmgr] site points at it)."""
+        self.db.execute(
+            "INSERT INTO v_UpdateCIs (CI_UniqueID, CIType_ID, IsDeployed) VALUES (?, ?, 1)",
+            (update_id, ci_type),
+        )
+
     def bundle(self, parent: str, child: str) -> None:
         """Bundle ``child`` in ``parent`` (tbBundleDependency, latest revisions)."""
         self.db.execute(

@@ -968,6 +968,26 @@ class ReportSettings(Section):
     )
 
 
+class ConfigMgrSettings(Section):
+    site: Target = doc(
+        "The Configuration Manager site database (CM_XXX) whose software update points use these "
+        "WSUS servers, read-only (db_datareader is enough): updates it deploys are never "
+        "declined, and a deployed update counts as a live superseder. If it cannot be read, the "
+        "decline stage is refused (exit 4).",
+        {"kind": "sqlserver", "server": "cmsql01.contoso.com", "database": "CM_P01"},
+    )
+    supersedence_months: int = doc(
+        'The site\'s "months to wait for a superseded update to expire" (Software Update Point '
+        "component, Supersedence Rules): a superseded update is declined only this long after "
+        "the update superseding it was created, whatever min_age_days says. Where the site "
+        'stores it is not documented, so it is set here; 0 for "immediately expire".',
+        3,
+        default=3,
+        ge=0,
+        le=120,
+    )
+
+
 class Settings(Section):
     state_dir: str | None = doc(
         "Where run history, work queues and the demo's simulated SUSDB live (default: the "
@@ -1000,6 +1020,15 @@ class Settings(Section):
     )
     report: ReportSettings = doc(
         "HTML report after each run and on demand.", None, default_factory=ReportSettings
+    )
+    configmgr: ConfigMgrSettings | None = doc(
+        "Configuration Manager awareness (optional): read its site database so the decline "
+        "stage never declines what a software update group deploys.",
+        {
+            "site": {"kind": "sqlserver", "server": "cmsql01.contoso.com", "database": "CM_P01"},
+            "supersedence_months": 3,
+        },
+        default=None,
     )
     profiles: dict[str, Profile] = doc(
         "Stage lists by name; `nightly`, `pre-patch-tuesday` and `full` are built in and may be "

@@ -162,6 +162,17 @@ CREATE TABLE tbPrecomputedCategoryLocalizedProperty (
     CategoryType TEXT NOT NULL,
     PRIMARY KEY (CategoryID, ShortLanguage)
 ) WITHOUT ROWID;
+-- Configuration Manager's site database, not SUSDB: its documented view of software updates
+-- (v_UpdateCIs, the columns the decline stage reads). A simulated site database is a simulated
+-- file whose v_UpdateCIs rows say what Configuration Manager deploys.
+CREATE TABLE v_UpdateCIs (
+    CI_ID INTEGER PRIMARY KEY,
+    CI_UniqueID TEXT NOT NULL,
+    CIType_ID INTEGER NOT NULL DEFAULT 1,
+    IsDeployed INTEGER NOT NULL DEFAULT 0,
+    IsExpired INTEGER NOT NULL DEFAULT 0,
+    IsSuperseded INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE tbRevisionInCategory (
     RevisionID INTEGER NOT NULL,
     CategoryID INTEGER NOT NULL,

@@ -31,6 +31,7 @@ from jobs.runner import queue, work
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.settings.model import DeclineRule, DeclineSettings
 from jobs.stages import decline_presets
+from jobs.stages.configmgr import SiteUnreadable, SiteView, read_site
 from jobs.stages.registry import stage
 from jobs.stages.supersedence import CoverGraph, live_cover
 from jobs.state.store import ACTIVE, DeclineRecord
@@ -142,7 +143,11 @@ def kept_products(susdb: Susdb, names: list[str]) -> list[Matcher]:
 
 
 def sources(
-    susdb: Susdb, settings: DeclineSettings, notes: Notes, today: date
+    susdb: Susdb,
+    settings: DeclineSettings,
+    notes: Notes,
+    today: date,
+    site: SiteView | None = None,
 ) -> list[tuple[str, Source]]:
     """The candidate sources, by name, in the order their reasons win."""
     chosen: list[tuple[str, Source]] = []
@@ -154,7 +159,9 @@ def sources(
                     (entry, "superseded")
                     for entry in susdb.superseded_updates(
                         last_level_only=settings.superseded == "last_level_only",
-                        min_age_days=settings.min_age_days,
+                        min_age_days=max(
+                            settings.min_age_days, site.supersedence_days if site else 0
+                        ),
                         age_from_superseding=settings.age_basis == "superseding",
                         arrived_within_months=settings.arrived_within_months,
                     )
@@ -222,6 +229,8 @@ class Notes:
 
     failed: list[str] = dataclasses.field(default_factory=list)
     unresolved: int = 0
+    deployed_kept: int = 0  # candidates Configuration Manager deploys
+    declined_but_deployed: int = 0  # deployed by Configuration Manager, declined in WSUS
 
 
 def source_failed(susdb: Susdb, name: str, error: Exception, notes: Notes) -> None:
@@ -279,6 +288,7 @@ def _unprotected(
     chosen: list[tuple[str, Source]],
     never: set[str],
     notes: Notes,
+    site: SiteView | None = None,
 ) -> Iterator[tuple[str, Decline]]:
     """(update ID, payload) for each reason a source gives, never_decline left out; a source that
     fails is logged, named in ``failed`` and skipped, the others still yield."""
@@ -294,13 +304,27 @@ def _unprotected(
                         title=update.title,
                     )
                     continue
+                if site is not None and site.deploys(update.update_id):
+                    notes.deployed_kept += 1
+                    log.info(
+                        "decline.deployed",
+                        update_id=update.update_id,
+                        kb=update.kb,
+                        title=update.title,
+                        candidate_reason=reason,
+                    )
+                    continue
                 yield update.update_id, payload(entry, reason)
         except DatabaseError as error:
             source_failed(susdb, name, error, notes)
 
 
 def candidates(
-    susdb: Susdb, settings: DeclineSettings, today: date, notes: Notes | None = None
+    susdb: Susdb,
+    settings: DeclineSettings,
+    today: date,
+    notes: Notes | None = None,
+    site: SiteView | None = None,
 ) -> Iterator[tuple[str, Decline]]:
     """Yield (update ID, payload) for each reason an update matches, superseded first (the work
     queue keeps an update's first reason).
@@ -310,18 +334,24 @@ def candidates(
     supersedences cannot be read, no superseded update is (the source fails closed)."""
     notes = Notes() if notes is None else notes
     never = set(settings.never_decline)
-    chosen = sources(susdb, settings, notes, today)
+    chosen = sources(susdb, settings, notes, today, site)
     superseded = [(name, source) for name, source in chosen if name == "superseded"]
     others = list(
-        _unprotected(susdb, [pair for pair in chosen if pair[0] != "superseded"], never, notes)
+        _unprotected(
+            susdb, [pair for pair in chosen if pair[0] != "superseded"], never, notes, site
+        )
     )
     if superseded:
         try:
-            graph = CoverGraph(susdb.supersedences(), doomed={key for key, _ in others})
+            graph = CoverGraph(
+                susdb.supersedences(),
+                doomed={key for key, _ in others},
+                deployed=site.deployed if site else (),
+            )
         except DatabaseError as error:
             source_failed(susdb, "superseded", error, notes)
         else:
-            for key, item in _unprotected(susdb, superseded, never, notes):
+            for key, item in _unprotected(susdb, superseded, never, notes, site):
                 covering = graph.cover(key)
                 if covering is None:
                     log.info(
@@ -342,8 +372,11 @@ class Judge:
     superseder on the server at that moment. A queue can outlive the config that built it (a
     night that ran out of time, a config changed before the next)."""
 
-    def __init__(self, susdb: Susdb, settings: DeclineSettings, today: date) -> None:
+    def __init__(
+        self, susdb: Susdb, settings: DeclineSettings, today: date, site: SiteView | None
+    ) -> None:
         self.today = today
+        self.site = site
         self.susdb = susdb
         self.settings = settings
         self.never = set(settings.never_decline)
@@ -366,10 +399,13 @@ class Judge:
         """Whether ``item`` may be declined now, and why (in words, for the history)."""
         if is_protected(item.update_id, item.kb, self.never):
             return Verdict("never_decline")
+        if self.site is not None and self.site.deploys(item.update_id):
+            return Verdict("deployed by Configuration Manager")
         if item.reason == "superseded":
             if self.settings.superseded == "off":
                 return Verdict(NO_LONGER_CHOSEN)
-            cover = live_cover(self.susdb.superseders_of, item.update_id)
+            deployed = self.site.deployed if self.site else frozenset()
+            cover = live_cover(self.susdb.superseders_of, item.update_id, deployed)
             if cover is None:
                 return Verdict("no live superseder")
             return Verdict(why=f"superseded; covered by {cover.describe()}")
@@ -416,7 +452,15 @@ def run(ctx: RunContext) -> StageOutcome:
 
     # The run's clock decides which releases the lifecycle preset holds out of service.
     today = ctx.clock.now().date()
-    judge = Judge(ctx.susdb, settings, today)
+    site: SiteView | None = None
+    if ctx.settings.configmgr is not None:
+        try:
+            site = read_site(ctx.settings.configmgr, ctx.clock)
+        except SiteUnreadable as error:
+            log.error("decline.refused", reason=str(error))
+            return StageOutcome(status="refused", reason=str(error))
+        notes.declined_but_deployed = declined_but_deployed(ctx.susdb, site)
+    judge = Judge(ctx.susdb, settings, today, site)
 
     whys: dict[str, str] = {}  # update ID -> why, from the verdict to the history record
 
@@ -465,7 +509,7 @@ def run(ctx: RunContext) -> StageOutcome:
             queue.QueueWork(
                 "decline",
                 Decline,
-                lambda: candidates(ctx.susdb, settings, today, notes),
+                lambda: candidates(ctx.susdb, settings, today, notes, site),
                 process,
                 per_item_seconds_guess=0.1,
                 verify=verify,
@@ -481,12 +525,30 @@ def run(ctx: RunContext) -> StageOutcome:
     outcome.detail["by_reason"] = queued_reasons(ctx)
     if notes.unresolved:
         outcome.detail["category_unresolved"] = notes.unresolved
+    if site is not None:
+        # Both ways: candidates kept because deployed; deployed updates WSUS has declined.
+        outcome.detail["configmgr_deployed"] = len(site.deployed)
+        outcome.detail["kept_deployed"] = notes.deployed_kept
+        outcome.detail["declined_but_deployed"] = notes.declined_but_deployed
     if notes.failed:
         outcome.detail["failed_sources"] = notes.failed
         if outcome.status in ("done", "planned"):
             outcome.status = "failed"
             outcome.reason = f"candidate source failed: {', '.join(notes.failed)}"
     return outcome
+
+
+def declined_but_deployed(susdb: Susdb, site: SiteView) -> int:
+    """Updates Configuration Manager deploys that WSUS has declined (someone declined them in
+    the console, or an earlier tool did): clients report them "not required" and compliance lies.
+    Each is an event; the count goes into the stage's detail."""
+    found = 0
+    for update_id in sorted(site.deployed):
+        state = susdb.update_state(update_id)
+        if state.present and state.declined:
+            found += 1
+            log.warning("configmgr.declined_but_deployed", update_id=update_id)
+    return found
 
 
 def settle(state: UpdateState) -> queue.Settled | None:

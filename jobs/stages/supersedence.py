@@ -42,22 +42,30 @@ def is_preview(title: str | None) -> bool:
     return any(matcher.search(title) for matcher in _preview_matchers())
 
 
-def is_alive(link: Supersedence, doomed: Container[str] = ()) -> bool:
-    """Whether the superseding update of ``link`` covers what it supersedes."""
+def is_alive(
+    link: Supersedence, doomed: Container[str] = (), deployed: Container[str] = ()
+) -> bool:
+    """Whether the superseding update of ``link`` covers what it supersedes. ``deployed``: what
+    Configuration Manager deploys, which counts like an approval (its estates never approve)."""
     if link.declined or link.expired or link.superseding in doomed:
         return False
-    return link.approved or not is_preview(link.title)
+    return link.approved or link.superseding in deployed or not is_preview(link.title)
 
 
 class CoverGraph:
     """Every supersedence of the catalog, read once: who covers each superseded update."""
 
-    def __init__(self, links: Iterable[Supersedence], doomed: Container[str]) -> None:
+    def __init__(
+        self,
+        links: Iterable[Supersedence],
+        doomed: Container[str],
+        deployed: Container[str] = (),
+    ) -> None:
         self._up: dict[str, list[str]] = {}
         self._alive: dict[str, bool] = {}
         for link in links:
             self._up.setdefault(link.superseded, []).append(link.superseding)
-            self._alive[link.superseding] = is_alive(link, doomed)
+            self._alive[link.superseding] = is_alive(link, doomed, deployed)
         self._dead: set[str] = set()  # proven to reach nothing alive
 
     def cover(self, update_id: str) -> str | None:
@@ -77,7 +85,9 @@ class CoverGraph:
 
 
 def live_cover(
-    superseders_of: Callable[[str], list[Supersedence]], update_id: str
+    superseders_of: Callable[[str], list[Supersedence]],
+    update_id: str,
+    deployed: Container[str] = (),
 ) -> Supersedence | None:
     """The link to the nearest live update covering ``update_id`` as the server holds it now,
     walked a link a round trip; None when nothing alive covers it or the walk is longer than is
@@ -89,7 +99,7 @@ def live_cover(
         links = superseders_of(queue.popleft())
         walked += 1
         for link in links:
-            if is_alive(link):
+            if is_alive(link, deployed=deployed):
                 return link
         for link in links:
             if link.superseding not in seen:

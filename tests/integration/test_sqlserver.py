@@ -34,6 +34,7 @@ SAMPLE_PARAMETERS: dict[str, list[Any]] = {
     "index_fragmentation": ["LIMITED"],
 }
 SKIP_RUNNING = {
+    "configmgr_deployed_updates",  # Configuration Manager's site database, not SUSDB
     "decline_update",
     "delete_update",
     "compress_update",

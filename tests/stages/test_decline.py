@@ -569,3 +569,36 @@ def test_every_decline_says_why_in_the_history(chain, state_dir):
     assert whys[ids["unrelated"]] == (
         "rule:ssu; products: Windows Server 2019; classifications: Security Updates"
     )
+
+
+def test_configmgr_mismatches_are_counted_both_ways(tmp_path, state_dir, event_log):
+    builder = CatalogBuilder(tmp_path / "cm.sqlite3")
+    old = builder.update("Old (KB1101)", age_days=200)
+    new = builder.update("New (KB1102)", age_days=150, supersedes=(old,))
+    declined_yet_deployed = builder.update("Pulled (KB1103)", age_days=100, declined=True)
+    builder.deploy_in_configmgr(old)
+    builder.deploy_in_configmgr(declined_yet_deployed)
+    path = builder.close()
+    configmgr = {"site": {"kind": "simulator", "path": str(path)}, "supersedence_months": 0}
+    settings = settings_for(path, backup={"gate": "off"}, configmgr=configmgr)
+    report = run(settings, state_dir, stages=["decline"])
+    detail = report.stages[-1].detail
+    assert declined_ids(path) == {
+        declined_yet_deployed
+    }  # Old stays: Configuration Manager deploys it
+    assert (detail["kept_deployed"], detail["declined_but_deployed"]) == (1, 1)
+    (mismatch,) = event_log.named("configmgr.declined_but_deployed")
+    assert mismatch["update_id"] == declined_yet_deployed
+    assert new not in declined_ids(path)
+
+
+def test_an_unreadable_site_database_refuses_the_decline_stage(chain, state_dir, tmp_path):
+    path, _ = chain
+    configmgr = {"site": {"kind": "simulator", "path": str(tmp_path / "no-such-site.sqlite3")}}
+    settings = settings_for(
+        path, backup={"gate": "off"}, configmgr=configmgr, stages={"decline": {"min_age_days": 0}}
+    )
+    report = run(settings, state_dir, stages=["decline"])
+    assert report.exit_code == ExitCode.REFUSED and report.stages[-1].status == "refused"
+    assert "Configuration Manager's site database" in report.stages[-1].reason
+    assert declined_ids(path) == set()

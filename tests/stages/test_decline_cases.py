@@ -27,6 +27,8 @@ def build(case: dict[str, Any], path: Path) -> Path:
         title = options.pop("title")
         options["supersedes"] = tuple(ids[name] for name in options.pop("supersedes", ()))
         ids[title] = builder.update(title, **options)
+    for title in case.get("configmgr", {}).get("deployed", ()):
+        builder.deploy_in_configmgr(ids[title])
     return builder.close()
 
 
@@ -49,7 +51,14 @@ def test_decline_case(name: str, tmp_path: Path) -> None:
     case = CASES[name]
     path = build(case, tmp_path / "susdb.sqlite3")
     decline = {"expired": False, **case.get("settings", {})}
-    settings = settings_for(path, backup={"gate": "off"}, stages={"decline": decline})
+    sections: dict[str, Any] = {"backup": {"gate": "off"}, "stages": {"decline": decline}}
+    if "configmgr" in case:
+        # The simulated file holds the site database's v_UpdateCIs too.
+        sections["configmgr"] = {
+            "site": {"kind": "simulator", "path": str(path)},
+            "supersedence_months": case["configmgr"].get("supersedence_months", 0),
+        }
+    settings = settings_for(path, **sections)
     report = run(settings, tmp_path / "state", stages=["decline"])
     assert report.exit_code == ExitCode.OK, report.stages
     assert declined_titles(path) == set(case["declined"])

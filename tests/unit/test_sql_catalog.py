@@ -43,6 +43,16 @@ for section in ("tables", "views"):
     for name, entry in SCHEMA[section].items():
         OBJECTS[name.lower()] = _columns(entry)
 PROCEDURES = {name.lower() for name in SCHEMA["procedures"]}
+# Configuration Manager's site database (configmgr_deployed_updates.sql), not SUSDB: the
+# documented view and the columns read ("Software updates views in Configuration Manager").
+OBJECTS["dbo.v_updatecis"] = {
+    "ci_id",
+    "ci_uniqueid",
+    "citype_id",
+    "isdeployed",
+    "isexpired",
+    "issuperseded",
+}
 
 
 def code_of(text: str) -> str:
