@@ -144,6 +144,7 @@ def test_a_nightly_cadence_quarantines_a_poison_item_on_its_third_failing_night(
     assert fourth.exit_code == ExitCode.OK and fourth.stages[-1].failed == 0
 
 
+@pytest.mark.slow
 def test_a_rebuild_first_settles_what_a_killed_run_left_in_flight(small_sim, state_dir, event_log):
     settings = settings_for(small_sim, backup={"gate": "off"})
     first = run(settings, state_dir, stages=["decline"], max_duration_minutes=LONG)
@@ -408,6 +409,7 @@ def test_a_full_disk_mid_run_is_one_clear_line(small_sim, state_dir, monkeypatch
         run(settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["decline"])
 
 
+@pytest.mark.slow
 def test_old_history_is_pruned_and_declines_kept_longer(small_sim, state_dir):
     settings = settings_for(small_sim, backup={"gate": "off"})
     first = run(settings, state_dir, stages=["decline"])

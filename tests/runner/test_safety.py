@@ -342,6 +342,7 @@ def _hhmm(moment: datetime) -> str:
     return moment.astimezone().strftime("%H:%M")
 
 
+@pytest.mark.slow
 def test_a_start_after_the_window_closed_does_no_work(small_sim, state_dir, event_log):
     now = datetime.now(UTC)
     settings = settings_for(

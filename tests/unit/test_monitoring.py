@@ -4,6 +4,7 @@ import http.server
 import threading
 from typing import ClassVar
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs.monitoring import eventlog, heartbeat, monitored, prometheus
@@ -19,6 +20,7 @@ def samples(path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return result
 
 
+@pytest.mark.slow
 def test_the_textfile_parses_and_matches_the_run_summary(small_sim, state_dir, tmp_path):
     report = run(settings_for(small_sim, backup={"gate": "off"}), state_dir, profile="nightly")
     path = tmp_path / "out" / "susdb.prom"

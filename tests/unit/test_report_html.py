@@ -193,6 +193,7 @@ def test_run_writes_the_report_after_the_run(tmp_path, small_sim):
     assert "<h2>Stages</h2>" in written[0].read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_scheduled_runs_write_the_report_too(tmp_path, small_sim):
     from jobs.schedule import run_job
     from jobs.settings.model import ScheduleJob
