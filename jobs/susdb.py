@@ -351,10 +351,17 @@ class Susdb:
         min_age_days: int,
         age_from_superseding: bool,
         arrived_within_months: int = 0,
+        cleanup_wizard: bool = False,
     ) -> Iterator[UpdateCategories]:
         rows = self.executor.stream(
             "superseded_updates",
-            [last_level_only, min_age_days, age_from_superseding, arrived_within_months],
+            [
+                last_level_only,
+                min_age_days,
+                age_from_superseding,
+                arrived_within_months,
+                cleanup_wizard,
+            ],
         )
         return _with_categories(rows)
 

@@ -24,7 +24,16 @@
 --          the rules leave that update alone (fail closed) instead of judging it on the rest.
 --          Every tbRevisionInCategory row counts, Expanded or not (its meaning is not public): an
 --          extra category can only make a product rule or keep_products decline less.
--- params: @lastLevelOnly bit, @minAgeDays int, @ageFromSuperseding bit, @arrivedWithinMonths int
+--          @cleanupWizard = 1 is the WSUS Server Cleanup Wizard's rule: superseded by an update
+--          approved for install (an Install deployment, ActionID 0, of its latest revision), on
+--          the server for 30 days (ImportedTime), not approved itself in the last 30 days, and not
+--          needed by any computer: no tbUpdateStatusPerComputer row in state 2 (NotInstalled), 3
+--          (Downloaded), 5 (Failed) or 6 (InstalledPendingReboot). The states are the values of
+--          the API's UpdateInstallationState, which PUBLIC_VIEWS.vUpdateInstallationInfo returns as
+--          State unchanged (that the column holds the enum's numbers is inferred; a computer that
+--          never reported an update has no row and does not count as needing it, as in WSUS).
+-- params: @lastLevelOnly bit, @minAgeDays int, @ageFromSuperseding bit, @arrivedWithinMonths int,
+--         @cleanupWizard bit
 -- returns: UpdateID, LocalUpdateID, Title, KBArticle, LegacyName, CategoryID, CategoryType,
 --          CategoryTitle
 SET NOCOUNT ON;
@@ -32,6 +41,7 @@ DECLARE @lastLevelOnly bit = ?;
 DECLARE @minAgeDays int = ?;
 DECLARE @ageFromSuperseding bit = ?;
 DECLARE @arrivedWithinMonths int = ?;
+DECLARE @cleanupWizard bit = ?;
 SELECT u.UpdateID, u.LocalUpdateID,
        (SELECT TOP (1) lp.Title
         FROM dbo.tbLocalizedPropertyForRevision AS lpr
@@ -65,6 +75,18 @@ WHERE p.ExplicitlyDeployable = 1
   AND (@lastLevelOnly = 0
        OR NOT EXISTS (SELECT 1 FROM dbo.tbRevisionSupersedesUpdate AS own WHERE own.RevisionID = r.RevisionID))
   AND (@arrivedWithinMonths = 0 OR u.ImportedTime >= DATEADD(month, -@arrivedWithinMonths, GETUTCDATE()))
+  AND (@cleanupWizard = 0 OR (
+        u.ImportedTime < DATEADD(day, -30, GETUTCDATE())
+    AND NOT EXISTS (SELECT 1 FROM dbo.tbUpdateStatusPerComputer AS us
+                    WHERE us.LocalUpdateID = u.LocalUpdateID AND us.SummarizationState IN (2, 3, 5, 6))
+    AND NOT EXISTS (SELECT 1 FROM dbo.tbDeployment AS own
+                    WHERE own.RevisionID = r.RevisionID AND own.ActionID = 0
+                      AND own.DeploymentTime >= DATEADD(day, -30, GETUTCDATE()))
+    AND EXISTS (SELECT 1
+                FROM dbo.tbRevisionSupersedesUpdate AS sa
+                JOIN dbo.tbRevision AS ra ON ra.RevisionID = sa.RevisionID AND ra.IsLatestRevision = 1
+                JOIN dbo.tbDeployment AS da ON da.RevisionID = ra.RevisionID AND da.ActionID = 0
+                WHERE sa.SupersededUpdateID = u.UpdateID)))
   AND (
         (@ageFromSuperseding = 0 AND p.CreationDate < DATEADD(day, -@minAgeDays, GETUTCDATE()))
      OR (@ageFromSuperseding = 1 AND EXISTS (

@@ -276,12 +276,14 @@ class CatalogBuilder:
         update_type: str = "Software",
         explicitly: int = 1,
         hidden: bool = False,
+        needed_by: int = 0,
     ) -> str:
+        """One update; ``needed_by``: that many computers report it NotInstalled (state 2)."""
         created = self.now - timedelta(days=age_days)
         received = (
             self.now - timedelta(days=received_days) if received_days is not None else created
         )
-        _, update_id, revision_id = self._row(
+        local_id, update_id, revision_id = self._row(
             title,
             created=created,
             expired=expired,
@@ -313,6 +315,16 @@ class CatalogBuilder:
                 (self.next_deployment, revision_id, group, action, ts(self.now)),
             )
             self.next_deployment += 1
+        for target_id in range(1, needed_by + 1):
+            self.db.execute(
+                "INSERT OR IGNORE INTO tbComputerTarget (TargetID, ComputerID, LastSyncTime, "
+                "LastReportedStatusTime) VALUES (?, ?, ?, ?)",
+                (target_id, f"PC{target_id:05d}", ts(self.now), ts(self.now)),
+            )
+            self.db.execute(
+                "INSERT INTO tbUpdateStatusPerComputer VALUES (2, ?, ?, ?, ?, ?)",
+                (local_id, target_id, ts(self.now), ts(self.now), ts(self.now)),
+            )
         return update_id
 
     def category(self, name: str, *, kind: str = "Product", expired: bool = False) -> str:

@@ -489,9 +489,13 @@ PresetName = Literal[
 
 
 class DeclineSettings(Section):
-    superseded: Literal["all", "last_level_only", "off"] = doc(
+    superseded: Literal["all", "last_level_only", "cleanup_wizard", "off"] = doc(
         "Decline superseded updates: `all`, `last_level_only` (superseded and superseding nothing, "
-        "like Decline-SupersededUpdates.ps1 -DeclineLastLevelOnly) or `off`.",
+        "like Decline-SupersededUpdates.ps1 -DeclineLastLevelOnly), `cleanup_wizard` (the WSUS "
+        "Server Cleanup Wizard's rule: superseded by an approved update, on the server 30 days, "
+        "not approved itself in 30 days, needed by no computer; never fires where Configuration "
+        "Manager deploys, since it approves nothing in WSUS) or `off`. Always: only while a live "
+        "update covers it.",
         "all",
         default="all",
     )

@@ -719,6 +719,17 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
             ),
         )
     counts["computers"] = computer_count
+    # What the first computers report for a sample of updates: some still need (2 NotInstalled,
+    # 5 Failed) an update that is superseded, which the Server Cleanup Wizard's rule keeps. Its
+    # own random stream, so the rest of the catalog is the same as before it was modelled.
+    status_rng = random.Random(profile.seed * 7919 + 1)
+    for target_id in range(1, min(computer_count, 200) + 1):
+        for local_id in status_rng.sample(local_ids, min(10, len(local_ids))):
+            state = status_rng.choice((1, 1, 2, 4, 4, 4, 5))
+            moment = _ts(now - timedelta(days=status_rng.uniform(0, 20)))
+            writer.add(
+                "tbUpdateStatusPerComputer", (state, local_id, target_id, moment, moment, moment)
+            )
 
     # Synchronization history: two syncs a day for up to two years, plus client reporting events.
     days = 730 if profile.neglected else 200

@@ -196,6 +196,20 @@ CREATE TABLE tbComputerTarget (
     ParentServerTargetID INTEGER,
     LastSyncResult INTEGER
 );
+-- What each computer last reported for each update. SummarizationState carries the values of
+-- the API's UpdateInstallationState (0 Unknown, 1 NotApplicable, 2 NotInstalled, 3 Downloaded,
+-- 4 Installed, 5 Failed, 6 InstalledPendingReboot): PUBLIC_VIEWS.vUpdateInstallationInfo returns
+-- it as State unchanged (susdb-internals §8.2); that the numbers are the enum's is our inference.
+CREATE TABLE tbUpdateStatusPerComputer (
+    SummarizationState INTEGER NOT NULL,
+    LocalUpdateID INTEGER NOT NULL,
+    TargetID INTEGER NOT NULL,
+    LastChangeTime TEXT NOT NULL,
+    LastRefreshTime TEXT NOT NULL,
+    LastChangeTimeOnServer TEXT NOT NULL,
+    PRIMARY KEY (TargetID, LocalUpdateID)
+) WITHOUT ROWID;
+CREATE INDEX nc3UpdateStatusPerComputer ON tbUpdateStatusPerComputer (SummarizationState);
 CREATE TABLE tbEventInstance (
     EventInstanceID TEXT PRIMARY KEY,
     EventID INTEGER NOT NULL,

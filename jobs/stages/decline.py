@@ -33,7 +33,7 @@ from jobs.settings.model import DeclineRule, DeclineSettings
 from jobs.stages import decline_presets
 from jobs.stages.configmgr import SiteUnreadable, SiteView, read_site
 from jobs.stages.registry import stage
-from jobs.stages.supersedence import CoverGraph, live_cover
+from jobs.stages.supersedence import CoverGraph, is_alive, live_cover
 from jobs.state.store import ACTIVE, DeclineRecord
 from jobs.susdb import Susdb, UpdateCategories, UpdateRef, UpdateState
 
@@ -164,6 +164,7 @@ def sources(
                         ),
                         age_from_superseding=settings.age_basis == "superseding",
                         arrived_within_months=settings.arrived_within_months,
+                        cleanup_wizard=settings.superseded == "cleanup_wizard",
                     )
                 ),
             )
@@ -408,6 +409,11 @@ class Judge:
             cover = live_cover(self.susdb.superseders_of, item.update_id, deployed)
             if cover is None:
                 return Verdict("no live superseder")
+            if self.settings.superseded == "cleanup_wizard" and not any(
+                link.approved and is_alive(link)
+                for link in self.susdb.superseders_of(item.update_id)
+            ):
+                return Verdict("no approved superseder")
             return Verdict(why=f"superseded; covered by {cover.describe()}")
         if item.reason == "expired":
             if not self.settings.expired:

@@ -79,6 +79,7 @@ def test_decline_options_change_the_statements_and_their_parameters():
         30,
         False,
         0,  # arrived_within_months: the whole catalog
+        False,  # not the Server Cleanup Wizard's rule
     ]
 
 
