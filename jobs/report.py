@@ -86,6 +86,9 @@ def explain_changes(
         )
     if (change("not_declined") or 0) < 0:
         notes["not_declined"] = "fewer updates for every client to scan"
+    if after.get("superseded_not_declined") and "decline" in done:
+        # Kept on purpose: the safe-decline rules (README, "Declines: what is safe to decline").
+        notes["superseded_not_declined"] = "kept: too young (min_age_days) or nothing live covers"
     if change("database_size_mb") is not None and (deleted or done.get("sync_history")):
         notes["database_size_mb"] = "freed space is reused; the file does not shrink"
     if (change("event_instance_rows") or 0) < 0 and done.get("sync_history"):

@@ -475,6 +475,16 @@ def covered_by_a_live_update(path: Path, dead: frozenset[str] = frozenset()) -> 
     return covered
 
 
+def covered_when_declined(before: Path, state_dir: Path) -> set[str]:
+    """The oracle's covered set for a night: the catalog as the night found it, less what the
+    night declined for another reason than superseded (that covers nothing)."""
+    reasons = dict(
+        query(state_dir / "state.sqlite3", "SELECT update_id, reason FROM declined_updates")
+    )
+    dead = frozenset(update for update, reason in reasons.items() if reason != "superseded")
+    return covered_by_a_live_update(before, dead=dead)
+
+
 def products_of(path: Path) -> dict[str, set[str]]:
     """Each update's products, from the simulated SUSDB's categories."""
     products: dict[str, set[str]] = {}
@@ -552,8 +562,7 @@ class NightlyScenario:
         reasons = dict(
             query(state_dir / "state.sqlite3", "SELECT update_id, reason FROM declined_updates")
         )
-        by_other_rules = frozenset(u for u, reason in reasons.items() if reason != "superseded")
-        covered = covered_by_a_live_update(self.before, dead=by_other_rules)
+        covered = covered_when_declined(self.before, state_dir)
         left = undeclined(sim, "mu.IsSuperseded = 1")
         # No superseded update that a live update covered is left but the protected ones; what is
         # left besides them had nothing alive above it (an unapproved preview, a declined or

@@ -248,7 +248,7 @@ def test_history_json_and_declined_export_from_the_cli(small_sim, tmp_path):
     assert entry["dry_run"] is False  # a boolean in JSON, not SQLite's 0
     declined_stage = entry["summary"]["stages"][-1]
     csv_out = cli("history", "--declined", entry["run_id"], "--format", "csv").stdout.splitlines()
-    assert csv_out[0] == "update_id,kb,title,reason,declined_at"
+    assert csv_out[0] == "update_id,kb,title,reason,why,declined_at"
     assert len(csv_out) - 1 == declined_stage["done"] > 0
     rows = json.loads(cli("history", "--declined", entry["run_id"][:15], "--format", "json").stdout)
     assert {row["reason"] for row in rows} <= {"superseded", "expired"} and len(

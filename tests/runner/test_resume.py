@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import shutil
 import signal
 import subprocess
 import time
@@ -16,6 +17,7 @@ from jobs.exit_codes import ExitCode
 from jobs.state.store import StateStore
 from tests.helpers import (
     cli_env,
+    covered_when_declined,
     offered,
     procedure_calls,
     run,
@@ -30,7 +32,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_a_deadline_stops_a_run_mid_stage_and_the_next_run_finishes_each_item_once(
     neglected_sim, state_dir, event_log
 ):
-    settings = settings_for(neglected_sim, backup={"gate": "off"})
+    settings = settings_for(
+        neglected_sim, backup={"gate": "off"}, stages={"decline": {"min_age_days": 0}}
+    )
+    before = neglected_sim.with_name("before.sqlite3")
+    shutil.copyfile(neglected_sim, before)
     first = run(
         settings, state_dir, stages=["decline", "obsolete_updates"], max_duration_minutes=60
     )
@@ -57,7 +63,8 @@ def test_a_deadline_stops_a_run_mid_stage_and_the_next_run_finishes_each_item_on
     assert deletes and max(deletes.values()) == 1
     assert sum(deletes.values()) == obsolete.done + again.done
     assert max(procedure_calls(neglected_sim, "spDeclineUpdate").values()) == 1
-    assert offered(neglected_sim, "mu.IsSuperseded = 1 AND mu.Declined = 0") == set()
+    left = offered(neglected_sim, "mu.IsSuperseded = 1 AND mu.Declined = 0")
+    assert not left & covered_when_declined(before, state_dir)
 
 
 def test_a_stale_queue_is_rebuilt_but_a_fresh_one_is_reused(small_sim, state_dir, event_log):
@@ -96,8 +103,10 @@ def test_sigkill_at_random_points_with_lost_replies_then_rerun_loses_nothing_and
         "--stage",
         "compress",
         latency_ms=8,
-        extra=POST_COMMIT_FAULTS + FAST_BATCHES,
+        extra=POST_COMMIT_FAULTS + FAST_BATCHES + "[stages.decline]\nmin_age_days = 0\n",
     )
+    before = small_sim.with_name("before.sqlite3")
+    shutil.copyfile(small_sim, before)
     env = cli_env()
     rng = random.Random(seed)
     kills = 0
@@ -127,7 +136,8 @@ def test_sigkill_at_random_points_with_lost_replies_then_rerun_loses_nothing_and
     history = [row[0] for row in store.db.execute("SELECT update_id FROM declined_updates")]
     sent = {json.loads(arguments)[0] for arguments in procedure_calls(small_sim, "spDeclineUpdate")}
     assert len(history) == len(set(history)) and set(history) == sent  # no false or lost rows
-    assert offered(small_sim, "mu.IsSuperseded = 1 AND mu.Declined = 0") == set()
+    left = offered(small_sim, "mu.IsSuperseded = 1 AND mu.Declined = 0")
+    assert not left & covered_when_declined(before, tmp_path / "state")
     store.close()
 
 
