@@ -25,6 +25,7 @@ CALENDAR_TESTS = (
     "tests/unit/test_settings.py",
     "tests/unit/test_report_html.py",
     "tests/unit/test_reading_results.py",
+    "tests/unit/test_wallclock.py",
     "tests/simulator/test_procedures.py::test_obsolete_updates_are_the_expired_old_unapproved_unreferenced_ones",
     "tests/simulator/test_procedures.py::test_obsolete_computers_are_those_silent_for_30_days",
     "tests/simulator/test_procedures.py::test_sync_history_is_deleted_in_top_n_batches",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from jobs.db.connection import Endpoint
 from jobs.errors import UsageError
 from jobs.settings.model import Settings
 from jobs.stages import registry
+from jobs.wallclock import next_wall_time, previous_wall_time, to_local, zone_of
 
 
 @dataclass
@@ -42,17 +43,19 @@ class Plan:
             candidates.append(now + timedelta(minutes=self.max_duration_minutes))
         closed = None
         if self.until is not None and not self.run_late:
-            end = next_local_time(now, self.until)
+            # The schedule's zone (or the host's): wall-clock times on daylight-saving nights too.
+            zone = zone_of(self.settings.schedule.timezone)
+            end = next_wall_time(now, self.until, zone)
             opens = (
-                previous_local_time(end, self.window_start)
+                previous_wall_time(end, self.window_start, zone)
                 if self.window_start is not None
                 else end - timedelta(hours=DEFAULT_WINDOW_HOURS)
             )
             if now < opens:
+                shown = [f"{to_local(moment, zone):%H:%M}" for moment in (opens, end, now)]
                 closed = (
-                    f"the maintenance window ({_local(opens):%H:%M}-{_local(end):%H:%M}) is "
-                    f"closed: it is {_local(now):%H:%M}; nothing was done (run --run-late to run "
-                    "anyway)"
+                    f"the maintenance window ({shown[0]}-{shown[1]}) is closed: it is "
+                    f"{shown[2]}; nothing was done (run --run-late to run anyway)"
                 )
             candidates.append(end)
         return Window(min(candidates) if candidates else None, closed)
@@ -65,28 +68,6 @@ class Window:
 
 
 DEFAULT_WINDOW_HOURS = 12
-
-
-def _local(moment_utc: datetime) -> datetime:
-    return moment_utc.replace(tzinfo=UTC).astimezone()
-
-
-def next_local_time(now_utc: datetime, at: time) -> datetime:
-    """The next moment after ``now_utc`` when the local wall clock shows ``at``, as naive UTC."""
-    local_now = _local(now_utc)
-    candidate = local_now.replace(hour=at.hour, minute=at.minute, second=0, microsecond=0)
-    if candidate <= local_now:
-        candidate += timedelta(days=1)
-    return candidate.astimezone(UTC).replace(tzinfo=None)
-
-
-def previous_local_time(moment_utc: datetime, at: time) -> datetime:
-    """The last moment before ``moment_utc`` when the local wall clock showed ``at``, naive UTC."""
-    local = _local(moment_utc)
-    candidate = local.replace(hour=at.hour, minute=at.minute, second=0, microsecond=0)
-    if candidate >= local:
-        candidate -= timedelta(days=1)
-    return candidate.astimezone(UTC).replace(tzinfo=None)
 
 
 def choose_target(settings: Settings, name: str | None) -> Endpoint:
