@@ -251,6 +251,13 @@ DECLARATIONS: tuple[EventSpec, ...] = (
     ),
     _event("queue.spooled", "debug", "`rows`", "a candidate query's rows are spooled", "rows"),
     _event(
+        "queue.spool_discarded",
+        "info",
+        "`rows`",
+        "the candidate rows a killed run (or a day-old plan) left spooled were removed",
+        "rows",
+    ),
+    _event(
         "queue.planned",
         "info",
         "`items`",

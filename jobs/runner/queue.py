@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from jobs import events
 from jobs.runner.context import RunContext
-from jobs.state.store import ACTIVE, Completion, DeclineRecord, WorkItem
+from jobs.state.store import ACTIVE, Completion, DeclineRecord, WorkItem, spool_owner
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -105,9 +105,16 @@ def ensure_queue(ctx: RunContext, work: QueueWork[Any]) -> dict[str, int]:
     started = time.monotonic()
     server_started = ctx.clock.monotonic()
 
+    owner = spool_owner("run", database)
+    # Under the target lock no other run spools for this database: what is there is a killed
+    # run's (a kill during a long candidate query), never to be swapped in.
+    abandoned = store.discard_abandoned_spools(owner)
+    if abandoned:
+        log.info("queue.spool_discarded", rows=abandoned)
+
     def build() -> int:
         build_id, rows = store.spool(
-            (key, dataclasses.asdict(payload)) for key, payload in work.candidates()
+            ((key, dataclasses.asdict(payload)) for key, payload in work.candidates()), owner
         )
         log.debug("queue.spooled", rows=rows)
         return store.swap_in(
@@ -132,9 +139,15 @@ def ensure_queue(ctx: RunContext, work: QueueWork[Any]) -> dict[str, int]:
 def _plan(ctx: RunContext, work: QueueWork[Any]) -> int:
     """Run the candidate query for a plan and keep its rows as the latest plan; return how many."""
 
+    owner = spool_owner("plan", ctx.database)
+    # A plan takes no lock: only a day-old plan build is surely abandoned.
+    abandoned = ctx.store.discard_abandoned_spools(owner, older_than_seconds=86_400)
+    if abandoned:
+        log.info("queue.spool_discarded", rows=abandoned)
+
     def build() -> int:
         build_id, _ = ctx.store.spool(
-            (key, dataclasses.asdict(payload)) for key, payload in work.candidates()
+            ((key, dataclasses.asdict(payload)) for key, payload in work.candidates()), owner
         )
         return ctx.store.keep_plan(ctx.run_id, work.stage, build_id)
 

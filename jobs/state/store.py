@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -197,6 +198,15 @@ SCHEMA_VERSION = len(MIGRATIONS)
 ACTIVE = ("pending", "in_flight", "failed")
 TERMINAL = ("done", "skipped", "gone")
 SPOOL_CHUNK = 5000
+
+
+def spool_owner(kind: str, database: str) -> str:
+    """The prefix of a build ID: whose candidate rows these are (a run's or a plan's, for one
+    database). A run holds the target lock, so another run's builds for its database can only be
+    a killed process's."""
+    return f"{kind}:{database}:"
+
+
 BUSY_POLL_SECONDS = 0.2
 
 
@@ -655,12 +665,16 @@ class StateStore:
             ).fetchall()
         return {status: count for status, count in rows}
 
-    def spool(self, items: Iterable[tuple[str, dict[str, Any]]]) -> tuple[str, int]:
+    def spool(
+        self, items: Iterable[tuple[str, dict[str, Any]]], owner: str = ""
+    ) -> tuple[str, int]:
         """Write a candidate query's rows aside in short committed chunks (the write lock is never
-        held while the server works); the first row for a key wins. Return (build ID, rows)."""
+        held while the server works); the first row for a key wins. Return (build ID, rows).
+        ``owner`` (``spool_owner``) names whose build it is, so the rows a killed process left can
+        be found and removed (``discard_abandoned_spools``)."""
         import uuid
 
-        build_id = uuid.uuid4().hex
+        build_id = f"{owner}{int(time.time())}:{uuid.uuid4().hex}"
         insert = "INSERT OR IGNORE INTO queue_spool VALUES (?, ?, ?, ?)"
         chunk: list[tuple[Any, ...]] = []
         total = 0
@@ -680,6 +694,28 @@ class StateStore:
             self.discard_spool(build_id)
             raise
         return build_id, total
+
+    def discard_abandoned_spools(self, owner: str, older_than_seconds: float = 0.0) -> int:
+        """Remove the spooled rows of ``owner``'s builds started more than ``older_than_seconds``
+        ago: what a process killed while its candidate query ran left behind. Return the rows."""
+        cutoff = time.time() - older_than_seconds
+        with self.reading():
+            builds = [
+                build
+                for (build,) in self.db.execute(
+                    "SELECT DISTINCT build_id FROM queue_spool "
+                    "WHERE substr(build_id, 1, length(?)) = ?",
+                    (owner, owner),
+                )
+                if int(build[len(owner) :].split(":", 1)[0] or 0) <= cutoff
+            ]
+        removed = 0
+        for build in builds:
+            with self.transaction():
+                removed += self.db.execute(
+                    "DELETE FROM queue_spool WHERE build_id = ?", (build,)
+                ).rowcount
+        return removed
 
     def discard_spool(self, build_id: str) -> None:
         with self.transaction():

@@ -21,7 +21,7 @@ from jobs.errors import StateError
 from jobs.exit_codes import ExitCode
 from jobs.simulator import create, faults
 from jobs.simulator.catalog import preset_profile
-from jobs.state.store import StateStore
+from jobs.state.store import StateStore, spool_owner
 from tests.helpers import cli_env, query, run, settings_for, simulated_command
 
 LONG = 100_000
@@ -469,3 +469,22 @@ def test_two_processes_creating_the_state_store_at_once_both_open_it(tmp_path):
         for worker in workers:
             worker.join()
         assert not errors, errors
+
+
+def test_the_rows_a_killed_run_left_spooled_are_removed_by_the_next_run(
+    small_sim, state_dir, event_log
+):
+    """issue 23, D6: a kill during a long candidate query left its spooled rows forever."""
+    settings = settings_for(small_sim, backup={"gate": "off"})
+    run(settings, state_dir, stages=["sync_history"])
+    store = StateStore(state_dir)
+    database = store.runs("sim", 1)[0]["database_id"]
+    rows = [(f"key-{number}", {"n": number}) for number in range(3)]
+    store.spool(iter(rows), spool_owner("run", database))  # a killed run's build
+    store.spool(iter(rows), spool_owner("run", "another database"))  # another target's, alive
+    store.close()
+    run(settings, state_dir, stages=["compress"])
+    (discarded,) = event_log.named("queue.spool_discarded")
+    assert discarded["rows"] == 3
+    left = query(state_dir / "state.sqlite3", "SELECT build_id FROM queue_spool")
+    assert left and all(build.startswith("run:another database:") for (build,) in left)
