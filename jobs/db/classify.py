@@ -64,6 +64,11 @@ RULES: tuple[Rule, ...] = (
     # timed out, 20004 read failed, 20006 write failed, 20009 unable to connect, 20017 unexpected
     # EOF, 20020 out of sync); a server that drops the socket mid-result is 01000 / 20017.
     _rule(errors.ConnectionLost, natives=(20002, 20003, 20004, 20006, 20009, 20017, 20020)),
+    # A TCP reset mid-statement reaches pyodbc from FreeTDS as HY000 "Unknown error" with native
+    # 0 (network-review D3, reproduced with a fault proxy): FreeTDS's text for a socket error it
+    # has no message for. Treated as a lost link, the item is verified on the server before it is
+    # ever sent again, so reading it so is safe whatever the server did.
+    _rule(errors.ConnectionLost, text=r"\]Unknown error\b|^Unknown error\b"),
     _rule(errors.StatementTimeout, sqlstates="HYT00 HYT01 HY008"),
     _rule(errors.LoginFailed, sqlstates="28000", natives=(18456, 18452, 4060, 18486, 18487, 18488)),
     _rule(errors.NotPermitted, natives=(229, 230, 262, 297, 300, 1088, 15247, 916)),

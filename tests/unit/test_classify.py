@@ -138,6 +138,12 @@ REAL = [
         1222,
     ),
     (
+        # A TCP reset mid-statement, as FreeTDS reports it through pyodbc (network-review D3).
+        ("HY000", "[HY000] [FreeTDS][SQL Server]Unknown error (0) (SQLExecDirectW)"),
+        errors.ConnectionLost,
+        0,
+    ),
+    (
         (
             "01000",
             "[01000] [FreeTDS][SQL Server]Unexpected EOF from the server (20017) (SQLExecDirectW)",
