@@ -142,24 +142,30 @@ def retry_quarantined(
     settings: Settings, state_dir: Path, target: str | None, stage: str | None
 ) -> int:
     """Put a target's quarantined items back in its queues; return how many."""
+    from jobs.db.lock import no_run_working_on
     from jobs.runner.plan import choose_target
     from jobs.state.store import StateStore
 
+    name = choose_target(settings, target).name
     store = StateStore(state_dir)
     try:
-        return store.retry_quarantined(choose_target(settings, target).name, stage)
+        with no_run_working_on(state_dir, store.databases_of(name)):
+            return store.retry_quarantined(name, stage)
     finally:
         store.close()
 
 
 def clear_queue(settings: Settings, state_dir: Path, target: str | None, stage: str | None) -> int:
     """Drop a target's queues (items in flight stay, so the next run settles them)."""
+    from jobs.db.lock import no_run_working_on
     from jobs.runner.plan import choose_target
     from jobs.state.store import StateStore
 
+    name = choose_target(settings, target).name
     store = StateStore(state_dir)
     try:
-        return store.clear_queue(choose_target(settings, target).name, stage)
+        with no_run_working_on(state_dir, store.databases_of(name)):
+            return store.clear_queue(name, stage)
     finally:
         store.close()
 

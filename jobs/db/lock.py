@@ -14,6 +14,7 @@ config gives the target: two configs that call one SUSDB differently still exclu
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -45,7 +46,7 @@ class TargetLock:
             self.identity = Susdb(self.executor).database_identity()
             self.state_dir.mkdir(parents=True, exist_ok=True)
             self.file_lock = filelock.FileLock(
-                str(self.state_dir / f"database-{self.identity.key}.lock"), timeout=0
+                str(lock_file(self.state_dir, self.identity.key)), timeout=0
             )
             try:
                 self.file_lock.acquire()
@@ -110,3 +111,27 @@ class TargetLock:
             self.executor = None
         if self.file_lock is not None and self.file_lock.is_locked:
             self.file_lock.release()
+
+
+def lock_file(state_dir: Path, database_key: str) -> Path:
+    """The local lock file of one database, by its identity key."""
+    return state_dir / f"database-{database_key}.lock"
+
+
+@contextlib.contextmanager
+def no_run_working_on(state_dir: Path, database_keys: list[str]) -> Iterator[None]:
+    """Hold the local lock of each database while a command changes its queues (queue clear,
+    queue retry): a run on this host owns its queues while it works, and changing them under it
+    made it report "done, remaining 0" with work left (admin review N49). Raise LockBusy (exit 5)
+    when a run holds one; a run cannot start meanwhile."""
+    with contextlib.ExitStack() as held:
+        for key in sorted(set(database_keys)):
+            lock = filelock.FileLock(str(lock_file(state_dir, key)), timeout=0)
+            try:
+                held.enter_context(lock)
+            except filelock.Timeout:
+                raise LockBusy(
+                    "a run is working on this target's database now and owns its queues; "
+                    "try again when it has finished"
+                ) from None
+        yield

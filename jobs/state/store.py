@@ -962,6 +962,14 @@ class StateStore:
             )
 
     # -- operator views, by the target names the queues were last built for ------------------------
+    def databases_of(self, target: str) -> list[str]:
+        """The database identities a target's queues belong to."""
+        with self.reading():
+            rows = self.db.execute(
+                "SELECT DISTINCT database_id FROM queues WHERE target = ?", (target,)
+            ).fetchall()
+        return [row[0] for row in rows]
+
     def _scope(self, target: str | None) -> tuple[str, tuple[Any, ...]]:
         if target is None:
             return "", ()

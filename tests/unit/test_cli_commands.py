@@ -128,3 +128,30 @@ def test_demo_creates_a_simulated_susdb_and_prints_before_and_after(tmp_path):
     assert offered(path, "mu.IsSuperseded = 1 AND mu.Declined = 0")
     assert "kept: too young (min_age_days) or nothing live covers" in result.stdout
     assert "Simulated SUSDB (reused):" in run_cli(*demo, cwd=tmp_path).stdout
+
+
+def test_queue_commands_never_touch_a_queue_a_running_run_owns(small_sim, tmp_path):
+    """admin review N49: `queue clear` during a run removed its items and the run said "done"."""
+    import filelock
+
+    from jobs.db.lock import lock_file
+    from jobs.state.store import StateStore
+
+    cut_short = cli(
+        tmp_path, small_sim, "run", "--stage", "obsolete_updates", "--max-duration", "1"
+    )
+    assert cut_short.returncode == 3
+    store = StateStore(tmp_path / "state")
+    (database,) = store.databases_of("sim")
+    queued = store.active_count(database, "obsolete_updates")
+    store.close()
+    with filelock.FileLock(str(lock_file(tmp_path / "state", database)), timeout=0):  # a run
+        for command in (("queue", "clear"), ("queue", "retry")):
+            refused = cli(tmp_path, small_sim, *command)
+            assert refused.returncode == 5, refused
+            assert "a run is working on this target's database" in refused.stderr
+            assert len(refused.stderr.strip().splitlines()) == 1
+    store = StateStore(tmp_path / "state")
+    assert store.active_count(database, "obsolete_updates") == queued
+    store.close()
+    assert cli(tmp_path, small_sim, "queue", "clear").returncode == 0  # the run has finished
