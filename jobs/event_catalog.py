@@ -151,8 +151,16 @@ DECLARATIONS: tuple[EventSpec, ...] = (
     _event(
         "lock.lost",
         "error",
-        "`error` or `lock_mode`",
-        "the session holding the target lock is gone",
+        "`error`, `lock_mode` or `reason`",
+        "the session holding the target lock is gone, or another run took the lock while this one "
+        "reconnected: the run stops (exit 5)",
+    ),
+    _event(
+        "lock.reacquired",
+        "info",
+        "`resource`, `database`",
+        "after a reconnect the new session took the target lock again, on the same database, "
+        "before any other statement",
     ),
     _event(
         "transaction.rolled_back",

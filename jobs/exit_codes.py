@@ -9,7 +9,7 @@ class ExitCode(enum.IntEnum):
     BAD_USAGE = 2  # bad configuration, bad arguments, corrupt state file
     PARTIAL = 3  # the deadline or a signal stopped the run; work remains queued
     REFUSED = 4  # a precondition refused the run (no fresh backup, ...)
-    LOCKED = 5  # another run holds the target lock
+    LOCKED = 5  # another run holds the target lock (or took it while this one reconnected)
 
 
 EXIT_CODE_DOCS = {
@@ -18,5 +18,5 @@ EXIT_CODE_DOCS = {
     ExitCode.BAD_USAGE: "bad configuration or usage (one line per problem on stderr)",
     ExitCode.PARTIAL: "partial: the deadline or SIGINT/SIGTERM stopped the run, work remains queued",
     ExitCode.REFUSED: "a precondition refused the run (no fresh backup, replica, ...)",
-    ExitCode.LOCKED: "another run holds the target lock",
+    ExitCode.LOCKED: "another run holds the target lock, or took it while this one reconnected",
 }

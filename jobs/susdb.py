@@ -164,6 +164,7 @@ class Supersedence:
     title: str | None  # None: no title in its default language
     kb: str | None = None
     created: datetime | None = None
+    offered: bool = True  # clients are offered it: explicitly deployable, not hidden
 
     def describe(self) -> str:
         """The superseding update, as an administrator looks it up: KB, title, date, approval."""
@@ -183,6 +184,7 @@ def _supersedence(row: dict[str, Any]) -> Supersedence:
         title=row["Title"],
         kb=f"KB{row['KBArticle']}" if row.get("KBArticle") else None,
         created=as_datetime(row.get("CreationDate")),
+        offered=bool(row["Offered"]),
     )
 
 

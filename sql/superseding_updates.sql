@@ -13,7 +13,8 @@
 --          different plans.
 -- params: @updateID uniqueidentifier NULL
 -- returns: SupersededUpdateID, SupersedingUpdateID, Declined, Expired, Approved, Title, KBArticle,
---          CreationDate
+--          CreationDate, Offered (explicitly deployable and not hidden: a superseder clients are
+--          never offered covers nothing)
 SET NOCOUNT ON;
 DECLARE @updateID uniqueidentifier = ?;
 SELECT s.SupersededUpdateID, u.UpdateID AS SupersedingUpdateID,
@@ -29,7 +30,8 @@ SELECT s.SupersededUpdateID, u.UpdateID AS SupersedingUpdateID,
        (SELECT TOP (1) k.KBArticleID
         FROM dbo.tbKBArticleForRevision AS k
         WHERE k.RevisionID = r.RevisionID ORDER BY k.KBArticleID) AS KBArticle,
-       p.CreationDate
+       p.CreationDate,
+       CASE WHEN p.ExplicitlyDeployable = 1 AND u.IsHidden = 0 THEN 1 ELSE 0 END AS Offered
 FROM dbo.tbRevisionSupersedesUpdate AS s
 JOIN dbo.tbRevision AS r ON r.RevisionID = s.RevisionID AND r.IsLatestRevision = 1
 JOIN dbo.tbUpdate AS u ON u.LocalUpdateID = r.LocalUpdateID

@@ -81,6 +81,19 @@ def gateway(sim_path: Path) -> Iterator[Susdb]:
         executor.close()
 
 
+@contextmanager
+def held_lock(endpoint: Endpoint, state_dir: Path) -> Iterator[Any]:
+    """The target lock as a run holds it: on a session of its own executor."""
+    from jobs.db.lock import TargetLock
+
+    executor = Executor(endpoint)
+    try:
+        with TargetLock(executor, state_dir) as lock:
+            yield lock
+    finally:
+        executor.close()
+
+
 def settings_for(sim_path: Path, **sections: Any) -> Settings:
     """Settings with one simulated target named ``sim``; ``sections`` override config sections."""
     target = {"kind": "simulator", "path": str(sim_path)}
@@ -336,6 +349,14 @@ class CatalogBuilder:
             ).fetchone()[0]
         )
 
+    def supersede(self, superseding: str, superseded: str) -> None:
+        """``superseding``'s latest revision supersedes ``superseded`` (either order of import)."""
+        self.db.execute(
+            "INSERT INTO tbRevisionSupersedesUpdate SELECT r.RevisionID, ? FROM tbRevision r "
+            "JOIN tbUpdate u ON u.LocalUpdateID = r.LocalUpdateID WHERE u.UpdateID = ?",
+            (superseded, superseding),
+        )
+
     def deploy_in_configmgr(self, update_id: str, *, ci_type: int = 1) -> None:
         """Configuration Manager deploys the update: a row of its site database's v_UpdateCIs,
         which the simulated file holds too (a config's [configmgr] site points at it)."""
@@ -440,14 +461,15 @@ def undeclined(path: Path, condition: str) -> set[str]:
 
 def covered_by_a_live_update(path: Path, dead: frozenset[str] = frozenset()) -> set[str]:
     """Updates that some live update supersedes, directly or through a chain: the oracle for the
-    decline stage's cover rule, written apart from it. Live: latest revision, not declined, not
-    expired, not in ``dead`` (declined by another rule the same night), and a preview (its title
+    decline stage's cover rule, written apart from it. Live: latest revision, offered (explicitly
+    deployable, not hidden), not declined, not expired, not in ``dead`` (declined by another rule the same night), and a preview (its title
     says so) only when approved for install."""
     links = query(
         path,
         """
         SELECT s.SupersededUpdateID, u.UpdateID,
                mu.Declined = 0 AND p.PublicationState <> 1
+               AND p.ExplicitlyDeployable = 1 AND u.IsHidden = 0
                AND (lp.Title NOT LIKE '%Preview%' OR EXISTS (
                     SELECT 1 FROM tbDeployment d WHERE d.RevisionID = r.RevisionID AND d.ActionID = 0))
         FROM tbRevisionSupersedesUpdate s

@@ -120,6 +120,9 @@ class Executor:
         self.connection: Connection
         self.in_transaction = False  # a transaction of ours spans statements: never retry them
         self.watchdog = Watchdog()
+        # Run on every new session before anything else is sent on it (the target lock takes
+        # itself again there: a session that does not hold it does no work).
+        self.on_connect: Callable[[], None] | None = None
         self.connect()
 
     @property
@@ -134,6 +137,8 @@ class Executor:
             query_timeout=self.default_timeout,
         )
         self._run_unguarded("session_settings")
+        if self.on_connect is not None:
+            self.on_connect()
 
     def reconnect(self) -> None:
         self.drop_connection()

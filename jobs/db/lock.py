@@ -3,10 +3,14 @@
 Both layers are keyed by the database's identity (what the server reports), never by the name a
 config gives the target: two configs that call one SUSDB differently still exclude each other.
 
-* ``sp_getapplock`` (owner Session, Exclusive, timeout 0) on a dedicated connection held for the
-  whole run. Application locks are scoped to the database they are taken in, so the resource
-  name is a constant. SQL Server releases it when the session ends, so a run killed outright
-  never leaves it behind; the run checks it before every batch and stops if its session is gone.
+* ``sp_getapplock`` (owner Session, Exclusive, timeout 0) on the run's own work connection: the
+  session that holds the lock is the session that does the work. With a dedicated lock
+  connection, a dropped lock connection let another host take the lock while this run finished
+  its batch on the work connection (network-review D1: 409 declines doubled). Application locks
+  are scoped to the database they are taken in, so the resource name is a constant. SQL Server
+  releases it when the session ends, so a run killed outright never leaves it behind; after a
+  reconnect the new session takes it again, on the same database, before anything else is sent,
+  or the run stops (LockLost); the run also checks it before every batch.
 * a local lock file named after the identity, so a second run on this host fails fast even if
   its server-side attempt would race.
 """
@@ -21,8 +25,6 @@ from types import TracebackType
 import filelock
 
 from jobs import events
-from jobs.clock import Clock
-from jobs.db.connection import Endpoint
 from jobs.db.executor import Executor
 from jobs.errors import DatabaseError, LockBusy, LockLost
 from jobs.susdb import DatabaseIdentity, Susdb
@@ -32,17 +34,16 @@ RESOURCE = "susdb-maint"
 
 
 class TargetLock:
-    def __init__(self, endpoint: Endpoint, state_dir: Path, *, clock: Clock | None = None) -> None:
-        self.endpoint = endpoint
+    def __init__(self, executor: Executor, state_dir: Path) -> None:
+        self.endpoint = executor.endpoint
         self.state_dir = state_dir
-        self.clock = clock
-        self.executor: Executor | None = None
+        self.executor: Executor | None = executor  # the run's work connection
         self.file_lock: filelock.FileLock | None = None
         self.identity: DatabaseIdentity | None = None
 
     def __enter__(self) -> TargetLock:
+        assert self.executor is not None
         try:
-            self.executor = Executor(self.endpoint, clock=self.clock, default_timeout=30)
             self.identity = Susdb(self.executor).database_identity()
             self.state_dir.mkdir(parents=True, exist_ok=True)
             self.file_lock = filelock.FileLock(
@@ -72,7 +73,27 @@ class TargetLock:
                 f"another run holds the lock on {self.identity.describe()} (sp_getapplock {granted})"
             )
         log.debug("lock.acquired", resource=RESOURCE, database=self.identity.describe())
+        self.executor.on_connect = self._take_again
         return self
+
+    def _take_again(self) -> None:
+        """On a new session (a reconnect): the same database, and the lock again, before any work;
+        else LockLost. Another run may have taken it the moment the old session ended."""
+        assert self.executor is not None and self.identity is not None
+        identity = Susdb(self.executor).database_identity()
+        if identity != self.identity:
+            raise LockLost(
+                f"after a reconnect the connection reached {identity.describe()}, not the locked "
+                f"{self.identity.describe()}; the run stopped"
+            )
+        granted = self.executor.run("acquire_target_lock", [RESOURCE]).rows[0]["Result"]
+        if granted < 0:
+            log.error("lock.lost", reason="taken by another run during a reconnect")
+            raise LockLost(
+                "the connection holding the target lock was lost and another run took the lock "
+                "before this one could reconnect; the run stopped so that it never works unlocked"
+            )
+        log.info("lock.reacquired", resource=RESOURCE, database=identity.describe())
 
     def ensure_held(self) -> None:
         """Raise LockLost unless this session still holds the lock (checked before every batch)."""
@@ -104,10 +125,10 @@ class TargetLock:
 
     def _release(self) -> None:
         if self.executor is not None:
-            # Closing the session releases a session-owned applock anyway.
+            self.executor.on_connect = None
+            # Closing the session releases a session-owned applock anyway; the run closes it.
             with contextlib.suppress(Exception):
                 self.executor.run("release_target_lock", [RESOURCE])
-            self.executor.close()
             self.executor = None
         if self.file_lock is not None and self.file_lock.is_locked:
             self.file_lock.release()

@@ -232,9 +232,10 @@ def execute_plan(
         except LockBusy as error:
             report.error, report.status, report.exit_code = str(error), "locked", ExitCode.LOCKED
         except LockLost as error:
+            # Another run may hold the lock now: this one stops, as one that could not take it.
             log.error("run.stopped", reason=str(error))
             report.error, report.status = str(error), "failed"
-            report.exit_code = ExitCode.STAGE_FAILED
+            report.exit_code = ExitCode.LOCKED
         except DatabaseError as error:  # the server could not be reached, or refused the login
             # A connection that never opened already says so, in an administrator's words.
             kind = error.kind.replace("_", " ")
@@ -259,23 +260,19 @@ def _open(
     store: StateStore,
     resources: contextlib.ExitStack,
 ) -> RunContext:
-    """Lock the database (by its identity), connect, and bind the run to that database."""
-    lock = None
-    if not plan.dry_run:
-        lock = resources.enter_context(TargetLock(plan.endpoint, state_dir, clock=clock))
+    """Connect, lock the database (by its identity) on that same session, and bind the run to
+    that database."""
     limits = RetryLimits(plan.settings.runner.max_attempts, plan.settings.runner.retry_max_seconds)
     executor = Executor(
         plan.endpoint, clock=clock, default_timeout=plan.default_timeout, retry_limits=limits
     )
     resources.callback(executor.close)
+    lock = None
+    if not plan.dry_run:
+        # The session that holds the lock is the one that does the work (jobs/db/lock.py).
+        lock = resources.enter_context(TargetLock(executor, state_dir))
     susdb = Susdb(executor)
     identity = susdb.database_identity()
-    if lock is not None and lock.identity != identity:
-        # A DNS change or a failover between the two connections: the lock is on another database.
-        raise LockLost(
-            f"the lock was taken on {lock.identity.describe() if lock.identity else '?'} but the "
-            f"work connection reached {identity.describe()}; nothing was done"
-        )
     previous = store.last_database(plan.endpoint.name, run_id)
     if previous is not None and previous[0] != identity.key:
         # Queues stay with the database they were found in: nothing of the other one is sent here.

@@ -2,7 +2,7 @@
 
 A superseded update is declined only while some update that supersedes it, directly or through a
 chain of superseding updates, is alive: at its latest revision (the SQL reads latest revisions
-only), not declined, not expired, not declined in this same run by another source, and, when it is
+only), offered to clients (explicitly deployable, not hidden), not declined, not expired, not declined in this same run by another source, and, when it is
 an optional preview (a title the ``preview`` preset matches, or no readable title at all), approved
 for install.
 
@@ -47,7 +47,7 @@ def is_alive(
 ) -> bool:
     """Whether the superseding update of ``link`` covers what it supersedes. ``deployed``: what
     Configuration Manager deploys, which counts like an approval (its estates never approve)."""
-    if link.declined or link.expired or link.superseding in doomed:
+    if not link.offered or link.declined or link.expired or link.superseding in doomed:
         return False
     return link.approved or link.superseding in deployed or not is_preview(link.title)
 
@@ -74,13 +74,14 @@ class CoverGraph:
         queue = deque(self._up.get(update_id, ()))
         while queue:
             node = queue.popleft()
-            if node in seen or node in self._dead:
+            if node in seen:
                 continue
             seen.add(node)
             if self._alive.get(node):
                 return node
-            queue.extend(self._up.get(node, ()))
-        self._dead |= seen  # nothing reachable from any of them is alive
+            if node not in self._dead:  # dead: nothing alive above it (it may be alive itself)
+                queue.extend(self._up.get(node, ()))
+        self._dead |= seen  # none of them is alive, and nothing above any of them is
         return None
 
 

@@ -9,19 +9,26 @@ from pathlib import Path
 import pytest
 
 from jobs.db.connection import Endpoint
-from jobs.db.lock import TargetLock
 from jobs.errors import LockBusy, StateError
 from jobs.exit_codes import ExitCode
 from jobs.runner.run import StageResult
 from jobs.state.store import SCHEMA_VERSION, StateStore
-from tests.helpers import cli_command, cli_env, query, run, settings_for, simulated_command
+from tests.helpers import (
+    cli_command,
+    cli_env,
+    held_lock,
+    query,
+    run,
+    settings_for,
+    simulated_command,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_second_run_on_a_locked_target_stops_with_lock_busy(small_sim, state_dir, event_log):
     settings = settings_for(small_sim, backup={"gate": "off"})
-    with TargetLock(Endpoint("sim", settings.targets["sim"]), state_dir):
+    with held_lock(Endpoint("sim", settings.targets["sim"]), state_dir):
         busy = run(settings, state_dir, stages=["health"])
     assert busy.exit_code == ExitCode.LOCKED and busy.status == "locked"
     assert "another run" in (busy.error or "")
@@ -37,8 +44,12 @@ def test_the_server_side_applock_stops_a_run_from_another_host(small_sim, tmp_pa
     settings = settings_for(small_sim, backup={"gate": "off"})
     endpoint = Endpoint("sim", settings.targets["sim"])
     # Two hosts do not share a state directory: only the lock on the server can stop the second.
-    with TargetLock(endpoint, tmp_path / "host-a"), pytest.raises(LockBusy, match="sp_getapplock"):
-        TargetLock(endpoint, tmp_path / "host-b").__enter__()
+    with (
+        held_lock(endpoint, tmp_path / "host-a"),
+        pytest.raises(LockBusy, match="sp_getapplock"),
+        held_lock(endpoint, tmp_path / "host-b"),
+    ):
+        pass
 
 
 @pytest.mark.slow

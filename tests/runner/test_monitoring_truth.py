@@ -14,11 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from jobs import commands
 from jobs.commands import RunRequest
 from jobs.db.connection import Endpoint
-from jobs.db.lock import TargetLock
 from jobs.exit_codes import ExitCode
 from jobs.settings.model import Settings
 from jobs.state.store import StateStore
-from tests.helpers import CatalogBuilder, run, settings_for
+from tests.helpers import CatalogBuilder, held_lock, run, settings_for
 
 
 class Pings(http.server.BaseHTTPRequestHandler):
@@ -83,7 +82,7 @@ def test_a_busy_lock_is_reported_as_exit_5(small_sim, tmp_path, state_dir, heart
     settings = monitored_settings(
         settings_for(small_sim, backup={"gate": "off"}), tmp_path, heartbeat_url
     )
-    with TargetLock(Endpoint("sim", settings.targets["sim"]), state_dir):
+    with held_lock(Endpoint("sim", settings.targets["sim"]), state_dir):
         code = commands.run(settings, state_dir, RunRequest(stages=["decline"]))
     assert code == ExitCode.LOCKED
     assert exit_codes(tmp_path / "metrics.prom") == {"sim": 5}

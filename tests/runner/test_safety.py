@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from jobs.db.connection import Endpoint
-from jobs.db.lock import TargetLock
+from jobs.db.executor import Executor
 from jobs.exit_codes import ExitCode
 from jobs.simulator import create
 from jobs.simulator.catalog import preset_profile
 from jobs.state.store import StateStore
-from tests.helpers import CatalogBuilder, query, run, settings_for
+from tests.helpers import CatalogBuilder, held_lock, query, run, settings_for
 
 LONG = 100_000
 
@@ -110,7 +110,7 @@ def test_two_target_names_for_one_database_exclude_each_other(small_sim, tmp_pat
     one = settings_for(small_sim, backup={"gate": "off"})
     other = settings_for(small_sim, backup={"gate": "off"})
     other.targets["wsus-by-another-name"] = other.targets.pop("sim")
-    with TargetLock(Endpoint("sim", one.targets["sim"]), tmp_path / "state"):
+    with held_lock(Endpoint("sim", one.targets["sim"]), tmp_path / "state"):
         same_host = run(
             other, tmp_path / "state", target="wsus-by-another-name", stages=["decline"]
         )
@@ -131,29 +131,70 @@ def _seed_where(passes: int, rate: float) -> int:
     raise AssertionError("no seed")
 
 
-def test_a_run_whose_lock_connection_drops_stops_before_its_next_batch(small_sim, state_dir):
-    from jobs.simulator import faults
-
-    faults.forget_streams()
-    settings = settings_for(
+def _lost_link_settings(small_sim, seed_passes: int):
+    return settings_for(
         small_sim,
         backup={"gate": "off"},
         runner={"batch_target_seconds": 1},
+        stages={"decline": {"min_age_days": 0}},
         target={
             "faults": {
                 "rate": 0.5,
                 "kinds": ["link_failure"],
                 "statements": ["check_target_lock"],
-                "seed": _seed_where(3, 0.5),
+                "seed": _seed_where(seed_passes, 0.5),
             }
         },
     )
-    report = run(settings, state_dir, stages=["decline", "obsolete_updates"])
-    assert report.exit_code == ExitCode.STAGE_FAILED
-    assert "lock" in (report.error or "") and "unlocked" in report.error
-    sent = sum(calls(small_sim, "spDeclineUpdate").values())
-    assert 0 < sent < 40  # some batches ran while locked, then the run stopped
-    assert not calls(small_sim, "spDeleteUpdate")  # no later stage ran unlocked
+
+
+def test_a_run_whose_connection_drops_takes_the_lock_again_on_its_new_session(
+    small_sim, state_dir, event_log
+):
+    """The session that holds the lock does the work: after a reconnect the new session takes
+    the lock again before anything else, and the night goes on, each decline sent once."""
+    from jobs.simulator import faults
+
+    faults.forget_streams()
+    report = run(_lost_link_settings(small_sim, 3), state_dir, stages=["decline"])
+    assert report.exit_code == ExitCode.OK, report.stages
+    assert event_log.named("lock.reacquired")
+    sent = calls(small_sim, "spDeclineUpdate")
+    assert sent and max(sent.values()) == 1
+
+
+def test_a_run_whose_lock_was_taken_while_it_reconnected_stops_with_exit_5(
+    small_sim, state_dir, monkeypatch
+):
+    """network-review D1: another host took the lock the moment the first one's session ended;
+    the first host must not send one more statement of work."""
+    from jobs.db import lock as lock_module
+    from jobs.simulator import faults
+
+    faults.forget_streams()
+    settings = _lost_link_settings(small_sim, 3)
+    other_host: list[Executor] = []
+    original = lock_module.TargetLock._take_again
+
+    def another_host_takes_it_first(self: lock_module.TargetLock) -> None:
+        if not other_host:
+            other = Executor(Endpoint("other-host", settings.targets["sim"]))
+            assert other.run("acquire_target_lock", [lock_module.RESOURCE]).rows[0]["Result"] >= 0
+            other_host.append(other)
+        original(self)
+
+    monkeypatch.setattr(lock_module.TargetLock, "_take_again", another_host_takes_it_first)
+    try:
+        before = sum(calls(small_sim, "spDeclineUpdate").values())
+        report = run(settings, state_dir, stages=["decline", "obsolete_updates"])
+        sent_by_the_first = sum(calls(small_sim, "spDeclineUpdate").values()) - before
+    finally:
+        for executor in other_host:
+            executor.close()
+    assert report.exit_code == ExitCode.LOCKED
+    assert "another run took the lock" in (report.error or "")
+    assert 0 < sent_by_the_first < 40  # the batches before the drop, nothing after
+    assert not calls(small_sim, "spDeleteUpdate")
     assert StateStore(state_dir).runs("sim")[0]["status"] == "failed"
 
 

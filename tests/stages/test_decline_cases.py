@@ -22,11 +22,15 @@ def build(case: dict[str, Any], path: Path) -> Path:
     builder = CatalogBuilder(path, now=case["now"])
     builder.unresolved = set(case.get("unresolved_categories", ()))
     ids: dict[str, str] = {}
+    later: list[tuple[str, str]] = []  # (superseding, superseded) named before it exists
     for spec in case["updates"]:
         options = dict(spec)
         title = options.pop("title")
         options["supersedes"] = tuple(ids[name] for name in options.pop("supersedes", ()))
+        later += [(name, title) for name in options.pop("superseded_by", ())]
         ids[title] = builder.update(title, **options)
+    for superseding, superseded in later:
+        builder.supersede(ids[superseding], ids[superseded])
     for title in case.get("configmgr", {}).get("deployed", ()):
         builder.deploy_in_configmgr(ids[title])
     return builder.close()
