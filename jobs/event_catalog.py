@@ -481,8 +481,9 @@ DECLARATIONS: tuple[EventSpec, ...] = (
         "decline.refused",
         "error",
         "`reason`",
-        "the rules would decline more than `max_rule_share_percent` of the catalog: nothing "
-        "was queued or declined (exit 4)",
+        "the decline stage was refused before anything was queued or declined (exit 4): the "
+        "rules would decline more than `max_rule_share_percent` of the catalog, or the "
+        "`[configmgr]` site database could not be read",
         "reason",
     ),
     _event(

@@ -17,6 +17,6 @@ EXIT_CODE_DOCS = {
     ExitCode.STAGE_FAILED: "a stage failed (the other stages still ran)",
     ExitCode.BAD_USAGE: "bad configuration or usage (one line per problem on stderr)",
     ExitCode.PARTIAL: "partial: the deadline or SIGINT/SIGTERM stopped the run, work remains queued",
-    ExitCode.REFUSED: "a precondition refused the run (no fresh backup, replica, ...)",
+    ExitCode.REFUSED: "a precondition refused destructive work (no fresh backup, rules declining too much, ...)",
     ExitCode.LOCKED: "another run holds the target lock, or took it while this one reconnected",
 }

@@ -354,6 +354,8 @@ class Susdb:
         age_from_superseding: bool,
         arrived_within_months: int = 0,
         cleanup_wizard: bool = False,
+        superseder_min_age_days: int = 0,
+        update_id: str | None = None,
     ) -> Iterator[UpdateCategories]:
         rows = self.executor.stream(
             "superseded_updates",
@@ -363,6 +365,8 @@ class Susdb:
                 age_from_superseding,
                 arrived_within_months,
                 cleanup_wizard,
+                superseder_min_age_days,
+                update_id,
             ],
         )
         return _with_categories(rows)

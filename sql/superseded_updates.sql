@@ -32,8 +32,13 @@
 --          the API's UpdateInstallationState, which PUBLIC_VIEWS.vUpdateInstallationInfo returns as
 --          State unchanged (that the column holds the enum's numbers is inferred; a computer that
 --          never reported an update has no row and does not count as needing it, as in WSUS).
+--          @supersederMinAgeDays > 0 also asks that some update superseding it was created more
+--          than that many days ago, whatever the age basis: Configuration Manager's supersedence
+--          wait, which counts from the superseding update's creation.
+--          @updateID NULL: every candidate; given: that update only, if it still is one (a queued
+--          decline is judged again on the server right before it is sent).
 -- params: @lastLevelOnly bit, @minAgeDays int, @ageFromSuperseding bit, @arrivedWithinMonths int,
---         @cleanupWizard bit
+--         @cleanupWizard bit, @supersederMinAgeDays int, @updateID uniqueidentifier NULL
 -- returns: UpdateID, LocalUpdateID, Title, KBArticle, LegacyName, CategoryID, CategoryType,
 --          CategoryTitle
 SET NOCOUNT ON;
@@ -42,6 +47,8 @@ DECLARE @minAgeDays int = ?;
 DECLARE @ageFromSuperseding bit = ?;
 DECLARE @arrivedWithinMonths int = ?;
 DECLARE @cleanupWizard bit = ?;
+DECLARE @supersederMinAgeDays int = ?;
+DECLARE @updateID uniqueidentifier = ?;
 SELECT u.UpdateID, u.LocalUpdateID,
        (SELECT TOP (1) lp.Title
         FROM dbo.tbLocalizedPropertyForRevision AS lpr
@@ -97,4 +104,13 @@ WHERE p.ExplicitlyDeployable = 1
             WHERE s.SupersededUpdateID = u.UpdateID
               AND ps.CreationDate < DATEADD(day, -@minAgeDays, GETUTCDATE())))
   )
-ORDER BY u.LocalUpdateID;
+  AND (@supersederMinAgeDays = 0 OR EXISTS (
+            SELECT 1
+            FROM dbo.tbRevisionSupersedesUpdate AS sw
+            JOIN dbo.tbRevision AS rw ON rw.RevisionID = sw.RevisionID AND rw.IsLatestRevision = 1
+            JOIN dbo.tbProperty AS pw ON pw.RevisionID = rw.RevisionID
+            WHERE sw.SupersededUpdateID = u.UpdateID
+              AND pw.CreationDate < DATEADD(day, -@supersederMinAgeDays, GETUTCDATE())))
+  AND (@updateID IS NULL OR u.UpdateID = @updateID)
+ORDER BY u.LocalUpdateID
+OPTION (RECOMPILE);

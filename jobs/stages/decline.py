@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from jobs import events
 from jobs.errors import DatabaseError
@@ -157,15 +158,7 @@ def sources(
                 "superseded",
                 lambda: (
                     (entry, "superseded")
-                    for entry in susdb.superseded_updates(
-                        last_level_only=settings.superseded == "last_level_only",
-                        min_age_days=max(
-                            settings.min_age_days, site.supersedence_days if site else 0
-                        ),
-                        age_from_superseding=settings.age_basis == "superseding",
-                        arrived_within_months=settings.arrived_within_months,
-                        cleanup_wizard=settings.superseded == "cleanup_wizard",
-                    )
+                    for entry in susdb.superseded_updates(**superseded_scope(settings, site))
                 ),
             )
         )
@@ -232,6 +225,20 @@ class Notes:
     unresolved: int = 0
     deployed_kept: int = 0  # candidates Configuration Manager deploys
     declined_but_deployed: int = 0  # deployed by Configuration Manager, declined in WSUS
+
+
+def superseded_scope(settings: DeclineSettings, site: SiteView | None) -> dict[str, Any]:
+    """What makes a superseded update a candidate, one declaration for the queue and for the
+    check before each decline is sent."""
+    return {
+        "last_level_only": settings.superseded == "last_level_only",
+        "min_age_days": settings.min_age_days,
+        "age_from_superseding": settings.age_basis == "superseding",
+        "arrived_within_months": settings.arrived_within_months,
+        "cleanup_wizard": settings.superseded == "cleanup_wizard",
+        # Configuration Manager's wait counts from the superseding update, whatever the basis.
+        "superseder_min_age_days": site.supersedence_days if site else 0,
+    }
 
 
 def source_failed(susdb: Susdb, name: str, error: Exception, notes: Notes) -> None:
@@ -374,10 +381,16 @@ class Judge:
     night that ran out of time, a config changed before the next)."""
 
     def __init__(
-        self, susdb: Susdb, settings: DeclineSettings, today: date, site: SiteView | None
+        self,
+        susdb: Susdb,
+        settings: DeclineSettings,
+        today: date,
+        site: SiteView | None,
+        queued_for_rules: Callable[[], frozenset[str]] = frozenset,
     ) -> None:
         self.today = today
         self.site = site
+        self._queued_for_rules = queued_for_rules
         self.susdb = susdb
         self.settings = settings
         self.never = set(settings.never_decline)
@@ -396,6 +409,18 @@ class Judge:
         configured = [*self.settings.rules, *presets]
         return Rules(configured, keep)
 
+    @functools.cached_property
+    def doomed(self) -> frozenset[str]:
+        """Updates queued for another reason than superseded: declined too, so covering nothing
+        (read once, when the first superseded decline is judged: the queue exists by then)."""
+        return self._queued_for_rules()
+
+    def _still_superseded(self, item: Decline) -> bool:
+        """Whether the server still finds ``item`` a superseded candidate under the settings as
+        they are now (age, scope, the cleanup wizard's rule, Configuration Manager's wait)."""
+        scope = superseded_scope(self.settings, self.site)
+        return any(True for _ in self.susdb.superseded_updates(**scope, update_id=item.update_id))
+
     def verdict(self, item: Decline) -> Verdict:
         """Whether ``item`` may be declined now, and why (in words, for the history)."""
         if is_protected(item.update_id, item.kb, self.never):
@@ -403,10 +428,12 @@ class Judge:
         if self.site is not None and self.site.deploys(item.update_id):
             return Verdict("deployed by Configuration Manager")
         if item.reason == "superseded":
-            if self.settings.superseded == "off":
+            if self.settings.superseded == "off" or not self._still_superseded(item):
                 return Verdict(NO_LONGER_CHOSEN)
             deployed = self.site.deployed if self.site else frozenset()
-            cover = live_cover(self.susdb.superseders_of, item.update_id, deployed)
+            cover = live_cover(
+                self.susdb.superseders_of, item.update_id, deployed, doomed=self.doomed
+            )
             if cover is None:
                 return Verdict("no live superseder")
             if self.settings.superseded == "cleanup_wizard" and not any(
@@ -466,7 +493,13 @@ def run(ctx: RunContext) -> StageOutcome:
             log.error("decline.refused", reason=str(error))
             return StageOutcome(status="refused", reason=str(error))
         notes.declined_but_deployed = declined_but_deployed(ctx.susdb, site)
-    judge = Judge(ctx.susdb, settings, today, site)
+    judge = Judge(
+        ctx.susdb,
+        settings,
+        today,
+        site,
+        lambda: ctx.store.queued_keys_except(ctx.database, "decline", "superseded"),
+    )
 
     whys: dict[str, str] = {}  # update ID -> why, from the verdict to the history record
 

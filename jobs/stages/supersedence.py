@@ -89,6 +89,7 @@ def live_cover(
     superseders_of: Callable[[str], list[Supersedence]],
     update_id: str,
     deployed: Container[str] = (),
+    doomed: Container[str] = (),
 ) -> Supersedence | None:
     """The link to the nearest live update covering ``update_id`` as the server holds it now,
     walked a link a round trip; None when nothing alive covers it or the walk is longer than is
@@ -100,7 +101,7 @@ def live_cover(
         links = superseders_of(queue.popleft())
         walked += 1
         for link in links:
-            if is_alive(link, deployed=deployed):
+            if is_alive(link, doomed, deployed):
                 return link
         for link in links:
             if link.superseding not in seen:

@@ -847,6 +847,17 @@ class StateStore:
             ).fetchall()
         return {reason: count for reason, count in rows}
 
+    def queued_keys_except(self, database: str, stage: str, reason: str) -> frozenset[str]:
+        """The keys of a stage's active items whose payload gives another reason than ``reason``."""
+        marks = ",".join("?" * len(ACTIVE))
+        with self.reading():
+            rows = self.db.execute(
+                f"SELECT item_key FROM work_items WHERE database_id = ? AND stage = ? "
+                f"AND status IN ({marks}) AND json_extract(payload_json, '$.reason') IS NOT ?",
+                (database, stage, *ACTIVE, reason),
+            ).fetchall()
+        return frozenset(row[0] for row in rows)
+
     def mark_batch_in_flight(self, database: str, stage: str, keys: list[str], run_id: str) -> None:
         """Mark a batch's items in flight in one durable commit, before any of them is sent."""
         now = _now()

@@ -20,7 +20,7 @@ from tests.integration.served import PASSWORD_ENV, Database
 
 pytestmark = pytest.mark.integration
 SAMPLE_PARAMETERS: dict[str, list[Any]] = {
-    "superseded_updates": [0, 0, 1, 0, 0],
+    "superseded_updates": [0, 0, 1, 0, 0, 0, None],
     "computer_counts": [30],
     "sync_history_backlog": [90],
     "delete_sync_history": [10, 90],

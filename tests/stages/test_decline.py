@@ -602,3 +602,44 @@ def test_an_unreadable_site_database_refuses_the_decline_stage(chain, state_dir,
     assert report.exit_code == ExitCode.REFUSED and report.stages[-1].status == "refused"
     assert "Configuration Manager's site database" in report.stages[-1].reason
     assert declined_ids(path) == set()
+
+
+def test_a_queued_superseded_decline_is_withheld_once_the_config_asks_for_an_older_age(
+    chain, state_dir, event_log
+):
+    """A fresh-eyes review: a queue built under min_age_days = 0 still declined under 3650."""
+    path, ids = chain
+    first = {"expired": False, "min_age_days": 0, "max_declines_per_run": 1}
+    run(
+        settings_for(path, backup={"gate": "off"}, stages={"decline": first}),
+        state_dir,
+        stages=["decline"],
+    )
+    assert declined_ids(path) == {ids["a"]}
+    later = {"expired": False, "min_age_days": 3650}
+    run(
+        settings_for(path, backup={"gate": "off"}, stages={"decline": later}),
+        state_dir,
+        stages=["decline"],
+    )
+    assert declined_ids(path) == {ids["a"]}
+    reasons = {event["reason"] for event in event_log.named("decline.withheld")}
+    assert reasons == {"no longer chosen by the config"}
+
+
+def test_the_why_never_names_a_superseder_a_rule_declines_the_same_night(tmp_path, state_dir):
+    builder = CatalogBuilder(tmp_path / "why.sqlite3")
+    old = builder.update("Tool update (KB30)", age_days=300, kb="30")
+    builder.update(
+        "Tool update for Itanium-based Systems (KB31)", age_days=200, kb="31", supersedes=(old,)
+    )
+    builder.update("Tool update, new (KB32)", age_days=150, kb="32", supersedes=(old,))
+    path = builder.close()
+    decline = {"min_age_days": 0, "expired": False, "presets": ["itanium"]}
+    run(
+        settings_for(path, backup={"gate": "off"}, stages={"decline": decline}),
+        state_dir,
+        stages=["decline"],
+    )
+    whys = dict(query(state_dir / "state.sqlite3", "SELECT update_id, why FROM declined_updates"))
+    assert "KB32" in whys[old] and "KB31" not in whys[old]

@@ -80,6 +80,8 @@ def test_decline_options_change_the_statements_and_their_parameters():
         False,
         0,  # arrived_within_months: the whole catalog
         False,  # not the Server Cleanup Wizard's rule
+        0,  # no Configuration Manager wait
+        None,  # every candidate (one update's ID when a queued decline is judged again)
     ]
 
 
