@@ -568,8 +568,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
             if item["stage"] in plan.stages:
                 print(f"{item['stage']}\t{item['item_key']}\t{item['status']}")
         for item in commands.planned(directory, result.run_id):
-            reason = f"\t{item['reason']}" if item["reason"] else ""
-            print(f"{item['stage']}\t{item['item_key']}\tplanned{reason}")
+            described = [item[key] for key in ("reason", "kb", "title") if item[key]]
+            print("\t".join([item["stage"], item["item_key"], "planned", *described]))
     return int(result.exit_code)
 
 

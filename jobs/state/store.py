@@ -795,10 +795,12 @@ class StateStore:
         return {reason: count for reason, count in rows}
 
     def planned_items(self, run_id: str) -> list[dict[str, Any]]:
-        """A plan's items: stage, item_key and the reason its payload gives (if any)."""
+        """A plan's items: stage, item_key, and the reason, KB and title its payload gives."""
         with self.reading():
             cursor = self.db.execute(
-                "SELECT stage, item_key, json_extract(payload_json, '$.reason') AS reason "
+                "SELECT stage, item_key, json_extract(payload_json, '$.reason') AS reason, "
+                "json_extract(payload_json, '$.kb') AS kb, "
+                "json_extract(payload_json, '$.title') AS title "
                 "FROM planned_items WHERE run_id = ? ORDER BY stage, ordinal",
                 (run_id,),
             )

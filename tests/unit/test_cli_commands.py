@@ -69,8 +69,13 @@ def test_plan_lists_the_items_and_changes_nothing(small_sim, tmp_path):
     )
     result = cli(tmp_path, small_sim, "plan", "--stage", "decline", "--items")
     assert result.returncode == 0, result.stderr
-    items = [line for line in result.stdout.splitlines() if line.startswith("decline\t")]
+    items = [
+        line.split("\t") for line in result.stdout.splitlines() if line.startswith("decline\t")
+    ]
     assert len(items) > 100
+    # Each planned decline says why and what it is: reason, KB (when it has one) and title.
+    assert all(item[2] == "planned" and len(item) >= 5 for item in items)
+    assert any(item[3] == "superseded" and item[4].startswith("KB") for item in items)
     assert (
         sqlite3.connect(small_sim).execute("SELECT SUM(Declined) FROM vwMinimalUpdate").fetchone()
         == before
