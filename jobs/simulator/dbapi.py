@@ -501,7 +501,9 @@ class Connection:
             if lock is not None:
                 lock.release(force=True)
             return [ResultSet(["Result"], [(0 if lock else -999,)])]
-        lock = filelock.FileLock(f"{self.path}.applock-{digest}", timeout=0)
+        # SQL Server scopes an application lock to the database, not to the name a client used
+        # to reach it: two paths to one file (a symlink) are one lock (network-review).
+        lock = filelock.FileLock(f"{self.path.resolve()}.applock-{digest}", timeout=0)
         try:
             lock.acquire()
         except filelock.Timeout:

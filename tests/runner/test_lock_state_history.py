@@ -266,3 +266,17 @@ def test_history_json_and_declined_export_from_the_cli(small_sim, tmp_path):
         rows
     ) == declined_stage["done"]
     assert cli("history", "--declined", "nope").returncode == 2
+
+
+def test_two_paths_to_one_simulated_database_are_one_lock(small_sim, tmp_path):
+    """A symlink to the same file is the same database: its application lock is the same one."""
+    link = tmp_path / "same-database.sqlite3"
+    link.symlink_to(small_sim)
+    endpoint = Endpoint("sim", settings_for(small_sim).targets["sim"])
+    other = Endpoint("sim", settings_for(link).targets["sim"])
+    with (
+        held_lock(endpoint, tmp_path / "host-a"),
+        pytest.raises(LockBusy, match="sp_getapplock"),
+        held_lock(other, tmp_path / "host-b"),
+    ):
+        pass
