@@ -86,7 +86,8 @@ class TargetLock:
                 f"after a reconnect the connection reached {identity.describe()}, not the locked "
                 f"{self.identity.describe()}; the run stopped"
             )
-        granted = self.executor.run("acquire_target_lock", [RESOURCE]).rows[0]["Result"]
+        with self.executor.unbounded():
+            granted = self.executor.run("acquire_target_lock", [RESOURCE]).rows[0]["Result"]
         if granted < 0:
             log.error("lock.lost", reason="taken by another run during a reconnect")
             raise LockLost(
@@ -100,7 +101,9 @@ class TargetLock:
         if self.executor is None:
             raise LockLost("the target lock is not held")
         try:
-            mode = self.executor.run("check_target_lock", [RESOURCE]).rows[0]["LockMode"]
+            # A question about the session, not work: it is asked after the window closed too.
+            with self.executor.unbounded():
+                mode = self.executor.run("check_target_lock", [RESOURCE]).rows[0]["LockMode"]
         except DatabaseError as error:
             log.error("lock.lost", error=str(error))
             raise LockLost(
