@@ -176,7 +176,7 @@ class Supersedence:
 
 def _supersedence(row: dict[str, Any]) -> Supersedence:
     return Supersedence(
-        superseded=sys.intern(str(row["SupersededUpdateID"]).upper()),
+        superseded=sys.intern(str(row.get("SupersededUpdateID") or "").upper()),
         superseding=sys.intern(str(row["SupersedingUpdateID"]).upper()),
         declined=bool(row["Declined"]),
         expired=bool(row["Expired"]),
@@ -380,6 +380,12 @@ class Susdb:
         """The updates that directly supersede ``update_id``, as the server holds them now."""
         rows = self.executor.run("superseding_updates", [update_id]).rows
         return [_supersedence(row) for row in rows]
+
+    def as_superseder(self, update_id: str) -> Supersedence | None:
+        """``update_id`` as a superseder now (its state, not whom it supersedes), or None when
+        it is gone."""
+        rows = self.executor.run("update_liveness", [update_id]).rows
+        return _supersedence(rows[0]) if rows else None
 
     def expired_updates(self) -> Iterator[UpdateCategories]:
         return _with_categories(self.executor.stream("expired_updates"))

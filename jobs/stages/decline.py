@@ -36,7 +36,7 @@ from jobs.stages.configmgr import SiteUnreadable, SiteView, read_site
 from jobs.stages.registry import stage
 from jobs.stages.supersedence import CoverGraph, is_alive, live_cover
 from jobs.state.store import ACTIVE, DeclineRecord
-from jobs.susdb import Susdb, UpdateCategories, UpdateRef, UpdateState
+from jobs.susdb import Supersedence, Susdb, UpdateCategories, UpdateRef, UpdateState
 
 log = events.get_logger("susdb_maint.stages.decline")
 ADMIN_NAME = "susdb-maint"
@@ -387,10 +387,12 @@ class Judge:
         today: date,
         site: SiteView | None,
         queued_for_rules: Callable[[], frozenset[str]] = frozenset,
+        queued_this_run: Callable[[], bool] = lambda: False,
     ) -> None:
         self.today = today
         self.site = site
         self._queued_for_rules = queued_for_rules
+        self._queued_this_run = functools.cache(queued_this_run)
         self.susdb = susdb
         self.settings = settings
         self.never = set(settings.never_decline)
@@ -415,6 +417,18 @@ class Judge:
         (read once, when the first superseded decline is judged: the queue exists by then)."""
         return self._queued_for_rules()
 
+    def _recorded_cover_if_alive(
+        self, item: Decline, deployed: frozenset[str]
+    ) -> Supersedence | None:
+        """For an item this run queued (same settings, minutes ago): the update that covered it
+        then, if it is alive on the server now. One indexed read instead of the full re-check."""
+        if not item.covered_by or not self._queued_this_run():
+            return None
+        link = self.susdb.as_superseder(item.covered_by)
+        if link is None or not is_alive(link, self.doomed, deployed):
+            return None
+        return link
+
     def _still_superseded(self, item: Decline) -> bool:
         """Whether the server still finds ``item`` a superseded candidate under the settings as
         they are now (age, scope, the cleanup wizard's rule, Configuration Manager's wait)."""
@@ -428,12 +442,17 @@ class Judge:
         if self.site is not None and self.site.deploys(item.update_id):
             return Verdict("deployed by Configuration Manager")
         if item.reason == "superseded":
-            if self.settings.superseded == "off" or not self._still_superseded(item):
+            if self.settings.superseded == "off":
                 return Verdict(NO_LONGER_CHOSEN)
             deployed = self.site.deployed if self.site else frozenset()
-            cover = live_cover(
-                self.susdb.superseders_of, item.update_id, deployed, doomed=self.doomed
-            )
+            cover = self._recorded_cover_if_alive(item, deployed)
+            if cover is None:
+                # Queued by an earlier run, or what covered it then is gone: judge it afresh.
+                if not self._still_superseded(item):
+                    return Verdict(NO_LONGER_CHOSEN)
+                cover = live_cover(
+                    self.susdb.superseders_of, item.update_id, deployed, doomed=self.doomed
+                )
             if cover is None:
                 return Verdict("no live superseder")
             if self.settings.superseded == "cleanup_wizard" and not any(
@@ -499,6 +518,7 @@ def run(ctx: RunContext) -> StageOutcome:
         today,
         site,
         lambda: ctx.store.queued_keys_except(ctx.database, "decline", "superseded"),
+        lambda: (ctx.store.queue_info(ctx.database, "decline") or {}).get("run_id") == ctx.run_id,
     )
 
     whys: dict[str, str] = {}  # update ID -> why, from the verdict to the history record

@@ -643,14 +643,15 @@ class StateStore:
         """The queue's age in hours and how long its last candidate query took, or None."""
         with self.reading():
             row = self.db.execute(
-                "SELECT created_at, build_seconds FROM queues WHERE database_id = ? AND stage = ?",
+                "SELECT created_at, build_seconds, created_by_run FROM queues "
+                "WHERE database_id = ? AND stage = ?",
                 (database, stage),
             ).fetchone()
         if not row:
             return None
         created = datetime.strptime(row[0], "%Y-%m-%dT%H:%M:%SZ")
         age = (datetime.now(UTC).replace(tzinfo=None) - created).total_seconds() / 3600
-        return {"age_hours": age, "build_seconds": row[1]}
+        return {"age_hours": age, "build_seconds": row[1], "run_id": row[2]}
 
     def active_count(self, database: str, stage: str) -> int:
         """Items a stage still has to work through (pending, interrupted or failed)."""

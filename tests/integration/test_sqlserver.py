@@ -28,6 +28,7 @@ SAMPLE_PARAMETERS: dict[str, list[Any]] = {
     "release_target_lock": ["susdb-maint:test"],
     "check_target_lock": ["susdb-maint:test"],
     "update_is_declined": ["00000000-0000-0000-0000-000000000000"],
+    "update_liveness": ["00000000-0000-0000-0000-000000000000"],
     "superseding_updates": [None],
     "update_exists": [0],
     "update_old_revisions": [0],

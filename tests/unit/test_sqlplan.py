@@ -66,12 +66,14 @@ def test_decline_options_change_the_statements_and_their_parameters():
     ]
     names = list(dict.fromkeys(name for name, _ in sent))
     # The rules first (what they decline covers nothing), then the supersedences and the
-    # superseded candidates; a superseded decline reads its superseders again before it is sent.
+    # superseded candidates; before a superseded decline is sent, the update that covered it is
+    # read again (update_liveness).
     assert names == [
         "check_target_lock",
         "undeclined_update_categories",
         "superseding_updates",
         "superseded_updates",
+        "update_liveness",
         "decline_update",
     ]
     assert next(params for name, params in sent if name == "superseded_updates") == [
