@@ -324,6 +324,8 @@ def _unprotected(
                     continue
                 yield update.update_id, payload(entry, reason)
         except DatabaseError as error:
+            if error.reconnect:
+                raise  # a lost link: the queue build is retried whole (network-review D10)
             source_failed(susdb, name, error, notes)
 
 
@@ -335,7 +337,8 @@ def candidates(
     site: SiteView | None = None,
 ) -> Iterator[tuple[str, Decline]]:
     """Yield (update ID, payload) for each reason an update matches, superseded first (the work
-    queue keeps an update's first reason).
+    queue keeps an update's first reason). A lost connection is raised, not skipped: the queue
+    engine retries the whole build after a reconnect, rather than fail a source for the night.
 
     The other sources are judged first: what they decline tonight covers nothing. A superseded
     update is then queued only while a live update covers it (``supersedence``); when the
@@ -357,6 +360,8 @@ def candidates(
                 deployed=site.deployed if site else (),
             )
         except DatabaseError as error:
+            if error.reconnect:
+                raise
             source_failed(susdb, "superseded", error, notes)
         else:
             for key, item in _unprotected(susdb, superseded, never, notes, site):

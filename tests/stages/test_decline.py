@@ -643,3 +643,42 @@ def test_the_why_never_names_a_superseder_a_rule_declines_the_same_night(tmp_pat
     )
     whys = dict(query(state_dir / "state.sqlite3", "SELECT update_id, why FROM declined_updates"))
     assert "KB32" in whys[old] and "KB31" not in whys[old]
+
+
+def _seed_failing_first(rate: float) -> int:
+    """A fault seed whose first draw strikes and whose next few pass."""
+    import random
+
+    for seed in range(10_000):
+        draws = random.Random(seed)
+        if draws.random() < rate and all(draws.random() >= rate for _ in range(4)):
+            return seed
+    raise AssertionError("no seed")
+
+
+def test_a_link_lost_during_a_candidate_query_rebuilds_the_queue_instead_of_failing_it(
+    chain, state_dir, event_log
+):
+    """network-review D10: a dropped connection during a candidate query failed the stage for
+    the night; it is a lost link like any other, retried after a reconnect."""
+    from jobs.simulator import faults
+
+    faults.forget_streams()
+    path, ids = chain
+    settings = settings_for(
+        path,
+        backup={"gate": "off"},
+        stages={"decline": {"min_age_days": 0, "expired": True}},
+        target={
+            "faults": {
+                "rate": 0.5,
+                "kinds": ["link_failure"],
+                "statements": ["expired_updates"],
+                "seed": _seed_failing_first(0.5),
+            }
+        },
+    )
+    report = run(settings, state_dir, stages=["decline"])
+    assert report.exit_code == ExitCode.OK, report.stages
+    assert not event_log.named("decline.source_fail")
+    assert declined_ids(path) == {ids["a"], ids["b"], ids["c"]}
