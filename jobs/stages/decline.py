@@ -336,47 +336,49 @@ def candidates(
     notes: Notes | None = None,
     site: SiteView | None = None,
 ) -> Iterator[tuple[str, Decline]]:
-    """Yield (update ID, payload) for each reason an update matches, superseded first (the work
-    queue keeps an update's first reason). A lost connection is raised, not skipped: the queue
-    engine retries the whole build after a reconnect, rather than fail a source for the night.
+    """Yield (update ID, payload) for each reason an update matches; the work queue keeps an
+    update's first reason. A lost connection is raised, not skipped: the queue engine retries
+    the whole build after a reconnect, rather than fail a source for the night.
 
-    The other sources are judged first: what they decline tonight covers nothing. A superseded
-    update is then queued only while a live update covers it (``supersedence``); when the
-    supersedences cannot be read, no superseded update is (the source fails closed)."""
+    The other sources come first: what they decline tonight covers nothing. A superseded update
+    is then queued only while a live update covers it (``supersedence``); when the supersedences
+    cannot be read, no superseded update is (the source fails closed). Nothing here holds the
+    catalog in memory: candidates stream, the cover graph lives in a temporary file."""
     notes = Notes() if notes is None else notes
     never = set(settings.never_decline)
     chosen = sources(susdb, settings, notes, today, site)
     superseded = [(name, source) for name, source in chosen if name == "superseded"]
-    others = list(
-        _unprotected(
-            susdb, [pair for pair in chosen if pair[0] != "superseded"], never, notes, site
-        )
-    )
-    if superseded:
+    others = [pair for pair in chosen if pair[0] != "superseded"]
+    graph = CoverGraph(deployed=site.deployed if site else ())
+    try:
+        # The other sources first, streamed: each is queued as it comes (the queue keeps an
+        # update's first reason) and marked doomed, since what they decline covers nothing.
+        for key, item in _unprotected(susdb, others, never, notes, site):
+            graph.doom(key)
+            yield key, item
+        if not superseded:
+            return
         try:
-            graph = CoverGraph(
-                susdb.supersedences(),
-                doomed={key for key, _ in others},
-                deployed=site.deployed if site else (),
-            )
+            graph.load(susdb.supersedences())
         except DatabaseError as error:
             if error.reconnect:
                 raise
             source_failed(susdb, "superseded", error, notes)
-        else:
-            for key, item in _unprotected(susdb, superseded, never, notes, site):
-                covering = graph.cover(key)
-                if covering is None:
-                    log.info(
-                        "decline.uncovered",
-                        update_id=key,
-                        kb=item.kb,
-                        title=item.title,
-                        reason="no live update supersedes it",
-                    )
-                    continue
-                yield key, dataclasses.replace(item, covered_by=covering)
-    yield from others
+            return
+        for key, item in _unprotected(susdb, superseded, never, notes, site):
+            covering = graph.cover(key)
+            if covering is None:
+                log.info(
+                    "decline.uncovered",
+                    update_id=key,
+                    kb=item.kb,
+                    title=item.title,
+                    reason="no live update supersedes it",
+                )
+                continue
+            yield key, dataclasses.replace(item, covered_by=covering)
+    finally:
+        graph.close()
 
 
 class Judge:

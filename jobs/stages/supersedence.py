@@ -16,9 +16,13 @@ Server Cleanup Wizard declines only updates "superseded by an approved update" f
 from __future__ import annotations
 
 import functools
+import os
+import sqlite3
+import tempfile
 from collections import deque
 from collections.abc import Callable, Container, Iterable
 from datetime import date
+from pathlib import Path
 
 from jobs.patterns import Matcher
 from jobs.stages import decline_presets
@@ -53,36 +57,81 @@ def is_alive(
 
 
 class CoverGraph:
-    """Every supersedence of the catalog, read once: who covers each superseded update."""
+    """Every supersedence of the catalog, read once: who covers each superseded update.
 
-    def __init__(
-        self,
-        links: Iterable[Supersedence],
-        doomed: Container[str],
-        deployed: Container[str] = (),
-    ) -> None:
-        self._up: dict[str, list[str]] = {}
-        self._alive: dict[str, bool] = {}
-        for link in links:
-            self._up.setdefault(link.superseded, []).append(link.superseding)
-            self._alive[link.superseding] = is_alive(link, doomed, deployed)
+    Kept in a temporary SQLite file, not in memory: a neglected 1M-update catalog holds hundreds
+    of thousands of supersedences (Defender definitions chain one every few hours), and the run's
+    memory must stay flat whatever the catalog's size. ``doom`` marks updates another source
+    declines tonight; they cover nothing.
+    """
+
+    def __init__(self, deployed: Container[str] = ()) -> None:
+        handle, name = tempfile.mkstemp(prefix="susdb-maint-cover-", suffix=".sqlite3")
+        os.close(handle)
+        self._path = Path(name)
+        self._db = sqlite3.connect(self._path)
+        self._db.executescript(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
+            "CREATE TABLE up (superseded TEXT NOT NULL, superseding TEXT NOT NULL);"
+            "CREATE TABLE alive (update_id TEXT PRIMARY KEY) WITHOUT ROWID;"
+            "CREATE TABLE doomed (update_id TEXT PRIMARY KEY) WITHOUT ROWID;"
+        )
+        self._deployed = deployed
         self._dead: set[str] = set()  # proven to reach nothing alive
+
+    def doom(self, update_id: str) -> None:
+        self._db.execute("INSERT OR IGNORE INTO doomed VALUES (?)", (update_id,))
+
+    def load(self, links: Iterable[Supersedence]) -> CoverGraph:
+        batch: list[tuple[str, str]] = []
+        alive: list[tuple[str]] = []
+        for link in links:
+            batch.append((link.superseded, link.superseding))
+            if is_alive(link, deployed=self._deployed):
+                alive.append((link.superseding,))
+            if len(batch) >= 10_000:
+                self._flush(batch, alive)
+        self._flush(batch, alive)
+        self._db.execute("CREATE INDEX up_by_superseded ON up (superseded)")
+        return self
+
+    def _flush(self, batch: list[tuple[str, str]], alive: list[tuple[str]]) -> None:
+        self._db.executemany("INSERT INTO up VALUES (?, ?)", batch)
+        self._db.executemany("INSERT OR IGNORE INTO alive VALUES (?)", alive)
+        batch.clear()
+        alive.clear()
+
+    def _above(self, update_id: str) -> list[str]:
+        return [row[0] for row in self._db.execute(
+            "SELECT superseding FROM up WHERE superseded = ?", (update_id,)
+        )]  # fmt: skip
+
+    def _is_alive(self, update_id: str) -> bool:
+        return bool(self._db.execute(
+            "SELECT 1 FROM alive WHERE update_id = ? "
+            "AND NOT EXISTS (SELECT 1 FROM doomed WHERE update_id = ?)",
+            (update_id, update_id),
+        ).fetchone())  # fmt: skip
 
     def cover(self, update_id: str) -> str | None:
         """The nearest live update covering ``update_id``, or None when nothing alive does."""
         seen = {update_id}
-        queue = deque(self._up.get(update_id, ()))
+        queue = deque(self._above(update_id))
         while queue:
             node = queue.popleft()
             if node in seen:
                 continue
             seen.add(node)
-            if self._alive.get(node):
+            if self._is_alive(node):
                 return node
             if node not in self._dead:  # dead: nothing alive above it (it may be alive itself)
-                queue.extend(self._up.get(node, ()))
+                queue.extend(self._above(node))
         self._dead |= seen  # none of them is alive, and nothing above any of them is
         return None
+
+    def close(self) -> None:
+        self._db.close()
+        self._path.unlink(missing_ok=True)
 
 
 def live_cover(

@@ -65,16 +65,16 @@ def test_decline_options_change_the_statements_and_their_parameters():
         if stage == "decline"
     ]
     names = list(dict.fromkeys(name for name, _ in sent))
-    # The rules first (what they decline covers nothing), then the supersedences and the
-    # superseded candidates; before a superseded decline is sent, the update that covered it is
-    # read again (update_liveness).
+    # The rules first (what they decline covers nothing, and they are queued first), then the
+    # supersedences and the superseded candidates; before a superseded decline is sent, the
+    # update that covered it is read again (update_liveness).
     assert names == [
         "check_target_lock",
         "undeclined_update_categories",
         "superseding_updates",
         "superseded_updates",
-        "update_liveness",
         "decline_update",
+        "update_liveness",
     ]
     assert next(params for name, params in sent if name == "superseded_updates") == [
         True,
