@@ -123,6 +123,8 @@ class Executor:
         # Run on every new session before anything else is sent on it (the target lock takes
         # itself again there: a session that does not hold it does no work).
         self.on_connect: Callable[[], None] | None = None
+        self._connecting = False
+        self._session_ready = False
         self.connect()
 
     @property
@@ -130,6 +132,9 @@ class Executor:
         return self.clock.virtual
 
     def connect(self) -> None:
+        # Until the new session is ready (settings, the lock taken again), no statement of work
+        # may run on it: a reconnect that failed half-way must not leave an unlocked session.
+        self._session_ready = False
         # The simulated SUSDB and the runner must agree on time: share a virtual clock.
         self.connection = open_connection(
             self.endpoint,
@@ -138,7 +143,14 @@ class Executor:
         )
         self._run_unguarded("session_settings")
         if self.on_connect is not None:
-            self.on_connect()
+            # Its statements run once each: a failure fails this connect, which the retry that
+            # asked for the reconnect counts, instead of a retry (and reconnect) nested inside it.
+            self._connecting = True
+            try:
+                self.on_connect()
+            finally:
+                self._connecting = False
+        self._session_ready = True
 
     def reconnect(self) -> None:
         self.drop_connection()
@@ -214,7 +226,7 @@ class Executor:
                 result.rows.extend(rows)
             return result
 
-        if statement(name).sent_once or self.in_transaction:
+        if statement(name).sent_once or self.in_transaction or self._connecting:
             return attempt()
         result: Result = self.retry_policy()(attempt)
         return result
@@ -267,6 +279,12 @@ class Executor:
         fetch_size: int | None,
         cancel_on_stop: bool,
     ) -> Iterator[list[Row]]:
+        if not self._session_ready and not self._connecting:
+            raise ConnectionLost(
+                "the session was reconnected but not made ready (the target lock not taken "
+                "again); reconnecting before any work",
+                statement=name,
+            )
         spec: Statement = statement(name)
         statement_timeout = self.default_timeout if timeout is None else timeout
         window_left = self.window() if self.window is not None else None

@@ -467,3 +467,27 @@ def test_a_window_with_a_start_time_refuses_an_early_start_too(small_sim, state_
     )
     assert run(settings, state_dir, stages=["decline"]).exit_code == ExitCode.PARTIAL
     assert not calls(small_sim, "spDeclineUpdate")
+
+
+def test_a_reconnect_that_could_not_take_the_lock_again_sends_no_work_on_that_session(small_sim):
+    """A reconnect whose lock statement failed leaves a session without the lock: the next
+    statement of work must reconnect (and take the lock) first, never run on it."""
+    from jobs.errors import ConnectionLost
+
+    executor = Executor(Endpoint("sim", settings_for(small_sim).targets["sim"]))
+    takes: list[str] = []
+
+    def take_the_lock_again() -> None:
+        takes.append("take")
+        if len(takes) == 1:
+            raise ConnectionLost("link lost while taking the lock again")
+
+    executor.on_connect = take_the_lock_again
+    try:
+        with pytest.raises(ConnectionLost):
+            executor.reconnect()
+        rows = executor.run("server_info").rows  # reconnects, takes the lock, then runs
+        assert rows and takes == ["take", "take"]
+    finally:
+        executor.on_connect = None
+        executor.close()
