@@ -81,7 +81,7 @@ def ensure_queue(ctx: RunContext, work: QueueWork[Any]) -> dict[str, int]:
     active = sum(counts.get(status, 0) for status in ACTIVE)
     info = store.queue_info(database, work.stage)
     age = info["age_hours"] if info else None
-    fresh = age is not None and age <= ctx.settings.runner.queue_max_age_hours
+    fresh = age is not None and age < ctx.settings.runner.queue_max_age_hours
     if active and (fresh or ctx.dry_run):
         # A plan never rebuilds a queue that holds work: that is the next real run's job.
         log.info("queue.resume", pending=active, age_hours=round(age or 0, 2), stale=not fresh)

@@ -294,10 +294,10 @@ class RunnerSettings(Section):
         "Quarantine an item after this many failed runs.", 3, default=3, ge=1, le=1000
     )
     queue_max_age_hours: float = doc(
-        "Re-run a stage's candidate query when its queue is older than this.",
+        "Re-run a stage's candidate query when its queue is this old (0: on every run).",
         24,
         default=24.0,
-        gt=0,
+        ge=0,
         le=MAX_HOURS,
     )
     history_days: float = doc(

@@ -21,10 +21,11 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from jobs.clock import Clock, SystemClock
 from jobs.errors import StateError
 
 FILE_NAME = "state.sqlite3"
@@ -246,8 +247,7 @@ class DeclineRecord:
     why: str = ""
 
 
-def _now() -> str:
-    return datetime.now(UTC).replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%SZ")
+STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def _explain(path: Path, error: sqlite3.Error) -> StateError:
@@ -283,6 +283,8 @@ class StateStore:
     ) -> None:
         self.path = Path(state_dir) / FILE_NAME
         self.busy_timeout = busy_timeout
+        # Stamps and ages in the store are wall-clock UTC; a test sets a clock it controls.
+        self.clock: Clock = SystemClock()
         self.on_busy: Any = None  # called once per wait with (seconds waited so far)
         if read_only and not self.path.exists():
             raise StateError(
@@ -458,7 +460,7 @@ class StateStore:
         with self.transaction():
             self.db.execute(
                 "INSERT INTO runs (run_id, target, profile, dry_run, started_at) VALUES (?, ?, ?, ?, ?)",
-                (run_id, target, profile, int(dry_run), _now()),
+                (run_id, target, profile, int(dry_run), self._stamp()),
             )
 
     def bind_run(
@@ -484,7 +486,7 @@ class StateStore:
             ]
             self.db.executemany(
                 "UPDATE runs SET status = 'abandoned', finished_at = COALESCE(finished_at, ?) WHERE run_id = ?",
-                [(_now(), abandoned_id) for abandoned_id in abandoned],
+                [(self._stamp(), abandoned_id) for abandoned_id in abandoned],
             )
             for abandoned_id in abandoned:
                 self._record_abandoned(abandoned_id)
@@ -556,7 +558,7 @@ class StateStore:
         with self.transaction():
             self.db.execute(
                 "UPDATE runs SET finished_at = ?, status = ?, exit_code = ?, summary_json = ? WHERE run_id = ?",
-                (_now(), status, exit_code, json.dumps(summary, default=str), run_id),
+                (self._stamp(), status, exit_code, json.dumps(summary, default=str), run_id),
             )
 
     def record_stage(self, run_id: str, ordinal: int, result: dict[str, Any]) -> None:
@@ -638,6 +640,9 @@ class StateStore:
                 result.setdefault(phase, {})[name] = value
         return result
 
+    def _stamp(self) -> str:
+        return self.clock.now().strftime(STAMP)
+
     # -- work queues (keyed by database identity and stage) ---------------------------------------
     def queue_info(self, database: str, stage: str) -> dict[str, Any] | None:
         """The queue's age in hours and how long its last candidate query took, or None."""
@@ -649,8 +654,8 @@ class StateStore:
             ).fetchone()
         if not row:
             return None
-        created = datetime.strptime(row[0], "%Y-%m-%dT%H:%M:%SZ")
-        age = (datetime.now(UTC).replace(tzinfo=None) - created).total_seconds() / 3600
+        created = datetime.strptime(row[0], STAMP)
+        age = (self.clock.now() - created).total_seconds() / 3600
         return {"age_hours": age, "build_seconds": row[1], "run_id": row[2]}
 
     def active_count(self, database: str, stage: str) -> int:
@@ -751,7 +756,7 @@ class StateStore:
                 "ordinal = excluded.ordinal, payload_json = excluded.payload_json, reason = NULL, "
                 "updated_at = excluded.updated_at, "
                 "status = CASE WHEN work_items.status = 'quarantined' THEN 'quarantined' ELSE 'pending' END",
-                (*key, _now(), build_id),
+                (*key, self._stamp(), build_id),
             )
             self.db.execute(
                 "DELETE FROM work_items WHERE database_id = ? AND stage = ? AND status = 'stale'",
@@ -760,7 +765,7 @@ class StateStore:
             self.db.execute("DELETE FROM queue_spool WHERE build_id = ?", (build_id,))
             self.db.execute(
                 "INSERT OR REPLACE INTO queues VALUES (?, ?, ?, ?, ?, ?)",
-                (*key, target, _now(), run_id, build_seconds),
+                (*key, target, self._stamp(), run_id, build_seconds),
             )
             (queued,) = self.db.execute(
                 "SELECT COUNT(*) FROM work_items WHERE database_id = ? AND stage = ? AND status = 'pending'",
@@ -863,7 +868,7 @@ class StateStore:
 
     def mark_batch_in_flight(self, database: str, stage: str, keys: list[str], run_id: str) -> None:
         """Mark a batch's items in flight in one durable commit, before any of them is sent."""
-        now = _now()
+        now = self._stamp()
         self.db.execute("PRAGMA synchronous = FULL")  # this commit (and all before it) on disk
         try:
             with self.transaction():
@@ -902,7 +907,7 @@ class StateStore:
         settled before a rebuild), so it counts towards the run's progress."""
         if not completions and not declines:
             return
-        now = _now()
+        now = self._stamp()
         done = sum(entry.status == "done" for entry in completions)
         with self.transaction():
             if counted:
@@ -959,7 +964,7 @@ class StateStore:
                 "UPDATE work_items SET failed_runs = failed_runs + 1, last_error_kind = ?, last_error = ?, run_id = ?, "
                 "updated_at = ?, status = CASE WHEN failed_runs + 1 >= ? THEN 'quarantined' ELSE 'failed' END "
                 "WHERE database_id = ? AND stage = ? AND item_key = ?",
-                (kind, message[:2000], run_id, _now(), quarantine_after, database, stage, key),
+                (kind, message[:2000], run_id, self._stamp(), quarantine_after, database, stage, key),
             )
             row = self.db.execute(
                 "SELECT status FROM work_items WHERE database_id = ? AND stage = ? AND item_key = ?",
@@ -1086,7 +1091,7 @@ class StateStore:
         with self.transaction():
             self.db.execute(
                 "INSERT OR IGNORE INTO procedure_originals VALUES (?, ?, ?, ?, ?)",
-                (database, procedure, text, _now(), run_id),
+                (database, procedure, text, self._stamp(), run_id),
             )
 
     def original_of(self, database: str, procedure: str) -> str | None:
@@ -1107,11 +1112,9 @@ class StateStore:
     def prune(self, history_days: float, declines_days: float) -> dict[str, int]:
         """Drop run history older than ``history_days`` and decline history older than
         ``declines_days``; return what went, per table."""
-        from datetime import timedelta
 
         def cutoff(days: float) -> str:
-            moment = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=days)
-            return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+            return (self.clock.now() - timedelta(days=days)).strftime(STAMP)
 
         removed: dict[str, int] = {}
         with self.reading():

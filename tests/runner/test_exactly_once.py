@@ -132,7 +132,7 @@ def test_a_nightly_cadence_quarantines_a_poison_item_on_its_third_failing_night(
     db.close()
     # Every night's queue is older than queue_max_age_hours: each run rebuilds it, as nightly runs do.
     settings = settings_for(
-        small_sim, backup={"gate": "off"}, runner={"queue_max_age_hours": 0.000001}
+        small_sim, backup={"gate": "off"}, runner={"queue_max_age_hours": 0}
     )
     for night in (1, 2, 3):
         report = run(settings, state_dir, stages=["decline"])

@@ -152,8 +152,10 @@ def replace_process(queue: QueueWork, process: Any) -> QueueWork:
 
 def test_failures_count_across_rebuilds_and_quarantine_on_the_third(tmp_path):
     server = FakeServer(["poison", "fine"])
-    ctx = context(tmp_path, queue_max_age_hours=0.000001, quarantine_after=3)
+    ctx = context(tmp_path, queue_max_age_hours=12, quarantine_after=3)
+    ctx.store.clock = ctx.clock  # the queue's age is read from a clock the test moves
     for night in (1, 2, 3):
+        ctx.clock.advance(24 * 3600)  # a night later: the queue is stale and is rebuilt
         server.failures["poison"] = [DatabaseError("damaged")]
         outcome = work.process_queue(ctx, queue_for(server))
         assert outcome.failed == 1, night
@@ -221,7 +223,7 @@ def test_a_lost_lock_stops_before_the_next_batch(tmp_path):
 
 def test_a_queue_build_that_would_not_fit_is_deferred(tmp_path):
     server = FakeServer(["a"])
-    ctx = context(tmp_path, queue_max_age_hours=0.000001)
+    ctx = context(tmp_path, queue_max_age_hours=0)
     work.process_queue(ctx, queue_for(server))
     ctx.store.db.execute("UPDATE queues SET build_seconds = 500")
     ctx.deadline_monotonic = ctx.clock.monotonic() + 60
