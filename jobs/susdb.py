@@ -405,11 +405,12 @@ class Susdb:
 
     def decline_update(
         self, update_id: str, admin_name: str, timeout: int | None = None
-    ) -> UpdateState:
-        """Decline one update; return what the server holds afterwards (same round trip)."""
+    ) -> tuple[bool, UpdateState]:
+        """Decline one update if it is still to be declined; return whether the call was sent
+        and what the server holds afterwards (same batch)."""
         rows = self.executor.run("decline_update", [update_id, admin_name], timeout=timeout).rows
         row = rows[-1]
-        return UpdateState(bool(row["Present"]), bool(row["Declined"]))
+        return bool(row["Sent"]), UpdateState(bool(row["Present"]), bool(row["Declined"]))
 
     # -- cleanup ---------------------------------------------------------------------------------
     def obsolete_update_ids(self, timeout: int | None = None) -> Iterator[int]:
@@ -417,8 +418,10 @@ class Susdb:
         # that names it otherwise must not stop the stage.
         return (int(row.at(0)) for row in self.executor.stream("obsolete_updates", timeout=timeout))
 
-    def delete_update(self, local_update_id: int, timeout: int | None = None) -> None:
-        self.executor.run("delete_update", [local_update_id], timeout=timeout)
+    def delete_update(self, local_update_id: int, timeout: int | None = None) -> tuple[bool, bool]:
+        """Delete one update if it still exists; return (sent, still present afterwards)."""
+        row = self.executor.run("delete_update", [local_update_id], timeout=timeout).rows[-1]
+        return bool(row["Sent"]), bool(row["Present"])
 
     def updates_to_compress(self, timeout: int | None = None) -> Iterator[int]:
         # Read by position: no public source names spGetUpdatesToCompress's column.
@@ -432,8 +435,10 @@ class Susdb:
             or 0
         )
 
-    def compress_update(self, local_update_id: int, timeout: int | None = None) -> None:
-        self.executor.run("compress_update", [local_update_id], timeout=timeout)
+    def compress_update(self, local_update_id: int, timeout: int | None = None) -> bool:
+        """Compress one update if it still has obsolete revisions; return whether it was sent."""
+        row = self.executor.run("compress_update", [local_update_id], timeout=timeout).rows[-1]
+        return bool(row["Sent"])
 
     def computer_counts(self, threshold_days: int) -> tuple[int, int]:
         row = self.executor.run("computer_counts", [threshold_days]).rows[0]

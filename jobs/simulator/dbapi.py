@@ -29,7 +29,7 @@ import filelock
 
 from jobs.clock import SystemClock, VirtualClock
 from jobs.db.catalog import statement_name
-from jobs.db.tsql import number_markers, split_statements, strip_comments
+from jobs.db.tsql import number_markers, split_statements, strip_comments, tokens
 from jobs.simulator import schema, system, sysviews
 from jobs.simulator.faults import _DRIVER, FaultPlan, make_error, server_error
 from jobs.simulator.server import ResultSet, Server, ts
@@ -402,10 +402,21 @@ class Connection:
                 continue
             declare = _DECLARE.match(text)
             if declare:
+                value = declare.group(2)
                 bindings[declare.group(1)] = (
-                    _literal(declare.group(2), bindings) if declare.group(2) else None
+                    None
+                    if value is None
+                    else self._scalar(name, value, bindings)
+                    if value.lstrip().startswith("(")
+                    else _literal(value, bindings)
                 )
                 continue
+            guarded = split_if(text)
+            if guarded is not None:
+                condition, text = guarded
+                cost += self.server.charge(0.005)
+                if not self._scalar(name, f"CASE WHEN {condition} THEN 1 ELSE 0 END", bindings):
+                    continue
             rowcount = _ROWCOUNT.match(text)
             if rowcount:
                 results.append(ResultSet([rowcount.group(1)], [(last_rowcount,)]))
@@ -445,6 +456,20 @@ class Connection:
                 self.server.note_row_locks(name, translated, cursor.rowcount)
             cost += self.server.charge(0.005)
         return results, cost
+
+    def _scalar(self, name: str, expression: str, bindings: dict[str, Any]) -> Any:
+        """The value of a T-SQL scalar expression (a subquery in parentheses, a condition)."""
+        try:
+            translated = to_sqlite(f"SELECT {expression}")
+        except Exception as error:  # sqlglot parse errors: report like a SQL syntax error
+            raise server_error(
+                f"susdb-maint simulator could not translate {name!r}: {error}", native=102
+            ) from error
+        try:
+            row = self.db.execute(translated, bindings).fetchone()
+        except sqlite3.Error as error:
+            raise server_error(f"{name}: {error}", native=207) from error
+        return row[0] if row else None
 
     def _call(
         self, procedure: str, arguments: str, bindings: dict[str, Any]
@@ -572,6 +597,38 @@ def ensure_identity(db: sqlite3.Connection) -> None:
     db.execute(
         "INSERT OR IGNORE INTO sim_meta VALUES ('create_date', ?)",
         (created[0] if created else ts(SystemClock().now()),),
+    )
+
+
+_GUARDED = frozenset({"EXEC", "EXECUTE", "SELECT", "UPDATE", "DELETE", "INSERT", "RETURN"})
+
+
+def split_if(text: str) -> tuple[str, str] | None:
+    """``IF <condition> <statement>`` as (condition, statement), or None for any other statement.
+
+    T-SQL's ``IF boolean_expression { sql_statement | statement_block }`` runs the one statement
+    that follows the condition only when the condition is TRUE; a NULL condition is not TRUE
+    (Microsoft, "IF...ELSE (Transact-SQL)"). The simulator models the one-statement form the
+    project's files use: the statement starts at the first EXEC, SELECT, UPDATE, DELETE, INSERT
+    or RETURN outside parentheses (a subquery in the condition is inside them). ``ELSE`` and
+    ``BEGIN ... END`` blocks are not modelled and are refused, not guessed at.
+    """
+    if not re.match(r"^IF\b", text, re.I):
+        return None
+    depth, offset = 0, 0
+    for _type, value in tokens(text):
+        if value == "(":
+            depth += 1
+        elif value == ")":
+            depth -= 1
+        elif depth == 0 and offset > 2 and value.upper() in _GUARDED:
+            condition, statement = text[2:offset].strip(), text[offset:].strip()
+            if re.search(r"\bELSE\b", statement, re.I) or re.match(r"^BEGIN\b", statement, re.I):
+                break
+            return condition, statement
+        offset += len(value)
+    raise server_error(
+        "susdb-maint simulator: only IF <condition> <one statement> is modelled", native=102
     )
 
 

@@ -26,10 +26,11 @@ def run(ctx: RunContext) -> StageOutcome:
             yield str(local_id), LocalUpdate(local_id)
 
     def process(update: LocalUpdate) -> queue.Settled:
-        ctx.susdb.compress_update(
+        sent = ctx.susdb.compress_update(
             update.local_update_id, timeout=settings.statement_timeout_seconds
         )
-        return queue.DONE
+        # Not sent: the server checked first and found no obsolete revision left to remove.
+        return queue.DONE if sent else queue.Settled("skipped", "nothing_to_compress")
 
     def verify(update: LocalUpdate) -> queue.Settled | None:
         # Settled when no unreferenced older revision is left.

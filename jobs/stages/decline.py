@@ -544,7 +544,17 @@ def run(ctx: RunContext) -> StageOutcome:
             )
             return queue.Settled("skipped", objection)
         whys[item.update_id] = verdict.why
-        state = ctx.susdb.decline_update(item.update_id, ADMIN_NAME)
+        sent, state = ctx.susdb.decline_update(item.update_id, ADMIN_NAME)
+        if not sent:
+            # The server checked first: deleted, or declined already (by a run whose record the
+            # state store lost, or by hand). Nothing was sent, so nothing is recorded as made.
+            settled = settle(state) or _not_declined(item)
+            if settled is queue.DONE:
+                settled = queue.Settled("skipped", "already_declined")
+            log.info(
+                "item.settled", item=item.update_id, status=settled.status, reason="on the server"
+            )
+            return settled
         settled = settle(state) or _not_declined(item)
         log.info(
             "decline.update",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from jobs.errors import DatabaseError
 from jobs.runner import queue, work
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.stages.registry import stage
@@ -26,7 +27,15 @@ def run(ctx: RunContext) -> StageOutcome:
             yield str(local_id), LocalUpdate(local_id)
 
     def process(update: LocalUpdate) -> queue.Settled:
-        ctx.susdb.delete_update(update.local_update_id, timeout=settings.statement_timeout_seconds)
+        sent, present = ctx.susdb.delete_update(
+            update.local_update_id, timeout=settings.statement_timeout_seconds
+        )
+        if not sent:  # deleted already (the server checked first): nothing was sent
+            return queue.GONE
+        if present:
+            raise DatabaseError(
+                f"spDeleteUpdate returned, but update {update.local_update_id} is still there"
+            )
         return queue.DONE
 
     def verify(update: LocalUpdate) -> queue.Settled | None:

@@ -964,7 +964,16 @@ class StateStore:
                 "UPDATE work_items SET failed_runs = failed_runs + 1, last_error_kind = ?, last_error = ?, run_id = ?, "
                 "updated_at = ?, status = CASE WHEN failed_runs + 1 >= ? THEN 'quarantined' ELSE 'failed' END "
                 "WHERE database_id = ? AND stage = ? AND item_key = ?",
-                (kind, message[:2000], run_id, self._stamp(), quarantine_after, database, stage, key),
+                (
+                    kind,
+                    message[:2000],
+                    run_id,
+                    self._stamp(),
+                    quarantine_after,
+                    database,
+                    stage,
+                    key,
+                ),
             )
             row = self.db.execute(
                 "SELECT status FROM work_items WHERE database_id = ? AND stage = ? AND item_key = ?",

@@ -131,9 +131,7 @@ def test_a_nightly_cadence_quarantines_a_poison_item_on_its_third_failing_night(
     db.commit()
     db.close()
     # Every night's queue is older than queue_max_age_hours: each run rebuilds it, as nightly runs do.
-    settings = settings_for(
-        small_sim, backup={"gate": "off"}, runner={"queue_max_age_hours": 0}
-    )
+    settings = settings_for(small_sim, backup={"gate": "off"}, runner={"queue_max_age_hours": 0})
     for night in (1, 2, 3):
         report = run(settings, state_dir, stages=["decline"])
         quarantined = StateStore(state_dir).quarantined("sim")
@@ -490,3 +488,39 @@ def test_the_rows_a_killed_run_left_spooled_are_removed_by_the_next_run(
     assert discarded["rows"] == 3
     left = query(state_dir / "state.sqlite3", "SELECT build_id FROM queue_spool")
     assert left and all(build.startswith("run:another database:") for (build,) in left)
+
+
+# -- D7: a state store rolled back (a lost WAL, a file restored from a copy) ----------------------
+def _restored(state_dir: Path, copy: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        (state_dir / f"state.sqlite3{suffix}").unlink(missing_ok=True)
+    (state_dir / "state.sqlite3").write_bytes(copy.read_bytes())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("stage", "procedure"),
+    [
+        ("decline", "spDeclineUpdate"),
+        ("obsolete_updates", "spDeleteUpdate"),
+        ("compress", "spCompressUpdate"),
+    ],
+)
+def test_a_state_store_rolled_back_sends_nothing_twice(
+    neglected_sim, state_dir, tmp_path, stage, procedure
+):
+    """The state file loses a run (restored from a copy taken before it): its queue says the items
+    that run did are still to do. The server has done them; each statement checks first."""
+    settings = settings_for(neglected_sim, backup={"gate": "off"})
+    first = run(settings, state_dir, stages=[stage], max_duration_minutes=1)
+    assert first.stages[-1].remaining > 0  # the window closed with work left in the queue
+    with sqlite3.connect(state_dir / "state.sqlite3") as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    copy = tmp_path / "state-copy.sqlite3"
+    copy.write_bytes((state_dir / "state.sqlite3").read_bytes())
+    second = run(settings, state_dir, stages=[stage], max_duration_minutes=1)
+    assert second.stages[-1].done > 0
+    _restored(state_dir, copy)
+    run(settings, state_dir, stages=[stage], max_duration_minutes=1)
+    doubled = {arguments: n for arguments, n in calls(neglected_sim, procedure).items() if n > 1}
+    assert doubled == {}

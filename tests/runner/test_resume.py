@@ -68,9 +68,7 @@ def test_a_deadline_stops_a_run_mid_stage_and_the_next_run_finishes_each_item_on
 
 
 def test_a_stale_queue_is_rebuilt_but_a_fresh_one_is_reused(small_sim, state_dir, event_log):
-    settings = settings_for(
-        small_sim, backup={"gate": "off"}, runner={"queue_max_age_hours": 0}
-    )
+    settings = settings_for(small_sim, backup={"gate": "off"}, runner={"queue_max_age_hours": 0})
     run(settings, state_dir, stages=["obsolete_updates"], max_duration_minutes=1)
     run(settings, state_dir, stages=["obsolete_updates"], max_duration_minutes=1)
     assert len(event_log.named("queue.build")) == 2  # the first queue was stale for the second run

@@ -163,10 +163,29 @@ def test_spdeclineupdate_refuses_on_a_replica(tmp_path):
     ]
 
 
+UNKNOWN_UPDATE = "00000000-0000-0000-0000-000000000000"
+
+
 def test_spdeclineupdate_of_an_unknown_update_fails(small_sim):
     connection = connect(small_sim)
     with pytest.raises(Exception, match="was not found"):
-        execute(connection, "decline_update", "00000000-0000-0000-0000-000000000000", "admin")
+        connection.cursor().execute(
+            "EXEC dbo.spDeclineUpdate @updateID = ?, @adminName = ?", (UNKNOWN_UPDATE, "admin")
+        )
+
+
+def test_a_decline_checks_on_the_server_before_it_calls_the_procedure(small_sim):
+    connection = connect(small_sim)
+    (update,) = query(small_sim, "SELECT UpdateID FROM vwMinimalUpdate WHERE Declined = 0 LIMIT 1")[
+        0
+    ]
+    assert rows(connection, "decline_update", update, "admin") == [(1, 1, 1)]  # sent, declined
+    assert rows(connection, "decline_update", update, "admin") == [(0, 1, 1)]  # not sent again
+    assert rows(connection, "decline_update", UNKNOWN_UPDATE, "admin") == [(0, 0, 0)]
+    calls = query(
+        small_sim, "SELECT COUNT(*) FROM sim_call_log WHERE procedure = 'spDeclineUpdate'"
+    )
+    assert calls == [(1,)]
 
 
 def test_compression_removes_only_unreferenced_older_revisions(small_sim):

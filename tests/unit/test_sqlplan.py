@@ -93,7 +93,7 @@ def test_the_rendering_shows_each_statement_once_with_its_text_and_parameters():
     )
     text = render(show_sql(settings, stages=["obsolete_updates", "sync_history"]))
     assert text.index("EXEC dbo.spGetObsoleteUpdatesToCleanup;") < text.index(
-        "EXEC dbo.spDeleteUpdate @localUpdateID = ?;"
+        "IF @toDo > 0 EXEC dbo.spDeleteUpdate @localUpdateID = @localUpdateID;"
     )
     assert re.search(r"-- delete_update \(sent \d+ times in the recorded run\)", text)
     assert "DELETE TOP (@batchRows) FROM dbo.tbEventInstance" in text
