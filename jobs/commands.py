@@ -78,7 +78,7 @@ def run(
     with monitored(settings.monitoring, state_dir) as monitor, stop_on_signals(stop):
 
         def run_plan(plan: Plan) -> RunReport:
-            report = execute_plan(plan, state_dir, stop=stop)
+            report = execute_plan(plan, state_dir, stop=stop, on_abandoned=monitor.abandoned)
             monitor.append(report)
             if on_report is not None:
                 on_report(report)

@@ -82,6 +82,15 @@ DECLARATIONS: tuple[EventSpec, ...] = (
         f"{RUN} abandoned_run_id",
     ),
     _event(
+        "run.abandoned_link",
+        "error",
+        "`reason`",
+        "the server did not answer for `runner.hard_stop_grace_seconds` after the window closed "
+        "or a stop was asked for (a silent link no cancel reaches): the run records itself as "
+        "partial and the process ends with exit 3; the next run verifies what was in flight",
+        f"{RUN} reason",
+    ),
+    _event(
         "run.unreachable",
         "error",
         "`error_kind`, `error`",

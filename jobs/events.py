@@ -8,6 +8,7 @@ generated from it).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 import socket
@@ -115,6 +116,16 @@ def _shared_processors() -> list[Any]:
         structlog.processors.format_exc_info,
         _redact,
     ]
+
+
+def flush() -> None:
+    """Push out what the handlers hold: before a process ends without unwinding (os._exit)."""
+    for handler in logging.getLogger().handlers:
+        with contextlib.suppress(Exception):
+            handler.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
 
 
 def configure(

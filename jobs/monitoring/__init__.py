@@ -64,6 +64,11 @@ class Monitor:
             latest[data["target"]] = data
         return list(latest.values())
 
+    def abandoned(self, report: Any) -> None:
+        """The run ends the process from its hard stop: report it, and ping, now."""
+        self.append(report)
+        heartbeat.ping(self.settings.heartbeat_url, "fail" if self.failed else "success")
+
     @property
     def failed(self) -> bool:
         return any(

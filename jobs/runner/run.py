@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import secrets
 import signal
 import threading
@@ -37,6 +38,7 @@ from jobs.errors import (
 )
 from jobs.exit_codes import ExitCode
 from jobs.runner.context import GATE_NOT_PASSED, RunContext, StageOutcome
+from jobs.runner.hard_stop import HardStop
 from jobs.runner.plan import Plan
 from jobs.stages import registry
 from jobs.state.store import StateStore
@@ -188,11 +190,18 @@ def _status_exit(results: list[StageResult], stopped: bool) -> tuple[str, ExitCo
 
 
 def execute_plan(
-    plan: Plan, state_dir: Path, *, clock: Clock | None = None, stop: threading.Event | None = None
+    plan: Plan,
+    state_dir: Path,
+    *,
+    clock: Clock | None = None,
+    stop: threading.Event | None = None,
+    on_abandoned: Callable[[RunReport], Any] | None = None,
 ) -> RunReport:
     """Run every stage of the plan against its target and return the report. Never raises for a
     run-level failure (the report carries the exit code and a one-line ``error``); raises
-    StateError when the state store itself cannot be used."""
+    StateError when the state store itself cannot be used. A run the server stops answering
+    ends the process from its hard stop (``jobs/runner/hard_stop.py``), after recording itself
+    and calling ``on_abandoned`` with its report."""
     clock = clock or clock_for(plan.endpoint)
     stop = stop or threading.Event()
     run_id = new_run_id()
@@ -204,16 +213,30 @@ def execute_plan(
         "state.busy", path=str(store.path), waited_seconds=round(waited, 1)
     )
     started = time.monotonic()
+    finishing = threading.Lock()  # the run's record is written once: by _finish or the hard stop
+    hard_stop = HardStop(
+        plan.settings.runner.hard_stop_grace_seconds,
+        lambda why: _abandon(report, state_dir, finishing, on_abandoned, why),
+    )
     with (
         events.bound(run_id=run_id, target=plan.endpoint.name),
         stop_on_signals(stop),
         contextlib.ExitStack() as resources,
     ):
         resources.callback(store.close)
+        # Registered first, so it runs last: after the lock's release and the connection's close.
+        resources.callback(hard_stop.disarm)
         store.start_run(run_id, plan.endpoint.name, plan.profile, plan.dry_run)
         ctx: RunContext | None = None
         try:
             window = plan.window(clock.now())
+            if not clock.virtual and not window.closed:
+                window_end = (
+                    None
+                    if window.deadline is None
+                    else time.monotonic() + (window.deadline - clock.now()).total_seconds()
+                )
+                hard_stop.arm(window_end, stop)
             if window.closed:
                 report.error = window.closed
                 report.stages = [
@@ -247,8 +270,40 @@ def execute_plan(
             report.error, report.status, report.exit_code = str(error), "failed", error.exit_code
             log.error("run.unreachable", error_kind="config", error=str(error))
         finally:
-            _finish(plan, ctx, report, store, stop, clock, started)
+            with finishing:
+                _finish(plan, ctx, report, store, stop, clock, started)
     return report
+
+
+def _abandon(
+    report: RunReport,
+    state_dir: Path,
+    finishing: threading.Lock,
+    on_abandoned: Callable[[RunReport], Any] | None,
+    why: str,
+) -> None:
+    """The hard stop expired: record the run as partial where it can still be written, then end
+    the process as a kill would (the main thread is stuck in the driver and cannot be woken)."""
+    log.error("run.abandoned_link", reason=why)
+    try:
+        if finishing.acquire(timeout=5) and report.status == "running":
+            report.status, report.exit_code, report.error = "partial", ExitCode.PARTIAL, why
+            try:
+                store = StateStore(state_dir, busy_timeout=5)
+                try:
+                    store.finish_run(
+                        report.run_id, report.status, int(report.exit_code), report.as_dict()
+                    )
+                finally:
+                    store.close()
+            except StateError as error:
+                log.error("state.unwritable", error=str(error))
+            _log_finish(report)
+        if on_abandoned is not None:
+            on_abandoned(report)
+    finally:
+        events.flush()
+        os._exit(int(report.exit_code))
 
 
 def _open(
@@ -358,6 +413,10 @@ def _finish(
     if not plan.dry_run:
         store.prune(plan.settings.runner.history_days, plan.settings.runner.declined_history_days)
         store.compact()
+    _log_finish(report)
+
+
+def _log_finish(report: RunReport) -> None:
     log.info(
         "run.finish",
         status=report.status,

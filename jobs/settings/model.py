@@ -293,6 +293,14 @@ class RunnerSettings(Section):
     quarantine_after: int = doc(
         "Quarantine an item after this many failed runs.", 3, default=3, ge=1, le=1000
     )
+    hard_stop_grace_seconds: float = doc(
+        "End the process (exit 3) this many seconds after the window closed or a stop was asked "
+        "for, if the server has not answered by then (a silent link that no cancel reaches).",
+        60,
+        default=60.0,
+        ge=5,
+        le=MAX_SECONDS,
+    )
     queue_max_age_hours: float = doc(
         "Re-run a stage's candidate query when its queue is this old (0: on every run).",
         24,

@@ -1,0 +1,188 @@
+"""The real network, through pyodbc and FreeTDS to the served simulator, with a TCP proxy that
+resets or silences the link (network-review D1, D2, D3): the run ends on time, sends nothing
+twice, and its history says what the server did."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobs.exit_codes import ExitCode
+from jobs.simulator import create
+from jobs.simulator.catalog import preset_profile
+from tests.helpers import cli_env, configured_command, procedure_calls
+from tests.integration.proxy import Proxy, Trigger
+from tests.integration.served import PASSWORD, PASSWORD_ENV, Served
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+GRACE = 5  # runner.hard_stop_grace_seconds in these runs
+
+
+@pytest.fixture
+def superseded_sim(tmp_path: Path) -> Path:
+    path = tmp_path / "susdb.sqlite3"
+    create(path, preset_profile("neglected", updates=1000, seed=12))
+    return path
+
+
+@pytest.fixture
+def proxied(serve, superseded_sim) -> Iterator[tuple[Served, Proxy]]:
+    # Every statement takes 10 ms of real time, so a night lasts long enough to break it.
+    served = serve(superseded_sim, time_scale=0, latency=0.01)
+    proxy = Proxy((served.server.host, served.server.port))
+    yield served, proxy
+    proxy.stop()
+
+
+def config_through(served: Served, proxy: Proxy | None, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    port = {"port": proxy.port} if proxy is not None else {}
+    path = served.config(directory, **port)
+    path.write_text(
+        path.read_text(encoding="utf-8")
+        + f"[runner]\nbatch_target_seconds = 1\nhard_stop_grace_seconds = {GRACE}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def decline_run(config: Path, state: Path, *args: str) -> list[str]:
+    return configured_command(config, state, "run", "--stage", "decline", *args)
+
+
+def declines_sent(sim: Path) -> dict[str, int]:
+    return dict(procedure_calls(sim, "spDeclineUpdate"))
+
+
+def history(state: Path) -> tuple[list[tuple[str, int]], list[str]]:
+    with sqlite3.connect(state / "state.sqlite3") as db:
+        runs = db.execute("SELECT status, exit_code FROM runs ORDER BY started_at").fetchall()
+        declined = [row[0] for row in db.execute("SELECT update_id FROM declined_updates")]
+    return runs, declined
+
+
+def test_a_silent_link_ends_the_run_within_the_grace_after_the_window_and_sends_nothing_twice(
+    proxied, tmp_path
+):
+    served, proxy = proxied
+    # The 40th decline reaches the server; its answer, and everything after it, never comes back.
+    proxy.triggers.append(Trigger("decline_update", "silence", count=40))
+    config = config_through(served, proxy, tmp_path)
+    window_seconds = 12
+    started = time.monotonic()
+    night = subprocess.run(
+        decline_run(config, tmp_path / "state", "--max-duration", str(window_seconds / 60)),
+        capture_output=True,
+        text=True,
+        env=cli_env(**{PASSWORD_ENV: PASSWORD}),
+        timeout=120,
+    )
+    elapsed = time.monotonic() - started
+    assert proxy.fired == ["silence on decline_update"]
+    assert night.returncode == ExitCode.PARTIAL, night.stderr[-2000:]
+    # Process start-up and the first connection come before the window opens: allow for them.
+    assert elapsed < window_seconds + GRACE + 8, elapsed
+    events = [json.loads(line) for line in night.stderr.splitlines() if line.startswith("{")]
+    names = [event["event"] for event in events]
+    assert "run.abandoned_link" in names
+    finish = next(event for event in events if event["event"] == "run.finish")
+    assert finish["exit_code"] == ExitCode.PARTIAL and finish["status"] == "partial"
+    runs, _ = history(tmp_path / "state")
+    assert runs == [("partial", ExitCode.PARTIAL)]
+
+    # The link is back: the next night settles what was in flight and finishes the work.
+    proxy.stop()
+    healed = subprocess.run(
+        decline_run(config_through(served, None, tmp_path / "direct"), tmp_path / "state"),
+        capture_output=True,
+        text=True,
+        env=cli_env(**{PASSWORD_ENV: PASSWORD}),
+        timeout=300,
+    )
+    assert healed.returncode == ExitCode.OK, healed.stderr[-2000:]
+    sent = declines_sent(served.sim)
+    assert sent and max(sent.values()) == 1
+    _, declined = history(tmp_path / "state")
+    assert len(declined) == len(set(declined)) == len(sent)  # history is the server's record
+
+
+def test_a_reset_mid_statement_is_a_lost_connection_that_the_run_survives(proxied, tmp_path):
+    served, proxy = proxied
+    # The 25th decline reaches the server, then both ends see a reset (FreeTDS: "Unknown error").
+    proxy.triggers.append(Trigger("decline_update", "reset", count=25))
+    night = subprocess.run(
+        decline_run(config_through(served, proxy, tmp_path), tmp_path / "state"),
+        capture_output=True,
+        text=True,
+        env=cli_env(**{PASSWORD_ENV: PASSWORD}),
+        timeout=300,
+    )
+    assert proxy.fired == ["reset on decline_update"]
+    assert night.returncode == ExitCode.OK, night.stderr[-2000:]
+    sent = declines_sent(served.sim)
+    assert sent and max(sent.values()) == 1
+    _, declined = history(tmp_path / "state")
+    assert len(declined) == len(set(declined)) == len(sent)
+
+
+def test_two_hosts_never_decline_together_when_the_first_ones_link_is_cut(proxied, tmp_path):
+    """D1: host A works through the proxy; its link is reset mid-batch; host B, with its own
+    state directory, retries every 0.3 s straight to the server. The lock ended with A's session,
+    so B may take over, but A must not send another statement of work."""
+    served, proxy = proxied
+    proxy.triggers.append(Trigger("decline_update", "reset", count=60))
+    environment = cli_env(**{PASSWORD_ENV: PASSWORD})
+    host_a = subprocess.Popen(
+        decline_run(config_through(served, proxy, tmp_path / "a"), tmp_path / "a" / "state"),
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
+    a_log: list[str] = []
+    declining = threading.Event()
+
+    def read_a() -> None:
+        assert host_a.stderr is not None
+        for line in host_a.stderr:
+            a_log.append(line)
+            if '"decline.update"' in line:
+                declining.set()
+
+    reader = threading.Thread(target=read_a, daemon=True)
+    reader.start()
+    assert declining.wait(60), "".join(a_log)[-2000:]
+    config_b = config_through(served, None, tmp_path / "b")
+    outcomes_b: list[int] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        attempt = subprocess.run(
+            decline_run(config_b, tmp_path / "b" / "state"),
+            capture_output=True,
+            text=True,
+            env=environment,
+            timeout=120,
+        )
+        outcomes_b.append(attempt.returncode)
+        if attempt.returncode != ExitCode.LOCKED:
+            break
+        time.sleep(0.3)
+    host_a.wait(timeout=120)
+    reader.join(timeout=10)
+    assert proxy.fired == ["reset on decline_update"]
+    assert outcomes_b[0] == ExitCode.LOCKED  # B was kept out while A held the lock
+    assert outcomes_b[-1] == ExitCode.OK, outcomes_b
+    # A either took its lock again before B did and finished, or found B holding it: exit 5.
+    assert host_a.returncode in (ExitCode.OK, ExitCode.LOCKED), "".join(a_log)[-2000:]
+    sent = declines_sent(served.sim)
+    assert max(sent.values()) == 1
+    _, declined_a = history(tmp_path / "a" / "state")
+    _, declined_b = history(tmp_path / "b" / "state")
+    assert not set(declined_a) & set(declined_b)  # no update in both hosts' histories
+    assert len(declined_a) + len(declined_b) == len(sent)
