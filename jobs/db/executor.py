@@ -125,7 +125,15 @@ class Executor:
         self.on_connect: Callable[[], None] | None = None
         self._connecting = False
         self._session_ready = False
-        self.connect()
+        # The first connection is retried like any statement: a link lost on the session's first
+        # statements (its settings, the lock) must not end the night (network-review D9). Each
+        # attempt opens a new connection itself, so the retry's own reconnect is not needed.
+        RetryPolicy(
+            self.retry_limits.max_attempts,
+            self.retry_limits.max_seconds,
+            self.clock.sleep,
+            lambda: None,
+        )(self.connect)
 
     @property
     def virtual_time(self) -> bool:
@@ -135,6 +143,8 @@ class Executor:
         # Until the new session is ready (settings, the lock taken again), no statement of work
         # may run on it: a reconnect that failed half-way must not leave an unlocked session.
         self._session_ready = False
+        if hasattr(self, "connection"):
+            self.drop_connection()  # a connection a failed attempt left behind
         # The simulated SUSDB and the runner must agree on time: share a virtual clock.
         self.connection = open_connection(
             self.endpoint,

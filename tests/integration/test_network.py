@@ -186,3 +186,21 @@ def test_two_hosts_never_decline_together_when_the_first_ones_link_is_cut(proxie
     _, declined_b = history(tmp_path / "b" / "state")
     assert not set(declined_a) & set(declined_b)  # no update in both hosts' histories
     assert len(declined_a) + len(declined_b) == len(sent)
+
+
+@pytest.mark.parametrize("first", ["session_settings", "acquire_target_lock", "database_identity"])
+def test_a_link_dropped_on_the_first_statements_of_a_run_is_retried(
+    serve, superseded_sim, tmp_path, first
+):
+    """D9: the connection drops on one of the first statements a run sends (its reply never
+    arrives); the run connects again and goes on, as it does for any other statement."""
+    from jobs.runner.plan import build_plan
+    from jobs.runner.run import execute_plan
+
+    served = serve(superseded_sim, time_scale=0, drop_after={first: 1})
+    plan = build_plan(served.settings(), target="served", profile=None, stages=["decline"])
+    report = execute_plan(plan, tmp_path / "state")
+    assert report.exit_code == ExitCode.OK, report.error
+    assert served.server.stats[f"received {first}"] >= 2  # the dropped one, then again
+    sent = declines_sent(served.sim)
+    assert sent and max(sent.values()) == 1

@@ -150,6 +150,7 @@ def _lost_link_settings(small_sim, seed_passes: int):
     )
 
 
+@pytest.mark.slow
 def test_a_run_whose_connection_drops_takes_the_lock_again_on_its_new_session(
     small_sim, state_dir, event_log
 ):

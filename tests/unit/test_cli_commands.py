@@ -135,6 +135,7 @@ def test_demo_creates_a_simulated_susdb_and_prints_before_and_after(tmp_path):
     assert "Simulated SUSDB (reused):" in run_cli(*demo, cwd=tmp_path).stdout
 
 
+@pytest.mark.slow
 def test_queue_commands_never_touch_a_queue_a_running_run_owns(small_sim, tmp_path):
     """admin review N49: `queue clear` during a run removed its items and the run said "done"."""
     import filelock
