@@ -91,6 +91,15 @@ DECLARATIONS: tuple[EventSpec, ...] = (
         f"{RUN} reason",
     ),
     _event(
+        "state.unwritable",
+        "error",
+        "`error`",
+        "the state store failed mid-run (a full disk, the file deleted or replaced under the "
+        "run): the run ends as failed (exit 2) in its event, its metrics and, where it can still "
+        "be written, its history",
+        f"{RUN} error",
+    ),
+    _event(
         "run.unreachable",
         "error",
         "`error_kind`, `error`",

@@ -118,6 +118,37 @@ def _shared_processors() -> list[Any]:
     ]
 
 
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """The ``--log-file``: a write that fails (a full disk, ``/dev/full``) is one line on stderr,
+    once, not logging's traceback for every event; the console still gets every event."""
+
+    failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self._give_up(sys.exc_info()[1])
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError as error:  # buffered lines meet the full disk when the file is closed
+            self._give_up(error)
+
+    def _give_up(self, error: BaseException | None) -> None:
+        if self.failed:
+            return
+        self.failed = True
+        reason = getattr(error, "strerror", None) or str(error)
+        with contextlib.suppress(Exception):
+            sys.stderr.write(
+                f"susdb-maint: cannot write the log file {self.baseFilename} ({reason}); "
+                "from now on events go to the console only\n"
+            )
+
+
 def flush() -> None:
     """Push out what the handlers hold: before a process ends without unwinding (os._exit)."""
     for handler in logging.getLogger().handlers:
@@ -191,7 +222,7 @@ def configure(
     root.addHandler(console)
     if log_file:
         Path(log_file).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        rotating = logging.handlers.RotatingFileHandler(
+        rotating = _LogFile(
             Path(log_file).expanduser(),
             maxBytes=file_max_bytes,
             backupCount=file_backups,

@@ -198,8 +198,9 @@ def execute_plan(
     on_abandoned: Callable[[RunReport], Any] | None = None,
 ) -> RunReport:
     """Run every stage of the plan against its target and return the report. Never raises for a
-    run-level failure (the report carries the exit code and a one-line ``error``); raises
-    StateError when the state store itself cannot be used. A run the server stops answering
+    run-level failure (the report carries the exit code and a one-line ``error``), a state store
+    that fails mid-run included (exit 2); raises StateError when the state store cannot be
+    opened at all. A run the server stops answering
     ends the process from its hard stop (``jobs/runner/hard_stop.py``), after recording itself
     and calling ``on_abandoned`` with its report."""
     clock = clock or clock_for(plan.endpoint)
@@ -266,6 +267,11 @@ def execute_plan(
             report.status = "refused" if error.exit_code == ExitCode.REFUSED else "failed"
             report.exit_code = error.exit_code
             log.error("run.unreachable", error_kind=error.kind, error=str(error))
+        except StateError as error:
+            # The store failed mid-run (a full disk, the file deleted or replaced): a failed run in
+            # the event, the metrics and, where it can still be written, the history.
+            report.error, report.status, report.exit_code = str(error), "failed", error.exit_code
+            log.error("state.unwritable", error=str(error))
         except ConfigError as error:  # the target cannot be used from here (wid off Windows, ...)
             report.error, report.status, report.exit_code = str(error), "failed", error.exit_code
             log.error("run.unreachable", error_kind="config", error=str(error))
@@ -291,6 +297,7 @@ def _abandon(
             try:
                 store = StateStore(state_dir, busy_timeout=5)
                 try:
+                    _add_unrecorded_stages(report, store)
                     store.finish_run(
                         report.run_id, report.status, int(report.exit_code), report.as_dict()
                     )
@@ -401,19 +408,52 @@ def _finish(
     clock: Clock,
     started: float,
 ) -> None:
+    try:
+        _add_unrecorded_stages(report, store)
+        report.quarantined = len(store.quarantined(plan.endpoint.name))
+    except StateError as error:
+        _store_failed(report, error)
     remaining = {result.stage: result.remaining for result in report.stages if result.remaining}
     stopped_early = any(result.reason in ("deadline", "signal") for result in report.stages)
     if ctx is not None and (stopped_early or (ctx.out_of_time() and remaining)):
         log.warning("deadline.reached", remaining=remaining, reason=ctx.stop_reason())
-    report.quarantined = len(store.quarantined(plan.endpoint.name))
     if report.status == "running":
         report.status, report.exit_code = _status_exit(report.stages, stop.is_set())
     report.duration_seconds = clock.monotonic() if clock.virtual else time.monotonic() - started
-    store.finish_run(report.run_id, report.status, int(report.exit_code), report.as_dict())
-    if not plan.dry_run:
-        store.prune(plan.settings.runner.history_days, plan.settings.runner.declined_history_days)
-        store.compact()
+    try:
+        store.finish_run(report.run_id, report.status, int(report.exit_code), report.as_dict())
+        if not plan.dry_run:
+            store.prune(
+                plan.settings.runner.history_days, plan.settings.runner.declined_history_days
+            )
+            store.compact()
+    except StateError as error:
+        _store_failed(report, error)
     _log_finish(report)
+
+
+def _store_failed(report: RunReport, error: StateError) -> None:
+    """The history cannot be written: the run is a failed one (exit 2) wherever it is reported."""
+    if report.exit_code != ExitCode.BAD_USAGE:
+        log.error("state.unwritable", error=str(error))
+        report.error, report.status, report.exit_code = str(error), "failed", error.exit_code
+
+
+def _add_unrecorded_stages(report: RunReport, store: StateStore) -> None:
+    """A stage that a lost lock, a lost server or the hard stop ended mid-way recorded no result,
+    but its checkpoints counted what it did: the run's record says so (network-review D4)."""
+    now = _utc_now()
+    for stage, done, skipped, failed in store.unrecorded_progress(report.run_id):
+        outcome = StageOutcome(
+            status="failed" if report.exit_code != ExitCode.PARTIAL else "partial",
+            reason=f"stopped mid-stage: {report.error or 'the run ended'}",
+            done=done,
+            skipped=skipped,
+            failed=failed,
+        )
+        result = StageResult.of(stage, outcome, now, now, 0.0)
+        store.record_stage(report.run_id, len(report.stages), result.as_dict())
+        report.stages.append(result)
 
 
 def _log_finish(report: RunReport) -> None:

@@ -27,7 +27,7 @@ _DELETE_TOP = re.compile(
 )
 
 
-def _map_table(node: exp.Expression) -> exp.Expression:
+def _map_table(node: exp.Expression) -> exp.Expression | None:
     if isinstance(node, exp.Table):
         schema_name = node.args.get("db")
         if schema_name is not None:
@@ -48,6 +48,8 @@ def _map_table(node: exp.Expression) -> exp.Expression:
         )
     elif isinstance(node, exp.CurrentTimestamp | exp.CurrentDate):
         return exp.Anonymous(this="GETUTCDATE", expressions=[])
+    elif isinstance(node, exp.QueryOption):
+        return None  # OPTION (RECOMPILE) and other plan hints: SQLite has no plan cache to steer
     return node
 
 
@@ -61,9 +63,9 @@ def to_sqlite(statement: str) -> str:
             f"DELETE FROM {table} WHERE rowid IN "
             f"(SELECT TOP ({match.group('count')}) rowid FROM {table}{rest})"
         )
-    tree = sqlglot.parse_one(statement, read="tsql")
-    tree = tree.transform(_map_table)
-    return tree.sql(dialect="sqlite")
+    mapped = sqlglot.parse_one(statement, read="tsql").transform(_map_table)
+    assert mapped is not None  # only a query option is ever removed, never the statement
+    return mapped.sql(dialect="sqlite")
 
 
 # Columns whose type is not public and that the simulator models as strings (the dangerous

@@ -250,6 +250,15 @@ class DeclineRecord:
 STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """The file at ``path`` (device and inode), or None when there is none."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return status.st_dev, status.st_ino
+
+
 def _explain(path: Path, error: sqlite3.Error) -> StateError:
     """One line an administrator can act on, for an SQLite error after the store opened."""
     text = str(error)
@@ -290,6 +299,7 @@ class StateStore:
             raise StateError(
                 f"{self.path}: no state file yet (nothing has run with this state directory)"
             )
+        self._identity: tuple[int, int] | None = None  # the file opened; None while creating it
         self._check_usable(read_only)
         if not read_only and not self.path.exists():
             self._create()
@@ -297,6 +307,7 @@ class StateStore:
             self.db = sqlite3.connect(
                 self.path, isolation_level=None, timeout=BUSY_POLL_SECONDS, check_same_thread=False
             )
+            self._identity = _file_identity(self.path)
             self._retry_busy(lambda: self.db.execute("PRAGMA journal_mode = WAL"))
             self.db.execute("PRAGMA synchronous = NORMAL")
             self.db.execute("PRAGMA journal_size_limit = 67108864")  # truncate the WAL to 64 MB
@@ -427,6 +438,7 @@ class StateStore:
         except sqlite3.Error as error:
             raise _explain(self.path, error) from None
         try:
+            self._still_the_file_opened()
             yield self.db
         except sqlite3.Error as error:
             self._rollback()  # SQLite may have rolled back already (a full disk, for one)
@@ -439,6 +451,21 @@ class StateStore:
         except sqlite3.Error as error:
             self._rollback()
             raise _explain(self.path, error) from None
+
+    def _still_the_file_opened(self) -> None:
+        """A state file deleted or replaced under a run keeps taking its writes (into the
+        unlinked inode) and loses them at close, silently: every write checks first
+        (network-review D8)."""
+        if self._identity is None:
+            return  # the file is being made (under a temporary name)
+        now = _file_identity(self.path)
+        if now != self._identity:
+            what = "deleted" if now is None else "replaced by another file"
+            raise StateError(
+                f"{self.path}: the state file was {what} while this run was using it; its "
+                "history and queues since are not kept there; the run stops (restore the file, "
+                "or let the next run start a new history)"
+            )
 
     def _rollback(self) -> None:
         if self.db.in_transaction:
@@ -492,12 +519,13 @@ class StateStore:
                 self._record_abandoned(abandoned_id)
         return abandoned
 
-    def _record_abandoned(self, run_id: str) -> None:
-        """A run that never finished: its unfinished stages' results from its checkpoints, and a
-        summary, so history and the report say what it did (in the caller's transaction)."""
-        (started_at,) = self.db.execute(
-            "SELECT started_at FROM runs WHERE run_id = ?", (run_id,)
-        ).fetchone()
+    def unrecorded_progress(self, run_id: str) -> list[tuple[str, int, int, int]]:
+        """What a run checkpointed in stages that recorded no result, or less than they did:
+        (stage, done, skipped, failed). A stage a lost lock or server ended mid-way."""
+        with self.reading():
+            return self._unrecorded_progress(run_id)
+
+    def _unrecorded_progress(self, run_id: str) -> list[tuple[str, int, int, int]]:
         # A stage may run twice in one run (reindex): what its finished runs recorded is taken
         # off the run's counts, and the rest is the stage that was under way.
         recorded: dict[str, tuple[int, int, int]] = {}
@@ -507,17 +535,27 @@ class StateStore:
             (run_id,),
         ):
             recorded[stage] = (done or 0, skipped or 0, failed or 0)
-        (ordinal,) = self.db.execute(
-            "SELECT COALESCE(MAX(ordinal), -1) + 1 FROM stage_results WHERE run_id = ?", (run_id,)
-        ).fetchone()
+        unrecorded = []
         for stage, done, skipped, failed in self.db.execute(
             "SELECT stage, done, skipped, failed FROM run_progress WHERE run_id = ? ORDER BY rowid",
             (run_id,),
         ).fetchall():
             earlier = recorded.get(stage, (0, 0, 0))
             left = (done - earlier[0], skipped - earlier[1], failed - earlier[2])
-            if max(left) <= 0:
-                continue
+            if max(left) > 0:
+                unrecorded.append((stage, *(max(0, count) for count in left)))
+        return unrecorded
+
+    def _record_abandoned(self, run_id: str) -> None:
+        """A run that never finished: its unfinished stages' results from its checkpoints, and a
+        summary, so history and the report say what it did (in the caller's transaction)."""
+        (started_at,) = self.db.execute(
+            "SELECT started_at FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        (ordinal,) = self.db.execute(
+            "SELECT COALESCE(MAX(ordinal), -1) + 1 FROM stage_results WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        for stage, done, skipped, failed in self._unrecorded_progress(run_id):
             self.db.execute(
                 "INSERT INTO stage_results (run_id, ordinal, stage, status, reason, started_at, "
                 "done, skipped, failed, detail_json) VALUES (?, ?, ?, 'abandoned', ?, ?, ?, ?, ?, '{}')",
@@ -527,7 +565,9 @@ class StateStore:
                     stage,
                     "the run was killed mid-stage; counts are what it had checkpointed",
                     started_at,
-                    *(max(0, count) for count in left),
+                    done,
+                    skipped,
+                    failed,
                 ),
             )
             ordinal += 1

@@ -405,8 +405,32 @@ def test_a_full_disk_mid_run_is_one_clear_line(small_sim, state_dir, monkeypatch
         self.db.execute(f"PRAGMA max_page_count = {pages + 2}")  # the disk fills up
 
     monkeypatch.setattr(StateStore, "__init__", tiny)
-    with pytest.raises(StateError, match="full"):
-        run(settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["decline"])
+    report = run(settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["decline"])
+    # admin review N51: a failed run (exit 2) in the report, its event and the metrics.
+    assert report.exit_code == ExitCode.BAD_USAGE and report.status == "failed"
+    assert "full" in (report.error or "")
+
+
+def test_a_state_file_deleted_mid_run_fails_the_run(small_sim, state_dir, event_log):
+    """network-review D8: the run noticed at its next write, instead of writing into a deleted
+    file and ending exit 0 with its history gone."""
+    settings = settings_for(small_sim, backup={"gate": "off"}, runner={"batch_target_seconds": 1})
+    original = StateStore.complete
+    completed: list[int] = []
+
+    def delete_after_the_second_batch(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        completed.append(1)
+        if len(completed) == 2:
+            for suffix in ("", "-wal", "-shm"):
+                (state_dir / f"state.sqlite3{suffix}").unlink(missing_ok=True)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(StateStore, "complete", delete_after_the_second_batch)
+        report = run(settings, state_dir, stages=["decline"])
+    assert report.exit_code == ExitCode.BAD_USAGE and "deleted" in (report.error or "")
+    (finish,) = event_log.named("run.finish")
+    assert finish["exit_code"] == ExitCode.BAD_USAGE and finish["status"] == "failed"
 
 
 @pytest.mark.slow

@@ -199,6 +199,19 @@ def test_a_run_whose_lock_was_taken_while_it_reconnected_stops_with_exit_5(
     assert 0 < sent_by_the_first < 40  # the batches before the drop, nothing after
     assert not calls(small_sim, "spDeleteUpdate")
     assert StateStore(state_dir).runs("sim")[0]["status"] == "failed"
+    # network-review D4: the stage the lost lock ended still says what it did, in the report,
+    # the run's history and its decline records alike.
+    (stopped,) = [result for result in report.stages if result.stage == "decline"]
+    assert stopped.status == "failed" and stopped.done > 0
+    with sqlite3.connect(state_dir / "state.sqlite3") as db:
+        (recorded,) = db.execute(
+            "SELECT done FROM stage_results WHERE run_id = ? AND stage = 'decline'",
+            (report.run_id,),
+        ).fetchone()
+        (declined,) = db.execute(
+            "SELECT COUNT(*) FROM declined_updates WHERE run_id = ?", (report.run_id,)
+        ).fetchone()
+    assert recorded == stopped.done == declined
 
 
 # -- 3. no transaction left open ---------------------------------------------------------------------

@@ -90,6 +90,22 @@ def test_log_file_gets_json_lines_too(tmp_path):
     events.configure(log_format="json")
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_a_log_file_that_cannot_be_written_is_one_line_not_tracebacks(tmp_path, capsys):
+    with open(tmp_path / "console.txt", "w") as console:
+        events.configure(log_format="json", stream=console, log_file="/dev/full")
+        for stage in ("health", "decline", "reindex"):
+            events.get_logger().info("stage.start", stage=stage)
+        logging.shutdown()
+    events.configure(log_format="json")
+    errors = capsys.readouterr().err.splitlines()
+    assert errors == [
+        "susdb-maint: cannot write the log file /dev/full (No space left on device); "
+        "from now on events go to the console only"
+    ]
+    assert len((tmp_path / "console.txt").read_text().splitlines()) == 3  # nothing lost there
+
+
 def test_console_lines_leave_out_host_and_version_but_json_keeps_them():
     import io
 
