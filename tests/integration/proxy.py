@@ -21,17 +21,20 @@ class _Link:
     server: socket.socket
     silent: bool = False
     closed: bool = False
+    reset_after: int | None = None  # reset once this many more reply bytes have gone through
 
 
 @dataclass
 class Trigger:
-    """On the ``count``-th request whose text names ``statement``: ``action`` ("reset" or
-    "silence") after ``forwarded`` says whether that request still reaches the server."""
+    """On the ``count``-th request whose text names ``statement``: ``action`` ("reset",
+    "silence", or "reset_mid_reply": a reset after ``reply_bytes`` of the answer went through);
+    ``forwarded`` says whether that request still reaches the server."""
 
     statement: str
     action: str
     count: int = 1
     forwarded: bool = True
+    reply_bytes: int = 8192
     seen: int = 0
 
     @property
@@ -111,8 +114,17 @@ class Proxy:
                     return
                 action = self._trigger(data) if source is link.client else None
                 if action is not None and not action[1]:
-                    self._act(link, action[0])
+                    self._act(link, action[0], action[2])
                     return
+                if source is link.server and link.reset_after is not None:
+                    data, cut = data[: link.reset_after], len(data) >= link.reset_after
+                    link.reset_after -= len(data)
+                    if cut:
+                        with contextlib.suppress(OSError):
+                            link.client.sendall(data)
+                        with self._lock:
+                            _reset(link)
+                        return
                 try:
                     ends[source].sendall(data)
                 except OSError:
@@ -120,24 +132,26 @@ class Proxy:
                         _reset(link)
                     return
                 if action is not None:
-                    self._act(link, action[0])
+                    self._act(link, action[0], action[2])
                     if link.closed:
                         return
 
-    def _trigger(self, data: bytes) -> tuple[str, bool] | None:
+    def _trigger(self, data: bytes) -> tuple[str, bool, int] | None:
         with self._lock:
             for trigger in self.triggers:
                 if trigger.marker in data:
                     trigger.seen += 1
                     if trigger.seen == trigger.count:
                         self.fired.append(f"{trigger.action} on {trigger.statement}")
-                        return trigger.action, trigger.forwarded
+                        return trigger.action, trigger.forwarded, trigger.reply_bytes
         return None
 
-    def _act(self, link: _Link, action: str) -> None:
+    def _act(self, link: _Link, action: str, reply_bytes: int = 0) -> None:
         with self._lock:
             if action == "reset":
                 _reset(link)
+            elif action == "reset_mid_reply":
+                link.reset_after = reply_bytes
             elif action == "silence":
                 self._all_silent = True  # the route is gone: new connections go nowhere too
                 for each in self._links:

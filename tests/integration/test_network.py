@@ -204,3 +204,23 @@ def test_a_link_dropped_on_the_first_statements_of_a_run_is_retried(
     assert served.server.stats[f"received {first}"] >= 2  # the dropped one, then again
     sent = declines_sent(served.sim)
     assert sent and max(sent.values()) == 1
+
+
+def test_a_candidate_query_whose_link_is_reset_mid_result_is_run_again(proxied, tmp_path):
+    """D10: the connection resets after the first rows of the superseded candidate query went
+    through; the queue build is retried whole (nothing half-spooled is kept), not failed."""
+    served, proxy = proxied
+    proxy.triggers.append(Trigger("superseded_updates", "reset_mid_reply", reply_bytes=6000))
+    night = subprocess.run(
+        decline_run(config_through(served, proxy, tmp_path), tmp_path / "state"),
+        capture_output=True,
+        text=True,
+        env=cli_env(**{PASSWORD_ENV: PASSWORD}),
+        timeout=300,
+    )
+    assert proxy.fired == ["reset_mid_reply on superseded_updates"]
+    assert night.returncode == ExitCode.OK, night.stderr[-2000:]
+    assert '"decline.source_fail"' not in night.stderr
+    assert '"retry"' in night.stderr
+    sent = declines_sent(served.sim)
+    assert sent and max(sent.values()) == 1
