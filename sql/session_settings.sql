@@ -1,10 +1,10 @@
 -- name: session_settings
 -- summary: How every session of this tool behaves on a live WSUS: it loses a deadlock to WSUS's
---          own work (DEADLOCK_PRIORITY LOW) and gives up waiting for a lock after 30 s
---          (LOCK_TIMEOUT, error 1222, retried later) instead of queueing WSUS's requests behind
---          an index rebuild that waits for its schema lock.
+--          own work (DEADLOCK_PRIORITY LOW). The lock timeout is not set here: the executor sets
+--          it in each batch that needs another one than the session has (30 s for the tool's own
+--          statements, so index DDL gives up instead of queueing WSUS's requests behind it; -1,
+--          SQL Server's default, for WSUS's own procedures, which were written for it).
 -- params: none
 -- returns: none
 SET NOCOUNT ON;
 SET DEADLOCK_PRIORITY LOW;
-SET LOCK_TIMEOUT 30000;

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from jobs.db.tsql import Batch, count_markers, split_batches
+from jobs.db.tsql import Batch, count_markers, split_batches, strip_comments
 
 _HEADER = re.compile(r"^--\s*(name|summary|params|returns|effect):\s?(.*)$")
 _CONTINUATION = re.compile(r"^--\s{2,}(.*)$")
@@ -48,8 +48,24 @@ class Statement:
     def batches(self) -> tuple[Batch, ...]:
         return _batches(self.text)
 
+    @property
+    def calls_wsus_procedure(self) -> bool:
+        """Whether it runs one of WSUS's own procedures (``EXEC dbo.sp...``): those run with
+        WSUS's lock timeout, not the tool's (``jobs/db/executor.py``)."""
+        return _calls_wsus_procedure(self.text)
+
     def placeholder_count(self) -> int:
         return count_markers(self.text)
+
+
+# WSUS's procedures live in dbo; the tool's own calls are to sys (sp_getapplock, sp_executesql).
+_WSUS_EXEC = re.compile(r"\bEXEC(?:UTE)?\s+(?:@\w+\s*=\s*)?(?:\[?dbo\]?\.)\[?sp\w+", re.I)
+_STRING = re.compile(r"N?'(?:[^']|'')*'")
+
+
+@functools.lru_cache(maxsize=512)
+def _calls_wsus_procedure(text: str) -> bool:
+    return bool(_WSUS_EXEC.search(_STRING.sub("''", strip_comments(text))))
 
 
 @functools.lru_cache(maxsize=512)

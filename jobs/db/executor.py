@@ -18,10 +18,15 @@ Two promises hold for every statement:
   reconnect), except for statements whose header says ``effect: once``: those are queue items,
   which the queue engine verifies on the server before it ever sends them again.
 
-Each session runs with ``DEADLOCK_PRIORITY LOW`` (WSUS's own work wins a deadlock) and a lock
-timeout (``sql/session_settings.sql``), so index DDL waiting for a lock gives up instead of
-queueing every WSUS request behind it. ``XACT_ABORT`` is left as WSUS itself leaves it (OFF): the
-WSUS procedures are run under the session settings they were written for.
+Each session runs with ``DEADLOCK_PRIORITY LOW`` (WSUS's own work wins a deadlock,
+``sql/session_settings.sql``). The tool's own statements run with a 30-second lock timeout
+(``TOOL_LOCK_TIMEOUT_MS``), so index DDL waiting for a lock gives up instead of queueing every
+WSUS request behind it. WSUS's procedures run with SQL Server's default, -1, which they were
+written for: error 1222 cancels only the statement that waited, and a procedure that does not
+test for it (spDeleteUpdate's "still referenced" checks) goes on and commits without the check;
+their statement timeout bounds the wait instead. The executor sets the session's lock timeout
+in the batch itself whenever the next statement needs the other one. ``XACT_ABORT`` is left as
+WSUS itself leaves it (OFF), for the same reason.
 """
 
 from __future__ import annotations
@@ -53,6 +58,8 @@ RECORDING: contextvars.ContextVar[list[tuple[str | None, str, list[Any]]] | None
     contextvars.ContextVar("susdb_maint_recording", default=None)
 )
 NO_LIMIT = 0  # an ODBC query timeout of 0 waits for ever
+TOOL_LOCK_TIMEOUT_MS = 30_000  # the tool's own statements: give up a lock wait after 30 s
+WSUS_LOCK_TIMEOUT_MS = -1  # WSUS's procedures: SQL Server's default, what they were written for
 
 
 class Row(dict[str, Any]):
@@ -125,6 +132,7 @@ class Executor:
         self.on_connect: Callable[[], None] | None = None
         self._connecting = False
         self._session_ready = False
+        self._lock_timeout: int | None = None  # the session's @@LOCK_TIMEOUT; None: not known
         # The first connection is retried like any statement: a link lost on the session's first
         # statements (its settings, the lock) must not end the night (network-review D9). Each
         # attempt opens a new connection itself, so the retry's own reconnect is not needed.
@@ -151,6 +159,7 @@ class Executor:
             clock=self.clock if self.virtual_time else None,
             query_timeout=self.default_timeout,
         )
+        self._lock_timeout = None
         self._run_unguarded("session_settings")
         if self.on_connect is not None:
             # Its statements run once each: a failure fails this connect, which the retry that
@@ -305,15 +314,20 @@ class Executor:
                 window_left if budget_seconds is None else min(budget_seconds, window_left)
             )
         remaining = list(params)
+        lock_timeout = WSUS_LOCK_TIMEOUT_MS if spec.calls_wsus_procedure else TOOL_LOCK_TIMEOUT_MS
         for batch in spec.batches:
             marker_count = count_markers(batch.text)
             batch_params, remaining = remaining[:marker_count], remaining[marker_count:]
-            text = (
-                batch.text
-                if batch.text.lstrip().startswith("-- name:")
-                else f"-- name: {name}\n{batch.text}"
-            )
+            text = batch.text
+            if lock_timeout != self._lock_timeout:
+                # Set in the same batch, before the statement: nothing runs under the other one.
+                text = f"-- name: {name}\nSET LOCK_TIMEOUT {lock_timeout};\n{text}"
+            elif not text.lstrip().startswith("-- name:"):
+                text = f"-- name: {name}\n{text}"
             for _ in range(batch.repeat):
+                # Until the batch ran, the session's lock timeout is not known (a batch that
+                # failed may have stopped before its SET or after it).
+                self._lock_timeout = None
                 yield from self._send(
                     name,
                     text,
@@ -324,6 +338,7 @@ class Executor:
                     fetch_size,
                     cancel_on_stop,
                 )
+                self._lock_timeout = lock_timeout
 
     def _send(
         self,

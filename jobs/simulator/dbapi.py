@@ -263,6 +263,7 @@ class Connection:
             self.db.execute("BEGIN IMMEDIATE")
         self.db.execute("SAVEPOINT sim_batch")
         self._procedures_opened = 0
+        self._lock_timeouts: list[str] = []
         try:
             results, cost = self._dispatch(name, sql, params)
             if fault is not None and fault.timing == "during":
@@ -272,6 +273,10 @@ class Connection:
             self._abort_batch(error)
             raise
         self._finish_batch()
+        if self._lock_timeouts:
+            # A statement inside a procedure timed out waiting for a lock; the procedure went on
+            # and committed (Server.locks_granted): the client sees error 1222 all the same.
+            raise make_error("lock_timeout")
         if fault is not None:  # after: the work is done; the reply never arrives
             if fault.kind == "reply_lost":
                 self.drop()
@@ -282,6 +287,9 @@ class Connection:
 
     def _dispatch(self, name: str, sql: str, params: list[Any]) -> tuple[list[ResultSet], float]:
         if name in system.HANDLERS:
+            # Modelled by a handler, not statement by statement: its SET options still apply.
+            for text in split_statements(sql):
+                self._note_set_option(" ".join(text.upper().split()))
             return system.HANDLERS[name](self.server, params)
         code = strip_comments(sql)
         if system.SYSTEM_MARKERS.search(code):
@@ -391,10 +399,7 @@ class Connection:
         last_rowcount = -1
         for text in split_statements(numbered):
             upper = " ".join(text.upper().split())
-            if upper.startswith("SET "):
-                option = upper[4:].split()
-                if option:
-                    self.session_options[option[0]] = " ".join(option[1:])
+            if self._note_set_option(upper):
                 continue
             transaction = self._transaction_statement(upper, text)
             if transaction is not None:
@@ -457,6 +462,15 @@ class Connection:
             cost += self.server.charge(0.005)
         return results, cost
 
+    def _note_set_option(self, upper: str) -> bool:
+        """Keep a ``SET option value`` statement's value for the session; False for any other."""
+        if not upper.startswith("SET "):
+            return False
+        option = upper[4:].split()
+        if option:
+            self.session_options[option[0]] = " ".join(option[1:])
+        return True
+
     def _scalar(self, name: str, expression: str, bindings: dict[str, Any]) -> Any:
         """The value of a T-SQL scalar expression (a subquery in parentheses, a condition)."""
         try:
@@ -497,6 +511,8 @@ class Connection:
                 raise server_error(poison[0])
         if model.__name__ in TRANSACTIONAL_PROCEDURES:
             self._procedures_opened += 1  # its BEGIN TRANSACTION
+        self.server.lock_timeout_ms = self.lock_timeout_ms()
+        self.server.lock_timeouts = []
         try:
             result = model(*positional, **kwargs)
         except TypeError as error:
@@ -506,14 +522,26 @@ class Connection:
                 native=8144,
             ) from error
         self.db.execute(
-            "INSERT INTO sim_call_log (procedure, arguments, called_at) VALUES (?, ?, ?)",
+            "INSERT INTO sim_call_log (procedure, arguments, called_at, lock_timeout_ms) "
+            "VALUES (?, ?, ?, ?)",
             (
                 model.__name__,
                 json.dumps([*positional, *kwargs.values()], default=str),
                 ts(self.clock.now()),
+                self.server.lock_timeout_ms,
             ),
         )
+        if self.server.lock_timeouts:
+            self._lock_timeouts.extend(self.server.lock_timeouts)
         return result
+
+    def lock_timeout_ms(self) -> int:
+        """The session's @@LOCK_TIMEOUT: what its last SET LOCK_TIMEOUT said, else -1."""
+        value = self.session_options.get("LOCK_TIMEOUT", "-1").split()[0]
+        try:
+            return int(value)
+        except ValueError:
+            return -1
 
     def _applock(self, name: str, params: list[Any]) -> list[ResultSet]:
         (resource,) = params

@@ -284,7 +284,8 @@ CREATE TABLE sim_call_log (
     call_id INTEGER PRIMARY KEY,
     procedure TEXT NOT NULL,
     arguments TEXT NOT NULL,
-    called_at TEXT NOT NULL
+    called_at TEXT NOT NULL,
+    lock_timeout_ms INTEGER NOT NULL DEFAULT -1  -- the calling session's @@LOCK_TIMEOUT
 );
 -- Physical SQLite indexes that keep the simulator fast. They are not SQL Server indexes: the
 -- modelled index set (what sys.indexes shows) is sim_index.

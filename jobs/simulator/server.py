@@ -65,6 +65,11 @@ class Server:
         self.cost_model = cost_model
         self._row_counts: dict[str, int] = {}
         self._denied: frozenset[str] = frozenset()
+        # The calling session's SET LOCK_TIMEOUT (ms; -1 waits for ever, SQL Server's default and
+        # what WSUS's procedures were written for), and the lock timeouts a statement inside the
+        # running procedure hit: reported to the client once the procedure has finished.
+        self.lock_timeout_ms = -1
+        self.lock_timeouts: list[str] = []
 
     # -- helpers -------------------------------------------------------------------------------
     def charge(self, seconds: float) -> float:
@@ -90,6 +95,31 @@ class Server:
         self.db.execute(
             "INSERT INTO sim_lock_escalation VALUES (?, ?, ?)", (statement, match.group(1), rows)
         )
+
+    def locks_granted(self, table: str, statement: str) -> bool:
+        """Whether a statement inside a procedure gets its locks on ``table``, which another
+        session (WSUS's own work, a client's report) holds for ``sim_meta`` 'locked:<table>'
+        seconds.
+
+        With LOCK_TIMEOUT -1 it waits them out. With a shorter timeout SQL Server returns error
+        1222 and "cancels the current statement ... any transaction containing the statement is
+        not rolled back" ("SET LOCK_TIMEOUT (Transact-SQL)"; "Customizing the Lock Time-Out"):
+        the procedure goes on with its next statement and commits. The model returns False for
+        that statement (the caller skips what it would have done) and reports 1222 to the client
+        after the procedure finished. Whether a WSUS procedure tests @@ERROR after each statement
+        is not public; spDeleteUpdate's published body has no test after its "still referenced"
+        checks, so the dangerous alternative is modelled: none does.
+        """
+        held = self.scalar("SELECT value FROM sim_meta WHERE key = ?", (f"locked:{table}",))
+        if held is None:
+            return True
+        seconds = float(held)
+        if self.lock_timeout_ms < 0 or self.lock_timeout_ms >= seconds * 1000:
+            self.clock.advance(seconds)
+            return True
+        self.clock.advance(self.lock_timeout_ms / 1000)
+        self.lock_timeouts.append(statement)
+        return False
 
     def load_denials(self) -> None:
         """Read the rights the login lacks (``sim_meta`` keys ``deny:*``, values such as
@@ -259,7 +289,11 @@ class Server:
         if not revisions:
             return ResultSet(rowcount=0), self.charge(COST["statement"])
         marks = ",".join("?" * len(revisions))
-        referenced = self.scalar(
+        # The published body's IF EXISTS "still referenced" checks, and its second pass, read the
+        # dependency tables: a lock timeout cancels those reads, and the procedure carries on to
+        # the deletes (see locks_granted).
+        checked = self.locks_granted("tbBundleDependency", "spDeleteUpdate: still referenced?")
+        referenced = checked and self.scalar(
             f"SELECT 1 FROM tbBundleDependency WHERE BundledRevisionID IN ({marks}) "
             f"UNION ALL SELECT 1 FROM tbPrerequisiteDependency WHERE PrerequisiteRevisionID IN ({marks}) LIMIT 1",
             (*revisions, *revisions),
@@ -276,7 +310,7 @@ class Server:
         ]
         doomed = set(revisions) | set(children)
         # A revision still referenced from outside the set survives (spDeleteUpdate's second pass).
-        for revision in sorted(doomed, reverse=True):
+        for revision in sorted(doomed, reverse=True) if checked else ():
             outside = self.db.execute(
                 "SELECT RevisionID FROM tbBundleDependency WHERE BundledRevisionID = ? "
                 "UNION SELECT RevisionID FROM tbPrerequisiteDependency WHERE PrerequisiteRevisionID = ?",

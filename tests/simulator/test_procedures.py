@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from datetime import timedelta
@@ -449,3 +450,63 @@ def test_a_reconnect_continues_the_fault_stream_instead_of_replaying_it(small_si
         return result
 
     assert draws() != draws()  # a second connection draws on from where the first stopped
+
+
+def _locked_by_wsus(path, table: str, seconds: float) -> None:
+    db = sqlite3.connect(path)
+    db.execute("INSERT OR REPLACE INTO sim_meta VALUES (?, ?)", (f"locked:{table}", str(seconds)))
+    db.commit()
+    db.close()
+
+
+def test_a_lock_timeout_inside_a_procedure_cancels_one_statement_and_the_procedure_commits(built):
+    """SQL Server's error 1222 cancels the statement that waited, not the procedure: with a
+    30-second LOCK_TIMEOUT and WSUS holding the dependency rows for a minute, spDeleteUpdate's
+    "still referenced" check is skipped and the update is deleted all the same."""
+    path, ids, _ = built
+    _locked_by_wsus(path, "tbBundleDependency", 60)
+    connection = connect(path, clock=VirtualClock(NOW))
+    local_id = query(
+        path, "SELECT LocalUpdateID FROM tbUpdate WHERE UpdateID = ?", (ids["prerequisite"],)
+    )[0][0]
+    with pytest.raises(Exception) as caught:
+        connection.cursor().execute(
+            "SET LOCK_TIMEOUT 30000; EXEC dbo.spDeleteUpdate @localUpdateID = ?", (local_id,)
+        )
+    assert "(1222)" in caught.value.args[1]
+    assert query(path, "SELECT COUNT(*) FROM tbRevision WHERE LocalUpdateID = ?", (local_id,)) == [
+        (0,)
+    ]
+
+
+def test_the_tool_calls_wsus_procedures_with_their_own_lock_timeout(built):
+    """Decline review N2: the tool's 30-second lock timeout is for its own statements; WSUS's
+    procedures run with @@LOCK_TIMEOUT -1, so a lock held by WSUS is waited out and the
+    "still referenced" check refuses the deletion."""
+    from jobs.db.connection import Endpoint
+    from jobs.db.executor import Executor
+    from jobs.susdb import Susdb
+    from tests.helpers import settings_for
+
+    path, ids, _ = built
+    _locked_by_wsus(path, "tbBundleDependency", 60)
+    local_id = query(
+        path, "SELECT LocalUpdateID FROM tbUpdate WHERE UpdateID = ?", (ids["prerequisite"],)
+    )[0][0]
+    executor = Executor(Endpoint("sim", settings_for(path).targets["sim"]))
+    try:
+        with pytest.raises(errors.StillReferenced):
+            Susdb(executor).delete_update(local_id)
+        expired = query(
+            path, "SELECT LocalUpdateID FROM tbUpdate WHERE UpdateID = ?", (ids["old_expired"],)
+        )[0][0]
+        assert Susdb(executor).delete_update(expired) == (True, False)
+        # The tool's own statements keep its short lock timeout.
+        executor.run("update_exists", [local_id])
+        assert executor.connection.lock_timeout_ms() == 30000
+    finally:
+        executor.close()
+    assert query(path, "SELECT COUNT(*) FROM tbRevision WHERE LocalUpdateID = ?", (local_id,)) == [
+        (1,)
+    ]
+    assert query(path, "SELECT DISTINCT lock_timeout_ms FROM sim_call_log") == [(-1,)]
