@@ -612,9 +612,11 @@ DECLARATIONS: tuple[EventSpec, ...] = (
     _event(
         "computers.guard",
         "warning",
-        "`total`, `deleted`, `deleted_percent`, `reported_by_wsus`",
-        "spCleanupObsoleteComputers deleted more than the guard allows: rolled back",
-        "total deleted",
+        "`total`, and `estimated`, `estimated_percent`, `threshold_days` (refused before the "
+        "call) or `deleted`, `deleted_percent`, `reported_by_wsus` (rolled back after it)",
+        "more computers than the guard allows would go: refused from the estimate without "
+        "calling spCleanupObsoleteComputers, or (the backstop) its deletion rolled back",
+        "total",
     ),
     _event(
         "content_files.result",

@@ -628,16 +628,17 @@ class CompressSettings(Section):
 
 class ComputerSettings(Section):
     guard_percent: float = doc(
-        "Roll back spCleanupObsoleteComputers when it deleted more than this share of all "
-        "computers (WSUS deletes by its own threshold, 30 days by default; the guard counts what "
-        "it really deleted, inside a transaction).",
+        "Refuse obsolete-computer cleanup when more than this share of all computers would go: "
+        "estimated first (silent 30 days, WSUS's default threshold, by either date column), so "
+        "the procedure is not even called; then counted, inside a transaction, and rolled back.",
         25,
         default=25.0,
         ge=0,
         le=100,
     )
     guard_count: int = doc(
-        "Roll back spCleanupObsoleteComputers when it deleted more than this many computers.",
+        "Refuse obsolete-computer cleanup when more than this many computers would go "
+        "(estimated before the call, counted after it).",
         500,
         default=500,
         ge=0,

@@ -14,6 +14,7 @@ after the connection's timeout changed runs with the old one.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import json
@@ -509,6 +510,7 @@ class Connection:
             ).fetchone()
             if poison:
                 raise server_error(poison[0])
+        STARTED_CALLS[(str(self.path.resolve()), model.__name__)] += 1
         if model.__name__ in TRANSACTIONAL_PROCEDURES:
             self._procedures_opened += 1  # its BEGIN TRANSACTION
         self.server.lock_timeout_ms = self.lock_timeout_ms()
@@ -563,6 +565,16 @@ class Connection:
             return [ResultSet(["Result"], [(-1,)])]
         self._applocks[digest] = lock
         return [ResultSet(["Result"], [(0,)])]
+
+
+# Every procedure call started in this process, per (database file, procedure), whether it
+# committed or not: what a server-side trace (Extended Events) shows and sim_call_log, which is
+# rolled back with the call's effects, cannot. How a test sees a deletion done and undone.
+STARTED_CALLS: collections.Counter[tuple[str, str]] = collections.Counter()
+
+
+def started_calls(path: str | Path, procedure: str) -> int:
+    return STARTED_CALLS[(str(Path(path).resolve()), procedure)]
 
 
 # Procedures that open their own transaction. spDeleteUpdate's published body begins with

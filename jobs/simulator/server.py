@@ -27,6 +27,7 @@ LOCK_ESCALATION_THRESHOLD = 5000
 # fix; about a second with the fix and the custom indexes).
 COST = {
     "statement": 0.005,
+    "status_row": 0.0002,  # one tbUpdateStatusPerComputer row deleted with its computer
     "delete_update": 0.8,
     "delete_update_without_fix": 25.0,
     "delete_update_without_index": 6.0,
@@ -425,14 +426,26 @@ class Server:
         )
         if column not in ("LastSyncTime", "LastReportedStatusTime"):
             raise server_error(f"simulator: unknown obsolete_computer_column {column!r}")
+        # "Removes client computers ..." (MS-WSUSAR): each computer goes with the rows that hang
+        # off it, above all its status per update (tbUpdateStatusPerComputer, often thousands of
+        # rows a computer: decline review N3, from the schema's foreign keys). Those rows are what
+        # the deletion costs, and they are locked until the transaction that holds them ends.
         cutoff = ts(self.clock.now() - timedelta(days=days))
+        doomed = f"SELECT TargetID FROM tbComputerTarget WHERE {column} IS NULL OR {column} < ?"
+        statuses = self.db.execute(
+            f"DELETE FROM tbUpdateStatusPerComputer WHERE TargetID IN ({doomed})", (cutoff,)
+        ).rowcount
+        self.note_row_locks(
+            "spCleanupObsoleteComputers", "DELETE FROM tbUpdateStatusPerComputer", statuses
+        )
         deleted = self.db.execute(
             f"DELETE FROM tbComputerTarget WHERE {column} IS NULL OR {column} < ?", (cutoff,)
         ).rowcount
+        self.note_row_locks("spCleanupObsoleteComputers", "DELETE FROM tbComputerTarget", deleted)
         if deleted:
             self.fragment("tbComputerTarget", deleted)
         return ResultSet(["Column1"], [(deleted,)]), self.charge(
-            COST["statement"] * max(1, deleted)
+            COST["statement"] * max(1, deleted) + COST["status_row"] * statuses
         )
 
     def sp_updatestats(self) -> tuple[ResultSet, float]:

@@ -1,11 +1,19 @@
-"""Obsolete computers, behind a guard on what is really deleted.
+"""Obsolete computers, behind a guard on what would be deleted.
 
 ``spCleanupObsoleteComputers`` takes no parameter and deletes by WSUS's own threshold (30 days by
 default, a server option whose storage is not public) and by a date column that is not public
-either. So the guard does not predict: it runs the procedure inside a transaction of its own,
-counts the computers that really went (TargetIDs before and after), and rolls everything back
-when that is more than ``guard_count`` or ``guard_percent`` of all computers: a broken reporting
-pipeline never wipes the inventory.
+either. The guard works in two steps:
+
+1. **An estimate, before anything is called**: the computers silent for WSUS's default threshold
+   by either date column (an upper bound for that threshold, whichever column WSUS tests). Over
+   ``guard_count`` or ``guard_percent``, the stage refuses and the procedure is never started: a
+   night over the limits costs one read. Running the deletion to undo it would delete every
+   stale computer and its status rows (thousands a computer), hold every lock until the rollback
+   and block client reporting meanwhile, every night (decline review N3).
+2. **A backstop on the real deletion**: under the limits, the procedure runs inside a transaction
+   of the stage's own; the computers that really went are counted (TargetIDs before and after)
+   and rolled back when over the limits. That catches a server whose threshold is shorter than
+   the default; it holds locks only on the small set the estimate allowed.
 """
 
 from __future__ import annotations
@@ -41,6 +49,22 @@ def run(ctx: RunContext) -> StageOutcome:
             },
         )
     executor = ctx.susdb.executor
+    total, estimated = ctx.susdb.computer_counts(DEFAULT_THRESHOLD_DAYS)
+    estimated_share = 100.0 * estimated / total if total else 0.0
+    if estimated > settings.guard_count or estimated_share > settings.guard_percent:
+        detail = {
+            "total": total,
+            "estimated": estimated,
+            "estimated_percent": round(estimated_share, 1),
+            "threshold_days": DEFAULT_THRESHOLD_DAYS,
+        }
+        log.warning("computers.guard", **detail)
+        reason = (
+            f"guard: {estimated} of {total} computers ({estimated_share:.1f}%) have not reported "
+            f"for {DEFAULT_THRESHOLD_DAYS} days, over the limits ({settings.guard_count}, "
+            f"{settings.guard_percent:g}%); spCleanupObsoleteComputers was not called"
+        )
+        return StageOutcome(status="refused", reason=reason, remaining=estimated, detail=detail)
 
     def guarded_cleanup() -> StageOutcome:
         before = ctx.susdb.computer_target_ids()

@@ -367,18 +367,24 @@ def _computers(path: Path, silent_status: int, silent_both: int, active: int) ->
     db.close()
 
 
-def test_the_computers_guard_counts_what_wsus_really_deletes(small_sim, state_dir):
-    # WSUS here tests LastReportedStatusTime (which column it tests is not public): 187 computers
-    # go, though only 149 look inactive by LastSyncTime.
+def test_the_computers_guard_refuses_from_its_estimate_without_calling_wsus(small_sim, state_dir):
+    """Decline review N3: over the limits, two nights in a row, the deletion is never started:
+    one read a night, not a delete of thousands of computers (and their status rows, every lock
+    held) rolled back. The estimate counts computers silent by either date column, since which
+    one WSUS tests is not public: here it tests LastReportedStatusTime, and 187 would go."""
+    from jobs.simulator.dbapi import started_calls
+
     _computers(small_sim, silent_status=38, silent_both=149, active=2000)
     set_meta(small_sim, obsolete_computer_column="LastReportedStatusTime")
     guarded = settings_for(
         small_sim, backup={"gate": "off"}, stages={"computers": {"guard_count": 150}}
     )
-    report = run(guarded, state_dir, stages=["computers"])
-    assert report.exit_code == ExitCode.REFUSED
-    assert "deleted 187 of 2187 computers" in report.stages[-1].reason
-    assert "rolled back" in report.stages[-1].reason
+    for _night in (1, 2):
+        report = run(guarded, state_dir, stages=["computers"])
+        assert report.exit_code == ExitCode.REFUSED
+        reason = report.stages[-1].reason or ""
+        assert "187 of 2187 computers" in reason and "not called" in reason
+    assert started_calls(small_sim, "spCleanupObsoleteComputers") == 0
     assert query(small_sim, "SELECT COUNT(*) FROM tbComputerTarget") == [(2187,)]
 
     allowed = settings_for(
@@ -387,6 +393,29 @@ def test_the_computers_guard_counts_what_wsus_really_deletes(small_sim, state_di
     done = run(allowed, state_dir, stages=["computers"])
     assert done.exit_code == ExitCode.OK and done.stages[-1].done == 187
     assert query(small_sim, "SELECT COUNT(*) FROM tbComputerTarget") == [(2000,)]
+
+
+def test_the_computers_guard_still_counts_what_wsus_really_deletes(small_sim, state_dir):
+    """The estimate assumes WSUS's default threshold (30 days); a server set to 10 days deletes
+    more than estimated: the transactional count is the backstop, and rolls it back."""
+    _computers(small_sim, silent_status=0, silent_both=20, active=0)
+    db = sqlite3.connect(small_sim)
+    fortnight = (datetime.now(UTC) - timedelta(days=14)).strftime("%Y-%m-%d %H:%M:%S")
+    db.executemany(
+        "INSERT INTO tbComputerTarget (TargetID, ComputerID, LastSyncTime, LastReportedStatusTime) "
+        "VALUES (?, ?, ?, ?)",
+        [(1000 + n, f"LAPTOP{n}", fortnight, fortnight) for n in range(200)],
+    )
+    db.commit()
+    db.close()
+    set_meta(small_sim, obsolete_computer_days="10")
+    guarded = settings_for(
+        small_sim, backup={"gate": "off"}, stages={"computers": {"guard_count": 100}}
+    )
+    report = run(guarded, state_dir, stages=["computers"])
+    assert report.exit_code == ExitCode.REFUSED
+    assert "deleted 220 of 220 computers" in (report.stages[-1].reason or "")
+    assert query(small_sim, "SELECT COUNT(*) FROM tbComputerTarget") == [(220,)]
 
 
 def test_inactive_days_is_refused_because_the_server_decides(small_sim):
