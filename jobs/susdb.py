@@ -89,6 +89,16 @@ class UpdateState:
 
 
 @dataclass(frozen=True)
+class Module:
+    """A stored procedure as sys.sql_modules keeps it."""
+
+    definition: str
+    uses_ansi_nulls: bool
+    uses_quoted_identifier: bool
+    signed: bool
+
+
+@dataclass(frozen=True)
 class ReplicaState:
     replica_mode: bool
     sync_to_mu: bool
@@ -251,8 +261,21 @@ class Susdb:
 
     def delete_update_definition(self) -> str | None:
         """spDeleteUpdate's text (None without VIEW DEFINITION on it)."""
-        value = self.executor.run("delete_update_definition").rows[0]["Definition"]
-        return None if value is None else str(value)
+        module = self.delete_update_module()
+        return None if module is None else module.definition
+
+    def delete_update_module(self) -> Module | None:
+        """spDeleteUpdate as the server keeps it (None without VIEW DEFINITION on it)."""
+        rows = self.executor.run("delete_update_definition").rows
+        if not rows or rows[0]["Definition"] is None:
+            return None
+        row = rows[0]
+        return Module(
+            str(row["Definition"]),
+            bool(row["UsesAnsiNulls"]),
+            bool(row["UsesQuotedIdentifier"]),
+            bool(row["IsSigned"]),
+        )
 
     def delete_fix_rights(self) -> tuple[bool, bool]:
         row = self.executor.run("delete_fix_rights").rows[0]

@@ -3,11 +3,16 @@
 --          table variable; "The spDeleteUpdate stored procedure runs slowly", learn.microsoft.com
 --          troubleshoot/mem/configmgr/update-management/spdeleteupdate-slow-performance), in its
 --          own transaction, and only while the procedure's text is still the @expected text the
---          tool checked: a procedure changed in between (a WSUS update) is left alone.
+--          tool checked: a procedure changed in between (a WSUS update), or whose text
+--          cannot be read there (NULL without VIEW DEFINITION), is left alone.
 -- params: @expected nvarchar(max)
 -- returns: none
 -- effect: once
 SET NOCOUNT ON;
+-- An ALTER PROCEDURE keeps the session's ANSI_NULLS and QUOTED_IDENTIFIER with the module:
+-- pinned to ON, as the procedure was created (the stage refuses one that was not).
+SET ANSI_NULLS ON;
+SET QUOTED_IDENTIFIER ON;
 DECLARE @expected nvarchar(max) = ?;
 DECLARE @fixed nvarchar(max) = N'ALTER PROCEDURE [dbo].[spDeleteUpdate]
     @localUpdateID int
@@ -104,7 +109,7 @@ Error:
     RETURN(1)';
 BEGIN TRY
     BEGIN TRANSACTION;
-    IF OBJECT_DEFINITION(OBJECT_ID(N'dbo.spDeleteUpdate')) <> @expected
+    IF ISNULL(OBJECT_DEFINITION(OBJECT_ID(N'dbo.spDeleteUpdate')), N'') <> @expected
         RAISERROR(N'spDeleteUpdate changed while susdb-maint was about to replace it; nothing was changed', 16, 1);
     EXEC sys.sp_executesql @fixed;
     COMMIT TRANSACTION;

@@ -866,7 +866,8 @@ def _write_server_objects(
     texts = schema.spdeleteupdate_texts()
     definition = texts["fixed"] if profile.delete_fix else texts[profile.delete_update_text]
     connection.execute(
-        "INSERT INTO sim_object_definition VALUES ('dbo.spDeleteUpdate', ?)", (definition,)
+        "INSERT INTO sim_object_definition (name, definition) VALUES ('dbo.spDeleteUpdate', ?)",
+        (definition,),
     )
     edition, engine_edition, server_name = schema.EDITIONS[profile.edition]
     for name, value in (

@@ -291,6 +291,8 @@ class Connection:
             # Modelled by a handler, not statement by statement: its SET options still apply.
             for text in split_statements(sql):
                 self._note_set_option(" ".join(text.upper().split()))
+            self.server.session_options = self.session_options
+            self.server.statement_text = sql
             return system.HANDLERS[name](self.server, params)
         code = strip_comments(sql)
         if system.SYSTEM_MARKERS.search(code):

@@ -267,7 +267,17 @@ CREATE TABLE sim_index (
     fixed_rows INTEGER,
     PRIMARY KEY (schema_name, object_name, index_id)
 );
-CREATE TABLE sim_object_definition (name TEXT PRIMARY KEY, definition TEXT NOT NULL);
+-- A module's text, and what sys.sql_modules keeps with it: the ANSI_NULLS and QUOTED_IDENTIFIER
+-- settings of the session that created or last altered it ("the setting ... when the module was
+-- created"), and whether it is signed (sys.crypt_properties; "altering a module drops its
+-- signature", ADD SIGNATURE documentation).
+CREATE TABLE sim_object_definition (
+    name TEXT PRIMARY KEY,
+    definition TEXT NOT NULL,
+    uses_ansi_nulls INTEGER NOT NULL DEFAULT 1,
+    uses_quoted_identifier INTEGER NOT NULL DEFAULT 1,
+    is_signed INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE sim_server_property (name TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE sim_backupset (
     backup_set_id INTEGER PRIMARY KEY,

@@ -71,6 +71,10 @@ class Server:
         # running procedure hit: reported to the client once the procedure has finished.
         self.lock_timeout_ms = -1
         self.lock_timeouts: list[str] = []
+        # The calling session's SET options and the statement's text, for the statements modelled
+        # by a handler that depend on them (an ALTER PROCEDURE captures ANSI_NULLS, say).
+        self.session_options: dict[str, str] = {}
+        self.statement_text = ""
 
     # -- helpers -------------------------------------------------------------------------------
     def charge(self, seconds: float) -> float:

@@ -14,9 +14,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from jobs.db.tsql import strip_comments
 from jobs.simulator import schema
 from jobs.simulator.faults import server_error
 from jobs.simulator.server import COST, ResultSet, Server, ts
+from jobs.simulator.translate import to_sqlite
 
 SYSTEM_MARKERS = re.compile(
     r"\bsys\.|\bmsdb\.|SERVERPROPERTY|OBJECT_DEFINITION|HAS_PERMS_BY_NAME|\bALTER\s+INDEX|"
@@ -86,13 +88,16 @@ def _denied(server: Server, permission: str) -> bool:
 @handles("delete_update_definition")
 def delete_update_definition(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
     # OBJECT_DEFINITION returns NULL when the caller lacks VIEW DEFINITION (Microsoft's
-    # OBJECT_DEFINITION documentation: "NULL ... if the caller does not have permission").
+    # OBJECT_DEFINITION documentation: "NULL ... if the caller does not have permission"), and
+    # sys.sql_modules shows no row for a module the caller cannot see.
+    columns = ["Definition", "UsesAnsiNulls", "UsesQuotedIdentifier", "IsSigned"]
     if _denied(server, "VIEW DEFINITION dbo.spDeleteUpdate"):
-        return one(["Definition"], (None,)), 0.0
-    value = server.scalar(
-        "SELECT definition FROM sim_object_definition WHERE name = 'dbo.spDeleteUpdate'"
-    )
-    return one(["Definition"], (value,)), 0.0
+        return [ResultSet(columns, [])], 0.0
+    row = server.db.execute(
+        "SELECT definition, uses_ansi_nulls, uses_quoted_identifier, is_signed "
+        "FROM sim_object_definition WHERE name = 'dbo.spDeleteUpdate'"
+    ).fetchone()
+    return one(columns, tuple(row)), 0.0
 
 
 @handles("delete_fix_rights")
@@ -106,35 +111,73 @@ def delete_fix_rights(server: Server, params: list[Any]) -> tuple[list[ResultSet
     ), 0.0
 
 
-def _replace_procedure(server: Server, expected: Any, text: str, refusal: str) -> None:
-    """ALTER PROCEDURE inside the statement's own transaction, refused when the text moved."""
+_GUARD = re.compile(r"\bIF\s+(.+?)\s+RAISERROR\s*\(", re.I | re.S)
+_STRING = re.compile(r"N?'(?:[^']|'')*'")
+_DECLARED_PARAMETER = re.compile(r"\bDECLARE\s+@(\w+)\s+[\w()]+\s*=\s*\?", re.I)
+
+
+def _replace_procedure(server: Server, params: list[Any], text: str, refusal: str) -> None:
+    """The statement's own transaction around ALTER PROCEDURE, as SQL Server runs it: its guard
+    (``IF <condition> RAISERROR``) is evaluated from the statement's text with SQL's three-valued
+    logic (a NULL comparison is not TRUE, so it does not stop the change); the procedure's text
+    must begin with ALTER (a CREATE of an existing procedure fails with error 2714, comments
+    before it or not); the ALTER captures the session's ANSI_NULLS and QUOTED_IDENTIFIER, which
+    the model takes as OFF unless the session set them (a driver's defaults are not the tool's to
+    assume), and drops the procedure's signature."""
     if _denied(server, "ALTER dbo.spDeleteUpdate"):
         raise server_error(
             "Cannot alter the procedure 'spDeleteUpdate', because it does not exist or you do "
             "not have permission.",
             native=15151,
         )
-    current = server.scalar(
-        "SELECT definition FROM sim_object_definition WHERE name = 'dbo.spDeleteUpdate'"
-    )
-    if current != expected:
-        raise server_error(refusal)
-    stored = re.sub(r"^\s*ALTER\s+PROCEDURE", "CREATE PROCEDURE", text, count=1, flags=re.I)
+    bindings = dict(zip(_DECLARED_PARAMETER.findall(server.statement_text), params, strict=False))
+    # The guard is found outside string literals (the procedure text in @fixed has IFs of its
+    # own), then evaluated with its literals back in place.
+    literals: list[str] = []
+
+    def hide(match: re.Match[str]) -> str:
+        literals.append(match.group(0))
+        return f"__literal_{len(literals) - 1}__"
+
+    code = _STRING.sub(hide, strip_comments(server.statement_text))
+    guard = _GUARD.search(code)
+    if guard is not None:
+        condition = re.sub(
+            r"__literal_(\d+)__", lambda match: literals[int(match.group(1))], guard.group(1)
+        )
+        translated = to_sqlite(f"SELECT CASE WHEN {condition} THEN 1 ELSE 0 END")
+        if server.db.execute(translated, bindings).fetchone()[0]:
+            raise server_error(refusal)
+    first = strip_comments(text).split(None, 1)[0].upper() if text.strip() else ""
+    if first != "ALTER":
+        raise server_error(
+            "There is already an object named 'spDeleteUpdate' in the database.", native=2714
+        )
+    stored = re.sub(r"\bALTER\s+PROCEDURE", "CREATE PROCEDURE", text, count=1, flags=re.I)
+    options = server.session_options
     server.db.execute(
-        "UPDATE sim_object_definition SET definition = ? WHERE name = 'dbo.spDeleteUpdate'",
-        (stored,),
+        "UPDATE sim_object_definition SET definition = ?, uses_ansi_nulls = ?, "
+        "uses_quoted_identifier = ?, is_signed = 0 WHERE name = 'dbo.spDeleteUpdate'",
+        (
+            stored,
+            int(options.get("ANSI_NULLS") == "ON"),
+            int(options.get("QUOTED_IDENTIFIER") == "ON"),
+        ),
     )
 
 
 @handles("apply_delete_update_fix")
 def apply_delete_update_fix(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
-    from jobs.simulator.schema import spdeleteupdate_texts
-
-    (expected,) = params
+    # What the statement hands sp_executesql: its @fixed literal.
+    literal = re.search(
+        r"DECLARE @fixed nvarchar\(max\) = N'((?:[^']|'')*)';", server.statement_text, re.S
+    )
+    if literal is None:
+        raise server_error("simulator: apply_delete_update_fix without its @fixed text")
     _replace_procedure(
         server,
-        expected,
-        spdeleteupdate_texts()["fixed"],
+        params,
+        literal.group(1).replace("''", "'"),
         "spDeleteUpdate changed while susdb-maint was about to replace it; nothing was changed",
     )
     return [ResultSet()], server.charge(0.05)
@@ -142,10 +185,10 @@ def apply_delete_update_fix(server: Server, params: list[Any]) -> tuple[list[Res
 
 @handles("restore_delete_update")
 def restore_delete_update(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
-    original, expected = params
+    original, _ = params
     _replace_procedure(
         server,
-        expected,
+        params,
         str(original),
         "spDeleteUpdate is not the text susdb-maint put there; nothing was changed",
     )

@@ -93,7 +93,17 @@ def register_functions(db: sqlite3.Connection, server: Any) -> None:
     def quotename(value: Any) -> str | None:
         return None if value is None else "[" + str(value).replace("]", "]]") + "]"
 
+    def object_definition(identifier: Any) -> str | None:
+        # "NULL ... if the caller does not have permission" (OBJECT_DEFINITION documentation).
+        server.load_denials()
+        for name, definition in db.execute("SELECT name, definition FROM sim_object_definition"):
+            if object_id(*_split_name(name)) == identifier:
+                denied = f"VIEW DEFINITION {name}".upper() in server.denied()
+                return None if denied else str(definition)
+        return None
+
     db.create_function("HAS_PERMS_BY_NAME", 3, has_perms_by_name)
+    db.create_function("OBJECT_DEFINITION", 1, object_definition)
     db.create_function("IS_ROLEMEMBER", 1, is_rolemember)
     db.create_function("OBJECT_ID", 1, object_id_of, deterministic=True)
     db.create_function(

@@ -9,10 +9,16 @@ but only:
 * when the procedure's current text is one this tool knows (its normalised fingerprint is that of
   WSUS's original, as Microsoft's article implies it: the published text without the primary
   key); any other text (a later WSUS build, a local change) is left alone;
-* with VIEW DEFINITION and ALTER on the procedure, and never on a replica;
-* in its own transaction, which checks again that the text did not change in between.
+* when the procedure was created with ANSI_NULLS and QUOTED_IDENTIFIER ON (an ALTER captures the
+  session's settings, so both are set ON in the same batch, and a procedure created otherwise is
+  left alone) and is not signed (an ALTER drops a signature without a word);
+* with VIEW DEFINITION and ALTER on the procedure. On a replica too: spDeleteUpdate is local to
+  each SUSDB, and Microsoft's article asks for the change on every affected server;
+* in its own transaction, which checks again that the text did not change in between, and fails
+  closed when the text cannot be read there (OBJECT_DEFINITION is NULL without VIEW DEFINITION).
 
-The original text is kept in the state store, and ``run --restore-delete-update`` puts it back
+The original text is kept in the state store once the change committed (a run killed in between
+loses nothing: the original is the known text), and ``run --restore-delete-update`` puts it back
 (only while the procedure still holds the text this tool put there). A WSUS update may replace the
 procedure again: preflight notices and says so.
 """
@@ -25,9 +31,10 @@ from functools import cache
 
 from jobs import events
 from jobs.db.catalog import statement
-from jobs.db.tsql import strip_comments
+from jobs.db.tsql import is_comment, strip_comments, tokens
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.stages.registry import stage
+from jobs.susdb import Module
 
 log = events.get_logger("susdb_maint.stages.delete_fix")
 PROCEDURE = "dbo.spDeleteUpdate"
@@ -71,8 +78,16 @@ def state_of(text: str | None) -> str:
 
 
 def as_alter(text: str) -> str:
-    """A stored CREATE PROCEDURE text as the ALTER PROCEDURE that puts it back."""
-    return _HEADER.sub("ALTER PROCEDURE", text.lstrip(), count=1)
+    """A stored CREATE PROCEDURE text as the ALTER PROCEDURE that puts it back: the first CREATE
+    outside comments and strings (a text may begin with a comment block before it)."""
+    offset = 0
+    for token_type, value in tokens(text):
+        if not is_comment(token_type) and value.strip():
+            if _HEADER.match(text[offset:]):
+                return text[:offset] + _HEADER.sub("ALTER PROCEDURE", text[offset:], count=1)
+            break
+        offset += len(value)
+    raise ValueError("the saved spDeleteUpdate text does not begin with CREATE PROCEDURE")
 
 
 @stage(
@@ -91,20 +106,24 @@ def run(ctx: RunContext) -> StageOutcome:
     refusal = _refusal(ctx)
     if refusal is not None:
         return refusal
-    text = ctx.susdb.delete_update_definition()
+    module = ctx.susdb.delete_update_module()
+    text = module.definition if module is not None else None
     state = state_of(text)
     if state == "fixed":
         return StageOutcome(status="skipped", reason="already applied")
-    if state != "original" or text is None:
+    if state != "original" or module is None or text is None:
         return StageOutcome(
             status="refused",
             reason=f"spDeleteUpdate's text is not one susdb-maint knows (fingerprint "
             f"{fingerprint(text or '')}): it was left unchanged",
         )
+    unchangeable = _unchangeable(module)
+    if unchangeable is not None:
+        return StageOutcome(status="refused", reason=unchangeable)
     if ctx.dry_run:
         return StageOutcome(status="planned", detail={"fingerprint": fingerprint(text)})
-    ctx.store.save_original(ctx.database, PROCEDURE, text, ctx.run_id)
     ctx.susdb.apply_delete_update_fix(text)
+    ctx.store.save_original(ctx.database, PROCEDURE, text, ctx.run_id)
     ctx.facts.delete_fix = True
     log.info("delete_fix.applied", procedure=PROCEDURE, original_fingerprint=fingerprint(text))
     return StageOutcome(done=1, detail={"original_fingerprint": fingerprint(text)})
@@ -143,11 +162,22 @@ def restore(ctx: RunContext) -> StageOutcome:
     return StageOutcome(done=1, detail={"restored_fingerprint": fingerprint(saved)})
 
 
-def _refusal(ctx: RunContext) -> StageOutcome | None:
-    if ctx.facts.replica:
-        return StageOutcome(
-            status="refused", reason="replica: spDeleteUpdate is not changed on a replica server"
+def _unchangeable(module: Module) -> str | None:
+    """Why an ALTER would change more than the text: its signature, its SET options."""
+    if module.signed:
+        return (
+            "spDeleteUpdate is signed, and an ALTER would drop its signature without a word: it "
+            "was left unchanged"
         )
+    if not (module.uses_ansi_nulls and module.uses_quoted_identifier):
+        return (
+            "spDeleteUpdate was created with ANSI_NULLS or QUOTED_IDENTIFIER OFF, which "
+            "Microsoft's change (made with both ON) would not keep: it was left unchanged"
+        )
+    return None
+
+
+def _refusal(ctx: RunContext) -> StageOutcome | None:
     can_view, can_alter = ctx.susdb.delete_fix_rights()
     if not can_view:
         return StageOutcome(

@@ -213,3 +213,73 @@ def test_declines_take_offered_updates_only_and_every_product_must_be_unwanted(
         "Bundled component for Windows Server 2012 R2",
         "Windows XP",
     }
+
+
+# -- Microsoft's spDeleteUpdate change, applied and taken back on the server (issue 24) ---------
+def _alter_directly(executor: Executor, text: str) -> None:
+    """ALTER PROCEDURE must be alone in its batch; the SET options it captures come first."""
+    from jobs.stages.delete_fix import as_alter
+
+    cursor = executor.connection.cursor()
+    cursor.execute("SET ANSI_NULLS ON")
+    cursor.execute("SET QUOTED_IDENTIFIER ON")
+    cursor.execute(as_alter(text))
+    cursor.close()
+
+
+def test_the_spdeleteupdate_change_is_applied_and_taken_back_on_the_server(
+    fixture_database, executor, tmp_path
+):
+    from jobs.simulator.schema import spdeleteupdate_texts
+    from jobs.stages import delete_fix
+
+    susdb = Susdb(executor)
+    fixture_text = susdb.delete_update_module()
+    assert fixture_text is not None
+    rights_before = susdb.delete_fix_rights()
+    # The fixture's procedure gives way to WSUS's original as Microsoft's article implies it
+    # (the published text without the primary key).
+    if fixture_database.real:
+        _alter_directly(executor, spdeleteupdate_texts()["original"])
+    else:
+        import sqlite3
+
+        assert fixture_database.sim is not None
+        with sqlite3.connect(fixture_database.sim) as db:
+            db.execute(
+                "UPDATE sim_object_definition SET definition = ?",
+                (spdeleteupdate_texts()["original"],),
+            )
+    try:
+        configured = settings(fixture_database)
+        configured.stages.delete_fix.apply = True
+        state = tmp_path / "state"
+        applied = execute_plan(
+            build_plan(configured, target="real", profile=None, stages=["delete_fix"]), state
+        )
+        assert applied.stages[-1].status == "done", applied.stages
+        fixed = susdb.delete_update_module()
+        assert fixed is not None and delete_fix.state_of(fixed.definition) == "fixed"
+        assert (fixed.uses_ansi_nulls, fixed.uses_quoted_identifier, fixed.signed) == (
+            True,
+            True,
+            False,
+        )
+        assert susdb.delete_fix_rights() == rights_before
+        restored = execute_plan(
+            build_plan(
+                configured,
+                target="real",
+                profile=None,
+                stages=["preflight"],
+                restore_delete_fix=True,
+            ),
+            state,
+        )
+        assert restored.stages[-1].status == "done", restored.stages
+        back = susdb.delete_update_module()
+        assert back is not None and delete_fix.state_of(back.definition) == "original"
+        assert (back.uses_ansi_nulls, back.uses_quoted_identifier) == (True, True)
+    finally:
+        if fixture_database.real:
+            _alter_directly(executor, fixture_text.definition)

@@ -303,7 +303,7 @@ def test_without_view_definition_object_definition_returns_null(small_sim):
     connection.db.execute(
         "INSERT INTO sim_meta VALUES ('deny:1', 'VIEW DEFINITION dbo.spDeleteUpdate')"
     )
-    assert rows(connection, "delete_update_definition") == [(None,)]
+    assert rows(connection, "delete_update_definition") == []  # sys.sql_modules hides it too
     held = dict(rows(connection, "check_permissions"))
     assert held["VIEW DEFINITION on dbo.spDeleteUpdate (fix check)"] == 0
 

@@ -83,15 +83,18 @@ def test_an_unknown_text_is_left_alone(tmp_path, state_dir):
 
 
 @pytest.mark.slow
-def test_refused_on_a_replica_without_rights_and_without_a_backup(tmp_path, state_dir):
+def test_applied_on_a_replica_refused_without_rights_and_without_a_backup(tmp_path, state_dir):
+    # spDeleteUpdate is local to each SUSDB, and Microsoft's article asks for the change on
+    # every affected server: a replica's own deletions are as slow (decline review N11).
     replica = tmp_path / "replica.sqlite3"
     create(replica, preset_profile("small", seed=6, delete_fix=False, replica=True))
-    refused = run(
+    applied = run(
         settings_for(replica, backup={"gate": "off"}, stages=APPLY),
-        state_dir,
+        state_dir / "replica",
         stages=["delete_fix"],
     )
-    assert refused.stages[-1].status == "refused" and "replica" in refused.stages[-1].reason
+    assert applied.stages[-1].status == "done"
+    assert delete_fix.state_of(definition(replica)) == "fixed"
 
     for permission, words in (
         ("ALTER dbo.spDeleteUpdate", "lacks ALTER"),
@@ -173,3 +176,80 @@ def test_a_saved_text_that_is_not_wsus_original_is_never_executed(tmp_path, stat
     report = run(settings, state_dir, stages=["preflight"], restore_delete_fix=True)
     assert report.exit_code == ExitCode.REFUSED and "not executed" in report.stages[-1].reason
     assert delete_fix.state_of(definition(sim)) == "fixed"
+
+
+def module_flags(path: Path) -> tuple[int, int, int]:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(
+            "SELECT uses_ansi_nulls, uses_quoted_identifier, is_signed FROM sim_object_definition"
+        ).fetchone()
+    finally:
+        db.close()
+
+
+def set_module(path: Path, **columns: object) -> None:
+    db = sqlite3.connect(path)
+    for column, value in columns.items():
+        db.execute(f"UPDATE sim_object_definition SET {column} = ?", (value,))
+    db.commit()
+    db.close()
+
+
+def test_the_change_keeps_the_procedures_set_options(tmp_path, state_dir):
+    """An ALTER captures the session's ANSI_NULLS and QUOTED_IDENTIFIER: the change sets both ON,
+    as WSUS created the procedure, whatever the driver's defaults are (decline review N7)."""
+    sim = tmp_path / "s.sqlite3"
+    create(sim, preset_profile("small", seed=11, delete_fix=False))
+    settings = settings_for(sim, backup={"gate": "off"}, stages=APPLY)
+    assert run(settings, state_dir, stages=["delete_fix"]).exit_code == ExitCode.OK
+    assert module_flags(sim) == (1, 1, 0)
+    restored = run(settings, state_dir, stages=["preflight"], restore_delete_fix=True)
+    assert restored.exit_code == ExitCode.OK
+    assert module_flags(sim) == (1, 1, 0)
+
+
+@pytest.mark.parametrize(
+    ("columns", "words"),
+    [
+        ({"is_signed": 1}, "signed"),
+        ({"uses_quoted_identifier": 0}, "QUOTED_IDENTIFIER OFF"),
+    ],
+)
+def test_a_signed_or_differently_set_procedure_is_left_alone(tmp_path, state_dir, columns, words):
+    sim = tmp_path / "s.sqlite3"
+    create(sim, preset_profile("small", seed=12, delete_fix=False))
+    set_module(sim, **columns)
+    report = run(
+        settings_for(sim, backup={"gate": "off"}, stages=APPLY), state_dir, stages=["delete_fix"]
+    )
+    assert report.exit_code == ExitCode.REFUSED and words in (report.stages[-1].reason or "")
+    assert definition(sim) == spdeleteupdate_texts()["original"]
+
+
+def test_the_change_fails_closed_when_its_recheck_cannot_read_the_text(tmp_path):
+    """OBJECT_DEFINITION is NULL without VIEW DEFINITION; NULL <> @expected is not TRUE, so a
+    plain comparison would let the ALTER through."""
+    from jobs.db.connection import Endpoint
+    from jobs.db.executor import Executor
+    from jobs.errors import DatabaseError
+    from jobs.susdb import Susdb
+
+    sim = tmp_path / "s.sqlite3"
+    create(sim, preset_profile("small", seed=13, delete_fix=False))
+    original = definition(sim)
+    deny(sim, "VIEW DEFINITION dbo.spDeleteUpdate")  # lost between the check and the change
+    executor = Executor(Endpoint("sim", settings_for(sim).targets["sim"]))
+    try:
+        with pytest.raises(DatabaseError, match="nothing was changed"):
+            Susdb(executor).apply_delete_update_fix(original)
+    finally:
+        executor.close()
+    assert definition(sim) == original
+
+
+def test_a_saved_original_with_a_comment_before_create_is_put_back():
+    text = "/* WSUS 10.0.17763 */\n-- shipped text\nCREATE PROCEDURE dbo.spDeleteUpdate AS SELECT 1"
+    assert delete_fix.as_alter(text) == (
+        "/* WSUS 10.0.17763 */\n-- shipped text\nALTER PROCEDURE dbo.spDeleteUpdate AS SELECT 1"
+    )

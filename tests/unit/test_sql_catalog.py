@@ -27,6 +27,8 @@ SYSTEM_OBJECTS = {
     "sys.sp_getapplock",
     "sys.sp_releaseapplock",
     "sys.sp_executesql",
+    "sys.sql_modules",
+    "sys.crypt_properties",
     "sys.sp_updatestats",
     "msdb.dbo.backupset",
 }
