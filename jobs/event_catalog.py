@@ -430,8 +430,8 @@ DECLARATIONS: tuple[EventSpec, ...] = (
     _event(
         "backup.fresh",
         "info",
-        "`last_backup`, `age_hours`",
-        "the backup gate passed",
+        "`last_backup`, `age_hours`, `device` (the file it went to)",
+        "the backup gate passed, on the backup named",
         "last_backup age_hours",
     ),
     _event(
@@ -448,6 +448,30 @@ DECLARATIONS: tuple[EventSpec, ...] = (
         "`directory`, `files`, `kept`",
         "the backup stage deleted its own files beyond `backup.keep`",
         "directory files kept",
+    ),
+    _event(
+        "backup.space",
+        "info",
+        "`directory`, `free_bytes`, `needed_bytes`, `seen_by`",
+        "free space where the backup lands, before it starts (refused with one line when it "
+        "would not fit)",
+        "directory free_bytes needed_bytes",
+    ),
+    _event(
+        "backup.space_unread",
+        "info",
+        "`error_kind`, `error`",
+        "the engine's view of its volumes could not be read (VIEW SERVER STATE): the free space "
+        "is read from this host where it sees the folder",
+        "error_kind",
+    ),
+    _event(
+        "backup.space_unknown",
+        "warning",
+        "`directory`, `needed_bytes`, `reason`",
+        "the free space where the backup lands cannot be seen (a share the server writes to): "
+        "the backup starts anyway",
+        "directory reason",
     ),
     _event(
         "backup.prune_skipped",

@@ -246,7 +246,15 @@ class Susdb:
         )
 
     def last_full_backup(self) -> datetime | None:
-        return as_datetime(self.executor.run("last_full_backup").rows[0]["LastBackupUtc"])
+        return self.last_full_backup_and_device()[0]
+
+    def last_full_backup_and_device(self) -> tuple[datetime | None, str | None]:
+        """When the newest full backup finished (UTC), and the file or device it went to."""
+        rows = self.executor.run("last_full_backup").rows
+        if not rows:
+            return None, None
+        device = rows[0].get("Device")
+        return as_datetime(rows[0]["LastBackupUtc"]), None if device is None else str(device)
 
     def delete_update_fix_applied(self) -> bool | None:
         """Whether Microsoft's spDeleteUpdate fix is in place; None when the definition cannot be
@@ -499,6 +507,13 @@ class Susdb:
     def table_rows(self) -> dict[str, int]:
         row = self.executor.run("kpi_table_rows").rows[0]
         return {key: int(value or 0) for key, value in row.items()}
+
+    def backup_space(self) -> tuple[int, list[tuple[str, int]]]:
+        """The bytes a full backup copies, and (mount point, bytes free) per volume the engine
+        keeps this database's files on."""
+        rows = self.executor.run("backup_space").rows
+        used = int(rows[0]["UsedBytes"] or 0) if rows else 0
+        return used, [(str(row["MountPoint"]), int(row["AvailableBytes"] or 0)) for row in rows]
 
     def database_size_mb(self) -> int:
         return int(self.executor.run("database_size").rows[0]["SizeMB"] or 0)

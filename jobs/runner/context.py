@@ -46,6 +46,7 @@ class Facts:
     backup_failed: str | None = None  # the backup stage did not produce a backup
     backup_unreadable: str | None = None  # msdb's backup history could not be read
     last_backup: datetime | None = None
+    last_backup_device: str | None = None  # where that backup went (msdb's media family)
     server: ServerInfo | None = None
     replica: bool = False
     delete_fix: bool | None = None  # Microsoft's spDeleteUpdate change in place (None: unknown)

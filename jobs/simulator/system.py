@@ -74,10 +74,11 @@ def database_identity(server: Server, params: list[Any]) -> tuple[list[ResultSet
 
 @handles("last_full_backup")
 def last_full_backup(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
-    value = server.scalar(
-        "SELECT MAX(backup_finish_date) FROM sim_backupset WHERE database_name = 'SUSDB' AND type = 'D'"
-    )
-    return one(["LastBackupUtc"], (value,)), 0.0
+    rows = server.db.execute(
+        "SELECT backup_finish_date, physical_device_name FROM sim_backupset "
+        "WHERE database_name = 'SUSDB' AND type = 'D' ORDER BY backup_finish_date DESC LIMIT 1"
+    ).fetchall()
+    return [ResultSet(["LastBackupUtc", "Device"], [tuple(row) for row in rows])], 0.0
 
 
 def _denied(server: Server, permission: str) -> bool:
@@ -353,6 +354,18 @@ def update_statistics_table(server: Server, params: list[Any]) -> tuple[list[Res
     )
     rows = server.table_rows(table) if exists else 0
     return [ResultSet()], server.charge(rows * COST["statistics_per_row"] * 5)
+
+
+@handles("backup_space")
+def backup_space(server: Server, params: list[Any]) -> tuple[list[ResultSet], float]:
+    # One volume holds the data and log files (a WID's system drive, C:\ by default); its free
+    # bytes are sim_meta 'volume_free_bytes' (a test fills the disk), else 200 GB.
+    used = server.scalar("PRAGMA page_count") * server.scalar("PRAGMA page_size")
+    free = int(
+        server.scalar("SELECT value FROM sim_meta WHERE key = 'volume_free_bytes'") or 200 * 1024**3
+    )
+    mount = server.scalar("SELECT value FROM sim_meta WHERE key = 'volume_mount_point'") or "C:\\"
+    return one(["MountPoint", "AvailableBytes", "UsedBytes"], (mount, free, used)), 0.0
 
 
 @handles("database_size")

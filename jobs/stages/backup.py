@@ -9,6 +9,7 @@ backup refuses the destructive stages that follow (the gate fails closed).
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 from jobs import events
@@ -49,6 +50,10 @@ def run(ctx: RunContext) -> StageOutcome:
         reason = f"deadline: the backup takes about {expected:.0f} s and {left:.0f} s are left"
         preflight.refuse_after_backup(ctx, reason)
         return StageOutcome(status="deferred", reason=reason)
+    no_room = _no_room(ctx, settings.directory)
+    if no_room is not None:
+        preflight.refuse_after_backup(ctx, no_room)
+        return StageOutcome(status="refused", reason=no_room)
     started = ctx.clock.monotonic()
     try:
         messages = ctx.susdb.backup_database(target_file, timeout=0)
@@ -57,13 +62,66 @@ def run(ctx: RunContext) -> StageOutcome:
         _remove_partial(target_file)
         raise
     ctx.store.add_timing(ctx.target, "backup", 1, ctx.clock.monotonic() - started)
-    ctx.facts.last_backup = ctx.susdb.last_full_backup()
+    ctx.facts.last_backup, ctx.facts.last_backup_device = ctx.susdb.last_full_backup_and_device()
     ctx.facts.backup_failed = None
     preflight.check_backup(ctx)
     pruned = prune(settings.directory, database, settings.keep)
     return StageOutcome(
         done=1, detail={"file": target_file, "messages": messages[-2:], "pruned": pruned}
     )
+
+
+def _no_room(ctx: RunContext, directory: str) -> str | None:
+    """Why the backup would not fit where the engine writes it, or None. A full disk fails the
+    backup part-way (and, on WID, often the system drive with it), then every destructive stage
+    is refused night after night: check before starting (decline review N8)."""
+    try:
+        needed, volumes = ctx.susdb.backup_space()
+    except DatabaseError as error:  # no VIEW SERVER STATE, say: this host may still see it
+        log.info("backup.space_unread", error=str(error), error_kind=error.kind)
+        needed, volumes = ctx.susdb.database_size_mb() * 1024 * 1024, []
+    free, seen_by = free_bytes_at(directory, volumes)
+    wanted = int(needed * SPACE_MARGIN)
+    if free is None:
+        log.warning(
+            "backup.space_unknown",
+            directory=directory,
+            needed_bytes=wanted,
+            reason="the folder is on none of the database's volumes and not visible from here",
+        )
+        return None
+    log.info(
+        "backup.space", directory=directory, free_bytes=free, needed_bytes=wanted, seen_by=seen_by
+    )
+    if free >= wanted:
+        return None
+    return (
+        f"the backup would not fit in {directory}: about {_gib(wanted)} needed "
+        f"({SPACE_MARGIN:g} x the data in use), {_gib(free)} free ({seen_by}); "
+        "free space there or set backup.directory to a larger volume"
+    )
+
+
+SPACE_MARGIN = 1.2  # the data in use, plus the log written during the backup, plus headroom
+
+
+def free_bytes_at(directory: str, volumes: list[tuple[str, int]]) -> tuple[int | None, str]:
+    """Free bytes where a backup to ``directory`` lands, and who says so: the engine, when the
+    folder is on a volume that holds the database's files (its own view, wherever this tool
+    runs); else this host, when it sees the folder; else unknown."""
+    folded = directory.replace("/", "\\").lower()
+    for mount, available in sorted(volumes, key=lambda volume: -len(volume[0])):
+        point = mount.replace("/", "\\").lower()
+        if point and folded.startswith(point):
+            return available, f"the server, volume {mount}"
+    folder = Path(directory)
+    if folder.is_dir():
+        return shutil.disk_usage(folder).free, "this host"
+    return None, "unknown"
+
+
+def _gib(size: int) -> str:
+    return f"{size / 1024**3:.1f} GiB"
 
 
 def prune(directory: str, database: str, keep: int) -> list[str]:

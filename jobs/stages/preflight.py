@@ -24,7 +24,7 @@ DELETE_FIX_ARTICLE = (
 def run(ctx: RunContext) -> StageOutcome:
     susdb = ctx.susdb
     try:
-        last_backup = susdb.last_full_backup()
+        last_backup, ctx.facts.last_backup_device = susdb.last_full_backup_and_device()
     except DatabaseError as error:
         # No SELECT on msdb.dbo.backupset, for example: the gate cannot pass on what it cannot see.
         ctx.facts.backup_unreadable = f"{error.kind}: {error}"
@@ -128,7 +128,12 @@ def check_backup(ctx: RunContext) -> None:
     last_backup = ctx.facts.last_backup
     age_hours = (ctx.clock.now() - last_backup).total_seconds() / 3600 if last_backup else None
     if last_backup and not unreadable and age_hours is not None and age_hours <= gate.max_age_hours:
-        log.info("backup.fresh", last_backup=last_backup.isoformat(), age_hours=round(age_hours, 1))
+        log.info(
+            "backup.fresh",
+            last_backup=last_backup.isoformat(),
+            age_hours=round(age_hours, 1),
+            device=ctx.facts.last_backup_device,
+        )
         ctx.facts.refuse_destructive = None
         return
     if unreadable:

@@ -111,6 +111,43 @@ def test_the_backup_stage_makes_a_copy_only_backup_that_satisfies_the_gate(tmp_p
     assert Path(device).parent == backups and Path(device).is_file()
 
 
+def test_a_backup_that_would_not_fit_is_refused_before_it_starts(tmp_path, state_dir, event_log):
+    """Decline review N8: the engine's own view of the volume (sys.dm_os_volume_stats) says
+    4 KB are free where the backup would land; nothing is written, and the gate stays closed."""
+    builder = CatalogBuilder(tmp_path / "b.sqlite3", backup_age_hours=None)
+    old = builder.update("Old (KB1)", age_days=100)
+    builder.update("New (KB2)", age_days=10, supersedes=(old,))
+    path = builder.close()
+    db = sqlite3.connect(path)
+    db.executemany(
+        "INSERT INTO sim_meta VALUES (?, ?)",
+        [("volume_mount_point", "D:\\"), ("volume_free_bytes", "4096")],
+    )
+    db.commit()
+    db.close()
+    settings = settings_for(path, backup={"directory": "D:\\WSUS\\Backups"})
+    report = run(settings, state_dir, stages=["preflight", "backup", "decline"])
+    statuses = {stage.stage: stage.status for stage in report.stages}
+    assert statuses == {"preflight": "done", "backup": "refused", "decline": "refused"}
+    reason = report.stages[1].reason or ""
+    assert reason.startswith("the backup would not fit in D:\\WSUS\\Backups")
+    assert "the server, volume D:\\" in reason
+    assert query(path, "SELECT COUNT(*) FROM sim_backupset") == [(0,)]
+    assert report.exit_code == ExitCode.REFUSED
+
+
+def test_the_gate_says_which_backup_it_relied_on(tmp_path, state_dir, event_log):
+    builder = CatalogBuilder(tmp_path / "b.sqlite3", backup_age_hours=None)
+    builder.update("Old (KB1)", age_days=100)
+    path = builder.close()
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    settings = settings_for(path, backup={"directory": str(backups)})
+    run(settings, state_dir, stages=["preflight", "backup"])
+    (fresh,) = event_log.named("backup.fresh")
+    assert Path(fresh["device"]).parent == backups
+
+
 def test_the_computer_guard_refuses_a_mass_deletion(small_sim, state_dir):
     db = sqlite3.connect(small_sim)
     db.execute(

@@ -29,6 +29,8 @@ SYSTEM_OBJECTS = {
     "sys.sp_executesql",
     "sys.sql_modules",
     "sys.crypt_properties",
+    "sys.dm_os_volume_stats",
+    "msdb.dbo.backupmediafamily",
     "sys.sp_updatestats",
     "msdb.dbo.backupset",
 }
