@@ -408,6 +408,21 @@ DECLARATIONS: tuple[EventSpec, ...] = (
         "minutes_ago",
     ),
     _event(
+        "preflight.sync_quiet",
+        "info",
+        "`waited_minutes`",
+        "the synchronization events went quiet: destructive stages may run",
+        "waited_minutes",
+    ),
+    _event(
+        "preflight.sync_deferred",
+        "warning",
+        "`waited_minutes`",
+        "a synchronization may still be running after the sync guard's wait: destructive "
+        "stages are deferred to the next run (exit 3)",
+        "waited_minutes",
+    ),
+    _event(
         "preflight.sync_unknown",
         "warning",
         "`error`",

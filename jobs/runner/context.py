@@ -44,6 +44,8 @@ class Facts:
     # Until the backup gate positively passes, destructive stages are refused with this reason.
     refuse_destructive: str | None = GATE_NOT_PASSED
     backup_failed: str | None = None  # the backup stage did not produce a backup
+    # Destructive stages wait for the next night with this reason (exit 3): a synchronization.
+    defer_destructive: str | None = None
     backup_unreadable: str | None = None  # msdb's backup history could not be read
     last_backup: datetime | None = None
     last_backup_device: str | None = None  # where that backup went (msdb's media family)

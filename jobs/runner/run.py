@@ -534,6 +534,12 @@ def _run_stage(ctx: RunContext, stage: registry.Stage) -> StageResult:
             outcome = StageOutcome(
                 status="deferred", reason=ctx.stop_reason(), remaining=_queued(ctx, name)
             )
+        elif stage.destructive and ctx.facts.defer_destructive and not ctx.dry_run:
+            outcome = StageOutcome(
+                status="deferred",
+                reason=ctx.facts.defer_destructive,
+                remaining=_queued(ctx, name),
+            )
         else:
             if not ctx.dry_run:
                 ctx.ensure_locked()

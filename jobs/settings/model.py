@@ -715,13 +715,27 @@ class HealthSettings(Section):
 
 class PreflightSettings(Section):
     sync_quiet_minutes: int = doc(
-        "Warn when a WSUS synchronization event was recorded less than this many minutes ago: a "
-        "synchronization may be running or just ran, and Microsoft asks for none during "
-        "maintenance. 0: do not check.",
-        60,
-        default=60,
+        "A WSUS synchronization event recorded less than this many minutes ago means a "
+        "synchronization may be running (SUSDB has no documented 'running' flag, so a recent "
+        "synchronization event is the sign). 0: do not check.",
+        30,
+        default=30,
         ge=0,
         le=10_080,
+    )
+    sync_guard: Literal["wait", "warn"] = doc(
+        "While a synchronization may be running: `wait` (up to sync_wait_minutes, inside the "
+        "window, for it to go quiet; destructive stages are deferred, exit 3, if it does not) or "
+        "`warn` (go on). Microsoft asks for no synchronization during maintenance.",
+        "wait",
+        default="wait",
+    )
+    sync_wait_minutes: float = doc(
+        "How long the sync guard waits for a synchronization to go quiet.",
+        45,
+        default=45.0,
+        ge=0,
+        le=MAX_HOURS * 60,
     )
 
 

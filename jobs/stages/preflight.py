@@ -7,6 +7,8 @@ failed backup stage, or backup history that cannot be read, refuses them again.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from jobs import events
 from jobs.errors import DatabaseError
 from jobs.runner.context import WAY_OUT, RunContext, StageOutcome
@@ -89,29 +91,72 @@ def run(ctx: RunContext) -> StageOutcome:
     )
 
 
+SYNC_POLL_SECONDS = 60.0
+
+
 def check_sync_activity(ctx: RunContext) -> None:
-    """Warn when a WSUS synchronization is running or just ran: Microsoft asks for none during
+    """Keep destructive work away from a WSUS synchronization: Microsoft asks for none during
     maintenance ("it's important that you don't sync your WSUS servers/SUPs during this
-    maintenance period", wsus-maintenance-guide). Advisory: it never stops the run."""
-    window = ctx.settings.stages.preflight.sync_quiet_minutes
-    if not window:
+    maintenance period", wsus-maintenance-guide).
+
+    How it is detected, and what is a guess: SUSDB has no documented "synchronization running"
+    flag (the WSUS API's ``GetSynchronizationStatus`` is not reachable from SQL). A
+    synchronization event (``sql/last_sync_event.sql``) less than ``sync_quiet_minutes`` ago is
+    taken as one that may be running. Which of those events marks a start and which an end is not
+    public, so none is trusted to mean "finished"; a synchronization that runs longer than
+    ``sync_quiet_minutes`` without writing an event is not seen: pause WSUS's schedule for the
+    window. With ``sync_guard = "wait"`` the guard waits, inside the window and at most
+    ``sync_wait_minutes``, for the events to go quiet; if they do not, destructive stages are
+    deferred (exit 3). With ``"warn"`` it only says so."""
+    settings = ctx.settings.stages.preflight
+    if not settings.sync_quiet_minutes:
         return
+    recent = _recent_sync(ctx)
+    if recent is None:
+        return
+    last_event, minutes_ago = recent
+    log.warning(
+        "preflight.sync_recent",
+        last_sync_event=last_event.isoformat(),
+        minutes_ago=minutes_ago,
+        advice="a WSUS synchronization may be running or just ran; Microsoft asks for none "
+        "during maintenance: pause the synchronization schedule for the window",
+    )
+    if settings.sync_guard == "warn" or ctx.dry_run:
+        return
+    waited = 0.0
+    while recent is not None:
+        if waited >= settings.sync_wait_minutes * 60 or ctx.out_of_time(SYNC_POLL_SECONDS):
+            reason = (
+                f"a WSUS synchronization may be running (a synchronization event "
+                f"{recent[1]} min ago, after waiting {waited / 60:.0f} min): destructive stages "
+                "wait for the next run; pause WSUS's synchronization schedule for the window, or "
+                'set stages.preflight.sync_guard = "warn"'
+            )
+            log.warning("preflight.sync_deferred", waited_minutes=round(waited / 60, 1))
+            ctx.facts.defer_destructive = reason
+            return
+        if not ctx.clock.sleep(SYNC_POLL_SECONDS, ctx.stop):
+            return  # a stop: the run ends, nothing destructive starts
+        waited += SYNC_POLL_SECONDS
+        recent = _recent_sync(ctx)
+    log.info("preflight.sync_quiet", waited_minutes=round(waited / 60, 1))
+
+
+def _recent_sync(ctx: RunContext) -> tuple[datetime, int] | None:
+    """The last synchronization event and how long ago, when it is within sync_quiet_minutes."""
+    window = ctx.settings.stages.preflight.sync_quiet_minutes
     try:
         last_event, ages = ctx.susdb.last_sync_event()
     except DatabaseError as error:
         log.warning("preflight.sync_unknown", error=str(error), error_kind=error.kind)
-        return
+        return None
     # Ages against UTC and against local time (TimeAtServer's time zone is not public): recent by
     # either reading counts, a few minutes of clock skew included.
     recent = [age for age in ages if -5 <= age <= window]
-    if last_event is not None and recent:
-        log.warning(
-            "preflight.sync_recent",
-            last_sync_event=last_event.isoformat(),
-            minutes_ago=max(0, min(recent)),
-            advice="a WSUS synchronization may be running or just ran; Microsoft asks for none "
-            "during maintenance: pause the synchronization schedule for the window",
-        )
+    if last_event is None or not recent:
+        return None
+    return last_event, max(0, min(recent))
 
 
 def check_backup(ctx: RunContext) -> None:

@@ -72,14 +72,42 @@ def add_sync_event(path: Path, minutes_ago: float) -> None:
     db.close()
 
 
-def test_preflight_warns_when_a_wsus_synchronization_is_running_or_just_ran(
+def test_destructive_work_waits_for_a_synchronization_to_go_quiet(
+    small_sim, state_dir, event_log
+):
+    """A synchronization event 5 minutes ago: the sync guard waits (inside the window, on the
+    run's clock) until none is younger than sync_quiet_minutes, then the declines run."""
+    add_sync_event(small_sim, minutes_ago=5)
+    report = run(
+        settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["preflight", "decline"]
+    )
+    assert report.exit_code == ExitCode.OK, report.stages
+    (warning,) = event_log.named("preflight.sync_recent")
+    assert 4 <= warning["minutes_ago"] <= 6 and "pause the synchronization" in warning["advice"]
+    (quiet,) = event_log.named("preflight.sync_quiet")
+    assert 24 <= quiet["waited_minutes"] <= 27
+    assert report.stages[-1].done > 0
+
+
+def test_a_synchronization_that_does_not_go_quiet_defers_destructive_work(
     small_sim, state_dir, event_log
 ):
     add_sync_event(small_sim, minutes_ago=5)
-    report = run(settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["preflight"])
-    assert report.exit_code == ExitCode.OK  # a warning, not a refusal
-    (warning,) = event_log.named("preflight.sync_recent")
-    assert 4 <= warning["minutes_ago"] <= 6 and "pause the synchronization" in warning["advice"]
+    settings = settings_for(
+        small_sim, backup={"gate": "off"}, stages={"preflight": {"sync_wait_minutes": 10}}
+    )
+    report = run(settings, state_dir, stages=["preflight", "decline"])
+    assert report.exit_code == ExitCode.PARTIAL
+    decline = report.stages[-1]
+    assert decline.status == "deferred" and "synchronization may be running" in (
+        decline.reason or ""
+    )
+    assert query(small_sim, "SELECT COUNT(*) FROM sim_call_log") == [(0,)]
+
+    warned = settings_for(
+        small_sim, backup={"gate": "off"}, stages={"preflight": {"sync_guard": "warn"}}
+    )
+    assert run(warned, state_dir, stages=["preflight", "decline"]).exit_code == ExitCode.OK
 
 
 def test_preflight_is_quiet_when_the_last_synchronization_is_hours_old(
