@@ -72,9 +72,7 @@ def add_sync_event(path: Path, minutes_ago: float) -> None:
     db.close()
 
 
-def test_destructive_work_waits_for_a_synchronization_to_go_quiet(
-    small_sim, state_dir, event_log
-):
+def test_destructive_work_waits_for_a_synchronization_to_go_quiet(small_sim, state_dir, event_log):
     """A synchronization event 5 minutes ago: the sync guard waits (inside the window, on the
     run's clock) until none is younger than sync_quiet_minutes, then the declines run."""
     add_sync_event(small_sim, minutes_ago=5)
