@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from jobs.db.executor import Executor
+from jobs.db.executor import Executor, Result, Row
+from jobs.errors import DatabaseError
 
 
 def as_datetime(value: Any) -> datetime | None:
@@ -439,8 +440,7 @@ class Susdb:
     ) -> tuple[bool, UpdateState]:
         """Decline one update if it is still to be declined; return whether the call was sent
         and what the server holds afterwards (same batch)."""
-        rows = self.executor.run("decline_update", [update_id, admin_name], timeout=timeout).rows
-        row = rows[-1]
+        row = _answer(self.executor.run("decline_update", [update_id, admin_name], timeout=timeout))
         return bool(row["Sent"]), UpdateState(bool(row["Present"]), bool(row["Declined"]))
 
     # -- cleanup ---------------------------------------------------------------------------------
@@ -451,7 +451,7 @@ class Susdb:
 
     def delete_update(self, local_update_id: int, timeout: int | None = None) -> tuple[bool, bool]:
         """Delete one update if it still exists; return (sent, still present afterwards)."""
-        row = self.executor.run("delete_update", [local_update_id], timeout=timeout).rows[-1]
+        row = _answer(self.executor.run("delete_update", [local_update_id], timeout=timeout))
         return bool(row["Sent"]), bool(row["Present"])
 
     def updates_to_compress(self, timeout: int | None = None) -> Iterator[int]:
@@ -468,7 +468,7 @@ class Susdb:
 
     def compress_update(self, local_update_id: int, timeout: int | None = None) -> bool:
         """Compress one update if it still has obsolete revisions; return whether it was sent."""
-        row = self.executor.run("compress_update", [local_update_id], timeout=timeout).rows[-1]
+        row = _answer(self.executor.run("compress_update", [local_update_id], timeout=timeout))
         return bool(row["Sent"])
 
     def computer_counts(self, threshold_days: int) -> tuple[int, int]:
@@ -517,3 +517,11 @@ class Susdb:
 
     def database_size_mb(self) -> int:
         return int(self.executor.run("database_size").rows[0]["SizeMB"] or 0)
+
+
+def _answer(result: Result) -> Row:
+    """The row a destructive statement answers with: without it, what the server did is not
+    known, and the queue engine asks the server (verify) instead of guessing."""
+    if not result.rows:
+        raise DatabaseError("the statement returned no answer row; what it did is checked")
+    return result.rows[-1]

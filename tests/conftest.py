@@ -6,6 +6,11 @@ import pytest
 
 pytest.register_assert_rewrite("tests.helpers")
 
+from tests.integration.drivers import register_driver18  # noqa: E402
+
+# Before anything asks unixODBC for a driver: it keeps the odbcinst.ini folder it read first.
+register_driver18()
+
 from jobs.simulator import create  # noqa: E402
 from jobs.simulator.catalog import preset_profile  # noqa: E402
 from tests.helpers import EventLog, copy_sim  # noqa: E402

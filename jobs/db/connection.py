@@ -207,6 +207,13 @@ def connection_string(target: SqlServerTarget, driver: str, password: str | None
         parts.append(f"UID={_braced(target.username or '')}")
         parts.append(f"PWD={_braced(password or '')}")
     parts.extend(_encryption(target, driver, family))
+    if family in ("msodbc17", "msodbc18"):
+        # Idle connection resiliency (on by default since Driver 17.2, ConnectRetryCount=1)
+        # reconnects a broken idle connection by itself and restores the session's settings,
+        # but not its application lock: the run would go on working on a session that does not
+        # hold the lock. With 0 a broken link reaches the executor, which takes the lock again
+        # before anything else (jobs/db/lock.py).
+        parts.append("ConnectRetryCount=0")
     return ";".join(parts) + ";"
 
 

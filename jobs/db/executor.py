@@ -395,6 +395,10 @@ class Executor:
                     break
         except Exception as error:
             classified = classify(error, name)
+            # The statement's cursor is closed before anything else is sent on the session:
+            # Driver 18 refuses a new statement while a cancelled one's cursor is open
+            # ("Connection is busy"), and the rollback below would fail and drop the session.
+            self._end(watch, cursor)
             self._after_error(name, classified)
             if isinstance(classified, StatementTimeout) and (fired or cut_by_budget):
                 why = "a stop was asked for" if "stop" in fired else "the time budget ran out"
@@ -405,11 +409,28 @@ class Executor:
                     statement=name,
                 ) from None
             raise classified from None
+        else:
+            if fired:
+                # The watchdog cancelled it and the driver reported no error: Microsoft's ODBC
+                # Driver 18 returns an empty success for a statement cancelled from another
+                # thread (seen against the served simulator; FreeTDS raises HY008). Whatever the
+                # driver says, a cancelled statement did not finish: its results are not read as
+                # an answer, and what it left open is rolled back.
+                why = "a stop was asked for" if "stop" in fired else "the time budget ran out"
+                interrupted = Interrupted(f"{name} was cancelled: {why}", statement=name)
+                self._end(watch, cursor)
+                self._after_error(name, interrupted)
+                raise interrupted
         finally:
-            if watch is not None:
-                self.watchdog.finish(watch)  # waits for a cancel under way: none races the close
-            with contextlib.suppress(Exception):
-                cursor.close()
+            self._end(watch, cursor)
+
+    def _end(self, watch: Watch | None, cursor: Any) -> None:
+        """The statement is over: stop watching it (waiting for a cancel under way, so none races
+        the close), then close its cursor. Safe to call more than once."""
+        if watch is not None:
+            self.watchdog.finish(watch)
+        with contextlib.suppress(Exception):
+            cursor.close()
 
     def _watch(
         self, cursor: Any, budget_seconds: float | None, cancel_on_stop: bool

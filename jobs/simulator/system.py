@@ -201,7 +201,9 @@ def backup_database(server: Server, params: list[Any]) -> tuple[list[ResultSet],
     (path,) = params
     rows = server.table_rows("tbRevision")
     target = Path(str(path))
-    if target.parent.is_dir():  # the server writes the file (a local WID, or a share we can see)
+    # The server writes the file where this host can see its folder (a local WID, a share); a
+    # path of another OS (D:\\Backups on Linux) is not one: it is never written here.
+    if target.is_absolute() and target.parent.is_dir():
         target.write_bytes(b"TAPE simulated SUSDB backup\n")
     finished = server.clock.now() + timedelta(seconds=server.charge(rows * 0.0005))
     server.db.execute(

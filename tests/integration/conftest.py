@@ -26,6 +26,8 @@ from typing import Any
 import pytest
 
 from tests.helpers import copy_sim
+from tests.integration.drivers import DRIVER18, FREETDS, driver18_problem
+from tests.integration.drivers import REQUIRED as DRIVER18_REQUIRED
 from tests.integration.served import (
     DRIVER,
     PASSWORD_ENV,
@@ -137,16 +139,32 @@ def fixture_database(
             yield from _scratch_database(*real)
 
 
+@pytest.fixture(params=[FREETDS, DRIVER18], ids=["freetds", "driver18"])
+def odbc_driver(request: pytest.FixtureRequest) -> str:
+    """Each scenario through each driver: FreeTDS, and Microsoft's ODBC Driver 18 (from the
+    mssql-python-odbc wheel, tests/integration/drivers.py). Where .ci/run installed what Driver 18
+    needs, its leg fails instead of skipping."""
+    driver = str(request.param)
+    if driver == DRIVER18:
+        problem = driver18_problem()
+        if problem:
+            if os.environ.get(DRIVER18_REQUIRED):
+                pytest.fail(f"{DRIVER18} cannot run, but {DRIVER18_REQUIRED} is set: {problem}")
+            pytest.skip(f"{DRIVER18} leg skipped: {problem}")
+    return driver
+
+
 @pytest.fixture
-def serve() -> Iterator[Callable[..., Served]]:
-    """Start served simulators for one test (``serve(sim_path, **ServeOptions)``); stop them after."""
+def serve(odbc_driver: str) -> Iterator[Callable[..., Served]]:
+    """Start served simulators for one test (``serve(sim_path, **ServeOptions)``), reached through
+    ``odbc_driver``; stop them after."""
     problem = driver_problem()
     if problem:
         unavailable(problem)
     started: list[Served] = []
 
     def start(sim: Path, **options: Any) -> Served:
-        served = Served(sim, **options)
+        served = Served(sim, driver=odbc_driver, **options)
         started.append(served)
         return served
 

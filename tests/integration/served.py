@@ -60,8 +60,9 @@ def driver_problem() -> str | None:
 class Served:
     """One simulated SUSDB file served on a free loopback port, and a sqlserver target for it."""
 
-    def __init__(self, sim: Path, **options: Any) -> None:
+    def __init__(self, sim: Path, *, driver: str = DRIVER, **options: Any) -> None:
         self.sim = sim
+        self.driver = driver  # the ODBC driver the target names (FreeTDS, or Driver 18)
         self.server = SimulatorServer(
             ServeOptions(sim=sim, user=USER, password=PASSWORD, **options)
         ).start()
@@ -77,7 +78,7 @@ class Served:
             "username": USER,
             "password_env": PASSWORD_ENV,
             "encrypt": "optional",  # the simulator offers no TLS
-            "driver": DRIVER,
+            "driver": self.driver,
         }
         target.update(overrides)
         return target

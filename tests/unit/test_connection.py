@@ -41,6 +41,17 @@ def test_tcp_with_windows_auth_is_trusted_and_encrypted_by_default():
     assert text == (
         "DRIVER={ODBC Driver 18 for SQL Server};SERVER=sql01.contoso.com,1433;DATABASE={SUSDB};"
         "APP=susdb-maint;Trusted_Connection=yes;Encrypt=mandatory;TrustServerCertificate=no;"
+        "ConnectRetryCount=0;"
+    )
+
+
+def test_microsofts_drivers_never_reconnect_behind_the_runs_back():
+    """Idle connection resiliency would restore a broken session's settings but not its
+    application lock: the Microsoft drivers are told not to reconnect by themselves."""
+    for driver in ("ODBC Driver 18 for SQL Server", "ODBC Driver 17 for SQL Server"):
+        assert "ConnectRetryCount=0;" in module.connection_string(target(port=1433), driver, None)
+    assert "ConnectRetryCount" not in module.connection_string(
+        target(port=1433, encrypt="optional"), "FreeTDS", None
     )
 
 
