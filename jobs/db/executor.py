@@ -24,9 +24,10 @@ Each session runs with ``DEADLOCK_PRIORITY LOW`` (WSUS's own work wins a deadloc
 WSUS request behind it. WSUS's procedures run with SQL Server's default, -1, which they were
 written for: error 1222 cancels only the statement that waited, and a procedure that does not
 test for it (spDeleteUpdate's "still referenced" checks) goes on and commits without the check;
-their statement timeout bounds the wait instead. The executor sets the session's lock timeout
-in the batch itself whenever the next statement needs the other one. ``XACT_ABORT`` is left as
-WSUS itself leaves it (OFF), for the same reason.
+their statement timeout bounds the wait instead. Every batch sets its own lock timeout first: a
+SET in a parameterized batch (sp_prepexec, sp_executesql) ends with the batch, so no session
+value can be relied on. ``XACT_ABORT`` is left as WSUS itself leaves it (OFF), for the same
+reason.
 """
 
 from __future__ import annotations
@@ -132,7 +133,6 @@ class Executor:
         self.on_connect: Callable[[], None] | None = None
         self._connecting = False
         self._session_ready = False
-        self._lock_timeout: int | None = None  # the session's @@LOCK_TIMEOUT; None: not known
         # The first connection is retried like any statement: a link lost on the session's first
         # statements (its settings, the lock) must not end the night (network-review D9). Each
         # attempt opens a new connection itself, so the retry's own reconnect is not needed.
@@ -159,7 +159,6 @@ class Executor:
             clock=self.clock if self.virtual_time else None,
             query_timeout=self.default_timeout,
         )
-        self._lock_timeout = None
         self._run_unguarded("session_settings")
         if self.on_connect is not None:
             # Its statements run once each: a failure fails this connect, which the retry that
@@ -318,16 +317,8 @@ class Executor:
         for batch in spec.batches:
             marker_count = count_markers(batch.text)
             batch_params, remaining = remaining[:marker_count], remaining[marker_count:]
-            text = batch.text
-            if lock_timeout != self._lock_timeout:
-                # Set in the same batch, before the statement: nothing runs under the other one.
-                text = f"-- name: {name}\nSET LOCK_TIMEOUT {lock_timeout};\n{text}"
-            elif not text.lstrip().startswith("-- name:"):
-                text = f"-- name: {name}\n{text}"
+            text = f"-- name: {name}\nSET LOCK_TIMEOUT {lock_timeout};\n{batch.text}"
             for _ in range(batch.repeat):
-                # Until the batch ran, the session's lock timeout is not known (a batch that
-                # failed may have stopped before its SET or after it).
-                self._lock_timeout = None
                 yield from self._send(
                     name,
                     text,
@@ -338,7 +329,6 @@ class Executor:
                     fetch_size,
                     cancel_on_stop,
                 )
-                self._lock_timeout = lock_timeout
 
     def _send(
         self,

@@ -181,6 +181,7 @@ class Connection:
         self.broken = False  # the link failed: the session is gone on the server
         self.trancount = 0  # @@TRANCOUNT of this session
         self.session_options: dict[str, str] = {}  # SET options this session ran
+        self.last_batch_options: dict[str, str] = {}  # those the last batch ended with
         # Real seconds a named statement runs (cancellable), on top of ``latency``: how a test
         # makes one statement slow enough for a watchdog or a query timeout to cancel it.
         self.delays: dict[str, float] = {}
@@ -240,6 +241,25 @@ class Connection:
 
     # -- execution -----------------------------------------------------------------------------
     def _execute(self, sql: str, params: list[Any], timeout: int = 0) -> list[ResultSet]:
+        """One batch. A parameterized one reaches SQL Server as sp_prepexec or sp_executesql (how
+        pyodbc's drivers send parameters): dynamic SQL, whose SET options last only as long as
+        it does ("if a SET statement is specified in a dynamic SQL string that is run by using
+        either sp_executesql or EXECUTE, the value of the SET option is restored after control is
+        returned from the batch", Microsoft, "SET Statements (Transact-SQL)")."""
+        if not params:
+            try:
+                return self._run_batch(sql, params, timeout)
+            finally:
+                self.last_batch_options = dict(self.session_options)
+        saved = dict(self.session_options)
+        try:
+            return self._run_batch(sql, params, timeout)
+        finally:
+            self.last_batch_options = dict(self.session_options)
+            self.session_options.clear()
+            self.session_options.update(saved)
+
+    def _run_batch(self, sql: str, params: list[Any], timeout: int) -> list[ResultSet]:
         name = statement_name(sql) or "(unnamed batch)"
         self._statement_timeout = timeout
         if self.broken:

@@ -501,12 +501,26 @@ def test_the_tool_calls_wsus_procedures_with_their_own_lock_timeout(built):
             path, "SELECT LocalUpdateID FROM tbUpdate WHERE UpdateID = ?", (ids["old_expired"],)
         )[0][0]
         assert Susdb(executor).delete_update(expired) == (True, False)
-        # The tool's own statements keep its short lock timeout.
-        executor.run("update_exists", [local_id])
-        assert executor.connection.lock_timeout_ms() == 30000
+        # The tool's own statements run with its short lock timeout, each batch setting it
+        # itself (a SET in a parameterized batch does not outlive it).
+        for _ in range(2):
+            executor.run("update_exists", [local_id])
+            assert executor.connection.last_batch_options["LOCK_TIMEOUT"] == "30000"
+            assert executor.connection.lock_timeout_ms() == -1
     finally:
         executor.close()
     assert query(path, "SELECT COUNT(*) FROM tbRevision WHERE LocalUpdateID = ?", (local_id,)) == [
         (1,)
     ]
     assert query(path, "SELECT DISTINCT lock_timeout_ms FROM sim_call_log") == [(-1,)]
+
+
+def test_a_set_option_in_a_parameterized_batch_lasts_only_as_long_as_the_batch(small_sim):
+    connection = connect(small_sim)
+    cursor = connection.cursor()
+    cursor.execute(
+        "SET LOCK_TIMEOUT 30000; SELECT COUNT(*) FROM tbUpdate WHERE LocalUpdateID > ?", (0,)
+    )
+    assert connection.lock_timeout_ms() == -1  # sp_prepexec: restored when the batch ended
+    cursor.execute("SET LOCK_TIMEOUT 30000")
+    assert connection.lock_timeout_ms() == 30000  # a plain batch: the session keeps it
