@@ -85,9 +85,10 @@ DECLARATIONS: tuple[EventSpec, ...] = (
         "run.abandoned_link",
         "error",
         "`reason`",
-        "the server did not answer for `runner.hard_stop_grace_seconds` after the window closed "
-        "or a stop was asked for (a silent link no cancel reaches): the run records itself as "
-        "partial and the process ends with exit 3; the next run verifies what was in flight",
+        "a statement cancelled when the window closed (or on a stop) had not ended "
+        "`runner.hard_stop_grace_seconds` later (a silent link the cancel never crossed): the run "
+        "records itself as partial and the process ends with exit 3 (a scheduled job's thread is "
+        "left to the socket's timeouts); the next run verifies what was in flight",
         f"{RUN} reason",
     ),
     _event(

@@ -10,6 +10,16 @@ A cancel is made while holding the lock that ``finish`` takes, so a statement ne
 its cursor is never closed) while a cancel is under way: through pyodbc and FreeTDS (seen
 against the served simulator) ``SQLCancel`` racing ``SQLFreeStmt`` crashed the process
 (SIGSEGV). A statement that is over is never cancelled.
+
+A cancel goes over the statement's own socket. When the link has gone silent (a firewall or VPN
+that dropped its state: no reset, no reply) it never arrives, and nothing else ends the
+statement in time: FreeTDS, at its query timeout, sends a cancel too and waits one more query
+timeout for the answer (network-review D2: a one-minute window ended 60 s late, a two-minute one
+120 s late), and TCP retransmits for about 15 minutes (Linux ``tcp_retries2``) before the socket
+fails; keepalive probes only an idle connection. So a statement still running ``grace_seconds``
+after its cancel was sent is reported to ``on_unanswered`` (the runner records the run and ends
+the process, as a kill would: jobs/runner/run.py). Only a statement this watchdog cancelled can
+be reported: an item that finishes after a stop request, or reporting after the window, never is.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,10 +42,14 @@ class Watch:
     deadline: float | None  # time.monotonic() at which the budget runs out; None: no budget
     stop: threading.Event | None
     fired: list[str] = field(default_factory=list)
+    cancelled_at: float | None = None  # time.monotonic() when the cancel was sent
 
 
 class Watchdog:
     def __init__(self) -> None:
+        # What to do about a cancel the server has not answered after grace_seconds (None: wait).
+        self.grace_seconds = 60.0
+        self.on_unanswered: Callable[[str], None] | None = None
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._watches: list[Watch] = []
@@ -77,16 +92,42 @@ class Watchdog:
                 if not self._watches:
                     self._wake.wait()
                     continue
+                now = time.monotonic()
                 for watch in list(self._watches):
+                    if watch.cancelled_at is not None:
+                        if now >= watch.cancelled_at + self.grace_seconds:
+                            self._watches.remove(watch)
+                            self._unanswered(watch)
+                        continue
                     reason = _due(watch)
                     if reason is not None:
                         watch.fired.append(reason)
-                        self._watches.remove(watch)
+                        watch.cancelled_at = now
+                        if self.on_unanswered is None:
+                            self._watches.remove(watch)
                         with contextlib.suppress(Exception):  # FreeTDS complains when idle
                             watch.cursor.cancel()
-                deadlines = [w.deadline for w in self._watches if w.deadline is not None]
+                deadlines = [
+                    moment for moment in map(self._next_moment, self._watches) if moment is not None
+                ]
                 left = min(deadlines, default=time.monotonic() + POLL_SECONDS) - time.monotonic()
                 self._wake.wait(max(0.0, min(POLL_SECONDS, left)))
+
+    def _next_moment(self, watch: Watch) -> float | None:
+        """When the loop must look at a watch again: its budget's end, or its cancel's grace."""
+        if watch.cancelled_at is not None:
+            return watch.cancelled_at + self.grace_seconds
+        return watch.deadline
+
+    def _unanswered(self, watch: Watch) -> None:
+        why = "a stop was asked for" if "stop" in watch.fired else "the window closed"
+        callback = self.on_unanswered
+        if callback is not None:
+            callback(
+                f"the server did not answer the cancel sent when {why} for "
+                f"{self.grace_seconds:g} s (a silent link): the connection was abandoned; the "
+                "next run verifies what was in flight"
+            )
 
 
 def _due(watch: Watch) -> str | None:

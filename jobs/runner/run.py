@@ -38,7 +38,6 @@ from jobs.errors import (
 )
 from jobs.exit_codes import ExitCode
 from jobs.runner.context import GATE_NOT_PASSED, RunContext, StageOutcome
-from jobs.runner.hard_stop import HardStop
 from jobs.runner.plan import Plan
 from jobs.stages import registry
 from jobs.state.store import StateStore
@@ -214,30 +213,20 @@ def execute_plan(
         "state.busy", path=str(store.path), waited_seconds=round(waited, 1)
     )
     started = time.monotonic()
-    finishing = threading.Lock()  # the run's record is written once: by _finish or the hard stop
-    hard_stop = HardStop(
-        plan.settings.runner.hard_stop_grace_seconds,
-        lambda why: _abandon(report, state_dir, finishing, on_abandoned, why),
-    )
+    finishing = threading.Lock()  # the run's record is written once: by _finish or _abandon
+    # Only a run in the process's main thread ends the process when its link goes silent; a
+    # scheduled job records itself and leaves its thread to the socket's own timeouts.
+    ends_process = threading.current_thread() is threading.main_thread()
     with (
         events.bound(run_id=run_id, target=plan.endpoint.name),
         stop_on_signals(stop),
         contextlib.ExitStack() as resources,
     ):
         resources.callback(store.close)
-        # Registered first, so it runs last: after the lock's release and the connection's close.
-        resources.callback(hard_stop.disarm)
         store.start_run(run_id, plan.endpoint.name, plan.profile, plan.dry_run)
         ctx: RunContext | None = None
         try:
             window = plan.window(clock.now())
-            if not clock.virtual and not window.closed:
-                window_end = (
-                    None
-                    if window.deadline is None
-                    else time.monotonic() + (window.deadline - clock.now()).total_seconds()
-                )
-                hard_stop.arm(window_end, stop)
             if window.closed:
                 report.error = window.closed
                 report.stages = [
@@ -246,6 +235,11 @@ def execute_plan(
                 log.warning("window.closed", reason=window.closed)
             else:
                 ctx = _open(plan, state_dir, clock, stop, run_id, store, resources)
+                watchdog = ctx.susdb.executor.watchdog
+                watchdog.grace_seconds = plan.settings.runner.hard_stop_grace_seconds
+                watchdog.on_unanswered = lambda why: _abandon(
+                    report, state_dir, finishing, on_abandoned, why, ends_process
+                )
                 if window.deadline is not None:
                     ctx.deadline_at = window.deadline
                     ctx.deadline_monotonic = (
@@ -287,12 +281,36 @@ def _abandon(
     finishing: threading.Lock,
     on_abandoned: Callable[[RunReport], Any] | None,
     why: str,
+    ends_process: bool,
 ) -> None:
-    """The hard stop expired: record the run as partial where it can still be written, then end
-    the process as a kill would (the main thread is stuck in the driver and cannot be woken)."""
+    """A cancel the server never answered (the watchdog, jobs/db/watchdog.py): record the run as
+    partial where it can still be written, then end the process as a kill would (its thread is
+    stuck in the driver and cannot be woken). That is safe by the queue engine's promise: an item
+    in flight is verified on the server before anything is sent again, and each destructive
+    statement checks that its work is still to be done; the server ends the session, and the
+    run's lock with it, when it notices the dead link. A scheduled job (not the main thread)
+    records itself and leaves its thread to the socket's own timeouts: the worker lives on."""
     log.error("run.abandoned_link", reason=why)
+    if not ends_process:
+        _record_abandoned(report, state_dir, finishing, on_abandoned, why)
+        return
     try:
-        if finishing.acquire(timeout=5) and report.status == "running":
+        _record_abandoned(report, state_dir, finishing, on_abandoned, why)
+    finally:
+        events.flush()
+        os._exit(int(report.exit_code))
+
+
+def _record_abandoned(
+    report: RunReport,
+    state_dir: Path,
+    finishing: threading.Lock,
+    on_abandoned: Callable[[RunReport], Any] | None,
+    why: str,
+) -> None:
+    acquired = finishing.acquire(timeout=5)  # not while _finish writes the same record
+    try:
+        if acquired and report.status == "running":
             report.status, report.exit_code, report.error = "partial", ExitCode.PARTIAL, why
             try:
                 store = StateStore(state_dir, busy_timeout=5)
@@ -309,8 +327,8 @@ def _abandon(
         if on_abandoned is not None:
             on_abandoned(report)
     finally:
-        events.flush()
-        os._exit(int(report.exit_code))
+        if acquired:
+            finishing.release()
 
 
 def _open(

@@ -294,8 +294,9 @@ class RunnerSettings(Section):
         "Quarantine an item after this many failed runs.", 3, default=3, ge=1, le=1000
     )
     hard_stop_grace_seconds: float = doc(
-        "End the process (exit 3) this many seconds after the window closed or a stop was asked "
-        "for, if the server has not answered by then (a silent link that no cancel reaches).",
+        "When a statement cancelled at the window's end (or on a stop) has not ended this many "
+        "seconds later, the server never got the cancel (a silent link): the run is recorded as "
+        "partial and the process ends (exit 3); the next run verifies what was in flight.",
         60,
         default=60.0,
         ge=5,

@@ -105,3 +105,44 @@ def test_a_statement_watched_right_after_close_is_still_cancelled_on_time():
         assert cursor.cancelling.wait(5)
         watchdog.finish(watch)
         watchdog.close()
+
+
+def test_a_cancel_the_server_never_answers_is_reported_after_the_grace():
+    """A silent link: the cancel is sent, the statement never ends. Reported once, grace
+    seconds after the cancel (the runner then records the run and ends the process)."""
+    watchdog, cursor = Watchdog(), Cursor()
+    reported: list[str] = []
+    watchdog.grace_seconds = 0.05
+    watchdog.on_unanswered = reported.append
+    started = time.monotonic()
+    watch = watchdog.watch(cursor, 0.01, None)
+    while not reported and time.monotonic() - started < 5:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    watchdog.finish(watch)
+    assert len(reported) == 1 and "did not answer the cancel" in reported[0]
+    assert cursor.cancels == 1 and cursor.cancel_ended - started < 0.5
+
+
+def test_a_cancel_that_is_answered_is_never_reported():
+    watchdog, cursor = Watchdog(), Cursor()
+    reported: list[str] = []
+    watchdog.grace_seconds = 0.05
+    watchdog.on_unanswered = reported.append
+    watch = watchdog.watch(cursor, 0.01, None)
+    assert cursor.cancelling.wait(5)
+    watchdog.finish(watch)  # the statement ended: the server acknowledged the cancel
+    time.sleep(0.15)
+    assert reported == []
+
+
+def test_a_statement_left_to_finish_is_never_reported_however_long_it_runs():
+    """A stop asks items to finish (no cancel): only a cancelled statement can be reported."""
+    watchdog, cursor = Watchdog(), Cursor()
+    reported: list[str] = []
+    watchdog.grace_seconds = 0.01
+    watchdog.on_unanswered = reported.append
+    watch = watchdog.watch(cursor, None, None)
+    time.sleep(0.1)
+    watchdog.finish(watch)
+    assert reported == [] and cursor.cancels == 0
