@@ -90,6 +90,16 @@ class UpdateState:
 
 
 @dataclass(frozen=True)
+class ComputerCounts:
+    """All computers, and those WSUS's cleanup would delete: at most (silent by either date) and
+    at least (silent by both)."""
+
+    total: int
+    at_most: int
+    at_least: int
+
+
+@dataclass(frozen=True)
 class Module:
     """A stored procedure as sys.sql_modules keeps it."""
 
@@ -471,9 +481,11 @@ class Susdb:
         row = _answer(self.executor.run("compress_update", [local_update_id], timeout=timeout))
         return bool(row["Sent"])
 
-    def computer_counts(self, threshold_days: int) -> tuple[int, int]:
+    def computer_counts(self, threshold_days: int) -> ComputerCounts:
         row = self.executor.run("computer_counts", [threshold_days]).rows[0]
-        return int(row["Total"] or 0), int(row["Inactive"] or 0)
+        return ComputerCounts(
+            int(row["Total"] or 0), int(row["Inactive"] or 0), int(row["Certain"] or 0)
+        )
 
     def computer_target_ids(self) -> set[int]:
         return {int(row["TargetID"]) for row in self.executor.run("computer_target_ids").rows}

@@ -1,15 +1,22 @@
 -- name: computer_counts
--- summary: All computers, and an estimate of those WSUS's own cleanup would delete: silent for
---          @thresholdDays days (30 is WSUS's default) by either LastSyncTime or
---          LastReportedStatusTime, since which one spCleanupObsoleteComputers tests is not public.
---          For plans and status only: the guard itself counts what was really deleted.
+-- summary: All computers, and how many WSUS's own cleanup would delete at @thresholdDays (30 is
+--          WSUS's default): spCleanupObsoleteComputers tests LastSyncTime or
+--          LastReportedStatusTime, which one is not public, so two figures. Inactive: silent by
+--          either date (at most this many go); Certain: silent by both (at least this many go,
+--          whichever date WSUS tests). The guard refuses on Certain and counts the rest in its
+--          transaction (a client that syncs but whose reporting broke is common).
 -- params: @thresholdDays int
--- returns: Total, Inactive
+-- returns: Total, Inactive, Certain
 SET NOCOUNT ON;
 DECLARE @thresholdDays int = ?;
+DECLARE @cutoff datetime = DATEADD(day, -@thresholdDays, GETUTCDATE());
 SELECT COUNT(*) AS Total,
-       COALESCE(SUM(CASE WHEN ct.LastSyncTime IS NULL
-                           OR ct.LastSyncTime < DATEADD(day, -@thresholdDays, GETUTCDATE())
-                           OR ct.LastReportedStatusTime < DATEADD(day, -@thresholdDays, GETUTCDATE())
-                         THEN 1 ELSE 0 END), 0) AS Inactive
+       COALESCE(SUM(CASE WHEN ct.LastSyncTime IS NULL OR ct.LastSyncTime < @cutoff
+                           OR ct.LastReportedStatusTime IS NULL
+                           OR ct.LastReportedStatusTime < @cutoff
+                         THEN 1 ELSE 0 END), 0) AS Inactive,
+       COALESCE(SUM(CASE WHEN (ct.LastSyncTime IS NULL OR ct.LastSyncTime < @cutoff)
+                          AND (ct.LastReportedStatusTime IS NULL
+                               OR ct.LastReportedStatusTime < @cutoff)
+                         THEN 1 ELSE 0 END), 0) AS Certain
 FROM dbo.tbComputerTarget AS ct;

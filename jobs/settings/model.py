@@ -630,7 +630,7 @@ class CompressSettings(Section):
 class ComputerSettings(Section):
     guard_percent: float = doc(
         "Refuse obsolete-computer cleanup when more than this share of all computers would go: "
-        "estimated first (silent 30 days, WSUS's default threshold, by either date column), so "
+        "estimated first (silent 30 days, WSUS's default threshold, by both date columns), so "
         "the procedure is not even called; then counted, inside a transaction, and rolled back.",
         25,
         default=25.0,

@@ -38,6 +38,10 @@ from jobs.simulator.translate import full_counts, to_sqlite, type_clash
 
 _DECLARE = re.compile(r"^DECLARE\s+@(\w+)\s+[\w]+(?:\s*\([^)]*\))?\s*(?:=\s*(.+))?$", re.I | re.S)
 _EXEC = re.compile(r"^EXEC(?:UTE)?\s+(?:@(\w+)\s*=\s*)?([\w.\[\]#]+)\s*(.*)$", re.I | re.S)
+# A DECLARE's value the simulator reads itself: a variable, NULL, a string or a number.
+_SIMPLE_VALUE = re.compile(
+    r"@\w+|NULL|SYSTEM_USER|SUSER_SNAME\(\)|N?'(?:[^']|'')*'|[-+]?\d+(?:\.\d+)?", re.I | re.S
+)
 _ROWCOUNT = re.compile(r"^SELECT\s+@@ROWCOUNT\s+AS\s+\[?(\w+)\]?$", re.I)
 
 
@@ -434,9 +438,9 @@ class Connection:
                 bindings[declare.group(1)] = (
                     None
                     if value is None
-                    else self._scalar(name, value, bindings)
-                    if value.lstrip().startswith("(")
                     else _literal(value, bindings)
+                    if _SIMPLE_VALUE.fullmatch(value.strip())
+                    else self._scalar(name, value, bindings)  # a subquery, a function call
                 )
                 continue
             guarded = split_if(text)

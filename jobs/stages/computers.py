@@ -5,9 +5,10 @@ default, a server option whose storage is not public) and by a date column that 
 either. The guard works in two steps:
 
 1. **An estimate, before anything is called**: the computers silent for WSUS's default threshold
-   by either date column (an upper bound for that threshold, whichever column WSUS tests). Over
-   ``guard_count`` or ``guard_percent``, the stage refuses and the procedure is never started: a
-   night over the limits costs one read. Running the deletion to undo it would delete every
+   by both date columns (they go whichever column WSUS tests). Over ``guard_count`` or
+   ``guard_percent``, the stage refuses and the procedure is never started: a night over the
+   limits costs one read. (Refusing on those silent by either date would refuse every night on
+   an estate where clients synchronize but their status reporting broke.) Running the deletion to undo it would delete every
    stale computer and its status rows (thousands a computer), hold every lock until the rollback
    and block client reporting meanwhile, every night (decline review N3).
 2. **A backstop on the real deletion**: under the limits, the procedure runs inside a transaction
@@ -37,34 +38,31 @@ DEFAULT_THRESHOLD_DAYS = 30
 )
 def run(ctx: RunContext) -> StageOutcome:
     settings = ctx.settings.stages.computers
+    counts = ctx.susdb.computer_counts(DEFAULT_THRESHOLD_DAYS)
+    detail: dict[str, float] = {
+        "total": counts.total,
+        "estimated": counts.at_least,
+        "estimated_at_most": counts.at_most,
+        "threshold_days": DEFAULT_THRESHOLD_DAYS,
+    }
     if ctx.dry_run:
-        total, inactive = ctx.susdb.computer_counts(DEFAULT_THRESHOLD_DAYS)
-        return StageOutcome(
-            status="planned",
-            remaining=inactive,
-            detail={
-                "total": total,
-                "estimated": inactive,
-                "threshold_days": DEFAULT_THRESHOLD_DAYS,
-            },
-        )
+        return StageOutcome(status="planned", remaining=counts.at_most, detail=detail)
     executor = ctx.susdb.executor
-    total, estimated = ctx.susdb.computer_counts(DEFAULT_THRESHOLD_DAYS)
-    estimated_share = 100.0 * estimated / total if total else 0.0
-    if estimated > settings.guard_count or estimated_share > settings.guard_percent:
-        detail = {
-            "total": total,
-            "estimated": estimated,
-            "estimated_percent": round(estimated_share, 1),
-            "threshold_days": DEFAULT_THRESHOLD_DAYS,
-        }
+    # Refused on what surely goes (silent by both dates): a client that syncs but whose status
+    # reporting broke is common, and which date WSUS tests is not public; the rest is counted.
+    share = 100.0 * counts.at_least / counts.total if counts.total else 0.0
+    if counts.at_least > settings.guard_count or share > settings.guard_percent:
+        detail["estimated_percent"] = round(share, 1)
         log.warning("computers.guard", **detail)
         reason = (
-            f"guard: {estimated} of {total} computers ({estimated_share:.1f}%) have not reported "
-            f"for {DEFAULT_THRESHOLD_DAYS} days, over the limits ({settings.guard_count}, "
-            f"{settings.guard_percent:g}%); spCleanupObsoleteComputers was not called"
+            f"guard: {counts.at_least} of {counts.total} computers ({share:.1f}%) have neither "
+            f"synchronized nor reported for {DEFAULT_THRESHOLD_DAYS} days, over the limits "
+            f"({settings.guard_count}, {settings.guard_percent:g}%); "
+            "spCleanupObsoleteComputers was not called"
         )
-        return StageOutcome(status="refused", reason=reason, remaining=estimated, detail=detail)
+        return StageOutcome(
+            status="refused", reason=reason, remaining=counts.at_least, detail=detail
+        )
 
     def guarded_cleanup() -> StageOutcome:
         before = ctx.susdb.computer_target_ids()

@@ -370,11 +370,11 @@ def _computers(path: Path, silent_status: int, silent_both: int, active: int) ->
 def test_the_computers_guard_refuses_from_its_estimate_without_calling_wsus(small_sim, state_dir):
     """Decline review N3: over the limits, two nights in a row, the deletion is never started:
     one read a night, not a delete of thousands of computers (and their status rows, every lock
-    held) rolled back. The estimate counts computers silent by either date column, since which
-    one WSUS tests is not public: here it tests LastReportedStatusTime, and 187 would go."""
+    held) rolled back. The estimate counts computers silent by both date columns: they go
+    whichever one WSUS tests (which one is not public)."""
     from jobs.simulator.dbapi import started_calls
 
-    _computers(small_sim, silent_status=38, silent_both=149, active=2000)
+    _computers(small_sim, silent_status=0, silent_both=187, active=2000)
     set_meta(small_sim, obsolete_computer_column="LastReportedStatusTime")
     guarded = settings_for(
         small_sim, backup={"gate": "off"}, stages={"computers": {"guard_count": 150}}
@@ -393,6 +393,20 @@ def test_the_computers_guard_refuses_from_its_estimate_without_calling_wsus(smal
     done = run(allowed, state_dir, stages=["computers"])
     assert done.exit_code == ExitCode.OK and done.stages[-1].done == 187
     assert query(small_sim, "SELECT COUNT(*) FROM tbComputerTarget") == [(2000,)]
+
+
+def test_clients_whose_reporting_broke_are_counted_not_refused_every_night(small_sim, state_dir):
+    """Silent by one date only (they synchronize, their status reports stopped): not in the
+    estimate; whether WSUS deletes them is counted in the transaction, and rolled back over the
+    limits. Under the limits they go, and the night is not refused."""
+    _computers(small_sim, silent_status=38, silent_both=10, active=2000)
+    set_meta(small_sim, obsolete_computer_column="LastReportedStatusTime")
+    report = run(
+        settings_for(small_sim, backup={"gate": "off"}, stages={"computers": {"guard_count": 100}}),
+        state_dir,
+        stages=["computers"],
+    )
+    assert report.exit_code == ExitCode.OK and report.stages[-1].done == 48
 
 
 def test_the_computers_guard_still_counts_what_wsus_really_deletes(small_sim, state_dir):
