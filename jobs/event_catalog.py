@@ -418,7 +418,7 @@ DECLARATIONS: tuple[EventSpec, ...] = (
     _event(
         "preflight.sync_deferred",
         "warning",
-        "`waited_minutes`",
+        "`waited_minutes`, `reason`",
         "a synchronization may still be running after the sync guard's wait: destructive "
         "stages are deferred to the next run (exit 3)",
         "waited_minutes",

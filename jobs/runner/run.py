@@ -534,6 +534,17 @@ def _run_stage(ctx: RunContext, stage: registry.Stage) -> StageResult:
         outcome: StageOutcome
         ran = False
         out_of_time = ctx.out_of_time() and not reporting
+        if (
+            stage.destructive
+            and not ctx.dry_run
+            and not ctx.facts.refuse_destructive
+            and not ctx.facts.defer_destructive
+            and not out_of_time
+        ):
+            from jobs.stages import preflight
+
+            preflight.hold_for_sync(ctx)  # waits, or defers the destructive stages
+            out_of_time = ctx.out_of_time()
         # A window that closed before preflight judged anything defers the deleting stages like
         # every other (exit 3); a gate that did judge and refuse still says so (exit 4).
         unjudged = ctx.facts.refuse_destructive is GATE_NOT_PASSED  # the default: never judged

@@ -75,7 +75,7 @@ def run(ctx: RunContext) -> StageOutcome:
     missing = [name for name, held in susdb.permissions().items() if not held]
     for name in missing:
         log.warning("preflight.permission_missing", permission=name)
-    check_sync_activity(ctx)
+    warn_of_sync(ctx)
     check_backup(ctx)  # last: only a preflight that finished can lift the refusal
     return StageOutcome(
         detail={
@@ -92,12 +92,31 @@ def run(ctx: RunContext) -> StageOutcome:
 
 
 SYNC_POLL_SECONDS = 60.0
+UNREADABLE = "unreadable"
 
 
-def check_sync_activity(ctx: RunContext) -> None:
-    """Keep destructive work away from a WSUS synchronization: Microsoft asks for none during
+def warn_of_sync(ctx: RunContext) -> None:
+    """Say so when a WSUS synchronization may be running (the wait, if any, comes before each
+    destructive stage: ``hold_for_sync``)."""
+    if not ctx.settings.stages.preflight.sync_quiet_minutes:
+        return
+    seen = _sync_seen(ctx)
+    if isinstance(seen, tuple):
+        last_event, minutes_ago = seen
+        log.warning(
+            "preflight.sync_recent",
+            last_sync_event=last_event.isoformat(),
+            minutes_ago=minutes_ago,
+            advice="a WSUS synchronization may be running or just ran; Microsoft asks for none "
+            "during maintenance: pause the synchronization schedule for the window",
+        )
+
+
+def hold_for_sync(ctx: RunContext) -> None:
+    """Keep a destructive stage away from a WSUS synchronization: Microsoft asks for none during
     maintenance ("it's important that you don't sync your WSUS servers/SUPs during this
-    maintenance period", wsus-maintenance-guide).
+    maintenance period", wsus-maintenance-guide). Run before each destructive stage, since a
+    synchronization may start at any time of the night.
 
     How it is detected, and what is a guess: SUSDB has no documented "synchronization running"
     flag (the WSUS API's ``GetSynchronizationStatus`` is not reachable from SQL). A
@@ -105,58 +124,64 @@ def check_sync_activity(ctx: RunContext) -> None:
     taken as one that may be running. Which of those events marks a start and which an end is not
     public, so none is trusted to mean "finished"; a synchronization that runs longer than
     ``sync_quiet_minutes`` without writing an event is not seen: pause WSUS's schedule for the
-    window. With ``sync_guard = "wait"`` the guard waits, inside the window and at most
-    ``sync_wait_minutes``, for the events to go quiet; if they do not, destructive stages are
-    deferred (exit 3). With ``"warn"`` it only says so."""
+    window. ``TimeAtServer`` is read as UTC, as WSUS keeps its other times (a guess); a reading
+    that puts the event in the future is taken as local time instead. With
+    ``sync_guard = "wait"`` the stage waits, inside the window and at most ``sync_wait_minutes``,
+    for the events to go quiet; if they do not, or cannot be read, destructive stages are
+    deferred (exit 3). With ``"warn"`` preflight only says so."""
     settings = ctx.settings.stages.preflight
-    if not settings.sync_quiet_minutes:
-        return
-    recent = _recent_sync(ctx)
-    if recent is None:
-        return
-    last_event, minutes_ago = recent
-    log.warning(
-        "preflight.sync_recent",
-        last_sync_event=last_event.isoformat(),
-        minutes_ago=minutes_ago,
-        advice="a WSUS synchronization may be running or just ran; Microsoft asks for none "
-        "during maintenance: pause the synchronization schedule for the window",
-    )
-    if settings.sync_guard == "warn" or ctx.dry_run:
+    if not settings.sync_quiet_minutes or settings.sync_guard == "warn" or ctx.dry_run:
         return
     waited = 0.0
-    while recent is not None:
-        if waited >= settings.sync_wait_minutes * 60 or ctx.out_of_time(SYNC_POLL_SECONDS):
-            reason = (
-                f"a WSUS synchronization may be running (a synchronization event "
-                f"{recent[1]} min ago, after waiting {waited / 60:.0f} min): destructive stages "
-                "wait for the next run; pause WSUS's synchronization schedule for the window, or "
-                'set stages.preflight.sync_guard = "warn"'
+    seen = _sync_seen(ctx)
+    while seen is not None:
+        if seen == UNREADABLE:
+            _defer_for_sync(
+                ctx,
+                "cannot tell whether a WSUS synchronization is running (its events cannot be read)",
+                waited,
             )
-            log.warning("preflight.sync_deferred", waited_minutes=round(waited / 60, 1))
-            ctx.facts.defer_destructive = reason
+            return
+        if waited >= settings.sync_wait_minutes * 60 or ctx.out_of_time(SYNC_POLL_SECONDS):
+            _defer_for_sync(
+                ctx,
+                f"a WSUS synchronization may be running (a synchronization event {seen[1]} min "
+                f"ago, after waiting {waited / 60:.0f} min)",
+                waited,
+            )
             return
         if not ctx.clock.sleep(SYNC_POLL_SECONDS, ctx.stop):
             return  # a stop: the run ends, nothing destructive starts
         waited += SYNC_POLL_SECONDS
-        recent = _recent_sync(ctx)
-    log.info("preflight.sync_quiet", waited_minutes=round(waited / 60, 1))
+        seen = _sync_seen(ctx)
+    if waited:
+        log.info("preflight.sync_quiet", waited_minutes=round(waited / 60, 1))
 
 
-def _recent_sync(ctx: RunContext) -> tuple[datetime, int] | None:
-    """The last synchronization event and how long ago, when it is within sync_quiet_minutes."""
+def _defer_for_sync(ctx: RunContext, why: str, waited: float) -> None:
+    log.warning("preflight.sync_deferred", waited_minutes=round(waited / 60, 1), reason=why)
+    ctx.facts.defer_destructive = (
+        f"{why}: destructive stages wait for the next run; pause WSUS's synchronization "
+        'schedule for the window, or set stages.preflight.sync_guard = "warn"'
+    )
+
+
+def _sync_seen(ctx: RunContext) -> tuple[datetime, int] | str | None:
+    """The last synchronization event and its age in minutes when it is younger than
+    sync_quiet_minutes; UNREADABLE when the events cannot be read; else None."""
     window = ctx.settings.stages.preflight.sync_quiet_minutes
     try:
         last_event, ages = ctx.susdb.last_sync_event()
     except DatabaseError as error:
         log.warning("preflight.sync_unknown", error=str(error), error_kind=error.kind)
+        return UNREADABLE
+    if last_event is None or not ages:
         return None
-    # Ages against UTC and against local time (TimeAtServer's time zone is not public): recent by
-    # either reading counts, a few minutes of clock skew included.
-    recent = [age for age in ages if -5 <= age <= window]
-    if last_event is None or not recent:
-        return None
-    return last_event, max(0, min(recent))
+    utc, local = ages[0], ages[-1]
+    age = local if utc < -5 else utc  # in the future as UTC: the column holds local time
+    if -5 <= age <= window:
+        return last_event, max(0, age)
+    return None
 
 
 def check_backup(ctx: RunContext) -> None:

@@ -170,3 +170,46 @@ def test_each_right_a_stage_really_uses_is_checked(small_sim, denied, reported):
     with gateway(small_sim) as susdb:
         rights = susdb.permissions()
     assert [name for name, held in rights.items() if not held] == reported
+
+
+def test_unreadable_synchronization_events_defer_destructive_work(small_sim, state_dir):
+    """The guard fails closed: when the events cannot be read, a synchronization cannot be ruled
+    out, and the destructive stages wait for the next run (exit 3)."""
+    settings = settings_for(
+        small_sim,
+        backup={"gate": "off"},
+        target={
+            "faults": {
+                "rate": 1.0,
+                "kinds": ["permission_denied"],
+                "statements": ["last_sync_event"],
+            }
+        },
+    )
+    report = run(settings, state_dir, stages=["preflight", "decline"])
+    assert report.exit_code == ExitCode.PARTIAL
+    assert "cannot tell whether a WSUS synchronization is running" in (
+        report.stages[-1].reason or ""
+    )
+    assert query(small_sim, "SELECT COUNT(*) FROM sim_call_log") == [(0,)]
+
+
+def test_a_synchronization_that_starts_mid_night_holds_the_next_destructive_stage(
+    small_sim, state_dir, event_log, monkeypatch
+):
+    """Checked before each destructive stage, not once: a synchronization event written after
+    preflight holds the stage that comes next until it goes quiet."""
+    from jobs.stages import preflight
+
+    checked_in_preflight = preflight.warn_of_sync
+
+    def preflight_then_a_sync_starts(ctx):
+        checked_in_preflight(ctx)
+        add_sync_event(small_sim, minutes_ago=1)
+
+    monkeypatch.setattr(preflight, "warn_of_sync", preflight_then_a_sync_starts)
+    report = run(settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["decline"])
+    assert report.exit_code == ExitCode.OK, report.stages
+    assert event_log.named("preflight.sync_recent") == []  # preflight saw none
+    (quiet,) = event_log.named("preflight.sync_quiet")
+    assert quiet["waited_minutes"] >= 29
