@@ -205,11 +205,11 @@ def test_compression_removes_only_unreferenced_older_revisions(small_sim):
 
 def test_obsolete_computers_are_those_silent_for_30_days(small_sim):
     connection = connect(small_sim)
-    total, inactive = rows(connection, "computer_counts", 30)[0]
-    assert inactive > 0
+    total, inactive, certain = rows(connection, "computer_counts", 30)[0]
+    assert inactive >= certain > 0
     ((deleted,),) = rows(connection, "cleanup_obsolete_computers")
-    assert deleted == inactive
-    assert rows(connection, "computer_counts", 30)[0] == (total - inactive, 0)
+    assert certain <= deleted <= inactive
+    assert rows(connection, "computer_counts", 30)[0][0] == total - deleted
 
 
 def test_sync_history_is_deleted_in_top_n_batches(small_sim):

@@ -67,8 +67,10 @@ def test_decline_options_change_the_statements_and_their_parameters():
     names = list(dict.fromkeys(name for name, _ in sent))
     # The rules first (what they decline covers nothing, and they are queued first), then the
     # supersedences and the superseded candidates; before a superseded decline is sent, the
-    # update that covered it is read again (update_liveness).
+    # update that covered it is read again (update_liveness). Before the stage, the sync guard
+    # reads the synchronization events.
     assert names == [
+        "last_sync_event",
         "check_target_lock",
         "undeclined_update_categories",
         "superseding_updates",
