@@ -474,6 +474,14 @@ DECLARATIONS: tuple[EventSpec, ...] = (
         "directory free_bytes needed_bytes",
     ),
     _event(
+        "backup.pruned_for_space",
+        "info",
+        "`directory`, `files`",
+        "the backup would not fit until the oldest of this tool's backups go, which the prune "
+        "after a success would delete anyway: deleted before the backup (never the last one)",
+        "directory files",
+    ),
+    _event(
         "backup.space_unread",
         "info",
         "`error_kind`, `error`",

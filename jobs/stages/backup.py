@@ -95,6 +95,16 @@ def _no_room(ctx: RunContext, directory: str) -> str | None:
     )
     if free >= wanted:
         return None
+    # A folder sized for backup.keep backups has no room for one more until the oldest goes,
+    # which the prune does only after a success: make room now, from the files the prune would
+    # delete anyway (beyond keep - 1, and never the last one), if that is enough.
+    keep = max(ctx.settings.backup.keep - 1, 1)
+    database = ctx.facts.database_name or "SUSDB"
+    spare = ours(directory, database)[:-keep]
+    if spare and free + sum(path.stat().st_size for path in spare) >= wanted:
+        log.info("backup.pruned_for_space", directory=directory, files=[p.name for p in spare])
+        prune(directory, database, keep)
+        return None
     return (
         f"the backup would not fit in {directory}: about {_gib(wanted)} needed "
         f"({SPACE_MARGIN:g} x the data in use), {_gib(free)} free ({seen_by}); "
@@ -124,23 +134,29 @@ def _gib(size: int) -> str:
     return f"{size / 1024**3:.1f} GiB"
 
 
-def prune(directory: str, database: str, keep: int) -> list[str]:
-    """Delete this tool's oldest backups beyond ``keep``, if this host sees the folder."""
+def ours(directory: str, database: str) -> list[Path]:
+    """This tool's backup files in ``directory``, oldest first ([] when this host cannot see it)."""
     folder = Path(directory)
     if not folder.is_dir():
-        log.info("backup.prune_skipped", directory=directory, reason="not visible from this host")
         return []
     name = file_stem(database)
-    ours = sorted(
+    return sorted(
         (
             path
             for path in folder.glob(f"{name}_*.bak")
             if re.fullmatch(rf"{re.escape(name)}_\d{{8}}T\d{{6}}Z-[0-9a-f]{{6}}\.bak", path.name)
         ),
-        key=lambda path: (path.stat().st_mtime, path.name),  # oldest first
+        key=lambda path: (path.stat().st_mtime, path.name),
     )
+
+
+def prune(directory: str, database: str, keep: int) -> list[str]:
+    """Delete this tool's oldest backups beyond ``keep``, if this host sees the folder."""
+    if not Path(directory).is_dir():
+        log.info("backup.prune_skipped", directory=directory, reason="not visible from this host")
+        return []
     removed = []
-    for path in ours[:-keep]:
+    for path in ours(directory, database)[:-keep]:
         try:
             path.unlink()
             removed.append(path.name)

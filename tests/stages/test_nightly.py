@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from pathlib import Path
@@ -134,6 +135,33 @@ def test_a_backup_that_would_not_fit_is_refused_before_it_starts(tmp_path, state
     assert "the server, volume D:\\" in reason
     assert query(path, "SELECT COUNT(*) FROM sim_backupset") == [(0,)]
     assert report.exit_code == ExitCode.REFUSED
+
+
+def test_a_folder_sized_for_keep_backups_makes_room_from_the_oldest(tmp_path, state_dir):
+    """backup.keep = 2 and two backups fill the volume: the oldest, which the prune after a
+    success would delete anyway, goes first; the newer one stays until the new one is made."""
+    builder = CatalogBuilder(tmp_path / "b.sqlite3", backup_age_hours=None)
+    builder.update("Old (KB1)", age_days=100)
+    path = builder.close()
+    size = path.stat().st_size * 2  # more than a backup of it needs
+    db = sqlite3.connect(path)
+    db.executemany(
+        "INSERT INTO sim_meta VALUES (?, ?)",
+        [("volume_mount_point", "/"), ("volume_free_bytes", "4096")],
+    )
+    db.commit()
+    db.close()
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    oldest, newer = (backups / f"SUSDB_2026010{day}T020000Z-abcdef.bak" for day in (1, 2))
+    for moment, old_backup in enumerate((oldest, newer)):
+        old_backup.write_bytes(b"\0" * size)
+        os.utime(old_backup, (1_700_000_000 + moment, 1_700_000_000 + moment))
+    settings = settings_for(path, backup={"directory": str(backups), "keep": 2})
+    report = run(settings, state_dir, stages=["preflight", "backup"])
+    assert report.stages[-1].status == "done", report.stages
+    assert not oldest.exists() and newer.exists()
+    assert len(list(backups.glob("SUSDB_*.bak"))) == 2
 
 
 def test_the_gate_says_which_backup_it_relied_on(tmp_path, state_dir, event_log):
