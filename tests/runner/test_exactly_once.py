@@ -254,6 +254,7 @@ def test_a_candidate_query_that_would_not_fit_the_time_left_is_not_started(
     assert event_log.named("queue.deferred")
 
 
+@pytest.mark.slow
 def test_a_first_candidate_query_is_cancelled_when_the_window_closes(tmp_path, state_dir):
     sim = tmp_path / "big.sqlite3"
     create(sim, preset_profile("neglected", updates=6000, seed=61))

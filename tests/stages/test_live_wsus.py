@@ -72,6 +72,7 @@ def add_sync_event(path: Path, minutes_ago: float) -> None:
     db.close()
 
 
+@pytest.mark.slow
 def test_destructive_work_waits_for_a_synchronization_to_go_quiet(small_sim, state_dir, event_log):
     """A synchronization event 5 minutes ago: the sync guard waits (inside the window, on the
     run's clock) until none is younger than sync_quiet_minutes, then the declines run."""
@@ -194,6 +195,7 @@ def test_unreadable_synchronization_events_defer_destructive_work(small_sim, sta
     assert query(small_sim, "SELECT COUNT(*) FROM sim_call_log") == [(0,)]
 
 
+@pytest.mark.slow
 def test_a_synchronization_that_starts_mid_night_holds_the_next_destructive_stage(
     small_sim, state_dir, event_log, monkeypatch
 ):

@@ -112,6 +112,17 @@ def test_the_backup_stage_makes_a_copy_only_backup_that_satisfies_the_gate(tmp_p
     assert Path(device).parent == backups and Path(device).is_file()
 
 
+def volume_of(path: Path, mount_point: str, *, free_bytes: int) -> None:
+    """The volume the simulated server keeps the database on, as sys.dm_os_volume_stats says."""
+    db = sqlite3.connect(path)
+    db.executemany(
+        "INSERT INTO sim_meta VALUES (?, ?)",
+        [("volume_mount_point", mount_point), ("volume_free_bytes", str(free_bytes))],
+    )
+    db.commit()
+    db.close()
+
+
 def test_a_backup_that_would_not_fit_is_refused_before_it_starts(tmp_path, state_dir, event_log):
     """Decline review N8: the engine's own view of the volume (sys.dm_os_volume_stats) says
     4 KB are free where the backup would land; nothing is written, and the gate stays closed."""
@@ -119,13 +130,7 @@ def test_a_backup_that_would_not_fit_is_refused_before_it_starts(tmp_path, state
     old = builder.update("Old (KB1)", age_days=100)
     builder.update("New (KB2)", age_days=10, supersedes=(old,))
     path = builder.close()
-    db = sqlite3.connect(path)
-    db.executemany(
-        "INSERT INTO sim_meta VALUES (?, ?)",
-        [("volume_mount_point", "D:\\"), ("volume_free_bytes", "4096")],
-    )
-    db.commit()
-    db.close()
+    volume_of(path, "D:\\", free_bytes=4096)
     settings = settings_for(path, backup={"directory": "D:\\WSUS\\Backups"})
     report = run(settings, state_dir, stages=["preflight", "backup", "decline"])
     statuses = {stage.stage: stage.status for stage in report.stages}
@@ -144,13 +149,7 @@ def test_a_folder_sized_for_keep_backups_makes_room_from_the_oldest(tmp_path, st
     builder.update("Old (KB1)", age_days=100)
     path = builder.close()
     size = path.stat().st_size * 2  # more than a backup of it needs
-    db = sqlite3.connect(path)
-    db.executemany(
-        "INSERT INTO sim_meta VALUES (?, ?)",
-        [("volume_mount_point", "/"), ("volume_free_bytes", "4096")],
-    )
-    db.commit()
-    db.close()
+    volume_of(path, "/", free_bytes=4096)
     backups = tmp_path / "backups"
     backups.mkdir()
     oldest, newer = (backups / f"SUSDB_2026010{day}T020000Z-abcdef.bak" for day in (1, 2))

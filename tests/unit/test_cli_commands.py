@@ -27,6 +27,7 @@ def cli(
     )
 
 
+@pytest.mark.slow
 def test_status_json_shows_kpis_and_permission_checks(small_sim, tmp_path):
     result = cli(tmp_path, small_sim, "status", "--json", "--check-permissions")
     assert result.returncode == 0, result.stderr
