@@ -1,8 +1,10 @@
-"""The simulated SUSDB over TDS, for the real driver stack: pyodbc, unixODBC, FreeTDS.
+"""The simulated SUSDB over TDS, for the real driver stack: pyodbc, unixODBC, FreeTDS and
+Microsoft's ODBC Driver 18.
 
-A test and demo tool, not a SQL Server. It speaks the part of MS-TDS 7.2 to 7.4 that FreeTDS's
-ODBC driver uses for the statements in ``sql/``: PRELOGIN (answered ENCRYPT_NOT_SUP, so nothing is
-encrypted, not even the login: clients must not require encryption), LOGIN7 with one SQL login
+A test and demo tool, not a SQL Server. It speaks the part of MS-TDS 7.2 to 7.4 that the ODBC
+drivers use for the statements in ``sql/``: PRELOGIN (answered ENCRYPT_NOT_SUP unless it is
+given a certificate, ``ServeOptions.tls``: then TLS as SQL Server offers it, for the login only or
+the whole session, and TDS 8 ``strict``, see ``tls.py``), LOGIN7 with one SQL login
 (a wrong user or password: error 18456; another database: 4060 then 18456), SQL batches, RPC
 (``sp_executesql``, ``sp_prepexec``, ``sp_prepare``, ``sp_execute``, ``sp_unprepare``), result
 sets, PRINT-style messages as INFO tokens, errors as ERROR tokens with SQL Server's number,

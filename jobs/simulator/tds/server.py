@@ -46,6 +46,8 @@ class ServeOptions:
     faults: FaultPlan | None = None
     cost_model: bool = True
     drop_after: dict[str, int] = field(default_factory=dict)
+    # (certificate, key) PEM files: TLS offered as SQL Server offers it (tds/tls.py); None: none.
+    tls: tuple[Path, Path] | None = None
 
 
 def _read_server_state(path: Path) -> tuple[datetime, tuple[int, int, int]]:

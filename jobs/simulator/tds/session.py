@@ -23,7 +23,7 @@ from jobs import events
 from jobs.db.catalog import statement_name
 from jobs.db.classify import message_of, native_of, sqlstate_of
 from jobs.simulator import connect
-from jobs.simulator.tds import driver_catalog, tokens
+from jobs.simulator.tds import driver_catalog, tls, tokens
 from jobs.simulator.tds.datatypes import COLUMN_TYPES, infer_column_type
 from jobs.simulator.tds.placeholders import MissingParameter, bind
 from jobs.simulator.tds.requests import (
@@ -43,6 +43,7 @@ from jobs.simulator.tds.wire import (
     Message,
     PacketType,
     ProtocolError,
+    Stream,
     packets,
     read_message,
 )
@@ -112,7 +113,8 @@ class Session:
     """One TDS connection, from pre-login to close; ``run`` is its thread."""
 
     def __init__(self, sock: socket.socket, server: SimulatorServer, spid: int) -> None:
-        self.sock = sock
+        self.raw = sock
+        self.sock: Stream = sock  # TLS over ``raw`` once a client asked for it (tds/tls.py)
         self.server = server
         self.spid = spid
         self.packet_size = DEFAULT_PACKET_SIZE
@@ -206,18 +208,41 @@ class Session:
 
     # -- login ---------------------------------------------------------------------------------
     def _handshake(self) -> bool:
+        offered = self.server.options.tls
+        tds8 = offered is not None and tls.is_tds8_client(self.raw)
+        if tds8:
+            assert offered is not None
+            self.sock = tls.handshake_tds8(self.raw, tls.server_context(*offered, tds8=True))
         prelogin = read_message(self.sock)
         if prelogin is None:
             return False
         if prelogin.type != PacketType.PRELOGIN:
             raise ProtocolError(f"expected PRELOGIN, got packet type {prelogin.type}")
-        self.send(tokens.prelogin_answer(self.server.product_version), last=True)
+        wanted = tokens.prelogin_encryption(prelogin.payload)
+        # What SQL Server answers: encryption for the whole session when the client asks for it,
+        # the login only when it does not (ENCRYPT_OFF); none when either side has none.
+        if offered is None or tds8 or wanted == tokens.ENCRYPT_NOT_SUP:
+            answer = tokens.ENCRYPT_NOT_SUP
+        elif wanted == tokens.ENCRYPT_OFF:
+            answer = tokens.ENCRYPT_OFF
+        else:
+            answer = tokens.ENCRYPT_ON
+        self.send(tokens.prelogin_answer(self.server.product_version, answer), last=True)
+        if answer != tokens.ENCRYPT_NOT_SUP:
+            assert offered is not None
+            self.server.count(f"tls {'session' if answer == tokens.ENCRYPT_ON else 'login'}")
+            self.sock = tls.handshake_in_prelogin(
+                self.raw, tls.server_context(*offered, tds8=False), self.spid
+            )
+        elif tds8:
+            self.server.count("tls tds8")
         message = read_message(self.sock)
+        if answer == tokens.ENCRYPT_OFF:
+            self.sock = self.raw  # the login only: the session goes on in clear
         if message is None:
             return False
         if message.type != PacketType.LOGIN7:
-            # A client that asked for TLS anyway starts its handshake here.
-            raise ProtocolError(f"expected LOGIN7 (no TLS is offered), got type {message.type}")
+            raise ProtocolError(f"expected LOGIN7, got type {message.type}")
         login = parse_login7(message.payload)
         return self._login(login)
 

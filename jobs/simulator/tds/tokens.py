@@ -52,7 +52,7 @@ PRELOGIN_VERSION, PRELOGIN_ENCRYPTION, PRELOGIN_INSTANCE, PRELOGIN_THREADID, PRE
     4,
 )
 PRELOGIN_TERMINATOR = 0xFF
-ENCRYPT_NOT_SUP = 0x02
+ENCRYPT_OFF, ENCRYPT_ON, ENCRYPT_NOT_SUP, ENCRYPT_REQ = 0x00, 0x01, 0x02, 0x03
 TDS74 = 0x74000004
 
 
@@ -70,12 +70,26 @@ def _with_length(token: int, body: bytes) -> bytes:
     return struct.pack("<BH", token, len(body)) + body
 
 
-def prelogin_answer(product_version: tuple[int, int, int]) -> bytes:
-    """The server's PRELOGIN: its version, and ENCRYPT_NOT_SUP: no TLS, not even for the login."""
+def prelogin_encryption(payload: bytes) -> int:
+    """The ENCRYPTION option of a client's PRELOGIN ([MS-TDS] 2.2.6.5); NOT_SUP when absent."""
+    position = 0
+    while position + 5 <= len(payload) and payload[position] != PRELOGIN_TERMINATOR:
+        option, offset, length = struct.unpack_from(">BHH", payload, position)
+        if option == PRELOGIN_ENCRYPTION and length >= 1 and offset < len(payload):
+            return int(payload[offset])
+        position += 5
+    return ENCRYPT_NOT_SUP
+
+
+def prelogin_answer(
+    product_version: tuple[int, int, int], encryption: int = ENCRYPT_NOT_SUP
+) -> bytes:
+    """The server's PRELOGIN: its version, and what it says of encryption (ENCRYPT_NOT_SUP: no
+    TLS, not even for the login)."""
     major, minor, build = product_version
     options = [
         (PRELOGIN_VERSION, struct.pack(">BBHH", major, minor, build, 0)),
-        (PRELOGIN_ENCRYPTION, bytes([ENCRYPT_NOT_SUP])),
+        (PRELOGIN_ENCRYPTION, bytes([encryption])),
         (PRELOGIN_INSTANCE, b"\x00"),
         (PRELOGIN_THREADID, b""),
         (PRELOGIN_MARS, b"\x00"),

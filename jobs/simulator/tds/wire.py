@@ -9,9 +9,9 @@ the pre-login option table and the TDS version fields, which the spec gives big-
 from __future__ import annotations
 
 import enum
-import socket
 import struct
 from dataclasses import dataclass
+from typing import Protocol
 
 HEADER = struct.Struct(">BBHHBB")
 STATUS_EOM = 0x01
@@ -41,7 +41,19 @@ class Message:
     payload: bytes
 
 
-def _receive_exactly(sock: socket.socket, size: int) -> bytes | None:
+class Stream(Protocol):
+    """What a session reads and writes TDS through: a socket, or TLS over one (tds/tls.py)."""
+
+    def recv(self, size: int) -> bytes: ...
+
+    def sendall(self, data: bytes) -> None: ...
+
+    def shutdown(self, how: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _receive_exactly(sock: Stream, size: int) -> bytes | None:
     chunks = []
     while size:
         chunk = sock.recv(size)
@@ -52,7 +64,7 @@ def _receive_exactly(sock: socket.socket, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def read_packet(sock: socket.socket) -> tuple[int, int, bytes] | None:
+def read_packet(sock: Stream) -> tuple[int, int, bytes] | None:
     """Return one packet's (type, status, body), or None when the client closed the socket."""
     header = _receive_exactly(sock, HEADER.size)
     if header is None:
@@ -66,7 +78,7 @@ def read_packet(sock: socket.socket) -> tuple[int, int, bytes] | None:
     return kind, status, body
 
 
-def read_message(sock: socket.socket) -> Message | None:
+def read_message(sock: Stream) -> Message | None:
     """Read packets up to the one marked end-of-message; None when the client closed the socket.
 
     An attention packet is a message of its own even when it arrives between two packets of a
