@@ -6,10 +6,12 @@ One thread per executor, started on first use and waiting on a condition between
 A thread started per statement cost about 150 us of CPU (more than the statement's whole
 bookkeeping on a fast link), paid by every statement of a run with a window on a real server.
 
-A cancel is made while holding the lock that ``finish`` takes, so a statement never ends (and
-its cursor is never closed) while a cancel is under way: through pyodbc and FreeTDS (seen
-against the served simulator) ``SQLCancel`` racing ``SQLFreeStmt`` crashed the process
-(SIGSEGV). A statement that is over is never cancelled.
+A cancel is made on a thread of its own, holding the statement's ``cancelling`` lock, which
+``finish`` takes too: a statement never ends (and its cursor is never closed) while a cancel is
+under way (through pyodbc and FreeTDS, seen against the served simulator, ``SQLCancel`` racing
+``SQLFreeStmt`` crashed the process: SIGSEGV), and a statement that is over is never cancelled.
+The cancel has its own thread because it may block: Microsoft's ODBC Driver 18 waits in
+``SQLCancel`` while the link is silent, and the watchdog must go on watching meanwhile.
 
 A cancel goes over the statement's own socket. When the link has gone silent (a firewall or VPN
 that dropped its state: no reset, no reply) it never arrives, and nothing else ends the
@@ -43,6 +45,8 @@ class Watch:
     stop: threading.Event | None
     fired: list[str] = field(default_factory=list)
     cancelled_at: float | None = None  # time.monotonic() when the cancel was sent
+    cancelling: threading.Lock = field(default_factory=threading.Lock)  # held while cancelling
+    over: bool = False  # the statement ended: never cancel it (set under ``cancelling``)
 
 
 class Watchdog:
@@ -78,6 +82,8 @@ class Watchdog:
         with self._lock:
             if watch in self._watches:
                 self._watches.remove(watch)
+        with watch.cancelling:
+            watch.over = True
 
     def close(self) -> None:
         with self._lock:
@@ -105,8 +111,9 @@ class Watchdog:
                         watch.cancelled_at = now
                         if self.on_unanswered is None:
                             self._watches.remove(watch)
-                        with contextlib.suppress(Exception):  # FreeTDS complains when idle
-                            watch.cursor.cancel()
+                        threading.Thread(
+                            target=_cancel, args=(watch,), name="susdb-maint-cancel", daemon=True
+                        ).start()
                 deadlines = [
                     moment for moment in map(self._next_moment, self._watches) if moment is not None
                 ]
@@ -128,6 +135,14 @@ class Watchdog:
                 f"{self.grace_seconds:g} s (a silent link): the connection was abandoned; the "
                 "next run verifies what was in flight"
             )
+
+
+def _cancel(watch: Watch) -> None:
+    with watch.cancelling:
+        if watch.over:
+            return
+        with contextlib.suppress(Exception):  # FreeTDS complains when idle
+            watch.cursor.cancel()
 
 
 def _due(watch: Watch) -> str | None:

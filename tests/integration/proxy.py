@@ -88,6 +88,10 @@ class Proxy:
             except OSError:
                 client.close()
                 continue
+            for end in (client, server):
+                # Forward each write at once: with Nagle's algorithm a driver that writes a
+                # request in two pieces (Driver 18) waits for a delayed ACK on every request.
+                end.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             link = _Link(client, server)
             with self._lock:
                 link.silent = self._all_silent

@@ -146,3 +146,19 @@ def test_a_statement_left_to_finish_is_never_reported_however_long_it_runs():
     time.sleep(0.1)
     watchdog.finish(watch)
     assert reported == [] and cursor.cancels == 0
+
+
+def test_a_cancel_that_blocks_in_the_driver_does_not_hold_up_the_report():
+    """Driver 18 waits in SQLCancel while the link is silent: the report still comes on time."""
+    watchdog, cursor = Watchdog(), Cursor(cancel_seconds=0.6)
+    reported: list[float] = []
+    watchdog.grace_seconds = 0.05
+    watchdog.on_unanswered = lambda why: reported.append(time.monotonic())
+    started = time.monotonic()
+    watch = watchdog.watch(cursor, 0.01, None)
+    assert cursor.cancelling.wait(5)
+    while not reported and time.monotonic() - started < 5:
+        time.sleep(0.01)
+    assert reported and reported[0] - started < 0.4  # long before the cancel returned
+    watchdog.finish(watch)  # waits for the cancel under way
+    assert cursor.cancels == 1
