@@ -17,9 +17,8 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.cron import CronTrigger
 
-from jobs import commands, events, report
+from jobs import commands, cron, events, report
 from jobs.commands import RunRequest
 from jobs.errors import SusdbMaintError, UsageError
 from jobs.patch_tuesday import PatchTuesdayTrigger
@@ -39,7 +38,7 @@ def zone(name: str) -> tzinfo:
 
 def trigger_for(job: ScheduleJob, timezone: tzinfo) -> Any:
     if job.cron is not None:
-        return CronTrigger.from_crontab(job.cron, timezone=timezone)
+        return cron.trigger(job.cron, timezone)  # cron's own weekday numbers (jobs/cron.py)
     assert job.patch_tuesday is not None
     offset = job.patch_tuesday
     return PatchTuesdayTrigger(

@@ -29,6 +29,7 @@ machine without unixODBC.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import socket
@@ -69,19 +70,37 @@ def resolve_password(target: SqlServerTarget, environ: Any = None) -> str | None
             )
     else:
         assert target.password_file is not None
-        try:
-            value = (
-                Path(target.password_file)
-                .expanduser()
-                .read_text(encoding="utf-8")
-                .splitlines()[0]
-                .strip()
-            )
-        except (OSError, IndexError) as error:
-            raise ConfigError(
-                [f"password_file: cannot read a password from {target.password_file}: {error}"]
-            ) from None
+        value = read_password_file(Path(target.password_file).expanduser())
     register_secret(value)
+    return value
+
+
+def read_password_file(path: Path) -> str:
+    """The password on the first line of ``path``, as Windows tools write files too: UTF-8 with
+    or without a byte-order mark (Notepad), UTF-16 (PowerShell 5's ``>``), CRLF line ends.
+    ConfigError, one line, for a file that cannot be read or whose first line is empty."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ConfigError(
+            [f"password_file: cannot read {path} ({error.strerror or error})"]
+        ) from None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    else:
+        encoding = "utf-8-sig"  # drops a UTF-8 byte-order mark, reads plain UTF-8 as it is
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        raise ConfigError(
+            [f"password_file: {path} is neither UTF-8 nor UTF-16 text; save it as UTF-8"]
+        ) from None
+    lines = text.splitlines()
+    value = lines[0].strip() if lines else ""
+    if not value:
+        raise ConfigError(
+            [f"password_file: the first line of {path} is empty; put the password on it"]
+        )
     return value
 
 

@@ -866,10 +866,10 @@ class ScheduleJob(Section):
         if (self.cron is None) == (self.patch_tuesday is None):
             raise ValueError("give exactly one of cron or patch_tuesday")
         if self.cron is not None:
-            from apscheduler.triggers.cron import CronTrigger
+            from jobs import cron
 
             try:
-                CronTrigger.from_crontab(self.cron)
+                cron.trigger(self.cron)
             except ValueError as error:
                 raise ValueError(
                     f"cron {self.cron!r} is not a valid crontab expression: {error}"

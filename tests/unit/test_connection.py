@@ -185,6 +185,34 @@ def test_a_password_file_gives_its_first_line(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    ("written", "how"),
+    [
+        ("pa55word\r\n".encode("utf-8-sig"), "Notepad: UTF-8 with a byte-order mark, CRLF"),
+        ("pa55word\r\n".encode("utf-16"), "PowerShell 5's >: UTF-16 with a byte-order mark"),
+        (b"pa55word", "no line end at all"),
+    ],
+)
+def test_a_password_file_is_read_as_windows_writes_it(tmp_path, written, how):
+    (tmp_path / "secret").write_bytes(written)
+    password_file = str(tmp_path / "secret")
+    resolved = module.resolve_password(
+        target(auth="sql", username="u", password_file=password_file)
+    )
+    assert resolved == "pa55word", how
+
+
+@pytest.mark.parametrize("written", [b"", b"\r\n", b"\n\npa55word\n", b"\xff\xfe\x00"])
+def test_an_empty_blank_or_unreadable_password_file_is_one_line(tmp_path, written):
+    (tmp_path / "secret").write_bytes(written)
+    with pytest.raises(module.ConfigError) as caught:
+        module.resolve_password(
+            target(auth="sql", username="u", password_file=str(tmp_path / "secret"))
+        )
+    (line,) = caught.value.problems
+    assert line.startswith("password_file: ") and str(tmp_path / "secret") in line
+
+
 def test_the_installed_odbc_drivers_can_be_listed_where_unixodbc_exists():
     pyodbc = pytest.importorskip(
         "pyodbc", reason="pyodbc cannot load here (no unixODBC library)", exc_type=ImportError
