@@ -222,6 +222,15 @@ def connection_string(target: SqlServerTarget, driver: str, password: str | None
     ]
     if target.auth == "windows":
         parts.append("Trusted_Connection=yes")
+    elif family == "freetds" and "}" in (password or ""):
+        # ODBC quotes a value in braces and doubles a closing brace inside it; FreeTDS's parser
+        # does not undo the doubling, so it would send another password (admin review O04).
+        raise ConfigError(
+            [
+                "password: it contains '}', which FreeTDS cannot receive in a connection string; "
+                "use 'ODBC Driver 18 for SQL Server', or a password without '}'"
+            ]
+        )
     else:
         parts.append(f"UID={_braced(target.username or '')}")
         parts.append(f"PWD={_braced(password or '')}")

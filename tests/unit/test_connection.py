@@ -213,6 +213,15 @@ def test_an_empty_blank_or_unreadable_password_file_is_one_line(tmp_path, writte
     assert line.startswith("password_file: ") and str(tmp_path / "secret") in line
 
 
+def test_a_closing_brace_in_a_password_is_refused_for_freetds_which_cannot_read_it():
+    sql_login = target(auth="sql", username="maint", password_env="P", encrypt="optional")
+    with pytest.raises(module.ConfigError, match="FreeTDS cannot receive"):
+        module.connection_string(sql_login, "FreeTDS", "a}b")
+    assert "PWD={a}}b};" in module.connection_string(
+        sql_login, "ODBC Driver 18 for SQL Server", "a}b"
+    )
+
+
 def test_the_installed_odbc_drivers_can_be_listed_where_unixodbc_exists():
     pyodbc = pytest.importorskip(
         "pyodbc", reason="pyodbc cannot load here (no unixODBC library)", exc_type=ImportError
