@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from jobs.errors import ConfigError
 from jobs.paths import CONFIG_FILE_NAME, platform_config_file
-from jobs.settings.model import Settings
+from jobs.settings.model import Settings, SimulatorTarget
 
 ENV_PREFIX = "SUSDB_MAINT_"
 # Variables with this prefix that are not config overrides.
@@ -306,4 +306,32 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
         raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)
+    if path is not None:
+        resolve_relative_paths(settings, Path(path).expanduser().resolve().parent)
     return settings
+
+
+def resolve_relative_paths(settings: Settings, base: Path) -> None:
+    """Files on this host named by a relative path are the config file's neighbours, not the
+    current directory's: under Task Scheduler that is System32, under systemd ``/`` (admin
+    review H06). ``~`` is the user's home. A path the server reads (``backup.directory``) is
+    left as written: it is the server's, not this host's."""
+
+    def resolved(value: str | None) -> str | None:
+        if not value:
+            return value
+        candidate = Path(value).expanduser()
+        return str(candidate if candidate.is_absolute() else base / candidate)
+
+    settings.state_dir = resolved(settings.state_dir)
+    settings.log.file = resolved(settings.log.file)
+    settings.monitoring.textfile = resolved(settings.monitoring.textfile)
+    settings.report.email.ca_file = resolved(settings.report.email.ca_file)
+    targets = list(settings.targets.values())
+    if settings.configmgr is not None:
+        targets.append(settings.configmgr.site)
+    for target in targets:
+        if isinstance(target, SimulatorTarget):
+            target.path = resolved(target.path) or target.path
+        elif target.password_file:
+            target.password_file = resolved(target.password_file)

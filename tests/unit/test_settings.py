@@ -281,3 +281,32 @@ def test_the_full_profile_reindexes_after_the_cleanup_as_microsoft_orders_it():
     assert reindexes[0] < stages.index("decline") and reindexes[-1] > cleanup
     assert stages.index("statistics") > reindexes[-1] and stages[-1] == "health"
     assert Settings().effective_profiles()["full"].max_duration_minutes is None
+
+
+def test_relative_paths_in_a_config_are_its_neighbours_not_the_working_directorys(
+    tmp_path, monkeypatch
+):
+    """Admin review H06: under Task Scheduler the working directory is System32."""
+    from jobs.settings.load import load_settings
+
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    config = folder / "susdb-maint.toml"
+    config.write_text(
+        'state_dir = "state"\n'
+        '[log]\nfile = "logs/events.jsonl"\n'
+        '[monitoring]\ntextfile = "/var/lib/node_exporter/susdb.prom"\n'
+        '[backup]\ndirectory = "D:\\\\WSUS\\\\Backups"\n'
+        '[targets.sim]\nkind = "simulator"\npath = "sims/susdb.sqlite3"\n'
+        '[targets.real]\nkind = "sqlserver"\nserver = "sql01"\nauth = "sql"\n'
+        'username = "maint"\npassword_file = "secret.txt"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)  # somewhere else
+    settings = load_settings(config)
+    assert settings.state_dir == str(folder / "state")
+    assert settings.log.file == str(folder / "logs" / "events.jsonl")
+    assert settings.monitoring.textfile == "/var/lib/node_exporter/susdb.prom"
+    assert settings.targets["sim"].path == str(folder / "sims" / "susdb.sqlite3")
+    assert settings.targets["real"].password_file == str(folder / "secret.txt")
+    assert settings.backup.directory == "D:\\WSUS\\Backups"  # the server's path, left alone
