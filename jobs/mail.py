@@ -7,6 +7,7 @@ import os
 import smtplib
 import ssl
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 
 from jobs.errors import UsageError
 from jobs.settings.model import ReportEmailSettings
@@ -23,6 +24,11 @@ def build_message(
     message["Subject"] = subject
     message["From"] = settings.sender or ""
     message["To"] = ", ".join(settings.to)
+    # RFC 5322 asks for both (3.6: Date is required, Message-ID should be there); mail systems
+    # score a message without them as spam (admin review E01).
+    message["Date"] = formatdate(localtime=True)
+    sender_domain = (settings.sender or "").rpartition("@")[2] or None
+    message["Message-ID"] = make_msgid(domain=sender_domain)
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     message.add_attachment(

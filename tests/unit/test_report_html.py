@@ -339,6 +339,8 @@ def test_report_is_sent_over_starttls_with_the_password_from_the_environment(
     parts = {part.get_content_type(): part for part in message.walk()}
     assert "text/plain" in parts and "text/html" in parts
     assert any(part.get_filename() == f"report-sim-{run_id}.html" for part in message.walk())
+    # RFC 5322's Date and Message-ID: without them mail systems score the report as spam.
+    assert message["Date"] and message["Message-ID"].endswith("@example.com>")
     assert event_log.named("report.email_sent")
     assert "s3cret-Pa55" not in "\n".join(event_log.lines)
 
