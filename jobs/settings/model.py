@@ -349,6 +349,16 @@ class WindowSettings(Section):
         "Stop starting new work after this many minutes.", 240, default=None, gt=0, le=MAX_MINUTES
     )
 
+    @model_validator(mode="after")
+    def _a_window_has_a_length(self) -> WindowSettings:
+        if self.start is not None and self.start == self.until:
+            # Read as written it is a window of no time, or of a whole day: neither is meant.
+            raise ValueError(
+                f"start and until are both {self.start:%H:%M}: a window of no time or of 24 hours; "
+                "set them apart (or leave start out: the 12 hours before until)"
+            )
+        return self
+
 
 class BackupSettings(Section):
     gate: Literal["required", "advisory", "off"] = doc(

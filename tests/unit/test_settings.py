@@ -310,3 +310,12 @@ def test_relative_paths_in_a_config_are_its_neighbours_not_the_working_directory
     assert settings.targets["sim"].path == str(folder / "sims" / "susdb.sqlite3")
     assert settings.targets["real"].password_file == str(folder / "secret.txt")
     assert settings.backup.directory == "D:\\WSUS\\Backups"  # the server's path, left alone
+
+
+def test_a_window_that_starts_when_it_ends_is_refused_in_one_line():
+    """Admin review N19: start == until read as 24 hours without a word."""
+    from jobs.settings.model import Settings
+
+    with pytest.raises(Exception) as caught:
+        Settings.model_validate({"window": {"start": "01:00", "until": "01:00"}})
+    assert "start and until are both 01:00" in str(caught.value)
