@@ -180,6 +180,15 @@ def history(state_dir: Path, target: str | None, limit: int) -> list[dict[str, A
     store = StateStore(state_dir, read_only=True)
     try:
         runs = store.runs(target, limit)
+        if target is not None and not runs:
+            known = sorted({row["target"] for row in store.runs(None, 10_000)})
+            from jobs.errors import UsageError
+
+            # A misspelt target is not "no runs" (admin review R22).
+            raise UsageError(
+                f"--target {target}: no run of that target in {store.path} (targets there: "
+                f"{', '.join(known) or 'none'})"
+            )
     finally:
         store.close()
     for run_row in runs:

@@ -699,3 +699,27 @@ def test_a_reader_that_goes_away_is_no_error_and_keeps_the_exit_code(tmp_path):
     err = process.stderr.read().decode()
     assert process.wait(timeout=120) == 0
     assert first.strip() and err == ""
+
+
+def test_a_history_of_a_target_that_never_ran_is_one_line_naming_those_that_did(tmp_path):
+    """Admin review R22: a misspelt --target is not an empty history."""
+    from jobs import commands
+    from jobs.errors import UsageError
+    from jobs.state.store import StateStore
+
+    store = StateStore(tmp_path)
+    store.start_run("20260101T000000Z-aaaaaa", "wsus01", "nightly", False)
+    store.close()
+    with pytest.raises(UsageError, match=r"--target wsus1: no run of that target .* wsus01\)"):
+        commands.history(tmp_path, "wsus1", 10)
+
+
+def test_serving_a_file_that_is_not_a_simulated_susdb_is_one_line(tmp_path):
+    """Admin review S07: not a traceback."""
+    from jobs.errors import UsageError
+    from jobs.simulator.tds.server import _read_server_state
+
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\n")
+    with pytest.raises(UsageError, match="not a simulated SUSDB"):
+        _read_server_state(text)

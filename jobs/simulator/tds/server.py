@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from jobs.errors import UsageError
 from jobs.simulator.dbapi import clock_start
 from jobs.simulator.faults import FaultPlan
 from jobs.simulator.tds.pacing import PacedClock
@@ -53,11 +54,17 @@ class ServeOptions:
 def _read_server_state(path: Path) -> tuple[datetime, tuple[int, int, int]]:
     """Where the file's clock stands (``dbapi.clock_start``: the wall clock, or the catalog's own
     when it is pinned) and the version of SQL Server it models, which LOGINACK reports."""
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        start = clock_start(db)
-        version = db.execute(
-            "SELECT value FROM sim_server_property WHERE name = 'ProductVersion'"
-        ).fetchone()
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            start = clock_start(db)
+            version = db.execute(
+                "SELECT value FROM sim_server_property WHERE name = 'ProductVersion'"
+            ).fetchone()
+    except sqlite3.DatabaseError as error:  # a text file, a state store, another SQLite file
+        raise UsageError(
+            f"--sim {path}: not a simulated SUSDB ({error}); give a new file and --preset "
+            "small or neglected to make one"
+        ) from None
     parts = [int(part) for part in str(version[0] if version else "16.0.1000").split(".")[:3]]
     major, minor, build = [*parts, 0, 0, 0][:3]
     return start, (major, minor, build)
