@@ -651,10 +651,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         run_id = args.run
         if not run_id and not (args.since or args.until):
-            latest = store.runs(args.target, 1)
+            # The latest run of this config's targets: a state directory shared by several
+            # configs holds other servers' runs too (admin review E02).
+            targets: list[str | None] = (
+                [args.target] if args.target else [*sorted(settings.targets)] or [None]
+            )
+            latest = [row for name in targets for row in store.runs(name, 1)]
             if not latest:
-                raise UsageError("no runs yet (see susdb-maint history)")
-            run_id = latest[0]["run_id"]
+                raise UsageError(
+                    f"no runs yet of {', '.join(t for t in targets if t) or 'any target'} "
+                    "(see susdb-maint history)"
+                )
+            run_id = max(latest, key=lambda row: (row["started_at"], row["run_id"]))["run_id"]
         subject, text, html = report_html.render(
             store,
             settings,

@@ -163,3 +163,25 @@ def test_state_dir_given_before_the_command_is_honoured(tmp_path, small_sim):
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "here" / "state.sqlite3").exists()
+
+
+@pytest.mark.slow
+def test_report_without_a_run_takes_the_latest_run_of_this_configs_targets(tmp_path):
+    """Admin review E02: a state directory shared by two configs; this one names wsus01 only,
+    and a newer run of wsus02 must not be reported (or e-mailed) in its place."""
+    from jobs.state.store import StateStore
+
+    store = StateStore(tmp_path / "state")
+    store.start_run("20260101T010000Z-aaaaaa", "wsus01", "nightly", False)
+    store.finish_run("20260101T010000Z-aaaaaa", "ok", 0, {"run_id": "20260101T010000Z-aaaaaa"})
+    store.start_run("20260102T010000Z-bbbbbb", "wsus02", "nightly", False)
+    store.finish_run("20260102T010000Z-bbbbbb", "ok", 0, {"run_id": "20260102T010000Z-bbbbbb"})
+    store.close()
+    config = tmp_path / "c.toml"
+    config.write_text('[targets.wsus01]\nkind = "simulator"\npath = "x.sqlite3"\n')
+    result = run_cli(
+        "--config", str(config), "report", "--state-dir", str(tmp_path / "state"), "--output", "-"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "20260101T010000Z-aaaaaa" in result.stdout
+    assert "20260102T010000Z-bbbbbb" not in result.stdout
