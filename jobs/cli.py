@@ -54,6 +54,28 @@ def _positive_minutes(value: str) -> float:
     return minutes
 
 
+def _share(value: str) -> float:
+    """An argparse type: a share from 0 to 1."""
+    try:
+        share = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1, got {value!r}") from None
+    if not math.isfinite(share) or not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1, got {value!r}")
+    return share
+
+
+def _non_negative(value: str) -> float:
+    """An argparse type: a number of 0 or more."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not math.isfinite(number) or number < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value!r}")
+    return number
+
+
 def _whole_number(low: int, high: int) -> Any:
     """An argparse type: a whole number from ``low`` to ``high``."""
 
@@ -299,8 +321,12 @@ def build_parser() -> Parser:
         metavar="N",
         help="modelled seconds per real second (default 3600; 1: real time; 0: no real time)",
     )
-    serve.add_argument("--latency-ms", type=float, default=0.0, help="real time per statement")
-    serve.add_argument("--fault-rate", type=float, default=0.0, help="share of statements failing")
+    serve.add_argument(
+        "--latency-ms", type=_non_negative, default=0.0, help="real time per statement"
+    )
+    serve.add_argument(
+        "--fault-rate", type=_share, default=0.0, help="share of statements failing (0 to 1)"
+    )
     serve.add_argument("--fault-kind", action="append", help="fault kinds (repeatable)")
     serve.add_argument("--fault-statement", action="append", help="only these statements")
     serve.add_argument("--fault-seed", type=int, default=0)

@@ -478,6 +478,8 @@ BAD_COMMANDS = [
     (["run", "--max-duration", "inf"], 2, "--max-duration: expected minutes, more than 0"),
     (["run", "--max-duration", "nan"], 2, "--max-duration: expected minutes, more than 0"),
     (["run", "--max-duration", "1e308"], 2, "at most 10080 (a week), got '1e308'"),
+    (["simulator", "serve", "--sim", "s.sqlite3", "--fault-rate", "2"], 2, "from 0 to 1"),
+    (["simulator", "serve", "--sim", "s.sqlite3", "--latency-ms", "-1"], 2, "0 or more"),
     (["plan", "--max-duration", "infinity"], 2, "--max-duration"),
     (["demo", "--max-duration", "inf"], 2, "--max-duration"),
     (["run", "--stage", "defrag"], 2, "--stage"),
