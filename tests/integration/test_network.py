@@ -35,8 +35,8 @@ def superseded_sim(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def proxied(serve, superseded_sim) -> Iterator[tuple[Served, Proxy]]:
-    # Every statement takes 10 ms of real time, so a night lasts long enough to break it.
-    served = serve(superseded_sim, time_scale=0, latency=0.01)
+    # Every statement takes 5 ms of real time, so a night lasts long enough to break it.
+    served = serve(superseded_sim, time_scale=0, latency=0.005)
     proxy = Proxy((served.server.host, served.server.port))
     yield served, proxy
     proxy.stop()
@@ -142,7 +142,7 @@ def test_two_hosts_never_decline_together_when_the_first_ones_link_is_cut(proxie
     state directory, retries every 0.3 s straight to the server. The lock ended with A's session,
     so B may take over, but A must not send another statement of work."""
     served, proxy = proxied
-    proxy.triggers.append(Trigger("decline_update", "reset", count=60))
+    proxy.triggers.append(Trigger("decline_update", "reset", count=150))
     environment = cli_env(**{PASSWORD_ENV: PASSWORD})
     host_a = subprocess.Popen(
         decline_run(config_through(served, proxy, tmp_path / "a"), tmp_path / "a" / "state"),
