@@ -26,6 +26,7 @@ from jobs.errors import (
     ConnectionLost,
     DatabaseError,
     Interrupted,
+    LockLost,
     LoginFailed,
     NotPermitted,
     ReplicaRefused,
@@ -230,6 +231,12 @@ def _run_batch(ctx: RunContext, work: QueueWork[Any], state: _Run, items: list[W
     except ReplicaRefused as error:
         _checkpoint(ctx, work, batch)
         raise StageStopped("skipped", "replica") from error
+    except LockLost:
+        # What this batch settled before the lock went is the server's record too: it is
+        # checkpointed (and so in the history) before the run stops, not left for the next run
+        # of this host to settle (two hosts' histories would miss it meanwhile).
+        _checkpoint(ctx, work, batch)
+        raise
     _checkpoint(ctx, work, batch)
     return batch
 

@@ -185,6 +185,16 @@ def test_two_hosts_never_decline_together_when_the_first_ones_link_is_cut(proxie
     assert outcomes_b[-1] == ExitCode.OK, outcomes_b
     # A either took its lock again before B did and finished, or found B holding it: exit 5.
     assert host_a.returncode in (ExitCode.OK, ExitCode.LOCKED), "".join(a_log)[-2000:]
+    # Host A's next night (straight to the server now) settles the decline whose reply the
+    # reset took, which it could not verify without its lock.
+    next_night = subprocess.run(
+        decline_run(config_through(served, None, tmp_path / "a-next"), tmp_path / "a" / "state"),
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+    )
+    assert next_night.returncode == ExitCode.OK, next_night.stderr[-2000:]
     sent = declines_sent(served.sim)
     assert max(sent.values()) == 1
     _, declined_a = history(tmp_path / "a" / "state")
