@@ -42,38 +42,28 @@ def _hhmm(value: str) -> Any:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _positive_minutes(value: str) -> float:
-    try:
-        minutes = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected minutes, got {value!r}") from None
-    if not math.isfinite(minutes) or not 0 < minutes <= MAX_MINUTES:
-        raise argparse.ArgumentTypeError(
-            f"expected minutes, more than 0 and at most {MAX_MINUTES} (a week), got {value!r}"
-        )
-    return minutes
+def _number_in(expected: str, low: float, high: float, *, low_allowed: bool = True) -> Any:
+    """An argparse type: a finite number from ``low`` (or just above it) to ``high``; anything
+    else is one line saying what was ``expected``."""
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        above_low = number >= low if low_allowed else number > low
+        if not math.isfinite(number) or not above_low or number > high:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}")
+        return number
+
+    return parse
 
 
-def _share(value: str) -> float:
-    """An argparse type: a share from 0 to 1."""
-    try:
-        share = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1, got {value!r}") from None
-    if not math.isfinite(share) or not 0 <= share <= 1:
-        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1, got {value!r}")
-    return share
-
-
-def _non_negative(value: str) -> float:
-    """An argparse type: a number of 0 or more."""
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
-    if not math.isfinite(number) or number < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value!r}")
-    return number
+_positive_minutes = _number_in(
+    f"minutes, more than 0 and at most {MAX_MINUTES} (a week)", 0, MAX_MINUTES, low_allowed=False
+)
+_share = _number_in("a share from 0 to 1", 0, 1)
+_non_negative = _number_in("0 or more", 0, math.inf)
 
 
 def _whole_number(low: int, high: int) -> Any:

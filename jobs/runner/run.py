@@ -200,7 +200,7 @@ def execute_plan(
     run-level failure (the report carries the exit code and a one-line ``error``), a state store
     that fails mid-run included (exit 2); raises StateError when the state store cannot be
     opened at all. A run the server stops answering
-    ends the process from its hard stop (``jobs/runner/hard_stop.py``), after recording itself
+    ends the process once a cancel goes unanswered (``jobs/db/watchdog.py``), after recording itself
     and calling ``on_abandoned`` with its report."""
     clock = clock or clock_for(plan.endpoint)
     stop = stop or threading.Event()

@@ -58,6 +58,17 @@ def decline_run(config: Path, state: Path, *args: str) -> list[str]:
     return configured_command(config, state, "run", "--stage", "decline", *args)
 
 
+def decline_night(config: Path, state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A decline night from the CLI, as the scheduler starts one."""
+    return subprocess.run(
+        decline_run(config, state, *args),
+        capture_output=True,
+        text=True,
+        env=cli_env(**{PASSWORD_ENV: PASSWORD}),
+        timeout=300,
+    )
+
+
 def declines_sent(sim: Path) -> dict[str, int]:
     return dict(procedure_calls(sim, "spDeclineUpdate"))
 
@@ -78,13 +89,7 @@ def test_a_silent_link_ends_the_run_within_the_grace_after_the_window_and_sends_
     config = config_through(served, proxy, tmp_path)
     window_seconds = 6
     started = time.monotonic()
-    night = subprocess.run(
-        decline_run(config, tmp_path / "state", "--max-duration", str(window_seconds / 60)),
-        capture_output=True,
-        text=True,
-        env=cli_env(**{PASSWORD_ENV: PASSWORD}),
-        timeout=120,
-    )
+    night = decline_night(config, tmp_path / "state", "--max-duration", str(window_seconds / 60))
     ended = datetime.now(UTC)
     assert proxy.fired == ["silence on decline_update"]
     assert night.returncode == ExitCode.PARTIAL, night.stderr[-2000:]
@@ -104,13 +109,7 @@ def test_a_silent_link_ends_the_run_within_the_grace_after_the_window_and_sends_
 
     # The link is back: the next night settles what was in flight and finishes the work.
     proxy.stop()
-    healed = subprocess.run(
-        decline_run(config_through(served, None, tmp_path / "direct"), tmp_path / "state"),
-        capture_output=True,
-        text=True,
-        env=cli_env(**{PASSWORD_ENV: PASSWORD}),
-        timeout=300,
-    )
+    healed = decline_night(config_through(served, None, tmp_path / "direct"), tmp_path / "state")
     assert healed.returncode == ExitCode.OK, healed.stderr[-2000:]
     sent = declines_sent(served.sim)
     assert sent and max(sent.values()) == 1
@@ -122,13 +121,7 @@ def test_a_reset_mid_statement_is_a_lost_connection_that_the_run_survives(proxie
     served, proxy = proxied
     # The 25th decline reaches the server, then both ends see a reset (FreeTDS: "Unknown error").
     proxy.triggers.append(Trigger("decline_update", "reset", count=25))
-    night = subprocess.run(
-        decline_run(config_through(served, proxy, tmp_path), tmp_path / "state"),
-        capture_output=True,
-        text=True,
-        env=cli_env(**{PASSWORD_ENV: PASSWORD}),
-        timeout=300,
-    )
+    night = decline_night(config_through(served, proxy, tmp_path), tmp_path / "state")
     assert proxy.fired == ["reset on decline_update"]
     assert night.returncode == ExitCode.OK, night.stderr[-2000:]
     sent = declines_sent(served.sim)
@@ -167,13 +160,7 @@ def test_two_hosts_never_decline_together_when_the_first_ones_link_is_cut(proxie
     outcomes_b: list[int] = []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        attempt = subprocess.run(
-            decline_run(config_b, tmp_path / "b" / "state"),
-            capture_output=True,
-            text=True,
-            env=environment,
-            timeout=120,
-        )
+        attempt = decline_night(config_b, tmp_path / "b" / "state")
         outcomes_b.append(attempt.returncode)
         if attempt.returncode != ExitCode.LOCKED:
             break
@@ -187,12 +174,8 @@ def test_two_hosts_never_decline_together_when_the_first_ones_link_is_cut(proxie
     assert host_a.returncode in (ExitCode.OK, ExitCode.LOCKED), "".join(a_log)[-2000:]
     # Host A's next night (straight to the server now) settles the decline whose reply the
     # reset took, which it could not verify without its lock.
-    next_night = subprocess.run(
-        decline_run(config_through(served, None, tmp_path / "a-next"), tmp_path / "a" / "state"),
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=120,
+    next_night = decline_night(
+        config_through(served, None, tmp_path / "a-next"), tmp_path / "a" / "state"
     )
     assert next_night.returncode == ExitCode.OK, next_night.stderr[-2000:]
     sent = declines_sent(served.sim)
@@ -226,13 +209,7 @@ def test_a_candidate_query_whose_link_is_reset_mid_result_is_run_again(proxied, 
     through; the queue build is retried whole (nothing half-spooled is kept), not failed."""
     served, proxy = proxied
     proxy.triggers.append(Trigger("superseded_updates", "reset_mid_reply", reply_bytes=6000))
-    night = subprocess.run(
-        decline_run(config_through(served, proxy, tmp_path), tmp_path / "state"),
-        capture_output=True,
-        text=True,
-        env=cli_env(**{PASSWORD_ENV: PASSWORD}),
-        timeout=300,
-    )
+    night = decline_night(config_through(served, proxy, tmp_path), tmp_path / "state")
     assert proxy.fired == ["reset_mid_reply on superseded_updates"]
     assert night.returncode == ExitCode.OK, night.stderr[-2000:]
     assert '"decline.source_fail"' not in night.stderr
