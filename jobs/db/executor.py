@@ -390,7 +390,11 @@ class Executor:
             # ("Connection is busy"), and the rollback below would fail and drop the session.
             self._end(watch, cursor)
             self._after_error(name, classified)
-            if isinstance(classified, StatementTimeout) and (fired or cut_by_budget):
+            # After the watchdog fired, the error is the cancel's, whatever the driver calls it:
+            # FreeTDS raises HY008; Driver 18 sometimes answers HY010 ("Function sequence error"
+            # from SQLRowCount on the cancelled statement). A lost link stays a lost link.
+            cancelled = bool(fired) and not isinstance(classified, ConnectionLost)
+            if cancelled or (isinstance(classified, StatementTimeout) and cut_by_budget):
                 why = "a stop was asked for" if "stop" in fired else "the time budget ran out"
                 raise Interrupted(
                     f"{name} was cancelled: {why}",
