@@ -168,6 +168,12 @@ CONNECT_CAUSES: tuple[tuple[re.Pattern[str], str, type[errors.DatabaseError]], .
             errors.LoginFailed,
         ),
         (
+            r"subject name does not match host name|certificate name does not match",
+            "the server's TLS certificate names another host (connect by a name the certificate "
+            "carries)",
+            errors.ConnectionSettingRefused,
+        ),
+        (
             r"certificate verify failed|certificate chain was issued by an authority that is not trusted",
             "the server's TLS certificate is not trusted (install the issuing CA on this host, or "
             "set trust_server_certificate = true if you accept that)",

@@ -10,10 +10,11 @@ honour is refused before connecting (one line, exit 2):
   (TDS 8) is refused.
 * FreeTDS: ``Encryption=require|request`` (understood by every version; ``Encrypt`` only since
   1.5), ``SERVER`` and ``PORT`` apart, ``TDS_Version=7.4``. FreeTDS checks the server certificate
-  only when ``ca file`` is set in freetds.conf ("If not specify or empty any certificate will be
-  accepted from server", FreeTDS userguide), which this tool cannot see: required encryption with
-  ``trust_server_certificate = false`` is refused rather than silently not honoured. FreeTDS does
-  not open named pipes, so it cannot reach WID.
+  only when ``ca file`` is set ("If not specify or empty any certificate will be accepted from
+  server", FreeTDS userguide), and only in a freetds.conf section: with ``ca_file`` the target is
+  reached through a section of the tool's own (``jobs.db.freetds_conf``); without it, required
+  encryption with ``trust_server_certificate = false`` is refused rather than silently not
+  honoured. FreeTDS does not open named pipes, so it cannot reach WID.
 * The in-box Windows ``SQL Server`` driver and SQL Server Native Client are not supported:
   Microsoft recommends neither for new development and they lack Driver 18's TLS settings
   (https://learn.microsoft.com/sql/connect/connect-history).
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from jobs.clock import Clock, SystemClock
+from jobs.db import freetds_conf
 from jobs.errors import ConfigError, DatabaseError
 from jobs.redaction import redact_text, register_secret
 from jobs.settings.model import SimulatorTarget, SqlServerTarget
@@ -185,13 +187,20 @@ def _encryption(target: SqlServerTarget, driver: str, family: Family) -> list[st
             f"Encrypt={'yes' if mode == 'mandatory' else 'no'}",
             f"TrustServerCertificate={trust}",
         ]
-    if mode == "mandatory" and not target.trust_server_certificate:
+    if target.ca_file and target.trust_server_certificate:
         raise ConfigError(
             [
-                "trust_server_certificate: false cannot be honoured by FreeTDS, which checks the "
-                "server certificate only when 'ca file' is set in freetds.conf; set "
-                "trust_server_certificate = true to accept that (and set 'ca file' there for the "
-                "check), or install 'ODBC Driver 18 for SQL Server'"
+                "trust_server_certificate: true says accept any certificate, ca_file says check "
+                "it; give one of them"
+            ]
+        )
+    if mode == "mandatory" and not target.trust_server_certificate and not target.ca_file:
+        raise ConfigError(
+            [
+                "trust_server_certificate: false cannot be honoured by FreeTDS without ca_file: "
+                "FreeTDS checks the server certificate only against a CA file; set ca_file to the "
+                "CA that issued the server's certificate, or trust_server_certificate = true to "
+                "accept any, or install 'ODBC Driver 18 for SQL Server'"
             ]
         )
     return [f"Encryption={'require' if mode == 'mandatory' else 'request'}"]
@@ -208,7 +217,21 @@ def connection_string(target: SqlServerTarget, driver: str, password: str | None
                 "'ODBC Driver 18 for SQL Server' on the WSUS host"
             ]
         )
-    if family == "freetds":
+    if target.ca_file and family != "freetds":
+        raise ConfigError(
+            [
+                f"ca_file: '{driver}' checks the server certificate against the system's trusted "
+                "CAs and has no setting for a CA file; install the issuing CA there "
+                "(update-ca-certificates, or the Windows certificate store) and remove ca_file"
+            ]
+        )
+    if family == "freetds" and target.ca_file:
+        assert target.server is not None
+        section = freetds_conf.section_for(target.server, target.port, target.ca_file)
+        if not Path(target.ca_file).is_file():
+            raise ConfigError([f"ca_file: {target.ca_file} is not a readable file"])
+        server = [f"Servername={section}"]
+    elif family == "freetds":
         assert target.server is not None
         server = [f"SERVER={target.server}"] + ([f"PORT={target.port}"] if target.port else [])
         server.append("TDS_Version=7.4")
@@ -349,6 +372,9 @@ def connect_failure(endpoint: Endpoint, error: BaseException, driver: str) -> Da
         from jobs.errors import ConnectFailed
 
         error_class, cause = ConnectFailed, "name does not resolve"
+    if isinstance(target, SqlServerTarget) and target.ca_file and cause.startswith("the server"):
+        # FreeTDS says no more than this when the certificate fails its check.
+        cause += "; or its certificate was not issued by the CA in ca_file, or names another host"
     detail = message_of(error)
     message = f"could not connect to {endpoint.name} ({endpoint.address()}): {cause}"
     if detail and detail not in cause:

@@ -333,5 +333,6 @@ def resolve_relative_paths(settings: Settings, base: Path) -> None:
     for target in targets:
         if isinstance(target, SimulatorTarget):
             target.path = resolved(target.path) or target.path
-        elif target.password_file:
+        else:
             target.password_file = resolved(target.password_file)
+            target.ca_file = resolved(target.ca_file)

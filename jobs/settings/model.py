@@ -143,10 +143,16 @@ class SqlServerTarget(Section):
     )
     trust_server_certificate: bool = doc(
         "Accept a server certificate that does not chain to a trusted root. FreeTDS checks "
-        "certificates only with `ca file` in freetds.conf, so with FreeTDS and `mandatory` this "
-        "must be true.",
+        "certificates only against `ca_file`, so with FreeTDS and `mandatory` give one of them.",
         False,
         default=False,
+    )
+    ca_file: str | None = doc(
+        "FreeTDS only: PEM file of the CA that issued the server's certificate; FreeTDS then "
+        "checks the certificate and that it names `server`. Microsoft's drivers use the system's "
+        "trusted CAs instead. Relative to the config file's folder.",
+        "/etc/ssl/certs/contoso-root-ca.pem",
+        default=None,
     )
     driver: str | None = doc(
         "ODBC driver name; empty: the newest 'ODBC Driver NN for SQL Server' (17 or later), then "

@@ -102,6 +102,10 @@ def test_the_nightly_profile_on_a_neglected_susdb_runs_end_to_end_through_the_dr
     scenario.check_end_state(report, state_dir)
     # One session: the one that holds the target lock does the work (jobs/db/lock.py).
     assert served.server.stats["logins"] == 1
+    # Autocommit, with transactions in T-SQL: neither driver sends a transaction-manager request
+    # (TDS packet type 14, which pyodbc's autocommit=False would make Driver 18 send).
+    sent = {kind for kind in served.server.stats if kind.startswith("requests ")}
+    assert sent == {"requests SQL_BATCH", "requests RPC"}, sent
 
 
 # -- lost connections ---------------------------------------------------------------------------

@@ -79,14 +79,48 @@ def test_a_certificate_the_client_cannot_trust_is_refused(serve, small_sim, cert
     chain, key, _ = certificate
     served = serve(small_sim, time_scale=0, tls=(chain, key))
     if served.driver == FREETDS:
-        # FreeTDS checks a certificate only with 'ca file' in freetds.conf: refused in one line
-        # before any connection (connection.py), rather than a check that is not made.
-        with pytest.raises(ConfigError, match="trust_server_certificate"):
+        # Without ca_file FreeTDS would accept any certificate: refused in one line before any
+        # connection (connection.py), rather than a check that is not made.
+        with pytest.raises(ConfigError, match="without ca_file"):
             query_through(served, encrypt="mandatory", trust_server_certificate=False)
         return
     assert served.driver == DRIVER18
     with pytest.raises(DatabaseError, match="certificate is not trusted"):
         query_through(served, encrypt="mandatory", trust_server_certificate=False)
+
+
+def test_freetds_checks_the_certificate_against_ca_file(
+    serve, small_sim, certificate, tmp_path, odbc_driver
+):
+    chain, key, ca = certificate
+    served = serve(small_sim, time_scale=0, tls=(chain, key))
+    if odbc_driver == DRIVER18:  # Driver 18 trusts the system's CAs: no file of its own
+        with pytest.raises(ConfigError, match=r"ca_file: .* system's trusted CAs"):
+            query_through(served, encrypt="mandatory", ca_file=str(ca))
+        return
+    assert query_through(served, encrypt="mandatory", ca_file=str(ca)) > 0
+    stranger = tmp_path / "another-ca.pem"
+    trustme.CA().cert_pem.write_to_path(stranger)
+    with pytest.raises(DatabaseError, match="not issued by the CA in ca_file"):
+        query_through(served, encrypt="mandatory", ca_file=str(stranger))
+    assert served.server.stats["tls session"] == 2  # refused after the handshake, not before
+
+
+def test_a_certificate_naming_another_host_is_refused(serve, small_sim, tmp_path, monkeypatch):
+    authority = trustme.CA()
+    issued = authority.issue_cert("sql01.contoso.com")
+    chain, key, ca = tmp_path / "server.pem", tmp_path / "server.key", tmp_path / "ca.pem"
+    chain.write_bytes(b"".join(blob.bytes() for blob in issued.cert_chain_pems))
+    issued.private_key_pem.write_to_path(key)
+    authority.cert_pem.write_to_path(ca)
+    served = serve(small_sim, time_scale=0, tls=(chain, key))
+    if served.driver == FREETDS:
+        with pytest.raises(DatabaseError, match="names another host"):
+            query_through(served, encrypt="mandatory", ca_file=str(ca))
+        return
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))  # the issuing CA trusted, the name still wrong
+    with pytest.raises(DatabaseError, match="certificate names another host"):
+        query_through(served, encrypt="mandatory")
 
 
 @pytest.mark.slow

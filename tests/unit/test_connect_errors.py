@@ -87,6 +87,14 @@ MICROSOFT = [
     ),
     (
         (
+            "08001",
+            "[08001] [Microsoft][ODBC Driver 18 for SQL Server]SSL Provider: [error:0A000086:SSL routines::certificate verify failed:subject name does not match host name] (-1) (SQLDriverConnect)",
+        ),
+        errors.ConnectionSettingRefused,
+        "the server's TLS certificate names another host",
+    ),
+    (
+        (
             "HY000",
             "[HY000] [Microsoft][ODBC Driver 18 for SQL Server]SSPI Provider: No Kerberos credentials available (default cache: FILE:/tmp/krb5cc_0) (851968) (SQLDriverConnect)",
         ),
@@ -172,7 +180,8 @@ def test_each_driver_text_translates_into_a_cause_an_administrator_can_act_on(
 
 
 def test_a_refused_connection_setting_is_a_configuration_error_not_a_lost_connection():
-    error = classify(Error(*MICROSOFT[9][0]))
+    (refused,) = [args for args, _, _ in MICROSOFT if "Invalid value specified" in args[1]]
+    error = classify(Error(*refused))
     assert isinstance(error, errors.ConnectionSettingRefused)
     assert not isinstance(error, errors.ConnectionLost) and not error.retryable
     assert error.exit_code == ExitCode.BAD_USAGE

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -112,12 +115,49 @@ def test_freetds_gets_its_own_keywords_server_and_port_apart():
     assert optional.endswith("Encryption=request;")
 
 
-def test_freetds_cannot_check_a_certificate_so_required_encryption_needs_trust_said_aloud():
+def test_freetds_without_a_ca_file_cannot_check_a_certificate_so_it_needs_trust_said_aloud():
     with pytest.raises(ConfigError) as caught:
         module.connection_string(target(), "FreeTDS", None)
     (line,) = caught.value.problems
     assert line.startswith("trust_server_certificate: false cannot be honoured by FreeTDS")
-    assert "ca file" in line
+    assert "set ca_file" in line
+
+
+def test_freetds_with_a_ca_file_goes_through_a_freetds_conf_section_that_checks_it(tmp_path):
+    ca = tmp_path / "contoso-ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    text = module.connection_string(
+        target(server="sql01.contoso.com\\WSUS", ca_file=str(ca)), "FreeTDS", None
+    )
+    (section,) = [
+        part.split("=", 1)[1] for part in text.split(";") if part.startswith("Servername=")
+    ]
+    assert "SERVER=" not in text and text.endswith("Encryption=require;")
+    written = Path(os.environ["FREETDSCONF"]).read_text()
+    block = written[written.index(f"[{section}]") :].split("\n[")[0]
+    assert f"\tca file = {ca}\n" in block
+    assert "\thost = sql01.contoso.com\n" in block and "\tinstance = WSUS\n" in block
+
+
+@pytest.mark.parametrize(
+    ("values", "refused"),
+    [
+        ({"ca_file": "/etc/ssl/ca.pem;x"}, "cannot be written to freetds.conf"),
+        ({"ca_file": "/etc/ssl/ca#1.pem"}, "cannot be written to freetds.conf"),
+        ({"ca_file": "/nowhere/ca.pem"}, "is not a readable file"),
+        ({"ca_file": "/etc/hostname", "trust_server_certificate": True}, "give one of them"),
+    ],
+)
+def test_a_ca_file_freetds_cannot_use_is_one_line(values, refused):
+    with pytest.raises(ConfigError, match=refused):
+        module.connection_string(target(**values), "FreeTDS", None)
+
+
+def test_microsofts_drivers_refuse_a_ca_file_they_have_no_setting_for(tmp_path):
+    with pytest.raises(ConfigError, match=r"ca_file: .*system's trusted CAs"):
+        module.connection_string(
+            target(ca_file=str(tmp_path)), "ODBC Driver 18 for SQL Server", None
+        )
 
 
 def test_freetds_cannot_reach_the_wid_pipe():

@@ -314,6 +314,8 @@ class Session:
     # -- requests ------------------------------------------------------------------------------
     def _handle(self, message: Message) -> None:
         self.server.count("requests")
+        known = message.type in {kind.value for kind in PacketType}
+        self.server.count(f"requests {PacketType(message.type).name if known else message.type}")
         response = Response(self)
         try:
             if message.type == PacketType.SQL_BATCH:
