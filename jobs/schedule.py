@@ -22,7 +22,7 @@ from jobs import commands, cron, events, report
 from jobs.commands import RunRequest
 from jobs.errors import SusdbMaintError, UsageError
 from jobs.patch_tuesday import PatchTuesdayTrigger
-from jobs.runner.run import STOP_SIGNALS
+from jobs.runner.signals import on_stop_signals
 from jobs.settings.model import ScheduleJob, Settings
 
 log = events.get_logger("susdb_maint.schedule")
@@ -206,20 +206,20 @@ def run_scheduler(
 
     scheduler.add_listener(on_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
 
-    def on_signal(number: int, frame: Any) -> None:
+    def on_signal(number: int) -> None:
         log.warning(
             "signal.received", signal=signal.Signals(number).name, action="stopping the worker"
         )
         stop.set()
         scheduler.shutdown(wait=False)
 
-    for number in STOP_SIGNALS:
-        signal.signal(number, on_signal)
     log.info(
         "schedule.start", jobs={name: str(trigger_for(job, timezone)) for name, job in jobs.items()}
     )
-    scheduler.start()
-    with running:  # a job still running finishes its current item and records its state first
-        pass
+    # The jobs' threads start inside: a signal reaches none of their statements.
+    with on_stop_signals(on_signal):
+        scheduler.start()
+        with running:  # a job still running finishes its current item and records its state
+            pass
     log.info("schedule.stop")
     return 0

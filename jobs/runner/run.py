@@ -15,8 +15,7 @@ import secrets
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +38,7 @@ from jobs.errors import (
 from jobs.exit_codes import ExitCode
 from jobs.runner.context import GATE_NOT_PASSED, RunContext, StageOutcome
 from jobs.runner.plan import Plan
+from jobs.runner.signals import interrupt_main_thread, on_stop_signals
 from jobs.stages import registry
 from jobs.state.store import StateStore
 from jobs.susdb import Susdb
@@ -55,9 +55,6 @@ SUMMARY_DETAILS = (
 )
 # What ``run.finish`` says of each stage.
 FINISH_KEYS = ("stage", "status", "done", "skipped", "failed", "remaining")
-STOP_SIGNALS = tuple(
-    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
-)
 
 
 def _utc_now() -> str:
@@ -147,18 +144,14 @@ def clock_for(endpoint: Endpoint) -> Clock:
     return endpoint.kind.run_clock(endpoint.target)
 
 
-@contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+def stop_on_signals(stop: threading.Event) -> contextlib.AbstractContextManager[None]:
     """SIGINT / SIGTERM / SIGHUP ask the run to stop after the current item; a second SIGINT
-    interrupts."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous: dict[int, Any] = {}
+    interrupts. None of them reaches the statement under way (jobs/runner/signals.py)."""
 
-    def handler(number: int, frame: Any) -> None:
+    def handler(number: int) -> None:
         if stop.is_set() and number == signal.SIGINT:
-            raise KeyboardInterrupt
+            interrupt_main_thread()
+            return
         log.warning(
             "signal.received",
             signal=signal.Signals(number).name,
@@ -166,13 +159,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
         )
         stop.set()
 
-    for number in STOP_SIGNALS:
-        previous[number] = signal.signal(number, handler)
-    try:
-        yield
-    finally:
-        for number, old in previous.items():
-            signal.signal(number, old)
+    return on_stop_signals(handler)
 
 
 def _status_exit(results: list[StageResult], stopped: bool) -> tuple[str, ExitCode]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import threading
@@ -263,6 +264,31 @@ def test_a_permission_refused_mid_stage_fails_that_stage_with_exit_1_and_sends_n
     assert result.returncode == ExitCode.STAGE_FAILED, result.stderr[-2000:]
 
 
+# -- a stop request -----------------------------------------------------------------------------
+def test_sigterm_mid_statement_stops_after_the_item_on_the_same_session(serve, tmp_path):
+    """SIGTERM while the driver waits for the server's reply must not reach that read: Driver 18
+    reports an interrupted read as a lost link (error 10004), and the run would reconnect and
+    resend instead of stopping after the item."""
+    sim, _ = expired_updates(tmp_path, 20)
+    served = serve(sim, time_scale=0, latency=0.4)  # each statement waits 0.4 s for its reply
+    command = configured_command(
+        served.config(tmp_path), tmp_path / "state", "run", "--stage", "obsolete_updates"
+    )
+    running = subprocess.Popen(
+        command, stderr=subprocess.PIPE, text=True, env=cli_env(**{PASSWORD_ENV: PASSWORD})
+    )
+    assert running.stderr is not None
+    for line in running.stderr:  # wait until the run is deleting, then stop it mid-statement
+        if '"stage.start"' in line and "obsolete_updates" in line:
+            break
+    time.sleep(2.0)
+    running.send_signal(signal.SIGTERM)
+    rest = running.stderr.read()
+    assert running.wait(timeout=60) == ExitCode.PARTIAL, rest[-2000:]
+    assert served.server.stats["logins"] == 1, rest[-2000:]
+    assert '"retry"' not in rest and "lock.reacquired" not in rest, rest[-2000:]
+
+
 # -- the target lock ----------------------------------------------------------------------------
 def test_a_second_run_on_the_same_database_through_another_connection_exits_5(serve, tmp_path):
     sim, _ = expired_updates(tmp_path, 20)
@@ -286,9 +312,7 @@ def test_a_second_run_on_the_same_database_through_another_connection_exits_5(se
             command("second"), capture_output=True, text=True, env=environment, timeout=60
         )
         # One session a run: the first run's, which holds the lock and does the work, and the
-        # second's, refused the lock before it sent any work. (Counted before the first run is
-        # stopped: Driver 18 reports a read that SIGTERM interrupts as a lost link, error 10004,
-        # and that run then reconnects, takes its lock again and stops.)
+        # second's, refused the lock before it sent any work.
         logins = served.server.stats["logins"]
     finally:
         first.terminate()
