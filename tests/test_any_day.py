@@ -13,8 +13,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -34,33 +34,58 @@ CLOCKS = {
 }
 
 
-@pytest.mark.parametrize("when", sorted(CLOCKS))
-def test_the_calendar_tests_pass_on_another_day(when: str, tmp_path: Path) -> None:
+def faketime_or_skip() -> str:
     faketime = shutil.which("faketime")
     if faketime is None:
         if REQUIRED:
             pytest.fail("SUSDB_REQUIRE_FAKETIME=1 but faketime is not on PATH")
         pytest.skip("faketime is not installed (Debian: apt-get install faketime)")
+    return faketime
+
+
+@pytest.fixture(scope="module")
+def shifted_runs(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, subprocess.Popen[str]]]:
+    """The calendar tests under each clock, started together: they wait mostly on their own
+    processes, so the three take about as long as one."""
+    faketime = faketime_or_skip()
+    runs = {}
+    for when, (shift, zone) in CLOCKS.items():
+        environment = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
+        environment["TZ"] = zone
+        calendar_tests = (
+            "-m", "calendar and not slow", "-q", "-p", "no:cacheprovider",
+            "--timeout", "120", "--timeout-method", "thread",
+            "--basetemp", str(tmp_path_factory.mktemp("any-day") / "base"),
+        )  # fmt: skip
+        runs[when] = subprocess.Popen(
+            [faketime, *shift, sys.executable, "-m", "pytest", *calendar_tests],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    yield runs
+    for process in runs.values():
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+@pytest.mark.parametrize("when", sorted(CLOCKS))
+def test_the_calendar_tests_pass_on_another_day(
+    when: str, shifted_runs: dict[str, subprocess.Popen[str]]
+) -> None:
+    faketime = faketime_or_skip()
     shift, zone = CLOCKS[when]
-    environment = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
-    environment["TZ"] = zone
     shifted = subprocess.run(
         [faketime, *shift, sys.executable, "-c", "import datetime; print(datetime.date.today())"],
-        env=environment, capture_output=True, text=True, timeout=60, check=True,
+        env={**os.environ, "TZ": zone}, capture_output=True, text=True, timeout=60, check=True,
     ).stdout.strip()  # fmt: skip
     assert shifted != str(date.today()), "faketime did not move the clock"
-    calendar_tests = (
-        "-m", "calendar and not slow", "-q", "-p", "no:cacheprovider",
-        "--timeout", "120", "--timeout-method", "thread", "--basetemp", str(tmp_path / "base"),
-    )  # fmt: skip
-    result = subprocess.run(
-        [faketime, *shift, sys.executable, "-m", "pytest", *calendar_tests],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    summary = result.stdout.strip().splitlines()[-1:] or [result.stderr[-500:]]
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    stdout, stderr = shifted_runs[when].communicate(timeout=600)
+    summary = stdout.strip().splitlines()[-1:] or [stderr[-500:]]
+    assert shifted_runs[when].returncode == 0, stdout[-6000:] + stderr[-2000:]
     assert " passed" in summary[0] and "failed" not in summary[0], summary
