@@ -109,6 +109,18 @@ def _common_options(default: Any) -> Parser:
     return common
 
 
+def _catalog_options(parser: Parser) -> None:
+    """What a made simulated SUSDB holds: for demo and simulator create."""
+    parser.add_argument("--preset", choices=("small", "neglected"), default="small")
+    parser.add_argument(
+        "--updates",
+        type=_whole_number(1, 2_000_000),
+        metavar="N",
+        help="catalog size (default: the preset's)",
+    )
+    parser.add_argument("--seed", type=_whole_number(0, 2**32 - 1), default=1)
+
+
 def build_parser() -> Parser:
     top = _common_options(None)
     common = _common_options(argparse.SUPPRESS)
@@ -180,14 +192,7 @@ def build_parser() -> Parser:
         )
 
     demo = command("demo", "Create (or reuse) a simulated SUSDB and run the nightly profile on it.")
-    demo.add_argument("--preset", choices=("small", "neglected"), default="small")
-    demo.add_argument(
-        "--updates",
-        type=_whole_number(1, 2_000_000),
-        metavar="N",
-        help="catalog size (default: the preset's)",
-    )
-    demo.add_argument("--seed", type=_whole_number(0, 2**32 - 1), default=1)
+    _catalog_options(demo)
     demo.add_argument(
         "--sim", metavar="PATH", help="simulated SUSDB file (default: in the state directory)"
     )
@@ -278,6 +283,19 @@ def build_parser() -> Parser:
         dest="simulator_command", metavar="ACTION", parser_class=Parser
     )
     simulator_commands.required = True
+    create = simulator_commands.add_parser(
+        "create",
+        help="make a simulated SUSDB that has never been cleaned, to try plan and run on",
+        description="Make a simulated SUSDB as an uncleaned WSUS server has it: superseded, "
+        "expired and obsolete updates waiting. `demo` makes one too, then cleans it.",
+        parents=[common],
+    )
+    create.add_argument("--sim", metavar="PATH", required=True, help="simulated SUSDB file")
+    _catalog_options(create)
+    create.add_argument(
+        "--fresh", action="store_true", help="make it again if PATH holds a simulated SUSDB"
+    )
+    create.set_defaults(handler=cmd_simulator_create)
     serve = simulator_commands.add_parser(
         "serve",
         help="serve a simulated SUSDB over TDS to ODBC drivers (FreeTDS); a test and demo tool",
@@ -505,6 +523,8 @@ def cmd_config_init(args: argparse.Namespace) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     print(f"wrote {output}; check it with: susdb-maint config check {output}")
+    if args.simulator and not Path(args.simulator).expanduser().exists():
+        print(f"make the simulated SUSDB: susdb-maint simulator create --sim {args.simulator}")
     return 0
 
 
@@ -638,6 +658,8 @@ def cmd_history(args: argparse.Namespace) -> int:
             )
             writer.writeheader()
             writer.writerows(rows)
+        elif not rows:
+            print(f"run {args.declined} declined nothing", file=sys.stderr)
         else:
             for row in rows:
                 print(
@@ -663,6 +685,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     setup_events(args, settings)
     if args.run and (args.since or args.until):
         raise UsageError("give --run or --since/--until, not both")
+    since = report_html.parse_day(args.since) if args.since else None
+    until = report_html.parse_day(args.until, end=True) if args.until else None
+    if since and until and since > until:
+        raise UsageError(f"--since {args.since} is after --until {args.until}: swap them")
     store = StateStore(state_dir(args, settings), read_only=True)
     try:
         run_id = args.run
@@ -684,8 +710,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             settings,
             run_id=run_id,
             target=args.target,
-            since=report_html.parse_day(args.since) if args.since else None,
-            until=report_html.parse_day(args.until, end=True) if args.until else None,
+            since=since,
+            until=until,
         )
         target = store.run(run_id)["target"] if run_id else args.target  # type: ignore[index]
     finally:
@@ -766,6 +792,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         fresh=args.fresh,
         max_duration=args.max_duration,
     )
+
+
+def cmd_simulator_create(args: argparse.Namespace) -> int:
+    from jobs.demo import ensure_simulated_susdb
+
+    setup_events(args, None)
+    path = Path(args.sim).expanduser()
+    if not ensure_simulated_susdb(path, args.preset, args.updates, args.seed, args.fresh):
+        raise UsageError(
+            f"--sim {path}: already holds a simulated SUSDB; --fresh makes it again (uncleaned)"
+        )
+    print(f"made {path}: a simulated SUSDB never cleaned; try: susdb-maint plan")
+    return ExitCode.OK
 
 
 def cmd_simulator_serve(args: argparse.Namespace) -> int:

@@ -208,6 +208,11 @@ def declined(state_dir: Path, run_id: str) -> list[dict[str, Any]]:
         found = store.run(run_id)
         if found is None:
             raise UsageError(f"--declined {run_id!r}: no such run (see susdb-maint history)")
+        if found["dry_run"]:  # admin review N48b: not an empty list, exit 0
+            raise UsageError(
+                f"--declined {found['run_id']}: a dry run (plan), which declines nothing; "
+                "plan --items lists what a run would decline"
+            )
         return store.declined(found["run_id"])
     finally:
         store.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from rich import box
 from rich.console import Console
@@ -26,6 +26,30 @@ KPI_LABELS = {
     "computers": "Computers",
     "database_size_mb": "Database size (MB)",
 }
+
+# Which way each KPI moves when SUSDB gets healthier, so a change is shown by what it means, not
+# by its sign ("Declined +235" is the goal). Declining is the point; the other counts are work
+# left: updates every client scans, rows and pages the server carries. Not listed (total,
+# approved, computers): updates and machines come and go by themselves, a change means neither.
+KPI_BETTER_WHEN: dict[str, Literal["higher", "lower"]] = {
+    "declined": "higher",
+    "not_declined": "lower",
+    "superseded_not_declined": "lower",
+    "obsolete_backlog": "lower",
+    "fragmented_indexes": "lower",
+    "event_instance_rows": "lower",
+    "database_size_mb": "lower",
+}
+
+
+def change_meaning(key: str, old: float | None, new: float | None) -> str | None:
+    """Given a KPI and its values before and after, return "better", "worse", or None when it did
+    not change, one value is missing, or the KPI has no better direction."""
+    better_when = KPI_BETTER_WHEN.get(key)
+    if better_when is None or old is None or new is None or new == old:
+        return None
+    return "better" if (new > old) == (better_when == "higher") else "worse"
+
 
 # What each count in `history` adds up: the items these stages finished.
 HISTORY_COUNTS = {"declined": "decline", "deleted": "obsolete_updates", "compressed": "compress"}
@@ -169,7 +193,7 @@ def stage_table(stages: list[dict[str, Any]], title: str) -> Table:
             number(stage.get("failed")),
             number(stage.get("remaining")),
             f"{stage.get('duration_seconds') or 0:,.1f}",
-            _stage_note(stage)[:70],
+            _stage_note(stage),
         )
     return table
 
@@ -198,21 +222,27 @@ def plan_table(stages: list[dict[str, Any]], title: str) -> Table:
             number(stage.get("remaining")) if status == "planned" else "-",
             number(stage.get("skipped")) if status == "planned" else "-",
             f"{estimate / 60:,.1f} min" if estimate is not None else "-",
-            _stage_note(stage)[:70],
+            _stage_note(stage),
         )
     return table
+
+
+def simulated(virtual_time: bool | None) -> str:
+    """What follows a duration on a simulated SUSDB's clock: its published costs pass there in
+    no time, so its seconds are not the seconds the run took."""
+    return " (simulated time)" if virtual_time else ""
 
 
 def print_run_summary(report: Any, stream: TextIO | None = None) -> None:
     out = console(stream)
     data = report.as_dict() if hasattr(report, "as_dict") else report
-    virtual = " (simulated time)" if data.get("virtual_time") else ""
+    virtual = simulated(data.get("virtual_time"))
     if data.get("dry_run"):
         code = data["exit_code"]
         outcome = "" if code == 0 else f"; {data['status']}, exit {code}"
         title = (
             f"Plan for {data['target']} ({data['profile']}): a dry run, nothing was changed "
-            f"in SUSDB{outcome}"
+            f"in SUSDB{outcome}{virtual}"
         )
         # A plan that reached no stage (unreachable, locked) is its headline; the error follows.
         out.print(plan_table(data["stages"], title) if data["stages"] else title, markup=False)
@@ -279,12 +309,18 @@ def history_table(runs: list[dict[str, Any]]) -> Table:
 
 
 def window_fit(
-    stages: Sequence[StageResult], max_duration_minutes: float | None, until: Any
+    stages: Sequence[StageResult],
+    max_duration_minutes: float | None,
+    until: Any,
+    *,
+    virtual_time: bool = False,
 ) -> str:
     """One line: the estimated work of the queued items against the window."""
     seconds = sum(stage.detail.get("estimated_seconds", 0) for stage in stages)
-    estimate = f"Estimated work for the queued items: {seconds / 60:,.1f} min (from past runs' per-item times"
-    estimate += " where known, published costs otherwise)"
+    estimate = (
+        f"Estimated work for the queued items: {seconds / 60:,.1f} min{simulated(virtual_time)}, "
+        "from past runs' per-item times where known, published costs otherwise"
+    )
     if max_duration_minutes is None and until is None:
         return estimate + "; no window set."
     if max_duration_minutes is None:

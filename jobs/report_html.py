@@ -8,9 +8,12 @@ read only. Templates are Jinja2 (autoescaped), charts pygal with its JavaScript 
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import re
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -23,7 +26,7 @@ from pygal.style import Style
 
 from jobs import __version__, events
 from jobs.errors import UsageError
-from jobs.report import KPI_LABELS
+from jobs.report import KPI_LABELS, change_meaning
 from jobs.settings.model import Settings
 from jobs.state.store import StateStore
 
@@ -44,18 +47,25 @@ DELETING_STAGES = {
     "computers": "computers deleted",
     "sync_history": "sync-history rows deleted",
 }
-CHART_STYLE = Style(
-    background="transparent",
-    plot_background="#ffffff",
-    foreground="#333333",
-    foreground_strong="#111111",
-    foreground_subtle="#dddddd",
-    colors=("#1f6fb2", "#c0392b", "#27ae60"),
-    font_family="Segoe UI, Helvetica, Arial, sans-serif",
-    label_font_size=11,
-    major_label_font_size=11,
-    title_font_size=13,
-)
+# A trend line is drawn in the colour of what its change means (report.KPI_BETTER_WHEN), so red
+# is kept for "worse" and never used for a series that merely comes second.
+COLOURS = {"better": "#27ae60", "worse": "#c0392b", None: "#1f6fb2"}
+SECOND_SERIES = "#7f8c8d"
+
+
+def chart_style(*colors: str) -> Style:
+    return Style(
+        background="transparent",
+        plot_background="#ffffff",
+        foreground="#333333",
+        foreground_strong="#111111",
+        foreground_subtle="#dddddd",
+        colors=colors,
+        font_family="Segoe UI, Helvetica, Arial, sans-serif",
+        label_font_size=11,
+        major_label_font_size=11,
+        title_font_size=13,
+    )
 
 
 @dataclass
@@ -146,14 +156,25 @@ def _count(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
-def trend_chart(title: str, labels: list[str], values: list[float | None]) -> Markup:
-    known = [value for value in values if value is not None]
+def whole_ticks(values: Iterable[float | None]) -> list[int]:
+    """Y-axis ticks from 0 past the largest value, a round whole step apart (1, 2, 5, 10, 20, ...).
+    pygal's own scale cuts a small range into tenths (0.2, 0.4, ...; 0.8, 1.6, ...): nonsense on
+    a count of updates, and a size in MB needs no fraction either."""
+    top = max((value for value in values if value is not None), default=0)
+    steps = (factor * 10**power for power in itertools.count() for factor in (1, 2, 5))
+    step = next(step for step in steps if top <= 5 * step)
+    return [step * index for index in range(max(1, math.ceil(top / step)) + 1)]
+
+
+def trend_chart(
+    title: str, labels: list[str], values: list[float | None], meaning: str | None = None
+) -> Markup:
     chart = pygal.Line(
         js=[],  # pygal's tooltips load a script from a CDN: off, the report must render offline
         disable_xml_declaration=True,
         width=460,
         height=230,
-        style=CHART_STYLE,
+        style=chart_style(COLOURS[meaning]),
         title=title,
         show_legend=False,
         show_dots=len(values) <= 40,
@@ -164,10 +185,7 @@ def trend_chart(title: str, labels: list[str], values: list[float | None]) -> Ma
         allow_interruptions=True,
         print_values=False,
         include_x_axis=True,
-        min_scale=3,
-        max_scale=6,
-        # A flat zero line would otherwise get fractional ticks (0, 0.1, ...) shown as 0, 0, 0.
-        range=(0, 1) if known and max(known) == 0 else None,
+        y_labels=whole_ticks(values),
         value_formatter=_count,
     )
     chart.x_labels = labels
@@ -181,12 +199,11 @@ def work_chart(labels: list[str], declined: list[int], deleted: list[int]) -> Ma
         disable_xml_declaration=True,
         width=460,
         height=230,
-        style=CHART_STYLE,
+        style=chart_style(COLOURS[None], SECOND_SERIES),
         title="Declined and deleted per run",
         legend_at_bottom=True,
         truncate_legend=-1,
-        min_scale=3,
-        max_scale=6,
+        y_labels=whole_ticks([*declined, *deleted]),
         x_label_rotation=30,
         truncate_label=12,
         show_minor_x_labels=False,
@@ -205,7 +222,8 @@ def _label(run: dict[str, Any]) -> str:
 
 
 def charts(views: list[RunView]) -> list[Markup]:
-    """Trend charts over real (not dry) runs, oldest first."""
+    """Trend charts over real (not dry) runs, oldest first, each coloured by what its change from
+    the first run shown to the last means."""
     real = [view for view in views if not view.run["dry_run"]]
     if len(real) < 2:
         return []
@@ -213,8 +231,10 @@ def charts(views: list[RunView]) -> list[Markup]:
     shown = []
     for name in TREND_KPIS:
         values = [view.kpi(name) for view in real]
-        if any(value is not None for value in values):
-            shown.append(trend_chart(KPI_LABELS.get(name, name), labels, values))
+        known = [value for value in values if value is not None]
+        if known:
+            meaning = change_meaning(name, known[0], known[-1])
+            shown.append(trend_chart(KPI_LABELS.get(name, name), labels, values, meaning))
     shown.append(
         work_chart(
             labels,
@@ -284,6 +304,7 @@ def render(
         "until": until,
         "target": focus.run["target"] if focus else target,
         "kpi_labels": KPI_LABELS,
+        "change_meaning": change_meaning,
         "trend_kpis": TREND_KPIS,
         "max_listed": report.max_listed_updates,
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

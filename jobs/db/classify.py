@@ -205,15 +205,29 @@ CONNECT_CAUSES: tuple[tuple[re.Pattern[str], str, type[errors.DatabaseError]], .
         ),
         (
             r"simulated SUSDB not found",
-            "the simulated SUSDB file does not exist (make one at that path: susdb-maint demo "
-            "--sim FILE)",
+            "the simulated SUSDB file does not exist (make one at that path: susdb-maint "
+            "simulator create --sim FILE)",
             errors.ConnectFailed,
         ),
         (
             r"simulated SUSDB made by another",
             "the simulated SUSDB file was made by another susdb-maint version; make it again "
-            "(susdb-maint demo --fresh, or demo --sim FILE --fresh)",
+            "(susdb-maint simulator create --sim FILE --fresh)",
             errors.ConnectFailed,
+        ),
+        # A simulator path that names another kind of file is the config's mistake: exit 2, no
+        # retry (admin review R59).
+        (
+            r"no such table: sim_meta",
+            "the file is a SQLite database but not a simulated SUSDB (the state store?); make "
+            "one: susdb-maint simulator create --sim FILE",
+            errors.ConnectionSettingRefused,
+        ),
+        (
+            r"file is not a database",
+            "the file is not a simulated SUSDB (not even SQLite); make one: susdb-maint "
+            "simulator create --sim FILE",
+            errors.ConnectionSettingRefused,
         ),
         (
             r"forcibly closed|Error code 0x2746|\(10054\)|Unexpected EOF from the server|"

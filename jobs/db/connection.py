@@ -432,7 +432,8 @@ def _open_sqlserver(endpoint: Endpoint, clock: Clock | None) -> Connection:
         raise ConfigError(
             [
                 f"pyodbc cannot be imported ({error}); install unixODBC (apt-get install "
-                "unixodbc) and pip install 'susdb-maint[sqlserver]'"
+                "unixodbc) and the sqlserver extra: pip install '.[sqlserver]' in the "
+                "susdb-maint folder (the Windows bundle carries it)"
             ]
         ) from None
     # Session state (the target lock, an open transaction) must die with the connection: a

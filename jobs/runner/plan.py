@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 
 from jobs.db.connection import Endpoint
 from jobs.errors import UsageError
-from jobs.settings.model import Settings
+from jobs.settings.model import Settings, repeated_stages
 from jobs.stages import registry
 from jobs.wallclock import next_wall_time, previous_wall_time, to_local, zone_of
 
@@ -122,6 +122,8 @@ def build_plan(
                 f"--stage {', '.join(unknown)}: unknown stage "
                 f"(choose from {', '.join(registry.names())})"
             )
+        if problem := repeated_stages(list(stages)):
+            raise UsageError(f"--stage: {problem}")
         chosen = list(stages)
     else:
         assert named is not None

@@ -258,6 +258,8 @@ def _reason(error: Mapping[str, Any]) -> str:
         return "required key is missing"
     if kind in _EXPECTED:
         return f"expected {_EXPECTED[kind]}, got {_toml_kind(error.get('input'))}"
+    if kind == "union_tag_not_found":  # a target without `kind`
+        return _untagged_target(error["loc"], error.get("input"))
     if kind == "finite_number":
         return f"expected a finite number, got {error.get('input')!r}"
     bounds = {"less_than_equal": ("at most", "le"), "greater_than": ("more than", "gt")}
@@ -271,6 +273,29 @@ def _reason(error: Mapping[str, Any]) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     return message
+
+
+def _untagged_target(location: tuple[Any, ...], value: Any) -> str:
+    """A target table without ``kind``. TOML reads ``[targets.wsus01.contoso.com]`` as target
+    ``wsus01`` holding a table ``contoso``: all tables, no keys of a target (admin review N04)."""
+    kinds = " or ".join(f'"{name}"' for name in sorted(_TARGET_KINDS))
+    if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+        dotted = ".".join([str(location[-1]), *_first_path(value)])
+        return (
+            f'a dotted target name must be quoted: [targets."{dotted}"] (TOML read '
+            f"[targets.{dotted}] as nested tables)"
+        )
+    return f"required key is missing: kind ({kinds})"
+
+
+def _first_path(table: Mapping[str, Any]) -> list[str]:
+    """The keys down the first chain of nested tables: contoso, com for {contoso: {com: {...}}}."""
+    path: list[str] = []
+    while table and all(isinstance(v, dict) for v in table.values()) and len(table) == 1:
+        key = next(iter(table))
+        path.append(key)
+        table = table[key]
+    return path
 
 
 def validation_problems(

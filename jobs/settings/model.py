@@ -785,6 +785,21 @@ class StageSettings(Section):
     health: HealthSettings = doc("health stage and `status`.", None, default_factory=HealthSettings)
 
 
+def repeated_stages(names: list[str]) -> str | None:
+    """Why a list of stages repeats one, or None. reindex alone may come twice: before the
+    cleanup and after it, which fragments again what the first pass rebuilt (Microsoft's order,
+    ``default_profiles``)."""
+    repeated = sorted(
+        {name for name in names if names.count(name) > (2 if name == "reindex" else 1)}
+    )
+    if not repeated:
+        return None
+    return (
+        f"a stage may be listed once (reindex twice: before and after the cleanup): "
+        f"{', '.join(repeated)} repeated"
+    )
+
+
 class Profile(Section):
     stages: list[StageName] = doc(
         "Stages in order.", ["preflight", "decline", "obsolete_updates", "health"], min_length=1
@@ -805,6 +820,13 @@ class Profile(Section):
         {"obsolete_updates": 120},
         default={},
     )
+
+    @field_validator("stages")
+    @classmethod
+    def _each_stage_once(cls, value: list[str]) -> list[str]:
+        if problem := repeated_stages(value):
+            raise ValueError(problem)
+        return value
 
     @field_validator("stage_budgets")
     @classmethod

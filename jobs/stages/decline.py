@@ -26,7 +26,7 @@ from datetime import date
 from typing import Any
 
 from jobs import events
-from jobs.errors import DatabaseError
+from jobs.errors import DatabaseError, Interrupted
 from jobs.patterns import Matcher, any_pattern
 from jobs.runner import queue, work
 from jobs.runner.context import RunContext, StageOutcome
@@ -242,6 +242,10 @@ def superseded_scope(settings: DeclineSettings, site: SiteView | None) -> dict[s
 
 
 def source_failed(susdb: Susdb, name: str, error: Exception, notes: Notes) -> None:
+    if isinstance(error, Interrupted):
+        # A stop or the window's end cut the query short: the stage is partial, not failed
+        # (admin review N44: Ctrl-C during plan read "failed", exit 1).
+        raise error
     log.error(
         "decline.source_fail",
         source=name,

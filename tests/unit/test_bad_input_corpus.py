@@ -43,7 +43,21 @@ BAD_CONFIGS = [
     ("bad log format", "[log]\nformat = 'xml'\n", "log.format:"),
     ("bad log level", "[log]\nlevel = 'loud'\n", "log.level:"),
     ("bad backup gate", "[backup]\ngate = 'maybe'\n", "backup.gate:"),
-    ("target without kind", "[targets.x]\npath = 'a'\n", "targets.x:"),
+    (
+        "target without kind",
+        "[targets.x]\npath = 'a'\n",
+        "targets.x: required key is missing: kind",
+    ),
+    (
+        "unquoted dotted target name",  # admin review N04
+        "[targets.wsus01.contoso.com]\nkind = 'sqlserver'\nserver = 'wsus01.contoso.com'\n",
+        """targets.wsus01: a dotted target name must be quoted: [targets."wsus01.contoso.com"]""",
+    ),
+    (
+        "a stage twice in a profile",  # admin review N18
+        "[profiles.p]\nstages = ['preflight', 'decline', 'decline']\n",
+        "profiles.p.stages: a stage may be listed once",
+    ),
     ("unknown target kind", "[targets.x]\nkind = 'oracle'\n", "targets.x:"),
     (
         "sqlserver without server",
@@ -467,6 +481,7 @@ def test_a_file_in_an_unreadable_encoding_says_which_and_how_to_save_it(
 
 TARGET_FILE = TARGET
 WID_TARGET = "[targets.w]\nkind = 'sqlserver'\nwid = true\n"
+NOT_A_SIMULATOR = "[targets.n]\nkind = 'simulator'\npath = 'notes.txt'\n"
 
 BAD_COMMANDS = [
     (["frobnicate"], 2, "invalid choice"),
@@ -570,6 +585,23 @@ BAD_COMMANDS = [
     ),
     (["--config", "c.toml", "--log-file", ".", "plan"], 2, "--log-file .: cannot write"),
     (["--config", "c.toml", "history", "--declined", "20990101"], 2, "no state file yet"),
+    (  # admin review N18, on the command line
+        ["--config", "c.toml", "run", "--stage", "health", "--stage", "health"],
+        2,
+        "--stage: a stage may be listed once (reindex twice: before and after the cleanup): "
+        "health repeated",
+    ),
+    (  # admin review N45
+        ["--config", "c.toml", "report", "--since", "2026-12-31", "--until", "2026-12-01"],
+        2,
+        "--since 2026-12-31 is after --until 2026-12-01",
+    ),
+    (  # admin review R59: a config mistake, not a connection that failed
+        ["--config", "notsim.toml", "plan"],
+        2,
+        "the file is not a simulated SUSDB (not even SQLite)",
+    ),
+    (["simulator", "create", "--sim", "notes.txt"], 2, "not a simulated SUSDB"),
     (["--config", "c.toml", "--state-dir", "corrupt", "history"], 2, "corrupt"),
     (
         ["plan", "--show-sql", "--profile", "weekly"],
@@ -589,6 +621,7 @@ def test_each_bad_command_line_gets_one_clear_line_and_its_exit_code(
         pytest.skip("on Windows a WID target is reached, not refused")
     (tmp_path / "c.toml").write_text(TARGET_FILE)
     (tmp_path / "wid.toml").write_text(WID_TARGET)
+    (tmp_path / "notsim.toml").write_text(NOT_A_SIMULATOR)
     (tmp_path / "notes.txt").write_text("an administrator's notes: must survive\n")
     (tmp_path / "corrupt").mkdir()
     (tmp_path / "corrupt" / "state.sqlite3").write_bytes(b"garbage" * 500)
@@ -725,3 +758,32 @@ def test_serving_a_file_that_is_not_a_simulated_susdb_is_one_line(tmp_path):
     text.write_text("hello\n")
     with pytest.raises(UsageError, match="not a simulated SUSDB"):
         _read_server_state(text)
+
+
+def test_the_declines_of_a_dry_run_are_one_line_pointing_at_plan_items(tmp_path):
+    """Admin review N48b: a plan declines nothing; not an empty list and exit 0."""
+    from jobs import commands
+    from jobs.errors import UsageError
+    from jobs.state.store import StateStore
+
+    store = StateStore(tmp_path)
+    store.start_run("20260101T000000Z-aaaaaa", "wsus01", "nightly", True)
+    store.close()
+    with pytest.raises(
+        UsageError, match=r"a dry run \(plan\), which declines nothing; plan --items"
+    ):
+        commands.declined(tmp_path, "20260101T000000Z-aaaaaa")
+
+
+def test_simulator_create_makes_an_uncleaned_susdb_once(tmp_path, monkeypatch, capsys):
+    """Admin review, part A 3: a documented way to an uncleaned simulated SUSDB to try plan on."""
+    from jobs.demo import is_simulated_susdb
+
+    code, out, _ = call(
+        ["simulator", "create", "--sim", "lab.sqlite3"], tmp_path, monkeypatch, capsys
+    )
+    assert code == 0 and "never cleaned" in out and is_simulated_susdb(tmp_path / "lab.sqlite3")
+    code, _, err = call(
+        ["simulator", "create", "--sim", "lab.sqlite3"], tmp_path, monkeypatch, capsys
+    )
+    assert code == 2 and "--fresh makes it again" in one_line(err)

@@ -126,6 +126,124 @@ def test_a_long_decline_list_is_cut_and_says_how_many_more(state_dir, small_sim)
     assert "20 more: <code>susdb-maint history --declined 20261125T020000Z-aaaaaa</code>" in html
 
 
+def nights_with_kpis(
+    state_dir: Path, nights: list[tuple[dict[str, float], dict[str, float]]]
+) -> str:
+    """Record one real run a night with the KPIs before and after it and one decline; return the
+    last run's ID."""
+    store = StateStore(state_dir)
+    for night, (before, after) in enumerate(nights, start=1):
+        run_id = f"202611{night:02d}T020000Z-aaaaaa"
+        store.start_run(run_id, "sim", "nightly", False)
+        store.db.execute(
+            "UPDATE runs SET started_at = ? WHERE run_id = ?",
+            (f"2026-11-{night:02d}T02:00:00Z", run_id),
+        )
+        store.record_kpis(run_id, "before", before)
+        store.record_kpis(run_id, "after", after)
+        record_decline(
+            store, run_id, "sim", f"3f2504e0-4f89-11d3-9a0c-{night:012d}", None, "U", "superseded"
+        )
+    store.close()
+    return run_id
+
+
+def change_class(html: str, label: str) -> str:
+    """The CSS class of a KPI's change cell in the before-and-after table."""
+    found = re.search(
+        rf"<td>{re.escape(label)}</td>(?:<td[^>]*>[^<]*</td>){{2}}\s*<td class=\"([^\"]*)\">", html
+    )
+    assert found, label
+    return " ".join(found.group(1).split())
+
+
+def chart_colours(html: str) -> dict[str, list[str]]:
+    """Each chart's title and the colours pygal draws its series in."""
+    colours = {}
+    for svg in html.split("<svg")[1:]:
+        title = re.search(r'class="title plot_title">([^<]*)</text>', svg)
+        assert title
+        colours[title.group(1)] = re.findall(r"\.color-\d[^{]*\{stroke:(#[0-9a-f]+)", svg)
+    return colours
+
+
+def y_ticks(svg: str) -> list[str]:
+    """The labels on a pygal chart's y axis."""
+    axis = svg[svg.index('class="axis y') : svg.index('class="axis x')]
+    return re.findall(r"<text[^>]*>([^<]*)</text>", axis)
+
+
+def test_the_trend_charts_come_before_the_declined_list(state_dir, small_sim):
+    night = {"not_declined": 900.0, "declined": 100.0}
+    last = nights_with_kpis(state_dir, [(night, night), (night, night)])
+
+    _, _, html = render_run(state_dir, small_sim, last)
+
+    assert "<svg" in html
+    assert html.index("<h2>Trend</h2>") < html.index("<h2>Declined updates")
+    assert html.index("<h2>Trend</h2>") < html.index("<svg")
+
+
+def test_a_date_range_report_shows_the_trend_before_its_list_of_runs(state_dir, small_sim):
+    night = {"not_declined": 900.0}
+    nights_with_kpis(state_dir, [(night, night), (night, night)])
+    store = StateStore(state_dir, read_only=True)
+
+    _, _, html = report_html.render(store, settings_for(small_sim))
+    store.close()
+
+    assert "<svg" in html
+    assert html.index("<h2>Trend</h2>") < html.index("<h2>Runs</h2>")
+
+
+def test_a_change_is_coloured_by_what_it_means(state_dir, small_sim):
+    before = {
+        "declined": 100.0,
+        "not_declined": 900.0,
+        "superseded_not_declined": 400.0,
+        "database_size_mb": 500.0,
+        "fragmented_indexes": 2.0,
+        "approved": 10.0,
+        "computers": 50.0,
+    }
+    after = {
+        "declined": 335.0,
+        "not_declined": 665.0,
+        "superseded_not_declined": 165.0,
+        "database_size_mb": 520.0,
+        "fragmented_indexes": 5.0,
+        "approved": 8.0,
+        "computers": 50.0,
+    }
+    last = nights_with_kpis(state_dir, [(before, before), (before, after)])
+
+    _, _, html = render_run(state_dir, small_sim, last)
+
+    assert "+235</td>" in html
+    assert change_class(html, "Declined") == "num better"
+    assert change_class(html, "Not declined (what clients scan)") == "num better"
+    assert change_class(html, "Superseded, not declined") == "num better"
+    assert change_class(html, "Database size (MB)") == "num worse"
+    assert change_class(html, "Fragmented indexes") == "num worse"
+    assert change_class(html, "Approved") == "num", "fewer approvals mean neither"
+    assert change_class(html, "Computers") == "num", "no change"
+    colours = chart_colours(html)
+    assert colours["Not declined (what clients scan)"] == [report_html.COLOURS["better"]]
+    assert colours["Database size (MB)"] == [report_html.COLOURS["worse"]]
+    assert colours["Fragmented indexes"] == [report_html.COLOURS["worse"]]
+    assert report_html.COLOURS["worse"] not in colours["Declined and deleted per run"]
+
+
+def test_count_axes_have_whole_number_ticks():
+    labels = ["11-01 02:00", "11-02 02:00", "11-03 02:00"]
+    for values in ([0, 0, 0], [0, 1, 0], [1, 3, 2], [0, 2, 7], [120, 235, 90], [5.5, 4.0, 3.2]):
+        ticks = y_ticks(str(report_html.trend_chart("Fragmented indexes", labels, values)))
+        assert ticks and all(re.fullmatch(r"\d[\d,]*", tick) for tick in ticks), (values, ticks)
+        assert 2 <= len(ticks) <= 6 and int(ticks[-1].replace(",", "")) >= max(values), ticks
+    bars = y_ticks(str(report_html.work_chart(labels, [1, 0, 3], [0, 2, 0])))
+    assert bars == ["0", "1", "2", "3"]
+
+
 def test_a_date_range_report_lists_exactly_the_runs_started_in_it(state_dir, small_sim):
     store = StateStore(state_dir)
     for run_id, started in (
