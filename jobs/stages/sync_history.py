@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from jobs import events
 from jobs.runner.context import RunContext, StageOutcome
+from jobs.stages.batched_delete import delete_in_batches
 from jobs.stages.registry import stage
 
 log = events.get_logger("susdb_maint.stages.sync_history")
@@ -26,31 +27,12 @@ def run(ctx: RunContext) -> StageOutcome:
     if ctx.dry_run:
         outcome.status = "planned"
         return outcome
-    batch = 0
-    while outcome.remaining > 0:
-        if ctx.out_of_time():
-            outcome.status, outcome.reason = (
-                "partial",
-                "signal" if ctx.stop.is_set() else "deadline",
-            )
-            break
-        started = ctx.clock.monotonic()
-        deleted = ctx.susdb.delete_sync_history(
-            settings.batch_rows, settings.retention_days, timeout=600
-        )
-        batch += 1
-        outcome.done += deleted
-        outcome.remaining = max(0, outcome.remaining - deleted)
-        log.info(
-            "batch.finish",
-            batch=batch,
-            size=settings.batch_rows,
-            done=deleted,
-            skipped=0,
-            failed=0,
-            seconds=round(ctx.clock.monotonic() - started, 3),
-            remaining=outcome.remaining,
-        )
-        if deleted == 0:
-            break
-    return outcome
+    return delete_in_batches(
+        ctx,
+        outcome,
+        settings.batch_rows,
+        lambda timeout: ctx.susdb.delete_sync_history(
+            settings.batch_rows, settings.retention_days, timeout=timeout
+        ),
+        log,
+    )
