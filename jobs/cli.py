@@ -221,7 +221,10 @@ def build_parser() -> Parser:
         help="print the T-SQL batches each stage sends; no database",
     )
     plan.add_argument(
-        "--items", action="store_true", help="list the queued items (for example each decline)"
+        "--items",
+        action="store_true",
+        help="list the items a run would work on, one a line, tab-separated: stage, id, status, "
+        "kb, title, reason, products",
     )
     plan.set_defaults(handler=cmd_plan)
 
@@ -301,7 +304,7 @@ def build_parser() -> Parser:
         help="serve a simulated SUSDB over TDS to ODBC drivers (FreeTDS); a test and demo tool",
         description="Serve a simulated SUSDB over TDS, so a sqlserver target (pyodbc and FreeTDS) "
         "can run against it. A test and demo tool, not a SQL Server: loopback only unless --host "
-        "is given, no TLS (clients must not require encryption), one SQL login.",
+        "is given, TLS only with --tls-cert and --tls-key, one SQL login.",
         parents=[common],
     )
     serve.add_argument("--sim", metavar="PATH", required=True, help="simulated SUSDB file")
@@ -338,6 +341,10 @@ def build_parser() -> Parser:
     serve.add_argument("--fault-kind", action="append", help="fault kinds (repeatable)")
     serve.add_argument("--fault-statement", action="append", help="only these statements")
     serve.add_argument("--fault-seed", type=int, default=0)
+    serve.add_argument(
+        "--tls-cert", metavar="PEM", help="offer TLS as SQL Server does, with this certificate"
+    )
+    serve.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     serve.set_defaults(handler=cmd_simulator_serve)
 
     config = command("config", "Write, check or show the configuration.")
@@ -566,6 +573,13 @@ def _show_report(result: Any) -> None:
     from jobs import report
 
     report.print_run_summary(result)
+    # A failed stage's reason whole, one line each: the table's note is cut to its column, or
+    # shows the queue's counts instead (admin review N12). The run's own error stays last.
+    for stage in result.stages:
+        if stage.status == "failed" and stage.reason:
+            sys.stderr.write(
+                f"susdb-maint: {result.target}: {stage.stage} failed: {stage.reason}\n"
+            )
     if result.error:
         sys.stderr.write(f"susdb-maint: {result.target}: {result.error}\n")
 
@@ -590,23 +604,49 @@ def cmd_plan(args: argparse.Namespace) -> int:
         sys.stdout.write(commands.show_sql(settings, _run_request(args)))
         return 0
     setup_events(args, settings)
+    if args.all and args.items:
+        raise UsageError("--items lists one target's items: give --target instead of --all")
     directory = state_dir(args, settings)
-    result, plan = commands.plan(settings, directory, _run_request(args))
-    _show_report(result)
-    if result.stages:  # nothing reached, nothing to estimate: never "fits"
-        print(report.window_fit(result.stages, plan.max_duration_minutes, plan.until))
+    planned = commands.plan(settings, directory, _run_request(args))
+    for one in planned:
+        result, plan = one.report, one.plan
+        if one.phase:
+            order = "upstream first" if one.phase == "decline" else "replicas first"
+            print(f"\n--all, {one.phase} phase ({order}): {plan.endpoint.name}")
+        _show_report(result)
+        if result.stages:  # nothing reached, nothing to estimate: never "fits"
+            fit = report.window_fit(
+                result.stages,
+                plan.max_duration_minutes,
+                plan.until,
+                virtual_time=result.virtual_time,
+            )
+            print(fit)
+    if len(planned) > 1:
+        # run --all shares one window among its targets, one after the other.
+        stages = [stage for one in planned for stage in one.report.stages]
+        first = planned[0]
+        total = report.window_fit(
+            stages,
+            first.plan.max_duration_minutes,
+            first.plan.until,
+            virtual_time=first.report.virtual_time,
+        )
+        print(f"\n--all, every target one after the other: {total}")
     if args.items:
+        from jobs import plan_items
         from jobs.state.store import ACTIVE
 
+        (one,) = planned
+        result, plan = one.report, one.plan
         # A queue the next run will resume, else what this plan would queue (kept apart).
-        _, items = commands.queued(settings, directory, plan.endpoint.name, None, ACTIVE)
-        for item in items:
-            if item["stage"] in plan.stages:
-                print(f"{item['stage']}\t{item['item_key']}\t{item['status']}")
-        for item in commands.planned(directory, result.run_id):
-            described = [item[key] for key in ("reason", "kb", "title") if item[key]]
-            print("\t".join([item["stage"], item["item_key"], "planned", *described]))
-    return int(result.exit_code)
+        found = plan_items.items(directory, plan.endpoint.name, plan.stages, result.run_id, ACTIVE)
+        titles = plan_items.titles_from(plan.endpoint, found) if result.stages else {}
+        for line in plan_items.lines(found, titles):
+            print(line)
+    from jobs.runner.hierarchy import worst
+
+    return int(worst([ExitCode(one.report.exit_code) for one in planned]))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -825,4 +865,6 @@ def cmd_simulator_serve(args: argparse.Namespace) -> int:
         fault_kinds=args.fault_kind,
         fault_statements=args.fault_statement,
         fault_seed=args.fault_seed,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )

@@ -77,7 +77,7 @@ def run(
 
     with monitored(settings.monitoring, state_dir) as monitor, stop_on_signals(stop):
 
-        def run_plan(plan: Plan) -> RunReport:
+        def run_plan(plan: Plan, phase: str | None = None) -> RunReport:
             report = execute_plan(plan, state_dir, stop=stop, on_abandoned=monitor.abandoned)
             monitor.append(report)
             if on_report is not None:
@@ -91,14 +91,37 @@ def run(
         return run_plan(make_plan(request.target)).exit_code
 
 
-def plan(settings: Settings, state_dir: Path, request: RunRequest) -> tuple[RunReport, Plan]:
-    """A dry run of the request's plan: counts, estimates, no change in SUSDB."""
-    if request.all_targets:
-        from jobs.errors import UsageError
+@dataclass(frozen=True)
+class Planned:
+    """One dry run: its report, its plan, and its phase under ``plan --all`` (else None)."""
 
-        raise UsageError("plan --all is not supported: plan one --target at a time")
-    dry = request.plan(settings, request.target, dry_run=True)
-    return execute_plan(dry, state_dir), dry
+    report: RunReport
+    plan: Plan
+    phase: str | None = None
+
+
+def plan(settings: Settings, state_dir: Path, request: RunRequest) -> list[Planned]:
+    """A dry run of the request's plan: counts, estimates, no change in SUSDB. With --all, one
+    per target and phase, in the order ``run --all`` takes them (jobs/runner/hierarchy.py)."""
+    if not request.all_targets:
+        dry = request.plan(settings, request.target, dry_run=True)
+        return [Planned(execute_plan(dry, state_dir), dry)]
+    planned: list[Planned] = []
+
+    def plan_one(dry: Plan, phase: str) -> RunReport:
+        report = execute_plan(dry, state_dir, stop=stop)
+        planned.append(Planned(report, dry, phase))
+        return report
+
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        run_all(
+            settings,
+            lambda name: request.plan(settings, name, dry_run=True),
+            plan_one,
+            stop,
+        )
+    return planned
 
 
 def show_sql(settings: Settings, request: RunRequest) -> str:
@@ -123,17 +146,6 @@ def queued(
     store = StateStore(state_dir)
     try:
         return name, store.queue_items(name, stage, statuses)
-    finally:
-        store.close()
-
-
-def planned(state_dir: Path, run_id: str) -> list[dict[str, Any]]:
-    """What the plan ``run_id`` would queue (kept apart from the queues a run executes)."""
-    from jobs.state.store import StateStore
-
-    store = StateStore(state_dir)
-    try:
-        return store.planned_items(run_id)
     finally:
         store.close()
 

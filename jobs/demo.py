@@ -107,9 +107,7 @@ def run_demo(
     )
     plan.count_obsolete_kpi = True
     result = execute_plan(plan, state_dir)
-    data = result.as_dict()
-    data["virtual_time"] = True
-    report.print_run_summary(data)
+    report.print_run_summary(result)
     out.print(f"History: susdb-maint --state-dir {state_dir} history")
     if created is False and not fresh:
         out.print(

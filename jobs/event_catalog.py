@@ -293,6 +293,14 @@ DECLARATIONS: tuple[EventSpec, ...] = (
         "items",
     ),
     _event(
+        "plan.items_untitled",
+        "warning",
+        "`error`, `items`",
+        "`plan --items` could not read the KB and title of the obsolete-update and compression "
+        "items from the target; it lists them without",
+        "error items",
+    ),
+    _event(
         "queue.deferred",
         "warning",
         "`expected_seconds`, `seconds_left`, `reason`",
@@ -665,6 +673,19 @@ DECLARATIONS: tuple[EventSpec, ...] = (
         "more computers than the guard allows would go: refused from the estimate without "
         "calling spCleanupObsoleteComputers, or (the backstop) its deletion rolled back",
         "total",
+    ),
+    _event(
+        "client_events.namespaces",
+        "info",
+        "`namespaces` (per event namespace: `namespace`, `name` from tbEventNamespace or null, "
+        "`rows`)",
+        "the client_events stage counted tbEventInstance by namespace, before deleting: where the "
+        "rows are (namespace 2 holds the server's synchronization events and is never touched)",
+        "namespaces",
+        namespaces={
+            "type": "array",
+            "items": {"type": "object", "required": ["namespace", "name", "rows"]},
+        },
     ),
     _event(
         "content_files.result",

@@ -24,6 +24,10 @@ KPI_LABELS = {
     "fragmented_indexes": "Fragmented indexes",
     "event_instance_rows": "tbEventInstance rows",
     "computers": "Computers",
+    "clients_synced_day": "Computers synced OK, last 24 h",
+    "clients_synced_week": "Computers synced OK, last 7 days",
+    "clients_sync_failed": "Computers whose last sync failed",
+    "clients_not_reporting": "Computers that stopped reporting",
     "database_size_mb": "Database size (MB)",
 }
 
@@ -31,6 +35,8 @@ KPI_LABELS = {
 # by its sign ("Declined +235" is the goal). Declining is the point; the other counts are work
 # left: updates every client scans, rows and pages the server carries. Not listed (total,
 # approved, computers): updates and machines come and go by themselves, a change means neither.
+# The client figures are the outcome all of it is for: more computers synchronizing, fewer failing
+# their scan or silent.
 KPI_BETTER_WHEN: dict[str, Literal["higher", "lower"]] = {
     "declined": "higher",
     "not_declined": "lower",
@@ -39,6 +45,10 @@ KPI_BETTER_WHEN: dict[str, Literal["higher", "lower"]] = {
     "fragmented_indexes": "lower",
     "event_instance_rows": "lower",
     "database_size_mb": "lower",
+    "clients_synced_day": "higher",
+    "clients_synced_week": "higher",
+    "clients_sync_failed": "lower",
+    "clients_not_reporting": "lower",
 }
 
 
@@ -119,6 +129,25 @@ def explain_changes(
         notes["event_instance_rows"] = "sync history past its retention deleted"
     if (change("computers") or 0) < 0 and done.get("computers"):
         notes["computers"] = "computers that stopped reporting deleted"
+    if before.get("clients_sync_failed") and after.get("clients_sync_failed"):
+        above = next(
+            (
+                alert["threshold"]
+                for stage in stages
+                if stage["stage"] == "health"
+                for alert in (stage.get("detail") or {}).get("warnings", [])
+                if alert["kpi"] == "not_declined"
+            ),
+            None,
+        )
+        # A client learns what the night declined at its next scan: WSUS's default detection
+        # frequency is 22 hours (KB 909131), so the figures after a run show only the first few;
+        # while the catalog stays above Microsoft's 7,000 (KB 4489045) they need not come back.
+        notes["clients_sync_failed"] = (
+            f"what clients scan is still above {above:,}: decline unused products"
+            if above is not None
+            else "clients rescan about once a day (22 h): see the next run"
+        )
     if (change("fragmented_indexes") or 0) > 0:
         notes["fragmented_indexes"] = "fragmented by deletes; the next reindex rebuilds"
     return notes

@@ -1,5 +1,6 @@
-"""The HTML report: one run (or a date range) with its stages, what it declined and deleted, and the
-trend of what matters over past runs, as static SVG charts. Self-contained: CSS and charts are
+"""The HTML report: one run (or a date range) with its stages, what it declined and deleted, the
+trend of what matters over past runs, as static SVG charts, and when a KPI heading for its warning
+threshold reaches it (jobs/forecast.py). Self-contained: CSS and charts are
 inline, nothing is fetched, so it opens offline and in a mail attachment.
 
 Data comes from the state store's history tables (runs, stage_results, kpis, declined_updates),
@@ -24,22 +25,27 @@ import pygal
 from markupsafe import Markup
 from pygal.style import Style
 
-from jobs import __version__, events
+from jobs import __version__, events, forecast
 from jobs.errors import UsageError
 from jobs.report import KPI_LABELS, change_meaning
 from jobs.settings.model import Settings
+from jobs.stages import health
 from jobs.state.store import StateStore
 
 log = events.get_logger("susdb_maint.report_html")
 
 # What an administrator watches night after night (Microsoft's guide: superseded-not-declined
-# above 1500 causes client scan problems; not-declined is what every client scans).
+# above 1500 causes client scan problems; not-declined is what every client scans), and what the
+# clients say about it: the outcome the rest is for.
 TREND_KPIS = (
     "not_declined",
     "superseded_not_declined",
     "obsolete_backlog",
     "database_size_mb",
     "fragmented_indexes",
+    "clients_synced_day",
+    "clients_sync_failed",
+    "clients_not_reporting",
 )
 DELETING_STAGES = {
     "obsolete_updates": "obsolete updates deleted (spDeleteUpdate)",
@@ -51,6 +57,9 @@ DELETING_STAGES = {
 # is kept for "worse" and never used for a series that merely comes second.
 COLOURS = {"better": "#27ae60", "worse": "#c0392b", None: "#1f6fb2"}
 SECOND_SERIES = "#7f8c8d"
+# A KPI's warning threshold is drawn (dashed, grey) once the KPI comes within half of it: further
+# below, a line at the threshold would flatten the trend it is drawn against to nothing.
+THRESHOLD_SHOWN_FROM = 0.5
 
 
 def chart_style(*colors: str) -> Style:
@@ -167,16 +176,27 @@ def whole_ticks(values: Iterable[float | None]) -> list[int]:
 
 
 def trend_chart(
-    title: str, labels: list[str], values: list[float | None], meaning: str | None = None
+    title: str,
+    labels: list[str],
+    values: list[float | None],
+    meaning: str | None = None,
+    threshold: float | None = None,
 ) -> Markup:
+    """One KPI over the runs, coloured by what its change means; with its warning threshold as a
+    dashed line when the KPI comes within ``THRESHOLD_SHOWN_FROM`` of it."""
+    top = max((value for value in values if value is not None), default=0)
+    if threshold is not None and top < threshold * THRESHOLD_SHOWN_FROM:
+        threshold = None
     chart = pygal.Line(
         js=[],  # pygal's tooltips load a script from a CDN: off, the report must render offline
         disable_xml_declaration=True,
         width=460,
         height=230,
-        style=chart_style(COLOURS[meaning]),
+        style=chart_style(COLOURS[meaning], SECOND_SERIES),
         title=title,
-        show_legend=False,
+        show_legend=threshold is not None,
+        legend_at_bottom=True,
+        truncate_legend=-1,
         show_dots=len(values) <= 40,
         x_label_rotation=30,
         truncate_label=12,
@@ -185,11 +205,18 @@ def trend_chart(
         allow_interruptions=True,
         print_values=False,
         include_x_axis=True,
-        y_labels=whole_ticks(values),
+        y_labels=whole_ticks([*values, threshold]),
         value_formatter=_count,
     )
     chart.x_labels = labels
     chart.add(title, values)
+    if threshold is not None:
+        chart.add(
+            f"warning threshold {threshold:,.0f}",
+            [threshold] * len(values),
+            show_dots=False,
+            stroke_style={"dasharray": "6, 4"},
+        )
     return _svg(chart)
 
 
@@ -221,9 +248,9 @@ def _label(run: dict[str, Any]) -> str:
     return str(run["started_at"])[5:16].replace("T", " ")
 
 
-def charts(views: list[RunView]) -> list[Markup]:
+def charts(views: list[RunView], thresholds: dict[str, int] | None = None) -> list[Markup]:
     """Trend charts over real (not dry) runs, oldest first, each coloured by what its change from
-    the first run shown to the last means."""
+    the first run shown to the last means, near its warning threshold drawn against it."""
     real = [view for view in views if not view.run["dry_run"]]
     if len(real) < 2:
         return []
@@ -234,7 +261,8 @@ def charts(views: list[RunView]) -> list[Markup]:
         known = [value for value in values if value is not None]
         if known:
             meaning = change_meaning(name, known[0], known[-1])
-            shown.append(trend_chart(KPI_LABELS.get(name, name), labels, values, meaning))
+            limit = (thresholds or {}).get(name)
+            shown.append(trend_chart(KPI_LABELS.get(name, name), labels, values, meaning, limit))
     shown.append(
         work_chart(
             labels,
@@ -246,6 +274,23 @@ def charts(views: list[RunView]) -> list[Markup]:
         )
     )
     return shown
+
+
+def forecast_lines(views: list[RunView], thresholds: dict[str, int]) -> list[str]:
+    """A sentence for each KPI heading for its warning threshold, from the real runs shown (the
+    newest ``forecast.POINTS`` of them), each at its start."""
+    history = [
+        (
+            datetime.fromisoformat(view.run["started_at"]),
+            view.kpis.get("after") or view.kpis.get("before") or {},
+        )
+        for view in views
+        if not view.run["dry_run"]
+    ]
+    return [
+        forecast.sentence(KPI_LABELS.get(name, name), seen)
+        for name, seen in forecast.forecasts(history, thresholds).items()
+    ]
 
 
 def _environment() -> jinja2.Environment:
@@ -296,10 +341,12 @@ def render(
         focus if focus and run["run_id"] == focus.run["run_id"] else run_view(store, run, 0)
         for run in history
     ]
+    limits = health.thresholds(settings.stages.health)
     context = {
         "focus": focus,
         "views": views,
-        "charts": charts(views),
+        "charts": charts(views, limits),
+        "forecasts": forecast_lines(views, limits),
         "since": since,
         "until": until,
         "target": focus.run["target"] if focus else target,

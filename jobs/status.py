@@ -1,13 +1,15 @@
-"""``susdb-maint status``: a target now: its health KPIs, the last run, what is queued per stage,
-quarantined items, rights, and when the scheduler runs it next."""
+"""``susdb-maint status``: a target now: its health KPIs with their warning thresholds, when a KPI
+heading for its threshold reaches it (jobs/forecast.py, from the run history), the last run, what
+is queued per stage, quarantined items, rights, and when the scheduler runs it next."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jobs import report
+from jobs import forecast, report
 from jobs.db.executor import Executor
 from jobs.runner.context import RunContext
 from jobs.runner.plan import choose_target
@@ -62,6 +64,8 @@ def show_status(
         )
         kpis = health.collect(ctx, count_obsolete=settings.stages.health.count_obsolete)
         alerts = health.warnings(kpis, ctx)
+        limits = health.thresholds(settings.stages.health)
+        coming = forecast.forecasts(run_history(store, endpoint.name), limits)
         permissions = Susdb(executor).permissions() if check_permissions else {}
         quarantined = store.quarantined(endpoint.name)
         backlog = queued_backlog(store, ctx.database)
@@ -79,6 +83,19 @@ def show_status(
                     "target": endpoint.name,
                     "kpis": kpis,
                     "warnings": alerts,
+                    "thresholds": limits,
+                    "forecasts": [
+                        {
+                            "kpi": name,
+                            "threshold": seen.threshold,
+                            "days": round(seen.days, 2),
+                            "per_day": round(seen.per_day, 2),
+                            "points": seen.points,
+                            "at": seen.at.isoformat() if seen.at else None,
+                            "text": forecast.sentence(report.KPI_LABELS.get(name, name), seen),
+                        }
+                        for name, seen in coming.items()
+                    ],
                     "permissions": permissions,
                     "last_run": _last_run_fields(last_run),
                     "queued": backlog,
@@ -99,9 +116,36 @@ def show_status(
             )
         )
     else:
-        _print_status(endpoint, kpis, alerts, permissions, last_run, backlog, quarantined, fires)
+        _print_status(
+            endpoint,
+            kpis,
+            alerts,
+            limits,
+            coming,
+            permissions,
+            last_run,
+            backlog,
+            quarantined,
+            fires,
+        )
     missing = [name for name, held in permissions.items() if not held]
     return 4 if missing else 0
+
+
+def run_history(store: StateStore, target: str) -> list[tuple[datetime, dict[str, float]]]:
+    """The KPIs of the target's newest real runs (plans change nothing and are not the trend),
+    each at its start: after the run where it got that far, else before it."""
+    history = []
+    for run in store.runs(target, 10 * forecast.POINTS):
+        if run["dry_run"]:
+            continue
+        phases = store.kpis(run["run_id"])
+        kpis = phases.get("after") or phases.get("before")
+        if kpis:
+            history.append((datetime.fromisoformat(run["started_at"]), kpis))
+        if len(history) == forecast.POINTS:
+            break
+    return history
 
 
 def _last_run_fields(run: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -120,6 +164,8 @@ def _print_status(
     endpoint: Any,
     kpis: dict[str, float],
     alerts: list[dict[str, Any]],
+    limits: dict[str, int],
+    coming: dict[str, forecast.Forecast],
     permissions: dict[str, bool],
     last_run: dict[str, Any] | None,
     backlog: dict[str, dict[str, int]],
@@ -127,10 +173,15 @@ def _print_status(
     fires: list[dict[str, Any]],
 ) -> None:
     out = report.console(markup=False)  # "[schedule.jobs]" and error texts are not markup
-    notes = {
-        alert["kpi"]: f"above the warning threshold {alert['threshold']:,}" for alert in alerts
-    }
+    notes = {name: f"threshold {limit:,}" for name, limit in limits.items()}
+    notes.update(
+        {alert["kpi"]: f"above the warning threshold {alert['threshold']:,}" for alert in alerts}
+    )
+    for name, seen in coming.items():
+        notes[name] += f": reached {forecast.when(seen.days)}"
     out.print(report.snapshot_table(kpis, f"{endpoint.name}: {endpoint.describe()}", notes))
+    for name, seen in coming.items():
+        out.print(f"Forecast: {forecast.sentence(report.KPI_LABELS.get(name, name), seen)}")
     if last_run is None:
         out.print("Last run: none yet (see susdb-maint history for plans)")
     else:

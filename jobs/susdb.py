@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -122,6 +122,27 @@ class UpdateRef:
     local_update_id: int
     title: str
     kb: str | None
+
+
+@dataclass(frozen=True)
+class UpdateTitle:
+    """How an administrator looks an update up: its KB article (when it has one) and title."""
+
+    kb: str | None
+    title: str
+
+
+# Wanted LocalUpdateIDs per round trip of ``update_titles``: one range each.
+TITLES_PER_RANGE = 500
+
+
+@dataclass(frozen=True)
+class NamespaceRows:
+    """tbEventInstance rows in one event namespace; ``name`` from tbEventNamespace, if it lists it."""
+
+    namespace: int
+    name: str | None
+    rows: int
 
 
 @dataclass
@@ -464,6 +485,21 @@ class Susdb:
         row = _answer(self.executor.run("delete_update", [local_update_id], timeout=timeout))
         return bool(row["Sent"]), bool(row["Present"])
 
+    def update_titles(self, local_update_ids: Iterable[int]) -> dict[int, UpdateTitle]:
+        """The KB and title of each of these updates still in the catalog, by LocalUpdateID."""
+        wanted = sorted(set(local_update_ids))
+        found: dict[int, UpdateTitle] = {}
+        for start in range(0, len(wanted), TITLES_PER_RANGE):
+            chunk = wanted[start : start + TITLES_PER_RANGE]
+            # A range holds every update between its ends: keep only the wanted ones.
+            chosen = set(chunk)
+            for row in self.executor.stream("update_titles", [chunk[0], chunk[-1]]):
+                local_id = int(row["LocalUpdateID"])
+                if local_id in chosen:
+                    kb = f"KB{row['KBArticle']}" if row["KBArticle"] else None
+                    found[local_id] = UpdateTitle(kb, row["Title"] or "")
+        return found
+
     def updates_to_compress(self, timeout: int | None = None) -> Iterator[int]:
         # Read by position: no public source names spGetUpdatesToCompress's column.
         return (
@@ -508,6 +544,27 @@ class Susdb:
         ).rows
         return int(rows[0]["Deleted"]) if rows else 0
 
+    def event_rows_by_namespace(self) -> list[NamespaceRows]:
+        return [
+            NamespaceRows(
+                int(row["EventNamespaceID"]), row["DisplayName"], int(row["EventRows"] or 0)
+            )
+            for row in self.executor.run("event_rows_by_namespace").rows
+        ]
+
+    def client_events_backlog(self, retention_days: int) -> int:
+        return int(
+            self.executor.run("client_events_backlog", [retention_days]).rows[0]["Backlog"] or 0
+        )
+
+    def delete_client_events(
+        self, batch_rows: int, retention_days: int, timeout: int | None = None
+    ) -> int:
+        rows = self.executor.run(
+            "delete_client_events", [batch_rows, retention_days], timeout=timeout
+        ).rows
+        return int(rows[0]["Deleted"]) if rows else 0
+
     # -- health ----------------------------------------------------------------------------------
     def update_counts(self) -> dict[str, int]:
         row = self.executor.run("kpi_update_counts").rows[0]
@@ -518,6 +575,12 @@ class Susdb:
 
     def table_rows(self) -> dict[str, int]:
         row = self.executor.run("kpi_table_rows").rows[0]
+        return {key: int(value or 0) for key, value in row.items()}
+
+    def client_outcomes(self, stopped_reporting_days: int) -> dict[str, int]:
+        """Computers that synchronized (last day, last week), whose last synchronization failed,
+        and that stopped reporting, by the statement's column names."""
+        row = self.executor.run("kpi_client_outcomes", [stopped_reporting_days]).rows[0]
         return {key: int(value or 0) for key, value in row.items()}
 
     def backup_space(self) -> tuple[int, list[tuple[str, int]]]:

@@ -25,6 +25,7 @@ CALENDAR_TESTS = (
     "tests/stages/test_nightly.py",
     "tests/stages/test_delete_fix.py",
     "tests/stages/test_live_wsus.py",
+    "tests/stages/test_client_events.py",
     "tests/schedule/test_patch_tuesday.py",
     "tests/runner/test_queue_engine.py",
     "tests/unit/test_settings.py",

@@ -375,6 +375,33 @@ class CatalogBuilder:
             (parent, child),
         )
 
+    def computer(
+        self,
+        name: str,
+        *,
+        synced_hours: float | None,
+        reported_hours: float | None = None,
+        result: int = 1,
+        modelled: bool = False,
+    ) -> None:
+        """A computer that last synchronized ``synced_hours`` ago with ``result`` (LastSyncResult:
+        0 never, 1 succeeded, 2 failed) and last reported status ``reported_hours`` ago (the
+        synchronization's time unless given; None: never). ``modelled``: it keeps scanning on the
+        simulated server's clock (jobs/simulator/clients.py), else its dates stay as planted."""
+
+        def ago(hours: float | None) -> str | None:
+            return None if hours is None else ts(self.now - timedelta(hours=hours))
+
+        synced = ago(synced_hours)
+        reported = synced if reported_hours is None else ago(reported_hours)
+        self.db.execute(
+            "INSERT INTO tbComputerTarget (ComputerID, FullDomainName, LastSyncTime, "
+            "LastReportedStatusTime, LastSyncResult) VALUES (?, ?, ?, ?, ?)",
+            (name, f"{name.lower()}.contoso.com", synced, reported, result),
+        )
+        if modelled:
+            self.db.execute("INSERT INTO sim_client VALUES (?, ?)", (name, synced))
+
     def local_id(self, update_id: str) -> int:
         return int(
             self.db.execute(

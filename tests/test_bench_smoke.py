@@ -46,3 +46,9 @@ def test_the_driver_overhead_bench_prints_both_figures():
     output = bench("driver_overhead.py", "--items", "200")
     assert "decline_in_process" in output and "decline_over_freetds" in output
     assert "the driver stack adds" in output and "requests per item" in output
+
+
+@pytest.mark.slow
+def test_the_kpi_read_bench_prints_its_bound_against_the_window():
+    output = bench("kpi_reads.py", "--updates", "3000", "--collections", "1")
+    assert "kpi_client_outcomes: tbComputerTarget" in output and "within budget" in output

@@ -22,7 +22,8 @@ honour is refused before connecting (one line, exit 2):
 ODBC connection pooling is turned off before the first connection, so session state (the target
 lock, an open transaction) dies with the connection it belongs to. A connection that never opens
 is reported as "could not connect to NAME (ADDRESS): CAUSE", the cause translated by
-``jobs.db.classify.connect_cause``.
+``jobs.db.classify.connect_cause``; a refused login is told apart from a database the login
+cannot open by a second login, to master (``jobs.db.refused_login``).
 
 pyodbc is imported lazily, here only, so the simulator, the demo and the unit tests run on a
 machine without unixODBC.
@@ -40,7 +41,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from jobs.clock import Clock, SystemClock
-from jobs.db import freetds_conf
+from jobs.db import freetds_conf, refused_login
 from jobs.errors import ConfigError, DatabaseError
 from jobs.redaction import redact_text, register_secret
 from jobs.settings.model import SimulatorTarget, SqlServerTarget
@@ -450,7 +451,30 @@ def _open_sqlserver(endpoint: Endpoint, clock: Clock | None) -> Connection:
     try:
         connection: Connection = pyodbc.connect(text, autocommit=True, timeout=target.login_timeout)
     except pyodbc.Error as error:
-        raise connect_failure(endpoint, error, driver) from None
+        failure = connect_failure(endpoint, error, driver)
+        freetds = driver_family(driver) == "freetds"
+        if refused_login.needs_master(failure, target.database, freetds):
+
+            def open_master() -> Connection | None:
+                master = target.model_copy(update={"database": refused_login.MASTER})
+                try:
+                    opened: Connection = pyodbc.connect(
+                        connection_string(master, driver, password),
+                        autocommit=True,
+                        timeout=target.login_timeout,
+                    )
+                except pyodbc.Error:
+                    return None  # master refuses too: the login is the cause
+                return opened
+
+            failure = refused_login.explain(
+                failure,
+                f"targets.{endpoint.name}.database",
+                target.database,
+                f"could not connect to {endpoint.name} ({endpoint.address()})",
+                open_master,
+            )
+        raise failure from None
     return connection
 
 

@@ -78,6 +78,9 @@ class RunContext:
     lock: Any = None  # the TargetLock: checked before every batch
     # Stages whose candidates this dry run kept as a plan (store.planned_items), not as a queue.
     planned: set[str] = field(default_factory=set)
+    # Stages this run has resumed a queue or made a plan for, so far: a later stage's plan
+    # leaves out what they take (compress, after obsolete_updates) or says it cannot count it.
+    worked: set[str] = field(default_factory=set)
 
     def seconds_left(self) -> float | None:
         if self.deadline_monotonic is None:

@@ -14,8 +14,16 @@ from jobs.exit_codes import ExitCode
 from jobs.settings.model import Settings
 
 log = events.get_logger("susdb_maint.hierarchy")
-# Worst last: the code an --all invocation exits with.
-SEVERITY = (ExitCode.OK, ExitCode.PARTIAL, ExitCode.STAGE_FAILED, ExitCode.REFUSED, ExitCode.LOCKED)
+# Worst last: the code an --all invocation exits with. A target whose settings cannot be used
+# (exit 2) is the administrator's to fix before any other.
+SEVERITY = (
+    ExitCode.OK,
+    ExitCode.PARTIAL,
+    ExitCode.STAGE_FAILED,
+    ExitCode.REFUSED,
+    ExitCode.LOCKED,
+    ExitCode.BAD_USAGE,
+)
 
 
 def top_down(settings: Settings) -> list[str]:
@@ -47,10 +55,11 @@ def worst(codes: list[ExitCode]) -> ExitCode:
 def run_all(
     settings: Settings,
     make_plan: Callable[[str], Any],
-    run_plan: Callable[[Any], Any],
+    run_plan: Callable[[Any, str], Any],
     stop: threading.Event,
 ) -> ExitCode:
-    """Run every target in two phases; one target's failure never stops the others."""
+    """Run every target in two phases (``run_plan(plan, phase)``); one target's failure never
+    stops the others. ``plan --all`` goes the same way with dry runs."""
     order = top_down(settings)
     codes: list[ExitCode] = []
     from jobs.stages import registry
@@ -74,5 +83,5 @@ def run_all(
             if not [stage for stage in plan.stages if stage != "preflight"]:
                 continue
             log.info("hierarchy.run", phase=phase, target=name, stages=plan.stages)
-            codes.append(ExitCode(run_plan(plan).exit_code))
+            codes.append(ExitCode(run_plan(plan, phase).exit_code))
     return worst(codes)

@@ -115,6 +115,7 @@ class RunReport:
     duration_seconds: float = 0.0
     error: str | None = None  # why the run could not start or had to stop, in one line
     database: str | None = None
+    virtual_time: bool = False  # its seconds are a simulated SUSDB's (published costs, no wait)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -131,6 +132,7 @@ class RunReport:
             "quarantined": self.quarantined,
             "error": self.error,
             "database": self.database,
+            "virtual_time": self.virtual_time,
         }
 
 
@@ -193,7 +195,13 @@ def execute_plan(
     stop = stop or threading.Event()
     run_id = new_run_id()
     report = RunReport(
-        run_id, plan.endpoint.name, plan.profile, ExitCode.OK, "running", dry_run=plan.dry_run
+        run_id,
+        plan.endpoint.name,
+        plan.profile,
+        ExitCode.OK,
+        "running",
+        dry_run=plan.dry_run,
+        virtual_time=clock.virtual,
     )
     store = StateStore(state_dir, busy_timeout=plan.settings.runner.state_busy_seconds)
     store.on_busy = lambda waited: log.warning(

@@ -24,8 +24,11 @@ from typing import Any
 STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
-CAN_BLOCK = hasattr(signal, "pthread_sigmask") and hasattr(signal, "sigtimedwait")
-POLL_SECONDS = 0.1  # how soon the listener notices that the block it serves has ended
+# Sent to the listener thread alone when its block ends, so a run's end never waits on a poll:
+# a real-time signal no library here uses, blocked in that thread, taken by its sigtimedwait.
+WAKE: int = getattr(signal, "SIGRTMIN", 0)
+CAN_BLOCK = bool(WAKE) and hasattr(signal, "pthread_sigmask") and hasattr(signal, "sigtimedwait")
+POLL_SECONDS = 1.0  # only a safety net: WAKE ends the listener's wait at once
 
 _listening = threading.Lock()  # one listener at a time: an inner block leaves it to the outer
 
@@ -48,12 +51,12 @@ def on_stop_signals(handler: Callable[[int], None]) -> Iterator[None]:
     done = threading.Event()
     listener: threading.Thread | None = None
     if CAN_BLOCK:
-        unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, [*STOP_SIGNALS, WAKE])
 
         def listen() -> None:
             while not done.is_set():
-                taken = signal.sigtimedwait(STOP_SIGNALS, POLL_SECONDS)
-                if taken is not None:
+                taken = signal.sigtimedwait([*STOP_SIGNALS, WAKE], POLL_SECONDS)
+                if taken is not None and taken.si_signo != WAKE:
                     handler(taken.si_signo)
 
         listener = threading.Thread(target=listen, name="stop-signals", daemon=True)
@@ -63,6 +66,8 @@ def on_stop_signals(handler: Callable[[int], None]) -> Iterator[None]:
     finally:
         if listener is not None:
             done.set()
+            if listener.ident is not None:
+                signal.pthread_kill(listener.ident, WAKE)
             listener.join()
             # A signal that arrived since is delivered now, to the handlers still installed.
             signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)

@@ -119,7 +119,7 @@ def process_queue(ctx: RunContext, work: QueueWork[Any]) -> StageOutcome:
     remaining = sum(counts.get(status, 0) for status in ACTIVE)
     outcome.remaining = remaining
     outcome.detail["queued"] = remaining
-    estimate = ctx.store.seconds_per_item(ctx.target, work.stage) or work.per_item_seconds_guess
+    estimate = ctx.store.seconds_per_item(ctx.target, work.timings) or work.per_item_seconds_guess
     if ctx.dry_run:
         outcome.detail["estimated_seconds"] = round(remaining * estimate, 1)
         outcome.status = "planned"
@@ -320,7 +320,7 @@ def _account(
     """After a batch: timings, the next batch's size, progress, the outcome, batch.finish."""
     seconds = ctx.clock.monotonic() - batch.started
     processed = batch.processed
-    ctx.store.add_timing(ctx.target, work.stage, processed, seconds)
+    ctx.store.add_timing(ctx.target, work.timings, processed, seconds)
     if processed:
         state.estimate = max(seconds / processed, 1e-6)
     state.sizer.after_batch(processed, seconds, batch.timed_out)

@@ -564,7 +564,8 @@ class DeclineSettings(Section):
     keep_products: list[str] = doc(
         "Products still in use (whole words, case-insensitive, as in the WSUS console's "
         "Products list): decline every update that belongs to none of them. An entry that "
-        "names no product on the server stops this list from being applied.",
+        "names no product on the server stops this list from being applied: the stage fails "
+        "(exit 1) with one line naming the entry and the server's products closest to it.",
         ["Windows 11", "Windows Server 2022", "Microsoft Defender Antivirus"],
         default=[],
     )
@@ -697,6 +698,39 @@ class SyncHistorySettings(Section):
     )
 
 
+# WSUS's own retention of client events: IUpdateServerConfiguration.ClientEventExpirationTime, "The
+# default is 15 days" (https://learn.microsoft.com/previous-versions/ms822161(v=msdn.10)). Keeping
+# at least that long keeps everything a default WSUS server keeps.
+WSUS_CLIENT_EVENT_DAYS = 15
+
+
+class ClientEventSettings(Section):
+    enabled: bool = doc(
+        "Delete client reporting events (tbEventInstance) older than `retention_days`; the stage "
+        "runs only when this is true and `client_events` is listed in the profile (no default "
+        "profile lists it). WSUS's event history (GetUpdateEventHistory) loses what is deleted; "
+        "the server's own events (synchronization history) are never touched.",
+        True,
+        default=False,
+    )
+    retention_days: int = doc(
+        "Keep client reporting events this many days; at least 15, WSUS's own default "
+        "(ClientEventExpirationTime).",
+        30,
+        default=30,
+        ge=WSUS_CLIENT_EVENT_DAYS,
+        le=MAX_DAYS,
+    )
+    batch_rows: int = doc(
+        "Rows per DELETE TOP (n), below SQL Server's lock-escalation threshold (5,000 locks per "
+        "statement), as for sync_history.",
+        4000,
+        default=4000,
+        ge=1,
+        lt=LOCK_ESCALATION_THRESHOLD,
+    )
+
+
 class ContentFileSettings(Section):
     timeout_seconds: int = doc(
         "Seconds allowed for Invoke-WsusServerCleanup -CleanupUnneededContentFiles.",
@@ -727,6 +761,15 @@ class HealthSettings(Section):
         "Count the obsolete backlog with spGetObsoleteUpdatesToCleanup (slow on neglected servers).",
         False,
         default=False,
+    )
+    stopped_reporting_days: int = doc(
+        "A computer that sent a status report once and none for this many days counts as stopped "
+        "reporting (30: the threshold WSUS's own cleanup deletes computers at by default, "
+        "MS-WSUSAR 3.1.4.108).",
+        30,
+        default=30,
+        ge=1,
+        le=MAX_DAYS,
     )
 
 
@@ -778,6 +821,11 @@ class StageSettings(Section):
     computers: ComputerSettings = doc("computers stage.", None, default_factory=ComputerSettings)
     sync_history: SyncHistorySettings = doc(
         "sync_history stage.", None, default_factory=SyncHistorySettings
+    )
+    client_events: ClientEventSettings = doc(
+        "client_events stage: old client reporting events, opt-in.",
+        None,
+        default_factory=ClientEventSettings,
     )
     content_files: ContentFileSettings = doc(
         "content_files stage.", None, default_factory=ContentFileSettings

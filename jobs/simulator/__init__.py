@@ -53,7 +53,8 @@ silent the choice is marked as ours):
   nothing (tsql-review finding 9).
 * **Catalog views and DMVs** (``sysviews.py``) are materialized from the modelled server and the
   project's SQL runs on them as written, so its own filters decide: ``sys.objects``, ``sys.tables``,
-  ``sys.schemas``, ``sys.indexes``, ``sys.dm_db_partition_stats`` (row counts from metadata) and
+  ``sys.schemas``, ``sys.indexes``, ``sys.databases`` (VIEW ANY DATABASE, or its denial),
+  ``sys.dm_db_partition_stats`` (row counts from metadata) and
   ``sys.dm_db_index_physical_stats`` (LIMITED reads only the pages above the leaf level and
   returns no density; SAMPLED reads 1 % of an index of 10,000 pages or more, else all of it; a
   LOB_DATA unit for tables with ntext columns; https://learn.microsoft.com/sql/relational-databases/system-dynamic-management-views/sys-dm-db-index-physical-stats-transact-sql).
@@ -80,6 +81,17 @@ silent the choice is marked as ours):
 * **Synchronizations**: two a day, each writing namespace-2 events (381, 382); the last ended
   three hours before the catalog's "now". Whether ``TimeAtServer`` is UTC is not public; it is
   UTC here.
+* **Client reporting events**: reports of the last 60 days in ``tbEventInstance``, each naming the
+  computer that sent it (``ComputerID``, as ``IUpdateEvent.ComputerId`` does), mostly detection
+  events (KB 909131: their number "depends on the number of clients and on the frequency ... of
+  each detection cycle"), with client event IDs of WSUS's ``WsusEventId`` enumeration
+  (``schema.CLIENT_EVENT_IDS``). Which namespace WSUS keeps them in, and the rows of
+  ``tbEventNamespace``, are not public: namespace 1 here, named by us, apart from the server's
+  namespace 2 (Microsoft's sync-history script). The deletion is the project's plain
+  ``DELETE TOP`` run as written: any n qualifying rows ("the delete operation is performed on a
+  random selection of n number of rows", "Limiting Deleted Rows by Using TOP",
+  https://learn.microsoft.com/previous-versions/sql/sql-server-2008-r2/ms175486(v=sql.105)), a
+  lock escalation noted at 5,000 rows (below).
 * **Procedures** (``server.py``): ``spDeclineUpdate`` (``@failIfReplica`` refusal with SQL
   Server's text), ``spDeleteUpdate`` (the "still referenced by other update(s)" refusal, bundled
   children, the second pass that spares revisions referenced from outside), ``spGetObsolete-
@@ -116,6 +128,14 @@ silent the choice is marked as ours):
 * **Format** (``sim_meta``: ``format``): a digest of the schema's text. A file another
   susdb-maint version made does not open (one line: make it again); ``demo`` makes its own
   file again. This is the simulator's own guard, not a SUSDB behaviour.
+* **Clients** (``clients.py``): each computer still in the estate scans the not-declined catalog
+  once a detection period (22 hours, WSUS's default, KB 909131) and fails while that catalog is
+  above 7,000 updates (KB 4489045: clients "never actually complete a scan" until the valid
+  updates are "fewer than 7,000"; the seed article names the failure, 8007000E, and its cause,
+  but no size; ``sim_meta`` ``client_scan_limit`` sets another limit). A scan writes
+  ``LastSyncTime`` and ``LastReportedStatusTime`` (the client contacted the server) and
+  ``LastSyncResult`` 1 or 2 (MS-WSUSSS's values). Scans are settled when a statement reads the
+  computers, by the catalog as it stands then (ours).
 * **Obsolete computers**: ``spCleanupObsoleteComputers`` deletes by WSUS's own threshold
   (MS-WSUSAR 3.1.4.108: "SHOULD be 30 days ... a WSUS server configuration option") and date
   column; where WSUS keeps that option and which column it tests are not public, so both live in

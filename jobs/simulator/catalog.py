@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from jobs.simulator import schema
+from jobs.simulator import clients, schema
 
 PRESETS = {"small": 2_000, "neglected": 60_000}
 CHUNK = 20_000
@@ -695,15 +695,18 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
 
     computer_count = max(40, min(20_000, profile.updates // 50))
     stale_share = 0.15 if profile.neglected else 0.05
+    computer_ids: list[str] = []
     for number in range(computer_count):
-        age_days = rng.randint(31, 400) if rng.random() < stale_share else rng.uniform(0, 3)
+        silent = rng.random() < stale_share  # left the estate: never scans again (clients.py)
+        age_days = rng.randint(31, 400) if silent else rng.uniform(0, 3)
         seen = now - timedelta(days=age_days)
         name = f"{'SRV' if number % 5 == 0 else 'PC'}{number:05d}.contoso.com"
+        computer_ids.append(_guid(rng))
         writer.add(
             "tbComputerTarget",
             (
                 number + 1,
-                _guid(rng),
+                computer_ids[-1],
                 None,
                 _ts(seen),
                 _ts(seen),
@@ -718,6 +721,8 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
                 0,
             ),
         )
+        if not silent:
+            writer.add("sim_client", (computer_ids[-1], None))
     counts["computers"] = computer_count
     # What the first computers report for a sample of updates: some still need (2 NotInstalled,
     # 5 Failed) an update that is superseded, which the Server Cleanup Wizard's rule keeps. Its
@@ -760,6 +765,10 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
                     ),
                 )
                 counts["sync_events"] += 1
+    # Client reports of the last 60 days, each naming the computer that sent it: mostly detection
+    # (one per client and detection cycle, KB 909131), some downloads and installations
+    # (schema.CLIENT_EVENT_IDS). Picked by position, so the random stream is the one it was.
+    reported = (147, 147, 147, 147, 148, 162, 161, 184, 197)
     for number in range(min(200_000, profile.updates // 2)):
         ordinal += 1
         at = now - timedelta(minutes=rng.randint(1, 60 * 24 * 60))
@@ -767,8 +776,8 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
             "tbEventInstance",
             (
                 _guid(rng),
-                183,
-                1,
+                reported[number % len(reported)],
+                schema.CLIENT_EVENT_NAMESPACE,
                 2,
                 _ts(at),
                 _ts(at),
@@ -776,7 +785,7 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
                 "AutomaticUpdates",
                 None,
                 None,
-                None,
+                computer_ids[number % len(computer_ids)],
                 None,
                 None,
                 None,
@@ -786,6 +795,7 @@ def generate(connection: sqlite3.Connection, profile: Profile) -> dict[str, int]
         if number % CHUNK == 0:
             writer.flush()
     writer.flush()
+    clients.settle(connection, now)  # each scanning client's newest scan, of this catalog
 
     _write_server_objects(connection, profile, rng)
     connection.commit()
@@ -796,6 +806,10 @@ def _write_server_objects(
     connection: sqlite3.Connection, profile: Profile, rng: random.Random
 ) -> None:
     now = profile.now
+    connection.executemany(
+        "INSERT INTO tbEventNamespace (EventNamespaceID, DisplayNameString) VALUES (?, ?)",
+        schema.EVENT_NAMESPACES,
+    )
     connection.execute(
         "INSERT INTO tbConfigurationA VALUES (1, ?, ?, ?, ?, 0)",
         (

@@ -31,7 +31,7 @@ import filelock
 from jobs.clock import SystemClock, VirtualClock
 from jobs.db.catalog import statement_name
 from jobs.db.tsql import number_markers, split_statements, strip_comments, tokens
-from jobs.simulator import schema, system, sysviews
+from jobs.simulator import clients, schema, system, sysviews
 from jobs.simulator.faults import _DRIVER, FaultPlan, make_error, server_error
 from jobs.simulator.server import ResultSet, Server, ts
 from jobs.simulator.translate import full_counts, to_sqlite, type_clash
@@ -173,7 +173,13 @@ class Connection:
     """
 
     def __init__(
-        self, path: Path, faults: FaultPlan | None, latency: float, clock: Any, cost_model: bool
+        self,
+        path: Path,
+        faults: FaultPlan | None,
+        latency: float,
+        clock: Any,
+        cost_model: bool,
+        database: str = "SUSDB",
     ) -> None:
         self.path = path
         self.faults = (faults or FaultPlan()).bind(str(path.resolve()))
@@ -203,13 +209,17 @@ class Connection:
                 function="SQLDriverConnect",
             )
         self.clock = clock or VirtualClock(clock_start(self.db))
-        self.server = Server(self.db, self.clock, cost_model)
+        self.server = Server(self.db, self.clock, cost_model, database)
         self.db.create_function("GETUTCDATE", 0, lambda: ts(self.clock.now()))
         self.db.create_function("SYSUTCDATETIME", 0, lambda: ts(self.clock.now()))
         self.db.create_function("GETDATE", 0, lambda: ts(self.clock.now()))
         self.db.create_function("DATEADD", 3, _dateadd, deterministic=True)
         ensure_identity(self.db)
         sysviews.register_functions(self.db, self.server)
+
+    def use(self, database: str) -> None:
+        """Put the session in ``database``: the modelled one or ``master`` (``USE``)."""
+        self.server.current_database = database
 
     def cursor(self) -> Cursor:
         if self.closed:
@@ -311,6 +321,9 @@ class Connection:
         )
 
     def _dispatch(self, name: str, sql: str, params: list[Any]) -> tuple[list[ResultSet], float]:
+        if name in clients.READS:
+            # The clients go on scanning while nobody looks: they catch up before anyone reads them.
+            clients.catch_up(self.db, self.clock.now())
         if name in system.HANDLERS:
             # Modelled by a handler, not statement by statement: its SET options still apply.
             for text in split_statements(sql):
@@ -755,14 +768,16 @@ def connect(
     latency: float = 0.0,
     clock: Any = None,
     cost_model: bool = True,
+    database: str = "SUSDB",
 ) -> Connection:
-    """Open a simulated SUSDB. ``latency`` (seconds) is real time added to every statement."""
+    """Open a simulated SUSDB. ``latency`` (seconds) is real time added to every statement;
+    ``database`` is the name the server gives it (``simulator serve --database``)."""
     path = Path(path)
     if not path.is_file():
         raise make_error(
             "link_failure", f"simulated SUSDB not found: {path}", function="SQLDriverConnect"
         )
-    return Connection(path, faults, latency, clock, cost_model)
+    return Connection(path, faults, latency, clock, cost_model, database)
 
 
 def create(path: str | Path, profile: Any) -> dict[str, int]:

@@ -14,6 +14,19 @@ UNASSIGNED_GROUP = "B73CA6ED-5727-47F3-84DE-015E03F6A88A"
 ACTION_INSTALL, ACTION_UNINSTALL, ACTION_BLOCK, ACTION_PREDEPLOYMENT_CHECK = 0, 1, 2, 3
 SYNC_EVENT_NAMESPACE = 2
 SYNC_EVENT_IDS = (381, 382, 384, 386, 387, 389)
+# Client reporting events. The IDs are the client members of WSUS's WsusEventId enumeration whose
+# values Microsoft's page lists (147 ClientDetectionComplete, 148 ClientDetectionFailed, 161-163
+# download failed / succeeded / canceled, 184 installed with reboot, 186 installation canceled,
+# 197-200 installation at shutdown; https://learn.microsoft.com/previous-versions/ms825099(v=msdn.10)).
+# Which namespace WSUS keeps them in is not public: one of their own here (ours), apart from the
+# server's namespace 2, where Microsoft's sync-history script finds the synchronization events.
+CLIENT_EVENT_NAMESPACE = 1
+CLIENT_EVENT_IDS = (147, 148, 161, 162, 163, 184, 186, 197, 198, 199, 200)
+# tbEventNamespace's rows are not public either: the two namespaces above, with names of our own.
+EVENT_NAMESPACES = (
+    (CLIENT_EVENT_NAMESPACE, "Client reporting events (simulated)"),
+    (SYNC_EVENT_NAMESPACE, "Server events (simulated)"),
+)
 
 TABLES = """
 CREATE TABLE tbUpdateType (UpdateTypeID TEXT PRIMARY KEY, Name TEXT NOT NULL);
@@ -227,6 +240,15 @@ CREATE TABLE tbEventInstance (
     DeviceID TEXT,
     EventOrdinalNumber INTEGER
 );
+-- Event namespaces, the scaffold's columns; rows: EVENT_NAMESPACES.
+CREATE TABLE tbEventNamespace (
+    EventNamespaceID INTEGER PRIMARY KEY,
+    DisplayNameString TEXT NOT NULL,
+    MajorVersion INTEGER NOT NULL DEFAULT 0,
+    MinorVersion INTEGER NOT NULL DEFAULT 0,
+    BuildNumber INTEGER NOT NULL DEFAULT 0,
+    QfeNumber INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE tbConfigurationA (
     ConfigurationID INTEGER PRIMARY KEY,
     ServerID TEXT,
@@ -279,6 +301,9 @@ CREATE TABLE sim_object_definition (
     is_signed INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE sim_server_property (name TEXT PRIMARY KEY, value TEXT);
+-- The computers that keep scanning (jobs/simulator/clients.py), with the LastSyncTime the model
+-- last wrote: one whose tbComputerTarget row says otherwise was planted and leaves the model.
+CREATE TABLE sim_client (ComputerID TEXT PRIMARY KEY, LastSyncTime TEXT);
 CREATE TABLE sim_backupset (
     backup_set_id INTEGER PRIMARY KEY,
     database_name TEXT NOT NULL,
@@ -305,6 +330,7 @@ CREATE INDEX sim_ix_lpfr_property ON tbLocalizedPropertyForRevision (LocalizedPr
 CREATE INDEX sim_ix_computer_sync ON tbComputerTarget (LastSyncTime);
 CREATE INDEX sim_ix_dead_deployment_id ON tbDeadDeployment (DeploymentID);
 CREATE INDEX sim_ix_event_time ON tbEventInstance (EventNamespaceID, TimeAtServer);
+CREATE INDEX sim_ix_event_server_time ON tbEventInstance (TimeAtServer);
 """
 
 # Declined (SUSDB has no "declined" column): spDeclineUpdate replaces the update's deployments

@@ -60,10 +60,16 @@ def ts(moment: datetime) -> str:
 class Server:
     """The modelled server behind one simulated SUSDB file."""
 
-    def __init__(self, db: sqlite3.Connection, clock: Any, cost_model: bool) -> None:
+    def __init__(
+        self, db: sqlite3.Connection, clock: Any, cost_model: bool, database: str = "SUSDB"
+    ) -> None:
         self.db = db
         self.clock = clock
         self.cost_model = cost_model
+        # The modelled database's name on this server, and the database the session is in (a
+        # served session may log in to master instead: jobs.simulator.tds.session).
+        self.database_name = database
+        self.current_database = database
         self._row_counts: dict[str, int] = {}
         self._denied: frozenset[str] = frozenset()
         # The calling session's SET LOCK_TIMEOUT (ms; -1 waits for ever, SQL Server's default and

@@ -53,7 +53,7 @@ def server_info(server: Server, params: list[Any]) -> tuple[list[ResultSet], flo
             props.get("Edition"),
             int(props.get("EngineEdition") or 0),
             props.get("ServerName"),
-            "SUSDB",
+            server.database_name,
         ),
     ), 0.0
 
@@ -68,7 +68,7 @@ def database_identity(server: Server, params: list[Any]) -> tuple[list[ResultSet
     server_name = server.scalar("SELECT value FROM sim_server_property WHERE name = 'ServerName'")
     return one(
         ["ServerName", "DatabaseName", "DatabaseGuid", "CreateDate"],
-        (server_name, "SUSDB", meta.get("database_guid"), meta.get("create_date")),
+        (server_name, server.database_name, meta.get("database_guid"), meta.get("create_date")),
     ), 0.0
 
 

@@ -1,10 +1,10 @@
 """SQL Server's catalog views, two DMVs and the permission functions, so the project's SQL runs as written.
 
 A statement that reads ``sys.objects``, ``sys.tables``, ``sys.schemas``, ``sys.indexes``,
-``sys.dm_db_partition_stats`` or ``sys.dm_db_index_physical_stats(...)``, or calls
-``HAS_PERMS_BY_NAME`` / ``IS_ROLEMEMBER``, is not answered by a handler keyed by its name: these
-objects are materialized as temporary tables from the modelled server just before it runs, and its
-own joins and WHERE clauses decide what comes back. A filter the project forgets (a schema, an
+``sys.databases``, ``sys.dm_db_partition_stats`` or ``sys.dm_db_index_physical_stats(...)``, or
+calls ``HAS_PERMS_BY_NAME`` / ``IS_ROLEMEMBER``, is not answered by a handler keyed by its name:
+these objects are materialized as temporary tables from the modelled server just before it runs,
+and its own joins and WHERE clauses decide what comes back. A filter the project forgets (a schema, an
 allocation unit, ``is_ms_shipped``) therefore lets the modelled server's other objects through,
 as it would on SQL Server.
 
@@ -19,6 +19,18 @@ Facts modelled (sys.dm_db_index_physical_stats, https://learn.microsoft.com/sql/
 * A table with ``text``, ``ntext`` or ``image`` columns has a ``LOB_DATA`` allocation unit besides
   ``IN_ROW_DATA``: one more row per index of it.
 * ``sys.dm_db_partition_stats.row_count`` is metadata: reading it scans no page.
+
+Facts modelled (Microsoft Learn: sys.databases,
+https://learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-databases-transact-sql;
+VIEW ANY DATABASE Permission,
+https://learn.microsoft.com/previous-versions/sql/sql-server-2008/ms189077(v=sql.100)):
+
+* One row per database of the instance: the system databases master (1), tempdb (2), model (3)
+  and msdb (4), and the modelled SUSDB (5, under the name the server gives it). Columns modelled:
+  ``database_id``, ``name``, ``state_desc`` (all ONLINE).
+* "By default, the VIEW ANY DATABASE permission is granted to the public role": every login sees
+  every row. A login denied it (``deny:*`` = ``VIEW ANY DATABASE``) sees master and tempdb ("always
+  visible to public") and the database it is connected to ("can always be viewed").
 
 Every page a statement reads is written to ``sim_scan_log`` (statement, object, mode, pages), so a
 test can tell a status call that reads the database from one that reads its metadata. Object and
@@ -46,10 +58,13 @@ CREATE TABLE IF NOT EXISTS sim_scan_log (
     pages_read INTEGER NOT NULL
 )
 """
+# The system databases every instance has, in database_id order.
+SYSTEM_DATABASES = ("master", "tempdb", "model", "msdb")
 # Schema IDs SQL Server gives its fixed schemas.
 FIXED_SCHEMAS = {"dbo": 1, "guest": 2, "INFORMATION_SCHEMA": 3, "sys": 4}
 MODELLED = re.compile(
-    r"^(?:sys\.(?:objects|tables|schemas|indexes|dm_db_partition_stats|dm_db_index_physical_stats)"
+    r"^(?:sys\.(?:objects|tables|schemas|indexes|databases|dm_db_partition_stats"
+    r"|dm_db_index_physical_stats)"
     r"|HAS_PERMS_BY_NAME)$",
     re.I,
 )
@@ -66,6 +81,27 @@ def schema_id(name: str) -> int:
 
 def object_id(schema_name: str, name: str) -> int:
     return 1_000 + zlib.crc32(f"{schema_name}.{name}".lower().encode()) % 2_000_000_000
+
+
+def databases(server: Any) -> list[tuple[int, str]]:
+    """(database_id, name) of every database of the modelled instance."""
+    return [
+        *enumerate(SYSTEM_DATABASES, start=1),
+        (len(SYSTEM_DATABASES) + 1, server.database_name),
+    ]
+
+
+def database_id(server: Any, name: str) -> int | None:
+    return next((key for key, each in databases(server) if each.lower() == name.lower()), None)
+
+
+def _visible_databases(server: Any) -> list[tuple[int, str, str]]:
+    """sys.databases as the session's login sees it (VIEW ANY DATABASE, or not)."""
+    shown = databases(server)
+    if "VIEW ANY DATABASE" in server.denied():
+        always = {"master", "tempdb", server.current_database.lower()}
+        shown = [(key, name) for key, name in shown if name.lower() in always]
+    return [(key, name, "ONLINE") for key, name in shown]
 
 
 def _unquote(name: str) -> str:
@@ -109,8 +145,8 @@ def register_functions(db: sqlite3.Connection, server: Any) -> None:
     db.create_function(
         "SCHEMA_ID", 1, lambda name: schema_id(_unquote(str(name))), deterministic=True
     )
-    db.create_function("DB_ID", 0, lambda: 5, deterministic=True)
-    db.create_function("DB_NAME", 0, lambda: "SUSDB", deterministic=True)
+    db.create_function("DB_ID", 0, lambda: database_id(server, server.current_database))
+    db.create_function("DB_NAME", 0, lambda: server.current_database)
     db.create_function("QUOTENAME", 1, quotename, deterministic=True)
     db.create_function(
         "CONCAT", -1, lambda *parts: "".join("" if part is None else str(part) for part in parts)
@@ -234,6 +270,10 @@ def prepare(server: Any, text: str, bindings: dict[str, Any], statement: str) ->
         index_rows,
     )
     cost = 0.0
+    if re.search(r"\bsys\.databases\b", text, re.I):
+        _materialize(
+            db, "sys.databases", ["database_id", "name", "state_desc"], _visible_databases(server)
+        )
     if re.search(r"\bsys\.dm_db_partition_stats\b", text, re.I):
         _materialize(
             db,

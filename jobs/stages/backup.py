@@ -42,9 +42,10 @@ def run(ctx: RunContext) -> StageOutcome:
         return StageOutcome(status="skipped", reason=reason)
     database = ctx.facts.database_name or "SUSDB"
     target_file = backup_file(settings.directory, database, ctx.run_id)
-    if ctx.dry_run:
-        return StageOutcome(status="planned", detail={"file": target_file})
     expected = ctx.store.seconds_per_item(ctx.target, "backup") or GUESS_SECONDS
+    if ctx.dry_run:
+        detail = {"file": target_file, "estimated_seconds": round(expected, 1)}
+        return StageOutcome(status="planned", remaining=1, detail=detail)
     left = ctx.seconds_left()
     if left is not None and expected > left:
         reason = f"deadline: the backup takes about {expected:.0f} s and {left:.0f} s are left"

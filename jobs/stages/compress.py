@@ -46,5 +46,6 @@ def run(ctx: RunContext) -> StageOutcome:
             per_item_seconds_guess=0.5,
             verify=verify,
             repeat_until_empty=True,
+            taken_by="obsolete_updates",  # a deleted update has no revisions left to compress
         ),
     )

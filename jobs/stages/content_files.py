@@ -34,7 +34,7 @@ def run(ctx: RunContext) -> StageOutcome:
     if powershell is None:
         return StageOutcome(status="skipped", reason="Windows PowerShell 5.1 not found")
     if ctx.dry_run:
-        return StageOutcome(status="planned", detail={"command": COMMAND})
+        return StageOutcome(status="planned", remaining=1, detail={"command": COMMAND})
     timeout = ctx.settings.stages.content_files.timeout_seconds
     left = ctx.seconds_left()
     if left is not None:

@@ -31,7 +31,7 @@ WANTED = {
 )
 def run(ctx: RunContext) -> StageOutcome:
     existing = ctx.susdb.custom_index_columns()
-    outcome = StageOutcome()
+    outcome = StageOutcome(status="planned" if ctx.dry_run else "done")
     if ctx.remove_custom_indexes or ctx.settings.stages.custom_indexes.remove:
         for table, index, _ in existing:
             if not index.startswith(PREFIX):
@@ -41,7 +41,7 @@ def run(ctx: RunContext) -> StageOutcome:
             )
             if not ctx.dry_run:
                 ctx.susdb.drop_custom_index(table, index)
-            outcome.done += 1
+            _count(ctx, outcome)
         return outcome
     covered = {(table, column): index for table, index, column in existing}
     for (table, column), (statement, name) in WANTED.items():
@@ -57,7 +57,13 @@ def run(ctx: RunContext) -> StageOutcome:
         )
         if not ctx.dry_run:
             ctx.susdb.create_custom_index(statement, timeout=0)
-        outcome.done += 1
-    if ctx.dry_run:
-        outcome.status = "planned"
+        _count(ctx, outcome)
     return outcome
+
+
+def _count(ctx: RunContext, outcome: StageOutcome) -> None:
+    """One index created or dropped; in a plan, one still to do (what the run then does)."""
+    if ctx.dry_run:
+        outcome.remaining += 1
+    else:
+        outcome.done += 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
 import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -41,6 +42,8 @@ from jobs.susdb import Supersedence, Susdb, UpdateCategories, UpdateRef, UpdateS
 log = events.get_logger("susdb_maint.stages.decline")
 ADMIN_NAME = "susdb-maint"
 NOT_KEPT = "not in keep_products"
+KEEP_PRODUCTS = "stages.decline.keep_products"  # where an administrator writes it
+CLOSEST = 5  # products a refused keep_products entry is shown with
 NO_LONGER_CHOSEN = "no longer chosen by the config"
 # max_rule_share_percent judges a share only past this many declines: on a small catalog (a
 # test server, a freshly installed WSUS) a few legitimate declines are already a large share.
@@ -126,8 +129,9 @@ class Rules:
 
 
 def kept_products(susdb: Susdb, names: list[str]) -> list[Matcher]:
-    """Matchers for ``keep_products``; raise ValueError naming an entry that matches no product
-    on this server (a typo would otherwise decline every update)."""
+    """Matchers for ``keep_products``; raise ValueError, one line naming the setting, each entry
+    that matches no product on this server and the products closest to it (a typo would
+    otherwise decline every update of the product meant: the whole list then goes unapplied)."""
     matchers = [product_matcher(name) for name in names]
     products = susdb.product_titles()
     unknown = [
@@ -136,11 +140,27 @@ def kept_products(susdb: Susdb, names: list[str]) -> list[Matcher]:
         if not any(matcher.search(product) for product in products)
     ]
     if unknown:
-        raise ValueError(
-            f"keep_products {', '.join(map(repr, unknown))} names no product on this server "
-            f"({len(products)} products known); nothing is declined for keep_products"
+        found = "; ".join(
+            f"{name!r} names no product on this server ({_closest_products(name, products)})"
+            for name in unknown
         )
+        raise ValueError(f"{KEEP_PRODUCTS}: {found}; nothing is declined for keep_products")
     return matchers
+
+
+def _closest_products(name: str, products: list[str]) -> str:
+    """The products most like ``name`` (difflib, case-insensitive), or a few the server has."""
+    by_folded = {product.casefold(): product for product in products}
+    close = difflib.get_close_matches(name.casefold(), list(by_folded), n=CLOSEST)
+    if close:
+        return "closest: " + ", ".join(repr(by_folded[folded]) for folded in close)
+    listed = sorted(by_folded.values(), key=str.casefold)
+    more = len(listed) - CLOSEST
+    return (
+        "none is close; it has "
+        + (", ".join(map(repr, listed[:CLOSEST])) or "no product")
+        + (f" and {more} more" if more > 0 else "")
+    )
 
 
 def sources(
@@ -174,7 +194,10 @@ def sources(
             if settings.keep_products:
                 try:
                     keep = kept_products(susdb, settings.keep_products)
-                except (ValueError, DatabaseError) as error:
+                except ValueError as error:
+                    notes.problems["keep_products"] = str(error)
+                    source_failed(susdb, "keep_products", error, notes)
+                except DatabaseError as error:
                     source_failed(susdb, "keep_products", error, notes)
             rules = Rules(configured, keep)
             if not rules:
@@ -222,6 +245,8 @@ class Notes:
     updates left alone because a category title did not resolve."""
 
     failed: list[str] = dataclasses.field(default_factory=list)
+    # Failed sources whose cause is the config, with the line that says so (source -> line).
+    problems: dict[str, str] = dataclasses.field(default_factory=dict)
     unresolved: int = 0
     deployed_kept: int = 0  # candidates Configuration Manager deploys
     declined_but_deployed: int = 0  # deployed by Configuration Manager, declined in WSUS
@@ -271,6 +296,14 @@ class Decline:
     classifications: list[str] = dataclasses.field(default_factory=list)
     legacy_name: str = ""
     covered_by: str = ""  # superseded: the live update that covered it when it was queued
+    covered_by_name: str = ""  # and that update as people look it up: KB, else title
+
+    def because(self) -> str:
+        """Why it is queued, as an administrator reviews it: "superseded by KB5034441",
+        "expired", the rule or preset ("rule:preset:x86"), "not in keep_products"."""
+        if self.reason == "superseded" and (self.covered_by_name or self.covered_by):
+            return f"superseded by {self.covered_by_name or self.covered_by}"
+        return self.reason
 
     def categories(self) -> UpdateCategories:
         """The update as the rules see it, from what was read when it was queued."""
@@ -380,7 +413,12 @@ def candidates(
                     reason="no live update supersedes it",
                 )
                 continue
-            yield key, dataclasses.replace(item, covered_by=covering)
+            yield (
+                key,
+                dataclasses.replace(
+                    item, covered_by=covering, covered_by_name=graph.name_of(covering) or ""
+                ),
+            )
     finally:
         graph.close()
 
@@ -407,6 +445,7 @@ class Judge:
         self.susdb = susdb
         self.settings = settings
         self.never = set(settings.never_decline)
+        self.problem: str | None = None  # why keep_products does not resolve, for the stage
 
     @functools.cached_property
     def rules(self) -> Rules | None:
@@ -416,7 +455,10 @@ class Judge:
         if self.settings.keep_products:
             try:
                 keep = kept_products(self.susdb, self.settings.keep_products)
-            except (ValueError, DatabaseError):
+            except ValueError as error:
+                self.problem = str(error)
+                return None
+            except DatabaseError:
                 return None
         presets = decline_presets.preset_rules(self.settings.presets, self.today)
         configured = [*self.settings.rules, *presets]
@@ -602,6 +644,11 @@ def run(ctx: RunContext) -> StageOutcome:
     except RulesTooBroad as refusal:
         log.error("decline.refused", reason=str(refusal))
         return StageOutcome(status="refused", reason=str(refusal))
+    if judge.problem is not None and "keep_products" not in notes.failed:
+        # A queue resumed from an earlier night met a keep_products that no longer resolves:
+        # its rule declines were withheld; say why, as a fresh queue would.
+        notes.failed.append("keep_products")
+        notes.problems["keep_products"] = judge.problem
     outcome.detail["by_reason"] = queued_reasons(ctx)
     if notes.unresolved:
         outcome.detail["category_unresolved"] = notes.unresolved
@@ -614,8 +661,17 @@ def run(ctx: RunContext) -> StageOutcome:
         outcome.detail["failed_sources"] = notes.failed
         if outcome.status in ("done", "planned"):
             outcome.status = "failed"
-            outcome.reason = f"candidate source failed: {', '.join(notes.failed)}"
+            outcome.reason = failed_sources_reason(notes)
     return outcome
+
+
+def failed_sources_reason(notes: Notes) -> str:
+    """One line for the failed sources: the config's problem where it is one, else their names."""
+    unexplained = [name for name in notes.failed if name not in notes.problems]
+    parts = [notes.problems[name] for name in notes.failed if name in notes.problems]
+    if unexplained:
+        parts.append(f"candidate source failed: {', '.join(unexplained)}")
+    return "; ".join(parts)
 
 
 def declined_but_deployed(susdb: Susdb, site: SiteView) -> int:

@@ -121,7 +121,11 @@ def run(ctx: RunContext) -> StageOutcome:
     if unchangeable is not None:
         return StageOutcome(status="refused", reason=unchangeable)
     if ctx.dry_run:
-        return StageOutcome(status="planned", detail={"fingerprint": fingerprint(text)})
+        # The plan's later stages estimate what the run finds there: the change in place.
+        ctx.facts.delete_fix = True
+        return StageOutcome(
+            status="planned", remaining=1, detail={"fingerprint": fingerprint(text)}
+        )
     ctx.susdb.apply_delete_update_fix(text)
     ctx.store.save_original(ctx.database, PROCEDURE, text, ctx.run_id)
     ctx.facts.delete_fix = True
@@ -154,7 +158,8 @@ def restore(ctx: RunContext) -> StageOutcome:
             "may have replaced it): it was left unchanged",
         )
     if ctx.dry_run:
-        return StageOutcome(status="planned", detail={"restore": True})
+        ctx.facts.delete_fix = False  # as the run leaves it, for the plan's later estimates
+        return StageOutcome(status="planned", remaining=1, detail={"restore": True})
     ctx.susdb.restore_delete_update(as_alter(saved), current)
     ctx.store.forget_original(ctx.database, PROCEDURE)
     ctx.facts.delete_fix = False

@@ -1,9 +1,11 @@
-"""Health KPIs: what clients scan, what is superseded, what is waiting to be cleaned.
+"""Health KPIs: what clients scan, what is superseded, what is waiting to be cleaned, and what
+the clients say about it (synchronized, failed, stopped reporting).
 
 Collected before and after every run and by ``status``, so they read metadata, not data: row
 counts from sys.dm_db_partition_stats, fragmentation from a LIMITED scan (the pages above the leaf
 level; ``fragmented_indexes`` counts the indexes above Microsoft's fragmentation thresholds, page
-density being unknown there)."""
+density being unknown there). The client figures read tbComputerTarget, one row per computer
+(sql/kpi_client_outcomes.sql says which of its values are documented)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 
 from jobs import events
 from jobs.runner.context import RunContext, StageOutcome
+from jobs.settings.model import HealthSettings
 from jobs.stages.registry import stage
 from jobs.stages.reindex import fragmented
 
@@ -22,6 +25,7 @@ def collect(ctx: RunContext, *, count_obsolete: bool = False) -> dict[str, float
     susdb = ctx.susdb
     counts = susdb.update_counts()
     rows = susdb.table_rows()
+    clients = susdb.client_outcomes(ctx.settings.stages.health.stopped_reporting_days)
     kpis: dict[str, float] = {
         "total_updates": counts["TotalUpdates"],
         "not_declined": counts["NotDeclined"],
@@ -30,6 +34,10 @@ def collect(ctx: RunContext, *, count_obsolete: bool = False) -> dict[str, float
         "approved": susdb.approved_updates(),
         "event_instance_rows": rows["EventInstanceRows"],
         "computers": rows["Computers"],
+        "clients_synced_day": clients["SyncedLastDay"],
+        "clients_synced_week": clients["SyncedLastWeek"],
+        "clients_sync_failed": clients["LastSyncFailed"],
+        "clients_not_reporting": clients["StoppedReporting"],
         "database_size_mb": susdb.database_size_mb(),
         # A LIMITED scan reads only the pages above the leaf level: fragmentation without page
         # density, so a status call does not read the whole database.
@@ -44,16 +52,20 @@ def collect(ctx: RunContext, *, count_obsolete: bool = False) -> dict[str, float
     return kpis
 
 
-def warnings(kpis: dict[str, float], ctx: RunContext) -> list[dict[str, Any]]:
-    settings = ctx.settings.stages.health
-    limits = {
+def thresholds(settings: HealthSettings) -> dict[str, int]:
+    """Each KPI that has a warning threshold, and the threshold: a value above it warns
+    (``kpi.threshold``), and ``status`` and the report forecast when it gets there."""
+    return {
         "superseded_not_declined": settings.superseded_warning,
         "not_declined": settings.not_declined_warning,
         "event_instance_rows": settings.event_rows_warning,
     }
+
+
+def warnings(kpis: dict[str, float], ctx: RunContext) -> list[dict[str, Any]]:
     return [
         {"kpi": name, "value": kpis[name], "threshold": limit}
-        for name, limit in limits.items()
+        for name, limit in thresholds(ctx.settings.stages.health).items()
         if kpis.get(name, 0) > limit
     ]
 

@@ -42,7 +42,7 @@ def run(ctx: RunContext) -> StageOutcome:
         # spDeleteUpdate deletes the update: gone is what done looks like.
         return None if ctx.susdb.update_exists(update.local_update_id) else queue.DONE
 
-    guess = 1.0 if ctx.facts.delete_fix else 30.0  # unknown: assume the slow procedure
+    fixed = bool(ctx.facts.delete_fix)  # unknown: assume the slow procedure
     return work.process_queue(
         ctx,
         queue.QueueWork(
@@ -50,8 +50,11 @@ def run(ctx: RunContext) -> StageOutcome:
             LocalUpdate,
             candidates,
             process,
-            per_item_seconds_guess=guess,
+            per_item_seconds_guess=1.0 if fixed else 30.0,
             verify=verify,
             repeat_until_empty=True,
+            # Microsoft's change makes each call some 30 times faster: the nights before it must
+            # not slow the estimates (and batch sizes) after it, nor the other way round.
+            timed_as="obsolete_updates:delete_fix" if fixed else None,
         ),
     )

@@ -20,7 +20,9 @@ log = events.get_logger("susdb_maint.stages.statistics")
 def run(ctx: RunContext) -> StageOutcome:
     method = ctx.settings.stages.statistics.method
     if ctx.dry_run:
-        return StageOutcome(status="planned", detail={"method": method})
+        # What the run counts: one sp_updatestats call, or one UPDATE STATISTICS per table.
+        calls = 1 if method == "sp_updatestats" else len(ctx.susdb.user_tables())
+        return StageOutcome(status="planned", remaining=calls, detail={"method": method})
     if method == "sp_updatestats":
         messages = ctx.susdb.update_statistics(timeout=0)
         return StageOutcome(done=1, detail={"method": method, "messages": len(messages)})

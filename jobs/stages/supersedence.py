@@ -73,7 +73,7 @@ class CoverGraph:
         self._db.executescript(
             "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
             "CREATE TABLE up (superseded TEXT NOT NULL, superseding TEXT NOT NULL);"
-            "CREATE TABLE alive (update_id TEXT PRIMARY KEY) WITHOUT ROWID;"
+            "CREATE TABLE alive (update_id TEXT PRIMARY KEY, name TEXT) WITHOUT ROWID;"
             "CREATE TABLE doomed (update_id TEXT PRIMARY KEY) WITHOUT ROWID;"
         )
         self._deployed = deployed
@@ -84,20 +84,20 @@ class CoverGraph:
 
     def load(self, links: Iterable[Supersedence]) -> CoverGraph:
         batch: list[tuple[str, str]] = []
-        alive: list[tuple[str]] = []
+        alive: list[tuple[str, str | None]] = []
         for link in links:
             batch.append((link.superseded, link.superseding))
             if is_alive(link, deployed=self._deployed):
-                alive.append((link.superseding,))
+                alive.append((link.superseding, link.kb or link.title))
             if len(batch) >= 10_000:
                 self._flush(batch, alive)
         self._flush(batch, alive)
         self._db.execute("CREATE INDEX up_by_superseded ON up (superseded)")
         return self
 
-    def _flush(self, batch: list[tuple[str, str]], alive: list[tuple[str]]) -> None:
+    def _flush(self, batch: list[tuple[str, str]], alive: list[tuple[str, str | None]]) -> None:
         self._db.executemany("INSERT INTO up VALUES (?, ?)", batch)
-        self._db.executemany("INSERT OR IGNORE INTO alive VALUES (?)", alive)
+        self._db.executemany("INSERT OR IGNORE INTO alive VALUES (?, ?)", alive)
         batch.clear()
         alive.clear()
 
@@ -128,6 +128,13 @@ class CoverGraph:
                 queue.extend(self._above(node))
         self._dead |= seen  # none of them is alive, and nothing above any of them is
         return None
+
+    def name_of(self, update_id: str) -> str | None:
+        """A live update (what ``cover`` answers) as people look it up: its KB article, else
+        its title (drivers have no KB)."""
+        row = self._db.execute("SELECT name FROM alive WHERE update_id = ?", (update_id,))
+        found = row.fetchone()
+        return found[0] if found else None
 
     def close(self) -> None:
         self._db.close()

@@ -813,16 +813,29 @@ class StateStore:
             ).fetchone()
         return int(queued)
 
-    def keep_plan(self, run_id: str, stage: str, build_id: str) -> int:
+    def keep_plan(
+        self,
+        run_id: str,
+        stage: str,
+        build_id: str,
+        *,
+        taken_by: str | None = None,
+        database: str = "",
+    ) -> int:
         """Keep a plan's spooled candidates as the latest plan (never as a queue); return how
-        many it holds. Earlier plans are dropped."""
+        many it holds. Earlier plans are dropped. ``taken_by``: a stage that gets to some of
+        them first; what this plan holds for it, or its queue still has to do, is left out."""
         with self.transaction():
             self.db.execute("DELETE FROM planned_items WHERE run_id <> ?", (run_id,))
             self.db.execute(
                 "INSERT OR IGNORE INTO planned_items "
                 "SELECT ?, ?, s.ordinal, s.item_key, s.payload_json FROM queue_spool s "
-                "WHERE s.build_id = ?",
-                (run_id, stage, build_id),
+                "WHERE s.build_id = ? AND NOT EXISTS (SELECT 1 FROM planned_items p "
+                "WHERE p.run_id = ? AND p.stage = ? AND p.item_key = s.item_key) "
+                "AND NOT EXISTS (SELECT 1 FROM work_items w WHERE w.database_id = ? "
+                "AND w.stage = ? AND w.item_key = s.item_key "
+                "AND w.status IN ('pending', 'in_flight', 'failed'))",
+                (run_id, stage, build_id, run_id, taken_by, database, taken_by),
             )
             self.db.execute("DELETE FROM queue_spool WHERE build_id = ?", (build_id,))
             (planned,) = self.db.execute(
@@ -841,12 +854,10 @@ class StateStore:
         return {reason: count for reason, count in rows}
 
     def planned_items(self, run_id: str) -> list[dict[str, Any]]:
-        """A plan's items: stage, item_key, and the reason, KB and title its payload gives."""
+        """A plan's items: stage, item_key and payload_json (what the stage knows of each)."""
         with self.reading():
             cursor = self.db.execute(
-                "SELECT stage, item_key, json_extract(payload_json, '$.reason') AS reason, "
-                "json_extract(payload_json, '$.kb') AS kb, "
-                "json_extract(payload_json, '$.title') AS title "
+                "SELECT stage, item_key, payload_json "
                 "FROM planned_items WHERE run_id = ? ORDER BY stage, ordinal",
                 (run_id,),
             )
@@ -1067,7 +1078,7 @@ class StateStore:
         where, params = self._scope(target)
         sql = (
             f"SELECT w.stage, w.item_key, w.status, w.attempts, w.failed_runs, w.last_error_kind, "
-            f"w.last_error, w.reason FROM work_items w WHERE w.status IN ({marks})"
+            f"w.last_error, w.reason, w.payload_json FROM work_items w WHERE w.status IN ({marks})"
             + where
             + (" AND w.stage = ?" if stage else "")
             + " ORDER BY w.stage, w.ordinal"

@@ -85,7 +85,9 @@ def slow_deletions_ahead(served: Served, settings: Settings, state_dir: Path) ->
     it measured on an earlier night), then make each one take SLOW_DELETE seconds."""
     run(settings, state_dir, stages=["obsolete_updates"], dry_run=True)
     store = StateStore(state_dir)
-    store.add_timing("served", "obsolete_updates", 1000, 5.0)
+    # Under both names deletion times are kept: without and with Microsoft's spDeleteUpdate fix.
+    for timings in ("obsolete_updates", "obsolete_updates:delete_fix"):
+        store.add_timing("served", timings, 1000, 5.0)
     store.close()
     served.server.clock.time_scale = COST["delete_update"] / SLOW_DELETE
 
@@ -226,26 +228,40 @@ def last_line(result: subprocess.CompletedProcess[str]) -> str:
     return result.stderr.strip().splitlines()[-1]
 
 
-@pytest.mark.parametrize(
-    ("password", "target"),
-    [("not-the-password", {}), (PASSWORD, {"database": "SUSDB_NOPE"})],
-    ids=["wrong password", "unknown database"],
-)
-def test_a_refused_login_is_exit_4_with_one_line_and_sends_nothing(
-    serve, small_sim, tmp_path, password, target
+def test_a_wrong_password_is_exit_4_with_one_line_that_never_shows_it(
+    serve, small_sim, tmp_path, odbc_driver
 ):
     served = serve(small_sim)
-    result = cli_run(served, tmp_path, "run", "--stage", "decline", password=password, **target)
+    wrong = "Not-The-Password-42"
+    result = cli_run(served, tmp_path, "run", "--stage", "decline", password=wrong)
     assert result.returncode == ExitCode.REFUSED, result.stderr
-    # For an unknown database, FreeTDS reports the login failure (18456), Driver 18 the 4060
-    # that comes first: the line names the database then.
     line = last_line(result)
     assert line.startswith("susdb-maint: served: could not connect to served (127.0.0.1:")
-    assert ("login failed for susdb_maint" in line and "(18456)" in line) or (
-        "cannot open database SUSDB_NOPE" in line and "(4060)" in line
-    )
-    assert "Traceback" not in result.stderr
-    assert served.server.stats["login_failed"] == 1
+    assert "login failed for susdb_maint" in line and "(18456)" in line
+    assert "targets.served.database" not in line
+    assert wrong not in result.stdout + result.stderr and "Traceback" not in result.stderr
+    # FreeTDS reports 18456 for a wrong password and an unknown database alike: a second login,
+    # to master, tells them apart. Driver 18 reports 4060 for a database, so 18456 is the login.
+    assert served.server.stats["login_failed"] == (2 if odbc_driver == FREETDS else 1)
+    assert served.server.stats["logins"] == 0
+    assert procedure_calls(small_sim, "spDeclineUpdate") == Counter()
+
+
+def test_an_unknown_database_is_exit_4_with_one_line_naming_the_setting_and_the_databases(
+    serve, small_sim, tmp_path
+):
+    """Admin review S02: FreeTDS said "login failed" for a misspelled database."""
+    served = serve(small_sim)
+    result = cli_run(served, tmp_path, "run", "--stage", "decline", database="SUSDB_NOPE")
+    assert result.returncode == ExitCode.REFUSED, result.stderr
+    line = last_line(result)
+    assert line.startswith("susdb-maint: served: could not connect to served (127.0.0.1:")
+    assert "targets.served.database: 'SUSDB_NOPE' is not a database on this server" in line
+    assert "master, model, msdb, SUSDB, tempdb" in line and "login failed" not in line
+    assert PASSWORD not in result.stdout + result.stderr and "Traceback" not in result.stderr
+    # One refused login to SUSDB_NOPE, one accepted to master that read sys.databases.
+    assert served.server.stats["login_failed"] == 1 and served.server.stats["logins"] == 1
+    assert served.server.stats["received database_names"] == 1
     assert procedure_calls(small_sim, "spDeclineUpdate") == Counter()
 
 
@@ -398,18 +414,38 @@ def test_spdeleteupdates_still_referenced_refusal_classifies_as_still_referenced
 
 def test_login_and_database_refusals_classify_as_login_failed(serve, small_sim, odbc_driver):
     """SQL Server refuses an unknown database with error 4060, then 18456. FreeTDS reports the
-    last of them, Driver 18 the first; both are a refused login."""
+    last of them, Driver 18 the first; both are a refused login. A second login, to master, tells
+    a wrong password (master refuses it too) from a wrong database (master accepts it): the
+    database's refusal is 4060 through both drivers, and names the setting."""
     served = serve(small_sim)
     os.environ["SUSDB_TEST_WRONG_PASSWORD"] = "wrong"
-    unknown_database = 18456 if odbc_driver == FREETDS else 4060
-    for target, native in (
-        ({"password_env": "SUSDB_TEST_WRONG_PASSWORD"}, 18456),
-        ({"database": "SUSDB_NOPE"}, unknown_database),
+    for target, native, says in (
+        ({"password_env": "SUSDB_TEST_WRONG_PASSWORD"}, 18456, "login failed for susdb_maint"),
+        ({"database": "SUSDB_NOPE"}, 4060, "targets.served.database: 'SUSDB_NOPE'"),
     ):
         endpoint = Endpoint("served", served.settings(target=target).targets["served"])
         with pytest.raises(LoginFailed) as raised:
             open_connection(endpoint)
-        assert raised.value.native == native
+        assert raised.value.native == native and says in str(raised.value)
+
+
+def test_a_login_to_master_reads_the_servers_databases_and_no_susdb_object(
+    serve, small_sim, odbc_driver
+):
+    """Any login opens master and reads every database's name in sys.databases: VIEW ANY
+    DATABASE is granted to public by default (Microsoft Learn, sys.databases). SUSDB's objects
+    are not in master: 208, Invalid object name."""
+    served = serve(small_sim, database="SUSDB_LAB")
+    endpoint = Endpoint("served", served.settings(target={"database": "master"}).targets["served"])
+    connection = open_connection(endpoint)
+    try:
+        rows = connection.cursor().execute(statement("database_names").text).fetchall()
+        assert sorted(row[0] for row in rows) == ["SUSDB_LAB", "master", "model", "msdb", "tempdb"]
+        with pytest.raises(pyodbc.Error) as missing:
+            connection.cursor().execute("SELECT COUNT(*) FROM dbo.tbUpdate")
+        assert classify(missing.value).native == 208
+    finally:
+        connection.close()
 
 
 def test_timeout_and_cancel_classify_as_statement_timeouts(serve, tmp_path, odbc_driver):

@@ -22,8 +22,11 @@ pytestmark = pytest.mark.integration
 SAMPLE_PARAMETERS: dict[str, list[Any]] = {
     "superseded_updates": [0, 0, 1, 0, 0, 0, None],
     "computer_counts": [30],
+    "kpi_client_outcomes": [30],
     "sync_history_backlog": [90],
     "delete_sync_history": [10, 90],
+    "client_events_backlog": [30],
+    "delete_client_events": [10, 30],
     "acquire_target_lock": ["susdb-maint:test"],
     "release_target_lock": ["susdb-maint:test"],
     "check_target_lock": ["susdb-maint:test"],
@@ -31,6 +34,7 @@ SAMPLE_PARAMETERS: dict[str, list[Any]] = {
     "update_liveness": ["00000000-0000-0000-0000-000000000000"],
     "superseding_updates": [None],
     "update_exists": [0],
+    "update_titles": [0, 1000],
     "update_old_revisions": [0],
     "index_fragmentation": ["LIMITED"],
 }

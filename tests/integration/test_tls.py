@@ -4,6 +4,8 @@ with a certificate made for the test; a certificate the client cannot trust is r
 
 from __future__ import annotations
 
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from jobs.errors import ConfigError, DatabaseError
 from jobs.exit_codes import ExitCode
 from jobs.runner.plan import build_plan
 from jobs.runner.run import execute_plan
-from tests.helpers import procedure_calls
+from tests.helpers import cli_command, cli_env, configured_command, procedure_calls, run_cli
 from tests.integration.drivers import DRIVER18, FREETDS
 
 pytestmark = pytest.mark.integration
@@ -141,3 +143,50 @@ def test_the_nightly_declines_and_deletions_run_over_tls_once_each(
     for procedure in ("spDeclineUpdate", "spDeleteUpdate"):
         sent = procedure_calls(small_sim, procedure)
         assert sent and max(sent.values()) == 1
+
+
+@pytest.mark.slow
+def test_the_serve_command_offers_tls_and_a_run_goes_through_it_once(
+    small_sim, certificate, tmp_path, odbc_driver
+):
+    """From outside: `simulator serve --tls-cert --tls-key`, then the target it prints, with
+    each driver, `encrypt = "mandatory"` and the certificate trusted."""
+    chain, key, _ = certificate
+    server = subprocess.Popen(
+        cli_command(
+            "simulator", "serve", "--sim", str(small_sim), "--time-scale", "0",
+            "--tls-cert", str(chain), "--tls-key", str(key),
+        ),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=cli_env(SUSDB_PASSWORD="demo-Passw0rd"),
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        printed = "".join(iter(server.stdout.readline, "Ctrl+C stops it.\n"))
+        target = printed[printed.index("[targets.") :]
+        assert 'encrypt = "mandatory"' in target and "TLS with the given certificate" in printed
+        config = tmp_path / "served.toml"
+        config.write_text(target.replace('driver = "FreeTDS"', f'driver = "{odbc_driver}"'))
+        result = subprocess.run(
+            configured_command(config, tmp_path / "state", "run", "--stage", "decline"),
+            capture_output=True, text=True, timeout=300,
+            env=cli_env(SUSDB_PASSWORD="demo-Passw0rd"),
+        )  # fmt: skip
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    assert result.returncode == ExitCode.OK, result.stderr[-2000:]
+    sent = procedure_calls(small_sim, "spDeclineUpdate")
+    assert sent and max(sent.values()) == 1
+
+
+def test_serve_refuses_a_certificate_without_its_key_in_one_line(small_sim, certificate):
+    chain, _, _ = certificate
+    result = run_cli(
+        "simulator", "serve", "--sim", str(small_sim), "--tls-cert", str(chain),
+        env={"SUSDB_PASSWORD": "x"},
+    )  # fmt: skip
+    assert result.returncode == ExitCode.BAD_USAGE
+    assert result.stderr.strip() == (
+        "susdb-maint: --tls-cert and --tls-key go together: give both, or neither"
+    )

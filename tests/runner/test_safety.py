@@ -463,6 +463,7 @@ def test_a_start_after_the_window_closed_does_no_work(small_sim, state_dir, even
     assert anyway.exit_code == ExitCode.OK and calls(small_sim, "spDeclineUpdate")
 
 
+@pytest.mark.slow
 def test_a_window_that_closes_before_preflight_defers_the_deleting_stages_exit_3(
     neglected_sim, state_dir
 ):
@@ -531,6 +532,7 @@ def test_a_window_with_a_start_time_refuses_an_early_start_too(small_sim, state_
     assert not calls(small_sim, "spDeclineUpdate")
 
 
+@pytest.mark.slow
 def test_a_reconnect_that_could_not_take_the_lock_again_sends_no_work_on_that_session(small_sim):
     """A reconnect whose lock statement failed leaves a session without the lock: the next
     statement of work must reconnect (and take the lock) first, never run on it."""

@@ -54,6 +54,7 @@ def test_schedule_without_jobs_is_a_usage_error(tmp_path):
     assert result.returncode == 2 and "no jobs in [schedule.jobs]" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_bad_cron_expression_is_a_config_error(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text('[schedule.jobs.x]\ncron = "61 * * * *"\n')

@@ -308,6 +308,19 @@ def test_without_view_definition_object_definition_returns_null(small_sim):
     assert held["VIEW DEFINITION on dbo.spDeleteUpdate (fix check)"] == 0
 
 
+def test_sys_databases_shows_every_database_unless_view_any_database_is_denied(small_sim):
+    """VIEW ANY DATABASE is public's by default; without it a login sees master, tempdb and the
+    database it is in (Microsoft Learn, sys.databases)."""
+    connection = connect(small_sim)
+    names = {row[0] for row in rows(connection, "database_names")}
+    assert names == {"master", "tempdb", "model", "msdb", "SUSDB"}
+    connection.db.execute("INSERT INTO sim_meta VALUES ('deny:1', 'VIEW ANY DATABASE')")
+    assert {row[0] for row in rows(connection, "database_names")} == {"master", "tempdb", "SUSDB"}
+    assert connect(small_sim, database="SUSDB_LAB").cursor().execute(
+        "-- name: ids\nSELECT database_id FROM sys.databases WHERE name = 'SUSDB_LAB'", []
+    ).fetchall() == [(5,)]
+
+
 def test_creating_an_index_that_exists_fails_like_msg_1913(small_sim):
     connection = connect(small_sim)
     execute(connection, "create_index_supersedes")

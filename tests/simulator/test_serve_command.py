@@ -61,6 +61,7 @@ def test_serve_without_the_password_variable_is_one_line_and_exit_2(small_sim):
     )
 
 
+@pytest.mark.slow
 def test_serve_a_missing_file_is_one_line_and_exit_2(tmp_path):
     result = run_cli(
         "simulator", "serve", "--sim", str(tmp_path / "none.sqlite3"), env={"SUSDB_PASSWORD": "x"}

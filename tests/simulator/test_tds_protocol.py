@@ -404,6 +404,20 @@ def test_an_unknown_database_gets_error_4060_then_18456(server):
 
 
 @pytest.mark.slow
+def test_a_login_to_master_is_acknowledged_in_master(server):
+    """Any login may open master (its guest user is enabled); the session starts there."""
+    answer, after = raw_login(server, "right", database="master")
+    assert bytes([Token.LOGINACK]) in answer and "master".encode("utf-16-le") in answer
+    assert "'SUSDB'".encode("utf-16-le") not in answer and after == b"(still open)"
+    assert server.stats["logins"] == 1 and server.stats["login_failed"] == 0
+
+
+def test_a_wrong_password_to_master_is_refused_as_to_any_database(server):
+    answer, after = raw_login(server, "wrong", database="master")
+    assert struct.unpack_from("<i", answer, 3)[0] == 18456 and after == b""
+
+
+@pytest.mark.slow
 def test_a_good_login_is_acknowledged_and_the_session_stays_open(server):
     answer, after = raw_login(server, "right")
     assert bytes([Token.LOGINACK]) in answer and answer[-13] == Token.DONE

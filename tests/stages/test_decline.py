@@ -16,7 +16,9 @@ from tests.helpers import (
     offered_to_spdeclineupdate,
     query,
     run,
+    run_cli,
     settings_for,
+    simulator_config,
 )
 
 
@@ -315,6 +317,90 @@ def test_a_keep_products_entry_that_names_no_product_declines_nothing_for_it_and
     (failure,) = event_log.named("decline.source_fail")
     assert failure["source"] == "keep_products" and "'Windows 12'" in failure["error"]
     assert declined_ids(path) == set()
+
+
+KEEP_PRODUCTS_LINE = (
+    "stages.decline.keep_products: 'Windos Server 2022' names no product on this server "
+    "(closest: 'Windows Server 2022'"
+)
+
+
+def test_a_misspelled_keep_products_entry_is_named_with_the_closest_products_and_nothing_is_declined_for_the_list(
+    shared, state_dir
+):
+    """Admin review N12: the kept products that do resolve are not applied alone either, or
+    every Windows Server 2022 update would go for the typo."""
+    path, _ = shared
+    settings = settings_for(
+        path,
+        backup={"gate": "off"},
+        stages={
+            "decline": {
+                "expired": False,
+                "superseded": "off",
+                "keep_products": ["Windos Server 2022", "Windows 11"],
+            }
+        },
+    )
+    report = run(settings, state_dir, stages=["decline"])
+    stage = report.stages[-1]
+    assert report.exit_code == ExitCode.STAGE_FAILED and stage.status == "failed"
+    assert stage.reason is not None and stage.reason.startswith(KEEP_PRODUCTS_LINE)
+    assert stage.reason.endswith("; nothing is declined for keep_products")
+    assert declined_ids(path) == set()
+
+
+def test_a_keep_products_entry_close_to_no_product_lists_some_the_server_has(shared, state_dir):
+    path, _ = shared
+    settings = settings_for(
+        path, backup={"gate": "off"}, stages={"decline": {"keep_products": ["Solaris"]}}
+    )
+    stage = run(settings, state_dir, stages=["decline"]).stages[-1]
+    assert stage.reason is not None
+    assert stage.reason.startswith(
+        "stages.decline.keep_products: 'Solaris' names no product on this server (none is "
+        "close; it has "
+    )
+    assert "Windows 11" in stage.reason and "Windows 8.1" in stage.reason
+
+
+def test_a_keep_products_typo_met_by_a_resumed_queue_withholds_its_declines_and_says_why(
+    shared, state_dir
+):
+    path, _ = shared
+    night = {"expired": False, "superseded": "off", "max_declines_per_run": 1}
+    first = {**night, "keep_products": ["Windows 11", "Microsoft Defender Antivirus"]}
+    run(
+        settings_for(path, backup={"gate": "off"}, stages={"decline": first}),
+        state_dir,
+        stages=["decline"],
+    )
+    (declined_first,) = declined_ids(path)
+    second = {**first, "keep_products": ["Windos 11", "Microsoft Defender Antivirus"]}
+    report = run(
+        settings_for(path, backup={"gate": "off"}, stages={"decline": second}),
+        state_dir,
+        stages=["decline"],
+    )
+    stage = report.stages[-1]
+    assert declined_ids(path) == {declined_first} and stage.skipped == 1
+    assert stage.status == "failed" and report.exit_code == ExitCode.STAGE_FAILED
+    assert stage.reason is not None and stage.reason.startswith(
+        "stages.decline.keep_products: 'Windos 11' names no product on this server "
+        "(closest: 'Windows 11'"
+    )
+
+
+@pytest.mark.slow
+def test_plan_says_in_one_line_which_keep_products_entry_names_no_product(shared, tmp_path):
+    path, _ = shared
+    extra = '[stages.decline]\nkeep_products = ["Windos Server 2022", "Windows 11"]\n'
+    config = simulator_config(tmp_path, path, extra=extra)
+    result = run_cli("--config", str(config), "--state-dir", str(tmp_path / "state"), "plan")
+    assert result.returncode == ExitCode.STAGE_FAILED, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("susdb-maint:")]
+    assert line.startswith(f"susdb-maint: sim: decline failed: {KEEP_PRODUCTS_LINE}")
+    assert "Traceback" not in result.stderr
 
 
 def test_every_product_of_a_declined_update_is_in_its_queued_payload_and_its_event(

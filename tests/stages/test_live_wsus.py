@@ -88,6 +88,7 @@ def test_destructive_work_waits_for_a_synchronization_to_go_quiet(small_sim, sta
     assert report.stages[-1].done > 0
 
 
+@pytest.mark.slow
 def test_a_synchronization_that_does_not_go_quiet_defers_destructive_work(
     small_sim, state_dir, event_log
 ):

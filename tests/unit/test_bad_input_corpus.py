@@ -433,6 +433,7 @@ def test_each_bad_config_gets_one_clear_line_and_exit_2(
     assert expected in line and str(config) in line
 
 
+@pytest.mark.slow
 def test_a_bad_config_is_one_line_from_a_real_process_too(tmp_path):
     config = tmp_path / "bad.toml"
     config.write_text('targets = "wsus01"\n')
@@ -499,7 +500,7 @@ BAD_COMMANDS = [
     (["demo", "--max-duration", "inf"], 2, "--max-duration"),
     (["run", "--stage", "defrag"], 2, "--stage"),
     (["run", "--target", "c", "--all"], 2, "not allowed with argument"),
-    (["--config", "c.toml", "plan", "--all"], 2, "plan --all is not supported"),
+    (["--config", "c.toml", "plan", "--all", "--items"], 2, "--items lists one target's items"),
     (["demo", "--preset", "huge"], 2, "--preset"),
     (["demo", "--updates", "0"], 2, "--updates"),
     (
@@ -709,6 +710,7 @@ def test_the_corpus_is_large_enough():
     assert size >= 140
 
 
+@pytest.mark.slow
 def test_an_unwritable_path_is_one_line_and_exit_2(tmp_path):
     (tmp_path / "file").write_text("not a directory")
     result = run_cli("config", "init", "--output", str(tmp_path / "file" / "c.toml"), cwd=tmp_path)

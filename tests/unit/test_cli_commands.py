@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import offered, run_cli, simulator_config
+from tests.helpers import CatalogBuilder, offered, run_cli, simulator_config
 
 
 def cli(
-    tmp_path: Path, sim: Path, *args: str, gate: str = "off"
+    tmp_path: Path, sim: Path, *args: str, gate: str = "off", extra: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    config = simulator_config(tmp_path, sim, gate=gate)
+    config = simulator_config(tmp_path, sim, gate=gate, extra=extra)
     return run_cli(
         "--config",
         str(config),
@@ -70,17 +70,138 @@ def test_plan_lists_the_items_and_changes_nothing(small_sim, tmp_path):
     )
     result = cli(tmp_path, small_sim, "plan", "--stage", "decline", "--items")
     assert result.returncode == 0, result.stderr
-    items = [
-        line.split("\t") for line in result.stdout.splitlines() if line.startswith("decline\t")
-    ]
+    items = item_lines(result.stdout, "decline")
     assert len(items) > 100
-    # Each planned decline says why and what it is: reason, KB (when it has one) and title.
-    assert all(item[2] == "planned" and len(item) >= 5 for item in items)
-    assert any(item[3] == "superseded" and item[4].startswith("KB") for item in items)
+    # Each planned decline says what it is and why: KB (when it has one), title, reason.
+    assert all(item[2] == "planned" and len(item) == len(ITEM_COLUMNS) for item in items)
+    assert any(item[3].startswith("KB") and item[5].startswith("superseded by ") for item in items)
     assert (
         sqlite3.connect(small_sim).execute("SELECT SUM(Declined) FROM vwMinimalUpdate").fetchone()
         == before
     )
+
+
+# What `plan --items` prints per item, tab-separated, in this order (README, "plan --items").
+ITEM_COLUMNS = ("stage", "id", "status", "kb", "title", "reason", "products")
+
+
+def item_lines(stdout: str, stage: str) -> list[list[str]]:
+    return [line.split("\t") for line in stdout.splitlines() if line.startswith(f"{stage}\t")]
+
+
+@pytest.mark.slow
+def test_plan_items_say_for_each_decline_its_kb_title_reason_and_products(tmp_path):
+    builder = CatalogBuilder(tmp_path / "review.sqlite3")
+    old = builder.update(
+        "2026-05 Cumulative Update for Windows Server 2019 (KB5100)", age_days=200, kb="5100"
+    )
+    builder.update(
+        "2026-06 Cumulative Update for Windows Server 2019 (KB5101)",
+        age_days=150,
+        kb="5101",
+        supersedes=(old,),
+        approved=True,
+    )
+    x86 = builder.update(
+        "2026-06 Cumulative Update for Windows 10 for x86-based Systems (KB5102)",
+        age_days=150,
+        kb="5102",
+        product="Windows 10",
+        also_products=("Windows 10 LTSB",),
+    )
+    expired = builder.update(
+        "Security Intelligence Update for Microsoft Defender Antivirus (KB2267602)",
+        age_days=100,
+        kb="2267602",
+        expired=True,
+        product="Microsoft Defender Antivirus",
+    )
+    path = builder.close()
+    extra = '[stages.decline]\npresets = ["x86"]\nexpired = true\n'
+    result = cli(tmp_path, path, "plan", "--stage", "decline", "--items", extra=extra)
+    assert result.returncode == 0, result.stderr
+    items = {
+        item[1]: dict(zip(ITEM_COLUMNS, item, strict=True))
+        for item in item_lines(result.stdout, "decline")
+    }
+    assert items[old] == {
+        "stage": "decline",
+        "id": old,
+        "status": "planned",
+        "kb": "KB5100",
+        "title": "2026-05 Cumulative Update for Windows Server 2019 (KB5100)",
+        "reason": "superseded by KB5101",
+        "products": "Windows Server 2019",
+    }
+    assert (items[x86]["kb"], items[x86]["reason"]) == ("KB5102", "rule:preset:x86")
+    assert items[x86]["products"] == "Windows 10; Windows 10 LTSB"
+    assert (items[expired]["reason"], items[expired]["products"]) == (
+        "expired",
+        "Microsoft Defender Antivirus",
+    )
+    assert set(items) == {old, x86, expired}
+
+
+def catalog_titles(path: Path) -> dict[str, tuple[str, str]]:
+    """LocalUpdateID -> (KB, title) of each update's latest revision, as the catalog has them."""
+    rows = sqlite3.connect(path).execute(
+        """SELECT r.LocalUpdateID, MIN(k.KBArticleID), MIN(lp.Title) FROM tbRevision r
+        JOIN tbProperty p ON p.RevisionID = r.RevisionID
+        LEFT JOIN tbKBArticleForRevision k ON k.RevisionID = r.RevisionID
+        LEFT JOIN tbLocalizedPropertyForRevision lpr ON lpr.RevisionID = r.RevisionID
+            AND lpr.LanguageID = p.DefaultPropertiesLanguageID
+        LEFT JOIN tbLocalizedProperty lp ON lp.LocalizedPropertyID = lpr.LocalizedPropertyID
+        WHERE r.IsLatestRevision = 1 GROUP BY r.LocalUpdateID"""
+    )
+    return {str(local): (f"KB{kb}" if kb else "", title or "") for local, kb, title in rows}
+
+
+@pytest.mark.slow
+def test_plan_items_name_the_kb_and_title_of_each_update_to_delete_or_compress(small_sim, tmp_path):
+    titles = catalog_titles(small_sim)
+    result = cli(
+        tmp_path, small_sim, "plan", "--stage", "obsolete_updates", "--stage", "compress", "--items"
+    )
+    assert result.returncode == 0, result.stderr
+    for stage in ("obsolete_updates", "compress"):
+        items = item_lines(result.stdout, stage)
+        assert items and all(len(item) == len(ITEM_COLUMNS) for item in items), stage
+        assert {tuple(item[3:5]) for item in items} == {titles[item[1]] for item in items}
+        assert all(item[4] for item in items), stage  # the simulated catalog titles every update
+
+
+@pytest.mark.slow
+def test_plan_items_describe_a_queue_left_by_a_night_cut_short_the_same_way(small_sim, tmp_path):
+    titles = catalog_titles(small_sim)
+    cut_short = cli(
+        tmp_path, small_sim, "run", "--stage", "obsolete_updates", "--max-duration", "1"
+    )
+    assert cut_short.returncode == 3, cut_short.stderr[-1000:]
+    result = cli(tmp_path, small_sim, "plan", "--stage", "obsolete_updates", "--items")
+    items = item_lines(result.stdout, "obsolete_updates")
+    # Still to do (pending), or sent when the window closed and verified first (in flight).
+    assert items and all(item[2] in ("pending", "in_flight") for item in items)
+    assert all(len(item) == len(ITEM_COLUMNS) for item in items)
+    assert all(tuple(item[3:5]) == titles[item[1]] for item in items)
+
+
+def test_plan_items_keep_every_column_when_a_title_breaks_lines_or_the_catalog_has_none():
+    from jobs import plan_items
+
+    decline = plan_items.Item(
+        "decline", "ID", "planned", {"update_id": "ID", "title": "A\tB\nC", "reason": "expired"}
+    )
+    deletion = plan_items.Item("obsolete_updates", "42", "pending", {"local_update_id": 42})
+    lines = [line.split("\t") for line in plan_items.lines([decline, deletion], titles={})]
+    assert lines[0] == ["decline", "ID", "planned", "", "A B C", "expired", ""]
+    assert lines[1][:5] == ["obsolete_updates", "42", "pending", "", ""]
+    assert all(len(line) == len(ITEM_COLUMNS) for line in lines)
+    assert plan_items.COLUMNS == ITEM_COLUMNS
+
+
+def test_the_readme_gives_the_column_order_of_plan_items():
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
+    assert "`" + "`, `".join(ITEM_COLUMNS) + "`" in readme
 
 
 @pytest.mark.slow

@@ -301,3 +301,138 @@ def test_a_driver_that_is_not_installed_is_exit_2_naming_the_installed_ones(tmp_
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("susdb-maint:")]
     assert "targets.wsus01.driver: 'ODBC Driver 99 for SQL Server' is not installed" in line
     assert all(f"'{name}'" in line for name in pyodbc.drivers())
+
+
+# -- a refused login: the password, or the database? ---------------------------------------------
+FREETDS_LOGIN_FAILED = (
+    "28000",
+    "[28000] [FreeTDS][SQL Server]Login failed for user 'susdb_maint'. (18456) (SQLDriverConnect)",
+)
+DRIVER18_CANNOT_OPEN = (
+    "42000",
+    '[42000] [Microsoft][ODBC Driver 18 for SQL Server][SQL Server]Cannot open database "SUSDB2" '
+    "requested by the login. The login failed. (4060) (SQLDriverConnect)",
+)
+DRIVER18_LOGIN_FAILED = (
+    "28000",
+    "[28000] [Microsoft][ODBC Driver 18 for SQL Server][SQL Server]Login failed for user "
+    "'susdb_maint'. (18456) (SQLDriverConnect)",
+)
+
+
+class Server:
+    """Stands in for pyodbc.connect: a server with these databases and one password."""
+
+    def __init__(self, pyodbc, databases, password, refusal, cannot_open=None):
+        self.pyodbc = pyodbc
+        self.databases = databases
+        self.password = password
+        self.refusal = refusal  # what the driver reports for a refused login
+        self.cannot_open = cannot_open or refusal  # and for a database the login cannot open
+        self.logins: list[str] = []
+
+    def connect(self, text, **options):
+        fields = dict(part.split("=", 1) for part in text.strip(";").split(";"))
+        database = fields["DATABASE"].strip("{}")
+        self.logins.append(database)
+        if fields["PWD"].strip("{}") != self.password:
+            raise self.pyodbc.Error(*self.refusal)
+        if database != "master":
+            raise self.pyodbc.Error(*self.cannot_open)
+        return Master(self.databases)
+
+
+class Master:
+    def __init__(self, databases):
+        self.databases = databases
+
+    def cursor(self):
+        return self
+
+    def execute(self, text, *params):
+        assert "-- name: database_names" in text
+        return self
+
+    def fetchall(self):
+        return [(name,) for name in self.databases]
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def fake_server(monkeypatch):
+    pyodbc = pytest.importorskip("pyodbc", reason="pyodbc cannot load here", exc_type=ImportError)
+    monkeypatch.setenv("SUSDB_TEST_UNUSED_PASSWORD", "Right-Secret-1")
+
+    def serve(driver, databases, refusal, cannot_open=None, password="Right-Secret-1"):
+        server = Server(pyodbc, databases, password, refusal, cannot_open)
+        monkeypatch.setattr(pyodbc, "connect", server.connect)
+        monkeypatch.setattr(pyodbc, "drivers", lambda: [driver])
+        return server
+
+    return serve
+
+
+def refusal(database: str = "SUSDB2", driver: str = "FreeTDS") -> errors.DatabaseError:
+    return failure(endpoint("sql01", 1433, database=database, driver=driver))
+
+
+def test_a_database_master_accepts_the_login_for_is_named_with_the_servers_databases(fake_server):
+    server = fake_server(
+        "FreeTDS", ["master", "tempdb", "model", "msdb", "SUSDB"], FREETDS_LOGIN_FAILED
+    )
+    error = refusal()
+    assert isinstance(error, errors.LoginFailed) and error.native == 4060
+    assert str(error) == (
+        "could not connect to wsus01 (sql01:1433): targets.wsus01.database: 'SUSDB2' is not a "
+        "database on this server (it has master, model, msdb, SUSDB, tempdb; did you mean "
+        "'SUSDB'?); the login itself is accepted: it opens master"
+    )
+    assert server.logins == ["SUSDB2", "master"]
+
+
+def test_a_password_master_refuses_too_is_a_refused_login_and_never_shown(fake_server):
+    server = fake_server("FreeTDS", ["master", "SUSDB"], FREETDS_LOGIN_FAILED, password="other")
+    error = refusal()
+    assert isinstance(error, errors.LoginFailed) and error.native == 18456
+    assert "login failed for susdb_maint" in str(error) and "database" not in str(error)
+    assert "Right-Secret-1" not in str(error) and server.logins == ["SUSDB2", "master"]
+
+
+def test_driver_18s_18456_is_the_login_so_no_second_login_is_made(fake_server):
+    # Driver 18 reports the first error, 4060, for a database: 18456 alone is the password, and
+    # a second failed login would only bring a lockout policy's threshold nearer.
+    server = fake_server(
+        "ODBC Driver 18 for SQL Server", ["master"], DRIVER18_LOGIN_FAILED, password="other"
+    )
+    error = refusal(driver="ODBC Driver 18 for SQL Server")
+    assert "login failed for susdb_maint" in str(error) and server.logins == ["SUSDB2"]
+
+
+def test_driver_18s_4060_is_named_with_the_servers_databases(fake_server):
+    fake_server(
+        "ODBC Driver 18 for SQL Server",
+        ["master", "SUSDB"],
+        DRIVER18_LOGIN_FAILED,
+        cannot_open=DRIVER18_CANNOT_OPEN,
+    )
+    error = refusal(driver="ODBC Driver 18 for SQL Server")
+    assert "targets.wsus01.database: 'SUSDB2' is not a database on this server" in str(error)
+
+
+def test_a_database_the_server_has_but_the_login_cannot_open_says_so(fake_server):
+    fake_server("FreeTDS", ["master", "SUSDB"], FREETDS_LOGIN_FAILED)
+    error = refusal(database="susdb")
+    assert str(error).startswith(
+        "could not connect to wsus01 (sql01:1433): targets.wsus01.database: the login cannot "
+        "open 'susdb', which this server has"
+    )
+
+
+def test_a_long_list_of_databases_is_cut_at_ten(fake_server):
+    fake_server(
+        "FreeTDS", ["master"] + [f"Shop{number:02}" for number in range(20)], FREETDS_LOGIN_FAILED
+    )
+    error = str(refusal())
+    assert "Shop08, and 11 more" in error and "Shop09" not in error

@@ -59,6 +59,7 @@ class Recorder(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@pytest.mark.slow
 def test_heartbeats_ping_start_and_success_on_loopback():
     server = http.server.HTTPServer(("127.0.0.1", 0), Recorder)
     threading.Thread(target=server.serve_forever, daemon=True).start()

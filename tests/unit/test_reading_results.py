@@ -190,3 +190,60 @@ def _poison_one_superseded_update(path: Path) -> str:
     db.commit()
     db.close()
     return str(victim)
+
+
+def note_column(text: str) -> str:
+    """The last column of a rendered table, its wrapped lines joined again."""
+    cells = [
+        line.strip("│").split("│")[-1].strip() for line in text.splitlines() if line.startswith("│")
+    ]
+    return " ".join(cell for cell in cells if cell)
+
+
+LONG_BREAKDOWN = {
+    "superseded": 594,
+    "rule:preset:x86": 88,
+    "rule:preset:language-packs": 80,
+    "rule:preset:preview": 51,
+    "expired": 25,
+}
+WHOLE_NOTE = ", ".join(f"{reason} {count}" for reason, count in LONG_BREAKDOWN.items())
+
+
+def test_the_plan_note_wraps_between_words_and_is_never_cut():
+    stage = {
+        "stage": "decline",
+        "status": "planned",
+        "remaining": 838,
+        "skipped": 0,
+        "detail": {"by_reason": LONG_BREAKDOWN, "estimated_seconds": 83.8},
+    }
+    text = rendered(report.plan_table([stage], "Plan"))
+    assert note_column(text) == WHOLE_NOTE
+    assert all(len(line) <= 120 for line in text.splitlines())
+
+
+def test_the_run_note_wraps_between_words_and_is_never_cut():
+    stage = {
+        "stage": "decline",
+        "status": "done",
+        "done": 838,
+        "detail": {"by_reason": LONG_BREAKDOWN},
+    }
+    assert note_column(rendered(report.stage_table([stage], "Run"))) == WHOLE_NOTE
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["plan", "run"])
+def test_simulated_seconds_are_marked_as_simulated_time(small_sim, tmp_path, command):
+    text = cli(tmp_path, small_sim, command, "--profile", "nightly")
+    headline = text.splitlines()[0]
+    assert headline.endswith("(simulated time)"), headline
+    if command == "plan":
+        estimate = next(line for line in text.splitlines() if line.startswith("Estimated work"))
+        assert "(simulated time)" in estimate
+
+
+def test_a_report_says_whether_its_seconds_are_simulated(small_sim, tmp_path):
+    settings = settings_for(small_sim, backup={"gate": "off"})
+    assert run(settings, tmp_path / "state", stages=["health"]).as_dict()["virtual_time"] is True

@@ -173,4 +173,5 @@ def test_every_declared_stage_names_a_settings_section_that_exists():
         "compress",
         "computers",
         "sync_history",
+        "client_events",
     }

@@ -148,6 +148,7 @@ def test_a_statement_left_to_finish_is_never_reported_however_long_it_runs():
     assert reported == [] and cursor.cancels == 0
 
 
+@pytest.mark.slow
 def test_a_cancel_that_blocks_in_the_driver_does_not_hold_up_the_report():
     """Driver 18 waits in SQLCancel while the link is silent: the report still comes on time."""
     watchdog, cursor = Watchdog(), Cursor(cancel_seconds=0.6)

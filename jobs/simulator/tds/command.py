@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import signal
+import ssl
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,20 @@ def _stop(_signal: int, _frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _tls_files(cert: str | None, key: str | None) -> tuple[Path, Path] | None:
+    """The certificate and key PEM files TLS is offered with, checked here (one line each)."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise UsageError("--tls-cert and --tls-key go together: give both, or neither")
+    files = (Path(cert).expanduser(), Path(key).expanduser())
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(*files)
+    except (OSError, ssl.SSLError) as error:
+        raise UsageError(f"--tls-cert/--tls-key: cannot use them: {error}") from None
+    return files
+
+
 def serve(
     *,
     sim: str,
@@ -42,6 +57,8 @@ def serve(
     fault_kinds: list[str] | None,
     fault_statements: list[str] | None,
     fault_seed: int,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
     out: Any = None,
 ) -> int:
     out = out or sys.stdout
@@ -71,7 +88,9 @@ def serve(
         )
     except ValueError as error:
         raise UsageError(f"--fault-kind: {error} (known: {', '.join(FAULT_TIMING)})") from None
+    tls = _tls_files(tls_cert, tls_key)
     options = ServeOptions(
+        tls=tls,
         sim=path,
         user=user,
         password=password,
@@ -87,13 +106,14 @@ def serve(
     if not _is_loopback(host):
         sys.stderr.write(
             f"susdb-maint: warning: listening on {host}, not loopback: anyone who reaches it can "
-            "log in, and nothing is encrypted\n"
+            "log in" + ("\n" if tls else ", and nothing is encrypted\n")
         )
     pace = f"{time_scale:g} modelled seconds per second" if time_scale else "no real time"
+    encryption = "TLS with the given certificate" if tls else "no TLS"
     out.write(
         f"listening on {server.host}:{server.port}\n"
         f"Serving {path} as database {database} over TDS ({pace}). A test and demo tool, not a "
-        "SQL Server: no TLS, one SQL login.\n"
+        f"SQL Server: one SQL login, {encryption}.\n"
         f"ODBC connection string:\n  {server.connection_string(f'<${password_env}>')}\n"
         f"susdb-maint target (add to a config file):\n\n"
         f"{server.target_config(TARGET_NAME, password_env)}\n"

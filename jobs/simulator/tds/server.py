@@ -172,7 +172,8 @@ class SimulatorServer:
         """The ODBC connection string for FreeTDS (what ``jobs.db.connection`` builds too)."""
         return (
             f"DRIVER={{FreeTDS}};SERVER={self.host},{self.port};DATABASE={self.options.database};"
-            f"UID={self.options.user};PWD={password};TDS_Version=7.4;Encrypt=no;"
+            f"UID={self.options.user};PWD={password};TDS_Version=7.4;"
+            + ("Encryption=require;" if self.options.tls else "Encrypt=no;")
         )
 
     def target_config(self, name: str, password_env: str) -> str:
@@ -187,5 +188,9 @@ class SimulatorServer:
             f'username = "{self.options.user}"\n'
             f'password_env = "{password_env}"\n'
             f'driver = "FreeTDS"\n'
-            f'encrypt = "optional"  # the simulator offers no TLS\n'
+            + (
+                'encrypt = "mandatory"\ntrust_server_certificate = true  # or ca_file = "CA.pem"\n'
+                if self.options.tls
+                else 'encrypt = "optional"  # served without --tls-cert: no TLS\n'
+            )
         )

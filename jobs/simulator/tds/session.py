@@ -8,6 +8,21 @@ A reader thread watches the socket while a statement runs, so an attention packe
 DONE with DONE_ATTN. Errors the simulator raises carry SQL Server's number, which becomes an
 ERROR token with that number, state and severity; a link failure becomes a closed socket, and a
 query timeout a statement that runs until the client gives up on it.
+
+Databases, as SQL Server answers a login for each:
+
+* The served SUSDB (``--database``), and the system databases whose guest user cannot be
+  disabled, master, tempdb and msdb ("The guest user can't be dropped, but guest user can be
+  disabled by revoking its CONNECT permission ... within any database other than master, tempdb,
+  or msdb", Microsoft Learn, Guest Permissions on User Databases): any login opens them. In a
+  system database only the server-wide catalog is modelled, ``sys.databases`` (Microsoft Learn,
+  sys.databases: one row per database; VIEW ANY DATABASE, granted to public by default, shows every
+  row; ``jobs.simulator.sysviews``); naming any other object there fails with SQL Server's 208,
+  "Invalid object name", since SUSDB's objects are not in them.
+* Any other name, model included (ours: whether model's guest is enabled is not modelled): error
+  4060, "Cannot open database "%.*ls" requested by the login. The login failed." (Microsoft Learn,
+  Database Engine events and errors 4000 to 4999), then 18456, as SQL Server sends them; a driver
+  reports one of the two (FreeTDS the last, Microsoft's the first).
 """
 
 from __future__ import annotations
@@ -64,6 +79,13 @@ SEVERITY_AND_STATE = {
     2812: (16, 62),  # could not find stored procedure
     102: (15, 1),  # syntax
 }
+# System databases any login may open (their guest user cannot be disabled); see the docstring.
+GUEST_DATABASES = ("master", "tempdb", "msdb")
+# What a session in one of them may name: the server-wide catalog.
+SERVER_WIDE = frozenset({"sys.databases"})
+_OBJECT_NAME = re.compile(
+    r"\b(?:FROM|JOIN|INTO|UPDATE|EXEC(?:UTE)?|TABLE)\s+((?:\[?\w+\]?\.){0,2}\[?\w+\]?)", re.I
+)
 LINK_FAILURE_STATES = {"08S01", "08001", "08003", "08004", "08007"}
 CLIENT_SIDE_TIMEOUT_STATES = {"HYT00", "HYT01", "HY008"}
 # A query-timeout fault keeps the statement running until the client's timer cancels it.
@@ -109,6 +131,17 @@ def _error_text(error: BaseException) -> str:
     return re.sub(r"\s*\(-?\d+\)$", "", message_of(error))
 
 
+def missing_from_system_database(sql: str) -> str | None:
+    """The first object ``sql`` names that a system database does not have (SUSDB's tables,
+    views and procedures), or None."""
+    code = re.sub(r"--[^\n]*|/\*.*?\*/|N?'(?:[^']|'')*'", " ", sql, flags=re.S)
+    for name in _OBJECT_NAME.findall(code):
+        bare = str(name).replace("[", "").replace("]", "")
+        if bare.lower() not in SERVER_WIDE and bare.upper() not in ("STATISTICS", "TOP"):
+            return bare
+    return None
+
+
 class Session:
     """One TDS connection, from pre-login to close; ``run`` is its thread."""
 
@@ -119,6 +152,7 @@ class Session:
         self.spid = spid
         self.packet_size = DEFAULT_PACKET_SIZE
         self.user = ""
+        self.database = ""  # the database the session is in
         self.connection: Any = None
         self.prepared: dict[int, tuple[str, str]] = {}
         self.cancelled = threading.Event()  # set while an attention is unanswered
@@ -265,7 +299,8 @@ class Session:
         if login.user != options.user or login.password != options.password:
             return self._refuse_login(login.user)
         database = login.database or options.database
-        if database.casefold() != options.database.casefold():
+        system = next((name for name in GUEST_DATABASES if name == database.casefold()), None)
+        if system is None and database.casefold() != options.database.casefold():
             cannot_open = tokens.message(
                 4060,
                 f'Cannot open database "{database}" requested by the login. The login failed.',
@@ -279,15 +314,18 @@ class Session:
                 faults=options.faults,
                 clock=self.server.clock,
                 cost_model=options.cost_model,
+                database=options.database,
             )
         except Exception as error:
             return self._refuse_login(
                 login.user,
                 tokens.message(4060, _error_text(error), severity=11, server=SERVER_NAME),
             )
+        name = system or options.database
+        self.database = name
+        self.connection.use(name)
         self.packet_size = min(max(login.packet_size, 512), MAX_PACKET_SIZE)
         version = min(login.tds_version, tokens.TDS74)
-        name = options.database
         greeting = b"".join(
             [
                 tokens.env_text(EnvChange.DATABASE, name, "master"),
@@ -410,6 +448,13 @@ class Session:
         if catalog is not None:
             self._result(response, *catalog, -1, in_procedure, done_token)
             return True
+        missing = self.database in GUEST_DATABASES and missing_from_system_database(sql)
+        if missing:
+            text = f"Invalid object name '{missing}'."
+            response.add(tokens.message(208, text, severity=16, server=SERVER_NAME))
+            status = Done.ERROR | (Done.MORE if in_procedure else Done.FINAL)
+            response.add(tokens.done(status, token=done_token))
+            return False
         cursor = self.connection.cursor()
         self.server.clock.bind(self.cancelled)
         with self._lock:
