@@ -663,6 +663,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     )
 
 
+def _check_history_target(settings: Any, directory: Path, target: str | None) -> None:
+    """A --target that is neither configured nor in any history is a typo: say so first (admin
+    review N41c), rather than "no state file yet". A target removed from the config keeps its
+    history, so one the state store knows is let through (commands.history checks that)."""
+    from jobs.state.store import FILE_NAME
+
+    if target and target not in settings.targets and not (directory / FILE_NAME).exists():
+        known = ", ".join(sorted(settings.targets)) or "none configured"
+        raise UsageError(f"--target {target!r} is not a configured target (known: {known})")
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     from jobs import commands, report
 
@@ -672,6 +683,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         )
     settings, _ = load(args)
     directory = state_dir(args, settings)
+    _check_history_target(settings, directory, args.target)
     if args.undo_script:
         path, text, count = commands.undo_script(
             directory,
@@ -727,6 +739,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError("give --run or --since/--until, not both")
     since = report_html.parse_day(args.since) if args.since else None
     until = report_html.parse_day(args.until, end=True) if args.until else None
+    _check_history_target(settings, state_dir(args, settings), args.target)
     if since and until and since > until:
         raise UsageError(f"--since {args.since} is after --until {args.until}: swap them")
     store = StateStore(state_dir(args, settings), read_only=True)

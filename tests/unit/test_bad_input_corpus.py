@@ -603,6 +603,16 @@ BAD_COMMANDS = [
         "the file is not a simulated SUSDB (not even SQLite)",
     ),
     (["simulator", "create", "--sim", "notes.txt"], 2, "not a simulated SUSDB"),
+    (  # admin review N41c: the typo first, not "no state file yet"
+        ["--config", "c.toml", "report", "--target", "bogus"],
+        2,
+        "--target 'bogus' is not a configured target (known: x)",
+    ),
+    (
+        ["--config", "c.toml", "history", "--target", "bogus"],
+        2,
+        "--target 'bogus' is not a configured target (known: x)",
+    ),
     (["--config", "c.toml", "--state-dir", "corrupt", "history"], 2, "corrupt"),
     (
         ["plan", "--show-sql", "--profile", "weekly"],
