@@ -53,3 +53,27 @@ def test_an_inner_block_leaves_the_signals_to_the_outer_one():
         os.kill(os.getpid(), signal.SIGHUP)
         assert arrived.wait(5)
     assert (outer, inner) == ([signal.SIGHUP], [])
+
+
+def test_a_signal_the_kernel_gives_a_thread_started_earlier_still_reaches_the_handler_at_once():
+    """The kernel may pick any thread that has the signal unblocked: one started before the
+    block (a monitoring thread, a stray library thread). The handler still runs at once, not
+    when the main thread next runs Python code (full-suite CI caught this)."""
+    earlier_done = threading.Event()
+    earlier = threading.Thread(target=earlier_done.wait, daemon=True)
+    earlier.start()
+    taken: list[int] = []
+    arrived = threading.Event()
+
+    def handler(number: int) -> None:
+        taken.append(number)
+        arrived.set()
+
+    try:
+        with on_stop_signals(handler):
+            assert earlier.ident is not None
+            signal.pthread_kill(earlier.ident, signal.SIGTERM)  # as if the kernel chose it
+            assert arrived.wait(5)  # the main thread waits here, in C, the whole time
+    finally:
+        earlier_done.set()
+    assert taken == [signal.SIGTERM]
