@@ -49,6 +49,17 @@ class LockLost(SusdbMaintError):
     exit_code = ExitCode.STAGE_FAILED
 
 
+class StageStopped(SusdbMaintError):
+    """A stage ends early, and not by its own fault: the run's window closed or a stop was asked
+    for (``reason`` None: the runner names which, ``deadline`` or ``signal``), or the server
+    refuses the stage's work. The one stop every stage shares: the runner turns it into the
+    stage's outcome, ``status`` (``partial`` unless a subclass says otherwise) and ``reason``,
+    for every stage; the queue engine checkpoints what its batch settled first."""
+
+    status = "partial"
+    reason: str | None = None
+
+
 class DatabaseError(SusdbMaintError):
     """A classified error from the database. ``kind`` names the class for events and the queue."""
 
@@ -105,9 +116,10 @@ class StatementTimeout(DatabaseError):
     kind = "timeout"
 
 
-class Interrupted(DatabaseError):
+class Interrupted(DatabaseError, StageStopped):
     """The run's window closed, or a stop was asked for, while the statement ran: not the
-    statement's fault, and not a failure of the item it was working on."""
+    statement's fault, and not a failure of the item it was working on. A database error (the
+    statement ended, its effect unknown until verified) and a stop (the stage ends partial)."""
 
     kind = "interrupted"
 
@@ -122,10 +134,13 @@ class NotPermitted(DatabaseError):
     exit_code = ExitCode.REFUSED
 
 
-class ReplicaRefused(DatabaseError):
-    """spDeclineUpdate with @failIfReplica = 1 on a replica server."""
+class ReplicaRefused(DatabaseError, StageStopped):
+    """spDeclineUpdate with @failIfReplica = 1 on a replica server: nothing the stage sends can
+    succeed there, so it is a stop (the stage is skipped), not a failure of the item."""
 
     kind = "replica"
+    status = "skipped"
+    reason = "replica"
 
 
 class StillReferenced(DatabaseError):

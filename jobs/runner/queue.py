@@ -3,10 +3,12 @@
 A stage gives a ``QueueWork``: the type of its items' payload (a dataclass, stored as JSON),
 ``candidates()`` (the expensive, set-based query, run once per queue) yielding ``(key,
 payload)``; ``process(payload)`` (one item, one call) returning how it ended;
-``verify(payload)`` (what the server holds for it); and an optional ``record`` hook (the decline
-history). A queue is rebuilt when it is older than ``runner.queue_max_age_hours`` or has
-no work left: what a killed run left in flight is settled first, the candidate query is spooled
-outside the state store's write lock, and it is started only if it fits the time left.
+``verify(payload)`` (what the server holds for it); and an optional ``audit`` hook: the row the
+stage keeps about an item done (an ``AuditRow``, written in the item's checkpoint; what it says
+is the stage's business, never the engine's). A queue is rebuilt when it is older than
+``runner.queue_max_age_hours`` or has no work left: what a killed run left in flight is settled
+first, the candidate query is spooled outside the state store's write lock, and it is started
+only if it fits the time left.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from jobs import events
 from jobs.runner.context import RunContext
-from jobs.state.store import ACTIVE, Completion, DeclineRecord, WorkItem, spool_owner
+from jobs.state.store import ACTIVE, AuditRow, Completion, WorkItem, spool_owner
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -49,7 +51,8 @@ class QueueWork(Generic[P]):
     process: Callable[[P], Settled]
     per_item_seconds_guess: float
     verify: Callable[[P], Settled | None] | None = None  # None: not done on the server
-    record: Callable[[P, str], DeclineRecord | None] | None = None  # (payload, run that sent it)
+    # What the stage keeps about an item done: (payload, run that sent it) -> its audit row.
+    audit: Callable[[P, str], AuditRow | None] | None = None
     limit: int | None = None  # items per run
     repeat_until_empty: bool = False
     # The name its past per-item times are kept under (None: the stage's): one stage whose calls
@@ -100,8 +103,8 @@ def ensure_queue(ctx: RunContext, work: QueueWork[Any]) -> dict[str, int]:
     if not ctx.dry_run:
         settle_in_flight(ctx, work)
     else:
-        # A plan never creates or changes a queue the next run executes (a preset tried in a
-        # plan must not decline anything the night after): its candidates are kept apart.
+        # A plan never creates or changes a queue the next run executes (a setting tried in a
+        # plan must not change anything the night after): its candidates are kept apart.
         return {"pending": _plan(ctx, work)}
     expected = info["build_seconds"] if info else None
     left = ctx.seconds_left()
@@ -182,7 +185,7 @@ def settle_in_flight(ctx: RunContext, work: QueueWork[Any]) -> None:
     if not items:
         return
     completions: list[Completion] = []
-    declines: list[DeclineRecord] = []
+    audit: list[AuditRow] = []
     unsettled: list[str] = []
     for item in items:
         payload = work.payload_of(item)
@@ -192,13 +195,13 @@ def settle_in_flight(ctx: RunContext, work: QueueWork[Any]) -> None:
             continue
         log.info("item.settled", item=item.key, status=settled.status, reason="before a rebuild")
         completions.append(Completion(item.key, settled.status, settled.reason))
-        if settled.status == "done" and work.record is not None:
-            record = work.record(payload, item.run_id or ctx.run_id)
-            if record is not None:
-                declines.append(record)
-    # Not this run's stage work (its outcome leaves them out too): the run that sent them has
-    # them in its declines.
+        if settled.status == "done" and work.audit is not None:
+            row = work.audit(payload, item.run_id or ctx.run_id)
+            if row is not None:
+                audit.append(row)
+    # Not this run's stage work (its outcome leaves them out too): the audit rows name the run
+    # that sent them.
     ctx.store.complete(
-        ctx.database, work.stage, ctx.run_id, completions, declines, ctx.target, counted=False
+        ctx.database, work.stage, ctx.run_id, completions, audit, ctx.target, counted=False
     )
     ctx.store.release(ctx.database, work.stage, unsettled)

@@ -1,23 +1,25 @@
 """The queue engine: work through a stage's queue in batches (``jobs.runner.queue`` builds it).
 
-It knows nothing about a particular stage: a stage's ``QueueWork`` says how to process, verify
-and record an item. Here: batches as checkpoints, retries, timeouts, quarantine, the circuit
-breaker, the window, signals and progress events.
+It knows nothing about a particular stage: a stage's ``QueueWork`` says how to process and verify
+an item, and what audit row to keep about one done (written in the item's own checkpoint). Here:
+batches as checkpoints, retries, timeouts, quarantine, the circuit breaker, the window, signals
+and progress events.
 
 Exactly once, across two databases:
 
 * a batch is marked in flight in one durable commit before anything is sent;
 * an item that may have reached the server (sent by a killed run, or by this run before a lost
-  reply, a timeout or a retry) is verified on the server before it is sent again: a decline whose
-  reply was lost is found declined, a deleted update is found gone;
-* completions are checkpointed once per batch; a queue rebuild first settles what is in flight,
-  and keeps each item's failure count, so a poison item is quarantined on its third failing night.
+  reply, a timeout or a retry) is verified on the server before it is sent again: an item whose
+  reply was lost is found done, one deleted meanwhile is found gone;
+* completions, with the stage's audit rows, are checkpointed once per batch; a queue rebuild
+  first settles what is in flight, and keeps each item's failure count, so a poison item is
+  quarantined on its third failing night.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from jobs import events
@@ -29,7 +31,7 @@ from jobs.errors import (
     LockLost,
     LoginFailed,
     NotPermitted,
-    ReplicaRefused,
+    StageStopped,
     StatementTimeout,
     StillReferenced,
 )
@@ -41,7 +43,7 @@ from jobs.runner.queue import (
     Settled,
     ensure_queue,
 )
-from jobs.state.store import ACTIVE, Completion, DeclineRecord, WorkItem
+from jobs.state.store import ACTIVE, AuditRow, Completion, WorkItem
 
 log = events.get_logger("susdb_maint.runner")
 
@@ -49,15 +51,6 @@ log = events.get_logger("susdb_maint.runner")
 MAX_PASSES = 3
 # Consecutive item failures that end a stage: a broken server must not burn through the queue.
 CIRCUIT_BREAKER = 25
-
-
-class StageStopped(Exception):
-    """A stage-level condition (replica refusal) ended the stage early."""
-
-    def __init__(self, status: str, reason: str) -> None:
-        self.status = status
-        self.reason = reason
-        super().__init__(reason)
 
 
 # -- working through a queue ---------------------------------------------------------------------
@@ -69,7 +62,7 @@ class _Batch:
         self.started = started  # on the run's clock
         self.wall_started = time.perf_counter()
         self.completions: list[Completion] = []
-        self.declines: list[DeclineRecord] = []
+        self.audit: list[AuditRow] = []  # the stage's rows about items done, checkpointed too
         self.attempted: set[str] = set()
         self.counts = {"done": 0, "skipped": 0, "failed": 0, "gone": 0}
         self.stage_error: DatabaseError | None = None  # nothing more can succeed this run
@@ -103,7 +96,37 @@ class _Run:
 
 
 def process_queue(ctx: RunContext, work: QueueWork[Any]) -> StageOutcome:
-    """Work through a stage's queue (``work.limit`` caps the items processed in this run)."""
+    """Work through a stage's queue (``work.limit`` caps the items processed in this run). With
+    ``repeat_until_empty``, a pass that drained the queue and did something is followed by
+    another (a new candidate query), up to ``MAX_PASSES``, while time is left."""
+    outcome = _one_pass(ctx, work)
+    last = outcome
+    passes = 1
+    while (
+        work.repeat_until_empty
+        and outcome.status == "done"
+        and last.done
+        and passes < MAX_PASSES
+        and not ctx.out_of_time()
+    ):
+        # Cleaning frees more: deleting an update can make its prerequisites obsolete. With the
+        # queue drained and time left, ask the server again (Microsoft: repeat until the counts drop).
+        passes += 1
+        last = _one_pass(ctx, work)
+        _add_pass(outcome, last)
+    return outcome
+
+
+def _add_pass(outcome: StageOutcome, more: StageOutcome) -> None:
+    """Count a further pass into the stage's outcome; the stage ends as that pass did."""
+    for key in ("done", "skipped", "failed"):
+        setattr(outcome, key, getattr(outcome, key) + getattr(more, key))
+    outcome.detail["gone"] = outcome.detail.get("gone", 0) + more.detail.get("gone", 0)
+    outcome.status, outcome.reason, outcome.remaining = more.status, more.reason, more.remaining
+
+
+def _one_pass(ctx: RunContext, work: QueueWork[Any]) -> StageOutcome:
+    """Build the queue if it needs it, then work through it once."""
     outcome = StageOutcome()
     try:
         counts = ensure_queue(ctx, work)
@@ -131,24 +154,6 @@ def process_queue(ctx: RunContext, work: QueueWork[Any]) -> StageOutcome:
     if outcome.failed and outcome.status == "done":
         # Failed items stay queued for the next run, until they are quarantined.
         outcome.status, outcome.reason = "failed", "items_failed"
-    passes = 1
-    while (
-        work.repeat_until_empty
-        and outcome.status == "done"
-        and outcome.done
-        and passes < MAX_PASSES
-        and not ctx.out_of_time()
-    ):
-        # Cleaning frees more: deleting an update can make its prerequisites obsolete. With the
-        # queue drained and time left, ask the server again (Microsoft: repeat until the counts drop).
-        passes += 1
-        more = process_queue(ctx, replace(work, repeat_until_empty=False))
-        for key in ("done", "skipped", "failed"):
-            setattr(outcome, key, getattr(outcome, key) + getattr(more, key))
-        outcome.detail["gone"] = outcome.detail.get("gone", 0) + more.detail.get("gone", 0)
-        outcome.status, outcome.reason, outcome.remaining = more.status, more.reason, more.remaining
-        if not more.done:
-            break
     return outcome
 
 
@@ -228,13 +233,11 @@ def _run_batch(ctx: RunContext, work: QueueWork[Any], state: _Run, items: list[W
             batch.attempted.add(item.key)
             if not _one_item(ctx, work, state, batch, item):
                 break
-    except ReplicaRefused as error:
-        _checkpoint(ctx, work, batch)
-        raise StageStopped("skipped", "replica") from error
-    except LockLost:
-        # What this batch settled before the lock went is the server's record too: it is
-        # checkpointed (and so in the history) before the run stops, not left for the next run
-        # of this host to settle (two hosts' histories would miss it meanwhile).
+    except (StageStopped, LockLost):
+        # What this batch settled before the stage was stopped (the server refused its work) or
+        # the lock went is the server's record too: it is checkpointed (and so in the history)
+        # before the stage ends, not left for the next run of this host to settle (two hosts'
+        # histories would miss it meanwhile).
         _checkpoint(ctx, work, batch)
         raise
     _checkpoint(ctx, work, batch)
@@ -261,8 +264,8 @@ def _one_item(
         # verified before it is ever sent again.
         batch.stopped = ctx.stop_reason()
         return False
-    except ReplicaRefused:
-        raise
+    except StageStopped:
+        raise  # the stage may not go on (the server refuses its work): the runner ends it
     except DatabaseError as error:
         batch.timed_out = batch.timed_out or isinstance(error, StatementTimeout)
         _fail(ctx, work, state, batch, item, error)
@@ -271,11 +274,11 @@ def _one_item(
     batch.end(item, settled)
     if settled.status == "gone":
         log.info("item.gone", item=item.key)
-    if settled.status == "done" and work.record is not None:
+    if settled.status == "done" and work.audit is not None:
         sent_by = ctx.run_id if sent_here else item.run_id or ctx.run_id
-        record = work.record(payload, sent_by)
-        if record is not None:
-            batch.declines.append(record)
+        row = work.audit(payload, sent_by)
+        if row is not None:
+            batch.audit.append(row)
     return True
 
 
@@ -353,7 +356,7 @@ def _account(
 
 def _checkpoint(ctx: RunContext, work: QueueWork[Any], batch: _Batch) -> None:
     ctx.store.complete(
-        ctx.database, work.stage, ctx.run_id, batch.completions, batch.declines, ctx.target
+        ctx.database, work.stage, ctx.run_id, batch.completions, batch.audit, ctx.target
     )
     # Marked in flight but never sent (a stop between items): nothing to verify.
     ctx.store.release(ctx.database, work.stage, batch.unsent())
@@ -379,14 +382,7 @@ def _work_item(
 
     try:
         return retry(attempt), sent_here
-    except (
-        StillReferenced,
-        ReplicaRefused,
-        NotPermitted,
-        LoginFailed,
-        ConnectionLost,
-        Interrupted,
-    ):
+    except (StillReferenced, NotPermitted, LoginFailed, ConnectionLost, StageStopped):
         raise
     except DatabaseError:
         # A timeout that struck after the server committed, an update deleted since the queue was

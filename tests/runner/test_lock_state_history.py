@@ -164,10 +164,10 @@ def test_an_abandoned_run_keeps_the_second_pass_of_a_stage_that_runs_twice(state
 def test_a_migration_another_process_applied_meanwhile_is_not_applied_twice(state_dir):
     # Two runs open an old state file at the same moment: both read the old version before
     # either takes the write lock; the second must find the step done, not fail on it.
-    from jobs.state.store import SCHEMA_VERSION
+    from jobs.state.schema import SCHEMA_VERSION, migrate
 
     store = StateStore(state_dir)
-    store._migrate(SCHEMA_VERSION - 1)  # what the slower process does after the faster one
+    migrate(store, SCHEMA_VERSION - 1)  # what the slower process does after the faster one
     assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     store.close()
 

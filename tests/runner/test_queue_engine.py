@@ -82,7 +82,7 @@ def context(tmp_path, **runner: Any) -> RunContext:
     )
 
 
-def queue_for(server: FakeServer, record: Any = None, **options: Any) -> QueueWork:
+def queue_for(server: FakeServer, audit: Any = None, **options: Any) -> QueueWork:
     return QueueWork(
         "decline",
         Item,
@@ -90,7 +90,7 @@ def queue_for(server: FakeServer, record: Any = None, **options: Any) -> QueueWo
         server.process,
         per_item_seconds_guess=0.1,
         verify=server.verify,
-        record=record,
+        audit=audit,
         **options,
     )
 
@@ -126,9 +126,9 @@ def test_a_gone_item_is_settled_gone_and_never_recorded(tmp_path):
 
     ctx = context(tmp_path)
     # Build the queue, then the server deletes "b" behind it.
-    work.process_queue(ctx, queue_for(server, record=record, limit=0))
+    work.process_queue(ctx, queue_for(server, audit=record, limit=0))
     server.gone.add("b")
-    outcome = work.process_queue(ctx, queue_for(server, record=record))
+    outcome = work.process_queue(ctx, queue_for(server, audit=record))
     assert outcome.done == 1 and outcome.detail["gone"] == 1 and outcome.failed == 0
     assert recorded == ["a"]
 
@@ -238,3 +238,27 @@ def test_a_payload_stored_by_another_version_loads_into_todays_type(tmp_path):
     stored = WorkItem("u", {"update_id": "U", "title": "T", "retired_field": 1}, "pending", 0, 0)
     queue = QueueWork("decline", Decline, lambda: iter(()), lambda item: DONE, 0.1)
     assert queue.payload_of(stored) == Decline("U", title="T")  # unknown left out, new defaulted
+
+
+def test_a_queue_whose_work_frees_more_is_built_again_up_to_max_passes(tmp_path):
+    # Deleting an update can make its prerequisites obsolete: each pass frees the next one's.
+    server = FakeServer(["a"])
+    frees = {"a": "b", "b": "c", "c": "d"}
+    original = server.process
+
+    def process(payload: Item) -> Settled:
+        settled = original(payload)
+        server.keys.append(frees[payload.key])
+        return settled
+
+    queue = replace_process(queue_for(server, repeat_until_empty=True), process)
+    outcome = work.process_queue(context(tmp_path), queue)
+    assert outcome.status == "done" and outcome.done == work.MAX_PASSES
+    assert server.sent == ["a", "b", "c"] and server.candidates_built == work.MAX_PASSES
+
+
+def test_a_queue_is_not_built_again_once_a_pass_finds_nothing(tmp_path):
+    server = FakeServer(["a", "b"])
+    outcome = work.process_queue(context(tmp_path), queue_for(server, repeat_until_empty=True))
+    assert outcome.status == "done" and outcome.done == 2
+    assert server.candidates_built == 2  # the second pass found nothing more: no third
