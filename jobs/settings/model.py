@@ -1,4 +1,9 @@
-"""The configuration schema. Every field carries a description and an example: they are the docs."""
+"""The configuration schema. Every field carries a description and an example: they are the docs.
+
+Each stage's own section under ``[stages]`` is declared with its stage
+(``jobs/stages/declared/<stage>.py``); ``StageSettings`` assembles them. What is here belongs to no
+one stage: targets, the runner, the window, the backup gate, profiles, schedule, monitoring, report.
+"""
 
 from __future__ import annotations
 
@@ -7,45 +12,42 @@ import sys
 from datetime import time
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
-)
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+
+from jobs.settings.fields import MAX_DAYS, MAX_HOURS, MAX_SECONDS, Section, doc
+from jobs.settings.fields import MAX_MINUTES as MAX_MINUTES  # --max-duration's bound too
+from jobs.stages import registry
+from jobs.stages.declared.client_events import ClientEventSettings
+from jobs.stages.declared.compress import CompressSettings
+from jobs.stages.declared.computers import ComputerSettings
+from jobs.stages.declared.content_files import ContentFileSettings
+from jobs.stages.declared.custom_indexes import CustomIndexSettings
+from jobs.stages.declared.decline import DeclineSettings
+from jobs.stages.declared.delete_fix import DeleteFixSettings
+from jobs.stages.declared.health import HealthSettings
+from jobs.stages.declared.obsolete_updates import ObsoleteUpdateSettings
+from jobs.stages.declared.preflight import PreflightSettings
+from jobs.stages.declared.reindex import ReindexSettings
+from jobs.stages.declared.statistics import StatisticsSettings
+from jobs.stages.declared.sync_history import SyncHistorySettings
 
 
 def _known_stage(name: str) -> str:
-    from jobs.stages import registry
-
     if not registry.is_stage(name):
         raise ValueError(f"unknown stage {name!r} (choose from {', '.join(registry.names())})")
     return name
 
 
 def _stage_enum(schema: dict[str, Any]) -> None:
-    from jobs.stages import registry
-
     schema["enum"] = list(registry.names())
 
 
-# A stage's name, checked against the stages' own declarations (jobs/stages/registry.py).
+# A stage's name, checked against the stages' own declarations (jobs/stages/declared/).
 StageName = Annotated[str, AfterValidator(_known_stage), Field(json_schema_extra=_stage_enum)]
 
 WID_PIPE = r"np:\\.\pipe\MICROSOFT##WID\tsql\query"
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-# Upper bounds that keep every duration and count inside what datetime, SQL Server's INT and
-# DATEADD can hold (an `inf` or `1e308` would otherwise fail deep inside a run, not here).
-MAX_MINUTES = 7 * 24 * 60  # a maintenance window or budget: at most a week
-MAX_SECONDS = 7 * 24 * 3600  # one statement: at most a week
-MAX_HOURS = 366 * 24  # an age: at most a year
-MAX_DAYS = 36_500  # a retention or an age in days: at most a hundred years
-MAX_INT = 2**31 - 1  # a count sent to SQL Server as INT
 
 
 def _parse_hhmm(value: Any) -> Any:
@@ -61,17 +63,6 @@ def _parse_hhmm(value: Any) -> Any:
 
 
 ClockTime = Annotated[time | None, BeforeValidator(_parse_hhmm)]
-
-
-def doc(description: str, example: Any = None, **kwargs: Any) -> Any:
-    """Given a description and an example, return a pydantic Field that documents itself."""
-    examples = None if example is None else [example]
-    return Field(description=description, examples=examples, **kwargs)
-
-
-class Section(BaseModel):
-    # A typo must never be silently ignored: unknown keys are errors everywhere.
-    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 class LogSettings(Section):
@@ -408,397 +399,8 @@ class BackupSettings(Section):
         return None
 
 
-class CustomIndexSettings(Section):
-    remove: bool = doc(
-        "Drop the custom indexes this tool created instead of creating them.", False, default=False
-    )
-
-
-class ReindexSettings(Section):
-    mode: Literal["microsoft", "bands"] = doc(
-        "`microsoft`: the thresholds of Microsoft's WSUS reindex script; `bands`: the "
-        "fragmentation bands below (Ola Hallengren style).",
-        "microsoft",
-        default="microsoft",
-    )
-    reorganize_above_percent: float = doc(
-        "With `bands`: reorganize above this fragmentation.", 5, default=5.0, ge=0, le=100
-    )
-    rebuild_above_percent: float = doc(
-        "Rebuild above this fragmentation (Microsoft: 30).", 30, default=30.0, ge=0, le=100
-    )
-    min_pages: int = doc(
-        "With `bands`: ignore indexes smaller than this.", 1000, default=1000, ge=0, le=MAX_INT
-    )
-    online: bool = doc(
-        "REBUILD WITH (ONLINE = ON) where the edition allows it (Enterprise, Developer), never on "
-        "WID. Off by default, as in Microsoft's script. An index that cannot be rebuilt online "
-        "(a clustered index of a table with text, ntext or image columns) is rebuilt offline.",
-        False,
-        default=False,
-    )
-    maxdop: int | None = doc("MAXDOP for rebuilds.", 2, default=None, ge=0, le=64)
-    fill_factor: int = doc(
-        "Fill factor for a first rebuild of an index with 5000+ rows and none set.",
-        90,
-        default=90,
-        ge=1,
-        le=100,
-    )
-    statement_timeout_seconds: int = doc(
-        "Seconds allowed for one ALTER INDEX.", 3600, default=3600, ge=0, le=MAX_SECONDS
-    )
-
-
-class StatisticsSettings(Section):
-    method: Literal["sp_updatestats", "fullscan"] = doc(
-        "`sp_updatestats` (changed statistics, default sampling) or per-table UPDATE STATISTICS "
-        "WITH FULLSCAN.",
-        "sp_updatestats",
-        default="sp_updatestats",
-    )
-
-
-class DeclineRule(Section):
-    field: Literal["title", "product", "classification", "legacy_name"] = doc(
-        "What the pattern is matched against. An update listed under several products (the "
-        "Malicious Software Removal Tool, .NET, Defender, servicing stacks) is declined by "
-        "`product` rules only when every one of its products matches one; `classification` "
-        "rules likewise.",
-        "title",
-    )
-    match: Literal["word", "regex"] = doc(
-        '`word`: whole words, case-insensitive ("Windows Server 2012" does not hit "Windows '
-        'Server 2012 R2"); `regex`: a regular expression run on RE2 (linear time, no lookaround '
-        "or backreferences), case-insensitive; one that matches an empty text is refused.",
-        "word",
-        default="word",
-    )
-    pattern: str = doc("The text or expression.", "Itanium", min_length=1)
-    reason: str | None = doc("Label recorded with each decline.", "itanium", default=None)
-
-    @model_validator(mode="after")
-    def _compiles(self) -> DeclineRule:
-        if self.match == "word":
-            if not re.search(r"\w", self.pattern):
-                raise ValueError(
-                    f"pattern {self.pattern!r} has no word in it, so it would match every update"
-                )
-            return self
-        from jobs.patterns import PatternError, linear
-
-        try:
-            matcher = linear(self.pattern)
-        except PatternError as error:
-            raise ValueError(f"pattern {self.pattern!r}: {error}") from None
-        if matcher.search("") is not None:
-            raise ValueError(
-                f"pattern {self.pattern!r} matches an empty text, so it would match every update"
-            )
-        return self
-
-
-# The decline presets, declared in jobs/stages/decline_presets.py (README lists their rules).
-PresetName = Literal[
-    "itanium",
-    "arm64",
-    "x86",
-    "language-packs",
-    "preview",
-    "edge-dev-beta",
-    "drivers",
-    "windows-feature-updates-eos",
-    "office-32bit",
-    "office-64bit",
-]
-
-
-class DeclineSettings(Section):
-    superseded: Literal["all", "last_level_only", "cleanup_wizard", "off"] = doc(
-        "Decline superseded updates: `all`, `last_level_only` (superseded and superseding nothing, "
-        "like Decline-SupersededUpdates.ps1 -DeclineLastLevelOnly), `cleanup_wizard` (the WSUS "
-        "Server Cleanup Wizard's rule: superseded by an approved update, on the server 30 days, "
-        "not approved itself in 30 days, needed by no computer; never fires where Configuration "
-        "Manager deploys, since it approves nothing in WSUS) or `off`. Always: only while a live "
-        "update covers it.",
-        "all",
-        default="all",
-    )
-    min_age_days: int = doc(
-        "Keep superseded updates younger than this many days. 90 by default: Microsoft's decline "
-        "SQL uses 90 days and says it should match Configuration Manager's supersedence rule "
-        "(Microsoft's script: 3 months); a superseded update declined sooner can still be the "
-        "one clients need while its superseder is being piloted. 0 declines at once.",
-        90,
-        default=90,
-        ge=0,
-        le=MAX_DAYS,
-    )
-    age_basis: Literal["superseding", "own"] = doc(
-        "Age counted from the creation date of the oldest update superseding it (Configuration "
-        "Manager's rule, per superseder) or from the update's own (Microsoft's script).",
-        "superseding",
-        default="superseding",
-    )
-    arrived_within_months: int = doc(
-        "Consider only superseded updates that arrived on the server in the last N months, as "
-        "Microsoft's Decline-SupersededUpdates.ps1 does (6); 0: the whole catalog.",
-        6,
-        default=0,
-        ge=0,
-        le=1200,
-    )
-    expired: bool = doc("Decline expired updates.", True, default=True)
-    rules: list[DeclineRule] = doc(
-        "Decline by title, product, classification or legacy name.",
-        [{"field": "title", "match": "word", "pattern": "Itanium"}],
-        default=[],
-    )
-    presets: list[PresetName] = doc(
-        "Named rule sets joined to `rules` (see README, Decline presets): itanium, arm64, x86, "
-        "language-packs, preview, edge-dev-beta, drivers, windows-feature-updates-eos, "
-        "office-32bit, office-64bit. `never_decline` still wins.",
-        ["itanium", "arm64"],
-        default=[],
-    )
-    keep_products: list[str] = doc(
-        "Products still in use (whole words, case-insensitive, as in the WSUS console's "
-        "Products list): decline every update that belongs to none of them. An entry that "
-        "names no product on the server stops this list from being applied: the stage fails "
-        "(exit 1) with one line naming the entry and the server's products closest to it.",
-        ["Windows 11", "Windows Server 2022", "Microsoft Defender Antivirus"],
-        default=[],
-    )
-    never_decline: list[str] = doc(
-        "KB numbers (KB5005565) or update IDs that are never declined; wins over every rule.",
-        ["KB5005565"],
-        default=[],
-    )
-    max_rule_share_percent: int = doc(
-        "Refuse the stage (exit 4) when the rules, presets and keep_products together would "
-        "decline more than this share of the updates clients are offered (and more than 100 "
-        "updates): a rule that matches far more than meant (a typo, a too-broad pattern) stops "
-        "before it declines anything. "
-        "Raise it for a deliberate large clean-up; 100 turns the check off.",
-        50,
-        default=50,
-        ge=1,
-        le=100,
-    )
-    max_declines_per_run: int = doc(
-        "At most this many declines per run (0: no limit); declining thousands at once upstream "
-        "makes replica syncs time out.",
-        1000,
-        default=0,
-        ge=0,
-        le=MAX_INT,
-    )
-
-    @field_validator("keep_products")
-    @classmethod
-    def _named_products(cls, values: list[str]) -> list[str]:
-        blank = [value for value in values if not value.strip()]
-        if blank:
-            raise ValueError("keep_products entries must name a product")
-        return [value.strip() for value in values]
-
-    @field_validator("never_decline")
-    @classmethod
-    def _kb_or_guid(cls, values: list[str]) -> list[str]:
-        pattern = re.compile(
-            r"^(KB\d{1,9}|\{?[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}\}?)$", re.I
-        )
-        bad = [value for value in values if not pattern.match(value.strip())]
-        if bad:
-            raise ValueError(f"not a KB number or update ID: {', '.join(map(repr, bad))}")
-        return [value.strip().strip("{}").upper() for value in values]
-
-
-class DeleteFixSettings(Section):
-    apply: bool = doc(
-        "Apply Microsoft's published spDeleteUpdate change (a primary key on its table variable; "
-        "each delete then takes about a second instead of tens) before the obsolete cleanup, when "
-        "the procedure's text is WSUS's original and the backup gate passed; the original text is "
-        "kept and `run --restore-delete-update` puts it back.",
-        False,
-        default=False,
-    )
-
-
-class ObsoleteUpdateSettings(Section):
-    statement_timeout_seconds: int = doc(
-        "Seconds allowed for one spDeleteUpdate call.", 900, default=900, ge=0, le=MAX_SECONDS
-    )
-    candidate_timeout_seconds: int = doc(
-        "Seconds allowed for spGetObsoleteUpdatesToCleanup (slow on neglected servers).",
-        3600,
-        default=3600,
-        ge=0,
-        le=MAX_SECONDS,
-    )
-
-
-class CompressSettings(Section):
-    statement_timeout_seconds: int = doc(
-        "Seconds allowed for one spCompressUpdate call.", 600, default=600, ge=0, le=MAX_SECONDS
-    )
-
-
-class ComputerSettings(Section):
-    guard_percent: float = doc(
-        "Refuse obsolete-computer cleanup when more than this share of all computers would go: "
-        "estimated first (silent 30 days, WSUS's default threshold, by both date columns), so "
-        "the procedure is not even called; then counted, inside a transaction, and rolled back.",
-        25,
-        default=25.0,
-        ge=0,
-        le=100,
-    )
-    guard_count: int = doc(
-        "Refuse obsolete-computer cleanup when more than this many computers would go "
-        "(estimated before the call, counted after it).",
-        500,
-        default=500,
-        ge=0,
-        le=MAX_INT,
-    )
-    inactive_days: int | None = Field(
-        default=None, exclude=True, description="Refused: the server's threshold applies."
-    )
-
-    @field_validator("inactive_days")
-    @classmethod
-    def _no_inactive_days(cls, value: int | None) -> None:
-        if value is not None:
-            raise ValueError(
-                "removed: spCleanupObsoleteComputers deletes by WSUS's own threshold (30 days by "
-                "default), whatever this said; the guard (guard_count, guard_percent) now checks "
-                "the computers it really deletes"
-            )
-        return None
-
-
-# "Lock escalation is triggered when ... a single Transact-SQL statement acquires at least 5,000
-# locks on a single nonpartitioned table or index" (https://learn.microsoft.com/previous-versions/sql/sql-server-2008-r2/ms184286(v=sql.105)).
-LOCK_ESCALATION_THRESHOLD = 5000
-
-
-class SyncHistorySettings(Section):
-    retention_days: int = doc(
-        "Keep synchronization history this many days.", 90, default=90, ge=0, le=MAX_DAYS
-    )
-    batch_rows: int = doc(
-        "Rows per DELETE TOP (n); below SQL Server's lock-escalation threshold (5,000 locks per "
-        "statement), so a batch never takes a table lock on tbEventInstance, which client "
-        "reporting writes to all the time.",
-        4000,
-        default=4000,
-        ge=1,
-        lt=LOCK_ESCALATION_THRESHOLD,
-    )
-
-
-# WSUS's own retention of client events: IUpdateServerConfiguration.ClientEventExpirationTime, "The
-# default is 15 days" (https://learn.microsoft.com/previous-versions/ms822161(v=msdn.10)). Keeping
-# at least that long keeps everything a default WSUS server keeps.
-WSUS_CLIENT_EVENT_DAYS = 15
-
-
-class ClientEventSettings(Section):
-    enabled: bool = doc(
-        "Delete client reporting events (tbEventInstance) older than `retention_days`; the stage "
-        "runs only when this is true and `client_events` is listed in the profile (no default "
-        "profile lists it). WSUS's event history (GetUpdateEventHistory) loses what is deleted; "
-        "the server's own events (synchronization history) are never touched.",
-        True,
-        default=False,
-    )
-    retention_days: int = doc(
-        "Keep client reporting events this many days; at least 15, WSUS's own default "
-        "(ClientEventExpirationTime).",
-        30,
-        default=30,
-        ge=WSUS_CLIENT_EVENT_DAYS,
-        le=MAX_DAYS,
-    )
-    batch_rows: int = doc(
-        "Rows per DELETE TOP (n), below SQL Server's lock-escalation threshold (5,000 locks per "
-        "statement), as for sync_history.",
-        4000,
-        default=4000,
-        ge=1,
-        lt=LOCK_ESCALATION_THRESHOLD,
-    )
-
-
-class ContentFileSettings(Section):
-    timeout_seconds: int = doc(
-        "Seconds allowed for Invoke-WsusServerCleanup -CleanupUnneededContentFiles.",
-        7200,
-        default=7200,
-        ge=1,
-        le=MAX_SECONDS,
-    )
-
-
-class HealthSettings(Section):
-    superseded_warning: int = doc(
-        "Warn above this many superseded, not declined updates (Microsoft: 1500).",
-        1500,
-        default=1500,
-        ge=0,
-    )
-    not_declined_warning: int = doc(
-        "Warn above this many not-declined updates (what clients scan).", 7000, default=7000, ge=0
-    )
-    event_rows_warning: int = doc(
-        "Warn above this many tbEventInstance rows (KB 909131: 1 million).",
-        1000000,
-        default=1_000_000,
-        ge=0,
-    )
-    count_obsolete: bool = doc(
-        "Count the obsolete backlog with spGetObsoleteUpdatesToCleanup (slow on neglected servers).",
-        False,
-        default=False,
-    )
-    stopped_reporting_days: int = doc(
-        "A computer that sent a status report once and none for this many days counts as stopped "
-        "reporting (30: the threshold WSUS's own cleanup deletes computers at by default, "
-        "MS-WSUSAR 3.1.4.108).",
-        30,
-        default=30,
-        ge=1,
-        le=MAX_DAYS,
-    )
-
-
-class PreflightSettings(Section):
-    sync_quiet_minutes: int = doc(
-        "A WSUS synchronization event recorded less than this many minutes ago means a "
-        "synchronization may be running (SUSDB has no documented 'running' flag, so a recent "
-        "synchronization event is the sign). 0: do not check.",
-        30,
-        default=30,
-        ge=0,
-        le=10_080,
-    )
-    sync_guard: Literal["wait", "warn"] = doc(
-        "While a synchronization may be running: `wait` (up to sync_wait_minutes, inside the "
-        "window, for it to go quiet; destructive stages are deferred, exit 3, if it does not) or "
-        "`warn` (go on). Microsoft asks for no synchronization during maintenance.",
-        "wait",
-        default="wait",
-    )
-    sync_wait_minutes: float = doc(
-        "How long the sync guard waits for a synchronization to go quiet.",
-        45,
-        default=45.0,
-        ge=0,
-        le=MAX_HOURS * 60,
-    )
-
-
+# Each stage's section, as its declaration names it (``@stage(settings=...)``; a test holds the two
+# together), in the order the generated reference shows them.
 class StageSettings(Section):
     preflight: PreflightSettings = doc("preflight stage.", None, default_factory=PreflightSettings)
     custom_indexes: CustomIndexSettings = doc(

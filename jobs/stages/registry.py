@@ -1,10 +1,15 @@
 """One declaration per stage: everything the runner, the planner, ``run --all``, the backup gate,
-the configuration and the command line know about a stage comes from here.
+the configuration, the command line and ``status --check-permissions`` know about a stage comes
+from here.
 
-A stage module declares itself with ``@stage(...)`` on its ``run(ctx)`` function (as alembic's
-``Operations.register_operation`` and borgmatic's hook dispatch do). ``destructive`` has no
-default: a new stage says whether it may delete, and so whether the backup gate must pass first.
-Adding a stage touches its module, its SQL files, its settings and its tests, nothing else.
+Each stage declares itself in ``jobs/stages/declared/<stage>.py`` with ``@stage(...)``: its
+facts, its settings class and the rights it needs, next to that settings class. Those modules are
+light (pydantic, no runner or database code), and the declared ``run(ctx)`` imports the stage's
+implementation (``jobs/stages/<stage>.py``) only when the stage runs, as sqlfluff's plugin hooks
+import their rules only when fetched: validating a config or listing the stages imports none of
+it. ``destructive`` has no default: a new stage says whether it may delete, and so whether the
+backup gate must pass first. Adding a stage touches its module, its declaration, its SQL files and
+its tests, nothing else.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from jobs.runner.context import RunContext, StageOutcome
 
 Phase = Literal["decline", "cleanup", "both"]
@@ -30,7 +37,8 @@ class Stage:
     phase: Phase  # run --all: declines top-down, cleanup bottom-up, or both phases
     run: Callable[[RunContext], StageOutcome]
     reporting: bool = False  # reports rather than works: still runs after the window closed
-    settings: str | None = None  # its section under [stages], when it has one
+    settings: type[BaseModel] | None = None  # its section under [stages], when it has one
+    rights: tuple[str, ...] = ()  # rows of sql/check_permissions.sql it needs
     external: bool = False  # acts on the WSUS host, not through SQL (never in plan --show-sql)
 
 
@@ -46,14 +54,24 @@ def stage(
     needs_preflight: bool,
     phase: Phase = "cleanup",
     reporting: bool = False,
-    settings: str | None = None,
+    settings: type[BaseModel] | None = None,
+    rights: tuple[str, ...] = (),
     external: bool = False,
 ) -> Callable[[Callable[[RunContext], StageOutcome]], Callable[[RunContext], StageOutcome]]:
     """Declare the decorated ``run(ctx)`` as the stage ``name``."""
 
     def declare(run: Callable[[RunContext], StageOutcome]) -> Callable[[RunContext], StageOutcome]:
         _DECLARED[name] = Stage(
-            name, order, destructive, needs_preflight, phase, run, reporting, settings, external
+            name=name,
+            order=order,
+            destructive=destructive,
+            needs_preflight=needs_preflight,
+            phase=phase,
+            run=run,
+            reporting=reporting,
+            settings=settings,
+            rights=rights,
+            external=external,
         )
         return run
 
@@ -61,13 +79,13 @@ def stage(
 
 
 def _load() -> dict[str, Stage]:
-    """Import every module of ``jobs.stages`` once, so each has declared itself."""
+    """Import every declaration once (no implementation), so each stage has declared itself."""
     global _loaded
     if not _loaded:
-        import jobs.stages as package
+        import jobs.stages.declared as package
 
         for module in pkgutil.iter_modules(package.__path__):
-            importlib.import_module(f"jobs.stages.{module.name}")
+            importlib.import_module(f"{package.__name__}.{module.name}")
         _loaded = True
     return _DECLARED
 
@@ -91,3 +109,8 @@ def is_stage(name: str) -> bool:
 
 def destructive() -> frozenset[str]:
     return frozenset(declared.name for declared in stages() if declared.destructive)
+
+
+def needing(right: str) -> tuple[str, ...]:
+    """The stages that declare ``right`` (a row of sql/check_permissions.sql), in order."""
+    return tuple(declared.name for declared in stages() if right in declared.rights)
