@@ -3,6 +3,8 @@
 --          off one SUSDB. Lock timeout 0: a held lock answers at once.
 -- params: @resource nvarchar(255)
 -- returns: Result (0 granted, -1 timed out: another run holds it, other negatives: error)
+-- writes: yes
+-- dry run: Result = 0
 SET NOCOUNT ON;
 DECLARE @resource nvarchar(255) = ?;
 DECLARE @result int;

@@ -4,6 +4,9 @@
 --          copy-only so it does not disturb the administrator's own backup chain.
 -- params: @path nvarchar(4000)
 -- returns: none
+-- writes: yes
+-- dry run: no rows
+-- dry run then: last_full_backup answers LastBackupUtc = SYSUTCDATETIME(), Device = @path
 SET NOCOUNT ON;
 DECLARE @path nvarchar(4000) = ?;
 DECLARE @sql nvarchar(max) =

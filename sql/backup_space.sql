@@ -6,6 +6,7 @@
 --          backup stage compares a backup folder on one of those volumes with what it needs.
 -- params: none
 -- returns: MountPoint, AvailableBytes, UsedBytes (the same on every row)
+-- writes: no
 SET NOCOUNT ON;
 DECLARE @usedBytes bigint = (SELECT SUM(CAST(FILEPROPERTY(f.name, 'SpaceUsed') AS bigint)) * 8192
                              FROM sys.database_files AS f

@@ -4,5 +4,7 @@
 -- params: none
 -- returns: none
 -- effect: once
+-- writes: yes
+-- dry run: no rows
 SET NOCOUNT ON;
 BEGIN TRANSACTION;

@@ -7,6 +7,7 @@
 --          (https://learn.microsoft.com/sql/t-sql/functions/has-perms-by-name-transact-sql)
 -- params: none
 -- returns: Permission, Held
+-- writes: no
 SET NOCOUNT ON;
 SELECT N'SELECT on database' AS Permission, HAS_PERMS_BY_NAME(DB_NAME(), 'DATABASE', 'SELECT') AS Held
 UNION ALL SELECT N'VIEW DATABASE STATE', HAS_PERMS_BY_NAME(DB_NAME(), 'DATABASE', 'VIEW DATABASE STATE')

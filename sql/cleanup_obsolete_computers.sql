@@ -6,5 +6,7 @@
 -- params: none
 -- returns: Column1 (computers deleted, as WSUS counts them)
 -- effect: once
+-- writes: yes
+-- dry run: no rows
 SET NOCOUNT ON;
 EXEC dbo.spCleanupObsoleteComputers;

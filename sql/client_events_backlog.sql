@@ -10,6 +10,7 @@
 --          (jobs/stages/client_events.py).
 -- params: @retentionDays int
 -- returns: Backlog
+-- writes: no
 SET NOCOUNT ON;
 DECLARE @retentionDays int = ?;
 SELECT COUNT_BIG(*) AS Backlog

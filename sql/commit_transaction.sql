@@ -3,5 +3,7 @@
 -- params: none
 -- returns: none
 -- effect: once
+-- writes: yes
+-- dry run: no rows
 SET NOCOUNT ON;
 COMMIT TRANSACTION;

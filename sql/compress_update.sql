@@ -7,6 +7,9 @@
 -- params: @localUpdateID int
 -- returns: Sent (0 or 1), OldRevisions (after the call)
 -- effect: once
+-- writes: yes
+-- dry run: Sent = 1, OldRevisions = 0
+-- dry run then: updates_to_compress leave out column 0 = @localUpdateID
 SET NOCOUNT ON;
 DECLARE @localUpdateID int = ?;
 DECLARE @toDo int = (SELECT COUNT(*)

@@ -7,6 +7,7 @@
 --          transaction (a client that syncs but whose reporting broke is common).
 -- params: @thresholdDays int
 -- returns: Total, Inactive, Certain
+-- writes: no
 SET NOCOUNT ON;
 DECLARE @thresholdDays int = ?;
 DECLARE @cutoff datetime = DATEADD(day, -@thresholdDays, GETUTCDATE());

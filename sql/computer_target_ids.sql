@@ -4,6 +4,7 @@
 --          threshold and date column WSUS uses.
 -- params: none
 -- returns: TargetID
+-- writes: no
 SET NOCOUNT ON;
 SELECT ct.TargetID
 FROM dbo.tbComputerTarget AS ct;

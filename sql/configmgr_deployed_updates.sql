@@ -11,6 +11,7 @@
 --          sees the view is not documented).
 -- params: none
 -- returns: CI_UniqueID, IsExpired, IsSuperseded
+-- writes: no
 SET NOCOUNT ON;
 SELECT u.CI_UniqueID, u.IsExpired, u.IsSuperseded
 FROM dbo.v_UpdateCIs AS u

@@ -5,6 +5,8 @@
 -- params: none
 -- returns: none
 -- effect: once
+-- writes: yes
+-- dry run: no rows
 SET NOCOUNT ON;
 CREATE NONCLUSTERED INDEX [nclSusdbMaint_LocalizedPropertyID]
     ON [dbo].[tbLocalizedPropertyForRevision] ([LocalizedPropertyID] ASC)

@@ -4,6 +4,8 @@
 -- params: none
 -- returns: none
 -- effect: once
+-- writes: yes
+-- dry run: no rows
 SET NOCOUNT ON;
 CREATE NONCLUSTERED INDEX [nclSusdbMaint_SupersededUpdateID]
     ON [dbo].[tbRevisionSupersedesUpdate] ([SupersededUpdateID] ASC)

@@ -5,6 +5,7 @@
 --          A restored or re-created SUSDB, or a target pointed elsewhere, has another identity.
 -- params: none
 -- returns: ServerName, DatabaseName, DatabaseGuid, CreateDate
+-- writes: no
 SET NOCOUNT ON;
 SELECT CAST(@@SERVERNAME AS nvarchar(256)) AS ServerName,
        DB_NAME() AS DatabaseName,

@@ -5,6 +5,7 @@
 --          without it, master, tempdb and the databases the login owns.
 -- params: none
 -- returns: name
+-- writes: no
 SET NOCOUNT ON;
 SELECT name
 FROM sys.databases;

@@ -10,6 +10,11 @@
 -- params: @updateID uniqueidentifier, @adminName nvarchar(385)
 -- returns: Sent (0 or 1), Present (0 or 1), Declined (0 or 1)
 -- effect: once
+-- writes: yes
+-- dry run: Sent = 1, Present = 1, Declined = 1
+-- dry run then: superseded_updates, expired_updates, undeclined_update_categories leave out
+--          UpdateID = @updateID; superseding_updates, update_liveness set Declined = 1 where
+--          SupersedingUpdateID = @updateID
 SET NOCOUNT ON;
 DECLARE @updateID uniqueidentifier = ?;
 DECLARE @adminName nvarchar(385) = ?;

@@ -6,6 +6,8 @@
 --          client reporting writes to all the time, as delete_sync_history does.
 -- params: @batchRows int, @retentionDays int
 -- returns: Deleted
+-- writes: yes
+-- dry run: Deleted = @batchRows
 SET NOCOUNT ON;
 DECLARE @batchRows int = ?;
 DECLARE @retentionDays int = ?;

@@ -4,6 +4,7 @@
 --          change cannot be applied or taken back.
 -- params: none
 -- returns: CanView, CanAlter
+-- writes: no
 SET NOCOUNT ON;
 SELECT HAS_PERMS_BY_NAME(N'dbo.spDeleteUpdate', N'OBJECT', N'VIEW DEFINITION') AS CanView,
        HAS_PERMS_BY_NAME(N'dbo.spDeleteUpdate', N'OBJECT', N'ALTER') AS CanAlter;

@@ -4,6 +4,8 @@
 --          millions of rows.
 -- params: @batchRows int, @retentionDays int
 -- returns: Deleted
+-- writes: yes
+-- dry run: Deleted = @batchRows
 SET NOCOUNT ON;
 DECLARE @batchRows int = ?;
 DECLARE @retentionDays int = ?;

@@ -7,6 +7,9 @@
 -- params: @localUpdateID int
 -- returns: Sent (0 or 1), Present (0 or 1)
 -- effect: once
+-- writes: yes
+-- dry run: Sent = 1, Present = 0
+-- dry run then: obsolete_updates, updates_to_compress leave out column 0 = @localUpdateID
 SET NOCOUNT ON;
 DECLARE @localUpdateID int = ?;
 DECLARE @toDo int = (SELECT COUNT(*) FROM dbo.tbUpdate AS u WHERE u.LocalUpdateID = @localUpdateID);

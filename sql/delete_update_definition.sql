@@ -6,6 +6,7 @@
 --          NULL text, without VIEW DEFINITION on it.
 -- params: none
 -- returns: Definition, UsesAnsiNulls, UsesQuotedIdentifier, IsSigned
+-- writes: no
 SET NOCOUNT ON;
 SELECT OBJECT_DEFINITION(m.object_id) AS Definition,
        CAST(m.uses_ansi_nulls AS int) AS UsesAnsiNulls,

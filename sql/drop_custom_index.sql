@@ -3,6 +3,9 @@
 --          carry the tool's prefix; it reaches the DDL only through QUOTENAME.
 -- params: @tableName sysname, @indexName sysname
 -- returns: none
+-- writes: yes
+-- dry run: no rows
+-- dry run then: index_key_columns leave out TableName = @tableName and IndexName = @indexName
 SET NOCOUNT ON;
 DECLARE @tableName sysname = ?;
 DECLARE @indexName sysname = ?;

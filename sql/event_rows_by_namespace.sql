@@ -8,6 +8,7 @@
 --          read, not one for every status call (kpi_table_rows has the total from metadata).
 -- params: none
 -- returns: EventNamespaceID, DisplayName, EventRows
+-- writes: no
 SET NOCOUNT ON;
 SELECT c.EventNamespaceID, n.DisplayNameString AS DisplayName, c.EventRows
 FROM (SELECT e.EventNamespaceID, COUNT_BIG(*) AS EventRows

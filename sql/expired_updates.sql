@@ -16,6 +16,7 @@
 -- params: none
 -- returns: UpdateID, LocalUpdateID, Title, KBArticle, LegacyName, CategoryID, CategoryType,
 --          CategoryTitle
+-- writes: no
 SET NOCOUNT ON;
 SELECT u.UpdateID, u.LocalUpdateID,
        (SELECT TOP (1) lp.Title

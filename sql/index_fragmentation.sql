@@ -7,6 +7,7 @@
 -- params: @mode nvarchar(8)
 -- returns: TableName, IndexName, IndexId, TypeDesc, FillFactor, AllowPageLocks, Fragmentation,
 --          PageDensity, PageCount, RecordCount
+-- writes: no
 SET NOCOUNT ON;
 DECLARE @mode nvarchar(8) = ?;
 SELECT

@@ -3,6 +3,7 @@
 --          their leading key column: an index counts by its leading column, whatever its name.
 -- params: none
 -- returns: TableName, IndexName, LeadingColumn
+-- writes: no
 SET NOCOUNT ON;
 SELECT o.name AS TableName, i.name AS IndexName, c.name AS LeadingColumn
 FROM sys.indexes AS i

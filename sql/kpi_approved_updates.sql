@@ -2,6 +2,7 @@
 -- summary: Updates with a live Install approval to some computer group.
 -- params: none
 -- returns: Approved
+-- writes: no
 SET NOCOUNT ON;
 SELECT COUNT(DISTINCT r.LocalUpdateID) AS Approved
 FROM dbo.tbDeployment AS d

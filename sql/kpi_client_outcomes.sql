@@ -18,6 +18,7 @@
 --          Time").
 -- params: @stoppedReportingDays int
 -- returns: SyncedLastDay, SyncedLastWeek, LastSyncFailed, StoppedReporting
+-- writes: no
 SET NOCOUNT ON;
 DECLARE @stoppedReportingDays int = ?;
 DECLARE @now datetime = GETUTCDATE();

@@ -4,6 +4,7 @@
 --          status call does not read a table of millions of rows.
 -- params: none
 -- returns: EventInstanceRows, Computers
+-- writes: no
 SET NOCOUNT ON;
 SELECT
     (SELECT SUM(ps.row_count) FROM sys.dm_db_partition_stats AS ps

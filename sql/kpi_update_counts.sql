@@ -5,6 +5,7 @@
 --          Declined and IsSuperseded are vwMinimalUpdate's, read at the latest revision.
 -- params: none
 -- returns: TotalUpdates, NotDeclined, SupersededNotDeclined, Declined
+-- writes: no
 SET NOCOUNT ON;
 SELECT COUNT(*) AS TotalUpdates,
        COALESCE(SUM(CASE WHEN mu.Declined = 0 THEN 1 ELSE 0 END), 0) AS NotDeclined,

@@ -4,6 +4,7 @@
 --          relied on.
 -- params: none
 -- returns: LastBackupUtc, Device (no row when the database was never backed up)
+-- writes: no
 SET NOCOUNT ON;
 SELECT TOP (1)
        DATEADD(minute, -DATEDIFF(minute, GETUTCDATE(), GETDATE()), b.backup_finish_date) AS LastBackupUtc,

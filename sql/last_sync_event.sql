@@ -7,6 +7,7 @@
 --          recent sync event is the sign that one is running or just ran.
 -- params: none
 -- returns: LastSyncEvent, MinutesAgoUtc, MinutesAgoLocal
+-- writes: no
 SET NOCOUNT ON;
 SELECT MAX(e.TimeAtServer) AS LastSyncEvent,
        DATEDIFF(minute, MAX(e.TimeAtServer), GETUTCDATE()) AS MinutesAgoUtc,

@@ -5,5 +5,6 @@
 -- params: none
 -- returns: LocalUpdateID (named so in the body captured from a live server), read by position
 --          (column 0) all the same.
+-- writes: no
 SET NOCOUNT ON;
 EXEC dbo.spGetObsoleteUpdatesToCleanup;

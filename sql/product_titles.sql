@@ -5,6 +5,7 @@
 --          WSUS's precomputed English title, else the category's own default-language title.
 -- params: none
 -- returns: Title
+-- writes: no
 SET NOCOUNT ON;
 SELECT DISTINCT COALESCE(pc.Title, lp.Title) AS Title
 FROM dbo.tbCategory AS c

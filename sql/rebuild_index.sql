@@ -3,6 +3,10 @@
 --          Names come from sys.indexes through QUOTENAME; options are integers.
 -- params: @tableName sysname, @indexName sysname, @online bit, @fillFactor int NULL, @maxdop int NULL
 -- returns: none
+-- writes: yes
+-- dry run: no rows
+-- dry run then: index_fragmentation leave out TableName = @tableName and
+--          IndexName = @indexName
 SET NOCOUNT ON;
 SET QUOTED_IDENTIFIER ON;
 DECLARE @tableName sysname = ?;

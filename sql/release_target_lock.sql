@@ -2,6 +2,8 @@
 -- summary: Release the run's application lock (closing the session releases it too).
 -- params: @resource nvarchar(255)
 -- returns: Result
+-- writes: yes
+-- dry run: Result = 0
 SET NOCOUNT ON;
 DECLARE @resource nvarchar(255) = ?;
 DECLARE @result int;

@@ -2,6 +2,10 @@
 -- summary: ALTER INDEX ... REORGANIZE for one index, named through QUOTENAME from sys.indexes.
 -- params: @tableName sysname, @indexName sysname
 -- returns: none
+-- writes: yes
+-- dry run: no rows
+-- dry run then: index_fragmentation leave out TableName = @tableName and
+--          IndexName = @indexName
 SET NOCOUNT ON;
 SET QUOTED_IDENTIFIER ON;
 DECLARE @tableName sysname = ?;

@@ -3,6 +3,7 @@
 --          declines must happen there (spDeclineUpdate @failIfReplica = 1 refuses here anyway).
 -- params: none
 -- returns: ReplicaMode, SyncToMu, UpstreamServerName
+-- writes: no
 SET NOCOUNT ON;
 SELECT c.ReplicaMode, a.SyncToMu, a.UpstreamServerName
 FROM dbo.tbConfigurationC AS c

@@ -6,6 +6,8 @@
 -- params: @original nvarchar(max), @expectedCurrent nvarchar(max)
 -- returns: none
 -- effect: once
+-- writes: yes
+-- dry run: no rows
 SET NOCOUNT ON;
 -- An ALTER PROCEDURE keeps the session's ANSI_NULLS and QUOTED_IDENTIFIER with the module:
 -- pinned to ON, as the procedure was created (the stage refuses one that was not).

@@ -2,6 +2,7 @@
 -- summary: Server version, edition and engine edition (4 = Express-class, which includes WID).
 -- params: none
 -- returns: ProductVersion, Edition, EngineEdition, ServerName, DatabaseName
+-- writes: no
 SET NOCOUNT ON;
 SELECT
     CAST(SERVERPROPERTY('ProductVersion') AS nvarchar(128)) AS ProductVersion,

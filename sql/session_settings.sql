@@ -6,5 +6,6 @@
 --          SQL Server's default, for WSUS's own procedures, which were written for it).
 -- params: none
 -- returns: none
+-- writes: no
 SET NOCOUNT ON;
 SET DEADLOCK_PRIORITY LOW;

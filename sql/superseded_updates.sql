@@ -41,6 +41,7 @@
 --         @cleanupWizard bit, @supersederMinAgeDays int, @updateID uniqueidentifier NULL
 -- returns: UpdateID, LocalUpdateID, Title, KBArticle, LegacyName, CategoryID, CategoryType,
 --          CategoryTitle
+-- writes: no
 SET NOCOUNT ON;
 DECLARE @lastLevelOnly bit = ?;
 DECLARE @minAgeDays int = ?;

@@ -15,6 +15,7 @@
 -- returns: SupersededUpdateID, SupersedingUpdateID, Declined, Expired, Approved, Title, KBArticle,
 --          CreationDate, Offered (explicitly deployable and not hidden: a superseder clients are
 --          never offered covers nothing)
+-- writes: no
 SET NOCOUNT ON;
 DECLARE @updateID uniqueidentifier = ?;
 SELECT s.SupersededUpdateID, u.UpdateID AS SupersedingUpdateID,

@@ -3,6 +3,7 @@
 --          Microsoft's "clear the synchronization history" script).
 -- params: @retentionDays int
 -- returns: Backlog
+-- writes: no
 SET NOCOUNT ON;
 DECLARE @retentionDays int = ?;
 SELECT COUNT(*) AS Backlog

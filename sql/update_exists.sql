@@ -3,6 +3,7 @@
 --          was in flight when the previous run died.
 -- params: @localUpdateID int
 -- returns: Present (0 or 1)
+-- writes: no
 SET NOCOUNT ON;
 DECLARE @localUpdateID int = ?;
 SELECT COUNT(*) AS Present

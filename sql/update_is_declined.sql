@@ -5,6 +5,7 @@
 --          deleted update is told apart from a declined one.
 -- params: @updateID uniqueidentifier
 -- returns: Present (0 or 1), Declined (0 or 1)
+-- writes: no
 SET NOCOUNT ON;
 DECLARE @updateID uniqueidentifier = ?;
 SELECT (SELECT COUNT(*) FROM dbo.tbUpdate AS u WHERE u.UpdateID = @updateID) AS Present,

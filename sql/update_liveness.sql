@@ -6,6 +6,7 @@
 --          decision holds; if not, the whole chain is walked again (superseding_updates).
 -- params: @updateID uniqueidentifier
 -- returns: SupersedingUpdateID, Declined, Expired, Approved, Title, KBArticle, CreationDate, Offered
+-- writes: no
 SET NOCOUNT ON;
 DECLARE @updateID uniqueidentifier = ?;
 SELECT u.UpdateID AS SupersedingUpdateID,

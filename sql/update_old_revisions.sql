@@ -4,6 +4,7 @@
 --          revision still deployed, bundled or required stays, so it does not count.
 -- params: @localUpdateID int
 -- returns: OldRevisions
+-- writes: no
 SET NOCOUNT ON;
 DECLARE @localUpdateID int = ?;
 SELECT COUNT(*) AS OldRevisions

@@ -2,6 +2,8 @@
 -- summary: UPDATE STATISTICS ... WITH FULLSCAN for one table named through QUOTENAME.
 -- params: @tableName sysname
 -- returns: none
+-- writes: yes
+-- dry run: no rows
 SET NOCOUNT ON;
 DECLARE @tableName sysname = ?;
 DECLARE @sql nvarchar(max);

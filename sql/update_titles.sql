@@ -5,6 +5,7 @@
 --          of the wanted IDs, so a long list costs a few round trips, not one per update.
 -- params: @first int, @last int
 -- returns: LocalUpdateID, KBArticle, Title
+-- writes: no
 SET NOCOUNT ON;
 DECLARE @first int = ?;
 DECLARE @last int = ?;

@@ -3,5 +3,6 @@
 -- params: none
 -- returns: LocalUpdateID, read by position (column 0): no public source names the column
 --          (public callers read column 0 or INSERT ... EXEC into their own column).
+-- writes: no
 SET NOCOUNT ON;
 EXEC dbo.spGetUpdatesToCompress;

@@ -2,6 +2,7 @@
 -- summary: The database's user tables, for per-table statistics.
 -- params: none
 -- returns: TableName
+-- writes: no
 SET NOCOUNT ON;
 SELECT t.name AS TableName
 FROM sys.tables AS t

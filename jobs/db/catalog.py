@@ -7,6 +7,16 @@ Header lines at the top of each file::
     -- params: @localUpdateID int
     -- returns: none
     -- effect: once
+    -- writes: yes
+    -- dry run: Sent = 1, Present = 0
+    -- dry run then: obsolete_updates, updates_to_compress leave out column 0 = @localUpdateID
+
+``writes`` (every file says ``yes`` or ``no``) is whether sending it changes anything: data,
+schema, a procedure, a backup file, a lock, a transaction. ``plan --show-sql`` sends only what
+does not (``jobs/db/dryrun.py``): a statement that writes is recorded instead, and answered with
+its ``dry run`` row so the run path goes on as if it had worked; ``dry run then`` says what the
+reads after it would find changed. A read whose answer hangs on a change the dry run never makes
+(whether the session holds the target lock) declares a ``dry run`` answer too.
 
 ``effect: once`` marks a statement that must never be sent again blindly (a queue item's WSUS
 procedure call, whose reply may have been lost after the server committed): the executor does
@@ -25,7 +35,9 @@ from pathlib import Path
 
 from jobs.db.tsql import Batch, count_markers, split_batches, strip_comments
 
-_HEADER = re.compile(r"^--\s*(name|summary|params|returns|effect):\s?(.*)$")
+_HEADER = re.compile(
+    r"^--\s*(name|summary|params|returns|effect|writes|dry run|dry run then):\s?(.*)$"
+)
 _CONTINUATION = re.compile(r"^--\s{2,}(.*)$")
 _PARAM = re.compile(r"@(\w+)\s+([\w()]+(?:\s+NULL)?)", re.I)
 
@@ -39,10 +51,18 @@ class Statement:
     text: str
     path: str
     effect: str = "repeatable"
+    writes: bool = False
+    dry_run: str | None = None  # what a dry run answers instead of sending it (None: sent)
+    dry_run_then: str = ""  # what later reads find after it, in a dry run
 
     @property
     def sent_once(self) -> bool:
         return self.effect == "once"
+
+    @property
+    def sent_in_dry_run(self) -> bool:
+        """Whether ``plan --show-sql`` sends it to the target: a read that declares no answer."""
+        return not self.writes and self.dry_run is None
 
     @property
     def batches(self) -> tuple[Batch, ...]:
@@ -111,6 +131,9 @@ def parse_statement(text: str, path: str) -> Statement:
         text=text,
         path=path,
         effect=fields.get("effect", "repeatable"),
+        writes=fields.get("writes") == "yes",
+        dry_run=fields.get("dry run"),
+        dry_run_then=fields.get("dry run then", ""),
     )
     if statement.effect not in ("repeatable", "once"):
         raise ValueError(f"{path}: effect must be 'once' or left out, not {statement.effect!r}")
@@ -119,6 +142,18 @@ def parse_statement(text: str, path: str) -> Statement:
             f"{path}: header lists {len(params)} parameter(s) but the text has "
             f"{statement.placeholder_count()} '?' marker(s)"
         )
+    # Fail closed: a new file that forgets to say is refused, never sent by a dry run by default.
+    if fields.get("writes") not in ("yes", "no"):
+        raise ValueError(f"{path}: the header must say '-- writes: yes' or '-- writes: no'")
+    if statement.writes and statement.dry_run is None:
+        raise ValueError(
+            f"{path}: a statement that writes must say what a dry run answers instead "
+            "('-- dry run: Column = value, ...' or '-- dry run: no rows')"
+        )
+    if statement.dry_run is not None and (
+        len(statement.batches) != 1 or statement.batches[0].repeat != 1
+    ):
+        raise ValueError(f"{path}: a statement a dry run answers must be one batch, sent once")
     return statement
 
 

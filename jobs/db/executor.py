@@ -5,7 +5,7 @@ cancels a running statement from a watchdog when the window closes or a stop is 
 every result set (so an error raised by a later statement surfaces), turns PRINT / RAISERROR WITH
 NOWAIT messages into ``sql.message`` events, and translates driver errors through the classifier.
 
-Two promises hold for every statement:
+Three promises hold for every statement:
 
 * **No transaction is left open.** WSUS procedures open their own transactions
   (``spDeleteUpdate``'s published body begins with ``BEGIN TRANSACTION``); when SQL Server
@@ -17,6 +17,9 @@ Two promises hold for every statement:
 * **Transient errors are retried everywhere** (deadlock victim, lock timeout, a lost link after a
   reconnect), except for statements whose header says ``effect: once``: those are queue items,
   which the queue engine verifies on the server before it ever sends them again.
+* **Nothing that writes is sent in a dry run.** Under ``plan --show-sql``
+  (``jobs.db.dryrun.recording()``), a statement whose file says ``writes: yes`` is recorded and
+  answered as the file declares, and the reads after it show what it would have changed.
 
 Each session runs with ``DEADLOCK_PRIORITY LOW`` (WSUS's own work wins a deadlock,
 ``sql/session_settings.sql``). The tool's own statements run with a 30-second lock timeout
@@ -46,6 +49,7 @@ from jobs.clock import Clock, SystemClock
 from jobs.db.catalog import Statement, statement
 from jobs.db.classify import classify
 from jobs.db.connection import Connection, Endpoint, open_connection
+from jobs.db.dryrun import DRY_RUN, Answer
 from jobs.db.retry import RetryPolicy
 from jobs.db.tsql import count_markers
 from jobs.db.watchdog import Watch, Watchdog
@@ -54,7 +58,9 @@ from jobs.errors import ConnectionLost, DatabaseError, Interrupted, StatementTim
 log = events.get_logger("susdb_maint.sql")
 T = TypeVar("T")
 # While set, every statement any executor sends is appended as (stage, name, parameters):
-# how ``plan --show-sql`` renders exactly what a run sends (alembic's offline mode, recorded).
+# how ``plan --show-sql --offline`` renders what a run sends, and how tests see what went out.
+# Under a dry run (``jobs.db.dryrun.DRY_RUN``, ``plan --show-sql``) a statement that writes is
+# not sent: it is recorded there and answered as its sql/ file declares.
 RECORDING: contextvars.ContextVar[list[tuple[str | None, str, list[Any]]] | None] = (
     contextvars.ContextVar("susdb_maint_recording", default=None)
 )
@@ -341,10 +347,15 @@ class Executor:
         fetch_size: int | None,
         cancel_on_stop: bool,
     ) -> Iterator[list[Row]]:
+        dry_run = DRY_RUN.get()
+        if dry_run is not None:
+            answer = dry_run.intercept(_stage(), name, params, self.clock.now())
+            if answer is not None:  # it writes: recorded, never sent
+                yield from _answered(answer, result, fetch_size)
+                return
         recording = RECORDING.get()
         if recording is not None:
-            stage = structlog.contextvars.get_contextvars().get("stage")
-            recording.append((stage, name, list(params)))
+            recording.append((_stage(), name, list(params)))
         connection = self.connection
         # The query timeout never runs past the budget: on virtual time (the simulated SUSDB) this
         # is how a window closes mid-statement; on real time the watchdog below does it too.
@@ -373,6 +384,8 @@ class Executor:
                         chunk = cursor.fetchmany(fetch_size) if fetch_size else cursor.fetchall()
                         if not chunk:
                             break
+                        if dry_run is not None:  # as the server would show it after the changes
+                            chunk = dry_run.shown(name, columns, chunk)
                         rows = [Row(columns, row) for row in chunk]
                         if fetch_size is None:
                             current.extend(rows)
@@ -461,3 +474,21 @@ class Executor:
 
 
 HOUSEKEEPING = frozenset({"session_settings", "rollback_open_transaction"})
+
+
+def _stage() -> str | None:
+    """The stage the statement is sent for (bound on the run's events), if any."""
+    stage: str | None = structlog.contextvars.get_contextvars().get("stage")
+    return stage
+
+
+def _answered(answer: Answer, result: Result, fetch_size: int | None) -> Iterator[list[Row]]:
+    """A dry run's declared answer, as the rows a sent statement would have yielded."""
+    columns, values = answer
+    if not columns:
+        result.rowcount = 0
+        return
+    rows = [Row(columns, row) for row in values]
+    if fetch_size is None:
+        result.sets.append(rows)
+    yield rows
