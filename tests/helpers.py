@@ -5,16 +5,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import random
 import shutil
 import sqlite3
 import subprocess
 import sys
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +22,14 @@ from jobs.db.executor import Executor
 from jobs.runner.plan import build_plan
 from jobs.runner.run import RunReport, execute_plan
 from jobs.settings.model import ReindexSettings, Settings, SimulatorTarget
-from jobs.simulator import catalog, connect, schema
-from jobs.simulator.server import ts
+from jobs.simulator import connect
 from jobs.stages.reindex import fragmented
 from jobs.susdb import IndexStats, Susdb
 
-NOW = datetime(2026, 11, 25, 2, 0, 0)
+# A hand-built simulated SUSDB and its clock live in tests/catalog.py; imported from here too.
+from tests.catalog import NOW as NOW
+from tests.catalog import CatalogBuilder as CatalogBuilder
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -151,269 +150,6 @@ class EventLog:
 
     def named(self, name: str) -> list[dict[str, Any]]:
         return [event for event in self.all() if event["event"] == name]
-
-
-class CatalogBuilder:
-    """A hand-built simulated SUSDB: exactly the updates a test names, nothing else."""
-
-    def __init__(
-        self,
-        path: Path,
-        *,
-        now: datetime = NOW,
-        replica: bool = False,
-        backup_age_hours: float | None = 2.0,
-        edition: str = "wid",
-    ) -> None:
-        self.path = path
-        self.now = now
-        self.db = sqlite3.connect(path)
-        schema.create(self.db)
-        self.rng = random.Random(5)
-        self.next_local = 1
-        self.next_revision = 1
-        self.next_deployment = 1
-        self.categories: dict[str, int] = {}
-        self.unresolved: set[str] = set()  # category names whose title will not resolve
-        profile = catalog.Profile(
-            updates=0,
-            now=now,
-            replica=replica,
-            backup_age_hours=backup_age_hours,
-            custom_indexes=True,
-            edition=edition,
-        )
-        catalog._write_server_objects(self.db, profile, self.rng)
-        # The catalog's own clock, pinned at ``now``: an age planted here is the same whatever day
-        # the test runs (dbapi.clock_start).
-        self.db.execute("INSERT INTO sim_meta VALUES ('clock', ?)", (ts(now),))
-        self.db.execute("INSERT INTO sim_meta VALUES ('clock_mode', 'pinned')")
-        self.db.execute(
-            "INSERT INTO tbTargetGroup VALUES (?, 0, 'All Computers', NULL, 0, 1, NULL, 0)",
-            (schema.ALL_COMPUTERS_GROUP,),
-        )
-        self.group = str(uuid.UUID(int=self.rng.getrandbits(128))).upper()
-        self.db.execute(
-            "INSERT INTO tbTargetGroup VALUES (?, 0, 'Servers', NULL, 1, 0, ?, 0)",
-            (self.group, schema.ALL_COMPUTERS_GROUP),
-        )
-
-    def _category(self, name: str, kind: str, *, expired: bool = False) -> int:
-        if name not in self.categories:
-            local_id, _, revision_id = self._row(
-                name,
-                created=self.now - timedelta(days=3000),
-                update_type="Category",
-                explicitly=0,
-                expired=expired,
-            )
-            self.db.execute(
-                "INSERT INTO tbCategory VALUES (?, ?, NULL, ?, NULL, 0, 0, 0)",
-                (local_id, local_id, kind),
-            )
-            if name in self.unresolved:
-                # No precomputed title, and no default language to find its own title in
-                # (tbProperty.DefaultPropertiesLanguageID is nullable in a live SUSDB).
-                self.db.execute(
-                    "UPDATE tbProperty SET DefaultPropertiesLanguageID = NULL WHERE RevisionID = ?",
-                    (revision_id,),
-                )
-            else:
-                self.db.execute(
-                    "INSERT INTO tbPrecomputedCategoryLocalizedProperty VALUES (?, 'en', ?, ?)",
-                    (local_id, name, kind),
-                )
-            self.categories[name] = local_id
-        return self.categories[name]
-
-    def _row(
-        self,
-        title: str,
-        *,
-        created: datetime,
-        update_type: str = "Software",
-        explicitly: int = 1,
-        expired: bool = False,
-        kb: str | None = None,
-        legacy: str = "",
-        received: datetime | None = None,
-        hidden: bool = False,
-    ) -> tuple[int, str, int]:
-        local_id, revision_id = self.next_local, self.next_revision
-        self.next_local += 1
-        self.next_revision += 1
-        update_id = str(uuid.UUID(int=self.rng.getrandbits(128))).upper()
-        received = received or created
-        self.db.execute(
-            "INSERT INTO tbUpdate (LocalUpdateID, UpdateID, UpdateTypeID, LegacyName, ImportedTime, IsHidden) "
-            "VALUES (?, ?, 'T', ?, ?, ?)",
-            (local_id, update_id, legacy, ts(received), int(hidden)),
-        )
-        self.db.execute(
-            "INSERT INTO tbRevision (RevisionID, LocalUpdateID, RevisionNumber) VALUES (?, ?, 200)",
-            (revision_id, local_id),
-        )
-        self.db.execute(
-            "INSERT INTO tbProperty (RevisionID, PublicationState, CreationDate, ReceivedFromCreatorService, "
-            "ExplicitlyDeployable, UpdateType) VALUES (?, ?, ?, ?, ?, ?)",
-            (revision_id, int(expired), ts(created), ts(received), explicitly, update_type),
-        )
-        self.db.execute(
-            "INSERT INTO tbLocalizedProperty (LocalizedPropertyID, Title) VALUES (?, ?)",
-            (revision_id, title),
-        )
-        self.db.execute(
-            "INSERT INTO tbLocalizedPropertyForRevision VALUES (?, 0, ?)",
-            (revision_id, revision_id),
-        )
-        if kb:
-            self.db.execute("INSERT INTO tbKBArticleForRevision VALUES (?, ?)", (revision_id, kb))
-        return local_id, update_id, revision_id
-
-    def update(
-        self,
-        title: str,
-        *,
-        age_days: float,
-        supersedes: tuple[str, ...] = (),
-        expired: bool = False,
-        kb: str | None = None,
-        product: str = "Windows Server 2019",
-        classification: str = "Security Updates",
-        legacy: str = "",
-        approved: bool = False,
-        declined: bool = False,
-        received_days: float | None = None,
-        also_products: tuple[str, ...] = (),
-        also_classifications: tuple[str, ...] = (),
-        update_type: str = "Software",
-        explicitly: int = 1,
-        hidden: bool = False,
-        needed_by: int = 0,
-    ) -> str:
-        """One update; ``needed_by``: that many computers report it NotInstalled (state 2)."""
-        created = self.now - timedelta(days=age_days)
-        received = (
-            self.now - timedelta(days=received_days) if received_days is not None else created
-        )
-        local_id, update_id, revision_id = self._row(
-            title,
-            created=created,
-            expired=expired,
-            kb=kb,
-            legacy=legacy,
-            received=received,
-            update_type=update_type,
-            explicitly=explicitly,
-            hidden=hidden,
-        )
-        for category, kind in (
-            *((name, "Product") for name in (product, *also_products)),
-            *((name, "UpdateClassification") for name in (classification, *also_classifications)),
-        ):
-            self.db.execute(
-                "INSERT INTO tbRevisionInCategory VALUES (?, ?, 0)",
-                (revision_id, self._category(category, kind)),
-            )
-        for superseded in supersedes:
-            self.db.execute(
-                "INSERT INTO tbRevisionSupersedesUpdate VALUES (?, ?)", (revision_id, superseded)
-            )
-        if approved or declined:
-            group = self.group if approved else schema.ALL_COMPUTERS_GROUP
-            action = schema.ACTION_INSTALL if approved else schema.ACTION_BLOCK
-            self.db.execute(
-                "INSERT INTO tbDeployment (DeploymentID, RevisionID, TargetGroupID, ActionID, DeploymentTime) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (self.next_deployment, revision_id, group, action, ts(self.now)),
-            )
-            self.next_deployment += 1
-        for target_id in range(1, needed_by + 1):
-            self.db.execute(
-                "INSERT OR IGNORE INTO tbComputerTarget (TargetID, ComputerID, LastSyncTime, "
-                "LastReportedStatusTime) VALUES (?, ?, ?, ?)",
-                (target_id, f"PC{target_id:05d}", ts(self.now), ts(self.now)),
-            )
-            self.db.execute(
-                "INSERT INTO tbUpdateStatusPerComputer VALUES (2, ?, ?, ?, ?, ?)",
-                (local_id, target_id, ts(self.now), ts(self.now), ts(self.now)),
-            )
-        return update_id
-
-    def category(self, name: str, *, kind: str = "Product", expired: bool = False) -> str:
-        """A category (product or classification) as SUSDB stores it: an update of its own."""
-        local_id = self._category(name, kind, expired=expired)
-        return str(
-            self.db.execute(
-                "SELECT UpdateID FROM tbUpdate WHERE LocalUpdateID = ?", (local_id,)
-            ).fetchone()[0]
-        )
-
-    def supersede(self, superseding: str, superseded: str) -> None:
-        """``superseding``'s latest revision supersedes ``superseded`` (either order of import)."""
-        self.db.execute(
-            "INSERT INTO tbRevisionSupersedesUpdate SELECT r.RevisionID, ? FROM tbRevision r "
-            "JOIN tbUpdate u ON u.LocalUpdateID = r.LocalUpdateID WHERE u.UpdateID = ?",
-            (superseded, superseding),
-        )
-
-    def deploy_in_configmgr(self, update_id: str, *, ci_type: int = 1) -> None:
-        """Configuration Manager deploys the update: a row of its site database's v_UpdateCIs,
-        which the simulated file holds too (a config's [configmgr] site points at it)."""
-        self.db.execute(
-            "INSERT INTO v_UpdateCIs (CI_UniqueID, CIType_ID, IsDeployed) VALUES (?, ?, 1)",
-            (update_id, ci_type),
-        )
-
-    def bundle(self, parent: str, child: str) -> None:
-        """Bundle ``child`` in ``parent`` (tbBundleDependency, latest revisions)."""
-        self.db.execute(
-            "INSERT INTO tbBundleDependency SELECT p.RevisionID, c.RevisionID FROM tbRevision p "
-            "JOIN tbUpdate pu ON pu.LocalUpdateID = p.LocalUpdateID, tbRevision c "
-            "JOIN tbUpdate cu ON cu.LocalUpdateID = c.LocalUpdateID "
-            "WHERE pu.UpdateID = ? AND cu.UpdateID = ?",
-            (parent, child),
-        )
-
-    def computer(
-        self,
-        name: str,
-        *,
-        synced_hours: float | None,
-        reported_hours: float | None = None,
-        result: int = 1,
-        modelled: bool = False,
-    ) -> None:
-        """A computer that last synchronized ``synced_hours`` ago with ``result`` (LastSyncResult:
-        0 never, 1 succeeded, 2 failed) and last reported status ``reported_hours`` ago (the
-        synchronization's time unless given; None: never). ``modelled``: it keeps scanning on the
-        simulated server's clock (jobs/simulator/clients.py), else its dates stay as planted."""
-
-        def ago(hours: float | None) -> str | None:
-            return None if hours is None else ts(self.now - timedelta(hours=hours))
-
-        synced = ago(synced_hours)
-        reported = synced if reported_hours is None else ago(reported_hours)
-        self.db.execute(
-            "INSERT INTO tbComputerTarget (ComputerID, FullDomainName, LastSyncTime, "
-            "LastReportedStatusTime, LastSyncResult) VALUES (?, ?, ?, ?, ?)",
-            (name, f"{name.lower()}.contoso.com", synced, reported, result),
-        )
-        if modelled:
-            self.db.execute("INSERT INTO sim_client VALUES (?, ?)", (name, synced))
-
-    def local_id(self, update_id: str) -> int:
-        return int(
-            self.db.execute(
-                "SELECT LocalUpdateID FROM tbUpdate WHERE UpdateID = ?", (update_id,)
-            ).fetchone()[0]
-        )
-
-    def close(self) -> Path:
-        self.db.execute("ANALYZE")
-        self.db.commit()
-        self.db.close()
-        return self.path
 
 
 def declined_ids(path: Path) -> set[str]:
