@@ -218,7 +218,13 @@ def build_parser() -> Parser:
     plan.add_argument(
         "--show-sql",
         action="store_true",
-        help="print the T-SQL batches each stage sends; no database",
+        help="print the T-SQL a run sends, in order: the reads run on the target, every "
+        "change is recorded instead of sent",
+    )
+    plan.add_argument(
+        "--offline",
+        action="store_true",
+        help="with --show-sql: render without a database (a throwaway simulated SUSDB), no counts",
     )
     plan.add_argument(
         "--items",
@@ -599,10 +605,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from jobs import commands, report
 
+    if args.offline and not args.show_sql:
+        raise UsageError("--offline renders --show-sql without a database: give --show-sql too")
     settings, _ = load(args)
-    if args.show_sql:  # recorded against a throwaway simulated SUSDB: no target, no database
-        sys.stdout.write(commands.show_sql(settings, _run_request(args)))
-        return 0
+    if args.show_sql:  # the run path, every change recorded instead of sent (jobs/sqlplan.py)
+        shown = commands.show_sql(
+            settings,
+            state_dir(args, settings),
+            _run_request(args),
+            offline=args.offline,
+        )
+        sys.stdout.write(shown.text)
+        for problem in shown.problems:
+            sys.stderr.write(f"susdb-maint: {problem}\n")
+        return int(shown.exit_code)
     setup_events(args, settings)
     if args.all and args.items:
         raise UsageError("--items lists one target's items: give --target instead of --all")

@@ -124,11 +124,37 @@ def plan(settings: Settings, state_dir: Path, request: RunRequest) -> list[Plann
     return planned
 
 
-def show_sql(settings: Settings, request: RunRequest) -> str:
-    """What a run of the request sends, recorded against a throwaway simulated SUSDB."""
-    from jobs.sqlplan import record, render
+@dataclass(frozen=True)
+class ShownSql:
+    """``plan --show-sql``: the listing, the exit code a run would have, and one line for each
+    thing that kept the dry run from a stage (the target unreachable, a stage refused)."""
 
-    return render(record(settings, lambda throwaway, name: request.plan(throwaway, name)))
+    text: str
+    exit_code: ExitCode = ExitCode.OK
+    problems: tuple[str, ...] = ()
+
+
+def show_sql(
+    settings: Settings, state_dir: Path, request: RunRequest, *, offline: bool = False
+) -> ShownSql:
+    """What a run of the request sends: on its target, the run path with every statement that
+    writes recorded instead of sent (jobs/sqlplan.py); ``offline``, rendered against a
+    throwaway simulated SUSDB, without a database and without counts."""
+    from jobs import sqlplan
+
+    if offline:
+        recorded = sqlplan.record_offline(
+            settings, lambda throwaway, name: request.plan(throwaway, name)
+        )
+        return ShownSql(sqlplan.render_offline(recorded))
+    shown = sqlplan.on_target(
+        settings,
+        state_dir,
+        lambda name: request.plan(settings, name),
+        target=request.target,
+        all_targets=request.all_targets,
+    )
+    return ShownSql(sqlplan.render(shown), sqlplan.exit_code(shown), tuple(sqlplan.problems(shown)))
 
 
 def queued(

@@ -97,6 +97,9 @@ def show_status(
                         for name, seen in coming.items()
                     ],
                     "permissions": permissions,
+                    "permissions_needed_by": {
+                        name: list(registry.needing(name)) for name in permissions
+                    },
                     "last_run": _last_run_fields(last_run),
                     "queued": backlog,
                     "quarantined": len(quarantined),
@@ -229,4 +232,9 @@ def _print_status(
             "(Task Scheduler, cron or systemd schedules are not visible here)"
         )
     for name, held in permissions.items():
-        out.print(f"{'ok     ' if held else 'MISSING'}  {name}")
+        # A missing right names the stages that declare it (jobs/stages/declared/).
+        needed_by = "" if held else ", ".join(registry.needing(name))
+        out.print(
+            f"{'ok     ' if held else 'MISSING'}  {name}"
+            + (f": needed by {needed_by}" if needed_by else "")
+        )

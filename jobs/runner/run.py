@@ -29,9 +29,9 @@ from jobs.db.lock import TargetLock
 from jobs.errors import (
     ConfigError,
     DatabaseError,
-    Interrupted,
     LockBusy,
     LockLost,
+    StageStopped,
     StateError,
     SusdbMaintError,
 )
@@ -577,11 +577,15 @@ def _run_stage(ctx: RunContext, stage: registry.Stage) -> StageResult:
                     outcome = function(ctx)
             except (LockLost, StateError):
                 raise
-            except Interrupted as error:
-                # The window closed (or a stop came) mid-statement: not a failure of the stage.
-                log.warning("stage.interrupted", reason=ctx.stop_reason(), error=str(error))
+            except StageStopped as stopped:
+                # Not a failure of the stage: the window closed or a stop came, or the server
+                # refuses the stage's work (a replica).
+                if stopped.reason is None:
+                    log.warning("stage.interrupted", reason=ctx.stop_reason(), error=str(stopped))
                 outcome = StageOutcome(
-                    status="partial", reason=ctx.stop_reason(), remaining=_queued(ctx, name)
+                    status=stopped.status,
+                    reason=stopped.reason or ctx.stop_reason(),
+                    remaining=_queued(ctx, name),
                 )
             except (SusdbMaintError, DatabaseError) as error:
                 kind = getattr(error, "kind", type(error).__name__)

@@ -16,7 +16,6 @@ from jobs import events
 from jobs.errors import DatabaseError
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.stages import preflight
-from jobs.stages.registry import stage
 
 log = events.get_logger("susdb_maint.stages.backup")
 GUESS_SECONDS = 600.0  # a first backup, before this target has a measured one
@@ -33,7 +32,7 @@ def backup_file(directory: str, database: str, run_id: str) -> str:
     return f"{folder}{separator}{file_stem(database)}_{run_id}.bak"
 
 
-@stage(name="backup", order=5, destructive=False, needs_preflight=False, phase="cleanup")
+# Declared, with its settings and the rights it needs, in jobs/stages/declared/backup.py.
 def run(ctx: RunContext) -> StageOutcome:
     settings = ctx.settings.backup
     if not settings.directory:

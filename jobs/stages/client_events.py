@@ -59,19 +59,11 @@ from __future__ import annotations
 from jobs import events
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.stages.batched_delete import delete_in_batches
-from jobs.stages.registry import stage
 
 log = events.get_logger("susdb_maint.stages.client_events")
 
 
-@stage(
-    name="client_events",
-    order=75,
-    destructive=True,
-    needs_preflight=True,
-    phase="cleanup",
-    settings="client_events",
-)
+# Declared, with its settings and the rights it needs, in jobs/stages/declared/client_events.py.
 def run(ctx: RunContext) -> StageOutcome:
     settings = ctx.settings.stages.client_events
     if not settings.enabled:

@@ -6,18 +6,10 @@ from collections.abc import Iterator
 
 from jobs.runner import queue, work
 from jobs.runner.context import RunContext, StageOutcome
-from jobs.stages.registry import stage
 from jobs.susdb import LocalUpdate
 
 
-@stage(
-    name="compress",
-    order=50,
-    destructive=True,
-    needs_preflight=True,
-    phase="cleanup",
-    settings="compress",
-)
+# Declared, with its settings and the rights it needs, in jobs/stages/declared/compress.py.
 def run(ctx: RunContext) -> StageOutcome:
     settings = ctx.settings.stages.compress
 

@@ -21,21 +21,13 @@ from __future__ import annotations
 
 from jobs import events
 from jobs.runner.context import RunContext, StageOutcome
-from jobs.stages.registry import stage
 
 log = events.get_logger("susdb_maint.stages.computers")
 # WSUS's default threshold (MS-WSUSAR 3.1.4.108); for estimates only.
 DEFAULT_THRESHOLD_DAYS = 30
 
 
-@stage(
-    name="computers",
-    order=60,
-    destructive=True,
-    needs_preflight=True,
-    phase="cleanup",
-    settings="computers",
-)
+# Declared, with its settings and the rights it needs, in jobs/stages/declared/computers.py.
 def run(ctx: RunContext) -> StageOutcome:
     settings = ctx.settings.stages.computers
     counts = ctx.susdb.computer_counts(DEFAULT_THRESHOLD_DAYS)

@@ -9,21 +9,12 @@ import sys
 
 from jobs import events
 from jobs.runner.context import RunContext, StageOutcome
-from jobs.stages.registry import stage
 
 log = events.get_logger("susdb_maint.stages.content_files")
 COMMAND = "Invoke-WsusServerCleanup -CleanupUnneededContentFiles | Out-String"
 
 
-@stage(
-    name="content_files",
-    order=80,
-    destructive=False,
-    needs_preflight=False,
-    phase="cleanup",
-    settings="content_files",
-    external=True,
-)
+# Declared, with its settings and the rights it needs, in jobs/stages/declared/content_files.py.
 def run(ctx: RunContext) -> StageOutcome:
     if sys.platform != "win32":
         return StageOutcome(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from jobs import events
 from jobs.runner.context import RunContext, StageOutcome
-from jobs.stages.registry import stage
 
 log = events.get_logger("susdb_maint.stages.custom_indexes")
 PREFIX = "nclSusdbMaint_"
@@ -21,14 +20,7 @@ WANTED = {
 }
 
 
-@stage(
-    name="custom_indexes",
-    order=10,
-    destructive=False,
-    needs_preflight=False,
-    phase="cleanup",
-    settings="custom_indexes",
-)
+# Declared, with its settings and the rights it needs, in jobs/stages/declared/custom_indexes.py.
 def run(ctx: RunContext) -> StageOutcome:
     existing = ctx.susdb.custom_index_columns()
     outcome = StageOutcome(status="planned" if ctx.dry_run else "done")

@@ -27,14 +27,13 @@ from datetime import date
 from typing import Any
 
 from jobs import events
-from jobs.errors import DatabaseError, Interrupted
+from jobs.errors import DatabaseError, StageStopped
 from jobs.patterns import Matcher, any_pattern
 from jobs.runner import queue, work
 from jobs.runner.context import RunContext, StageOutcome
-from jobs.settings.model import DeclineRule, DeclineSettings
 from jobs.stages import decline_presets
 from jobs.stages.configmgr import SiteUnreadable, SiteView, read_site
-from jobs.stages.registry import stage
+from jobs.stages.declared.decline import DeclineRule, DeclineSettings
 from jobs.stages.supersedence import CoverGraph, is_alive, live_cover
 from jobs.state.store import ACTIVE, DeclineRecord
 from jobs.susdb import Supersedence, Susdb, UpdateCategories, UpdateRef, UpdateState
@@ -267,7 +266,7 @@ def superseded_scope(settings: DeclineSettings, site: SiteView | None) -> dict[s
 
 
 def source_failed(susdb: Susdb, name: str, error: Exception, notes: Notes) -> None:
-    if isinstance(error, Interrupted):
+    if isinstance(error, StageStopped):
         # A stop or the window's end cut the query short: the stage is partial, not failed
         # (admin review N44: Ctrl-C during plan read "failed", exit 1).
         raise error
@@ -541,14 +540,7 @@ def _belongs_to(item: Decline) -> str:
     return "".join(f"; {part}" for part in parts)
 
 
-@stage(
-    name="decline",
-    order=30,
-    destructive=True,
-    needs_preflight=True,
-    phase="decline",
-    settings="decline",
-)
+# Declared, with its settings and the rights it needs, in jobs/stages/declared/decline.py.
 def run(ctx: RunContext) -> StageOutcome:
     settings = ctx.settings.stages.decline
     if ctx.facts.replica:
@@ -617,7 +609,7 @@ def run(ctx: RunContext) -> StageOutcome:
     def verify(item: Decline) -> queue.Settled | None:
         return settle(ctx.susdb.update_state(item.update_id))
 
-    def record(item: Decline, sent_by: str) -> DeclineRecord:
+    def audit(item: Decline, sent_by: str) -> DeclineRecord:
         # A decline settled on the server after a lost reply or a killed run has no verdict of
         # this run's: say what was known when it was queued.
         why = whys.pop(item.update_id, "") or (
@@ -635,12 +627,10 @@ def run(ctx: RunContext) -> StageOutcome:
                 process,
                 per_item_seconds_guess=0.1,
                 verify=verify,
-                record=record,
+                audit=audit,
                 limit=settings.max_declines_per_run or None,
             ),
         )
-    except work.StageStopped as stopped:
-        return StageOutcome(status=stopped.status, reason=stopped.reason)
     except RulesTooBroad as refusal:
         log.error("decline.refused", reason=str(refusal))
         return StageOutcome(status="refused", reason=str(refusal))

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from jobs.settings.model import DeclineRule, PresetName
+from jobs.stages.declared.decline import DeclineRule, PresetName
 
 
 def _ours(**fields: typing.Any) -> DeclineRule:

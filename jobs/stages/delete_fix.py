@@ -33,7 +33,6 @@ from jobs import events
 from jobs.db.catalog import statement
 from jobs.db.tsql import is_comment, strip_comments, tokens
 from jobs.runner.context import RunContext, StageOutcome
-from jobs.stages.registry import stage
 from jobs.susdb import Module
 
 log = events.get_logger("susdb_maint.stages.delete_fix")
@@ -90,14 +89,7 @@ def as_alter(text: str) -> str:
     raise ValueError("the saved spDeleteUpdate text does not begin with CREATE PROCEDURE")
 
 
-@stage(
-    name="delete_fix",
-    order=35,
-    destructive=True,
-    needs_preflight=True,
-    phase="cleanup",
-    settings="delete_fix",
-)
+# Declared, with its settings and the rights it needs, in jobs/stages/declared/delete_fix.py.
 def run(ctx: RunContext) -> StageOutcome:
     if ctx.restore_delete_fix:
         return restore(ctx)

@@ -13,8 +13,7 @@ from typing import Any
 
 from jobs import events
 from jobs.runner.context import RunContext, StageOutcome
-from jobs.settings.model import HealthSettings
-from jobs.stages.registry import stage
+from jobs.stages.declared.health import HealthSettings
 from jobs.stages.reindex import fragmented
 
 log = events.get_logger("susdb_maint.stages.health")
@@ -70,15 +69,7 @@ def warnings(kpis: dict[str, float], ctx: RunContext) -> list[dict[str, Any]]:
     ]
 
 
-@stage(
-    name="health",
-    order=100,
-    destructive=False,
-    needs_preflight=False,
-    phase="cleanup",
-    reporting=True,
-    settings="health",
-)
+# Declared, with its settings and the rights it needs, in jobs/stages/declared/health.py.
 def run(ctx: RunContext) -> StageOutcome:
     kpis = collect(ctx, count_obsolete=ctx.settings.stages.health.count_obsolete)
     for name, value in kpis.items():

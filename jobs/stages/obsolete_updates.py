@@ -7,18 +7,10 @@ from collections.abc import Iterator
 from jobs.errors import DatabaseError
 from jobs.runner import queue, work
 from jobs.runner.context import RunContext, StageOutcome
-from jobs.stages.registry import stage
 from jobs.susdb import LocalUpdate
 
 
-@stage(
-    name="obsolete_updates",
-    order=40,
-    destructive=True,
-    needs_preflight=True,
-    phase="cleanup",
-    settings="obsolete_updates",
-)
+# Declared, with its settings and the rights it needs, in jobs/stages/declared/obsolete_updates.py.
 def run(ctx: RunContext) -> StageOutcome:
     settings = ctx.settings.stages.obsolete_updates
 

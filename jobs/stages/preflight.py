@@ -13,7 +13,6 @@ from jobs import events
 from jobs.errors import DatabaseError
 from jobs.runner.context import WAY_OUT, RunContext, StageOutcome
 from jobs.stages import delete_fix
-from jobs.stages.registry import stage
 
 log = events.get_logger("susdb_maint.stages.preflight")
 DELETE_FIX_ARTICLE = (
@@ -22,7 +21,7 @@ DELETE_FIX_ARTICLE = (
 )
 
 
-@stage(name="preflight", order=0, destructive=False, needs_preflight=False, phase="both")
+# Declared, with its settings and the rights it needs, in jobs/stages/declared/preflight.py.
 def run(ctx: RunContext) -> StageOutcome:
     susdb = ctx.susdb
     try:

@@ -17,8 +17,7 @@ from jobs import events
 from jobs.errors import DatabaseError
 from jobs.runner import queue, work
 from jobs.runner.context import RunContext, StageOutcome
-from jobs.settings.model import ReindexSettings
-from jobs.stages.registry import stage
+from jobs.stages.declared.reindex import ReindexSettings
 from jobs.susdb import IndexStats
 
 log = events.get_logger("susdb_maint.stages.reindex")
@@ -101,14 +100,7 @@ def fragmented(
     return sorted(chosen, key=lambda pair: pair[1].benefit, reverse=True)
 
 
-@stage(
-    name="reindex",
-    order=20,
-    destructive=False,
-    needs_preflight=True,
-    phase="cleanup",
-    settings="reindex",
-)
+# Declared, with its settings and the rights it needs, in jobs/stages/declared/reindex.py.
 def run(ctx: RunContext) -> StageOutcome:
     settings = ctx.settings.stages.reindex
     server = ctx.facts.server or ctx.susdb.server_info()

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from jobs import events
 from jobs.runner.context import RunContext, StageOutcome
-from jobs.stages.registry import stage
 
 log = events.get_logger("susdb_maint.stages.statistics")
 
 
-@stage(
-    name="statistics",
-    order=90,
-    destructive=False,
-    needs_preflight=False,
-    phase="cleanup",
-    settings="statistics",
-)
+# Declared, with its settings and the rights it needs, in jobs/stages/declared/statistics.py.
 def run(ctx: RunContext) -> StageOutcome:
     method = ctx.settings.stages.statistics.method
     if ctx.dry_run:
@@ -30,10 +22,7 @@ def run(ctx: RunContext) -> StageOutcome:
     tables = ctx.susdb.user_tables()
     for position, table in enumerate(tables):
         if ctx.out_of_time():
-            outcome.status, outcome.reason = (
-                "partial",
-                "deadline" if not ctx.stop.is_set() else "signal",
-            )
+            outcome.status, outcome.reason = "partial", ctx.stop_reason()
             outcome.remaining = len(tables) - position
             break
         ctx.susdb.update_table_statistics(table, timeout=0)

@@ -5,19 +5,11 @@ from __future__ import annotations
 from jobs import events
 from jobs.runner.context import RunContext, StageOutcome
 from jobs.stages.batched_delete import delete_in_batches
-from jobs.stages.registry import stage
 
 log = events.get_logger("susdb_maint.stages.sync_history")
 
 
-@stage(
-    name="sync_history",
-    order=70,
-    destructive=True,
-    needs_preflight=True,
-    phase="cleanup",
-    settings="sync_history",
-)
+# Declared, with its settings and the rights it needs, in jobs/stages/declared/sync_history.py.
 def run(ctx: RunContext) -> StageOutcome:
     settings = ctx.settings.stages.sync_history
     backlog = ctx.susdb.sync_history_backlog(settings.retention_days)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import threading
 import time
@@ -398,16 +397,15 @@ def test_freetds_errors_from_the_server_classify_as_the_classifier_table_says(
 
 
 def test_spdeleteupdates_still_referenced_refusal_classifies_as_still_referenced(serve, tmp_path):
-    sim, (needed, needing) = expired_updates(tmp_path, 2)
-    with sqlite3.connect(sim) as db:  # the second update lists the first as a prerequisite
-        db.execute(
-            "INSERT INTO tbPrerequisiteDependency SELECT b.RevisionID, a.RevisionID, a.LocalUpdateID "
-            "FROM tbRevision a, tbRevision b WHERE a.LocalUpdateID = ? AND b.LocalUpdateID = ?",
-            (needed, needing),
-        )
+    builder = CatalogBuilder(tmp_path / "expired.sqlite3")
+    needed = builder.update("Expired 0 (KB0)", age_days=400, expired=True)
+    needing = builder.update("Expired 1 (KB1)", age_days=400, expired=True)
+    builder.prerequisite(needing, needed)
+    needed_local_id = builder.local_id(needed)
+    sim = builder.close()
     executor = executor_for(serve(sim, time_scale=0))
     with pytest.raises(StillReferenced) as raised:
-        executor.run("delete_update", [needed])
+        executor.run("delete_update", [needed_local_id])
     assert raised.value.native == 50000 and "still referenced" in str(raised.value)
     executor.close()
 

@@ -246,14 +246,10 @@ def test_the_spdeleteupdate_change_is_applied_and_taken_back_on_the_server(
     if fixture_database.real:
         _alter_directly(executor, spdeleteupdate_texts()["original"])
     else:
-        import sqlite3
+        from tests.catalog import SimulatedServer
 
         assert fixture_database.sim is not None
-        with sqlite3.connect(fixture_database.sim) as db:
-            db.execute(
-                "UPDATE sim_object_definition SET definition = ?",
-                (spdeleteupdate_texts()["original"],),
-            )
+        SimulatedServer(fixture_database.sim).spdeleteupdate("original")
     try:
         configured = settings(fixture_database)
         configured.stages.delete_fix.apply = True

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 
 import pytest
 
 from jobs.exit_codes import ExitCode
 from jobs.state.store import StateStore
+from tests.catalog import SimulatedServer
 from tests.helpers import covered_when_declined, offered, query, run, settings_for
 
 
@@ -40,15 +40,6 @@ def test_five_percent_transient_faults_are_retried_and_the_stages_complete(
     assert not left & covered_when_declined(before, state_dir)
 
 
-def _poison(path, update_id: str) -> None:
-    """Make one update fail on every decline: a trigger raising like a broken server would."""
-    db = sqlite3.connect(path)
-    db.execute(f"""CREATE TRIGGER poison BEFORE INSERT ON tbDeadDeployment WHEN NEW.UpdateID = '{update_id}'
-                   BEGIN SELECT RAISE(ABORT, 'simulated corruption'); END""")
-    db.commit()
-    db.close()
-
-
 @pytest.mark.slow
 def test_an_item_that_always_fails_is_quarantined_after_n_runs_and_reported(
     small_sim, state_dir, event_log
@@ -59,7 +50,7 @@ def test_an_item_that_always_fails_is_quarantined_after_n_runs_and_reported(
         mu.LocalUpdateID JOIN tbDeployment d ON d.RevisionID = r.RevisionID WHERE mu.IsSuperseded = 1 AND
         mu.Declined = 0 AND d.ActionID = 0 LIMIT 1""",
     )[0][0]
-    _poison(small_sim, victim)
+    SimulatedServer(small_sim).poison("spDeclineUpdate", victim, "simulated corruption")
     settings = settings_for(small_sim, backup={"gate": "off"}, runner={"quarantine_after": 2})
     first = run(settings, state_dir, stages=["decline"])
     assert first.exit_code == ExitCode.STAGE_FAILED and first.stages[-1].failed == 1
@@ -82,12 +73,7 @@ def test_an_item_that_always_fails_is_quarantined_after_n_runs_and_reported(
 def test_timeouts_fail_items_without_retries_and_a_run_of_failures_stops_the_stage(
     small_sim, state_dir, event_log
 ):
-    db = sqlite3.connect(small_sim)
-    db.execute(
-        "UPDATE sim_object_definition SET definition = 'TABLE(RevisionID INT)'"
-    )  # ~30 s per delete
-    db.commit()
-    db.close()
+    SimulatedServer(small_sim).spdeleteupdate("original")  # about 30 s a deletion
     settings = settings_for(
         small_sim,
         backup={"gate": "off"},

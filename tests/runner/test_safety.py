@@ -18,6 +18,7 @@ from jobs.exit_codes import ExitCode
 from jobs.simulator import create
 from jobs.simulator.catalog import preset_profile
 from jobs.state.store import StateStore
+from tests.catalog import SimulatedServer
 from tests.helpers import CatalogBuilder, held_lock, query, run, settings_for
 
 LONG = 100_000
@@ -41,15 +42,6 @@ def obsolete_ids(path: Path) -> set[int]:
         return {row[0] for row in rows.rows}
     finally:
         connection.close()
-
-
-def set_meta(path: Path, **values: object) -> None:
-    db = sqlite3.connect(path)
-    db.executemany(
-        "INSERT OR REPLACE INTO sim_meta VALUES (?, ?)", [(k, str(v)) for k, v in values.items()]
-    )
-    db.commit()
-    db.close()
 
 
 # -- 1. work belongs to one database -------------------------------------------------------------
@@ -351,23 +343,15 @@ def test_without_backups_the_refusal_names_the_way_out(tmp_path, state_dir):
 
 
 # -- 5. the computers guard counts what will be deleted ---------------------------------------------
-def _computers(path: Path, silent_status: int, silent_both: int, active: int) -> None:
-    """Computers: some silent by LastReportedStatusTime only, some silent by both dates."""
-    db = sqlite3.connect(path)
-    db.execute("DELETE FROM tbComputerTarget")
-    now = datetime.now(UTC).replace(tzinfo=None)
-    recent = (now - timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S")
-    old = (now - timedelta(days=120)).strftime("%Y-%m-%d %H:%M:%S")
-    rows = (
-        [(recent, old)] * silent_status + [(old, old)] * silent_both + [(recent, recent)] * active
-    )
-    db.executemany(
-        "INSERT INTO tbComputerTarget (TargetID, ComputerID, LastSyncTime, LastReportedStatusTime) "
-        "VALUES (?, ?, ?, ?)",
-        [(number, f"PC{number}", sync, status) for number, (sync, status) in enumerate(rows, 1)],
-    )
-    db.commit()
-    db.close()
+def _computers(path: Path, silent_status: int, silent_both: int, active: int) -> SimulatedServer:
+    """Only these computers: some silent by LastReportedStatusTime only (they synchronize, their
+    status reports stopped), some silent by both dates, some active."""
+    server = SimulatedServer(path)
+    server.no_computers()
+    server.computers("REPORTING-BROKE", silent_status, synced_hours=48, reported_hours=120 * 24)
+    server.computers("SILENT", silent_both, synced_hours=120 * 24)
+    server.computers("ACTIVE", active, synced_hours=48)
+    return server
 
 
 def test_the_computers_guard_refuses_from_its_estimate_without_calling_wsus(small_sim, state_dir):
@@ -377,8 +361,8 @@ def test_the_computers_guard_refuses_from_its_estimate_without_calling_wsus(smal
     whichever one WSUS tests (which one is not public)."""
     from jobs.simulator.dbapi import started_calls
 
-    _computers(small_sim, silent_status=0, silent_both=187, active=2000)
-    set_meta(small_sim, obsolete_computer_column="LastReportedStatusTime")
+    server = _computers(small_sim, silent_status=0, silent_both=187, active=2000)
+    server.obsolete_computers(column="LastReportedStatusTime")
     guarded = settings_for(
         small_sim, backup={"gate": "off"}, stages={"computers": {"guard_count": 150}}
     )
@@ -402,8 +386,8 @@ def test_clients_whose_reporting_broke_are_counted_not_refused_every_night(small
     """Silent by one date only (they synchronize, their status reports stopped): not in the
     estimate; whether WSUS deletes them is counted in the transaction, and rolled back over the
     limits. Under the limits they go, and the night is not refused."""
-    _computers(small_sim, silent_status=38, silent_both=10, active=2000)
-    set_meta(small_sim, obsolete_computer_column="LastReportedStatusTime")
+    server = _computers(small_sim, silent_status=38, silent_both=10, active=2000)
+    server.obsolete_computers(column="LastReportedStatusTime")
     report = run(
         settings_for(small_sim, backup={"gate": "off"}, stages={"computers": {"guard_count": 100}}),
         state_dir,
@@ -415,17 +399,9 @@ def test_clients_whose_reporting_broke_are_counted_not_refused_every_night(small
 def test_the_computers_guard_still_counts_what_wsus_really_deletes(small_sim, state_dir):
     """The estimate assumes WSUS's default threshold (30 days); a server set to 10 days deletes
     more than estimated: the transactional count is the backstop, and rolls it back."""
-    _computers(small_sim, silent_status=0, silent_both=20, active=0)
-    db = sqlite3.connect(small_sim)
-    fortnight = (datetime.now(UTC) - timedelta(days=14)).strftime("%Y-%m-%d %H:%M:%S")
-    db.executemany(
-        "INSERT INTO tbComputerTarget (TargetID, ComputerID, LastSyncTime, LastReportedStatusTime) "
-        "VALUES (?, ?, ?, ?)",
-        [(1000 + n, f"LAPTOP{n}", fortnight, fortnight) for n in range(200)],
-    )
-    db.commit()
-    db.close()
-    set_meta(small_sim, obsolete_computer_days="10")
+    server = _computers(small_sim, silent_status=0, silent_both=20, active=0)
+    server.computers("LAPTOP", 200, synced_hours=14 * 24)
+    server.obsolete_computers(days=10)
     guarded = settings_for(
         small_sim, backup={"gate": "off"}, stages={"computers": {"guard_count": 100}}
     )

@@ -70,7 +70,7 @@ def estate(tmp_path):
         for month in range(1, 5)
     ]
     built.update("2026-05 Cumulative Update", age_days=60, supersedes=tuple(old))
-    built.db.execute("INSERT INTO sim_meta VALUES ('client_scan_limit', '3')")
+    built.client_scan_limit(3)
     built.computer("PC1", synced_hours=30, modelled=True)
     built.computer("PC2", synced_hours=30, modelled=True)
     built.computer("GONE", synced_hours=24 * 90)  # switched off: never scans again

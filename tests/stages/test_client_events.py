@@ -3,57 +3,24 @@ stage on, the old ones deleted in small batches, the server's own events never."
 
 from __future__ import annotations
 
-import sqlite3
 import threading
-from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from jobs.exit_codes import ExitCode
-from jobs.settings.model import ClientEventSettings, default_profiles
+from jobs.settings.model import default_profiles
 from jobs.simulator import schema
-from jobs.simulator.server import ts
+from jobs.stages.declared.client_events import ClientEventSettings
 from jobs.susdb import Susdb
-from tests.helpers import CatalogBuilder, gateway, query, run, settings_for
+from tests.catalog import CatalogBuilder
+from tests.helpers import gateway, query, run, settings_for
 
 CLIENT = schema.CLIENT_EVENT_NAMESPACE  # the simulator's; which one WSUS uses is not public
 DETECTED = schema.CLIENT_EVENT_IDS[0]  # 147, ClientDetectionComplete
 COMPUTER = "9A1C2B3D-0000-4000-8000-000000000001"
-
-
-class Events:
-    """A hand-built tbEventInstance: each row a test names, with its age in days."""
-
-    def __init__(self, path: Path) -> None:
-        self.builder = CatalogBuilder(path)
-        self.count = 0
-
-    def add(
-        self,
-        label: str,
-        *,
-        namespace: int,
-        event_id: int,
-        age_days: float,
-        computer: str | None = COMPUTER,
-        copies: int = 1,
-    ) -> None:
-        at = ts(self.builder.now - timedelta(days=age_days))
-        self.builder.db.executemany(
-            "INSERT INTO tbEventInstance (EventInstanceID, EventID, EventNamespaceID, "
-            "TimeAtTarget, TimeAtServer, ComputerID, EventOrdinalNumber) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (f"{label}-{copy:06d}", event_id, namespace, at, at, computer, self.count + copy)
-                for copy in range(copies)
-            ],
-        )
-        self.count += copies
-
-    def close(self) -> Path:
-        return self.builder.close()
 
 
 def labels(path: Path) -> set[str]:
@@ -70,15 +37,16 @@ def enabled(**options: object) -> dict[str, object]:
 @pytest.fixture
 def mixed(tmp_path: Path) -> Path:
     """Client and server events of various ages, under each plausible reading of SUSDB."""
-    events = Events(tmp_path / "events.sqlite3")
+    susdb = CatalogBuilder(tmp_path / "events.sqlite3")
+    events = partial(susdb.events, computer=COMPUTER)  # a client's reports, unless it says
     # Client reports, in the client namespace, with documented client event IDs.
-    events.add("client-young", namespace=CLIENT, event_id=DETECTED, age_days=5)
-    events.add("client-inside-retention", namespace=CLIENT, event_id=DETECTED, age_days=29)
-    events.add("client-old-detection", namespace=CLIENT, event_id=DETECTED, age_days=40)
-    events.add("client-old-download", namespace=CLIENT, event_id=162, age_days=200)
-    events.add("client-old-install", namespace=CLIENT, event_id=184, age_days=400)
+    events("client-young", namespace=CLIENT, event_id=DETECTED, age_days=5)
+    events("client-inside-retention", namespace=CLIENT, event_id=DETECTED, age_days=29)
+    events("client-old-detection", namespace=CLIENT, event_id=DETECTED, age_days=40)
+    events("client-old-download", namespace=CLIENT, event_id=162, age_days=200)
+    events("client-old-install", namespace=CLIENT, event_id=184, age_days=400)
     # The server's own synchronization history: never this stage's (sync_history's).
-    events.add(
+    events(
         "sync-old",
         namespace=schema.SYNC_EVENT_NAMESPACE,
         event_id=schema.SYNC_EVENT_IDS[0],
@@ -86,17 +54,17 @@ def mixed(tmp_path: Path) -> Path:
         computer=None,
     )
     # If WSUS kept client events in its own namespace too: left alone (never namespace 2).
-    events.add(
+    events(
         "client-id-in-server-namespace",
         namespace=schema.SYNC_EVENT_NAMESPACE,
         event_id=DETECTED,
         age_days=200,
     )
     # Another namespace's event naming no computer, and an event ID no client is documented to send.
-    events.add("no-computer", namespace=3, event_id=DETECTED, age_days=200, computer=None)
-    events.add("empty-computer", namespace=CLIENT, event_id=DETECTED, age_days=200, computer="")
-    events.add("undocumented-id", namespace=CLIENT, event_id=500, age_days=200)
-    return events.close()
+    events("no-computer", namespace=3, event_id=DETECTED, age_days=200, computer=None)
+    events("empty-computer", namespace=CLIENT, event_id=DETECTED, age_days=200, computer="")
+    events("undocumented-id", namespace=CLIENT, event_id=500, age_days=200)
+    return susdb.close()
 
 
 def test_only_client_events_older_than_the_retention_go(mixed, state_dir):
@@ -146,10 +114,14 @@ def test_a_retention_shorter_than_wsus_own_default_is_refused():
 
 @pytest.fixture
 def backlog(tmp_path: Path) -> Path:
-    events = Events(tmp_path / "backlog.sqlite3")
-    events.add("old", namespace=CLIENT, event_id=DETECTED, age_days=90, copies=10_000)
-    events.add("young", namespace=CLIENT, event_id=DETECTED, age_days=1, copies=50)
-    return events.close()
+    susdb = CatalogBuilder(tmp_path / "backlog.sqlite3")
+    susdb.events(
+        "old", namespace=CLIENT, event_id=DETECTED, age_days=90, computer=COMPUTER, copies=10_000
+    )
+    susdb.events(
+        "young", namespace=CLIENT, event_id=DETECTED, age_days=1, computer=COMPUTER, copies=50
+    )
+    return susdb.close()
 
 
 def test_old_client_events_go_in_batches_below_the_lock_escalation_threshold(
@@ -232,10 +204,9 @@ def test_a_generated_catalog_holds_old_client_events_the_statement_deletes(small
         assert backlog > 100
         assert susdb.delete_client_events(100, 30) == 100
         assert susdb.client_events_backlog(30) == backlog - 100
-    db = sqlite3.connect(small_sim)
-    sync_events = db.execute(
+    ((sync_events,),) = query(
+        small_sim,
         "SELECT COUNT(*) FROM tbEventInstance WHERE EventNamespaceID = ?",
         (schema.SYNC_EVENT_NAMESPACE,),
-    ).fetchone()[0]
-    db.close()
+    )
     assert sync_events > 0

@@ -1,4 +1,6 @@
-"""Declines on hand-built catalogs: which updates go, which stay, and why."""
+"""Declines on hand-built catalogs, beyond which updates go and with what reason (those are the
+cases in tests/fixtures/decline_cases.yml): limits and queues, plans, refusals, replicas, events,
+the history's why, and what may ever reach spDeclineUpdate."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import json
 import pytest
 
 from jobs.exit_codes import ExitCode
-from jobs.settings.model import DeclineRule
+from jobs.stages.declared.decline import DeclineRule
 from jobs.stages.decline import rule_matcher
 from tests.helpers import (
     CatalogBuilder,
@@ -45,91 +47,6 @@ def decline(path, state_dir, **options):
     report = run(settings, state_dir, stages=["decline"])
     assert report.exit_code == ExitCode.OK, report.stages
     return declined_ids(path)
-
-
-def test_all_declines_every_superseded_update_and_nothing_else(chain, state_dir):
-    path, ids = chain
-    assert decline(path, state_dir, superseded="all") == {ids["a"], ids["b"], ids["c"]}
-
-
-def test_last_level_only_declines_exactly_the_end_of_each_chain(chain, state_dir):
-    path, ids = chain
-    assert decline(path, state_dir, superseded="last_level_only") == {ids["a"]}
-
-
-def test_age_counted_from_the_superseding_update(chain, state_dir):
-    path, ids = chain
-    # B is superseded by C (60 days old), C by D (20 days old): with 30 days from the superseder,
-    # A and B go (their superseders are 90 and 60 days old), C stays.
-    assert decline(path, state_dir, min_age_days=30, age_basis="superseding") == {
-        ids["a"],
-        ids["b"],
-    }
-
-
-def test_age_counted_from_the_updates_own_creation(chain, state_dir):
-    path, ids = chain
-    # Own ages: A 120, B 90, C 60 days: with 70 days, A and B go, C stays.
-    assert decline(path, state_dir, min_age_days=70, age_basis="own") == {ids["a"], ids["b"]}
-    # The same threshold from the superseding update keeps B (C is 60 days old).
-
-
-def test_the_two_age_bases_differ_on_the_same_catalog(tmp_path):
-    results = {}
-    for basis in ("own", "superseding"):
-        builder = CatalogBuilder(tmp_path / f"{basis}.sqlite3")
-        old = builder.update("Old superseded (KB600)", age_days=200)
-        builder.update("New superseding (KB601)", age_days=5, supersedes=(old,))
-        path = builder.close()
-        results[basis] = decline(
-            path, tmp_path / f"state-{basis}", min_age_days=30, age_basis=basis
-        ) == {old}
-    assert results == {"own": True, "superseding": False}
-
-
-def test_never_decline_wins_by_kb_and_by_update_id(chain, state_dir):
-    path, ids = chain
-    declined = decline(path, state_dir, never_decline=["KB502", ids["c"].lower()])
-    assert declined == {ids["a"]}
-
-
-def test_expired_updates_are_declined_when_asked(tmp_path, state_dir):
-    builder = CatalogBuilder(tmp_path / "e.sqlite3")
-    expired = builder.update("Expired (KB700)", age_days=10, expired=True)
-    builder.update("Current (KB701)", age_days=10)
-    path = builder.close()
-    assert decline(path, state_dir, expired=True, superseded="off") == {expired}
-
-
-def test_title_rules_match_whole_words_so_2012_does_not_hit_2012_r2(tmp_path, state_dir):
-    builder = CatalogBuilder(tmp_path / "t.sqlite3")
-    plain = builder.update("Security Update for Windows Server 2012 (KB800)", age_days=10)
-    builder.update("Security Update for Windows Server 2012 R2 (KB801)", age_days=10)
-    builder.update("Security Update for Windows Server 20120 (KB802)", age_days=10)
-    itanium = builder.update(
-        "Update for Windows Server 2008 R2 for Itanium-based Systems (KB803)", age_days=10
-    )
-    path = builder.close()
-    rules = [
-        {"field": "title", "pattern": "Windows Server 2012", "reason": "ws2012"},
-        {"field": "title", "match": "regex", "pattern": r"itanium|\bia64\b", "reason": "itanium"},
-    ]
-    assert decline(path, state_dir, superseded="off", rules=rules) == {plain, itanium}
-
-
-def test_product_classification_and_legacy_name_rules(tmp_path, state_dir):
-    builder = CatalogBuilder(tmp_path / "p.sqlite3")
-    office = builder.update("Security Update for Office (KB900)", age_days=5, product="Office 2016")
-    driver = builder.update("Intel - System - 10.1", age_days=5, classification="Drivers")
-    arm = builder.update("Some update (KB902)", age_days=5, legacy="KB902-WINDOWS10-ARM64-ROLLUP")
-    builder.update("Keep me (KB903)", age_days=5)
-    path = builder.close()
-    rules = [
-        {"field": "product", "pattern": "Office 2016"},
-        {"field": "classification", "pattern": "Drivers"},
-        {"field": "legacy_name", "match": "regex", "pattern": "-ARM64-"},
-    ]
-    assert decline(path, state_dir, superseded="off", rules=rules) == {office, driver, arm}
 
 
 def test_max_declines_per_run_leaves_the_rest_queued(chain, state_dir):
@@ -250,53 +167,6 @@ def shared(tmp_path):
         ),
     }
     return builder.close(), ids
-
-
-def test_a_product_rule_declines_an_update_only_when_every_product_it_belongs_to_is_unwanted(
-    shared, state_dir
-):
-    path, ids = shared
-    rules = [
-        {"field": "product", "pattern": "Windows 8.1", "reason": "win81"},
-        {"field": "product", "pattern": "Windows 7", "reason": "win7"},
-    ]
-    declined = decline(path, state_dir, superseded="off", rules=rules)
-    # The MSRT is listed under Windows 11 too: a rule meant for 8.1 must not take it from 11.
-    assert declined == {ids["only_81"], ids["81_and_7"]}
-    reasons = dict(
-        query(state_dir / "state.sqlite3", "SELECT update_id, reason FROM declined_updates")
-    )
-    assert reasons == {ids["only_81"]: "rule:win81", ids["81_and_7"]: "rule:win81+win7"}
-
-
-def test_a_classification_rule_needs_every_classification_to_be_unwanted(tmp_path, state_dir):
-    builder = CatalogBuilder(tmp_path / "c.sqlite3")
-    driver = builder.update("Intel - System - 10.1", age_days=5, classification="Drivers")
-    both = builder.update(
-        "Intel - Firmware and driver (KB4001)",
-        age_days=5,
-        classification="Drivers",
-        also_classifications=("Security Updates",),
-    )
-    path = builder.close()
-    rules = [{"field": "classification", "pattern": "Drivers"}]
-    assert decline(path, state_dir, superseded="off", rules=rules) == {driver}
-    assert both not in declined_ids(path)
-
-
-def test_keep_products_declines_the_updates_that_belong_to_none_of_them(shared, state_dir):
-    path, ids = shared
-    declined = decline(
-        path,
-        state_dir,
-        superseded="off",
-        keep_products=["Windows 11", "Microsoft Defender Antivirus"],
-    )
-    assert declined == {ids["only_81"], ids["81_and_7"]}
-    reasons = {
-        row[0] for row in query(state_dir / "state.sqlite3", "SELECT reason FROM declined_updates")
-    }
-    assert reasons == {"not in keep_products"}
 
 
 def test_a_keep_products_entry_that_names_no_product_declines_nothing_for_it_and_fails_the_stage(
@@ -510,28 +380,6 @@ def test_a_failing_candidate_source_is_logged_and_skipped_and_the_others_still_d
     (failure,) = event_log.named("decline.source_fail")
     assert failure["source"] == "expired" and "timeout" in failure["error"].lower()
     assert report.exit_code == ExitCode.STAGE_FAILED
-
-
-def test_microsofts_scope_considers_only_updates_that_arrived_in_the_last_months(
-    tmp_path, state_dir
-):
-    builder = CatalogBuilder(tmp_path / "scope.sqlite3")
-    stale = builder.update("Superseded long ago (KB6000)", age_days=400, received_days=300)
-    recent = builder.update("Superseded, arrived lately (KB6001)", age_days=60, received_days=30)
-    builder.update("Superseder (KB6002)", age_days=20, supersedes=(stale, recent))
-    path = builder.close()
-    assert decline(path, state_dir, arrived_within_months=6) == {recent}
-    assert decline(path, tmp_path / "all", arrived_within_months=0) == {stale, recent}
-
-
-def test_age_from_superseding_counts_from_the_oldest_update_that_supersedes_it(tmp_path, state_dir):
-    builder = CatalogBuilder(tmp_path / "oldest.sqlite3")
-    target = builder.update("Superseded twice (KB6100)", age_days=200)
-    builder.update("Old superseder (KB6101)", age_days=100, supersedes=(target,))
-    builder.update("New superseder (KB6102)", age_days=5, supersedes=(target,))
-    path = builder.close()
-    # 30 days: the newest superseder is 5 days old, the oldest 100; the oldest decides.
-    assert decline(path, state_dir, min_age_days=30, age_basis="superseding") == {target}
 
 
 def test_a_plan_arms_nothing_the_next_run_executes(chain, state_dir):

@@ -1,20 +1,20 @@
-"""Decline presets against real WSUS titles: each hits what it names, and nothing else."""
+"""Decline presets against real WSUS titles: each hits what it names, and nothing else. What a
+run with presets declines, under never_decline and on the catalog's clock, is in
+tests/fixtures/decline_cases.yml."""
 
 from __future__ import annotations
 
 import json
 import typing
-from datetime import date, datetime
-from pathlib import Path
+from datetime import date
 
 import pytest
 from pydantic import ValidationError
 
-from jobs.settings.model import DeclineSettings, PresetName
 from jobs.stages import decline_presets as module
+from jobs.stages.declared.decline import DeclineSettings, PresetName
 from jobs.stages.decline import rule_matcher
-from jobs.state.store import StateStore
-from tests.helpers import ROOT, CatalogBuilder, declined_ids, run, settings_for
+from tests.helpers import ROOT
 
 FIXTURE = json.loads(
     (ROOT / "tests" / "fixtures" / "update_titles.json").read_text(encoding="utf-8")
@@ -75,51 +75,6 @@ def test_presets_setting_rejects_an_unknown_name_and_names_the_known_ones():
     assert "itanic" in str(error.value) and "arm64" in str(error.value)
 
 
-def test_presets_join_the_rules_and_never_decline_still_wins(tmp_path: Path, state_dir: Path):
-    builder = CatalogBuilder(tmp_path / "presets.sqlite3")
-    itanium = builder.update(
-        "Security Update for Windows Server 2003 for Itanium-based Systems (KB2923392)",
-        age_days=10,
-        kb="2923392",
-    )
-    arm64 = builder.update(
-        "2019-05 Cumulative Update for Windows 10 Version 1903 for ARM64-based Systems (KB4497935)",
-        age_days=10,
-        kb="4497935",
-    )
-    builder.update(
-        "2019-05 Cumulative Update for Windows 10 Version 1903 for x64-based Systems (KB4497935)",
-        age_days=10,
-        kb="4497935",
-    )
-    driver = builder.update("Intel - System - 10.1.1.38", age_days=10, classification="Drivers")
-    kept_by_rule = builder.update(
-        "Security Update for Windows Server 2003 x64 Edition (KB2923392)", age_days=10, kb="2923392"
-    )
-    path = builder.close()
-    settings = settings_for(
-        path,
-        backup={"gate": "off"},
-        stages={
-            "decline": {
-                "superseded": "off",
-                "expired": False,
-                "presets": ["itanium", "arm64", "drivers"],
-                "never_decline": [arm64],
-            }
-        },
-    )
-
-    report = run(settings, state_dir, stages=["decline"])
-
-    assert declined_ids(path) == {itanium, driver}
-    assert kept_by_rule not in declined_ids(path)
-    store = StateStore(state_dir, read_only=True)
-    reasons = {row["update_id"]: row["reason"] for row in store.declined(report.run_id)}
-    store.close()
-    assert reasons == {itanium: "rule:preset:itanium", driver: "rule:preset:drivers"}
-
-
 def test_readme_lists_the_presets_as_declared():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert module.markdown_table() in readme, "run: python -m jobs.settings.render"
@@ -134,22 +89,3 @@ def test_windows_10_22h2_feature_updates_stay_while_extended_security_updates_ru
     assert not matches("windows-feature-updates-eos", feature_update, date(2026, 7, 20))
     assert not matches("windows-feature-updates-eos", feature_update, date(2028, 10, 10))
     assert matches("windows-feature-updates-eos", feature_update, date(2028, 10, 11))
-
-
-def test_a_run_judges_the_lifecycle_preset_on_its_own_clock(tmp_path: Path, state_dir: Path):
-    """The catalog's clock, not the day the test runs, decides which releases are out of service."""
-    title = "Windows 11 23H2 (business editions) en-us x64"
-    outcomes = {}
-    for moment in ("2026-11-10", "2026-11-11"):
-        builder = CatalogBuilder(tmp_path / f"{moment}.sqlite3", now=datetime.fromisoformat(moment))
-        builder.update(title, age_days=400, classification="Upgrades")
-        path = builder.close()
-        decline = {
-            "superseded": "off",
-            "expired": False,
-            "presets": ["windows-feature-updates-eos"],
-        }
-        settings = settings_for(path, backup={"gate": "off"}, stages={"decline": decline})
-        run(settings, tmp_path / f"state-{moment}", stages=["decline"])
-        outcomes[moment] = len(declined_ids(path))
-    assert outcomes == {"2026-11-10": 0, "2026-11-11": 1}

@@ -13,6 +13,7 @@ from jobs.simulator import create
 from jobs.simulator.catalog import preset_profile
 from jobs.simulator.schema import spdeleteupdate_texts
 from jobs.stages import delete_fix
+from tests.catalog import SimulatedServer
 from tests.helpers import query, run, settings_for
 
 APPLY = {"delete_fix": {"apply": True}}
@@ -22,15 +23,6 @@ def definition(path: Path) -> str:
     return query(
         path, "SELECT definition FROM sim_object_definition WHERE name = 'dbo.spDeleteUpdate'"
     )[0][0]
-
-
-def deny(path: Path, *permissions: str) -> None:
-    db = sqlite3.connect(path)
-    db.executemany(
-        "INSERT INTO sim_meta VALUES (?, ?)", [(f"deny:{name}", name) for name in permissions]
-    )
-    db.commit()
-    db.close()
 
 
 @pytest.mark.slow
@@ -102,7 +94,7 @@ def test_applied_on_a_replica_refused_without_rights_and_without_a_backup(tmp_pa
     ):
         sim = tmp_path / f"{permission.split()[0]}.sqlite3"
         create(sim, preset_profile("small", seed=7, delete_fix=False))
-        deny(sim, permission)
+        SimulatedServer(sim).deny(permission)
         report = run(
             settings_for(sim, backup={"gate": "off"}, stages=APPLY),
             state_dir,
@@ -140,13 +132,8 @@ def test_a_wsus_update_that_replaced_the_procedure_is_noticed_and_never_overwrit
     create(sim, preset_profile("small", seed=10, delete_fix=False))
     settings = settings_for(sim, backup={"gate": "off"}, stages=APPLY)
     run(settings, state_dir, stages=["delete_fix"])
-    db = sqlite3.connect(sim)  # a WSUS update replaces the procedure with a build of its own
-    db.execute(
-        "UPDATE sim_object_definition SET definition = ? WHERE name = 'dbo.spDeleteUpdate'",
-        (spdeleteupdate_texts()["unknown"],),
-    )
-    db.commit()
-    db.close()
+    # A WSUS update replaces the procedure with a build of its own.
+    SimulatedServer(sim).spdeleteupdate("unknown")
     restore = run(settings, state_dir, stages=["preflight"], restore_delete_fix=True)
     assert event_log.named("preflight.delete_fix_replaced")
     assert restore.exit_code == ExitCode.REFUSED and "no longer holds" in restore.stages[-1].reason
@@ -188,14 +175,6 @@ def module_flags(path: Path) -> tuple[int, int, int]:
         db.close()
 
 
-def set_module(path: Path, **columns: object) -> None:
-    db = sqlite3.connect(path)
-    for column, value in columns.items():
-        db.execute(f"UPDATE sim_object_definition SET {column} = ?", (value,))
-    db.commit()
-    db.close()
-
-
 def test_the_change_keeps_the_procedures_set_options(tmp_path, state_dir):
     """An ALTER captures the session's ANSI_NULLS and QUOTED_IDENTIFIER: the change sets both ON,
     as WSUS created the procedure, whatever the driver's defaults are (decline review N7)."""
@@ -219,7 +198,7 @@ def test_the_change_keeps_the_procedures_set_options(tmp_path, state_dir):
 def test_a_signed_or_differently_set_procedure_is_left_alone(tmp_path, state_dir, columns, words):
     sim = tmp_path / "s.sqlite3"
     create(sim, preset_profile("small", seed=12, delete_fix=False))
-    set_module(sim, **columns)
+    SimulatedServer(sim).spdeleteupdate_module(**columns)
     report = run(
         settings_for(sim, backup={"gate": "off"}, stages=APPLY), state_dir, stages=["delete_fix"]
     )
@@ -238,7 +217,9 @@ def test_the_change_fails_closed_when_its_recheck_cannot_read_the_text(tmp_path)
     sim = tmp_path / "s.sqlite3"
     create(sim, preset_profile("small", seed=13, delete_fix=False))
     original = definition(sim)
-    deny(sim, "VIEW DEFINITION dbo.spDeleteUpdate")  # lost between the check and the change
+    SimulatedServer(sim).deny(
+        "VIEW DEFINITION dbo.spDeleteUpdate"
+    )  # lost between the check and the change
     executor = Executor(Endpoint("sim", settings_for(sim).targets["sim"]))
     try:
         with pytest.raises(DatabaseError, match="nothing was changed"):

@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from jobs.db.catalog import statement
 from jobs.exit_codes import ExitCode
-from jobs.settings.model import ReindexSettings
 from jobs.simulator import connect, schema
+from jobs.stages.declared.reindex import ReindexSettings
 from jobs.stages.reindex import decide
 from jobs.susdb import IndexStats
-from tests.helpers import CatalogBuilder, query, run, settings_for
-
-
-def fragment(
-    path, table: str, index: str | None = None, fragmentation: float = 60.0, density: float = 70.0
-) -> None:
-    db = sqlite3.connect(path)
-    db.execute(
-        "UPDATE sim_index SET avg_fragmentation_in_percent = ?, avg_page_space_used_in_percent = ? "
-        "WHERE object_name = ? AND (? IS NULL OR name = ?)",
-        (fragmentation, density, table, index, index),
-    )
-    db.commit()
-    db.close()
+from tests.catalog import CatalogBuilder, SimulatedServer
+from tests.helpers import query, run, settings_for
 
 
 def fill_event_instance(builder: CatalogBuilder, rows: int = 4000) -> None:
-    builder.db.executemany(
-        "INSERT INTO tbEventInstance (EventInstanceID, EventID, EventNamespaceID, TimeAtServer) "
-        "VALUES (?, 183, 1, '2026-11-01 00:00:00')",
-        [(f"E{number:08d}",) for number in range(rows)],
-    )
+    """Enough client events for tbEventInstance's indexes to have pages to rebuild."""
+    builder.events("E", namespace=1, event_id=183, age_days=24, copies=rows)
 
 
 def reindex(path, state_dir, **options):
@@ -57,8 +40,8 @@ def test_on_enterprise_an_index_that_cannot_be_rebuilt_online_is_rebuilt_offline
 ):
     builder = CatalogBuilder(tmp_path / "ee.sqlite3", edition="enterprise")
     fill_event_instance(builder)
+    builder.fragmented("tbEventInstance", "PK__tbEventInstance")
     path = builder.close()
-    fragment(path, "tbEventInstance", "PK__tbEventInstance")
     report = reindex(path, state_dir, online=True)
     assert report.exit_code == ExitCode.OK, report.stages
     assert report.stages[-1].detail["online"] is True and report.stages[-1].failed == 0
@@ -71,9 +54,9 @@ def test_never_online_on_wid_whatever_edition_it_reports(tmp_path, state_dir):
     builder = CatalogBuilder(tmp_path / "wid.sqlite3")
     fill_event_instance(builder)
     # The dangerous alternative: what WID reports as EngineEdition is not public.
-    builder.db.execute("UPDATE sim_server_property SET value = '3' WHERE name = 'EngineEdition'")
+    builder.engine_edition(3)
+    builder.fragmented("tbEventInstance")
     path = builder.close()
-    fragment(path, "tbEventInstance")
     report = reindex(path, state_dir, online=True)
     assert report.exit_code == ExitCode.OK, report.stages
     assert report.stages[-1].detail["online"] is False
@@ -83,7 +66,7 @@ def test_an_index_with_page_locks_disallowed_is_rebuilt_instead_of_reorganized(
     small_sim, state_dir
 ):
     table, index = schema.PAGE_LOCKS_OFF
-    fragment(small_sim, table, index, fragmentation=20.0)  # Microsoft's REORGANIZE band
+    SimulatedServer(small_sim).fragmented(table, index, percent=20.0)  # the REORGANIZE band
     report = reindex(small_sim, state_dir)
     assert report.exit_code == ExitCode.OK, report.stages
     assert report.stages[-1].failed == 0

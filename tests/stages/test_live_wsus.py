@@ -4,27 +4,15 @@ synchronization just ran, and the rights of what really runs, checked."""
 from __future__ import annotations
 
 import re
-import sqlite3
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from jobs.db.catalog import load_catalog
 from jobs.exit_codes import ExitCode
-from jobs.settings.model import SyncHistorySettings
-from jobs.simulator import schema
-from jobs.simulator.server import ts
-from tests.helpers import CatalogBuilder, gateway, query, run, settings_for
-
-
-def deny(path: Path, *rights: str) -> None:
-    db = sqlite3.connect(path)
-    for number, right in enumerate(rights):
-        db.execute("INSERT INTO sim_meta VALUES (?, ?)", (f"deny:{number}", right))
-    db.commit()
-    db.close()
+from jobs.stages.declared.sync_history import SyncHistorySettings
+from tests.catalog import CatalogBuilder, SimulatedServer
+from tests.helpers import gateway, query, run, settings_for
 
 
 def test_compress_reads_the_procedures_result_by_position_whatever_its_column_is_called(
@@ -36,14 +24,10 @@ def test_compress_reads_the_procedures_result_by_position_whatever_its_column_is
     assert report.stages[-1].done > 0
 
 
+@pytest.mark.slow
 def test_sync_history_batches_stay_under_the_lock_escalation_threshold(tmp_path, state_dir):
     builder = CatalogBuilder(tmp_path / "history.sqlite3")
-    old = ts(builder.now - timedelta(days=200))
-    builder.db.executemany(
-        "INSERT INTO tbEventInstance (EventInstanceID, EventID, EventNamespaceID, TimeAtServer) "
-        "VALUES (?, 381, ?, ?)",
-        [(f"S{number:08d}", schema.SYNC_EVENT_NAMESPACE, old) for number in range(12_000)],
-    )
+    builder.synchronized(days_ago=200, copies=12_000)
     path = builder.close()
     report = run(settings_for(path, backup={"gate": "off"}), state_dir, stages=["sync_history"])
     assert report.exit_code == ExitCode.OK and report.stages[-1].done == 12_000
@@ -60,23 +44,11 @@ def test_a_batch_of_5000_rows_or_more_is_refused_by_the_configuration():
         SyncHistorySettings(batch_rows=5000)
 
 
-def add_sync_event(path: Path, minutes_ago: float) -> None:
-    db = sqlite3.connect(path)
-    at = ts(datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=minutes_ago))
-    db.execute(
-        "INSERT INTO tbEventInstance (EventInstanceID, EventID, EventNamespaceID, TimeAtServer) "
-        "VALUES ('SYNC-NOW', 381, 2, ?)",
-        (at,),
-    )
-    db.commit()
-    db.close()
-
-
 @pytest.mark.slow
 def test_destructive_work_waits_for_a_synchronization_to_go_quiet(small_sim, state_dir, event_log):
     """A synchronization event 5 minutes ago: the sync guard waits (inside the window, on the
     run's clock) until none is younger than sync_quiet_minutes, then the declines run."""
-    add_sync_event(small_sim, minutes_ago=5)
+    SimulatedServer(small_sim).synchronized(minutes_ago=5)
     report = run(
         settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["preflight", "decline"]
     )
@@ -92,7 +64,7 @@ def test_destructive_work_waits_for_a_synchronization_to_go_quiet(small_sim, sta
 def test_a_synchronization_that_does_not_go_quiet_defers_destructive_work(
     small_sim, state_dir, event_log
 ):
-    add_sync_event(small_sim, minutes_ago=5)
+    SimulatedServer(small_sim).synchronized(minutes_ago=5)
     settings = settings_for(
         small_sim, backup={"gate": "off"}, stages={"preflight": {"sync_wait_minutes": 10}}
     )
@@ -121,7 +93,7 @@ def test_preflight_is_quiet_when_the_last_synchronization_is_hours_old(
 def test_without_view_definition_the_delete_fix_check_says_it_cannot_tell(
     small_sim, state_dir, event_log
 ):
-    deny(small_sim, "VIEW DEFINITION dbo.spDeleteUpdate")
+    SimulatedServer(small_sim).deny("VIEW DEFINITION dbo.spDeleteUpdate")
     report = run(settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["preflight"])
     assert event_log.named("preflight.delete_fix_missing") == []
     (unknown,) = event_log.named("preflight.delete_fix_unknown")
@@ -168,7 +140,7 @@ def test_the_rights_check_covers_every_wsus_procedure_the_statements_execute(sma
     ],
 )
 def test_each_right_a_stage_really_uses_is_checked(small_sim, denied, reported):
-    deny(small_sim, denied)
+    SimulatedServer(small_sim).deny(denied)
     with gateway(small_sim) as susdb:
         rights = susdb.permissions()
     assert [name for name, held in rights.items() if not held] == reported
@@ -208,7 +180,7 @@ def test_a_synchronization_that_starts_mid_night_holds_the_next_destructive_stag
 
     def preflight_then_a_sync_starts(ctx):
         checked_in_preflight(ctx)
-        add_sync_event(small_sim, minutes_ago=1)
+        SimulatedServer(small_sim).synchronized(minutes_ago=1)
 
     monkeypatch.setattr(preflight, "warn_of_sync", preflight_then_a_sync_starts)
     report = run(settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["decline"])

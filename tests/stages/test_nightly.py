@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import os
 import re
-import sqlite3
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from jobs.exit_codes import ExitCode
 from jobs.runner.hierarchy import top_down
-from jobs.settings.model import ReindexSettings
-from jobs.simulator import schema
+from jobs.stages.declared.reindex import ReindexSettings
 from jobs.stages.reindex import fragmented
+from tests.catalog import CatalogBuilder, SimulatedServer
 from tests.helpers import (
-    CatalogBuilder,
     NightlyScenario,
     index_stats,
     obsolete_backlog,
@@ -112,25 +111,14 @@ def test_the_backup_stage_makes_a_copy_only_backup_that_satisfies_the_gate(tmp_p
     assert Path(device).parent == backups and Path(device).is_file()
 
 
-def volume_of(path: Path, mount_point: str, *, free_bytes: int) -> None:
-    """The volume the simulated server keeps the database on, as sys.dm_os_volume_stats says."""
-    db = sqlite3.connect(path)
-    db.executemany(
-        "INSERT INTO sim_meta VALUES (?, ?)",
-        [("volume_mount_point", mount_point), ("volume_free_bytes", str(free_bytes))],
-    )
-    db.commit()
-    db.close()
-
-
 def test_a_backup_that_would_not_fit_is_refused_before_it_starts(tmp_path, state_dir, event_log):
     """Decline review N8: the engine's own view of the volume (sys.dm_os_volume_stats) says
     4 KB are free where the backup would land; nothing is written, and the gate stays closed."""
     builder = CatalogBuilder(tmp_path / "b.sqlite3", backup_age_hours=None)
     old = builder.update("Old (KB1)", age_days=100)
     builder.update("New (KB2)", age_days=10, supersedes=(old,))
+    builder.volume("D:\\", free_bytes=4096)
     path = builder.close()
-    volume_of(path, "D:\\", free_bytes=4096)
     settings = settings_for(path, backup={"directory": "D:\\WSUS\\Backups"})
     report = run(settings, state_dir, stages=["preflight", "backup", "decline"])
     statuses = {stage.stage: stage.status for stage in report.stages}
@@ -147,9 +135,9 @@ def test_a_folder_sized_for_keep_backups_makes_room_from_the_oldest(tmp_path, st
     success would delete anyway, goes first; the newer one stays until the new one is made."""
     builder = CatalogBuilder(tmp_path / "b.sqlite3", backup_age_hours=None)
     builder.update("Old (KB1)", age_days=100)
+    builder.volume("/", free_bytes=4096)
     path = builder.close()
     size = path.stat().st_size * 2  # more than a backup of it needs
-    volume_of(path, "/", free_bytes=4096)
     backups = tmp_path / "backups"
     backups.mkdir()
     oldest, newer = (backups / f"SUSDB_2026010{day}T020000Z-abcdef.bak" for day in (1, 2))
@@ -176,12 +164,8 @@ def test_the_gate_says_which_backup_it_relied_on(tmp_path, state_dir, event_log)
 
 
 def test_the_computer_guard_refuses_a_mass_deletion(small_sim, state_dir):
-    db = sqlite3.connect(small_sim)
-    db.execute(
-        "UPDATE tbComputerTarget SET LastSyncTime = '2020-01-01 00:00:00'"
-    )  # reporting broke
-    db.commit()
-    db.close()
+    # Synchronization broke on every computer; their status reports go on.
+    SimulatedServer(small_sim).every_computer_last_synced(datetime(2020, 1, 1))
     report = run(settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["computers"])
     assert report.exit_code == ExitCode.REFUSED
     # Silent by LastSyncTime only: not certain to go, so counted in the transaction (the
@@ -193,13 +177,9 @@ def test_the_computer_guard_refuses_a_mass_deletion(small_sim, state_dir):
 
 
 def test_custom_indexes_are_found_by_leading_column_whatever_their_name(small_sim, state_dir):
-    db = sqlite3.connect(small_sim)
-    db.execute(
-        f"INSERT INTO sim_index {schema.SIM_INDEX_COLUMNS} VALUES ('tbRevisionSupersedesUpdate', 7, "
-        "'nclSupercededUpdateID', 'NONCLUSTERED', 'SupersededUpdateID', 0, 1, 98, 24)"
+    SimulatedServer(small_sim).custom_index(
+        "tbRevisionSupersedesUpdate", "nclSupercededUpdateID", "SupersededUpdateID", index_id=7
     )
-    db.commit()
-    db.close()
     report = run(
         settings_for(small_sim, backup={"gate": "off"}), state_dir, stages=["custom_indexes"]
     )
@@ -294,10 +274,7 @@ def test_a_stage_budget_stops_that_stage_and_the_next_stage_still_runs(neglected
 def test_preflight_warns_when_microsofts_delete_fix_or_a_right_is_missing(
     neglected_sim, state_dir, event_log
 ):
-    db = sqlite3.connect(neglected_sim)
-    db.execute("INSERT INTO sim_meta VALUES ('deny:1', 'EXECUTE dbo.spCompressUpdate')")
-    db.commit()
-    db.close()
+    SimulatedServer(neglected_sim).deny("EXECUTE dbo.spCompressUpdate")
     report = run(
         settings_for(neglected_sim, backup={"gate": "off"}), state_dir, stages=["preflight"]
     )

@@ -614,8 +614,9 @@ BAD_COMMANDS = [
         "--target 'bogus' is not a configured target (known: x)",
     ),
     (["--config", "c.toml", "--state-dir", "corrupt", "history"], 2, "corrupt"),
+    (["plan", "--offline"], 2, "--offline renders --show-sql without a database"),
     (
-        ["plan", "--show-sql", "--profile", "weekly"],
+        ["plan", "--show-sql", "--offline", "--profile", "weekly"],
         2,
         "is not defined (known: full, nightly, nightly-with-backup, pre-patch-tuesday)",
     ),
@@ -732,9 +733,10 @@ def test_an_unwritable_path_is_one_line_and_exit_2(tmp_path):
 
 @pytest.mark.slow
 def test_a_reader_that_goes_away_is_no_error_and_keeps_the_exit_code(tmp_path):
-    """``susdb-maint plan --show-sql | head -1``: no "Broken pipe", no traceback, exit 0."""
+    """``susdb-maint plan --show-sql --offline | head -1``: no "Broken pipe", no traceback,
+    exit 0."""
     process = subprocess.Popen(
-        cli_command("plan", "--show-sql"),
+        cli_command("plan", "--show-sql", "--offline"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=cli_env(),

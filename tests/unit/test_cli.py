@@ -135,12 +135,9 @@ def test_a_plan_that_cannot_connect_shows_no_table_and_no_estimate(tmp_path):
 
 @pytest.mark.slow
 def test_a_simulated_susdb_from_another_version_is_one_line_naming_the_cause(small_sim, tmp_path):
-    import sqlite3
+    from tests.catalog import SimulatedServer
 
-    db = sqlite3.connect(small_sim)
-    db.execute("DELETE FROM sim_meta WHERE key = 'format'")  # as files made before formats were
-    db.commit()
-    db.close()
+    SimulatedServer(small_sim).made_by_another_version(before_formats=True)
     config = tmp_path / "c.toml"
     config.write_text(f'[targets.x]\nkind = "simulator"\npath = "{small_sim}"\n')
     result = cli(

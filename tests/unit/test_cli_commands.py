@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.catalog import SimulatedServer
 from tests.helpers import CatalogBuilder, offered, run_cli, simulator_config
 
 
@@ -38,23 +39,27 @@ def test_status_json_shows_kpis_and_permission_checks(small_sim, tmp_path):
         all(status["permissions"].values())
         and "EXECUTE dbo.spDeleteUpdate" in status["permissions"]
     )
+    assert status["permissions_needed_by"]["EXECUTE dbo.spDeclineUpdate"] == ["decline"]
 
 
 @pytest.mark.slow
 def test_status_exits_4_when_a_right_is_missing(small_sim, tmp_path):
-    db = sqlite3.connect(small_sim)
-    db.execute("INSERT INTO sim_meta VALUES ('deny:1', 'EXECUTE dbo.spDeleteUpdate')")
-    db.commit()
-    db.close()
+    SimulatedServer(small_sim).deny("EXECUTE dbo.spDeleteUpdate")
     result = cli(tmp_path, small_sim, "status", "--check-permissions")
     assert result.returncode == 4
-    assert "MISSING  EXECUTE dbo.spDeleteUpdate" in result.stdout
+    assert "MISSING  EXECUTE dbo.spDeleteUpdate: needed by obsolete_updates" in result.stdout
 
 
 @pytest.mark.slow
-def test_plan_show_sql_needs_no_database(tmp_path):
+def test_plan_show_sql_offline_needs_no_database(tmp_path):
     result = cli(
-        tmp_path, tmp_path / "nowhere.sqlite3", "plan", "--show-sql", "--stage", "obsolete_updates"
+        tmp_path,
+        tmp_path / "nowhere.sqlite3",
+        "plan",
+        "--show-sql",
+        "--offline",
+        "--stage",
+        "obsolete_updates",
     )
     assert result.returncode == 0, result.stderr
     assert (
@@ -226,15 +231,10 @@ def test_queue_show_retry_and_clear(small_sim, tmp_path):
 
 @pytest.mark.slow
 def test_demo_makes_again_a_simulated_susdb_another_version_made(tmp_path):
-    import sqlite3
-
     demo = ("--state-dir", str(tmp_path / "state"), "demo", "--updates", "300", "--seed", "3")
     assert run_cli(*demo, cwd=tmp_path).returncode == 0
     path = next((tmp_path / "state" / "demo").glob("*.sqlite3"))
-    db = sqlite3.connect(path)
-    db.execute("UPDATE sim_meta SET value = 'older' WHERE key = 'format'")
-    db.commit()
-    db.close()
+    SimulatedServer(path).made_by_another_version()
     again = run_cli(*demo, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "Simulated SUSDB (created):" in again.stdout and "demo.remade" in again.stderr

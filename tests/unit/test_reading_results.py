@@ -17,7 +17,8 @@ from jobs import report
 from jobs.schedule import next_fire_times, schedule_table, trigger_for
 from jobs.settings.model import Settings
 from jobs.state.store import StateStore
-from tests.helpers import run, run_cli, settings_for, simulator_config
+from tests.catalog import SimulatedServer
+from tests.helpers import query, run, run_cli, settings_for, simulator_config
 
 
 def cli(directory: Path, sim: Path, *args: str, extra: str = "") -> str:
@@ -179,16 +180,13 @@ def test_the_total_note_says_when_deleted_updates_were_never_in_the_total():
 
 def _poison_one_superseded_update(path: Path) -> str:
     """Make one superseded, approved update fail on every decline, like a broken server."""
-    db = sqlite3.connect(path)
-    (victim,) = db.execute(
+    ((victim,),) = query(
+        path,
         """SELECT mu.UpdateID FROM vwMinimalUpdate mu JOIN tbRevision r ON r.LocalUpdateID =
         mu.LocalUpdateID JOIN tbDeployment d ON d.RevisionID = r.RevisionID WHERE mu.IsSuperseded = 1
-        AND mu.Declined = 0 AND d.ActionID = 0 ORDER BY mu.UpdateID LIMIT 1"""
-    ).fetchone()
-    db.execute(f"""CREATE TRIGGER poison BEFORE INSERT ON tbDeadDeployment WHEN NEW.UpdateID = '{victim}'
-                   BEGIN SELECT RAISE(ABORT, 'simulated corruption'); END""")
-    db.commit()
-    db.close()
+        AND mu.Declined = 0 AND d.ActionID = 0 ORDER BY mu.UpdateID LIMIT 1""",
+    )
+    SimulatedServer(path).poison("spDeclineUpdate", victim, "simulated corruption")
     return str(victim)
 
 
