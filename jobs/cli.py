@@ -560,9 +560,9 @@ def cmd_config_show(args: argparse.Namespace) -> int:
 
 
 def _run_request(args: argparse.Namespace) -> Any:
-    from jobs.commands import RunRequest
+    from jobs.runner.options import RunOptions
 
-    return RunRequest(
+    return RunOptions(
         target=args.target,
         all_targets=args.all,
         profile=args.profile,

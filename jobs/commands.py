@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from jobs import events, report_html
 from jobs.exit_codes import ExitCode
 from jobs.monitoring import monitored
 from jobs.runner.hierarchy import run_all
+from jobs.runner.options import RunOptions
 from jobs.runner.plan import Plan, build_plan
 from jobs.runner.run import RunReport, execute_plan, stop_on_signals
 from jobs.settings.model import Settings
@@ -26,39 +26,15 @@ from jobs.settings.model import Settings
 log = events.get_logger("susdb_maint.commands")
 
 
-@dataclass(frozen=True)
-class RunRequest:
-    """What to run: the command line's options, or a scheduled job's."""
-
-    target: str | None = None
-    all_targets: bool = False
-    profile: str | None = None
-    stages: list[str] | None = None
-    until: clock_time | None = None
-    max_duration_minutes: float | None = None
-    remove_custom_indexes: bool = False
-    run_late: bool = False
-    restore_delete_fix: bool = False
-
-    def plan(self, settings: Settings, target: str | None, *, dry_run: bool = False) -> Plan:
-        return build_plan(
-            settings,
-            target=target,
-            profile=self.profile,
-            stages=self.stages,
-            dry_run=dry_run,
-            until=self.until,
-            max_duration_minutes=self.max_duration_minutes,
-            remove_custom_indexes=self.remove_custom_indexes,
-            run_late=self.run_late,
-            restore_delete_fix=self.restore_delete_fix,
-        )
+def plan_for(settings: Settings, options: RunOptions, target: str | None, **asked: Any) -> Plan:
+    """The plan of ``options`` on one target (``asked``: dry_run)."""
+    return build_plan(settings, options.on(target, **asked))
 
 
 def run(
     settings: Settings,
     state_dir: Path,
-    request: RunRequest,
+    request: RunOptions,
     *,
     stop: threading.Event | None = None,
     on_report: Callable[[RunReport], Any] | None = None,
@@ -68,7 +44,7 @@ def run(
     started = time.monotonic()
 
     def make_plan(target: str | None) -> Plan:
-        plan = request.plan(settings, target)
+        plan = plan_for(settings, request, target)
         if request.max_duration_minutes:
             # One --max-duration bounds the whole invocation, every target of --all included.
             left = request.max_duration_minutes - (time.monotonic() - started) / 60
@@ -100,11 +76,11 @@ class Planned:
     phase: str | None = None
 
 
-def plan(settings: Settings, state_dir: Path, request: RunRequest) -> list[Planned]:
+def plan(settings: Settings, state_dir: Path, request: RunOptions) -> list[Planned]:
     """A dry run of the request's plan: counts, estimates, no change in SUSDB. With --all, one
     per target and phase, in the order ``run --all`` takes them (jobs/runner/hierarchy.py)."""
     if not request.all_targets:
-        dry = request.plan(settings, request.target, dry_run=True)
+        dry = plan_for(settings, request, request.target, dry_run=True)
         return [Planned(execute_plan(dry, state_dir), dry)]
     planned: list[Planned] = []
 
@@ -117,7 +93,7 @@ def plan(settings: Settings, state_dir: Path, request: RunRequest) -> list[Plann
     with stop_on_signals(stop):
         run_all(
             settings,
-            lambda name: request.plan(settings, name, dry_run=True),
+            lambda name: plan_for(settings, request, name, dry_run=True),
             plan_one,
             stop,
         )
@@ -135,7 +111,7 @@ class ShownSql:
 
 
 def show_sql(
-    settings: Settings, state_dir: Path, request: RunRequest, *, offline: bool = False
+    settings: Settings, state_dir: Path, request: RunOptions, *, offline: bool = False
 ) -> ShownSql:
     """What a run of the request sends: on its target, the run path with every statement that
     writes recorded instead of sent (jobs/sqlplan.py); ``offline``, rendered against a
@@ -144,13 +120,13 @@ def show_sql(
 
     if offline:
         recorded = sqlplan.record_offline(
-            settings, lambda throwaway, name: request.plan(throwaway, name)
+            settings, lambda throwaway, name: plan_for(throwaway, request, name)
         )
         return ShownSql(sqlplan.render_offline(recorded))
     shown = sqlplan.on_target(
         settings,
         state_dir,
-        lambda name: request.plan(settings, name),
+        lambda name: plan_for(settings, request, name),
         target=request.target,
         all_targets=request.all_targets,
     )

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from jobs import events, report
 from jobs.errors import UsageError
+from jobs.runner.options import RunOptions
 from jobs.runner.plan import build_plan
 from jobs.runner.run import execute_plan
 from jobs.settings.model import Settings, SimulatorTarget
@@ -102,9 +103,8 @@ def run_demo(
     targets = dict(settings.targets)
     targets[DEMO_TARGET] = SimulatorTarget(kind="simulator", path=str(path))
     demo_settings = settings.model_copy(update={"targets": targets, "default_target": DEMO_TARGET})
-    plan = build_plan(
-        demo_settings, target=DEMO_TARGET, profile="nightly", max_duration_minutes=max_duration
-    )
+    options = RunOptions(target=DEMO_TARGET, profile="nightly", max_duration_minutes=max_duration)
+    plan = build_plan(demo_settings, options)
     plan.count_obsolete_kpi = True
     result = execute_plan(plan, state_dir)
     report.print_run_summary(result)

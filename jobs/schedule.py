@@ -19,9 +19,9 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_J
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from jobs import commands, cron, events, report
-from jobs.commands import RunRequest
 from jobs.errors import SusdbMaintError, UsageError
 from jobs.patch_tuesday import PatchTuesdayTrigger
+from jobs.runner.options import RunOptions
 from jobs.runner.signals import on_stop_signals
 from jobs.settings.model import ScheduleJob, Settings
 
@@ -134,7 +134,7 @@ def run_job(
     """One scheduled run: the same command as ``susdb-maint run``, monitoring and stop included."""
     with events.bound(schedule_job=name):
         log.info("schedule.fire", job=name, profile=job.profile, target=job.target)
-        request = RunRequest(
+        request = RunOptions(
             target=None if job.target == "all" else job.target,
             all_targets=job.target == "all",
             profile=job.profile,

@@ -19,6 +19,7 @@ from jobs import events
 from jobs.db.catalog import statement
 from jobs.db.connection import Endpoint
 from jobs.db.executor import Executor
+from jobs.runner.options import RunOptions
 from jobs.runner.plan import build_plan
 from jobs.runner.run import RunReport, execute_plan
 from jobs.settings.model import ReindexSettings, Settings, SimulatorTarget
@@ -107,7 +108,7 @@ def run(
 ) -> RunReport:
     plan_options.setdefault("target", "sim")
     plan_options.setdefault("profile", None)
-    plan = build_plan(settings, **plan_options)
+    plan = build_plan(settings, RunOptions(**plan_options))
     return execute_plan(plan, state_dir, clock=clock, stop=stop)
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from jobs.clock import Clock
+from jobs.runner.options import RunOptions
 from jobs.settings.model import Settings
 from jobs.state.store import StateStore
 from jobs.susdb import ServerInfo, Susdb
@@ -66,14 +67,12 @@ class RunContext:
     store: StateStore
     clock: Clock
     database: str = ""  # the database identity key: what queues and in-flight items belong to
-    dry_run: bool = False
+    options: RunOptions = field(default_factory=RunOptions)  # what was asked, as asked
     # The window, on the clock's monotonic scale: a wall-clock step neither stretches nor cuts it.
     deadline_monotonic: float | None = None
     deadline_at: datetime | None = None  # the same moment in UTC, for people
     stop: threading.Event = field(default_factory=threading.Event)
     facts: Facts = field(default_factory=Facts)
-    remove_custom_indexes: bool = False
-    restore_delete_fix: bool = False
     progress: Any = None  # a StageProgress on an interactive terminal
     lock: Any = None  # the TargetLock: checked before every batch
     # Stages whose candidates this dry run kept as a plan (store.planned_items), not as a queue.
@@ -81,6 +80,10 @@ class RunContext:
     # Stages this run has resumed a queue or made a plan for, so far: a later stage's plan
     # leaves out what they take (compress, after obsolete_updates) or says it cannot count it.
     worked: set[str] = field(default_factory=set)
+
+    @property
+    def dry_run(self) -> bool:
+        return self.options.dry_run
 
     def seconds_left(self) -> float | None:
         if self.deadline_monotonic is None:

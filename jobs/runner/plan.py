@@ -7,6 +7,7 @@ from datetime import datetime, time, timedelta
 
 from jobs.db.connection import Endpoint
 from jobs.errors import UsageError
+from jobs.runner.options import RunOptions
 from jobs.settings.model import Settings, repeated_stages
 from jobs.stages import registry
 from jobs.wallclock import next_wall_time, previous_wall_time, to_local, zone_of
@@ -16,18 +17,19 @@ from jobs.wallclock import next_wall_time, previous_wall_time, to_local, zone_of
 class Plan:
     settings: Settings
     endpoint: Endpoint
-    profile: str
-    stages: list[str]
-    dry_run: bool = False
-    until: time | None = None
-    max_duration_minutes: float | None = None
-    remove_custom_indexes: bool = False
-    restore_delete_fix: bool = False
+    options: RunOptions  # what was asked, as asked
+    profile: str  # the profile's name, "custom" for --stage alone
+    stages: list[str]  # what runs, in order: the options' or the profile's, with what they need
+    until: time | None = None  # the window's end: --until, else the profile's, else [window]
+    max_duration_minutes: float | None = None  # likewise
     default_timeout: int | None = None
     stage_budgets: dict[str, float] = field(default_factory=dict)  # minutes per stage
     count_obsolete_kpi: bool = False  # run the full obsolete scan for the before/after KPIs
     window_start: time | None = None
-    run_late: bool = False  # start even though the window has closed (bounded by max duration)
+
+    @property
+    def dry_run(self) -> bool:
+        return self.options.dry_run
 
     def window(self, now: datetime) -> Window:
         """Given the run's start (UTC, naive), return when to stop starting work, and whether
@@ -42,7 +44,7 @@ class Plan:
         if self.max_duration_minutes:
             candidates.append(now + timedelta(minutes=self.max_duration_minutes))
         closed = None
-        if self.until is not None and not self.run_late:
+        if self.until is not None and not self.options.run_late:
             # The schedule's zone (or the host's): wall-clock times on daylight-saving nights too.
             zone = zone_of(self.settings.schedule.timezone)
             end = next_wall_time(now, self.until, zone)
@@ -90,19 +92,9 @@ def choose_target(settings: Settings, name: str | None) -> Endpoint:
     )
 
 
-def build_plan(
-    settings: Settings,
-    *,
-    target: str | None,
-    profile: str | None,
-    stages: list[str] | None = None,
-    dry_run: bool = False,
-    until: time | None = None,
-    max_duration_minutes: float | None = None,
-    remove_custom_indexes: bool = False,
-    run_late: bool = False,
-    restore_delete_fix: bool = False,
-) -> Plan:
+def build_plan(settings: Settings, options: RunOptions) -> Plan:
+    """The plan for one target (``options.target``, or the only or default one)."""
+    target, profile, stages = options.target, options.profile, options.stages
     endpoint = choose_target(settings, target)
     profiles = settings.effective_profiles()
     profile_name = profile if profile is not None else ("custom" if stages else "nightly")
@@ -134,9 +126,9 @@ def build_plan(
     budgets: dict[str, float] = (
         {str(stage): minutes for stage, minutes in named.stage_budgets.items()} if named else {}
     )
-    if remove_custom_indexes and "custom_indexes" not in chosen:
+    if options.remove_custom_indexes and "custom_indexes" not in chosen:
         chosen.insert(1 if chosen and chosen[0] == "preflight" else 0, "custom_indexes")
-    if restore_delete_fix:
+    if options.restore_delete_fix:
         # Taking Microsoft's change back is a run of its own: preflight (the gate), then that.
         chosen = ["preflight", "delete_fix"]
     elif (
@@ -154,15 +146,14 @@ def build_plan(
     return Plan(
         settings=settings,
         endpoint=endpoint,
+        options=options,
         profile=profile_name,
         stages=chosen,
-        dry_run=dry_run,
-        until=until or profile_until or window.until,
-        max_duration_minutes=max_duration_minutes or profile_minutes or window.max_duration_minutes,
-        remove_custom_indexes=remove_custom_indexes,
+        until=options.until or profile_until or window.until,
+        max_duration_minutes=(
+            options.max_duration_minutes or profile_minutes or window.max_duration_minutes
+        ),
         default_timeout=default_timeout,
         stage_budgets=budgets,
         window_start=profile_start or window.start,
-        run_late=run_late,
-        restore_delete_fix=restore_delete_fix,
     )

@@ -368,10 +368,8 @@ def _open(
         store=store,
         clock=clock,
         database=identity.key,
-        dry_run=plan.dry_run,
+        options=plan.options,
         stop=stop,
-        remove_custom_indexes=plan.remove_custom_indexes,
-        restore_delete_fix=plan.restore_delete_fix,
         progress=None if plan.dry_run else progress.for_run(),
         lock=lock,
     )

@@ -24,7 +24,7 @@ WANTED = {
 def run(ctx: RunContext) -> StageOutcome:
     existing = ctx.susdb.custom_index_columns()
     outcome = StageOutcome(status="planned" if ctx.dry_run else "done")
-    if ctx.remove_custom_indexes or ctx.settings.stages.custom_indexes.remove:
+    if ctx.options.remove_custom_indexes or ctx.settings.stages.custom_indexes.remove:
         for table, index, _ in existing:
             if not index.startswith(PREFIX):
                 continue  # only what this tool created: an administrator's own index stays

@@ -91,7 +91,7 @@ def as_alter(text: str) -> str:
 
 # Declared, with its settings and the rights it needs, in jobs/stages/declared/delete_fix.py.
 def run(ctx: RunContext) -> StageOutcome:
-    if ctx.restore_delete_fix:
+    if ctx.options.restore_delete_fix:
         return restore(ctx)
     if not ctx.settings.stages.delete_fix.apply:
         return StageOutcome(status="skipped", reason="off: stages.delete_fix.apply is false")

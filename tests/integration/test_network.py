@@ -192,11 +192,14 @@ def test_a_link_dropped_on_the_first_statements_of_a_run_is_retried(
 ):
     """D9: the connection drops on one of the first statements a run sends (its reply never
     arrives); the run connects again and goes on, as it does for any other statement."""
+    from jobs.runner.options import RunOptions
     from jobs.runner.plan import build_plan
     from jobs.runner.run import execute_plan
 
     served = serve(superseded_sim, time_scale=0, drop_after={first: 1})
-    plan = build_plan(served.settings(), target="served", profile=None, stages=["decline"])
+    plan = build_plan(
+        served.settings(), RunOptions(target="served", profile=None, stages=["decline"])
+    )
     report = execute_plan(plan, tmp_path / "state")
     assert report.exit_code == ExitCode.OK, report.error
     assert served.server.stats[f"received {first}"] >= 2  # the dropped one, then again

@@ -21,6 +21,7 @@ from jobs.db.connection import Endpoint, open_connection
 from jobs.db.executor import Executor, RetryLimits
 from jobs.errors import DatabaseError, LoginFailed, StatementTimeout, StillReferenced
 from jobs.exit_codes import ExitCode
+from jobs.runner.options import RunOptions
 from jobs.runner.plan import build_plan
 from jobs.runner.run import RunReport, execute_plan
 from jobs.settings.model import Settings
@@ -47,7 +48,9 @@ SLOW_DELETE = 3.0  # real seconds a deletion takes once the clock is slowed down
 def run(settings: Settings, state_dir: Path, **plan_options) -> RunReport:
     plan_options.setdefault("max_duration_minutes", LONG)
     plan_options.setdefault("profile", None)
-    return execute_plan(build_plan(settings, target="served", **plan_options), state_dir)
+    return execute_plan(
+        build_plan(settings, RunOptions(target="served", **plan_options)), state_dir
+    )
 
 
 def executor_for(served: Served, timeout: int = 60, attempts: int = 5) -> Executor:
@@ -285,7 +288,7 @@ def test_sigterm_mid_statement_stops_after_the_item_on_the_same_session(serve, t
     reports an interrupted read as a lost link (error 10004), and the run would reconnect and
     resend instead of stopping after the item."""
     sim, _ = expired_updates(tmp_path, 20)
-    served = serve(sim, time_scale=0, latency=0.4)  # each statement waits 0.4 s for its reply
+    served = serve(sim, time_scale=0, latency=0.2)  # each statement waits 0.2 s for its reply
     command = configured_command(
         served.config(tmp_path), tmp_path / "state", "run", "--stage", "obsolete_updates"
     )
@@ -296,7 +299,7 @@ def test_sigterm_mid_statement_stops_after_the_item_on_the_same_session(serve, t
     for line in running.stderr:  # wait until the run is deleting, then stop it mid-statement
         if '"stage.start"' in line and "obsolete_updates" in line:
             break
-    time.sleep(2.0)
+    time.sleep(1.0)
     running.send_signal(signal.SIGTERM)
     rest = running.stderr.read()
     assert running.wait(timeout=60) == ExitCode.PARTIAL, rest[-2000:]

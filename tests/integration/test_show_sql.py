@@ -11,6 +11,7 @@ import pytest
 from jobs.db.catalog import load_catalog
 from jobs.db.executor import RECORDING
 from jobs.exit_codes import ExitCode
+from jobs.runner.options import RunOptions
 from jobs.runner.plan import build_plan
 from jobs.runner.run import execute_plan
 from tests.helpers import cli_env, configured_command
@@ -66,10 +67,12 @@ def test_show_sql_on_the_served_simulator_lists_what_the_following_run_sends_in_
     try:
         plan = build_plan(
             served.settings(),
-            target="served",
-            profile=None,
-            stages=FORESEEABLE_NIGHT,
-            max_duration_minutes=100_000,
+            RunOptions(
+                target="served",
+                profile=None,
+                stages=FORESEEABLE_NIGHT,
+                max_duration_minutes=100_000,
+            ),
         )
         report = execute_plan(plan, tmp_path / "state")
     finally:

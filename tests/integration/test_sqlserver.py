@@ -12,6 +12,7 @@ from jobs.db.connection import Endpoint
 from jobs.db.executor import Executor
 from jobs.errors import DatabaseError
 from jobs.exit_codes import ExitCode
+from jobs.runner.options import RunOptions
 from jobs.runner.plan import build_plan
 from jobs.runner.run import execute_plan
 from jobs.settings.model import Settings
@@ -112,7 +113,9 @@ def test_every_read_statement_runs(executor, name):
 def test_the_nightly_profile_runs_end_to_end(fixture_database, tmp_path):
     configured = settings(fixture_database)
     configured.stages.decline.min_age_days = 0
-    plan = build_plan(configured, target="real", profile="nightly", max_duration_minutes=30)
+    plan = build_plan(
+        configured, RunOptions(target="real", profile="nightly", max_duration_minutes=30)
+    )
     report = execute_plan(plan, tmp_path / "state")
     statuses = {stage.stage: stage.status for stage in report.stages}
     assert statuses["decline"] == "done" and statuses["obsolete_updates"] == "done", report.stages
@@ -204,7 +207,7 @@ def test_declines_take_offered_updates_only_and_every_product_must_be_unwanted(
         "rules": [{"field": "product", "pattern": "Windows Server 2012 R2"}],
     }
     plan = build_plan(
-        Settings.model_validate(data), target="real", stages=["decline"], profile=None
+        Settings.model_validate(data), RunOptions(target="real", stages=["decline"], profile=None)
     )
     report = execute_plan(plan, tmp_path / "state")
     assert report.stages[-1].status == "done", report.stages
@@ -255,7 +258,8 @@ def test_the_spdeleteupdate_change_is_applied_and_taken_back_on_the_server(
         configured.stages.delete_fix.apply = True
         state = tmp_path / "state"
         applied = execute_plan(
-            build_plan(configured, target="real", profile=None, stages=["delete_fix"]), state
+            build_plan(configured, RunOptions(target="real", profile=None, stages=["delete_fix"])),
+            state,
         )
         assert applied.stages[-1].status == "done", applied.stages
         fixed = susdb.delete_update_module()
@@ -269,10 +273,9 @@ def test_the_spdeleteupdate_change_is_applied_and_taken_back_on_the_server(
         restored = execute_plan(
             build_plan(
                 configured,
-                target="real",
-                profile=None,
-                stages=["preflight"],
-                restore_delete_fix=True,
+                RunOptions(
+                    target="real", profile=None, stages=["preflight"], restore_delete_fix=True
+                ),
             ),
             state,
         )

@@ -14,6 +14,7 @@ import trustme
 from jobs.db.connection import Endpoint, open_connection
 from jobs.errors import ConfigError, DatabaseError
 from jobs.exit_codes import ExitCode
+from jobs.runner.options import RunOptions
 from jobs.runner.plan import build_plan
 from jobs.runner.run import execute_plan
 from tests.helpers import cli_command, cli_env, configured_command, procedure_calls, run_cli
@@ -135,7 +136,7 @@ def test_the_nightly_declines_and_deletions_run_over_tls_once_each(
         target={"server": "localhost", "encrypt": "mandatory", "trust_server_certificate": True}
     )
     plan = build_plan(
-        settings, target="served", profile=None, stages=["decline", "obsolete_updates"]
+        settings, RunOptions(target="served", profile=None, stages=["decline", "obsolete_updates"])
     )
     report = execute_plan(plan, tmp_path / "state")
     assert report.exit_code == ExitCode.OK, report.stages

@@ -12,9 +12,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs import commands
-from jobs.commands import RunRequest
 from jobs.db.connection import Endpoint
 from jobs.exit_codes import ExitCode
+from jobs.runner.options import RunOptions
 from jobs.settings.model import Settings
 from jobs.state.store import StateStore
 from tests.helpers import CatalogBuilder, held_lock, run, settings_for
@@ -67,7 +67,7 @@ def test_an_unreachable_server_is_reported_everywhere(
     settings = monitored_settings(
         settings_for(tmp_path / "missing.sqlite3"), tmp_path, heartbeat_url
     )
-    code = commands.run(settings, state_dir, RunRequest(stages=["decline"]))
+    code = commands.run(settings, state_dir, RunOptions(stages=["decline"]))
     assert code == ExitCode.STAGE_FAILED
     assert exit_codes(tmp_path / "metrics.prom") == {"sim": 1}
     assert Pings.paths == ["/hc/start", "/hc/fail"]
@@ -83,7 +83,7 @@ def test_a_busy_lock_is_reported_as_exit_5(small_sim, tmp_path, state_dir, heart
         settings_for(small_sim, backup={"gate": "off"}), tmp_path, heartbeat_url
     )
     with held_lock(Endpoint("sim", settings.targets["sim"]), state_dir):
-        code = commands.run(settings, state_dir, RunRequest(stages=["decline"]))
+        code = commands.run(settings, state_dir, RunOptions(stages=["decline"]))
     assert code == ExitCode.LOCKED
     assert exit_codes(tmp_path / "metrics.prom") == {"sim": 5}
     assert Pings.paths[-1] == "/hc/fail"
@@ -94,7 +94,7 @@ def test_a_refused_gate_is_reported_as_exit_4(tmp_path, state_dir, heartbeat_url
     builder = CatalogBuilder(tmp_path / "n.sqlite3", backup_age_hours=None)
     builder.update("Old (KB1)", age_days=100)
     settings = monitored_settings(settings_for(builder.close()), tmp_path, heartbeat_url)
-    assert commands.run(settings, state_dir, RunRequest(stages=["decline"])) == ExitCode.REFUSED
+    assert commands.run(settings, state_dir, RunOptions(stages=["decline"])) == ExitCode.REFUSED
     assert exit_codes(tmp_path / "metrics.prom") == {"sim": 4}
     assert Pings.paths[-1] == "/hc/fail"
 
@@ -115,7 +115,7 @@ def test_a_crash_inside_a_stage_is_reported_and_the_next_stage_runs(
     settings = monitored_settings(
         settings_for(small_sim, backup={"gate": "off"}), tmp_path, heartbeat_url
     )
-    code = commands.run(settings, state_dir, RunRequest(stages=["sync_history", "health"]))
+    code = commands.run(settings, state_dir, RunOptions(stages=["sync_history", "health"]))
     assert code == ExitCode.STAGE_FAILED
     assert exit_codes(tmp_path / "metrics.prom") == {"sim": 1}
     (finish,) = event_log.named("run.finish")
@@ -127,7 +127,7 @@ def test_run_all_reports_every_target_and_pings_once(small_sim, tmp_path, state_
     settings = settings_for(small_sim, backup={"gate": "off"})
     settings.targets["gone"] = settings_for(tmp_path / "missing.sqlite3").targets["sim"]
     settings = monitored_settings(settings, tmp_path, heartbeat_url)
-    code = commands.run(settings, state_dir, RunRequest(all_targets=True, stages=["decline"]))
+    code = commands.run(settings, state_dir, RunOptions(all_targets=True, stages=["decline"]))
     assert code == ExitCode.STAGE_FAILED
     assert exit_codes(tmp_path / "metrics.prom") == {"sim": 0, "gone": 1}
     assert Pings.paths == ["/hc/start", "/hc/fail"]

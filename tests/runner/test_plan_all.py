@@ -8,8 +8,8 @@ import shutil
 import pytest
 
 from jobs import commands
-from jobs.commands import RunRequest
 from jobs.exit_codes import ExitCode
+from jobs.runner.options import RunOptions
 from tests.helpers import procedure_calls, run_cli, settings_for, simulator_config
 
 
@@ -30,7 +30,7 @@ def test_plan_all_plans_each_phase_in_the_order_run_all_takes_and_changes_nothin
     hierarchy, tmp_path
 ):
     settings, sims = hierarchy
-    request = RunRequest(all_targets=True, stages=["decline", "obsolete_updates"])
+    request = RunOptions(all_targets=True, stages=["decline", "obsolete_updates"])
     planned = commands.plan(settings, tmp_path / "state", request)
     assert [(one.phase, one.plan.endpoint.name) for one in planned] == [
         ("decline", "sim"),

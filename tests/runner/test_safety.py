@@ -15,6 +15,7 @@ import pytest
 from jobs.db.connection import Endpoint
 from jobs.db.executor import Executor
 from jobs.exit_codes import ExitCode
+from jobs.runner.options import RunOptions
 from jobs.simulator import create
 from jobs.simulator.catalog import preset_profile
 from jobs.state.store import StateStore
@@ -446,11 +447,13 @@ def test_a_window_that_closes_before_preflight_defers_the_deleting_stages_exit_3
     # The before-KPIs (with the full obsolete scan, as the demo counts them) use up a one-minute
     # window: preflight never ran, so nothing was judged. That is a closed window (exit 3), not a
     # refusal telling the administrator to turn the backup gate off (exit 4).
+
     from jobs.runner.plan import build_plan
     from jobs.runner.run import execute_plan
 
     plan = build_plan(
-        settings_for(neglected_sim), target="sim", profile="nightly", max_duration_minutes=0.01
+        settings_for(neglected_sim),
+        RunOptions(target="sim", profile="nightly", max_duration_minutes=0.01),
     )
     plan.count_obsolete_kpi = True
     report = execute_plan(plan, state_dir)
@@ -475,13 +478,18 @@ def test_a_named_profile_keeps_its_window_when_stages_are_picked(small_sim):
     from jobs.runner.plan import build_plan
 
     settings = settings_for(small_sim)
-    one_stage = build_plan(settings, target="sim", profile="nightly", stages=["obsolete_updates"])
-    nightly = build_plan(settings, target="sim", profile="nightly")
+    one_stage = build_plan(
+        settings, RunOptions(target="sim", profile="nightly", stages=["obsolete_updates"])
+    )
+    nightly = build_plan(settings, RunOptions(target="sim", profile="nightly"))
     assert "obsolete_updates" in one_stage.stages and "decline" not in one_stage.stages
     assert one_stage.max_duration_minutes == nightly.max_duration_minutes == 240
     assert one_stage.profile == "nightly"
     # Stages alone: the [window] section's limits, no profile's.
-    assert build_plan(settings, target="sim", profile=None, stages=["health"]).profile == "custom"
+    assert (
+        build_plan(settings, RunOptions(target="sim", profile=None, stages=["health"])).profile
+        == "custom"
+    )
 
 
 def test_an_unknown_profile_is_refused_with_stages_too(small_sim):
@@ -489,9 +497,11 @@ def test_an_unknown_profile_is_refused_with_stages_too(small_sim):
     from jobs.runner.plan import build_plan
 
     with pytest.raises(UsageError, match="--profile 'nope' is not defined"):
-        build_plan(settings_for(small_sim), target="sim", profile="nope", stages=["health"])
+        build_plan(
+            settings_for(small_sim), RunOptions(target="sim", profile="nope", stages=["health"])
+        )
     with pytest.raises(UsageError, match="--profile '' is not defined"):
-        build_plan(settings_for(small_sim), target="sim", profile="")
+        build_plan(settings_for(small_sim), RunOptions(target="sim", profile=""))
 
 
 def test_a_window_with_a_start_time_refuses_an_early_start_too(small_sim, state_dir):

@@ -8,11 +8,12 @@ from dataclasses import replace
 
 import pytest
 
-from jobs.commands import RunRequest
+from jobs.commands import plan_for
 from jobs.db.catalog import statement
 from jobs.db.executor import RECORDING
 from jobs.exit_codes import ExitCode
 from jobs.runner.context import RunContext, StageOutcome
+from jobs.runner.options import RunOptions
 from jobs.settings.model import Settings
 from jobs.sqlplan import record_offline, render_offline
 from jobs.stages import registry
@@ -27,8 +28,8 @@ def recorded_by_stage(recorded) -> dict[str, list[str]]:
 
 
 def show_sql(settings: Settings, **request) -> list[tuple[str | None, str, list]]:
-    plan_request = RunRequest(**request)
-    return record_offline(settings, lambda throwaway, name: plan_request.plan(throwaway, name))
+    options = RunOptions(**request)
+    return record_offline(settings, lambda throwaway, name: plan_for(throwaway, options, name))
 
 
 @pytest.mark.slow
@@ -247,7 +248,7 @@ def table_contents(sim) -> dict[str, list]:
 def show_sql_on_target(settings: Settings, state_dir, **request):
     from jobs import commands
 
-    return commands.show_sql(settings, state_dir, RunRequest(**request))
+    return commands.show_sql(settings, state_dir, RunOptions(**request))
 
 
 def test_show_sql_on_the_target_changes_nothing_there_nor_in_the_state_store(small_sim, tmp_path):

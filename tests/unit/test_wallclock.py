@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from jobs.runner.options import RunOptions
 from jobs.runner.plan import build_plan
 from tests.helpers import settings_for
 
@@ -28,7 +29,7 @@ def berlin_host(monkeypatch):
 
 def deadline(now: datetime, until: str, zone: str = "local") -> datetime:
     settings = settings_for(UNUSED, schedule={"timezone": zone})
-    plan = build_plan(settings, target="sim", profile=None, stages=["health"])
+    plan = build_plan(settings, RunOptions(target="sim", profile=None, stages=["health"]))
     plan.until = clock_time.fromisoformat(until)
     plan.max_duration_minutes = None
     window = plan.window(now)
@@ -61,7 +62,7 @@ def test_the_schedules_time_zone_wins_over_the_hosts(monkeypatch):
 
 def test_a_closed_window_names_wall_clock_times(berlin_host):
     settings = settings_for(UNUSED)
-    plan = build_plan(settings, target="sim", profile=None, stages=["health"])
+    plan = build_plan(settings, RunOptions(target="sim", profile=None, stages=["health"]))
     plan.until, plan.window_start = clock_time(5, 30), clock_time(1, 0)
     # 09:15 CEST on the morning after a spring-forward night: the 01:00-05:30 window is closed.
     window = plan.window(datetime(2027, 3, 28, 7, 15))
