@@ -85,13 +85,16 @@ def measure_stage(
     server's DB-API calls, and everything else (the runner's overhead, and over TDS the driver
     and the wire too). The queue is built first by a plan, so the per-item loop (and preflight's
     handful of statements) is what is timed."""
+    from jobs.runner.options import RunOptions
     from jobs.runner.plan import build_plan
     from jobs.runner.run import execute_plan
 
     # Preflight stays in: destructive stages never run without its gate, even with gate = off.
-    plan = build_plan(settings, target=target, profile=None, stages=[stage])
+    plan = build_plan(settings, RunOptions(target=target, profile=None, stages=[stage]))
     # Build the queue first (a plan), so the measurement is the per-item loop alone.
-    dry = build_plan(settings, target=target, profile=None, stages=[stage], dry_run=True)
+    dry = build_plan(
+        settings, RunOptions(target=target, profile=None, stages=[stage], dry_run=True)
+    )
     execute_plan(dry, state)
     with server_meter() as meter:
         started = time.perf_counter()

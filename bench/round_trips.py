@@ -15,6 +15,7 @@ from pathlib import Path
 from common import save, server_meter
 
 from jobs import events
+from jobs.runner.options import RunOptions
 from jobs.runner.plan import build_plan
 from jobs.runner.run import execute_plan
 from jobs.settings.model import Settings
@@ -45,7 +46,9 @@ def main() -> None:
                 "targets": {"sim": {"kind": "simulator", "path": str(sim)}},
             }
         )
-        plan = build_plan(settings, target="sim", profile="nightly", max_duration_minutes=240)
+        plan = build_plan(
+            settings, RunOptions(target="sim", profile="nightly", max_duration_minutes=240)
+        )
         with server_meter() as meter:
             report = execute_plan(plan, root / "state")
     sent = meter["statements"]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from common import quiet_events, save
 
+from jobs.runner.options import RunOptions
 from jobs.runner.plan import build_plan
 from jobs.runner.run import execute_plan
 from jobs.settings.model import Settings
@@ -51,7 +52,7 @@ def main() -> None:
 
         def big_queue() -> None:
             plan = build_plan(
-                settings, target="big", profile=None, stages=["decline"], dry_run=True
+                settings, RunOptions(target="big", profile=None, stages=["decline"], dry_run=True)
             )
             began = time.perf_counter()
             report = execute_plan(plan, state)
@@ -63,7 +64,9 @@ def main() -> None:
         worker.start()
         small_runs: list[float] = []
         while not build_done.is_set():
-            plan = build_plan(settings, target="small", profile=None, stages=["decline", "health"])
+            plan = build_plan(
+                settings, RunOptions(target="small", profile=None, stages=["decline", "health"])
+            )
             began = time.perf_counter()
             report = execute_plan(plan, state)
             if not build_done.is_set():

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from common import quiet_events, save
 
+from jobs.runner.options import RunOptions
 from jobs.runner.plan import build_plan
 from jobs.runner.run import execute_plan
 from jobs.settings.model import Settings
@@ -50,10 +51,12 @@ def scenario(
     )
     plan = build_plan(
         settings,
-        target="sim",
-        profile=None,
-        stages=["custom_indexes", "obsolete_updates"],
-        max_duration_minutes=window,
+        RunOptions(
+            target="sim",
+            profile=None,
+            stages=["custom_indexes", "obsolete_updates"],
+            max_duration_minutes=window,
+        ),
     )
     report = execute_plan(plan, root / f"state-{fix}-{apply_fix}")
     ours = next(stage for stage in report.stages if stage.stage == "obsolete_updates").done

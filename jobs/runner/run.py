@@ -450,6 +450,16 @@ def _store_failed(report: RunReport, error: StateError) -> None:
         report.error, report.status, report.exit_code = str(error), "failed", error.exit_code
 
 
+def _checkpointed(ctx: RunContext, name: str, outcome: StageOutcome) -> StageOutcome:
+    """A stage that ended by an exception still did what its checkpoints counted: its result
+    says so, rather than 0 done and a second "stopped mid-stage" row for the same work (a
+    window that cut the second reindex pass read as a failed run)."""
+    for stage, done, skipped, failed in ctx.store.unrecorded_progress(ctx.run_id):
+        if stage == name:
+            outcome.done, outcome.skipped, outcome.failed = done, skipped, failed
+    return outcome
+
+
 def _add_unrecorded_stages(report: RunReport, store: StateStore) -> None:
     """A stage that a lost lock, a lost server or the hard stop ended mid-way recorded no result,
     but its checkpoints counted what it did: the run's record says so (network-review D4)."""
@@ -580,16 +590,24 @@ def _run_stage(ctx: RunContext, stage: registry.Stage) -> StageResult:
                 # refuses the stage's work (a replica).
                 if stopped.reason is None:
                     log.warning("stage.interrupted", reason=ctx.stop_reason(), error=str(stopped))
-                outcome = StageOutcome(
-                    status=stopped.status,
-                    reason=stopped.reason or ctx.stop_reason(),
-                    remaining=_queued(ctx, name),
+                outcome = _checkpointed(
+                    ctx,
+                    name,
+                    StageOutcome(
+                        status=stopped.status,
+                        reason=stopped.reason or ctx.stop_reason(),
+                        remaining=_queued(ctx, name),
+                    ),
                 )
             except (SusdbMaintError, DatabaseError) as error:
                 kind = getattr(error, "kind", type(error).__name__)
                 log.error("stage.fail", error_kind=kind, error=str(error))
-                outcome = StageOutcome(
-                    status="failed", reason=f"{kind}: {error}", remaining=_queued(ctx, name)
+                outcome = _checkpointed(
+                    ctx,
+                    name,
+                    StageOutcome(
+                        status="failed", reason=f"{kind}: {error}", remaining=_queued(ctx, name)
+                    ),
                 )
             except Exception as error:  # an unexpected bug in one stage must not stop the others
                 log.exception(

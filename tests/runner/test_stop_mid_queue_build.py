@@ -26,3 +26,19 @@ def test_a_stop_during_the_supersedence_query_leaves_decline_partial(
     (decline,) = [stage for stage in report.stages if stage.stage == "decline"]
     assert decline.status == "partial", decline
     assert report.exit_code == ExitCode.PARTIAL
+
+
+@pytest.mark.slow
+def test_a_window_that_cuts_the_second_reindex_pass_leaves_it_partial_with_its_count(tmp_path):
+    """The window closes in the second reindex pass, mid-statement: that pass is partial with
+    the indexes it did, and the run is partial (exit 3), not "stopped mid-stage" and failed."""
+    from tests.helpers import run_cli
+
+    result = run_cli(
+        "--state-dir", str(tmp_path / "state"), "--log-level", "error",
+        "demo", "--preset", "neglected", "--updates", "3000", "--sim", str(tmp_path / "s.db"),
+    )  # fmt: skip
+    assert result.returncode == ExitCode.PARTIAL, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "stopped mid-stage" not in result.stdout + result.stderr
+    reindex = [line for line in result.stdout.splitlines() if line.startswith("│ reindex")]
+    assert len(reindex) == 2 and "partial" in reindex[1], reindex
