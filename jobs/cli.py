@@ -872,7 +872,10 @@ def cmd_simulator_create(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--sim {path}: already holds a simulated SUSDB; --fresh makes it again (uncleaned)"
         )
-    print(f"made {path}: a simulated SUSDB never cleaned; try: susdb-maint plan")
+    print(
+        f"made {path}: a simulated SUSDB never cleaned; point a config at it and plan: "
+        f"susdb-maint config init --simulator {path} && susdb-maint plan"
+    )
     return ExitCode.OK
 
 

@@ -4,7 +4,8 @@ The rate is the least-squares slope over the newest ``POINTS`` runs that were no
 a week of nightly runs), each placed at its start time, so two runs a night or a skipped night
 weigh as the time between them says. The forecast starts from the newest value, not from the
 fitted line: "at the current rate, from where it is now". Nothing is forecast from fewer than
-``MIN_POINTS`` runs, from a flat or improving trend, or for a KPI already above its threshold
+``MIN_POINTS`` runs, from runs less than ``MIN_SPAN`` apart (a rate per day from runs minutes
+apart is noise: a few test runs read as millions a day), from a flat or improving trend, or for a KPI already above its threshold
 (that is a warning, `kpi.threshold`, not a forecast). Every threshold here is a warning *above*
 a value (``stages.health``), so getting worse means rising.
 """
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 
 POINTS = 7  # the newest runs the rate is fitted over: a week of nightly runs
 MIN_POINTS = 3
+MIN_SPAN = timedelta(days=1)  # the runs fitted must cover at least this much time
 A_YEAR = 365
 
 
@@ -38,10 +40,10 @@ class Forecast:
 def crossing(points: Sequence[tuple[datetime, float]], threshold: float) -> Forecast | None:
     """Given (time, value) points of one KPI and its warning threshold, return when the value
     reaches the threshold at the least-squares rate of the newest ``POINTS`` points, or None when
-    there are fewer than ``MIN_POINTS``, they span no time, the trend is flat or improving, or the
+    there are fewer than ``MIN_POINTS``, they span less than ``MIN_SPAN``, the trend is flat or improving, or the
     newest value is already above the threshold."""
     newest = sorted(points, key=lambda point: point[0])[-POINTS:]
-    if len(newest) < MIN_POINTS:
+    if len(newest) < MIN_POINTS or newest[-1][0] - newest[0][0] < MIN_SPAN:
         return None
     origin = newest[0][0]
     days = [(moment - origin).total_seconds() / 86_400 for moment, _ in newest]

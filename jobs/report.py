@@ -143,13 +143,18 @@ def explain_changes(
         # A client learns what the night declined at its next scan: WSUS's default detection
         # frequency is 22 hours (KB 909131), so the figures after a run show only the first few;
         # while the catalog stays above Microsoft's 7,000 (KB 4489045) they need not come back.
+        rescan = "clients see tonight's declines at their next scan (about 22 h)"
         notes["clients_sync_failed"] = (
-            f"what clients scan is still above {above:,}: decline unused products"
+            f"{rescan}; what they scan is still above {above:,}: decline unused products"
             if above is not None
-            else "clients rescan about once a day (22 h): see the next run"
+            else f"{rescan}: see the next run"
         )
     if (change("fragmented_indexes") or 0) > 0:
-        notes["fragmented_indexes"] = "fragmented by deletes; the next reindex rebuilds"
+        notes["fragmented_indexes"] = (
+            "fragmented by deletes; the next reindex rebuilds"
+            if deleted
+            else "fragmented since the reindex; the next one rebuilds"
+        )
     return notes
 
 
@@ -196,7 +201,10 @@ def _stage_note(stage: dict[str, Any]) -> str:
     detail = stage.get("detail") or {}
     note = stage.get("reason") or ""
     if detail.get("by_reason"):
-        note = ", ".join(f"{reason} {count}" for reason, count in detail["by_reason"].items())
+        counts = ", ".join(f"{reason} {count}" for reason, count in detail["by_reason"].items())
+        # A failed stage says why first: the counts alone read as "all went well" (admin
+        # review: a misspelled keep_products showed only "superseded 267, expired 182").
+        note = f"{note}; {counts}" if stage.get("status") == "failed" and note else counts
     return str(note)
 
 

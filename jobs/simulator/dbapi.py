@@ -777,6 +777,14 @@ def connect(
         raise make_error(
             "link_failure", f"simulated SUSDB not found: {path}", function="SQLDriverConnect"
         )
+    from jobs.demo import is_simulated_susdb
+
+    if not is_simulated_susdb(path):  # read-only first: opening writes to an empty file
+        with path.open("rb") as file:
+            sqlite = file.read(16) == b"SQLite format 3\x00"
+        raise sqlite3.DatabaseError(
+            "no such table: sim_meta" if sqlite else "file is not a database"
+        )
     return Connection(path, faults, latency, clock, cost_model, database)
 
 

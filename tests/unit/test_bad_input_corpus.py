@@ -801,3 +801,14 @@ def test_simulator_create_makes_an_uncleaned_susdb_once(tmp_path, monkeypatch, c
         ["simulator", "create", "--sim", "lab.sqlite3"], tmp_path, monkeypatch, capsys
     )
     assert code == 2 and "--fresh makes it again" in one_line(err)
+
+
+def test_an_empty_file_named_as_a_simulated_susdb_is_refused_and_left_empty(
+    tmp_path, monkeypatch, capsys
+):
+    """Admin review: `plan` turned a 0-byte file into a 4,096-byte SQLite file."""
+    (tmp_path / "empty.sqlite3").write_bytes(b"")
+    (tmp_path / "c.toml").write_text("[targets.e]\nkind = 'simulator'\npath = 'empty.sqlite3'\n")
+    code, _, err = call(["--config", "c.toml", "plan"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and "not a simulated SUSDB" in one_line(err)
+    assert (tmp_path / "empty.sqlite3").stat().st_size == 0

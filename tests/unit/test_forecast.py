@@ -84,6 +84,14 @@ def test_points_all_taken_at_one_moment_give_no_rate():
     assert forecast.crossing(moment, threshold=1500) is None
 
 
+def test_runs_minutes_apart_give_no_rate_per_day():
+    """Admin review: seven runs a few minutes apart read as millions of rows a day."""
+    minutes_apart = nightly(1360, 1660, 1960, 2260, 2560, 2860, every_hours=0.05)
+    assert forecast.crossing(minutes_apart, threshold=3000) is None
+    a_day_apart = nightly(1360, 1660, 1960, every_hours=12)
+    assert forecast.crossing(a_day_apart, threshold=3000) is not None
+
+
 def test_the_forecast_reads_as_a_sentence():
     seen = forecast.crossing(nightly(1140, 1180, 1220, 1260), threshold=1500)
     assert seen is not None

@@ -193,7 +193,8 @@ def test_the_before_and_after_table_explains_that_clients_rescan_about_once_a_da
 
     assert "Computers whose last sync failed" in stream.getvalue()
     assert (
-        notes["clients_sync_failed"] == "clients rescan about once a day (22 h): see the next run"
+        notes["clients_sync_failed"]
+        == "clients see tonight's declines at their next scan (about 22 h): see the next run"
     )
 
 
@@ -229,5 +230,6 @@ def test_the_before_and_after_table_says_when_the_catalog_is_still_too_large_to_
 
     assert (
         notes["clients_sync_failed"]
-        == "what clients scan is still above 7,000: decline unused products"
+        == "clients see tonight's declines at their next scan (about 22 h); what they scan is "
+        "still above 7,000: decline unused products"
     )

@@ -245,3 +245,18 @@ def test_simulated_seconds_are_marked_as_simulated_time(small_sim, tmp_path, com
 def test_a_report_says_whether_its_seconds_are_simulated(small_sim, tmp_path):
     settings = settings_for(small_sim, backup={"gate": "off"})
     assert run(settings, tmp_path / "state", stages=["health"]).as_dict()["virtual_time"] is True
+
+
+def test_a_failed_stage_note_says_why_before_its_counts():
+    """Admin review: a misspelled keep_products showed only "superseded 267, expired 182"."""
+    failed = {
+        "status": "failed",
+        "reason": "stages.decline.keep_products: 'Windos Server 2022' names no product",
+        "detail": {"by_reason": {"superseded": 267, "expired": 182}},
+    }
+    assert report._stage_note(failed) == (
+        "stages.decline.keep_products: 'Windos Server 2022' names no product; "
+        "superseded 267, expired 182"
+    )
+    done = {**failed, "status": "done", "reason": None}
+    assert report._stage_note(done) == "superseded 267, expired 182"
