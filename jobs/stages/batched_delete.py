@@ -29,12 +29,16 @@ def delete_in_batches(
     """Given the outcome holding the backlog in ``remaining`` and ``delete_batch(timeout)``, which
     deletes at most ``batch_rows`` rows and returns how many it deleted, delete until the backlog
     is gone, a batch deletes nothing, or time runs out; each batch is a ``batch.finish`` event on
-    the stage's own logger ``log``. Return the outcome."""
+    the stage's own logger ``log``. Return the outcome. A dry run counts the backlog only."""
+    if ctx.dry_run:
+        outcome.status = "planned"
+        return outcome
     batch = 0
     while outcome.remaining > 0:
         if ctx.out_of_time():
             outcome.status, outcome.reason = ("partial", ctx.stop_reason())
             break
+        ctx.ensure_locked()  # as before every queue batch: only the lock's holder deletes
         started = ctx.clock.monotonic()
         deleted = delete_batch(BATCH_TIMEOUT)
         batch += 1

@@ -84,9 +84,6 @@ def run(ctx: RunContext) -> StageOutcome:
             "rows_by_namespace": {str(row.namespace): row.rows for row in namespaces},
         },
     )
-    if ctx.dry_run:
-        outcome.status = "planned"
-        return outcome
     return delete_in_batches(
         ctx,
         outcome,

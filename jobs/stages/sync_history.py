@@ -16,9 +16,6 @@ def run(ctx: RunContext) -> StageOutcome:
     outcome = StageOutcome(
         remaining=backlog, detail={"backlog": backlog, "retention_days": settings.retention_days}
     )
-    if ctx.dry_run:
-        outcome.status = "planned"
-        return outcome
     return delete_in_batches(
         ctx,
         outcome,

@@ -210,3 +210,21 @@ def test_a_generated_catalog_holds_old_client_events_the_statement_deletes(small
         (schema.SYNC_EVENT_NAMESPACE,),
     )
     assert sync_events > 0
+
+
+def test_no_batch_is_deleted_by_a_run_that_no_longer_holds_the_target_lock():
+    """As before every queue batch: a session whose lock another host took deletes nothing."""
+    from types import SimpleNamespace
+
+    from jobs.errors import LockLost
+    from jobs.runner.context import StageOutcome
+    from jobs.stages.batched_delete import delete_in_batches
+
+    def lost() -> None:
+        raise LockLost("the target lock was taken by another run")
+
+    sent: list[int] = []
+    ctx = SimpleNamespace(dry_run=False, out_of_time=lambda: False, ensure_locked=lost, clock=None)
+    with pytest.raises(LockLost):
+        delete_in_batches(ctx, StageOutcome(remaining=10), 4, sent.append, None)  # type: ignore[arg-type]
+    assert sent == []
