@@ -224,7 +224,13 @@ READ_TRACES = {
     "sim_scan_log": "1 = 1",  # created by the first read, if it is not there yet
     "sim_meta": "key = 'clock'",
     "sim_call_log": "procedure IN ('spGetObsoleteUpdatesToCleanup', 'spGetUpdatesToCompress')",
+    # The simulated clients scan on their own as modelled time passes (jobs/simulator/clients.py),
+    # as a real server's keep synchronizing: their state moves whatever the tool sends.
+    "sim_client": "1 = 1",
 }
+# Columns compared where clients change the others themselves: which computers exist is what a
+# run could change (spCleanupObsoleteComputers); their sync times and results are the clients'.
+COMPARED = {"tbComputerTarget": "TargetID, ComputerID"}
 
 
 def table_contents(sim) -> dict[str, list]:
@@ -236,7 +242,9 @@ def table_contents(sim) -> dict[str, list]:
             map(
                 repr,
                 query(
-                    sim, f'SELECT * FROM "{table}" WHERE NOT ({READ_TRACES.get(table, "0 = 1")})'
+                    sim,
+                    f'SELECT {COMPARED.get(table, "*")} FROM "{table}" '
+                    f"WHERE NOT ({READ_TRACES.get(table, '0 = 1')})",
                 ),
             )
         )
