@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import errno
-import json
 import math
 import os
 import sys
@@ -575,123 +573,55 @@ def _run_request(args: argparse.Namespace) -> Any:
     )
 
 
-def _show_report(result: Any) -> None:
-    from jobs import report
-
-    report.print_run_summary(result)
-    # A failed stage's reason whole, one line each: the table's note is cut to its column, or
-    # shows the queue's counts instead (admin review N12). The run's own error stays last.
-    for stage in result.stages:
-        if stage.status == "failed" and stage.reason:
-            sys.stderr.write(
-                f"susdb-maint: {result.target}: {stage.stage} failed: {stage.reason}\n"
-            )
-    if result.error:
-        sys.stderr.write(f"susdb-maint: {result.target}: {result.error}\n")
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    from jobs import commands
+    from jobs import commands, output
 
     settings, _ = load(args)
     setup_events(args, settings)
     return int(
         commands.run(
-            settings, state_dir(args, settings), _run_request(args), on_report=_show_report
+            settings, state_dir(args, settings), _run_request(args), on_report=output.run_report
         )
     )
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from jobs import commands, report
+    from jobs import commands, output
+    from jobs.runner.hierarchy import worst
 
     if args.offline and not args.show_sql:
         raise UsageError("--offline renders --show-sql without a database: give --show-sql too")
+    if args.all and args.items:
+        raise UsageError("--items lists one target's items: give --target instead of --all")
     settings, _ = load(args)
     if args.show_sql:  # the run path, every change recorded instead of sent (jobs/sqlplan.py)
         shown = commands.show_sql(
-            settings,
-            state_dir(args, settings),
-            _run_request(args),
-            offline=args.offline,
+            settings, state_dir(args, settings), _run_request(args), offline=args.offline
         )
-        sys.stdout.write(shown.text)
-        for problem in shown.problems:
-            sys.stderr.write(f"susdb-maint: {problem}\n")
+        output.shown_sql(shown)
         return int(shown.exit_code)
     setup_events(args, settings)
-    if args.all and args.items:
-        raise UsageError("--items lists one target's items: give --target instead of --all")
     directory = state_dir(args, settings)
     planned = commands.plan(settings, directory, _run_request(args))
-    for one in planned:
-        result, plan = one.report, one.plan
-        if one.phase:
-            order = "upstream first" if one.phase == "decline" else "replicas first"
-            print(f"\n--all, {one.phase} phase ({order}): {plan.endpoint.name}")
-        _show_report(result)
-        if result.stages:  # nothing reached, nothing to estimate: never "fits"
-            fit = report.window_fit(
-                result.stages,
-                plan.max_duration_minutes,
-                plan.until,
-                virtual_time=result.virtual_time,
-            )
-            print(fit)
-    if len(planned) > 1:
-        # run --all shares one window among its targets, one after the other.
-        stages = [stage for one in planned for stage in one.report.stages]
-        first = planned[0]
-        total = report.window_fit(
-            stages,
-            first.plan.max_duration_minutes,
-            first.plan.until,
-            virtual_time=first.report.virtual_time,
-        )
-        print(f"\n--all, every target one after the other: {total}")
-    if args.items:
-        from jobs import plan_items
-        from jobs.state.store import ACTIVE
-
-        (one,) = planned
-        result, plan = one.report, one.plan
-        # A queue the next run will resume, else what this plan would queue (kept apart).
-        found = plan_items.items(directory, plan.endpoint.name, plan.stages, result.run_id, ACTIVE)
-        titles = plan_items.titles_from(plan.endpoint, found) if result.stages else {}
-        for line in plan_items.lines(found, titles):
-            print(line)
-    from jobs.runner.hierarchy import worst
-
+    items = commands.plan_items(directory, planned[0]) if args.items else []
+    output.plan(planned, items)
     return int(worst([ExitCode(one.report.exit_code) for one in planned]))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from jobs.status import show_status
+    from jobs import commands, output
 
     settings, _ = load(args)
     setup_events(args, settings)
-    return show_status(
-        settings,
-        state_dir(args, settings),
-        args.target,
-        check_permissions=args.check_permissions,
-        as_json=args.json,
+    found = commands.status(
+        settings, state_dir(args, settings), args.target, check_permissions=args.check_permissions
     )
-
-
-def _check_history_target(settings: Any, directory: Path, target: str | None) -> None:
-    """A --target that is neither configured nor in any history is a typo: say so first (admin
-    review N41c), rather than "no state file yet". A target removed from the config keeps its
-    history, so one the state store knows is let through (commands.history checks that)."""
-    from jobs.state.store import FILE_NAME
-
-    if target and target not in settings.targets and not (directory / FILE_NAME).exists():
-        known = ", ".join(sorted(settings.targets)) or "none configured"
-        raise UsageError(f"--target {target!r} is not a configured target (known: {known})")
+    output.status(found, as_json=args.json)
+    return int(ExitCode.REFUSED if found.missing_rights else ExitCode.OK)
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from jobs import commands, report
+    from jobs import commands, output
 
     if args.format != "table" and not args.declined:
         raise UsageError(
@@ -699,143 +629,61 @@ def cmd_history(args: argparse.Namespace) -> int:
         )
     settings, _ = load(args)
     directory = state_dir(args, settings)
-    _check_history_target(settings, directory, args.target)
+    commands.check_history_target(settings, directory, args.target)
     if args.undo_script:
-        path, text, count = commands.undo_script(
+        written, text, count = commands.undo_script(
             directory,
             args.undo_script,
             Path(args.output) if args.output and args.output != "-" else None,
             to_stdout=args.output == "-",
         )
-        if path is None:
-            sys.stdout.write(text)
-        else:
-            print(
-                f"wrote {path}: {count} update(s); review it, then run it with -WhatIf in "
-                "Windows PowerShell 5.1 on the WSUS server"
-            )
-        return 0
-    if args.declined:
+        output.undo_script(written, text, count)
+    elif args.declined:
         rows = commands.declined(directory, args.declined)
-        if args.format == "json" or args.json:
-            print(json.dumps(rows, indent=2))
-        elif args.format == "csv":
-            writer = csv.DictWriter(
-                sys.stdout,
-                fieldnames=["update_id", "kb", "title", "reason", "why", "declined_at"],
-            )
-            writer.writeheader()
-            writer.writerows(rows)
-        elif not rows:
-            print(f"run {args.declined} declined nothing", file=sys.stderr)
-        else:
-            for row in rows:
-                print(
-                    f"{row['declined_at']}  {row['update_id']}  {row['kb'] or '-':>10}  "
-                    f"{row['reason']:<14} {row['title']}"
-                )
-                if row["why"]:
-                    print(f"{'':22}why: {row['why']}")
-        return 0
-    runs = commands.history(directory, args.target, args.limit)
-    if args.json:
-        print(json.dumps(runs, indent=2))
+        output.declined(args.declined, rows, "json" if args.json else args.format)
     else:
-        report.console().print(report.history_table(runs))
-    return 0
+        output.history(commands.history(directory, args.target, args.limit), as_json=args.json)
+    return int(ExitCode.OK)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from jobs import mail, report_html
-    from jobs.state.store import StateStore
+    from jobs import commands, output, report_html
 
-    settings, _ = load(args)
-    setup_events(args, settings)
     if args.run and (args.since or args.until):
         raise UsageError("give --run or --since/--until, not both")
     since = report_html.parse_day(args.since) if args.since else None
     until = report_html.parse_day(args.until, end=True) if args.until else None
-    _check_history_target(settings, state_dir(args, settings), args.target)
     if since and until and since > until:
         raise UsageError(f"--since {args.since} is after --until {args.until}: swap them")
-    store = StateStore(state_dir(args, settings), read_only=True)
-    try:
-        run_id = args.run
-        if not run_id and not (args.since or args.until):
-            # The latest run of this config's targets: a state directory shared by several
-            # configs holds other servers' runs too (admin review E02).
-            targets: list[str | None] = (
-                [args.target] if args.target else [*sorted(settings.targets)] or [None]
-            )
-            latest = [row for name in targets for row in store.runs(name, 1)]
-            if not latest:
-                raise UsageError(
-                    f"no runs yet of {', '.join(t for t in targets if t) or 'any target'} "
-                    "(see susdb-maint history)"
-                )
-            run_id = max(latest, key=lambda row: (row["started_at"], row["run_id"]))["run_id"]
-        subject, text, html = report_html.render(
-            store,
-            settings,
-            run_id=run_id,
-            target=args.target,
-            since=since,
-            until=until,
-        )
-        target = store.run(run_id)["target"] if run_id else args.target  # type: ignore[index]
-    finally:
-        store.close()
-    name = report_html.default_file_name(run_id, target)
-    if args.output == "-":
-        sys.stdout.write(html)
-    else:
-        output = Path(args.output or name)
-        output.write_text(html, encoding="utf-8")
-        print(f"wrote {output}")
-    if args.email:
-        if not settings.report.email.to:
-            raise UsageError("--email: no recipients in [report.email] to")
-        mail.send(
-            settings.report.email,
-            mail.build_message(settings.report.email, subject, text, html, name),
-        )
-        print(f"sent to {', '.join(settings.report.email.to)}")
-    return 0
+    settings, _ = load(args)
+    setup_events(args, settings)
+    done = commands.report(
+        settings,
+        state_dir(args, settings),
+        run_id=args.run,
+        target=args.target,
+        since=since,
+        until=until,
+        output=args.output,
+        email=args.email,
+    )
+    output.written_report(done)
+    return int(ExitCode.OK)
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
-    from jobs import commands
+    from jobs import commands, output
 
     settings, _ = load(args)
     directory = state_dir(args, settings)
-    if args.action == "retry":
-        count = commands.retry_quarantined(settings, directory, args.target, args.stage)
-        print(f"{count} quarantined item(s) will be retried")
-        return 0
-    if args.action == "clear":
-        count = commands.clear_queue(settings, directory, args.target, args.stage)
-        print(f"{count} queued item(s) removed")
-        return 0
+    if args.action in ("retry", "clear"):
+        change = commands.retry_quarantined if args.action == "retry" else commands.clear_queue
+        output.queue_changed(args.action, change(settings, directory, args.target, args.stage))
+        return int(ExitCode.OK)
     statuses = ("pending", "in_flight", "failed", "quarantined")
     target, rows = commands.queued(settings, directory, args.target, args.stage, statuses)
-    counts: dict[str, dict[str, int]] = {}
-    for row in rows:
-        counts.setdefault(row["stage"], {}).setdefault(row["status"], 0)
-        counts[row["stage"]][row["status"]] += 1
-    for stage, by_status in counts.items():
-        print(
-            f"{stage}: "
-            + ", ".join(f"{status} {count}" for status, count in sorted(by_status.items()))
-        )
-    for row in rows:
-        if row["status"] == "quarantined":
-            print(
-                f"quarantined\t{row['stage']}\t{row['item_key']}\t{row['failed_runs']} failed "
-                f"runs\t{row['last_error_kind']}: {row['last_error']}"
-            )
-    if not rows:
-        print(f"{target}: no queued work")
-    return 0
+    output.queue(target, rows)
+    return int(ExitCode.OK)
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:

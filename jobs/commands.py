@@ -1,4 +1,6 @@
-"""Commands shared by the command line and the scheduler (alembic's ``command.py``).
+"""Commands shared by the command line and the scheduler (alembic's ``command.py``): one typed
+function per command, returning what it found or did; jobs/output.py says it, and jobs/cli.py
+only parses, prints and maps exit codes.
 
 ``run`` is the one run path: one target or every target in hierarchy order, each target's run
 wrapped in monitoring (textfile, heartbeat) and given the same stop signal, with one
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs import events, report_html
+from jobs.errors import UsageError
 from jobs.exit_codes import ExitCode
 from jobs.monitoring import monitored
 from jobs.runner.hierarchy import run_all
@@ -98,6 +101,18 @@ def plan(settings: Settings, state_dir: Path, request: RunOptions) -> list[Plann
             stop,
         )
     return planned
+
+
+def plan_items(state_dir: Path, planned: Planned) -> list[str]:
+    """``plan --items``: a line per item of a queue the next run resumes, else of what this plan
+    would queue (kept apart); titles read from the target where the queue has none."""
+    from jobs import plan_items as listing
+    from jobs.state.store import ACTIVE
+
+    report, plan = planned.report, planned.plan
+    found = listing.items(state_dir, plan.endpoint.name, plan.stages, report.run_id, ACTIVE)
+    titles = listing.titles_from(plan.endpoint, found) if report.stages else {}
+    return list(listing.lines(found, titles))
 
 
 @dataclass(frozen=True)
@@ -196,8 +211,6 @@ def history(state_dir: Path, target: str | None, limit: int) -> list[dict[str, A
         runs = store.runs(target, limit)
         if target is not None and not runs:
             known = sorted({row["target"] for row in store.runs(None, 10_000)})
-            from jobs.errors import UsageError
-
             # A misspelt target is not "no runs" (admin review R22).
             raise UsageError(
                 f"--target {target}: no run of that target in {store.path} (targets there: "
@@ -214,7 +227,6 @@ def history(state_dir: Path, target: str | None, limit: int) -> list[dict[str, A
 
 def declined(state_dir: Path, run_id: str) -> list[dict[str, Any]]:
     """The updates one run declined (confirmed by the server)."""
-    from jobs.errors import UsageError
     from jobs.state.store import StateStore
 
     store = StateStore(state_dir, read_only=True)
@@ -245,3 +257,89 @@ def undo_script(
         return write_undo_script(store, run_id, output, to_stdout=to_stdout)
     finally:
         store.close()
+
+
+def status(
+    settings: Settings, state_dir: Path, target: str | None, *, check_permissions: bool
+) -> Any:
+    """A target now (jobs/status.py): KPIs, forecasts, the last run, queues, rights, next runs."""
+    from jobs import status as target_status
+
+    return target_status.collect(settings, state_dir, target, check_permissions=check_permissions)
+
+
+def check_history_target(settings: Settings, state_dir: Path, target: str | None) -> None:
+    """A --target that is neither configured nor in any history is a typo: say so first (admin
+    review N41c), rather than "no state file yet". A target removed from the config keeps its
+    history, so one the state store knows is let through (``history`` checks that)."""
+    from jobs.state.store import FILE_NAME
+
+    if target and target not in settings.targets and not (state_dir / FILE_NAME).exists():
+        known = ", ".join(sorted(settings.targets)) or "none configured"
+        raise UsageError(f"--target {target!r} is not a configured target (known: {known})")
+
+
+@dataclass(frozen=True)
+class WrittenReport:
+    """``report``: the HTML, where it was written (None: to standard output), who it was sent to."""
+
+    html: str
+    written: Path | None
+    sent_to: tuple[str, ...] = ()
+
+
+def report(
+    settings: Settings,
+    state_dir: Path,
+    *,
+    run_id: str | None,
+    target: str | None,
+    since: str | None,
+    until: str | None,
+    output: str | None,
+    email: bool,
+) -> WrittenReport:
+    """The HTML report of one run (the latest of this config's targets when none is named) or of
+    the runs between two days (``since``/``until``: jobs.report_html.parse_day's); written to
+    ``output`` ("-": not written, for standard output; None: the report's own name in the
+    current folder), and e-mailed when asked."""
+    from jobs import mail
+    from jobs.state.store import StateStore
+
+    check_history_target(settings, state_dir, target)
+    if email and not settings.report.email.to:
+        raise UsageError("--email: no recipients in [report.email] to")
+    store = StateStore(state_dir, read_only=True)
+    try:
+        if not run_id and not (since or until):
+            run_id = _latest_run(store, [target] if target else sorted(settings.targets))
+        subject, text, html = report_html.render(
+            store, settings, run_id=run_id, target=target, since=since, until=until
+        )
+        found = store.run(run_id) if run_id else None
+    finally:
+        store.close()
+    name = report_html.default_file_name(run_id, found["target"] if found else target)
+    written = None if output == "-" else Path(output or name)
+    if written is not None:
+        written.write_text(html, encoding="utf-8")
+    if not email:
+        return WrittenReport(html, written)
+    mail.send(
+        settings.report.email,
+        mail.build_message(settings.report.email, subject, text, html, name),
+    )
+    return WrittenReport(html, written, tuple(settings.report.email.to))
+
+
+def _latest_run(store: Any, targets: list[str]) -> str:
+    """The latest run of these targets: a state directory shared by several configs holds other
+    servers' runs too (admin review E02)."""
+    names: list[str | None] = [*targets] or [None]
+    latest = [row for name in names for row in store.runs(name, 1)]
+    if not latest:
+        raise UsageError(
+            f"no runs yet of {', '.join(t for t in targets if t) or 'any target'} "
+            "(see susdb-maint history)"
+        )
+    return str(max(latest, key=lambda row: (row["started_at"], row["run_id"]))["run_id"])

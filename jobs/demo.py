@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from jobs import events, report
+from jobs import events, output, report
 from jobs.errors import UsageError
 from jobs.runner.options import RunOptions
 from jobs.runner.plan import build_plan
@@ -107,7 +107,7 @@ def run_demo(
     plan = build_plan(demo_settings, options)
     plan.count_obsolete_kpi = True
     result = execute_plan(plan, state_dir)
-    report.print_run_summary(result)
+    output.run_summary(result)
     out.print(f"History: susdb-maint --state-dir {state_dir} history")
     if created is False and not fresh:
         out.print(

@@ -1,4 +1,5 @@
-"""Human output: run and plan summaries, history, KPI tables. Machines read the events instead."""
+"""The tables of human output: run and plan summaries, history, KPIs, and what each KPI means.
+What each command prints with them: jobs/output.py. Machines read the events instead."""
 
 from __future__ import annotations
 
@@ -268,37 +269,6 @@ def simulated(virtual_time: bool | None) -> str:
     """What follows a duration on a simulated SUSDB's clock: its published costs pass there in
     no time, so its seconds are not the seconds the run took."""
     return " (simulated time)" if virtual_time else ""
-
-
-def print_run_summary(report: Any, stream: TextIO | None = None) -> None:
-    out = console(stream)
-    data = report.as_dict() if hasattr(report, "as_dict") else report
-    virtual = simulated(data.get("virtual_time"))
-    if data.get("dry_run"):
-        code = data["exit_code"]
-        outcome = "" if code == 0 else f"; {data['status']}, exit {code}"
-        title = (
-            f"Plan for {data['target']} ({data['profile']}): a dry run, nothing was changed "
-            f"in SUSDB{outcome}{virtual}"
-        )
-        # A plan that reached no stage (unreachable, locked) is its headline; the error follows.
-        out.print(plan_table(data["stages"], title) if data["stages"] else title, markup=False)
-        if data.get("kpis_before"):
-            out.print(snapshot_table(data["kpis_before"], "SUSDB now"))
-        return
-    headline = (
-        f"Run {data['run_id']} on {data['target']} ({data['profile']}): "
-        f"{data['status']}, exit {data['exit_code']}{virtual}"
-    )
-    # A run that never reached a stage (unreachable, locked) is its headline; the error follows.
-    out.print(stage_table(data["stages"], headline) if data["stages"] else headline, markup=False)
-    before, after = data.get("kpis_before") or {}, data.get("kpis_after") or {}
-    if before or after:
-        out.print(kpi_table(before, after, notes=explain_changes(before, after, data["stages"])))
-    if data.get("quarantined"):
-        out.print(
-            f"[bold]{data['quarantined']} quarantined item(s)[/bold]: see `susdb-maint queue show`"
-        )
 
 
 def run_counts(run: dict[str, Any]) -> dict[str, int | None]:

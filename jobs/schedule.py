@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from jobs import commands, cron, events, report
+from jobs import commands, cron, events, output, report
 from jobs.errors import SusdbMaintError, UsageError
 from jobs.patch_tuesday import PatchTuesdayTrigger
 from jobs.runner.options import RunOptions
@@ -149,7 +149,7 @@ def run_job(
 
 
 def _summary(result: Any) -> None:
-    report.print_run_summary(result)
+    output.run_report(result)
 
 
 def run_scheduler(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs import report, report_html, status
+from jobs import commands, output, report, report_html
 from jobs.monitoring import prometheus
 from jobs.state.store import StateStore
 from tests.helpers import run_cli, settings_for
@@ -49,10 +49,9 @@ def rising_history(state_dir: Path) -> str:
 
 
 def show_status(sim: Path, state_dir: Path, capsys, *, as_json: bool) -> str:
-    code = status.show_status(
-        settings_for(sim), state_dir, "sim", check_permissions=False, as_json=as_json
-    )
-    assert code == 0
+    found = commands.status(settings_for(sim), state_dir, "sim", check_permissions=False)
+    assert not found.missing_rights
+    output.status(found, as_json=as_json)
     return capsys.readouterr().out
 
 

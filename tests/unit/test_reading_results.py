@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from jobs import report
+from jobs import output, report
 from jobs.schedule import next_fire_times, schedule_table, trigger_for
 from jobs.settings.model import Settings
 from jobs.state.store import StateStore
@@ -153,7 +153,7 @@ def test_the_before_after_table_explains_approvals_removed_by_declines(small_sim
     data = result.as_dict()
     assert data["kpis_after"]["approved"] < data["kpis_before"]["approved"]
     stream = io.StringIO()
-    report.print_run_summary(data, stream)
+    output.run_summary(data, stream)
     text = stream.getvalue()
     approved = next(line for line in text.splitlines() if "Approved" in line)
     assert "declining an approved update removes its approval" in approved
