@@ -226,8 +226,8 @@ def undeclined(path: Path, condition: str) -> set[str]:
 def covered_by_a_live_update(path: Path, dead: frozenset[str] = frozenset()) -> set[str]:
     """Updates that some live update supersedes, directly or through a chain: the oracle for the
     decline stage's cover rule, written apart from it. Live: latest revision, offered (explicitly
-    deployable, not hidden), not declined, not expired, not in ``dead`` (declined by another rule the same night), and a preview (its title
-    says so) only when approved for install."""
+    deployable, not hidden), not declined, not expired, not in ``dead`` (declined the same night),
+    and a preview (its title says so) only when approved for install."""
     links = query(
         path,
         """
@@ -262,13 +262,11 @@ def covered_by_a_live_update(path: Path, dead: frozenset[str] = frozenset()) -> 
 
 
 def covered_when_declined(before: Path, state_dir: Path) -> set[str]:
-    """The oracle's covered set for a night: the catalog as the night found it, less what the
-    night declined for another reason than superseded (that covers nothing)."""
-    reasons = dict(
-        query(state_dir / "state.sqlite3", "SELECT update_id, reason FROM declined_updates")
-    )
-    dead = frozenset(update for update, reason in reasons.items() if reason != "superseded")
-    return covered_by_a_live_update(before, dead=dead)
+    """The oracle's covered set for a night: the catalog as the night found it, less everything
+    the night declined, for any reason (superseded included: two updates that supersede each
+    other do not cover each other once both are declined)."""
+    declined = query(state_dir / "state.sqlite3", "SELECT update_id FROM declined_updates")
+    return covered_by_a_live_update(before, dead=frozenset(row[0] for row in declined))
 
 
 def products_of(path: Path) -> dict[str, set[str]]:

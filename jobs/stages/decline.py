@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import difflib
 import functools
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -296,6 +297,9 @@ class Decline:
     legacy_name: str = ""
     covered_by: str = ""  # superseded: the live update that covered it when it was queued
     covered_by_name: str = ""  # and that update as people look it up: KB, else title
+    # Its products or classifications whose title did not resolve (CategoryIDs): judged again
+    # before it is sent, the rules judging categories still leave it alone.
+    unresolved: list[int] = dataclasses.field(default_factory=list)
 
     def because(self) -> str:
         """Why it is queued, as an administrator reviews it: "superseded by KB5034441",
@@ -311,6 +315,7 @@ class Decline:
             self.legacy_name,
             list(self.products),
             list(self.classifications),
+            list(self.unresolved),
         )
 
 
@@ -324,6 +329,7 @@ def payload(entry: UpdateCategories, reason: str) -> Decline:
         list(entry.products),
         list(entry.classifications),
         entry.legacy_name,
+        unresolved=list(entry.unresolved),
     )
 
 
@@ -376,8 +382,9 @@ def candidates(
     update's first reason. A lost connection is raised, not skipped: the queue engine retries
     the whole build after a reconnect, rather than fail a source for the night.
 
-    The other sources come first: what they decline tonight covers nothing. A superseded update
-    is then queued only while a live update covers it (``supersedence``); when the supersedences
+    The other sources come first: what they decline tonight covers nothing, and neither do the
+    superseded candidates. A superseded update is then queued only while a live update that
+    stays tonight covers it (``supersedence.CoverGraph``); when the supersedences
     cannot be read, no superseded update is (the source fails closed). Nothing here holds the
     catalog in memory: candidates stream, the cover graph lives in a temporary file."""
     notes = Notes() if notes is None else notes
@@ -401,7 +408,11 @@ def candidates(
                 raise
             source_failed(susdb, "superseded", error, notes)
             return
+        # Every superseded candidate first: they decline tonight too, so none covers another.
         for key, item in _unprotected(susdb, superseded, never, notes, site):
+            graph.add_candidate(key, json.dumps(dataclasses.asdict(item)))
+        for key, stored in graph.candidates():
+            item = Decline(**json.loads(stored))
             covering = graph.cover(key)
             if covering is None:
                 log.info(
@@ -434,12 +445,12 @@ class Judge:
         settings: DeclineSettings,
         today: date,
         site: SiteView | None,
-        queued_for_rules: Callable[[], frozenset[str]] = frozenset,
+        queued: Callable[[], frozenset[str]] = frozenset,
         queued_this_run: Callable[[], bool] = lambda: False,
     ) -> None:
         self.today = today
         self.site = site
-        self._queued_for_rules = queued_for_rules
+        self._queued = queued
         self._queued_this_run = functools.cache(queued_this_run)
         self.susdb = susdb
         self.settings = settings
@@ -465,16 +476,19 @@ class Judge:
 
     @functools.cached_property
     def doomed(self) -> frozenset[str]:
-        """Updates queued for another reason than superseded: declined too, so covering nothing
-        (read once, when the first superseded decline is judged: the queue exists by then)."""
-        return self._queued_for_rules()
+        """Updates still queued for a decline, for any reason: declined too, so covering nothing
+        (read once, when the first superseded decline is judged: the queue exists by then). The
+        item being judged is among them; a cover is never the item itself."""
+        return self._queued()
 
     def _recorded_cover_if_alive(
         self, item: Decline, deployed: frozenset[str]
     ) -> Supersedence | None:
-        """For an item this run queued (same settings, minutes ago): the update that covered it
-        then, if it is alive on the server now. One indexed read instead of the full re-check."""
-        if not item.covered_by or not self._queued_this_run():
+        """The update that covered ``item`` when it was queued, if it is alive on the server now
+        and not queued for a decline itself: one indexed read instead of a walk up the chain,
+        which in a long one (Defender's definitions) passes every update queued below the
+        cover."""
+        if not item.covered_by:
             return None
         link = self.susdb.as_superseder(item.covered_by)
         if link is None or not is_alive(link, self.doomed, deployed):
@@ -496,15 +510,14 @@ class Judge:
         if item.reason == "superseded":
             if self.settings.superseded == "off":
                 return Verdict(NO_LONGER_CHOSEN)
+            # Queued by an earlier run, under the settings then: still a candidate under these?
+            if not self._queued_this_run() and not self._still_superseded(item):
+                return Verdict(NO_LONGER_CHOSEN)
             deployed = self.site.deployed if self.site else frozenset()
-            cover = self._recorded_cover_if_alive(item, deployed)
-            if cover is None:
-                # Queued by an earlier run, or what covered it then is gone: judge it afresh.
-                if not self._still_superseded(item):
-                    return Verdict(NO_LONGER_CHOSEN)
-                cover = live_cover(
-                    self.susdb.superseders_of, item.update_id, deployed, doomed=self.doomed
-                )
+            # What covered it when queued, else (that one is gone) the server walked afresh.
+            cover = self._recorded_cover_if_alive(item, deployed) or live_cover(
+                self.susdb.superseders_of, item.update_id, deployed, doomed=self.doomed
+            )
             if cover is None:
                 return Verdict("no live superseder")
             if self.settings.superseded == "cleanup_wizard" and not any(
@@ -518,9 +531,11 @@ class Judge:
                 return Verdict(NO_LONGER_CHOSEN)
             return Verdict(why=f"expired by Microsoft{_belongs_to(item)}")
         rules = self.rules
-        if rules is None or rules.reason(item.categories()) is None:
+        reason = rules.reason(item.categories()) if rules is not None else None
+        if reason is None:
             return Verdict(NO_LONGER_CHOSEN)
-        return Verdict(why=f"{item.reason}{_belongs_to(item)}")
+        # The rule that declines it now, which may not be the one that queued it.
+        return Verdict(why=f"{reason}{_belongs_to(item)}", reason=reason)
 
 
 @dataclass(frozen=True)
@@ -529,6 +544,7 @@ class Verdict:
 
     objection: str | None = None
     why: str = ""
+    reason: str = ""  # a rule decline's rule as configured now; else the queued reason stands
 
 
 def _belongs_to(item: Decline) -> str:
@@ -562,11 +578,11 @@ def run(ctx: RunContext) -> StageOutcome:
         settings,
         today,
         site,
-        lambda: ctx.store.queued_keys_except(ctx.database, "decline", "superseded"),
+        lambda: ctx.store.active_keys(ctx.database, "decline"),
         lambda: (ctx.store.queue_info(ctx.database, "decline") or {}).get("run_id") == ctx.run_id,
     )
 
-    whys: dict[str, str] = {}  # update ID -> why, from the verdict to the history record
+    verdicts: dict[str, Verdict] = {}  # update ID -> its verdict, on to the history record
 
     def process(item: Decline) -> queue.Settled:
         verdict = judge.verdict(item)
@@ -581,7 +597,7 @@ def run(ctx: RunContext) -> StageOutcome:
                 reason=objection,
             )
             return queue.Settled("skipped", objection)
-        whys[item.update_id] = verdict.why
+        verdicts[item.update_id] = verdict
         sent, state = ctx.susdb.decline_update(item.update_id, ADMIN_NAME)
         if not sent:
             # The server checked first: deleted, or declined already (by a run whose record the
@@ -599,7 +615,7 @@ def run(ctx: RunContext) -> StageOutcome:
             update_id=item.update_id,
             kb=item.kb,
             title=item.title,
-            reason=item.reason,
+            reason=verdict.reason or item.reason,
             why=verdict.why,
             products=item.products,
             classifications=item.classifications,
@@ -612,10 +628,12 @@ def run(ctx: RunContext) -> StageOutcome:
     def audit(item: Decline, sent_by: str) -> DeclineRecord:
         # A decline settled on the server after a lost reply or a killed run has no verdict of
         # this run's: say what was known when it was queued.
-        why = whys.pop(item.update_id, "") or (
+        verdict = verdicts.pop(item.update_id, Verdict())
+        why = verdict.why or (
             f"superseded; covered by {item.covered_by} when queued" if item.covered_by else ""
         )
-        return DeclineRecord(sent_by, item.update_id, item.kb, item.title, item.reason, why)
+        reason = verdict.reason or item.reason
+        return DeclineRecord(sent_by, item.update_id, item.kb, item.title, reason, why)
 
     try:
         outcome = work.process_queue(

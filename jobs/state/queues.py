@@ -120,14 +120,14 @@ class WorkQueues(StateFile):
             ).fetchall()
         return {reason: count for reason, count in rows}
 
-    def queued_keys_except(self, database: str, stage: str, reason: str) -> frozenset[str]:
-        """The keys of a stage's active items whose payload gives another reason than ``reason``."""
+    def active_keys(self, database: str, stage: str) -> frozenset[str]:
+        """The keys of a stage's items still to be done (pending, in flight, failed)."""
         marks = ",".join("?" * len(ACTIVE))
         with self.reading():
             rows = self.db.execute(
                 f"SELECT item_key FROM work_items WHERE database_id = ? AND stage = ? "
-                f"AND status IN ({marks}) AND json_extract(payload_json, '$.reason') IS NOT ?",
-                (database, stage, *ACTIVE, reason),
+                f"AND status IN ({marks})",
+                (database, stage, *ACTIVE),
             ).fetchall()
         return frozenset(row[0] for row in rows)
 

@@ -496,9 +496,10 @@ def test_every_decline_says_why_in_the_history(chain, state_dir):
     rules = [{"field": "title", "pattern": "Servicing Stack", "reason": "ssu"}]
     decline(path, state_dir, min_age_days=0, rules=rules)
     whys = dict(query(state_dir / "state.sqlite3", "SELECT update_id, why FROM declined_updates"))
+    # Covered by what stays: KB502 and KB503 go the same night.
     assert whys[ids["a"]] == (
-        "superseded; covered by KB502 '2026-08 Cumulative Update (KB502)' "
-        "(created 2026-08-27, not approved)"
+        "superseded; covered by KB504 '2026-10 Cumulative Update (KB504)' "
+        "(created 2026-11-05, not approved)"
     )
     assert whys[ids["unrelated"]] == (
         "rule:ssu; products: Windows Server 2019; classifications: Security Updates"
@@ -617,3 +618,56 @@ def test_a_link_lost_when_a_candidate_query_starts_is_retried_not_a_failed_sourc
     assert report.exit_code == ExitCode.OK, report.stages
     assert not event_log.named("decline.source_fail")
     assert declined_ids(path) == {ids["a"], ids["b"], ids["c"]}
+
+
+def _queued_behind_one_decline(tmp_path, state_dir, *, unresolved=()):
+    """Two updates a title rule declines; the first night may send one: the second stays queued
+    for the next night, as it was judged then."""
+    builder = CatalogBuilder(tmp_path / "queued.sqlite3")
+    builder.unresolved = set(unresolved)
+    first = builder.update("Contoso Agent (KB1501)", age_days=50, product="Windows 10")
+    queued = builder.update(
+        "Contoso Agent, new (KB1502)",
+        age_days=40,
+        product="Windows 10",
+        also_products=("Windows 11",),
+    )
+    path = builder.close()
+    night = {"expired": False, "max_declines_per_run": 1, "rules": [
+        {"field": "title", "pattern": "Contoso", "reason": "contoso"}
+    ]}  # fmt: skip
+    run(settings_for(path, backup={"gate": "off"}, stages={"decline": night}), state_dir)
+    assert declined_ids(path) == {first}
+    return path, queued
+
+
+def test_a_queued_rule_decline_records_the_rule_that_declines_it_when_sent(tmp_path, state_dir):
+    """The queue was built by a rule the config no longer has; the rule that declines the update
+    now is the one its history names."""
+    path, queued = _queued_behind_one_decline(tmp_path, state_dir)
+    products = {"expired": False, "rules": [{"field": "product", "pattern": "Windows"}]}
+    run(settings_for(path, backup={"gate": "off"}, stages={"decline": products}), state_dir)
+
+    assert queued in declined_ids(path)
+    ((reason, why),) = query(
+        state_dir / "state.sqlite3",
+        "SELECT reason, why FROM declined_updates WHERE update_id = ?",
+        (queued,),
+    )
+    assert reason == "rule:Windows" and why.startswith("rule:Windows; products:")
+
+
+def test_a_queued_decline_with_an_unresolved_product_stays_under_a_product_rule(
+    tmp_path, state_dir, event_log
+):
+    """decline-review N4 at sending time: the queued item remembers that a product's title did
+    not resolve, so a product rule met the next night leaves it alone, as a fresh queue would."""
+    path, queued = _queued_behind_one_decline(tmp_path, state_dir, unresolved=["Windows 11"])
+    products = {"expired": False, "rules": [{"field": "product", "pattern": "Windows 10"}]}
+    run(settings_for(path, backup={"gate": "off"}, stages={"decline": products}), state_dir)
+
+    assert queued not in declined_ids(path)
+    (withheld,) = event_log.named("decline.withheld")
+    assert (
+        withheld["update_id"] == queued and withheld["reason"] == "no longer chosen by the config"
+    )

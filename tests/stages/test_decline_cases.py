@@ -55,6 +55,15 @@ def test_decline_case(case: dict[str, Any], tmp_path: Path) -> None:
         )
     }
     assert by_this_run == case["declined"]
+    whys = dict(
+        query(
+            state_dir / "state.sqlite3",
+            "SELECT update_id, why FROM declined_updates WHERE run_id = ?",
+            (report.run_id,),
+        )
+    )
+    for declined, cover in case.get("covered_by", {}).items():
+        assert f"'{cover}'" in whys[ids[declined]], whys[ids[declined]]
     # And SUSDB agrees: declined now is what the run declined and what was declined before.
     before = {spec["title"] for spec in case["updates"] if spec.get("declined")}
     declined_now = {title.get(update_id, update_id) for update_id in declined_ids(path)}
