@@ -668,8 +668,10 @@ DECLARATIONS: tuple[EventSpec, ...] = (
     _event(
         "computers.guard",
         "warning",
-        "`total`, and `estimated`, `estimated_percent`, `threshold_days` (refused before the "
-        "call) or `deleted`, `deleted_percent`, `reported_by_wsus` (rolled back after it)",
+        "`total`, and `estimated` (silent by either date: at most this many go), "
+        "`estimated_at_least` (silent by both), `estimated_percent`, `threshold_days` (refused "
+        "before the call) or `deleted`, `deleted_percent`, `reported_by_wsus` (rolled back after "
+        "it)",
         "more computers than the guard allows would go: refused from the estimate without "
         "calling spCleanupObsoleteComputers, or (the backstop) its deletion rolled back",
         "total",

@@ -1,10 +1,10 @@
 -- name: computer_counts
 -- summary: All computers, and how many WSUS's own cleanup would delete at @thresholdDays (30 is
---          WSUS's default): spCleanupObsoleteComputers tests LastSyncTime or
---          LastReportedStatusTime, which one is not public, so two figures. Inactive: silent by
---          either date (at most this many go); Certain: silent by both (at least this many go,
---          whichever date WSUS tests). The guard refuses on Certain and counts the rest in its
---          transaction (a client that syncs but whose reporting broke is common).
+--          WSUS's default): spCleanupObsoleteComputers tests LastSyncTime, LastReportedStatusTime
+--          or either (which is not public), so two figures. Inactive: silent by either date (at
+--          most this many go); Certain: silent by both (at least this many go, whichever date
+--          WSUS tests). The guard refuses on Inactive, so the procedure is never called when it
+--          might delete over the limits, and says both figures; its transaction counts the rest.
 -- params: @thresholdDays int
 -- returns: Total, Inactive, Certain
 -- writes: no

@@ -200,7 +200,8 @@ class ServerConditions:
 
     def obsolete_computers(self, *, days: int | None = None, column: str | None = None) -> None:
         """WSUS's own rule for spCleanupObsoleteComputers, which no parameter changes: silent
-        ``days`` (30 unless set) by ``column`` (``LastSyncTime`` unless set)."""
+        ``days`` (30 unless set) by ``column`` (``LastSyncTime`` unless set;
+        ``LastReportedStatusTime``; or ``either``, silent by one of the two)."""
         if days is not None:
             self._meta("obsolete_computer_days", days)
         if column is not None:

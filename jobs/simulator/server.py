@@ -422,11 +422,18 @@ class Server:
         return ResultSet(rowcount=deleted), self.charge(COST["compress_update"])
 
     def spCleanupObsoleteComputers(self) -> tuple[ResultSet, float]:
-        # WSUS's own threshold: MS-WSUSAR 3.1.4.108, "The default threshold value SHOULD be 30
-        # days. This threshold is a WSUS server configuration option." Where WSUS stores it and
-        # which date column it tests are not public: the simulator keeps both in sim_meta
-        # (obsolete_computer_days, obsolete_computer_column), so tests can model a server whose
-        # threshold or column differ from any guess the tool could make.
+        """WSUS's deletion of computers that stopped contacting the server.
+
+        Its threshold: MS-WSUSAR 3.1.4.108, "The default threshold value SHOULD be 30 days. This
+        threshold is a WSUS server configuration option." Where WSUS stores it and which date
+        column it tests are not public: the simulator keeps both in sim_meta
+        (obsolete_computer_days, obsolete_computer_column), so tests can model a server whose
+        threshold or column differ from any guess the tool could make. The column is
+        ``LastSyncTime`` (the default here), ``LastReportedStatusTime``, or ``either``: a computer
+        silent by one of the two goes. ``either`` is a guess, the dangerous alternative (it
+        deletes the most: a client that synchronizes but whose status reporting broke goes too),
+        modelled because nothing public rules it out.
+        """
         days = int(
             self.scalar("SELECT value FROM sim_meta WHERE key = 'obsolete_computer_days'") or 30
         )
@@ -434,23 +441,28 @@ class Server:
             self.scalar("SELECT value FROM sim_meta WHERE key = 'obsolete_computer_column'")
             or "LastSyncTime"
         )
-        if column not in ("LastSyncTime", "LastReportedStatusTime"):
+        columns = {
+            "LastSyncTime": ("LastSyncTime",),
+            "LastReportedStatusTime": ("LastReportedStatusTime",),
+            "either": ("LastSyncTime", "LastReportedStatusTime"),
+        }.get(column)
+        if columns is None:
             raise server_error(f"simulator: unknown obsolete_computer_column {column!r}")
         # "Removes client computers ..." (MS-WSUSAR): each computer goes with the rows that hang
         # off it, above all its status per update (tbUpdateStatusPerComputer, often thousands of
         # rows a computer: decline review N3, from the schema's foreign keys). Those rows are what
         # the deletion costs, and they are locked until the transaction that holds them ends.
         cutoff = ts(self.clock.now() - timedelta(days=days))
-        doomed = f"SELECT TargetID FROM tbComputerTarget WHERE {column} IS NULL OR {column} < ?"
+        silent = " OR ".join(f"{name} IS NULL OR {name} < ?" for name in columns)
+        cutoffs = (cutoff,) * len(columns)
+        doomed = f"SELECT TargetID FROM tbComputerTarget WHERE {silent}"
         statuses = self.db.execute(
-            f"DELETE FROM tbUpdateStatusPerComputer WHERE TargetID IN ({doomed})", (cutoff,)
+            f"DELETE FROM tbUpdateStatusPerComputer WHERE TargetID IN ({doomed})", cutoffs
         ).rowcount
         self.note_row_locks(
             "spCleanupObsoleteComputers", "DELETE FROM tbUpdateStatusPerComputer", statuses
         )
-        deleted = self.db.execute(
-            f"DELETE FROM tbComputerTarget WHERE {column} IS NULL OR {column} < ?", (cutoff,)
-        ).rowcount
+        deleted = self.db.execute(f"DELETE FROM tbComputerTarget WHERE {silent}", cutoffs).rowcount
         self.note_row_locks("spCleanupObsoleteComputers", "DELETE FROM tbComputerTarget", deleted)
         if deleted:
             self.fragment("tbComputerTarget", deleted)

@@ -2,15 +2,19 @@
 
 ``spCleanupObsoleteComputers`` takes no parameter and deletes by WSUS's own threshold (30 days by
 default, a server option whose storage is not public) and by a date column that is not public
-either. The guard works in two steps:
+either: LastSyncTime, LastReportedStatusTime, or (the dangerous alternative) either of them. The
+guard works in two steps:
 
 1. **An estimate, before anything is called**: the computers silent for WSUS's default threshold
-   by both date columns (they go whichever column WSUS tests). Over ``guard_count`` or
+   by either date column, the most that can go whichever column WSUS tests (those silent by both
+   go in any case: the estimate's lower figure, said alongside). Over ``guard_count`` or
    ``guard_percent``, the stage refuses and the procedure is never started: a night over the
-   limits costs one read. (Refusing on those silent by either date would refuse every night on
-   an estate where clients synchronize but their status reporting broke.) Running the deletion to undo it would delete every
-   stale computer and its status rows (thousands a computer), hold every lock until the rollback
-   and block client reporting meanwhile, every night (decline review N3).
+   limits costs one read. Running the deletion to undo it would delete every stale computer and
+   its status rows (thousands a computer), hold every lock until the rollback and block client
+   reporting meanwhile, every night (decline review N3). An estate whose clients synchronize but
+   whose status reporting broke (or the reverse) is refused too, every night, until the
+   administrator raises the limits or mends the clients: the refusal says both figures and which
+   settings to raise, since WSUS may well delete those computers all at once.
 2. **A backstop on the real deletion**: under the limits, the procedure runs inside a transaction
    of the stage's own; the computers that really went are counted (TargetIDs before and after)
    and rolled back when over the limits. That catches a server whose threshold is shorter than
@@ -18,6 +22,8 @@ either. The guard works in two steps:
 """
 
 from __future__ import annotations
+
+import math
 
 from jobs import events
 from jobs.runner.context import RunContext, StageOutcome
@@ -33,27 +39,24 @@ def run(ctx: RunContext) -> StageOutcome:
     counts = ctx.susdb.computer_counts(DEFAULT_THRESHOLD_DAYS)
     detail: dict[str, float] = {
         "total": counts.total,
-        "estimated": counts.at_least,
-        "estimated_at_most": counts.at_most,
+        "estimated": counts.at_most,
+        "estimated_at_least": counts.at_least,
         "threshold_days": DEFAULT_THRESHOLD_DAYS,
     }
     if ctx.dry_run:
         return StageOutcome(status="planned", remaining=counts.at_most, detail=detail)
     executor = ctx.susdb.executor
-    # Refused on what surely goes (silent by both dates): a client that syncs but whose status
-    # reporting broke is common, and which date WSUS tests is not public; the rest is counted.
-    share = 100.0 * counts.at_least / counts.total if counts.total else 0.0
-    if counts.at_least > settings.guard_count or share > settings.guard_percent:
+    # Refused on what may go (silent by either date): which date WSUS tests is not public, and a
+    # procedure that tests either would delete them all inside our transaction.
+    share = 100.0 * counts.at_most / counts.total if counts.total else 0.0
+    if counts.at_most > settings.guard_count or share > settings.guard_percent:
         detail["estimated_percent"] = round(share, 1)
         log.warning("computers.guard", **detail)
-        reason = (
-            f"guard: {counts.at_least} of {counts.total} computers ({share:.1f}%) have neither "
-            f"synchronized nor reported for {DEFAULT_THRESHOLD_DAYS} days, over the limits "
-            f"({settings.guard_count}, {settings.guard_percent:g}%); "
-            "spCleanupObsoleteComputers was not called"
-        )
         return StageOutcome(
-            status="refused", reason=reason, remaining=counts.at_least, detail=detail
+            status="refused",
+            reason=_estimate_refusal(counts.total, counts.at_most, counts.at_least, share, ctx),
+            remaining=counts.at_most,
+            detail=detail,
         )
 
     def guarded_cleanup() -> StageOutcome:
@@ -81,3 +84,23 @@ def run(ctx: RunContext) -> StageOutcome:
         return StageOutcome(done=deleted, detail=detail)
 
     return executor.run_transaction(guarded_cleanup)
+
+
+def _estimate_refusal(
+    total: int, at_most: int, at_least: int, share: float, ctx: RunContext
+) -> str:
+    """One line: both figures, the limits, and what the administrator can do about it."""
+    settings = ctx.settings.stages.computers
+    raise_to = []
+    if at_most > settings.guard_count:
+        raise_to.append(f"stages.computers.guard_count to {at_most}")
+    if share > settings.guard_percent:
+        raise_to.append(f"stages.computers.guard_percent to {math.ceil(share)}")
+    return (
+        f"guard: up to {at_most} of {total} computers ({share:.1f}%) would go, over the limits "
+        f"(guard_count {settings.guard_count}, guard_percent {settings.guard_percent:g}%): "
+        f"{at_most} have not synchronized or not reported for {DEFAULT_THRESHOLD_DAYS} days, "
+        f"{at_least} of them neither, and which date WSUS tests is not public; "
+        "spCleanupObsoleteComputers was not called. To let WSUS delete them, raise "
+        f"{' and '.join(raise_to)}; else bring those clients back to synchronizing and reporting"
+    )

@@ -17,10 +17,11 @@ but only:
 * in its own transaction, which checks again that the text did not change in between, and fails
   closed when the text cannot be read there (OBJECT_DEFINITION is NULL without VIEW DEFINITION).
 
-The original text is kept in the state store once the change committed (a run killed in between
-loses nothing: the original is the known text), and ``run --restore-delete-update`` puts it back
-(only while the procedure still holds the text this tool put there). A WSUS update may replace the
-procedure again: preflight notices and says so.
+The original text is kept in the state store only once the change committed: a change that
+failed saves nothing, so no later run says it was replaced or offers to put it back (a run killed
+in between loses nothing: the original is the known text). ``run --restore-delete-update`` puts
+it back (only while the procedure still holds the text this tool put there). A WSUS update may
+replace the procedure again: preflight notices and says so.
 """
 
 from __future__ import annotations

@@ -344,12 +344,16 @@ def test_without_backups_the_refusal_names_the_way_out(tmp_path, state_dir):
 
 
 # -- 5. the computers guard counts what will be deleted ---------------------------------------------
-def _computers(path: Path, silent_status: int, silent_both: int, active: int) -> SimulatedServer:
+def _computers(
+    path: Path, silent_status: int, silent_both: int, active: int, silent_sync: int = 0
+) -> SimulatedServer:
     """Only these computers: some silent by LastReportedStatusTime only (they synchronize, their
-    status reports stopped), some silent by both dates, some active."""
+    status reports stopped), some by LastSyncTime only (their synchronization broke, they still
+    report), some silent by both dates, some active."""
     server = SimulatedServer(path)
     server.no_computers()
     server.computers("REPORTING-BROKE", silent_status, synced_hours=48, reported_hours=120 * 24)
+    server.computers("SYNC-BROKE", silent_sync, synced_hours=120 * 24, reported_hours=48)
     server.computers("SILENT", silent_both, synced_hours=120 * 24)
     server.computers("ACTIVE", active, synced_hours=48)
     return server
@@ -358,8 +362,8 @@ def _computers(path: Path, silent_status: int, silent_both: int, active: int) ->
 def test_the_computers_guard_refuses_from_its_estimate_without_calling_wsus(small_sim, state_dir):
     """Decline review N3: over the limits, two nights in a row, the deletion is never started:
     one read a night, not a delete of thousands of computers (and their status rows, every lock
-    held) rolled back. The estimate counts computers silent by both date columns: they go
-    whichever one WSUS tests (which one is not public)."""
+    held) rolled back. The estimate counts computers silent by either date column: the most that
+    can go, whichever one WSUS tests (which one is not public)."""
     from jobs.simulator.dbapi import started_calls
 
     server = _computers(small_sim, silent_status=0, silent_both=187, active=2000)
@@ -384,9 +388,9 @@ def test_the_computers_guard_refuses_from_its_estimate_without_calling_wsus(smal
 
 
 def test_clients_whose_reporting_broke_are_counted_not_refused_every_night(small_sim, state_dir):
-    """Silent by one date only (they synchronize, their status reports stopped): not in the
-    estimate; whether WSUS deletes them is counted in the transaction, and rolled back over the
-    limits. Under the limits they go, and the night is not refused."""
+    """Silent by one date only (they synchronize, their status reports stopped): in the estimate's
+    upper figure, which is under the limits here, so the procedure is called; what WSUS really
+    deletes is counted in the transaction. They go, and the night is not refused."""
     server = _computers(small_sim, silent_status=38, silent_both=10, active=2000)
     server.obsolete_computers(column="LastReportedStatusTime")
     report = run(
@@ -395,6 +399,40 @@ def test_clients_whose_reporting_broke_are_counted_not_refused_every_night(small
         stages=["computers"],
     )
     assert report.exit_code == ExitCode.OK and report.stages[-1].done == 48
+
+
+def test_thousands_silent_by_one_date_only_never_start_a_deletion(small_sim, state_dir):
+    """Issue 24: 2,000 computers silent by one date only (1,200 whose synchronization broke but
+    which still report, 800 the reverse), none by both, and a server whose procedure deletes by
+    either date (the dangerous alternative: which column WSUS tests is not public). Over the
+    limits, two nights in a row, the procedure is never called: refused from the upper estimate,
+    with both figures and the settings that would let it run. Raised as the line says, WSUS
+    deletes them all in one night."""
+    from jobs.simulator.dbapi import started_calls
+
+    server = _computers(small_sim, silent_status=800, silent_both=0, active=2000, silent_sync=1200)
+    server.obsolete_computers(column="either")
+    guarded = settings_for(small_sim, backup={"gate": "off"})  # 500 computers, 25%
+    for _night in (1, 2):
+        report = run(guarded, state_dir, stages=["computers"])
+        assert report.exit_code == ExitCode.REFUSED
+        reason = report.stages[-1].reason or ""
+        assert "up to 2000 of 4000 computers (50.0%)" in reason
+        assert "0 of them neither" in reason and "was not called" in reason
+        assert "guard_count to 2000" in reason and "guard_percent to 50" in reason
+        assert report.stages[-1].detail["estimated_at_least"] == 0
+    assert started_calls(small_sim, "spCleanupObsoleteComputers") == 0
+    assert calls(small_sim, "spCleanupObsoleteComputers") == Counter()
+    assert query(small_sim, "SELECT COUNT(*) FROM tbComputerTarget") == [(4000,)]
+
+    raised = settings_for(
+        small_sim,
+        backup={"gate": "off"},
+        stages={"computers": {"guard_count": 2000, "guard_percent": 50}},
+    )
+    done = run(raised, state_dir, stages=["computers"])
+    assert done.exit_code == ExitCode.OK and done.stages[-1].done == 2000
+    assert started_calls(small_sim, "spCleanupObsoleteComputers") == 1
 
 
 def test_the_computers_guard_still_counts_what_wsus_really_deletes(small_sim, state_dir):

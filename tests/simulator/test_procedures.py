@@ -212,6 +212,49 @@ def test_obsolete_computers_are_those_silent_for_30_days(small_sim):
     assert rows(connection, "computer_counts", 30)[0][0] == total - deleted
 
 
+@pytest.mark.parametrize(
+    ("column", "gone"),
+    [("LastSyncTime", {1, 3}), ("LastReportedStatusTime", {2, 3}), ("either", {1, 2, 3})],
+)
+def test_obsolete_computers_go_with_their_status_rows_and_pay_for_them(tmp_path, column, gone):
+    """spCleanupObsoleteComputers deletes each computer's tbUpdateStatusPerComputer rows with it
+    and charges their cost; silent by the server's column (``either``: by one of the two)."""
+    from jobs.simulator.server import COST, ts
+
+    builder = CatalogBuilder(tmp_path / "computers.sqlite3")
+    builder.computers("PC", 4, synced_hours=2)
+    stale = ts(NOW - timedelta(days=40))
+    builder.db.execute(
+        "UPDATE tbComputerTarget SET LastSyncTime = ? WHERE TargetID IN (1, 3)", (stale,)
+    )
+    builder.db.execute(
+        "UPDATE tbComputerTarget SET LastReportedStatusTime = ? WHERE TargetID IN (2, 3)", (stale,)
+    )
+    per_computer = 1500
+    builder.db.executemany(
+        "INSERT INTO tbUpdateStatusPerComputer VALUES (2, ?, ?, ?, ?, ?)",
+        [
+            (local_id, target_id, ts(NOW), ts(NOW), ts(NOW))
+            for target_id in range(1, 5)
+            for local_id in range(1, per_computer + 1)
+        ],
+    )
+    builder.obsolete_computers(column=column)
+    path = builder.close()
+    clock = VirtualClock(NOW)
+    connection = connect(path, clock=clock)
+    ((deleted,),) = rows(connection, "cleanup_obsolete_computers")
+    connection.close()
+    assert deleted == len(gone)
+    left = {1, 2, 3, 4} - gone
+    assert {row[0] for row in query(path, "SELECT TargetID FROM tbComputerTarget")} == left
+    assert query(
+        path, "SELECT TargetID, COUNT(*) FROM tbUpdateStatusPerComputer GROUP BY TargetID"
+    ) == [(target_id, per_computer) for target_id in sorted(left)]
+    charged = COST["statement"] * len(gone) + COST["status_row"] * per_computer * len(gone)
+    assert clock.monotonic() == pytest.approx(charged)  # the call is all the clock was charged
+
+
 def test_sync_history_is_deleted_in_top_n_batches(small_sim):
     connection = connect(small_sim)
     ((backlog,),) = rows(connection, "sync_history_backlog", 90)

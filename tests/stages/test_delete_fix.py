@@ -1,5 +1,6 @@
 """Microsoft's spDeleteUpdate change: applied only on request, only on a text this tool knows, only
-after the backup gate, never on a replica or without the rights; and put back on request."""
+after the backup gate, on a replica too but never without the rights; its original saved only once
+the change committed; and put back on request."""
 
 from __future__ import annotations
 
@@ -123,6 +124,38 @@ def test_restore_puts_the_original_text_back_exactly(tmp_path, state_dir):
     assert definition(sim) == original
     again = run(settings, state_dir, stages=["preflight"], restore_delete_fix=True)
     assert again.exit_code == ExitCode.REFUSED and "nothing to put back" in again.stages[-1].reason
+
+
+def test_a_change_that_fails_saves_no_original_and_claims_nothing(tmp_path, state_dir, event_log):
+    """The change's batch fails (here the server denies it, as when the login lost its right
+    between the check and the ALTER): the procedure keeps its text, no original is saved, so no
+    later run says a WSUS update replaced the change (preflight.delete_fix_replaced) and
+    --restore-delete-update has nothing to put back (decline review N7)."""
+    sim = tmp_path / "s.sqlite3"
+    create(sim, preset_profile("small", seed=15, delete_fix=False))
+    original = definition(sim)
+    denied = {
+        "rate": 1.0,
+        "kinds": ["permission_denied"],
+        "statements": ["apply_delete_update_fix"],
+    }
+    failing = settings_for(sim, backup={"gate": "off"}, stages=APPLY, target={"faults": denied})
+    report = run(failing, state_dir, stages=["delete_fix"])
+    stage = report.stages[-1]
+    assert stage.stage == "delete_fix" and stage.status == "failed" and stage.done == 0
+    assert report.exit_code != ExitCode.OK
+    assert definition(sim) == original
+    assert query(state_dir / "state.sqlite3", "SELECT COUNT(*) FROM procedure_originals") == [(0,)]
+    assert not event_log.named("delete_fix.applied")
+
+    settings = settings_for(sim, backup={"gate": "off"})
+    assert run(settings, state_dir, stages=["preflight"]).exit_code == ExitCode.OK
+    assert event_log.named("preflight.delete_fix_missing")
+    assert not event_log.named("preflight.delete_fix_replaced")
+    restore = run(settings, state_dir, stages=["preflight"], restore_delete_fix=True)
+    assert restore.exit_code == ExitCode.REFUSED
+    assert "nothing to put back" in (restore.stages[-1].reason or "")
+    assert definition(sim) == original
 
 
 def test_a_wsus_update_that_replaced_the_procedure_is_noticed_and_never_overwritten(

@@ -16,17 +16,18 @@ if TYPE_CHECKING:
 
 class ComputerSettings(Section):
     guard_percent: float = doc(
-        "Refuse obsolete-computer cleanup when more than this share of all computers would go: "
-        "estimated first (silent 30 days, WSUS's default threshold, by both date columns), so "
-        "the procedure is not even called; then counted, inside a transaction, and rolled back.",
+        "Refuse obsolete-computer cleanup when more than this share of all computers might go: "
+        "estimated first (silent 30 days, WSUS's default threshold, by either date column, since "
+        "which one WSUS tests is not public), so the procedure is not even called; then counted, "
+        "inside a transaction, and rolled back.",
         25,
         default=25.0,
         ge=0,
         le=100,
     )
     guard_count: int = doc(
-        "Refuse obsolete-computer cleanup when more than this many computers would go "
-        "(estimated before the call, counted after it).",
+        "Refuse obsolete-computer cleanup when more than this many computers might go "
+        "(estimated before the call, silent 30 days by either date column; counted after it).",
         500,
         default=500,
         ge=0,
