@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from jobs import events, output, report
+from jobs import commands, events, output, report
 from jobs.errors import UsageError
 from jobs.runner.options import RunOptions
 from jobs.runner.plan import build_plan
@@ -106,7 +106,7 @@ def run_demo(
     options = RunOptions(target=DEMO_TARGET, profile="nightly", max_duration_minutes=max_duration)
     plan = build_plan(demo_settings, options)
     plan.count_obsolete_kpi = True
-    result = execute_plan(plan, state_dir)
+    result = commands.with_declines(execute_plan(plan, state_dir), state_dir)
     output.run_summary(result)
     out.print(f"History: susdb-maint --state-dir {state_dir} history")
     if created is False and not fresh:

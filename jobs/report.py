@@ -198,15 +198,58 @@ def snapshot_table(
     return table
 
 
-def _stage_note(stage: dict[str, Any]) -> str:
+def reason_counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{reason} {number(count)}" for reason, count in counts.items())
+
+
+def stage_note(stage: dict[str, Any], *, planned: bool = False) -> str:
+    """A stage's note: why it ended so (a failed stage says why first: the counts alone read as
+    "all went well"; admin review: a misspelled keep_products showed only "superseded 267,
+    expired 182"), then, for the decline stage, what it declined per reason, what is still queued
+    (for a plan: what it would queue, unlabelled), and what it left alone or found amiss."""
     detail = stage.get("detail") or {}
-    note = stage.get("reason") or ""
+    parts = [str(stage["reason"])] if stage.get("reason") else []
+    if detail.get("declined_by_reason"):
+        parts.append(f"declined: {reason_counts(detail['declined_by_reason'])}")
     if detail.get("by_reason"):
-        counts = ", ".join(f"{reason} {count}" for reason, count in detail["by_reason"].items())
-        # A failed stage says why first: the counts alone read as "all went well" (admin
-        # review: a misspelled keep_products showed only "superseded 267, expired 182").
-        note = f"{note}; {counts}" if stage.get("status") == "failed" and note else counts
-    return str(note)
+        queued = reason_counts(detail["by_reason"])
+        parts.append(queued if planned else f"queued: {queued}")
+    parts.extend(decline_findings(detail, short=True))
+    return "; ".join(parts)
+
+
+def decline_findings(detail: dict[str, Any], *, short: bool = False) -> list[str]:
+    """What the decline stage left alone or found amiss (its detail's ``category_unresolved``,
+    ``kept_deployed``, ``declined_but_deployed``), one phrase each (``short``, for a table's note)
+    or one sentence each naming the events that list the updates. Configuration Manager's
+    mismatches are reported both ways, zeros included: that the site was read and agreed is
+    worth saying."""
+    found = []
+    unresolved = detail.get("category_unresolved")
+    if unresolved:
+        found.append(
+            f"{number(unresolved)} left alone: a category title did not resolve"
+            if short
+            else f"{number(unresolved)} update(s) left alone by product, classification and "
+            "keep_products rules: a product or classification title did not resolve "
+            "(events decline.category_unresolved)"
+        )
+    if "configmgr_deployed" in detail:
+        kept = number(detail.get("kept_deployed", 0))
+        declined = number(detail.get("declined_but_deployed", 0))
+        if short:
+            found.append(
+                f"Configuration Manager deploys {number(detail['configmgr_deployed'])}: "
+                f"{kept} candidate(s) kept, {declined} declined in WSUS"
+            )
+        else:
+            found += [
+                f"{kept} candidate(s) kept because Configuration Manager deploys them "
+                "(events decline.deployed)",
+                f"{declined} update(s) Configuration Manager deploys are declined in WSUS: their "
+                "clients report them not required (events configmgr.declined_but_deployed)",
+            ]
+    return found
 
 
 def stage_table(stages: list[dict[str, Any]], title: str) -> Table:
@@ -231,7 +274,7 @@ def stage_table(stages: list[dict[str, Any]], title: str) -> Table:
             number(stage.get("failed")),
             number(stage.get("remaining")),
             f"{stage.get('duration_seconds') or 0:,.1f}",
-            _stage_note(stage),
+            stage_note(stage),
         )
     return table
 
@@ -260,7 +303,7 @@ def plan_table(stages: list[dict[str, Any]], title: str) -> Table:
             number(stage.get("remaining")) if status == "planned" else "-",
             number(stage.get("skipped")) if status == "planned" else "-",
             f"{estimate / 60:,.1f} min" if estimate is not None else "-",
-            _stage_note(stage),
+            stage_note(stage, planned=True),
         )
     return table
 
@@ -279,7 +322,13 @@ def run_counts(run: dict[str, Any]) -> dict[str, int | None]:
     if run.get("dry_run"):
         return dict.fromkeys(HISTORY_COUNTS)
     done = items_done(summary.get("stages") or [])
-    return {column: done.get(stage, 0) for column, stage in HISTORY_COUNTS.items()}
+    counts: dict[str, int | None] = {
+        column: done.get(stage, 0) for column, stage in HISTORY_COUNTS.items()
+    }
+    if run.get("declined_rows") is not None:
+        # The run's audit rows: what `history --declined` lists, whoever settled them.
+        counts["declined"] = int(run["declined_rows"])
+    return counts
 
 
 def history_table(runs: list[dict[str, Any]]) -> Table:

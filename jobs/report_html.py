@@ -27,7 +27,7 @@ from pygal.style import Style
 
 from jobs import __version__, events, forecast
 from jobs.errors import UsageError
-from jobs.report import KPI_LABELS, change_meaning
+from jobs.report import KPI_LABELS, change_meaning, decline_findings, reason_counts, stage_note
 from jobs.settings.model import Settings
 from jobs.stages import health
 from jobs.state.store import StateStore
@@ -95,6 +95,16 @@ class RunView:
             if stage["stage"] == name and stage["done"]
         }
 
+    @property
+    def decline_findings(self) -> list[str]:
+        """What the decline stage left alone or found amiss, a sentence each (report.py)."""
+        return [
+            sentence
+            for stage in self.stages
+            if stage["stage"] == "decline"
+            for sentence in decline_findings(stage["detail"])
+        ]
+
     def kpi(self, name: str) -> float | None:
         for phase in ("after", "before"):
             if name in self.kpis.get(phase, {}):
@@ -113,13 +123,11 @@ def run_view(store: StateStore, run: dict[str, Any], max_listed: int) -> RunView
     stages = store.stage_results(run_id)
     for stage in stages:
         stage["detail"] = json.loads(stage.pop("detail_json") or "{}")
-    by_reason = dict(
-        store.db.execute(
-            "SELECT reason, COUNT(*) FROM declined_updates WHERE run_id = ? GROUP BY reason "
-            "ORDER BY 2 DESC",
-            (run_id,),
-        ).fetchall()
-    )
+    by_reason = store.declined_by_reason(run_id)
+    for stage in stages:
+        if stage["stage"] == "decline" and by_reason:
+            # The stage's own by_reason counts what is still queued; what went is the history's.
+            stage["detail"].setdefault("declined_by_reason", by_reason)
     declined = _rows(
         store.db,
         "SELECT update_id, kb, title, reason, why, declined_at FROM declined_updates WHERE run_id = ? "
@@ -352,6 +360,7 @@ def render(
         "target": focus.run["target"] if focus else target,
         "kpi_labels": KPI_LABELS,
         "change_meaning": change_meaning,
+        "stage_note": stage_note,
         "trend_kpis": TREND_KPIS,
         "max_listed": report.max_listed_updates,
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -361,12 +370,16 @@ def render(
     if focus:
         run = focus.run
         subject = f"[susdb-maint] {run['target']}: run {run['run_id']} {run['status']}"
+        deleted = ", ".join(f"{count:,} {label}" for label, count in focus.deleted.items())
         text = (
             f"susdb-maint run {run['run_id']} on {run['target']} ({run['profile']}): "
             f"{run['status']}, exit {run['exit_code']}.\n"
-            f"Declined {focus.declined_total} update(s); "
-            + ", ".join(f"{count:,} {label}" for label, count in focus.deleted.items())
-            + ".\nThe full report is attached (open it in a browser).\n"
+            f"Declined {focus.declined_total} update(s)"
+            + (f" ({reason_counts(focus.declined_by_reason)})" if focus.declined_by_reason else "")
+            + (f"; {deleted}" if deleted else "")
+            + ".\n"
+            + "".join(f"{sentence}.\n" for sentence in focus.decline_findings)
+            + "The full report is attached (open it in a browser).\n"
         )
     else:
         subject = f"[susdb-maint] report {since or ''}..{until or ''} ({len(views)} runs)"

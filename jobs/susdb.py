@@ -83,10 +83,12 @@ class LocalUpdate:
 
 @dataclass(frozen=True)
 class UpdateState:
-    """What the server holds for one update: present at all, and its latest revision declined."""
+    """What the server holds for one update: present at all, and its latest revision declined;
+    when read on its own (``update_state``), the admin name its decline was made with."""
 
     present: bool
     declined: bool
+    declined_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -461,7 +463,12 @@ class Susdb:
 
     def update_state(self, update_id: str) -> UpdateState:
         row = self.executor.run("update_is_declined", [update_id]).rows[0]
-        return UpdateState(bool(row["Present"]), bool(row["Declined"]))
+        return UpdateState(bool(row["Present"]), bool(row["Declined"]), row["DeclinedBy"])
+
+    def declined_update_ids(self) -> Iterator[str]:
+        """The UpdateID (upper case) of every update whose latest revision is declined, streamed:
+        one read for a whole set of updates, where ``update_state`` is a round trip each."""
+        return (str(row["UpdateID"]).upper() for row in self.executor.stream("declined_update_ids"))
 
     def update_exists(self, local_update_id: int) -> bool:
         return bool(self.executor.run("update_exists", [local_update_id]).rows[0]["Present"])

@@ -380,3 +380,38 @@ class NightlyScenario:
         for procedure in ("spDeclineUpdate", "spDeleteUpdate", "spCompressUpdate"):
             sent = procedure_calls(sim, procedure)
             assert sent and max(sent.values()) == 1, procedure
+
+
+def a_catalog_with_decline_findings(directory: Path) -> tuple[Path, Settings]:
+    """A catalog on which the decline stage declines one update by a rule and finds one of each
+    thing it reports besides: an update left alone because a product title does not resolve, a
+    superseded candidate kept because Configuration Manager deploys it, and a deployed update
+    WSUS has declined. Returns the file and settings that run the stage on it (the simulated
+    file is the site database too)."""
+    builder = CatalogBuilder(directory / "findings.sqlite3")
+    builder.unresolved = {"Windows 11"}
+    old = builder.update("2026-07 Cumulative Update (KB701)", age_days=200, kb="701")
+    builder.update("2026-08 Cumulative Update (KB702)", age_days=150, kb="702", supersedes=(old,))
+    pulled = builder.update("Pulled Update (KB703)", age_days=100, kb="703", declined=True)
+    builder.update("Servicing Stack Update (KB704)", age_days=90, kb="704")
+    builder.update(
+        "Feature update (KB705)",
+        age_days=80,
+        kb="705",
+        product="Windows 10",
+        also_products=("Windows 11",),
+    )
+    builder.deploy_in_configmgr(old)
+    builder.deploy_in_configmgr(pulled)
+    path = builder.close()
+    rules = [
+        {"field": "title", "pattern": "Servicing Stack"},
+        {"field": "product", "pattern": "Windows 10"},
+    ]
+    settings = settings_for(
+        path,
+        backup={"gate": "off"},
+        configmgr={"site": {"kind": "simulator", "path": str(path)}, "supersedence_months": 0},
+        stages={"decline": {"expired": False, "min_age_days": 0, "rules": rules}},
+    )
+    return path, settings

@@ -139,6 +139,10 @@ class Executor:
         self.on_connect: Callable[[], None] | None = None
         self._connecting = False
         self._session_ready = False
+        # A lost link that every retry's reconnect failed to mend: until a connect succeeds,
+        # statements get one attempt each, not a retry's logins each (a run that lost its server
+        # ends in seconds, not a login timeout times its attempts per statement after it).
+        self._unreachable = False
         # The first connection is retried like any statement: a link lost on the session's first
         # statements (its settings, the lock) must not end the night (network-review D9). Each
         # attempt opens a new connection itself, so the retry's own reconnect is not needed.
@@ -175,6 +179,7 @@ class Executor:
             finally:
                 self._connecting = False
         self._session_ready = True
+        self._unreachable = False
 
     def reconnect(self) -> None:
         self.drop_connection()
@@ -191,8 +196,22 @@ class Executor:
 
     @contextlib.contextmanager
     def unbounded(self) -> Iterator[None]:
-        """Statements inside run even after the window closed (reporting, not work)."""
-        saved, self.window = self.window, None
+        """Statements inside run even after the window closed (reporting, the lock's own
+        questions: not work), but never past its end by more than the watchdog's grace: a link
+        gone silent then cannot keep the run alive for a query timeout (600 s by default) or a
+        retry's reconnects (network-review D2). A statement cut there is cancelled, and one whose
+        cancel goes unanswered is the watchdog's (the run ends a grace later)."""
+        saved = self.window
+        if saved is None:
+            yield
+            return
+        grace = self.watchdog.grace_seconds
+
+        def with_grace() -> float | None:
+            left = saved()
+            return None if left is None else left + grace
+
+        self.window = with_grace
         try:
             yield
         finally:
@@ -241,8 +260,10 @@ class Executor:
         *,
         timeout: int | None = None,
         budget_seconds: float | None = None,
+        once: bool = False,
     ) -> Result:
-        """Run a named statement to completion; return all rows of all its result sets."""
+        """Run a named statement to completion; return all rows of all its result sets.
+        ``once``: one attempt, whatever fails (no retry, no reconnect for it)."""
 
         def attempt() -> Result:
             result = Result()
@@ -250,9 +271,13 @@ class Executor:
                 result.rows.extend(rows)
             return result
 
-        if statement(name).sent_once or self.in_transaction or self._connecting:
+        if once or statement(name).sent_once or self.in_transaction or self._connecting:
             return attempt()
-        result: Result = self.retry_policy()(attempt)
+        try:
+            result: Result = self.retry_policy()(attempt)
+        except DatabaseError as error:
+            self._unreachable = self._unreachable or error.reconnect
+            raise
         return result
 
     def stream(
@@ -278,10 +303,15 @@ class Executor:
 
     def retry_policy(self) -> RetryPolicy:
         """The run's retry limits, reconnecting this executor after a lost link: for statements
-        here and for queue items (which the queue engine verifies before it resends)."""
+        here and for queue items (which the queue engine verifies before it resends). Never
+        retried past the window: no pause or reconnect starts that would end after it."""
+        max_seconds = self.retry_limits.max_seconds
+        left = self.window() if self.window is not None else None
+        if left is not None:
+            max_seconds = max(0.0, min(max_seconds, left))
         return RetryPolicy(
-            self.retry_limits.max_attempts,
-            self.retry_limits.max_seconds,
+            1 if self._unreachable else self.retry_limits.max_attempts,
+            max_seconds,
             self.clock.sleep,
             self.reconnect,
         )

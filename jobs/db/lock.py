@@ -31,6 +31,9 @@ from jobs.susdb import DatabaseIdentity, Susdb
 
 log = events.get_logger("susdb_maint.lock")
 RESOURCE = "susdb-maint"
+# The lock's own questions answer at once on a live link; a silent one must not hold the run for
+# a whole query timeout (600 s by default). What the dedicated lock connection had.
+LOCK_QUESTION_SECONDS = 30
 
 
 class TargetLock:
@@ -57,7 +60,9 @@ class TargetLock:
                     f"another run on this host is working on {self.identity.describe()} "
                     f"(target {self.endpoint.name!r} names the same database)"
                 ) from None
-            granted = self.executor.run("acquire_target_lock", [RESOURCE]).rows[0]["Result"]
+            granted = self.executor.run(
+                "acquire_target_lock", [RESOURCE], timeout=LOCK_QUESTION_SECONDS
+            ).rows[0]["Result"]
         except BaseException:
             self._release()
             raise
@@ -87,7 +92,9 @@ class TargetLock:
                 f"{self.identity.describe()}; the run stopped"
             )
         with self.executor.unbounded():
-            granted = self.executor.run("acquire_target_lock", [RESOURCE]).rows[0]["Result"]
+            granted = self.executor.run(
+                "acquire_target_lock", [RESOURCE], timeout=LOCK_QUESTION_SECONDS
+            ).rows[0]["Result"]
         if granted < 0:
             log.error("lock.lost", reason="taken by another run during a reconnect")
             raise LockLost(
@@ -103,7 +110,9 @@ class TargetLock:
         try:
             # A question about the session, not work: it is asked after the window closed too.
             with self.executor.unbounded():
-                mode = self.executor.run("check_target_lock", [RESOURCE]).rows[0]["LockMode"]
+                mode = self.executor.run(
+                    "check_target_lock", [RESOURCE], timeout=LOCK_QUESTION_SECONDS
+                ).rows[0]["LockMode"]
         except DatabaseError as error:
             log.error("lock.lost", error=str(error))
             raise LockLost(
@@ -129,9 +138,13 @@ class TargetLock:
     def _release(self) -> None:
         if self.executor is not None:
             self.executor.on_connect = None
-            # Closing the session releases a session-owned applock anyway; the run closes it.
-            with contextlib.suppress(Exception):
-                self.executor.run("release_target_lock", [RESOURCE])
+            # Closing the session releases a session-owned applock anyway, and the run closes it
+            # next: one attempt, never a reconnect for it (a run whose link went silent must
+            # not spend its retries' logins after its record is written).
+            with contextlib.suppress(Exception), self.executor.unbounded():
+                self.executor.run(
+                    "release_target_lock", [RESOURCE], timeout=LOCK_QUESTION_SECONDS, once=True
+                )
             self.executor = None
         if self.file_lock is not None and self.file_lock.is_locked:
             self.file_lock.release()

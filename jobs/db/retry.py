@@ -24,7 +24,7 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    stop_after_delay,
+    stop_before_delay,
     wait_random_exponential,
 )
 
@@ -46,7 +46,8 @@ def retrying(
     reconnect: Callable[[], None],
 ) -> Retrying:
     """Build a retry policy: transient errors only, jittered exponential backoff, bounded by
-    attempts and by elapsed time; reconnect first after a lost connection."""
+    attempts and by elapsed time (no pause that would end past it); reconnect first after a lost
+    connection."""
 
     def before_sleep(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
@@ -67,7 +68,7 @@ def retrying(
 
     return Retrying(
         retry=retry_if_exception(is_retryable),
-        stop=stop_after_attempt(max_attempts) | stop_after_delay(max_seconds),
+        stop=stop_after_attempt(max_attempts) | stop_before_delay(max_seconds),
         wait=wait_random_exponential(multiplier=0.5, max=30),
         sleep=sleep,
         before_sleep=before_sleep,

@@ -33,10 +33,13 @@ P = TypeVar("P", bound="DataclassInstance")
 
 @dataclass(frozen=True)
 class Settled:
-    """How one item ended: ``done``, ``skipped`` (with a reason) or ``gone`` (nothing left)."""
+    """How one item ended: ``done``, ``skipped`` (with a reason) or ``gone`` (nothing left).
+    ``done_by``: for work found done on the server, who the server says did it (a run ID, or
+    whoever else), where the stage can tell; None when it cannot."""
 
     status: str
     reason: str | None = None
+    done_by: str | None = None
 
 
 DONE = Settled("done")
@@ -196,12 +199,23 @@ def settle_in_flight(ctx: RunContext, work: QueueWork[Any]) -> None:
         log.info("item.settled", item=item.key, status=settled.status, reason="before a rebuild")
         completions.append(Completion(item.key, settled.status, settled.reason))
         if settled.status == "done" and work.audit is not None:
-            row = work.audit(payload, item.run_id or ctx.run_id)
+            by = done_by(ctx, settled, item.run_id or ctx.run_id)
+            row = work.audit(payload, by) if by is not None else None
             if row is not None:
                 audit.append(row)
     # Not this run's stage work (its outcome leaves them out too): the audit rows name the run
-    # that sent them.
+    # that did it.
     ctx.store.complete(
         ctx.database, work.stage, ctx.run_id, completions, audit, ctx.target, counted=False
     )
     ctx.store.release(ctx.database, work.stage, unsettled)
+
+
+def done_by(ctx: RunContext, settled: Settled, sender: str) -> str | None:
+    """The run of this state store that did an item found done: the one the server names, else
+    ``sender`` (the run that sent it, when the server names no one); None when the server names
+    someone else (another host's run, an administrator): that work is in no history here."""
+    if settled.done_by is None or settled.done_by == ctx.run_id:
+        return settled.done_by or sender
+    found = ctx.store.run(settled.done_by)
+    return settled.done_by if found is not None and found["run_id"] == settled.done_by else None

@@ -41,6 +41,7 @@ from jobs.runner.queue import (
     QueueDeferred,
     QueueWork,
     Settled,
+    done_by,
     ensure_queue,
 )
 from jobs.state.store import ACTIVE, AuditRow, Completion, WorkItem
@@ -271,14 +272,21 @@ def _one_item(
         _fail(ctx, work, state, batch, item, error)
         return batch.stage_error is None
     state.consecutive_failures = 0
+    row = None
+    if settled.status == "done":
+        # Each run's history lists what it counts: work found done that another run did (a run
+        # killed in flight, a lost reply; another host, whose lock this run then took) is this
+        # run's skip, and that run's audit row where it is one of this store's.
+        by = done_by(ctx, settled, ctx.run_id if sent_here else item.run_id or ctx.run_id)
+        if work.audit is not None and by is not None:
+            row = work.audit(payload, by)
+        if by != ctx.run_id:
+            settled = Settled("skipped", f"done by {by or settled.done_by}")
     batch.end(item, settled)
     if settled.status == "gone":
         log.info("item.gone", item=item.key)
-    if settled.status == "done" and work.audit is not None:
-        sent_by = ctx.run_id if sent_here else item.run_id or ctx.run_id
-        row = work.audit(payload, sent_by)
-        if row is not None:
-            batch.audit.append(row)
+    if row is not None:
+        batch.audit.append(row)
     return True
 
 

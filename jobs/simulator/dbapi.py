@@ -20,6 +20,7 @@ import hashlib
 import json
 import re
 import sqlite3
+import tempfile
 import threading
 import uuid
 from datetime import datetime, timedelta
@@ -596,14 +597,24 @@ class Connection:
                 lock.release(force=True)
             return [ResultSet(["Result"], [(0 if lock else -999,)])]
         # SQL Server scopes an application lock to the database, not to the name a client used
-        # to reach it: two paths to one file (a symlink) are one lock (network-review).
-        lock = filelock.FileLock(f"{self.path.resolve()}.applock-{digest}", timeout=0)
+        # to reach it: every path to one file (a symlink, a hard link) is one lock, keyed by the
+        # file's identity (device and inode), not its path (network-review).
+        lock = filelock.FileLock(applock_file(self.path, digest), timeout=0)
         try:
             lock.acquire()
         except filelock.Timeout:
             return [ResultSet(["Result"], [(-1,)])]
         self._applocks[digest] = lock
         return [ResultSet(["Result"], [(0,)])]
+
+
+def applock_file(path: Path, digest: str) -> Path:
+    """Where the application lock ``digest`` of the simulated database at ``path`` is held: one
+    file per database file, whichever path reaches it."""
+    identity = path.stat()
+    folder = Path(tempfile.gettempdir()) / "susdb-maint-simulator-applocks"
+    folder.mkdir(exist_ok=True)
+    return folder / f"{identity.st_dev:x}-{identity.st_ino:x}-{digest}.lock"
 
 
 # Every procedure call started in this process, per (database file, procedure), whether it

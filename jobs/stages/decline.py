@@ -40,6 +40,8 @@ from jobs.state.store import ACTIVE, DeclineRecord
 from jobs.susdb import Supersedence, Susdb, UpdateCategories, UpdateRef, UpdateState
 
 log = events.get_logger("susdb_maint.stages.decline")
+# The admin name a decline is made with (WSUS keeps it with the decline, and shows it): the tool
+# and the run, so a decline found made is told apart from one another run or host made.
 ADMIN_NAME = "susdb-maint"
 NOT_KEPT = "not in keep_products"
 KEEP_PRODUCTS = "stages.decline.keep_products"  # where an administrator writes it
@@ -598,7 +600,7 @@ def run(ctx: RunContext) -> StageOutcome:
             )
             return queue.Settled("skipped", objection)
         verdicts[item.update_id] = verdict
-        sent, state = ctx.susdb.decline_update(item.update_id, ADMIN_NAME)
+        sent, state = ctx.susdb.decline_update(item.update_id, admin_name(ctx.run_id))
         if not sent:
             # The server checked first: deleted, or declined already (by a run whose record the
             # state store lost, or by hand). Nothing was sent, so nothing is recorded as made.
@@ -685,21 +687,40 @@ def failed_sources_reason(notes: Notes) -> str:
 def declined_but_deployed(susdb: Susdb, site: SiteView) -> int:
     """Updates Configuration Manager deploys that WSUS has declined (someone declined them in
     the console, or an earlier tool did): clients report them "not required" and compliance lies.
-    Each is an event; the count goes into the stage's detail."""
-    found = 0
-    for update_id in sorted(site.deployed):
-        state = susdb.update_state(update_id)
-        if state.present and state.declined:
-            found += 1
-            log.warning("configmgr.declined_but_deployed", update_id=update_id)
-    return found
+    One read of the declined updates, met with the deployed ones here (not a round trip per
+    deployed update); each found is an event, the count goes into the stage's detail."""
+    if not site.deployed:
+        return 0
+    found = sorted(
+        update_id for update_id in susdb.declined_update_ids() if site.deploys(update_id)
+    )
+    for update_id in found:
+        log.warning("configmgr.declined_but_deployed", update_id=update_id)
+    return len(found)
+
+
+def admin_name(run_id: str) -> str:
+    return f"{ADMIN_NAME} {run_id}"
+
+
+def declined_by(admin: str | None) -> str | None:
+    """Who made a decline, from its admin name: a run of this tool (its run ID), or whoever the
+    name says; None when the server names no one we can tell apart (none kept, or an earlier
+    version's plain ``susdb-maint``)."""
+    if not admin or admin.strip() == ADMIN_NAME:
+        return None
+    prefix = ADMIN_NAME + " "
+    return admin[len(prefix) :].strip() if admin.startswith(prefix) else admin
 
 
 def settle(state: UpdateState) -> queue.Settled | None:
-    """A deleted update is gone (never a decline); a declined one is done; else not yet."""
+    """A deleted update is gone (never a decline); a declined one is done, by whom the server
+    says; else not yet."""
     if not state.present:
         return queue.GONE
-    return queue.DONE if state.declined else None
+    if not state.declined:
+        return None
+    return queue.Settled("done", done_by=declined_by(state.declined_by))
 
 
 def _not_declined(item: Decline) -> queue.Settled:

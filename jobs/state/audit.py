@@ -81,6 +81,18 @@ class AuditLog(StateFile):
                 )
             )
 
+    def declined_by_reason(self, run_id: str) -> dict[str, int]:
+        """How many updates the run declined, per reason, the most first: what the decline
+        stage's own counts no longer say once its queue has drained."""
+        with self.reading():
+            return dict(
+                self.db.execute(
+                    "SELECT reason, COUNT(*) FROM declined_updates WHERE run_id = ? "
+                    "GROUP BY reason ORDER BY 2 DESC, reason",
+                    (run_id,),
+                ).fetchall()
+            )
+
     def save_original(self, database: str, procedure: str, text: str, run_id: str) -> None:
         """Keep a procedure's text before the tool replaces it (the first original is kept)."""
         with self.transaction():

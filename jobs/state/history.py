@@ -50,6 +50,13 @@ def forget_runs(db: sqlite3.Connection, before: str) -> dict[str, int]:
     return removed
 
 
+# A run as the history shows it: its row, and the declines its audit rows hold (what `history
+# --declined` lists), so the count and the list can never disagree.
+RUN_COLUMNS = (
+    "r.*, (SELECT COUNT(*) FROM declined_updates d WHERE d.run_id = r.run_id) AS declined_rows"
+)
+
+
 class RunHistory(StateFile):
     """Runs, stage results and KPIs: what ``history``, the report and monitoring read."""
 
@@ -202,7 +209,7 @@ class RunHistory(StateFile):
 
     def runs(self, target: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         sql = (
-            "SELECT * FROM runs"
+            f"SELECT {RUN_COLUMNS} FROM runs r"
             + (" WHERE target = ?" if target else "")
             + " ORDER BY started_at DESC, rowid DESC LIMIT ?"
         )
@@ -214,7 +221,8 @@ class RunHistory(StateFile):
         with self.reading():
             return dicts(
                 self.db.execute(
-                    "SELECT * FROM runs r WHERE r.dry_run = 0 AND r.status <> 'running' AND r.rowid = "
+                    f"SELECT {RUN_COLUMNS} FROM runs r WHERE r.dry_run = 0 "
+                    "AND r.status <> 'running' AND r.rowid = "
                     "(SELECT x.rowid FROM runs x WHERE x.target = r.target AND x.dry_run = 0 "
                     "AND x.status <> 'running' ORDER BY x.started_at DESC, x.rowid DESC LIMIT 1) "
                     "ORDER BY r.target"
@@ -224,7 +232,8 @@ class RunHistory(StateFile):
     def run(self, run_id: str) -> dict[str, Any] | None:
         with self.reading():
             cursor = self.db.execute(
-                "SELECT * FROM runs WHERE run_id = ? OR run_id LIKE ? ORDER BY started_at DESC LIMIT 1",
+                f"SELECT {RUN_COLUMNS} FROM runs r WHERE run_id = ? OR run_id LIKE ? "
+                "ORDER BY started_at DESC LIMIT 1",
                 (run_id, f"{run_id}%"),
             )
             row = cursor.fetchone()

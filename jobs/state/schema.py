@@ -177,6 +177,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE declined_updates ADD COLUMN why TEXT;
     """,
+    # 7: spooled candidate rows whose build ID names no owner were left by a process killed
+    # while its candidate query ran, before build IDs named their owner (run or plan, database):
+    # no later run can tell they are abandoned, so they would stay for ever (network-review D6).
+    """
+    DELETE FROM queue_spool WHERE build_id NOT LIKE 'run:%' AND build_id NOT LIKE 'plan:%';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,10 +43,10 @@ def proxied(serve, superseded_sim) -> Iterator[tuple[Served, Proxy]]:
     proxy.stop()
 
 
-def config_through(served: Served, proxy: Proxy | None, directory: Path) -> Path:
+def config_through(served: Served, proxy: Proxy | None, directory: Path, **target: Any) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     port = {"port": proxy.port} if proxy is not None else {}
-    path = served.config(directory, **port)
+    path = served.config(directory, **port, **target)
     path.write_text(
         path.read_text(encoding="utf-8")
         + f"[runner]\nbatch_target_seconds = 1\nhard_stop_grace_seconds = {GRACE}\n",
@@ -80,6 +81,19 @@ def history(state: Path) -> tuple[list[tuple[str, int]], list[str]]:
     return runs, declined
 
 
+def night_events(night: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in night.stderr.splitlines() if line.startswith("{")]
+
+
+def overrun_of(events: list[dict[str, Any]], ended: datetime) -> float:
+    """Seconds the night ran past its window's end as the run set it (process start-up comes
+    before)."""
+    (start,) = [event for event in events if event["event"] == "run.start"]
+    return (
+        ended - datetime.fromisoformat(start["deadline"].replace("Z", "+00:00"))
+    ).total_seconds()
+
+
 def test_a_silent_link_ends_the_run_within_the_grace_after_the_window_and_sends_nothing_twice(
     proxied, tmp_path
 ):
@@ -93,11 +107,8 @@ def test_a_silent_link_ends_the_run_within_the_grace_after_the_window_and_sends_
     ended = datetime.now(UTC)
     assert proxy.fired == ["silence on decline_update"]
     assert night.returncode == ExitCode.PARTIAL, night.stderr[-2000:]
-    events = [json.loads(line) for line in night.stderr.splitlines() if line.startswith("{")]
-    # The overrun, from the window's end as the run set it (process start-up comes before).
-    (start,) = [event for event in events if event["event"] == "run.start"]
-    window_end = datetime.fromisoformat(start["deadline"].replace("Z", "+00:00"))
-    overrun = (ended - window_end).total_seconds()
+    events = night_events(night)
+    overrun = overrun_of(events, ended)
     assert overrun < GRACE + 3, overrun
     assert time.monotonic() - started < window_seconds + GRACE + 30
     names = [event["event"] for event in events]
@@ -117,6 +128,23 @@ def test_a_silent_link_ends_the_run_within_the_grace_after_the_window_and_sends_
     assert len(declined) == len(set(declined)) == len(sent)  # history is the server's record
 
 
+def test_a_link_gone_silent_on_the_lock_check_ends_the_run_within_twice_the_grace(
+    proxied, tmp_path
+):
+    """The lock's question before a batch is not work, so it may run after the window: but never
+    for a query timeout, nor through a retry's logins and the lock's release (before: 169 s past
+    a 6 s window, exit 5). What runs after the window is cut a grace after it, and a cut that goes
+    unanswered ends the run a grace later."""
+    served, proxy = proxied
+    proxy.triggers.append(Trigger("check_target_lock", "silence", count=5))
+    config = config_through(served, proxy, tmp_path, query_timeout=10)
+    night = decline_night(config, tmp_path / "state", "--max-duration", "0.1")
+    ended = datetime.now(UTC)
+    assert proxy.fired == ["silence on check_target_lock"]
+    assert night.returncode == ExitCode.PARTIAL, night.stderr[-2000:]
+    assert overrun_of(night_events(night), ended) < 2 * GRACE + 3
+
+
 def test_a_reset_mid_statement_is_a_lost_connection_that_the_run_survives(proxied, tmp_path):
     served, proxy = proxied
     # The 25th decline reaches the server, then both ends see a reset (FreeTDS: "Unknown error").
@@ -130,15 +158,24 @@ def test_a_reset_mid_statement_is_a_lost_connection_that_the_run_survives(proxie
     assert len(declined) == len(set(declined)) == len(sent)
 
 
-def test_two_hosts_never_decline_together_when_the_first_ones_link_is_cut(proxied, tmp_path):
+@pytest.mark.parametrize(
+    "forwarded", [True, False], ids=["the-cut-decline-reached-the-server", "it-never-did"]
+)
+def test_two_hosts_never_decline_together_when_the_first_ones_link_is_cut(
+    proxied, tmp_path, forwarded
+):
     """D1: host A works through the proxy; its link is reset mid-batch; host B, with its own
     state directory, retries every 0.3 s straight to the server. The lock ended with A's session,
-    so B may take over, but A must not send another statement of work."""
+    so B may take over, but A must not send another statement of work. When the cut decline never
+    reached the server, B declines that update: A's next night finds it declined, in B's name,
+    and keeps it out of A's history."""
     served, proxy = proxied
-    proxy.triggers.append(Trigger("decline_update", "reset", count=150))
+    proxy.triggers.append(Trigger("decline_update", "reset", count=150, forwarded=forwarded))
     environment = cli_env(**{PASSWORD_ENV: PASSWORD})
+    # Logins give up after 5 s: Driver 18 tries a refused port for the whole login timeout.
+    config_a = config_through(served, proxy, tmp_path / "a", login_timeout=5)
     host_a = subprocess.Popen(
-        decline_run(config_through(served, proxy, tmp_path / "a"), tmp_path / "a" / "state"),
+        decline_run(config_a, tmp_path / "a" / "state"),
         stderr=subprocess.PIPE,
         text=True,
         env=environment,
@@ -156,6 +193,12 @@ def test_two_hosts_never_decline_together_when_the_first_ones_link_is_cut(proxie
     reader = threading.Thread(target=read_a, daemon=True)
     reader.start()
     assert declining.wait(60), "".join(a_log)[-2000:]
+    if not forwarded:
+        # A cannot reach the server again tonight: its cut decline stays in flight, for B to
+        # make and A's next night to find made.
+        while not proxy.fired and host_a.poll() is None:
+            time.sleep(0.01)
+        proxy.stop()
     config_b = config_through(served, None, tmp_path / "b")
     outcomes_b: list[int] = []
     deadline = time.monotonic() + 120
@@ -165,13 +208,21 @@ def test_two_hosts_never_decline_together_when_the_first_ones_link_is_cut(proxie
         if attempt.returncode != ExitCode.LOCKED:
             break
         time.sleep(0.3)
-    host_a.wait(timeout=120)
+    try:
+        host_a.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        host_a.kill()
+        reader.join(timeout=10)
+        pytest.fail("host A did not end:\n" + "".join(a_log)[-4000:])
     reader.join(timeout=10)
     assert proxy.fired == ["reset on decline_update"]
-    assert outcomes_b[0] == ExitCode.LOCKED  # B was kept out while A held the lock
     assert outcomes_b[-1] == ExitCode.OK, outcomes_b
-    # A either took its lock again before B did and finished, or found B holding it: exit 5.
-    assert host_a.returncode in (ExitCode.OK, ExitCode.LOCKED), "".join(a_log)[-2000:]
+    if forwarded:
+        assert outcomes_b[0] == ExitCode.LOCKED  # B was kept out while A held the lock
+        # A either took its lock again before B did and finished, or found B holding it: exit 5.
+        assert host_a.returncode in (ExitCode.OK, ExitCode.LOCKED), "".join(a_log)[-2000:]
+    else:  # A never got its link back: its stage failed on the lost connection
+        assert host_a.returncode == ExitCode.STAGE_FAILED, "".join(a_log)[-2000:]
     # Host A's next night (straight to the server now) settles the decline whose reply the
     # reset took, which it could not verify without its lock.
     next_night = decline_night(
@@ -184,6 +235,18 @@ def test_two_hosts_never_decline_together_when_the_first_ones_link_is_cut(proxie
     _, declined_b = history(tmp_path / "b" / "state")
     assert not set(declined_a) & set(declined_b)  # no update in both hosts' histories
     assert len(declined_a) + len(declined_b) == len(sent)
+    for state in (tmp_path / "a" / "state", tmp_path / "b" / "state"):
+        assert_history_counts_what_it_lists(state)
+
+
+def assert_history_counts_what_it_lists(state: Path) -> None:
+    """Each run's declined count (history, status, monitoring) is the number of updates
+    `history --declined RUN_ID` lists for it."""
+    from jobs import commands
+
+    for run in commands.history(state, None, 100):
+        listed = commands.declined(state, run["run_id"]) if not run["dry_run"] else []
+        assert run["counts"]["declined"] == len(listed), run["run_id"]
 
 
 @pytest.mark.parametrize("first", ["session_settings", "acquire_target_lock", "database_identity"])

@@ -171,13 +171,16 @@ def test_a_rebuild_first_settles_what_a_killed_run_left_in_flight(small_sim, sta
     (row,) = sqlite3.connect(state_dir / "state.sqlite3").execute(
         "SELECT run_id FROM declined_updates WHERE update_id = ?", (update,)
     )
-    assert row[0] == "killed-run"  # the run that really declined it
+    # The run that really declined it, as the server names it (the decline's admin name), not
+    # the run the local record says last had it in flight.
+    assert row[0] == first.run_id
     # Nor is it the settling run's stage work: its progress counts what its stage did.
     (progress,) = sqlite3.connect(state_dir / "state.sqlite3").execute(
         "SELECT COALESCE(SUM(done), 0) FROM run_progress WHERE run_id = ?", (second.run_id,)
     )
     assert progress[0] == second.stages[-1].done
-    assert calls(small_sim, "spDeclineUpdate")[json.dumps([update, "susdb-maint", 1])] == 1
+    sent = json.dumps([update, f"susdb-maint {first.run_id}", 1])
+    assert calls(small_sim, "spDeclineUpdate")[sent] == 1
 
 
 # -- 4: the in-flight mark is durable ----------------------------------------------------------

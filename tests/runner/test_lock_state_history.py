@@ -172,6 +172,23 @@ def test_a_migration_another_process_applied_meanwhile_is_not_applied_twice(stat
     store.close()
 
 
+def test_upgrading_removes_the_rows_an_older_version_left_spooled(state_dir):
+    """network-review D6: a process killed while its candidate query was spooled left its rows;
+    before build IDs named their owner, no later run could tell they were abandoned."""
+    StateStore(state_dir).close()
+    db = sqlite3.connect(state_dir / "state.sqlite3")
+    rows = [("9f2c41aa", 0, "A", "{}"), ("run:db:1700000000:ab", 0, "B", "{}")]
+    db.executemany("INSERT INTO queue_spool VALUES (?, ?, ?, ?)", rows)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    db.commit()
+    db.close()
+
+    store = StateStore(state_dir)
+    kept = store.db.execute("SELECT build_id FROM queue_spool").fetchall()
+    store.close()
+    assert kept == [("run:db:1700000000:ab",)]  # a build the next run of its database judges
+
+
 def test_a_state_file_from_a_newer_version_is_refused(state_dir):
     StateStore(state_dir).close()
     db = sqlite3.connect(state_dir / "state.sqlite3")
@@ -269,7 +286,8 @@ def test_history_json_and_declined_export_from_the_cli(small_sim, tmp_path):
 
 
 def test_two_paths_to_one_simulated_database_are_one_lock(small_sim, tmp_path):
-    """A symlink to the same file is the same database: its application lock is the same one."""
+    """A symlink to the same file is the same database: its application lock is the same one.
+    (A hard link cannot reach a simulated SUSDB at all: SQLite finds its WAL by path.)"""
     link = tmp_path / "same-database.sqlite3"
     link.symlink_to(small_sim)
     endpoint = Endpoint("sim", settings_for(small_sim).targets["sim"])

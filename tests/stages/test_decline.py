@@ -9,8 +9,9 @@ import json
 import pytest
 
 from jobs.exit_codes import ExitCode
+from jobs.stages.configmgr import SiteView
 from jobs.stages.declared.decline import DeclineRule
-from jobs.stages.decline import rule_matcher
+from jobs.stages.decline import declined_but_deployed, rule_matcher
 from tests.helpers import (
     CatalogBuilder,
     declined_ids,
@@ -401,6 +402,29 @@ def test_a_plan_arms_nothing_the_next_run_executes(chain, state_dir):
     assert ids["unrelated"] not in declined_ids(path)
 
 
+def test_a_plan_leaves_a_queue_the_next_run_resumes_as_it_was(chain, state_dir):
+    """network-review N44b: a plan rebuilt a running night's queues. A stale queue (a real run
+    would rebuild it) and other settings: the plan lists, and changes nothing queued."""
+    path, _ = chain
+    unfinished = {"expired": False, "min_age_days": 0, "max_declines_per_run": 1}
+    run(settings_for(path, backup={"gate": "off"}, stages={"decline": unfinished}), state_dir)
+    queued = "SELECT item_key, status, ordinal, payload_json FROM work_items ORDER BY ordinal"
+    before = query(state_dir / "state.sqlite3", queued)
+    assert len(before) == 3
+
+    other = {"expired": False, "min_age_days": 0, "rules": [{"field": "title", "pattern": "Stack"}]}
+    run(
+        settings_for(
+            path, backup={"gate": "off"}, runner={"queue_max_age_hours": 0},
+            stages={"decline": other},
+        ),
+        state_dir,
+        stages=["decline"],
+        dry_run=True,
+    )  # fmt: skip
+    assert query(state_dir / "state.sqlite3", queued) == before
+
+
 def test_an_update_added_to_never_decline_after_an_unfinished_night_is_not_declined(
     chain, state_dir, event_log
 ):
@@ -525,6 +549,34 @@ def test_configmgr_mismatches_are_counted_both_ways(tmp_path, state_dir, event_l
     (mismatch,) = event_log.named("configmgr.declined_but_deployed")
     assert mismatch["update_id"] == declined_yet_deployed
     assert new not in declined_ids(path)
+
+
+def test_deployed_updates_declined_in_wsus_are_found_in_one_read_however_many_are_deployed(
+    tmp_path, monkeypatch, event_log
+):
+    builder = CatalogBuilder(tmp_path / "many.sqlite3")
+    deployed = [
+        builder.update(f"Deployed {n} (KB{1200 + n})", age_days=100, declined=n % 4 == 0)
+        for n in range(40)
+    ]
+    path = builder.close()
+    gone = "0BADC0DE-0000-0000-0000-000000000000"  # deployed, deleted from WSUS: not declined
+    site = SiteView(deployed=frozenset([*deployed, gone]), supersedence_days=0)
+    sent: list[str] = []
+    with gateway(path) as susdb:
+        for method in ("run", "stream"):
+            original = getattr(susdb.executor, method)
+
+            def recorded(name, *args, _original=original, **kwargs):
+                sent.append(name)
+                return _original(name, *args, **kwargs)
+
+            monkeypatch.setattr(susdb.executor, method, recorded)
+        found = declined_but_deployed(susdb, site)
+    assert sent == ["declined_update_ids"]
+    assert found == 10
+    reported = [event["update_id"] for event in event_log.named("configmgr.declined_but_deployed")]
+    assert reported == sorted(deployed[::4])
 
 
 def test_an_unreadable_site_database_refuses_the_decline_stage(chain, state_dir, tmp_path):

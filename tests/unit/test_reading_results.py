@@ -13,12 +13,20 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from jobs import output, report
+from jobs import commands, output, report
+from jobs.runner.options import RunOptions
 from jobs.schedule import next_fire_times, schedule_table, trigger_for
 from jobs.settings.model import Settings
 from jobs.state.store import StateStore
 from tests.catalog import SimulatedServer
-from tests.helpers import query, run, run_cli, settings_for, simulator_config
+from tests.helpers import (
+    a_catalog_with_decline_findings,
+    query,
+    run,
+    run_cli,
+    settings_for,
+    simulator_config,
+)
 
 
 def cli(directory: Path, sim: Path, *args: str, extra: str = "") -> str:
@@ -228,7 +236,7 @@ def test_the_run_note_wraps_between_words_and_is_never_cut():
         "done": 838,
         "detail": {"by_reason": LONG_BREAKDOWN},
     }
-    assert note_column(rendered(report.stage_table([stage], "Run"))) == WHOLE_NOTE
+    assert note_column(rendered(report.stage_table([stage], "Run"))) == f"queued: {WHOLE_NOTE}"
 
 
 @pytest.mark.slow
@@ -254,9 +262,56 @@ def test_a_failed_stage_note_says_why_before_its_counts():
         "reason": "stages.decline.keep_products: 'Windos Server 2022' names no product",
         "detail": {"by_reason": {"superseded": 267, "expired": 182}},
     }
-    assert report._stage_note(failed) == (
+    assert report.stage_note(failed) == (
         "stages.decline.keep_products: 'Windos Server 2022' names no product; "
-        "superseded 267, expired 182"
+        "queued: superseded 267, expired 182"
     )
     done = {**failed, "status": "done", "reason": None}
-    assert report._stage_note(done) == "superseded 267, expired 182"
+    assert report.stage_note(done) == "queued: superseded 267, expired 182"
+
+
+def test_after_the_queue_drained_the_run_summary_says_what_was_declined_and_left_alone(tmp_path):
+    """The stage's own counts are of what is still queued: none once the queue has drained. The
+    summary says what went, per reason, from the run's decline history, and what the stage left
+    alone or found amiss, Configuration Manager's mismatches both ways."""
+    _, settings = a_catalog_with_decline_findings(tmp_path)
+    printed: list[object] = []
+    commands.run(
+        settings,
+        tmp_path / "state",
+        RunOptions(target="sim", stages=("decline",)),
+        on_report=printed.append,
+    )
+    (result,) = printed
+    stream = io.StringIO()
+    output.run_summary(result, stream)
+    stages = stream.getvalue().split("SUSDB before and after")[0]
+    assert note_column(stages) == (
+        "declined: rule:Servicing Stack 1; 1 left alone: a category title did not resolve; "
+        "Configuration Manager deploys 2: 1 candidate(s) kept, 1 declined in WSUS"
+    )
+
+
+def test_a_note_says_configuration_manager_agreed_when_nothing_is_amiss():
+    """Zeros are said too: that the site was read and found nothing amiss is worth knowing."""
+    stage = {
+        "status": "done",
+        "detail": {"configmgr_deployed": 12, "kept_deployed": 0, "declined_but_deployed": 0},
+    }
+    assert report.stage_note(stage) == (
+        "Configuration Manager deploys 12: 0 candidate(s) kept, 0 declined in WSUS"
+    )
+
+
+def test_a_run_note_tells_what_was_declined_from_what_is_still_queued():
+    stage = {
+        "status": "partial",
+        "reason": "max_per_run",
+        "detail": {
+            "declined_by_reason": {"superseded": 1500, "expired": 2},
+            "by_reason": {"superseded": 300},
+        },
+    }
+    assert report.stage_note(stage) == (
+        "max_per_run; declined: superseded 1,500, expired 2; queued: superseded 300"
+    )

@@ -18,7 +18,16 @@ import pytest
 from jobs import mail, report_html
 from jobs.settings.model import ReportEmailSettings
 from jobs.state.store import StateStore
-from tests.helpers import EventLog, record_decline, run, run_cli, settings_for, simulated_command
+from tests.helpers import (
+    EventLog,
+    a_catalog_with_decline_findings,
+    copy_sim,
+    record_decline,
+    run,
+    run_cli,
+    settings_for,
+    simulated_command,
+)
 
 HOSTILE_TITLE = "<script>alert('x')</script> & <b>bold</b>"
 
@@ -27,6 +36,17 @@ def history(sim: Path, state_dir: Path, nights: int = 3) -> list[str]:
     """Run the nightly profile ``nights`` times on the simulated SUSDB; return the run IDs."""
     settings = settings_for(sim, backup={"gate": "off"})
     return [run(settings, state_dir).run_id for _ in range(nights)]
+
+
+@pytest.fixture(scope="module")
+def three_nights(
+    small_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path, list[str]]:
+    """Three nightly runs on a small catalog, made once for the tests that only read them: the
+    simulated SUSDB, the state directory and the run IDs, oldest first."""
+    directory = tmp_path_factory.mktemp("three-nights")
+    sim = copy_sim(small_template, directory)
+    return sim, directory / "state", history(sim, directory / "state")
 
 
 def render_run(state_dir: Path, sim: Path, run_id: str, **report: Any) -> tuple[str, str, str]:
@@ -46,8 +66,8 @@ def external_references(html: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_a_run_report_shows_its_stages_counts_declines_and_trend(small_sim, state_dir):
-    run_ids = history(small_sim, state_dir)
+def test_a_run_report_shows_its_stages_counts_declines_and_trend(three_nights):
+    small_sim, state_dir, run_ids = three_nights
 
     subject, text, html = render_run(state_dir, small_sim, run_ids[0])
 
@@ -66,8 +86,8 @@ def test_a_run_report_shows_its_stages_counts_declines_and_trend(small_sim, stat
 
 
 @pytest.mark.slow
-def test_the_trend_has_one_inline_svg_chart_per_kpi_and_nothing_is_fetched(small_sim, state_dir):
-    run_ids = history(small_sim, state_dir)
+def test_the_trend_has_one_inline_svg_chart_per_kpi_and_nothing_is_fetched(three_nights):
+    small_sim, state_dir, run_ids = three_nights
 
     _, _, html = render_run(state_dir, small_sim, run_ids[-1])
 
@@ -337,8 +357,9 @@ def test_scheduled_runs_write_the_report_too(tmp_path, small_sim):
 
 @pytest.mark.slow
 def test_a_report_failure_is_an_event_and_never_fails_the_run(
-    tmp_path, small_sim, state_dir, event_log: EventLog
+    tmp_path, three_nights, event_log: EventLog
 ):
+    small_sim, state_dir, run_ids = three_nights
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("x")
     unwritable = settings_for(
@@ -357,7 +378,7 @@ def test_a_report_failure_is_an_event_and_never_fails_the_run(
             }
         },
     )
-    run_id = run(unwritable, state_dir, stages=["decline"]).run_id
+    run_id = run_ids[-1]
 
     report_html.after_run(unwritable, state_dir, run_id)  # neither may raise
     report_html.after_run(unreachable, state_dir, run_id)
@@ -431,8 +452,9 @@ def email_settings(port: int, ca_file: Path, security: str) -> ReportEmailSettin
 
 @pytest.mark.slow
 def test_report_is_sent_over_starttls_with_the_password_from_the_environment(
-    certificate, small_sim, state_dir, monkeypatch, event_log: EventLog
+    certificate, three_nights, monkeypatch, event_log: EventLog
 ):
+    small_sim, state_dir, run_ids = three_nights
     server_context, ca_file = certificate
     inbox = Inbox()
     controller = smtp_server(
@@ -440,7 +462,7 @@ def test_report_is_sent_over_starttls_with_the_password_from_the_environment(
     )
     monkeypatch.setenv("TEST_SMTP_PASSWORD", "s3cret-Pa55")
     try:
-        run_id = history(small_sim, state_dir, nights=1)[0]
+        run_id = run_ids[0]
         settings = settings_for(
             small_sim,
             report={"email": email_settings(controller.port, ca_file, "starttls").model_dump()},
@@ -514,8 +536,8 @@ BROWSER = (
 @pytest.mark.skipif(
     BROWSER is None, reason="no headless Chromium here (Debian: apt-get install chromium)"
 )
-def test_the_report_renders_in_a_headless_browser_without_network(small_sim, state_dir, tmp_path):
-    run_ids = history(small_sim, state_dir)
+def test_the_report_renders_in_a_headless_browser_without_network(three_nights, tmp_path):
+    small_sim, state_dir, run_ids = three_nights
     _, _, html = render_run(state_dir, small_sim, run_ids[-1])
     page = tmp_path / "report.html"
     page.write_text(html, encoding="utf-8")
@@ -551,3 +573,48 @@ def test_the_report_renders_in_a_headless_browser_without_network(small_sim, sta
     assert len(re.findall(r"<svg\b", dom.stdout)) >= 5
     assert "Declined and deleted per run" in dom.stdout
     assert shot.returncode == 0 and (tmp_path / "report.png").stat().st_size > 30_000
+
+
+def test_a_run_report_says_what_was_declined_per_reason_left_alone_and_found_amiss(
+    tmp_path, state_dir
+):
+    """Issue 22: a count in the report for updates left alone because a category title did not
+    resolve, Configuration Manager's mismatches both ways, and what was declined per reason once
+    the queue has drained (the stage's own counts are of what is still queued)."""
+    path, settings = a_catalog_with_decline_findings(tmp_path)
+    result = run(settings, state_dir, stages=["decline"])
+    assert result.stages[-1].remaining == 0
+
+    _, text, html = render_run(state_dir, path, result.run_id)
+
+    row = next(line for line in html.splitlines() if "declined: " in line)
+    assert row.strip() == (
+        "<td>declined: rule:Servicing Stack 1; 1 left alone: a category title did not resolve; "
+        "Configuration Manager deploys 2: 1 candidate(s) kept, 1 declined in WSUS</td></tr>"
+    )
+    findings = (
+        "1 update(s) left alone by product, classification and keep_products rules: a product "
+        "or classification title did not resolve (events decline.category_unresolved)",
+        "1 candidate(s) kept because Configuration Manager deploys them (events decline.deployed)",
+        "1 update(s) Configuration Manager deploys are declined in WSUS: their clients report "
+        "them not required (events configmgr.declined_but_deployed)",
+    )
+    for sentence in findings:
+        assert f"<li>{sentence}</li>" in html
+        assert f"{sentence}.\n" in text
+    assert "Declined 1 update(s) (rule:Servicing Stack 1).\n" in text
+
+
+def test_a_report_with_nothing_left_alone_lists_no_findings(state_dir, small_sim):
+    store = StateStore(state_dir)
+    store.start_run("20261125T020000Z-aaaaaa", "sim", "nightly", False)
+    record_decline(
+        store, "20261125T020000Z-aaaaaa", "sim", "3f2504e0-4f89-11d3-9a0c-0305e82c3301", None,
+        "Update", "expired",
+    )  # fmt: skip
+    store.close()
+
+    _, text, html = render_run(state_dir, small_sim, "20261125T020000Z-aaaaaa")
+
+    assert "Left alone or found amiss" not in html and "Configuration Manager" not in html
+    assert "Declined 1 update(s) (expired 1).\n" in text

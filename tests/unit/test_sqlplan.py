@@ -188,6 +188,13 @@ CHANGING_PROCEDURES = (
 PER_BATCH = "check_target_lock"
 SECTION = re.compile(r"^-- ===== (?:stage: (\S+)|the run itself) =====$")
 SEND = re.compile(r"^-- (sent|not sent): (.*)$")
+# A decline is made in the name of the run that sends it (its admin name): a plan and the run
+# after it each have their own run ID, so sends are compared with it left out.
+RUN_ID = re.compile(r"\b\d{8}T\d{6}Z-[0-9a-f]{6}\b")
+
+
+def _same_run(send: str) -> str:
+    return RUN_ID.sub("<run>", send)
 
 
 def shown_sends(text: str) -> list[tuple[str, str, bool]]:
@@ -202,7 +209,7 @@ def shown_sends(text: str) -> list[tuple[str, str, bool]]:
             continue
         send = SEND.match(line)
         if send:
-            sends.append((stage, send.group(2), send.group(1) == "sent"))
+            sends.append((stage, _same_run(send.group(2)), send.group(1) == "sent"))
     return sends
 
 
@@ -210,7 +217,9 @@ def run_sends(recorded) -> list[tuple[str, str]]:
     """A run's RECORDING, spelled as `plan --show-sql` spells each send."""
     from jobs.sqlplan import send_text
 
-    return [(stage or "run", send_text(name, params)) for stage, name, params in recorded]
+    return [
+        (stage or "run", _same_run(send_text(name, params))) for stage, name, params in recorded
+    ]
 
 
 def without_lock_checks(sends):
