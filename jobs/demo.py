@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from jobs import commands, events, output, report
 from jobs.errors import UsageError
+from jobs.exit_codes import ExitCode
 from jobs.runner.options import RunOptions
 from jobs.runner.plan import build_plan
 from jobs.runner.run import execute_plan
@@ -98,7 +99,8 @@ def run_demo(
     out = report.console()
     out.print(f"Simulated SUSDB ({'created' if created else 'reused'}): {path}")
     out.print(
-        f'Inspect it with: sqlite3 {path} "SELECT COUNT(*) FROM vwMinimalUpdate WHERE Declined = 0"'
+        f"Inspect it with: sqlite3 {path} "
+        '"SELECT COUNT(*) FROM vwMinimalUpdate WHERE IsLatestRevision = 1 AND Declined = 0"'
     )
     targets = dict(settings.targets)
     targets[DEMO_TARGET] = SimulatorTarget(kind="simulator", path=str(path))
@@ -108,6 +110,8 @@ def run_demo(
     plan.count_obsolete_kpi = True
     result = commands.with_declines(execute_plan(plan, state_dir), state_dir)
     output.run_summary(result)
+    if result.kpis_after.get("computers") and result.exit_code in (ExitCode.OK, ExitCode.PARTIAL):
+        out.print(_a_day_later(demo_settings, path))
     out.print(f"History: susdb-maint --state-dir {state_dir} history")
     if created is False and not fresh:
         out.print(
@@ -115,3 +119,39 @@ def run_demo(
         )
     sys.stdout.flush()
     return int(result.exit_code)
+
+
+def _a_day_later(settings: Settings, path: Path) -> str:
+    """The clients once each has scanned again since the run: a client sees tonight's declines
+    at its next scan, up to a detection period later (jobs/simulator/clients.py). Read on a copy
+    of the simulated SUSDB whose clock is moved on by that period (what a real server shows the
+    next morning); the demo's own file keeps its clock, so the next demo starts where this one
+    ended."""
+    import tempfile
+
+    from jobs.db.connection import Endpoint
+    from jobs.db.executor import Executor
+    from jobs.runner.run import clock_for
+    from jobs.simulator.clients import DETECTION_HOURS
+    from jobs.susdb import Susdb
+
+    with tempfile.TemporaryDirectory(prefix="susdb-maint-demo-") as folder:
+        copy = Path(folder) / path.name
+        with (
+            contextlib.closing(sqlite3.connect(path)) as source,
+            contextlib.closing(sqlite3.connect(copy)) as target,
+        ):
+            source.backup(target)  # the WAL's pages too
+        endpoint = Endpoint(DEMO_TARGET, SimulatorTarget(kind="simulator", path=str(copy)))
+        clock = clock_for(endpoint)
+        clock.advance(DETECTION_HOURS * 3600)
+        executor = Executor(endpoint, clock=clock)
+        try:
+            clients = Susdb(executor).client_outcomes(settings.stages.health.stopped_reporting_days)
+        finally:
+            executor.close()
+    return (
+        f"{DETECTION_HOURS} h later (simulated time), every computer has scanned once since the "
+        f"run: {clients['SyncedLastDay']:,} synced OK in the last 24 h, "
+        f"{clients['LastSyncFailed']:,} whose last sync failed."
+    )
