@@ -213,9 +213,16 @@ class Supersedence:
     def describe(self) -> str:
         """The superseding update, as an administrator looks it up: KB, title, date, approval."""
         name = " ".join(part for part in (self.kb, self.title and f"'{self.title}'") if part)
+        return f"{name or self.superseding} ({self.state()})"
+
+    def briefly(self) -> str:
+        """The superseding update in a few words: its KB (else its title), date and approval."""
+        return f"{self.kb or self.title or self.superseding} ({self.state()})"
+
+    def state(self) -> str:
         facts = [f"created {self.created:%Y-%m-%d}"] if self.created else []
         facts.append("approved for install" if self.approved else "not approved")
-        return f"{name or self.superseding} ({', '.join(facts)})"
+        return ", ".join(facts)
 
 
 def _supersedence(row: dict[str, Any]) -> Supersedence:

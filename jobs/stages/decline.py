@@ -298,13 +298,14 @@ class Decline:
     classifications: list[str] = dataclasses.field(default_factory=list)
     legacy_name: str = ""
     covered_by: str = ""  # superseded: the live update that covered it when it was queued
-    covered_by_name: str = ""  # and that update as people look it up: KB, else title
+    covered_by_name: str = ""  # and that update as people look it up: KB (else title), state
     # Its products or classifications whose title did not resolve (CategoryIDs): judged again
     # before it is sent, the rules judging categories still leave it alone.
     unresolved: list[int] = dataclasses.field(default_factory=list)
 
     def because(self) -> str:
-        """Why it is queued, as an administrator reviews it: "superseded by KB5034441",
+        """Why it is queued, as an administrator reviews it: "superseded by KB5034441 (created
+        2024-01-09, not approved)",
         "expired", the rule or preset ("rule:preset:x86"), "not in keep_products"."""
         if self.reason == "superseded" and (self.covered_by_name or self.covered_by):
             return f"superseded by {self.covered_by_name or self.covered_by}"

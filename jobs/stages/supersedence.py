@@ -115,7 +115,7 @@ class CoverGraph:
         for link in links:
             batch.append((link.superseded, link.superseding))
             if is_alive(link, deployed=self._deployed):
-                alive.append((link.superseding, link.kb or link.title))
+                alive.append((link.superseding, link.briefly()))
             if len(batch) >= 10_000:
                 self._flush(batch, alive)
         self._flush(batch, alive)
@@ -222,7 +222,7 @@ class CoverGraph:
 
     def name_of(self, update_id: str) -> str | None:
         """A live update (what ``cover`` answers) as people look it up: its KB article, else
-        its title (drivers have no KB)."""
+        its title (drivers have no KB), with its date and approval."""
         row = self._db.execute("SELECT name FROM alive WHERE update_id = ?", (update_id,))
         found = row.fetchone()
         return found[0] if found else None

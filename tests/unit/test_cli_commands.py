@@ -135,7 +135,7 @@ def test_plan_items_say_for_each_decline_its_kb_title_reason_and_products(tmp_pa
         "status": "planned",
         "kb": "KB5100",
         "title": "2026-05 Cumulative Update for Windows Server 2019 (KB5100)",
-        "reason": "superseded by KB5101",
+        "reason": "superseded by KB5101 (created 2026-06-28, approved for install)",
         "products": "Windows Server 2019",
     }
     assert (items[x86]["kb"], items[x86]["reason"]) == ("KB5102", "rule:preset:x86")
