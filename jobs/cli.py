@@ -26,7 +26,12 @@ EPILOG = "exit codes:\n" + "\n".join(
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (and exit code 2), not a usage dump."""
+    """argparse, but a usage error is one line (and exit code 2), not a usage dump, and an
+    option is only ever its whole name: `--remov` must not mean `--remove-custom-indexes`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")

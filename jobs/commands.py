@@ -9,6 +9,7 @@ wrapped in monitoring (textfile, heartbeat) and given the same stop signal, with
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -56,8 +57,16 @@ def run(
 
     with monitored(settings.monitoring, state_dir) as monitor, stop_on_signals(stop):
 
+        def abandoned(report: RunReport) -> None:
+            # The process ends right after (a silent link: jobs/runner/run.py): say so first.
+            monitor.abandoned(report)
+            if on_report is not None:
+                on_report(report)
+                sys.stdout.flush()
+                sys.stderr.flush()
+
         def run_plan(plan: Plan, phase: str | None = None) -> RunReport:
-            report = execute_plan(plan, state_dir, stop=stop, on_abandoned=monitor.abandoned)
+            report = execute_plan(plan, state_dir, stop=stop, on_abandoned=abandoned)
             if not plan.dry_run:
                 report = with_declines(report, state_dir)
             monitor.append(report)

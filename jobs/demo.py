@@ -113,6 +113,11 @@ def run_demo(
     if result.kpis_after.get("computers") and result.exit_code in (ExitCode.OK, ExitCode.PARTIAL):
         out.print(_a_day_later(demo_settings, path))
     out.print(f"History: susdb-maint --state-dir {state_dir} history")
+    # The demo's target lives only in this command: a config names it for status, queue, plan.
+    out.print(
+        f"Status, queues and plans of it: susdb-maint config init --simulator {path} "
+        f"--output demo.toml, then susdb-maint --config demo.toml --state-dir {state_dir} status"
+    )
     if created is False and not fresh:
         out.print(
             "(The simulated SUSDB was reused: run `susdb-maint demo --fresh` for a neglected one again.)"

@@ -66,13 +66,13 @@ def run_summary(result: Any, stream: TextIO | None = None) -> None:
 
 
 def run_report(result: RunReport) -> None:
-    """``run``, per target as it finishes: the summary, then each failed stage's reason whole,
-    one line each (the table's note is cut to its column, or shows the queue's counts instead;
-    admin review N12), and the run's own error last."""
+    """``run``, per target as it finishes: the summary, then each failed or refused stage's
+    reason whole, one line each (the table's note is cut to its column, or shows the queue's
+    counts instead; admin review N12), and the run's own error last."""
     run_summary(result)
     for stage in result.stages:
-        if stage.status == "failed" and stage.reason:
-            problem(f"{result.target}: {stage.stage} failed: {stage.reason}")
+        if stage.status in ("failed", "refused") and stage.reason:
+            problem(f"{result.target}: {stage.stage} {stage.status}: {stage.reason}")
     if result.error:
         problem(f"{result.target}: {result.error}")
 

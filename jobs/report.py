@@ -130,7 +130,7 @@ def explain_changes(
         notes["event_instance_rows"] = "sync history past its retention deleted"
     if (change("computers") or 0) < 0 and done.get("computers"):
         notes["computers"] = "computers that stopped reporting deleted"
-    if before.get("clients_sync_failed") and after.get("clients_sync_failed"):
+    if before.get("clients_sync_failed") and after.get("clients_sync_failed") and declined:
         above = next(
             (
                 alert["threshold"]
@@ -151,11 +151,11 @@ def explain_changes(
             else f"{rescan}: see the next run"
         )
     if (change("fragmented_indexes") or 0) > 0:
-        notes["fragmented_indexes"] = (
-            "fragmented by deletes; the next reindex rebuilds"
-            if deleted
-            else "fragmented since the reindex; the next one rebuilds"
-        )
+        # Only what this run did is named as the cause: a run of other stages found them so.
+        if deleted:
+            notes["fragmented_indexes"] = "fragmented by deletes; the next reindex rebuilds"
+        elif "reindex" in done:
+            notes["fragmented_indexes"] = "fragmented since the reindex; the next one rebuilds"
     return notes
 
 

@@ -96,6 +96,12 @@ class RunView:
         }
 
     @property
+    def updates_deleted(self) -> int:
+        """Obsolete updates deleted: what `history` counts as deleted (the other deletions,
+        computers and rows, are not updates and have their own lines)."""
+        return sum(stage["done"] for stage in self.stages if stage["stage"] == "obsolete_updates")
+
+    @property
     def decline_findings(self) -> list[str]:
         """What the decline stage left alone or found amiss, a sentence each (report.py)."""
         return [

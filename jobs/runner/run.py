@@ -616,6 +616,17 @@ def _run_stage(ctx: RunContext, stage: registry.Stage) -> StageResult:
                 outcome = StageOutcome(
                     status="failed", reason=f"internal: {type(error).__name__}: {error}"
                 )
+        if (
+            ran
+            and ctx.dry_run
+            and stage.destructive
+            and ctx.facts.refuse_destructive
+            and not unjudged
+            and outcome.status == "planned"
+        ):
+            # A plan shows what the stage would work on, and that a run would refuse it: the
+            # gate that refuses the run (a backup) refuses it in the plan too (exit 4).
+            outcome.status, outcome.reason = "refused", ctx.facts.refuse_destructive
         seconds = ctx.clock.monotonic() - started
         result = StageResult.of(name, outcome, started_at, _utc_now(), seconds)
         if not ran or outcome.status in ("skipped", "refused", "deferred"):

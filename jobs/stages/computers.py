@@ -43,21 +43,23 @@ def run(ctx: RunContext) -> StageOutcome:
         "estimated_at_least": counts.at_least,
         "threshold_days": DEFAULT_THRESHOLD_DAYS,
     }
-    if ctx.dry_run:
-        return StageOutcome(status="planned", remaining=counts.at_most, detail=detail)
     executor = ctx.susdb.executor
     # Refused on what may go (silent by either date): which date WSUS tests is not public, and a
-    # procedure that tests either would delete them all inside our transaction.
+    # procedure that tests either would delete them all inside our transaction. A plan says so
+    # as the run would.
     share = 100.0 * counts.at_most / counts.total if counts.total else 0.0
     if counts.at_most > settings.guard_count or share > settings.guard_percent:
         detail["estimated_percent"] = round(share, 1)
-        log.warning("computers.guard", **detail)
+        if not ctx.dry_run:
+            log.warning("computers.guard", **detail)
         return StageOutcome(
             status="refused",
             reason=_estimate_refusal(counts.total, counts.at_most, counts.at_least, share, ctx),
             remaining=counts.at_most,
             detail=detail,
         )
+    if ctx.dry_run:
+        return StageOutcome(status="planned", remaining=counts.at_most, detail=detail)
 
     def guarded_cleanup() -> StageOutcome:
         before = ctx.susdb.computer_target_ids()

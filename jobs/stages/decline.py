@@ -250,7 +250,8 @@ class Notes:
     # Failed sources whose cause is the config, with the line that says so (source -> line).
     problems: dict[str, str] = dataclasses.field(default_factory=dict)
     unresolved: int = 0
-    deployed_kept: int = 0  # candidates Configuration Manager deploys
+    # Candidates Configuration Manager deploys, each once whatever the sources that found it.
+    deployed_kept: set[str] = dataclasses.field(default_factory=set)
     declined_but_deployed: int = 0  # deployed by Configuration Manager, declined in WSUS
 
 
@@ -358,7 +359,7 @@ def _unprotected(
                     )
                     continue
                 if site is not None and site.deploys(update.update_id):
-                    notes.deployed_kept += 1
+                    notes.deployed_kept.add(update.update_id)
                     log.info(
                         "decline.deployed",
                         update_id=update.update_id,
@@ -666,7 +667,7 @@ def run(ctx: RunContext) -> StageOutcome:
     if site is not None:
         # Both ways: candidates kept because deployed; deployed updates WSUS has declined.
         outcome.detail["configmgr_deployed"] = len(site.deployed)
-        outcome.detail["kept_deployed"] = notes.deployed_kept
+        outcome.detail["kept_deployed"] = len(notes.deployed_kept)
         outcome.detail["declined_but_deployed"] = notes.declined_but_deployed
     if notes.failed:
         outcome.detail["failed_sources"] = notes.failed

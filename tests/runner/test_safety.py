@@ -371,6 +371,9 @@ def test_the_computers_guard_refuses_from_its_estimate_without_calling_wsus(smal
     guarded = settings_for(
         small_sim, backup={"gate": "off"}, stages={"computers": {"guard_count": 150}}
     )
+    # The plan says what the run will do: refuse (a review found "would run 187", exit 0).
+    plan = run(guarded, state_dir, stages=["computers"], dry_run=True)
+    assert (plan.exit_code, plan.stages[-1].status) == (ExitCode.REFUSED, "refused")
     for _night in (1, 2):
         report = run(guarded, state_dir, stages=["computers"])
         assert report.exit_code == ExitCode.REFUSED
@@ -413,6 +416,9 @@ def test_thousands_silent_by_one_date_only_never_start_a_deletion(small_sim, sta
     server = _computers(small_sim, silent_status=800, silent_both=0, active=2000, silent_sync=1200)
     server.obsolete_computers(column="either")
     guarded = settings_for(small_sim, backup={"gate": "off"})  # 500 computers, 25%
+    # The plan says what the run will do: refuse (a review found "would run 187", exit 0).
+    plan = run(guarded, state_dir, stages=["computers"], dry_run=True)
+    assert (plan.exit_code, plan.stages[-1].status) == (ExitCode.REFUSED, "refused")
     for _night in (1, 2):
         report = run(guarded, state_dir, stages=["computers"])
         assert report.exit_code == ExitCode.REFUSED

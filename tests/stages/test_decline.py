@@ -532,14 +532,17 @@ def test_every_decline_says_why_in_the_history(chain, state_dir):
 
 def test_configmgr_mismatches_are_counted_both_ways(tmp_path, state_dir, event_log):
     builder = CatalogBuilder(tmp_path / "cm.sqlite3")
-    old = builder.update("Old (KB1101)", age_days=200)
+    # Expired and superseded: two sources find it, Configuration Manager keeps it once.
+    old = builder.update("Old (KB1101)", age_days=200, expired=True)
     new = builder.update("New (KB1102)", age_days=150, supersedes=(old,))
     declined_yet_deployed = builder.update("Pulled (KB1103)", age_days=100, declined=True)
     builder.deploy_in_configmgr(old)
     builder.deploy_in_configmgr(declined_yet_deployed)
     path = builder.close()
     configmgr = {"site": {"kind": "simulator", "path": str(path)}, "supersedence_months": 0}
-    settings = settings_for(path, backup={"gate": "off"}, configmgr=configmgr)
+    settings = settings_for(
+        path, backup={"gate": "off"}, configmgr=configmgr, stages={"decline": {"expired": True}}
+    )
     report = run(settings, state_dir, stages=["decline"])
     detail = report.stages[-1].detail
     assert declined_ids(path) == {

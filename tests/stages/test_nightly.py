@@ -82,6 +82,10 @@ def test_without_a_fresh_backup_destructive_stages_are_refused_with_exit_4(
     old = builder.update("Old (KB1)", age_days=100)
     builder.update("New (KB2)", age_days=10, supersedes=(old,))
     path = builder.close()
+    # The plan refuses as the run will (a review found "would run", exit 0).
+    plan = run(settings_for(path), state_dir, stages=["decline"], dry_run=True)
+    assert (plan.exit_code, plan.stages[-1].status) == (ExitCode.REFUSED, "refused")
+    assert "no full backup on record" in (plan.stages[-1].reason or "")
     report = run(settings_for(path), state_dir, stages=["decline", "reindex", "health"])
     assert report.exit_code == ExitCode.REFUSED
     statuses = {stage.stage: stage.status for stage in report.stages}

@@ -104,6 +104,15 @@ def test_a_bad_argument_is_one_line_and_exit_2():
     assert len(result.stderr.strip().splitlines()) == 1 and "--until" in result.stderr
 
 
+def test_an_option_is_only_its_whole_name(capsys):
+    """A prefix is not an option: `--remov` must not run as `--remove-custom-indexes`."""
+    from jobs.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["plan", "--remov"])
+    assert stopped.value.code == 2 and "unrecognized arguments: --remov" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_an_unreachable_simulated_server_is_one_line_and_exit_1(tmp_path):
     config = tmp_path / "c.toml"

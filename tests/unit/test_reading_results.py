@@ -315,3 +315,16 @@ def test_a_run_note_tells_what_was_declined_from_what_is_still_queued():
     assert report.stage_note(stage) == (
         "max_per_run; declined: superseded 1,500, expired 2; queued: superseded 300"
     )
+
+
+def test_the_before_and_after_notes_name_only_what_this_run_did():
+    """A run that declined nothing does not say clients will see its declines; one that neither
+    deleted nor reindexed does not blame a reindex for new fragmentation (fresh-eyes review)."""
+    before = {"clients_sync_failed": 15.0, "fragmented_indexes": 1.0}
+    after = {"clients_sync_failed": 15.0, "fragmented_indexes": 3.0}
+
+    notes = report.explain_changes(before, after, [{"stage": "computers", "done": 0}])
+
+    assert "clients_sync_failed" not in notes and "fragmented_indexes" not in notes
+    declined = report.explain_changes(before, after, [{"stage": "decline", "done": 5}])
+    assert declined["clients_sync_failed"].startswith("clients see tonight's declines")

@@ -618,3 +618,17 @@ def test_a_report_with_nothing_left_alone_lists_no_findings(state_dir, small_sim
 
     assert "Left alone or found amiss" not in html and "Configuration Manager" not in html
     assert "Declined 1 update(s) (expired 1).\n" in text
+
+
+def test_a_range_report_counts_deleted_updates_as_history_does():
+    """Computers and rows deleted are not updates: the range table's column is what `history`
+    calls deleted (a review found 388 + 206 + 1 + 440 shown as 1,035)."""
+    from jobs.report_html import RunView
+
+    stages = [
+        {"stage": "obsolete_updates", "done": 388},
+        {"stage": "compress", "done": 206},
+        {"stage": "computers", "done": 1},
+        {"stage": "sync_history", "done": 440},
+    ]
+    assert RunView(run={}, stages=stages, kpis={}, declined=[]).updates_deleted == 388
