@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,8 +19,9 @@ from jobs.simulator.catalog import preset_profile  # noqa: E402
 from tests.helpers import EventLog, copy_sim  # noqa: E402
 
 # The tests whose outcome hangs on a date: ages, windows and deadlines, Patch Tuesday, backup age,
-# lifecycle presets, retention. Marked ``calendar``; tests/test_any_day.py runs them a year ahead
-# and across a daylight-saving change. A module, or one test of a module ("path::name").
+# lifecycle presets, retention. Marked ``calendar``; tests/test_any_day.py runs them all, slow ones
+# included, a year ahead and across a daylight-saving change. A module, or one test of a module
+# ("path::name").
 CALENDAR_TESTS = (
     "tests/stages/test_decline.py",
     "tests/stages/test_decline_cases.py",
@@ -43,6 +47,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         module, _, name = item.nodeid.partition("::")
         if module in CALENDAR_TESTS or f"{module}::{name.split('[')[0]}" in CALENDAR_TESTS:
             item.add_marker(pytest.mark.calendar)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def any_day_passes(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any] | None]:
+    """When this session runs tests/test_any_day.py, its three passes start before the first
+    test, in the background and below the suite's priority: they run while the suite waits on
+    processes, sockets and timeouts, and that module only collects their outcomes. None when the
+    session does not run it (or faketime is missing: that module then skips, or fails in CI)."""
+    from tests import test_any_day
+
+    faketime = shutil.which("faketime")
+    if faketime is None or not test_any_day.wanted(request.session):
+        yield None
+        return
+    passes = test_any_day.start_passes(faketime, tmp_path_factory.mktemp("any-day"))
+    yield passes
+    for started in passes.values():
+        started.stop()
 
 
 @pytest.fixture(scope="session")

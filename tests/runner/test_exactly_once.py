@@ -88,7 +88,8 @@ def test_an_update_deleted_behind_the_decline_queue_is_gone_not_failed_nor_decli
     tmp_path, state_dir
 ):
     neglected_sim = tmp_path / "n.sqlite3"
-    create(neglected_sim, preset_profile("neglected", updates=4000, seed=43, delete_fix=True))
+    # 2,500 updates: about 200 of the expired ones queued for decline are deleted first.
+    create(neglected_sim, preset_profile("neglected", updates=2500, seed=43, delete_fix=True))
     # The repro: a decline queue that outlives its run (max_declines_per_run), then the
     # obsolete cleanup deletes expired updates still queued for decline.
     limited = settings_for(

@@ -125,7 +125,8 @@ def test_fault_soak_ten_thousand_items_with_five_percent_mixed_faults(tmp_path, 
     from jobs.simulator.catalog import preset_profile
 
     sim = tmp_path / "soak.sqlite3"
-    create(sim, preset_profile("neglected", updates=20_000, seed=31, delete_fix=True))
+    # About 12,600 items to decline, delete and compress: over the ten thousand, no more.
+    create(sim, preset_profile("neglected", updates=12_000, seed=31, delete_fix=True))
     settings = settings_for(
         sim,
         backup={"gate": "off"},

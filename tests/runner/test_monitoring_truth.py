@@ -35,10 +35,12 @@ class Pings(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def heartbeat_url():
     server = http.server.HTTPServer(("127.0.0.1", 0), Pings)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # shutdown() waits for serve_forever's next poll: 0.5 s by default, each test.
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     Pings.paths = []
     yield f"http://127.0.0.1:{server.server_port}/hc"
     server.shutdown()
+    server.server_close()
 
 
 def exit_codes(textfile: Path) -> dict[str, float]:

@@ -51,6 +51,32 @@ def test_serve_prints_its_port_a_connection_string_and_a_target_then_answers_on_
     assert "Traceback" not in server.stderr.read()
 
 
+def test_serve_refuses_what_it_cannot_serve_before_it_listens(tmp_path, monkeypatch):
+    """In process, so the quick tier runs the command's own checks too; the tests around this one
+    run it as an administrator does."""
+    from jobs.errors import UsageError
+    from jobs.simulator.tds.command import serve
+
+    options = dict(
+        sim=str(tmp_path / "none.sqlite3"), port=0, host="127.0.0.1", user="susdb_maint",
+        password_env="SUSDB_TEST_SERVE_PASSWORD", database="SUSDB", time_scale=1.0,
+        latency_ms=0.0, preset=None, fault_rate=0.0, fault_kinds=None, fault_statements=None,
+        fault_seed=0,
+    )  # fmt: skip
+    monkeypatch.delenv("SUSDB_TEST_SERVE_PASSWORD", raising=False)
+    with pytest.raises(UsageError, match="SUSDB_TEST_SERVE_PASSWORD is not set or empty"):
+        serve(**options)
+    monkeypatch.setenv("SUSDB_TEST_SERVE_PASSWORD", "x")
+    with pytest.raises(
+        UsageError, match=r"not found: .*none\.sqlite3 \(create one with --preset\)"
+    ):
+        serve(**options)
+    with pytest.raises(UsageError, match="70000 is not a TCP port"):
+        serve(**{**options, "port": 70000})
+    with pytest.raises(UsageError, match="cannot be negative"):
+        serve(**{**options, "latency_ms": -1.0})
+
+
 @pytest.mark.slow
 def test_serve_without_the_password_variable_is_one_line_and_exit_2(small_sim):
     result = run_cli("simulator", "serve", "--sim", str(small_sim), env={"SUSDB_PASSWORD": ""})

@@ -366,9 +366,11 @@ def test_an_attention_cancels_a_running_statement_and_is_answered_with_done_attn
 
 
 def raw_login(
-    server: SimulatorServer, password: str, database: str = "SUSDB"
+    server: SimulatorServer, password: str, database: str = "SUSDB", silence: float = 2
 ) -> tuple[bytes, bytes]:
-    """Pre-login and login over a plain socket; return the login answer and what follows it."""
+    """Pre-login and login over a plain socket; return the login answer and what follows it:
+    ``b""`` when the server closes the connection, ``b"(still open)"`` after ``silence`` seconds
+    without a byte or a close."""
     with socket.create_connection((server.host, server.port), timeout=10) as sock:
         sock.sendall(packets(PacketType.PRELOGIN, b"\xff", 4096, 0, last=True))
         assert read_message(sock) is not None
@@ -379,7 +381,7 @@ def raw_login(
         )
         answer = read_message(sock)
         assert answer is not None
-        sock.settimeout(2)
+        sock.settimeout(silence)
         try:
             after = sock.recv(1)
         except TimeoutError:
@@ -406,7 +408,8 @@ def test_an_unknown_database_gets_error_4060_then_18456(server):
 @pytest.mark.slow
 def test_a_login_to_master_is_acknowledged_in_master(server):
     """Any login may open master (its guest user is enabled); the session starts there."""
-    answer, after = raw_login(server, "right", database="master")
+    # A refused login is closed right after its answer: half a second of silence is an open one.
+    answer, after = raw_login(server, "right", database="master", silence=0.5)
     assert bytes([Token.LOGINACK]) in answer and "master".encode("utf-16-le") in answer
     assert "'SUSDB'".encode("utf-16-le") not in answer and after == b"(still open)"
     assert server.stats["logins"] == 1 and server.stats["login_failed"] == 0
@@ -419,6 +422,6 @@ def test_a_wrong_password_to_master_is_refused_as_to_any_database(server):
 
 @pytest.mark.slow
 def test_a_good_login_is_acknowledged_and_the_session_stays_open(server):
-    answer, after = raw_login(server, "right")
+    answer, after = raw_login(server, "right", silence=0.5)
     assert bytes([Token.LOGINACK]) in answer and answer[-13] == Token.DONE
     assert after == b"(still open)"

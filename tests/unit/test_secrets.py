@@ -61,8 +61,11 @@ def test_no_cli_output_shows_the_password(tmp_path, small_sim):
     config = tmp_path / "c.toml"
     config.write_text(
         f'[targets.sql]\nkind = "sqlserver"\nserver = "127.0.0.1"\nport = 9\nauth = "sql"\nusername = "maint"\n'
-        f'password_env = "SUSDB_TEST_SECRET"\nlogin_timeout = 2\n'
+        f'password_env = "SUSDB_TEST_SECRET"\nlogin_timeout = 1\n'
         f'[targets.sim]\nkind = "simulator"\npath = "{small_sim}"\n[backup]\ngate = "off"\n'
+        # One retry of the unreachable server shows its events and the final error: the default
+        # five attempts each wait out the login timeout and repeat the same lines.
+        "[runner]\nmax_attempts = 2\n"
     )
     env = cli_env(SUSDB_TEST_SECRET=SECRET)
     outputs = []
