@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from jobs import events
-from jobs.runner.context import RunContext
+from jobs.runner.context import RunContext, StageOutcome
 from jobs.state.store import ACTIVE, AuditRow, Completion, WorkItem, spool_owner
 
 if TYPE_CHECKING:
@@ -88,10 +88,11 @@ class QueueDeferred(Exception):
 
 
 # -- building a queue ----------------------------------------------------------------------------
-def ensure_queue(ctx: RunContext, work: QueueWork[Any]) -> dict[str, int]:
-    """Run the candidate query unless the stage's queue is fresh and has work left; return counts.
-    Raise QueueDeferred when the query would not fit the time left, Interrupted when the window
-    closes (or a stop is asked for) while it runs."""
+def ensure_queue(ctx: RunContext, work: QueueWork[Any], outcome: StageOutcome) -> dict[str, int]:
+    """Run the candidate query unless the stage's queue is fresh and has work left; return the
+    queue's counts. What a killed run left in flight is settled first, into ``outcome`` (this
+    run confirmed it: its history lists it). Raise QueueDeferred when the query would not fit
+    the time left, Interrupted when the window closes (or a stop is asked for) while it runs."""
     store, database = ctx.store, ctx.database
     counts = store.queue_counts(database, work.stage)
     active = sum(counts.get(status, 0) for status in ACTIVE)
@@ -104,7 +105,7 @@ def ensure_queue(ctx: RunContext, work: QueueWork[Any]) -> dict[str, int]:
         ctx.worked.add(work.stage)
         return counts
     if not ctx.dry_run:
-        settle_in_flight(ctx, work)
+        settle_in_flight(ctx, work, outcome)
     else:
         # A plan never creates or changes a queue the next run executes (a setting tried in a
         # plan must not change anything the night after): its candidates are kept apart.
@@ -181,9 +182,11 @@ def _plan(ctx: RunContext, work: QueueWork[Any]) -> int:
     return planned
 
 
-def settle_in_flight(ctx: RunContext, work: QueueWork[Any]) -> None:
+def settle_in_flight(ctx: RunContext, work: QueueWork[Any], outcome: StageOutcome) -> None:
     """Before a rebuild replaces the queue, settle what a killed run left in flight, so its real
-    effects reach the history and nothing it sent is forgotten."""
+    effects reach the history and nothing it sent is forgotten. This run confirms them: they are
+    its work, counted in ``outcome`` and listed in its history (the run that sent them recorded
+    only what its checkpoints confirmed)."""
     items = ctx.store.in_flight(ctx.database, work.stage)
     if not items:
         return
@@ -197,25 +200,29 @@ def settle_in_flight(ctx: RunContext, work: QueueWork[Any]) -> None:
             unsettled.append(item.key)
             continue
         log.info("item.settled", item=item.key, status=settled.status, reason="before a rebuild")
+        settled, row = confirmed(ctx, work, payload, settled)
         completions.append(Completion(item.key, settled.status, settled.reason))
-        if settled.status == "done" and work.audit is not None:
-            by = done_by(ctx, settled, item.run_id or ctx.run_id)
-            row = work.audit(payload, by) if by is not None else None
-            if row is not None:
-                audit.append(row)
-    # Not this run's stage work (its outcome leaves them out too): the audit rows name the run
-    # that did it.
-    ctx.store.complete(
-        ctx.database, work.stage, ctx.run_id, completions, audit, ctx.target, counted=False
-    )
+        if row is not None:
+            audit.append(row)
+        outcome.done += settled.status == "done"
+        outcome.skipped += settled.status != "done"
+    ctx.store.complete(ctx.database, work.stage, ctx.run_id, completions, audit, ctx.target)
     ctx.store.release(ctx.database, work.stage, unsettled)
 
 
-def done_by(ctx: RunContext, settled: Settled, sender: str) -> str | None:
-    """The run of this state store that did an item found done: the one the server names, else
-    ``sender`` (the run that sent it, when the server names no one); None when the server names
-    someone else (another host's run, an administrator): that work is in no history here."""
-    if settled.done_by is None or settled.done_by == ctx.run_id:
-        return settled.done_by or sender
-    found = ctx.store.run(settled.done_by)
-    return settled.done_by if found is not None and found["run_id"] == settled.done_by else None
+def confirmed(
+    ctx: RunContext, work: QueueWork[Any], payload: Any, settled: Settled
+) -> tuple[Settled, AuditRow | None]:
+    """An item found on the server: how it ends for this run, and its audit row. Work found done
+    is this run's (it confirmed it; each run's history lists what it counts), unless the server
+    names someone who is no run of this state store (another host's run, an administrator):
+    that is this run's skip, in no history here."""
+    if settled.status != "done":
+        return settled, None
+    by = settled.done_by
+    if by is not None and by != ctx.run_id:
+        found = ctx.store.run(by)
+        if found is None or found["run_id"] != by:
+            return Settled("skipped", f"done by {by}"), None
+    row = work.audit(payload, ctx.run_id) if work.audit is not None else None
+    return settled, row

@@ -41,7 +41,7 @@ from jobs.runner.queue import (
     QueueDeferred,
     QueueWork,
     Settled,
-    done_by,
+    confirmed,
     ensure_queue,
 )
 from jobs.state.store import ACTIVE, AuditRow, Completion, WorkItem
@@ -130,7 +130,7 @@ def _one_pass(ctx: RunContext, work: QueueWork[Any]) -> StageOutcome:
     """Build the queue if it needs it, then work through it once."""
     outcome = StageOutcome()
     try:
-        counts = ensure_queue(ctx, work)
+        counts = ensure_queue(ctx, work, outcome)
     except QueueDeferred as deferred:
         outcome.status, outcome.reason = "deferred", f"deadline: {deferred}"
         outcome.remaining = ctx.store.active_count(ctx.database, work.stage)
@@ -251,9 +251,9 @@ def _one_item(
     """Send one item and record how it ended; return False when the batch must stop."""
     payload = work.payload_of(item)
     try:
-        settled, sent_here = _work_item(work, item, payload, state.retry)
+        settled = _work_item(work, item, payload, state.retry)
     except StillReferenced as error:
-        settled, sent_here = Settled("skipped", "still_referenced"), True
+        settled = Settled("skipped", "still_referenced")
         log.info("item.skip", item=item.key, reason=settled.reason, error=str(error))
     except (NotPermitted, LoginFailed, ConnectionLost) as error:
         # Not this item's fault: nothing else will succeed either. The item stays in flight, so
@@ -272,16 +272,9 @@ def _one_item(
         _fail(ctx, work, state, batch, item, error)
         return batch.stage_error is None
     state.consecutive_failures = 0
-    row = None
-    if settled.status == "done":
-        # Each run's history lists what it counts: work found done that another run did (a run
-        # killed in flight, a lost reply; another host, whose lock this run then took) is this
-        # run's skip, and that run's audit row where it is one of this store's.
-        by = done_by(ctx, settled, ctx.run_id if sent_here else item.run_id or ctx.run_id)
-        if work.audit is not None and by is not None:
-            row = work.audit(payload, by)
-        if by != ctx.run_id:
-            settled = Settled("skipped", f"done by {by or settled.done_by}")
+    # Work found done is this run's, in its count and its history alike, unless the server names
+    # another host's run or an administrator (jobs/runner/queue.py, confirmed).
+    settled, row = confirmed(ctx, work, payload, settled)
     batch.end(item, settled)
     if settled.status == "gone":
         log.info("item.gone", item=item.key)
@@ -370,12 +363,10 @@ def _checkpoint(ctx: RunContext, work: QueueWork[Any], batch: _Batch) -> None:
     ctx.store.release(ctx.database, work.stage, batch.unsent())
 
 
-def _work_item(
-    work: QueueWork[Any], item: WorkItem, payload: Any, retry: RetryPolicy
-) -> tuple[Settled, bool]:
-    """Process one item; return how it ended and whether this run sent it. Every send that may
-    follow an earlier one (a killed run, a lost reply, a timeout, a retry) is preceded by
-    ``verify``, so a call the server already carried out is never made twice."""
+def _work_item(work: QueueWork[Any], item: WorkItem, payload: Any, retry: RetryPolicy) -> Settled:
+    """Process one item; return how it ended. Every send that may follow an earlier one (a
+    killed run, a lost reply, a timeout, a retry) is preceded by ``verify``, so a call the server
+    already carried out is never made twice."""
     sent_here = False
 
     def attempt() -> Settled:
@@ -389,7 +380,7 @@ def _work_item(
         return work.process(payload)
 
     try:
-        return retry(attempt), sent_here
+        return retry(attempt)
     except (StillReferenced, NotPermitted, LoginFailed, ConnectionLost, StageStopped):
         raise
     except DatabaseError:
@@ -404,5 +395,5 @@ def _work_item(
                 log.info(
                     "item.settled", item=item.key, status=settled.status, reason="after an error"
                 )
-                return settled, sent_here
+                return settled
         raise

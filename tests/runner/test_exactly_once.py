@@ -172,10 +172,8 @@ def test_a_rebuild_first_settles_what_a_killed_run_left_in_flight(small_sim, sta
     (row,) = sqlite3.connect(state_dir / "state.sqlite3").execute(
         "SELECT run_id FROM declined_updates WHERE update_id = ?", (update,)
     )
-    # The run that really declined it, as the server names it (the decline's admin name), not
-    # the run the local record says last had it in flight.
-    assert row[0] == first.run_id
-    # Nor is it the settling run's stage work: its progress counts what its stage did.
+    # The run that confirmed it on the server keeps it, in its history and its count alike.
+    assert row[0] == second.run_id
     (progress,) = sqlite3.connect(state_dir / "state.sqlite3").execute(
         "SELECT COALESCE(SUM(done), 0) FROM run_progress WHERE run_id = ?", (second.run_id,)
     )

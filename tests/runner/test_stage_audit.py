@@ -119,10 +119,12 @@ def test_an_audit_hook_keeps_one_row_per_item_done_even_after_a_lost_reply(store
 
 
 @pytest.mark.parametrize("queue_max_age_hours", [24, 0], ids=["resumed", "rebuilt"])
-def test_an_item_a_run_left_in_flight_is_kept_once_as_that_runs(store, queue_max_age_hours):
+def test_an_item_a_run_left_in_flight_is_kept_once_by_the_run_that_confirms_it(
+    store, queue_max_age_hours
+):
     # The first run's reply for "a" is lost and its retries run out: "a" stays in flight. The
     # next night verifies it (resuming the queue, or settling it before a rebuild) and keeps
-    # its row once, in the name of the run that sent it.
+    # its row once, as its own work: each run's history lists what it counts.
     server = Server(["a", "b", "c"])
     server.lost_replies.add("a")
     options = {"queue_max_age_hours": queue_max_age_hours, "max_attempts": 1}
@@ -133,8 +135,8 @@ def test_an_item_a_run_left_in_flight_is_kept_once_as_that_runs(store, queue_max
     server.lost_replies.clear()
     second = work.process_queue(context(store, SECOND, **options), stage_queue(server))
     assert second.status == "done"
-    assert server.sent.count("a") == 1
-    assert noted(store) == [(FIRST, "a", "fake"), (SECOND, "b", "fake"), (SECOND, "c", "fake")]
+    assert server.sent.count("a") == 1 and second.done == 3
+    assert noted(store) == [(SECOND, "a", "fake"), (SECOND, "b", "fake"), (SECOND, "c", "fake")]
 
 
 def test_an_audit_row_that_cannot_be_kept_rolls_its_checkpoint_back(store):
@@ -149,10 +151,9 @@ def test_an_audit_row_that_cannot_be_kept_rolls_its_checkpoint_back(store):
 
     store.db.execute("CREATE TABLE noted (run_id TEXT, item_key TEXT, target TEXT)")
     outcome = work.process_queue(context(store, SECOND), stage_queue(server))
-    assert server.sent == ["a"]
-    assert noted(store) == [(FIRST, "a", "fake")]
-    # Counted where its row is: the second run found it done, and did not do it.
-    assert outcome.done == 0 and outcome.skipped == 1
+    # The second run confirmed it: its count and its row, once.
+    assert outcome.done == 1 and server.sent == ["a"]
+    assert noted(store) == [(SECOND, "a", "fake")]
 
 
 @pytest.mark.parametrize("path", ["jobs/runner/work.py", "jobs/runner/queue.py"])
