@@ -46,6 +46,12 @@ DONE = Settled("done")
 GONE = Settled("gone")
 
 
+def fields_of(payload: Any) -> dict[str, Any]:
+    """A payload's fields, one level deep: what is stored as JSON. ``dataclasses.asdict`` copies
+    every list and value recursively, about 40 us a payload on a 48,000-candidate queue build."""
+    return {field.name: getattr(payload, field.name) for field in dataclasses.fields(payload)}
+
+
 @dataclass
 class QueueWork(Generic[P]):
     stage: str
@@ -132,7 +138,7 @@ def ensure_queue(ctx: RunContext, work: QueueWork[Any], outcome: StageOutcome) -
 
     def build() -> int:
         build_id, rows = store.spool(
-            ((key, dataclasses.asdict(payload)) for key, payload in work.candidates()), owner
+            ((key, fields_of(payload)) for key, payload in work.candidates()), owner
         )
         log.debug("queue.spooled", rows=rows)
         return store.swap_in(
@@ -169,7 +175,7 @@ def _plan(ctx: RunContext, work: QueueWork[Any]) -> int:
 
     def build() -> int:
         build_id, _ = ctx.store.spool(
-            ((key, dataclasses.asdict(payload)) for key, payload in work.candidates()), owner
+            ((key, fields_of(payload)) for key, payload in work.candidates()), owner
         )
         return ctx.store.keep_plan(
             ctx.run_id, work.stage, build_id, taken_by=taken_by, database=ctx.database

@@ -414,7 +414,7 @@ def candidates(
             return
         # Every superseded candidate first: they decline tonight too, so none covers another.
         for key, item in _unprotected(susdb, superseded, never, notes, site):
-            graph.add_candidate(key, json.dumps(dataclasses.asdict(item)))
+            graph.add_candidate(key, json.dumps(queue.fields_of(item)))
         for key, stored in graph.candidates():
             item = Decline(**json.loads(stored))
             covering = graph.cover(key)

@@ -94,6 +94,7 @@ class CoverGraph:
             "CREATE TABLE top (update_id TEXT PRIMARY KEY, is_top INTEGER) WITHOUT ROWID;"
         )
         self._deployed = deployed
+        self._adding: list[tuple[str, str]] = []  # candidates not yet written, in batches
 
     def doom(self, update_id: str) -> None:
         self._db.execute("INSERT OR IGNORE INTO doomed VALUES (?)", (update_id,))
@@ -101,10 +102,17 @@ class CoverGraph:
     def add_candidate(self, update_id: str, item: str) -> None:
         """A superseded update this run would decline if something covers it (``item``: its
         queue payload as JSON, kept here rather than in memory until its cover is known)."""
-        self._db.execute("INSERT OR IGNORE INTO candidate VALUES (?, ?)", (update_id, item))
+        self._adding.append((update_id, item))
+        if len(self._adding) >= 1000:
+            self._add_pending()
+
+    def _add_pending(self) -> None:
+        self._db.executemany("INSERT OR IGNORE INTO candidate VALUES (?, ?)", self._adding)
+        self._adding.clear()
 
     def candidates(self) -> Iterator[tuple[str, str]]:
         """(update ID, payload) of each candidate, in the order they were added."""
+        self._add_pending()
         rows = self._db.execute("SELECT update_id, item FROM candidate ORDER BY rowid")
         while batch := rows.fetchmany(1000):
             yield from batch
