@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs import events, report_html
-from jobs.errors import StateError, UsageError
+from jobs.errors import UsageError
 from jobs.exit_codes import ExitCode
 from jobs.monitoring import monitored
 from jobs.runner.hierarchy import run_all
@@ -67,8 +67,6 @@ def run(
 
         def run_plan(plan: Plan, phase: str | None = None) -> RunReport:
             report = execute_plan(plan, state_dir, stop=stop, on_abandoned=abandoned)
-            if not plan.dry_run:
-                report = with_declines(report, state_dir)
             monitor.append(report)
             if on_report is not None:
                 on_report(report)
@@ -79,35 +77,6 @@ def run(
         if request.all_targets:
             return run_all(settings, make_plan, run_plan, stop)
         return run_plan(make_plan(request.target)).exit_code
-
-
-def with_declines(report: RunReport, state_dir: Path) -> RunReport:
-    """``report`` with what its decline stage declined, per reason (``declined_by_reason`` in
-    the stage's detail), from the state store's decline history: the stage's own ``by_reason``
-    counts what is still queued, nothing once its queue has drained. Unchanged when nothing was
-    declined, or when the store cannot be read (an event: the summary never fails a run)."""
-    if not any(stage.stage == "decline" and stage.done for stage in report.stages):
-        return report
-    from jobs.state.store import StateStore
-
-    try:
-        store = StateStore(state_dir, read_only=True)
-        try:
-            declined = store.declined_by_reason(report.run_id)
-        finally:
-            store.close()
-    except StateError as error:
-        log.warning("report.fail", error=f"the run's declines per reason: {error}")
-        return report
-    if not declined:
-        return report
-    stages = [
-        replace(stage, detail={**stage.detail, "declined_by_reason": declined})
-        if stage.stage == "decline"
-        else stage
-        for stage in report.stages
-    ]
-    return replace(report, stages=stages)
 
 
 @dataclass(frozen=True)

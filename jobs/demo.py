@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from jobs import commands, events, output, report
+from jobs import events, output, report
 from jobs.errors import UsageError
 from jobs.exit_codes import ExitCode
 from jobs.runner.options import RunOptions
@@ -108,7 +108,7 @@ def run_demo(
     options = RunOptions(target=DEMO_TARGET, profile="nightly", max_duration_minutes=max_duration)
     plan = build_plan(demo_settings, options)
     plan.count_obsolete_kpi = True
-    result = commands.with_declines(execute_plan(plan, state_dir), state_dir)
+    result = execute_plan(plan, state_dir)
     output.run_summary(result)
     if result.kpis_after.get("computers") and result.exit_code in (ExitCode.OK, ExitCode.PARTIAL):
         out.print(_a_day_later(demo_settings, path))

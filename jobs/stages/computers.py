@@ -101,8 +101,9 @@ def _estimate_refusal(
     return (
         f"guard: up to {at_most} of {total} computers ({share:.1f}%) would go, over the limits "
         f"(guard_count {settings.guard_count}, guard_percent {settings.guard_percent:g}%): "
-        f"{at_most} have not synchronized or not reported for {DEFAULT_THRESHOLD_DAYS} days, "
-        f"{at_least} of them neither, and which date WSUS tests is not public; "
+        f"{at_most} are silent {DEFAULT_THRESHOLD_DAYS} days by their last synchronization or "
+        f"their last status report ({at_least} by both), and which date WSUS tests is not "
+        "public; "
         "spCleanupObsoleteComputers was not called. To let WSUS delete them, raise "
         f"{' and '.join(raise_to)}; else bring those clients back to synchronizing and reporting"
     )

@@ -662,6 +662,12 @@ def run(ctx: RunContext) -> StageOutcome:
         notes.failed.append("keep_products")
         notes.problems["keep_products"] = judge.problem
     outcome.detail["by_reason"] = queued_reasons(ctx)
+    if not ctx.dry_run:
+        # What it declined, per reason (its confirmed declines): the queue's own counts say what
+        # is still queued, nothing once it has drained.
+        declined = ctx.store.declined_by_reason(ctx.run_id)
+        if declined:
+            outcome.detail["declined_by_reason"] = declined
     if notes.unresolved:
         outcome.detail["category_unresolved"] = notes.unresolved
     if site is not None:

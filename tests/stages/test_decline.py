@@ -726,3 +726,22 @@ def test_a_queued_decline_with_an_unresolved_product_stays_under_a_product_rule(
     assert (
         withheld["update_id"] == queued and withheld["reason"] == "no longer chosen by the config"
     )
+
+
+def test_a_drained_queue_still_says_what_it_declined_per_reason(chain, state_dir):
+    """The queue's counts per reason are empty once it drains: the stage's result carries what
+    it declined per reason, into history, the events and the report (fresh-eyes review)."""
+    from jobs.state.store import StateStore
+
+    path, _ = chain
+    settings = settings_for(
+        path, backup={"gate": "off"}, stages={"decline": {"expired": False, "min_age_days": 0}}
+    )
+    report = run(settings, state_dir, stages=["decline"])
+
+    assert report.stages[-1].detail["by_reason"] == {}  # nothing left queued
+    assert report.stages[-1].detail["declined_by_reason"] == {"superseded": 3}
+    store = StateStore(state_dir, read_only=True)
+    (stored,) = [row for row in store.stage_results(report.run_id) if row["stage"] == "decline"]
+    store.close()
+    assert json.loads(stored["detail_json"])["declined_by_reason"] == {"superseded": 3}
